@@ -1,0 +1,1 @@
+"""kassa_contract: the wire types every Kassa service and the SDK share (msgspec only)."""

@@ -1,0 +1,32 @@
+"""Small wire types shared by every resource: pagination, metadata, constrained scalars."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Generic, TypeVar
+
+import msgspec
+from msgspec import Meta
+
+from .base import Model
+
+T = TypeVar("T")
+
+CurrencyCode = Annotated[str, Meta(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, upper case")]
+CountryCode = Annotated[str, Meta(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2, upper case")]
+Email = Annotated[str, Meta(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+Amount = Annotated[int, Meta(ge=0, le=10**15, description="Minor units of the currency")]
+Name = Annotated[str, Meta(min_length=1, max_length=200)]
+ShortText = Annotated[str, Meta(max_length=200)]
+Metadata = dict[Annotated[str, Meta(min_length=1, max_length=40)], Any]
+
+METADATA_MAX_KEYS = 50
+METADATA_MAX_BYTES = 10 * 1024
+
+
+class Page(Model, Generic[T]):
+    data: list[T]
+    next_cursor: str | None = None
+
+
+def metadata_size(meta: dict[str, Any]) -> int:
+    return len(msgspec.json.encode(meta))

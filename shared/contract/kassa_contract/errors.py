@@ -1,0 +1,97 @@
+"""The shared error envelope and every error code a Kassa service returns."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from .base import Model
+
+# code -> default HTTP status. One table so a code always maps to the same status.
+ERROR_STATUS: dict[str, int] = {
+    "validation_error": 422,
+    "bad_request": 400,
+    "malformed_json": 400,
+    "unauthorized": 401,
+    "forbidden": 403,
+    "not_found": 404,
+    "route_not_found": 404,
+    "method_not_allowed": 405,
+    "conflict": 409,
+    "idempotency_key_reused": 409,
+    "idempotency_key_in_progress": 409,
+    "payload_too_large": 413,
+    "unsupported_media_type": 415,
+    "rate_limited": 429,
+    "internal_error": 500,
+    "service_unavailable": 503,
+    # carts
+    "cart_not_found": 404,
+    "cart_not_open": 409,
+    "cart_line_not_found": 404,
+    "too_many_line_items": 422,
+    "currency_unsupported": 422,
+    "variant_not_found": 422,
+    "variant_price_missing": 422,
+    "custom_line_forbidden": 403,
+    "shipping_address_required": 422,
+    "shipping_method_not_found": 404,
+    "shipping_method_unavailable": 422,
+    "product_not_found": 404,
+    "sku_taken": 409,
+    "tax_rate_not_found": 404,
+    "tax_rate_exists": 409,
+    "discount_invalid": 422,
+}
+
+# Keys that older clients send and that the canonical shape renamed. A rejected key names its
+# replacement so the client can fix its call without reading docs.
+RENAMED_FIELDS: dict[str, str] = {
+    "line1": "addressLine1",
+    "line2": "addressLine2",
+    "state": "region",
+    "country": "countryCode",
+    "zip": "postalCode",
+}
+
+
+class ErrorBody(Model, omit_defaults=True):
+    code: str
+    message: str
+    field: str | None = None
+    details: dict[str, Any] | None = None
+
+
+class ErrorEnvelope(Model):
+    error: ErrorBody
+    request_id: str | None = None
+
+
+class KassaError(Exception):
+    """A domain error that maps to the shared envelope. Raised anywhere, rendered once."""
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        field: str | None = None,
+        details: dict[str, Any] | None = None,
+        status: int | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field
+        self.details = details
+        self.status = status or ERROR_STATUS.get(code, 400)
+        self.headers = headers or {}
+
+    def body(self) -> ErrorBody:
+        return ErrorBody(code=self.code, message=self.message, field=self.field, details=self.details)
+
+
+def decode_error(raw: bytes) -> ErrorEnvelope:
+    return msgspec.json.decode(raw, type=ErrorEnvelope)
