@@ -1,0 +1,113 @@
+"""The cart service's tables. Every row carries `app_id`; every query filters on it.
+
+A cart is stored as one row: its lines live in a JSON column beside the computed totals.
+Carts are small (at most 250 lines), always read and written whole, and locked as one unit,
+so one row means one lock, one read and one write per change.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from kassa_platform.db import JSON, UTCDateTime, new_metadata
+
+metadata = new_metadata()
+
+products = sa.Table(
+    "products",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("app_id", sa.String(40), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("description", sa.Text(), nullable=True),
+    sa.Column("categories", JSON, nullable=False),
+    sa.Column("tax_class", sa.String(40), nullable=False),
+    sa.Column("active", sa.Boolean(), nullable=False),
+    sa.Column("metadata", JSON, nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Index("ix_products_app_id_id", "app_id", "id"),
+)
+
+variants = sa.Table(
+    "variants",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("app_id", sa.String(40), nullable=False),
+    sa.Column("product_id", sa.String(40), sa.ForeignKey("products.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("sku", sa.String(100), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("prices", JSON, nullable=False),
+    sa.Column("metadata", JSON, nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.UniqueConstraint("app_id", "sku", name="uq_variants_app_id_sku"),
+)
+
+carts = sa.Table(
+    "carts",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("app_id", sa.String(40), nullable=False),
+    sa.Column("status", sa.String(12), nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("customer_email", sa.String(254), nullable=True),
+    sa.Column("shipping_address", JSON, nullable=True),
+    sa.Column("billing_address", JSON, nullable=True),
+    sa.Column("shipping_method_id", sa.String(40), nullable=True),
+    # The cart as last priced: lines with their allocations, shipping, tax lines, notices.
+    sa.Column("document", JSON, nullable=False),
+    sa.Column("subtotal", sa.BigInteger(), nullable=False),
+    sa.Column("discount_total", sa.BigInteger(), nullable=False),
+    sa.Column("shipping_total", sa.BigInteger(), nullable=False),
+    sa.Column("tax_total", sa.BigInteger(), nullable=False),
+    sa.Column("total", sa.BigInteger(), nullable=False),
+    sa.Column("item_count", sa.Integer(), nullable=False),
+    sa.Column("metadata", JSON, nullable=True),
+    sa.Column("client_secret_hash", sa.String(64), nullable=False),
+    sa.Column("version", sa.Integer(), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Column("last_activity_at", UTCDateTime(), nullable=False),
+    sa.Column("abandoned_at", UTCDateTime(), nullable=True),
+    sa.Index("ix_carts_app_id_id", "app_id", "id"),
+)
+
+shipping_methods = sa.Table(
+    "shipping_methods",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("app_id", sa.String(40), nullable=False, index=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("prices", JSON, nullable=False),
+    sa.Column("free_above", JSON, nullable=True),
+    sa.Column("countries", JSON, nullable=True),
+    sa.Column("tax_class", sa.String(40), nullable=False),
+    sa.Column("active", sa.Boolean(), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+tax_rates = sa.Table(
+    "tax_rates",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("app_id", sa.String(40), nullable=False),
+    sa.Column("country_code", sa.String(2), nullable=False),
+    sa.Column("region", sa.String(200), nullable=False),  # "" = the whole country
+    sa.Column("tax_class", sa.String(40), nullable=False),
+    sa.Column("rate", sa.String(12), nullable=False),  # percent as a decimal string
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.UniqueConstraint("app_id", "country_code", "region", "tax_class", name="uq_tax_rates_scope"),
+)
+
+# Per-application pricing settings. `config_version` moves on every change to shipping methods,
+# tax rates or these settings; carts read it with their own row and reuse a cached config
+# while it matches, so pricing a cart costs no extra query.
+cart_settings = sa.Table(
+    "cart_settings",
+    metadata,
+    sa.Column("app_id", sa.String(40), primary_key=True),
+    sa.Column("prices_include_tax", sa.Boolean(), nullable=False),
+    sa.Column("config_version", sa.Integer(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)

@@ -1,0 +1,75 @@
+"""Wiring shared by every service app: middleware, error envelope, health, OpenAPI."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from litestar import Litestar, Request, Response, get
+from litestar.datastructures import State
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.types import ControllerRouterHandler
+
+from .auth import Principal, principal_of, scope_guard
+from .errors import EXCEPTION_HANDLERS
+from .idempotency import IdempotencyMiddleware
+from .middleware import AuthMiddleware, RequestIdMiddleware
+from .runtime import Runtime
+
+RUNTIME_KEY = "runtime"
+
+
+def runtime_of(request: Request[Any, Any, Any]) -> Runtime:
+    return request.app.state[RUNTIME_KEY]
+
+
+def caller(request: Request[Any, Any, Any]) -> Principal:
+    return principal_of(request)
+
+
+@get("/healthz", opt={"public": True}, operation_id="healthz", include_in_schema=False, sync_to_thread=False)
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@get("/readyz", opt={"public": True}, operation_id="readyz", include_in_schema=False)
+async def readyz(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+    checks = await runtime_of(request).check_ready()
+    ok = all(v == "ok" for v in checks.values())
+    return Response({"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503)
+
+
+def build_service_app(
+    name: str,
+    route_handlers: Sequence[ControllerRouterHandler],
+    runtime: Runtime,
+    *,
+    owns_runtime: bool = True,
+    debug: bool = False,
+) -> Litestar:
+    @asynccontextmanager
+    async def lifespan(_: Litestar):  # type: ignore[no-untyped-def]
+        await runtime.start()
+        try:
+            yield
+        finally:
+            if owns_runtime:
+                await runtime.close()
+
+    return Litestar(
+        route_handlers=[healthz, readyz, *route_handlers],
+        middleware=[
+            RequestIdMiddleware,
+            DefineMiddleware(AuthMiddleware, resolver=runtime.keys),
+            DefineMiddleware(IdempotencyMiddleware, store=runtime.idempotency),
+        ],
+        guards=[scope_guard],
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        lifespan=[lifespan],
+        state=State({RUNTIME_KEY: runtime}),
+        openapi_config=OpenAPIConfig(title=f"Kassa {name}", version="1", path="/schema/" + name),
+        debug=debug,
+        request_max_body_size=1024 * 1024,
+    )

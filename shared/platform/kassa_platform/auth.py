@@ -1,0 +1,184 @@
+"""Applications and API keys: creation, hashing at rest, lookup and the per-route scope rules.
+
+Keys carry 192 bits of randomness, so a fast SHA-256 digest is a safe at-rest form (a slow
+password hash protects low-entropy secrets, which these are not) and keeps lookup O(1).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from litestar.connection import ASGIConnection
+from litestar.handlers import BaseRouteHandler
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from kassa_contract.errors import KassaError
+
+from .ids import new_id, random_token
+from .tables import api_keys, applications
+
+Environment = Literal["test", "live"]
+KeyKind = Literal["secret", "publishable", "service"]
+
+# Every scope a secret key can hold. `*` grants them all.
+SCOPES: frozenset[str] = frozenset(
+    {
+        "carts:read", "carts:write",
+        "catalog:read", "catalog:write",
+        "settings:read", "settings:write",
+        "checkout:read", "checkout:write",
+        "orders:read", "orders:write",
+        "promotions:read", "promotions:write",
+        "webhooks:manage",
+    }
+)
+
+# What a browser may do with a publishable key: read the catalog and build its own cart.
+PUBLISHABLE_SCOPES: frozenset[str] = frozenset({"catalog:read", "carts:write", "carts:read"})
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: an application, through one key of a kind, with its scopes."""
+
+    app_id: str
+    environment: Environment
+    key_id: str
+    kind: KeyKind
+    scopes: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def is_secret(self) -> bool:
+        return self.kind in ("secret", "service")
+
+    def has(self, scope: str) -> bool:
+        return "*" in self.scopes or scope in self.scopes
+
+
+def hash_key(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def _validate_scopes(scopes: list[str]) -> list[str]:
+    unknown = [s for s in scopes if s != "*" and s not in SCOPES]
+    if unknown:
+        raise ValueError(f"unknown scopes: {', '.join(unknown)} (known: {', '.join(sorted(SCOPES))}, *)")
+    return sorted(set(scopes))
+
+
+async def create_application(session: AsyncSession, name: str, environment: Environment, now: datetime) -> str:
+    if environment not in ("test", "live"):
+        raise ValueError("environment must be test or live")
+    app_id = new_id("app")
+    await session.execute(sa.insert(applications).values(id=app_id, name=name, environment=environment, created_at=now))
+    return app_id
+
+
+async def create_key(
+    session: AsyncSession,
+    app_id: str,
+    *,
+    kind: Literal["secret", "publishable"],
+    scopes: list[str] | None,
+    now: datetime,
+) -> str:
+    """Create a key and return it in full: the only time it is ever seen."""
+    env = (await session.execute(sa.select(applications.c.environment).where(applications.c.id == app_id))).scalar_one_or_none()
+    if env is None:
+        raise ValueError(f"no application {app_id}")
+    prefix = f"{'sk' if kind == 'secret' else 'pk'}_{env}_"
+    raw = prefix + random_token(24)
+    granted = _validate_scopes(scopes or ["*"]) if kind == "secret" else sorted(PUBLISHABLE_SCOPES)
+    await session.execute(
+        sa.insert(api_keys).values(
+            id=new_id("key"), app_id=app_id, kind=kind, key_hash=hash_key(raw), prefix=prefix,
+            last4=raw[-4:], scopes=granted, created_at=now,
+        )
+    )
+    return raw
+
+
+async def find_application(session: AsyncSession, ref: str) -> str | None:
+    """An application by id or by name (the CLI accepts either)."""
+    row = (
+        await session.execute(
+            sa.select(applications.c.id).where(sa.or_(applications.c.id == ref, applications.c.name == ref)).limit(2)
+        )
+    ).all()
+    return row[0][0] if len(row) == 1 else None
+
+
+class KeyResolver:
+    """Bearer key -> Principal, with a short in-process cache (revocation lands within its TTL)."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], ttl_seconds: float, service_token: str = "") -> None:
+        self._sessions = sessions
+        self._ttl = ttl_seconds
+        self._cache: dict[str, tuple[float, Principal | None]] = {}
+        self._service_token = service_token
+
+    async def resolve(self, raw: str) -> Principal | None:
+        if not raw or len(raw) > 200:
+            return None
+        digest = hash_key(raw)
+        hit = self._cache.get(digest)
+        now = time.monotonic()
+        if hit and hit[0] > now:
+            return hit[1]
+        principal = await self._load(digest)
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[digest] = (now + (self._ttl if principal else 2.0), principal)
+        return principal
+
+    async def _load(self, digest: str) -> Principal | None:
+        query = (
+            sa.select(api_keys.c.id, api_keys.c.app_id, api_keys.c.kind, api_keys.c.scopes, applications.c.environment)
+            .join(applications, applications.c.id == api_keys.c.app_id)
+            .where(api_keys.c.key_hash == digest, api_keys.c.revoked_at.is_(None))
+        )
+        async with self._sessions() as session:
+            row = (await session.execute(query)).first()
+        if row is None:
+            return None
+        return Principal(app_id=row.app_id, environment=row.environment, key_id=row.id, kind=row.kind,
+                         scopes=frozenset(row.scopes))
+
+    def forget(self) -> None:
+        self._cache.clear()
+
+
+PRINCIPAL_KEY = "kassa.principal"
+
+
+def is_public(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler | None) -> bool:
+    """Health checks and the OpenAPI document need no key."""
+    if handler is not None and handler.opt.get("public"):
+        return True
+    scope = connection if isinstance(connection, dict) else connection.scope
+    return scope["path"].startswith("/schema")
+
+
+def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
+    principal = connection.scope.get(PRINCIPAL_KEY)  # type: ignore[call-overload]
+    if principal is None:
+        raise KassaError("unauthorized", "An API key is required: send `Authorization: Bearer <key>`")
+    return principal
+
+
+def scope_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    """Enforce the route's `opt={"scope": ..., "publishable": bool}` for the calling key."""
+    if is_public(connection, handler):
+        return
+    principal = principal_of(connection)
+    needed: str | None = handler.opt.get("scope")
+    if principal.kind == "publishable" and not handler.opt.get("publishable", False):
+        raise KassaError("forbidden", "This call needs a secret key; publishable keys cannot make it",
+                         details={"keyKind": "publishable"})
+    if needed and not principal.has(needed):
+        raise KassaError("forbidden", f"The API key lacks the `{needed}` scope", details={"scope": needed})

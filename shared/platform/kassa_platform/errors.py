@@ -1,0 +1,119 @@
+"""Every error leaves a service in the shared envelope: domain errors, framework validation
+errors, unknown routes and crashes alike. No stack trace, SQL or secret reaches a response."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import msgspec
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, NotFoundException, ValidationException
+from litestar.exceptions.http_exceptions import MethodNotAllowedException
+
+from kassa_contract.errors import RENAMED_FIELDS, ErrorBody, ErrorEnvelope, KassaError
+
+from .ids import new_id
+from .logs import request_id_var
+
+log = logging.getLogger("kassa.errors")
+
+_UNKNOWN_FIELD = re.compile(r"Object contains unknown field `([^`]+)`")
+_MISSING_FIELD = re.compile(r"Object missing required field `([^`]+)`")
+_AT_PATH = re.compile(r" - at `\$\.?([^`]*)`$")
+
+
+def error_response(body: ErrorBody, status: int, headers: dict[str, str] | None = None) -> Response[bytes]:
+    request_id = request_id_var.get() or new_id("req")
+    envelope = ErrorEnvelope(error=body, request_id=request_id)
+    return Response(
+        content=msgspec.json.encode(envelope),
+        status_code=status,
+        media_type="application/json",
+        headers={**(headers or {}), "x-request-id": request_id},
+    )
+
+
+def validation_body(message: str, key: str | None) -> ErrorBody:
+    """Turn a msgspec/Litestar validation message into a field-naming envelope body."""
+    field = key or None
+    at = _AT_PATH.search(message)
+    if at:
+        message = message[: at.start()]
+        field = at.group(1) or field
+    unknown = _UNKNOWN_FIELD.search(message)
+    if unknown:
+        name = unknown.group(1)
+        path = f"{field}.{name}" if field else name
+        replacement = RENAMED_FIELDS.get(name)
+        if replacement:
+            return ErrorBody(
+                code="validation_error",
+                message=f"`{name}` is not accepted: use `{replacement}`",
+                field=path,
+                details={"replacement": replacement},
+            )
+        return ErrorBody(code="validation_error", message=f"Unknown field `{name}`", field=path)
+    missing = _MISSING_FIELD.search(message)
+    if missing:
+        name = missing.group(1)
+        path = f"{field}.{name}" if field else name
+        return ErrorBody(code="validation_error", message=f"`{name}` is required", field=path)
+    return ErrorBody(code="validation_error", message=message, field=field)
+
+
+def handle_kassa_error(_: Request, exc: KassaError) -> Response[bytes]:
+    return error_response(exc.body(), exc.status, exc.headers)
+
+
+def handle_validation(_: Request, exc: ValidationException) -> Response[bytes]:
+    extra = exc.extra if isinstance(exc.extra, list) else []
+    if extra and isinstance(extra[0], dict):
+        first = extra[0]
+        body = validation_body(str(first.get("message", "Invalid value")), first.get("key"))
+        if len(extra) > 1:
+            body.details = {"errors": [{"field": e.get("key"), "message": e.get("message")} for e in extra]}
+        status = 422 if first.get("source") == "body" else 400
+        if first.get("source") != "body":
+            body.code = "validation_error"
+        return error_response(body, status)
+    return error_response(ErrorBody(code="validation_error", message=str(exc.detail)), 422)
+
+
+def handle_http(request: Request, exc: HTTPException) -> Response[bytes]:
+    status = exc.status_code
+    if isinstance(exc, NotFoundException) and not request.scope.get("route_handler"):
+        body = ErrorBody(code="route_not_found", message=f"No route {request.method} {request.url.path}")
+    elif isinstance(exc, NotFoundException):
+        body = ErrorBody(code="not_found", message=str(exc.detail))
+    elif isinstance(exc, MethodNotAllowedException):
+        body = ErrorBody(code="method_not_allowed", message=f"{request.method} is not allowed on {request.url.path}")
+    elif status == 400 and "JSON" in str(exc.detail):
+        body = ErrorBody(code="malformed_json", message="The request body is not valid JSON")
+    elif status == 401:
+        body = ErrorBody(code="unauthorized", message=str(exc.detail))
+    elif status == 403:
+        body = ErrorBody(code="forbidden", message=str(exc.detail))
+    elif status == 413:
+        body = ErrorBody(code="payload_too_large", message="The request body is too large")
+    elif status == 415:
+        body = ErrorBody(code="unsupported_media_type", message=str(exc.detail))
+    elif status >= 500:
+        log.error("http error %s: %s", status, exc.detail)
+        body = ErrorBody(code="internal_error", message="Internal error")
+    else:
+        body = ErrorBody(code="bad_request", message=str(exc.detail))
+    return error_response(body, status, dict(exc.headers or {}))
+
+
+def handle_crash(request: Request, exc: Exception) -> Response[bytes]:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return error_response(ErrorBody(code="internal_error", message="Internal error"), 500)
+
+
+EXCEPTION_HANDLERS = {
+    KassaError: handle_kassa_error,
+    ValidationException: handle_validation,
+    HTTPException: handle_http,
+    Exception: handle_crash,
+}

@@ -1,0 +1,200 @@
+"""`Idempotency-Key` on POST: a retried request gets the first response, never a second effect.
+
+The key is claimed (an `in_progress` row, unique per application and key) before the handler
+runs, and the response is stored when it finishes. A concurrent duplicate waits for the first
+to finish and replays it, or is refused with 409 if it takes too long; a duplicate with another
+body is refused with 409. A 5xx releases the key so the client may retry. A claim whose owner
+died is taken over once its lock expires.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Literal
+
+import sqlalchemy as sa
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from kassa_contract.errors import KassaError
+
+from .auth import PRINCIPAL_KEY, Principal
+from .clock import Clock
+from .tables import idempotency_keys
+
+LOCK_SECONDS = 60
+WAIT_FOR_FIRST_SECONDS = 10.0
+_REPLAYED_HEADERS = {b"content-type", b"location"}
+
+
+@dataclass
+class Claim:
+    outcome: Literal["execute", "replay"]
+    status_code: int = 0
+    headers: list[tuple[bytes, bytes]] | None = None
+    body: bytes = b""
+
+
+class IdempotencyStore:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock, ttl_hours: int) -> None:
+        self.sessions = sessions
+        self.clock = clock
+        self.ttl = timedelta(hours=ttl_hours)
+
+    async def claim(self, app_id: str, key: str, request_hash: str) -> Claim:
+        deadline = asyncio.get_running_loop().time() + WAIT_FOR_FIRST_SECONDS
+        while True:
+            claim = await self._try_claim(app_id, key, request_hash)
+            if claim is not None:
+                return claim
+            if asyncio.get_running_loop().time() > deadline:
+                raise KassaError("idempotency_key_in_progress",
+                                 "A request with this Idempotency-Key is still being processed; retry later")
+            await asyncio.sleep(0.05)
+
+    async def _try_claim(self, app_id: str, key: str, request_hash: str) -> Claim | None:
+        now = self.clock.now()
+        t = idempotency_keys
+        async with self.sessions() as session:
+            try:
+                async with session.begin():
+                    await session.execute(
+                        sa.insert(t).values(
+                            app_id=app_id, key=key, request_hash=request_hash, state="in_progress",
+                            locked_until=now + timedelta(seconds=LOCK_SECONDS), created_at=now,
+                            expires_at=now + self.ttl,
+                        )
+                    )
+                return Claim("execute")
+            except IntegrityError:
+                pass
+            async with session.begin():
+                row = (await session.execute(sa.select(t).where(t.c.app_id == app_id, t.c.key == key))).first()
+                if row is None:
+                    return None  # released meanwhile: try again
+                if row.expires_at <= now:
+                    await session.execute(sa.delete(t).where(t.c.app_id == app_id, t.c.key == key))
+                    return None
+                if row.request_hash != request_hash:
+                    raise KassaError(
+                        "idempotency_key_reused",
+                        "This Idempotency-Key was used with another request; use a new key for a new request",
+                    )
+                if row.state == "completed":
+                    headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in (row.response_headers or [])]
+                    return Claim("replay", row.status_code, headers, row.response_body or b"")
+                if row.locked_until <= now:
+                    # The first owner died mid-request: take over, but only one of us.
+                    taken = await session.execute(
+                        sa.update(t)
+                        .where(t.c.app_id == app_id, t.c.key == key, t.c.locked_until == row.locked_until)
+                        .values(locked_until=now + timedelta(seconds=LOCK_SECONDS))
+                    )
+                    if taken.rowcount == 1:
+                        return Claim("execute")
+                return None
+
+    async def complete(self, app_id: str, key: str, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+        kept = [[k.decode("latin-1"), v.decode("latin-1")] for k, v in headers if k.lower() in _REPLAYED_HEADERS]
+        t = idempotency_keys
+        async with self.sessions() as session, session.begin():
+            await session.execute(
+                sa.update(t)
+                .where(t.c.app_id == app_id, t.c.key == key)
+                .values(state="completed", status_code=status, response_headers=kept, response_body=body)
+            )
+
+    async def release(self, app_id: str, key: str) -> None:
+        t = idempotency_keys
+        async with self.sessions() as session, session.begin():
+            await session.execute(sa.delete(t).where(t.c.app_id == app_id, t.c.key == key, t.c.state == "in_progress"))
+
+    async def purge_expired(self, batch: int = 5000) -> int:
+        """Delete keys past their retention, in batches so that no transaction grows large."""
+        t = idempotency_keys
+        total = 0
+        while True:
+            async with self.sessions() as session, session.begin():
+                now = self.clock.now()
+                doomed = sa.select(t.c.app_id, t.c.key).where(t.c.expires_at < now).limit(batch)
+                rows = (await session.execute(doomed)).all()
+                for app_id, key in rows:
+                    await session.execute(sa.delete(t).where(t.c.app_id == app_id, t.c.key == key))
+            total += len(rows)
+            if len(rows) < batch:
+                return total
+
+
+class IdempotencyMiddleware:
+    def __init__(self, app: ASGIApp, store: IdempotencyStore) -> None:
+        self.app = app
+        self.store = store
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        key = None
+        for name, value in scope["headers"]:
+            if name == b"idempotency-key":
+                key = value.decode("latin-1").strip()
+                break
+        principal: Principal | None = scope.get(PRINCIPAL_KEY)  # type: ignore[call-overload]
+        if key is None or principal is None:
+            await self.app(scope, receive, send)
+            return
+        if not key or len(key) > 255:
+            raise KassaError("validation_error", "Idempotency-Key must be 1 to 255 characters", field="Idempotency-Key",
+                             status=400)
+
+        chunks: list[bytes] = []
+        more = True
+        while more:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        digest = hashlib.sha256(scope["method"].encode() + b" " + scope["path"].encode() + b"\n" + body).hexdigest()
+
+        claim = await self.store.claim(principal.app_id, key, digest)
+        if claim.outcome == "replay":
+            await send({"type": "http.response.start", "status": claim.status_code,
+                        "headers": [*(claim.headers or []), (b"idempotent-replayed", b"true")]})
+            await send({"type": "http.response.body", "body": claim.body})
+            return
+
+        sent = False
+
+        async def replay_receive() -> Message:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        status = 500
+        headers: list[tuple[bytes, bytes]] = []
+        out: list[bytes] = []
+
+        async def capture(message: Message) -> None:
+            nonlocal status, headers
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers", []))
+            elif message["type"] == "http.response.body":
+                out.append(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, replay_receive, capture)
+        except BaseException:
+            await self.store.release(principal.app_id, key)
+            raise
+        if status >= 500:
+            await self.store.release(principal.app_id, key)
+        else:
+            await self.store.complete(principal.app_id, key, status, headers, b"".join(out))

@@ -1,0 +1,30 @@
+"""Prefixed, time-ordered, unguessable ids: `cart_01jd8x…` (48-bit ms time + 80 random bits).
+
+Time order keeps B-tree inserts local and makes ids usable as pagination cursors; the random
+part makes them unguessable.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case
+
+
+def _b32(value: int, length: int) -> str:
+    out = []
+    for _ in range(length):
+        value, rem = divmod(value, 32)
+        out.append(_ALPHABET[rem])
+    return "".join(reversed(out))
+
+
+def new_id(prefix: str) -> str:
+    ms = time.time_ns() // 1_000_000
+    return f"{prefix}_{_b32(ms, 10)}{_b32(secrets.randbits(80), 16)}"
+
+
+def random_token(nbytes: int = 24) -> str:
+    """URL-safe secret material for keys and client secrets."""
+    return secrets.token_urlsafe(nbytes).replace("-", "x").replace("_", "y")

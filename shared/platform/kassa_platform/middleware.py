@@ -1,0 +1,95 @@
+"""ASGI middleware: request ids and API-key authentication.
+
+Plain ASGI (no per-request objects) because every request passes through both.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from typing import Any
+
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from kassa_contract.errors import KassaError
+
+from .auth import PRINCIPAL_KEY, KeyResolver, is_public
+from .ids import new_id
+from .logs import request_id_var
+
+access_log = logging.getLogger("kassa.access")
+_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
+
+
+class RequestIdMiddleware:
+    """Take the caller's `X-Request-Id` if it is sane, else make one; echo it on the response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = None
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                incoming = value.decode("latin-1")
+                break
+        request_id = incoming if incoming and _VALID_REQUEST_ID.match(incoming) else new_id("req")
+        token = request_id_var.set(request_id)
+        started = time.perf_counter()
+        status_holder: list[int] = []
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder.append(message["status"])
+                headers = [h for h in message.get("headers", []) if h[0].lower() != b"x-request-id"]
+                headers.append((b"x-request-id", request_id.encode()))
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            if access_log.isEnabledFor(logging.INFO):
+                access_log.info(
+                    "%s %s %s", scope["method"], scope["path"], status_holder[0] if status_holder else "-",
+                    extra={"method": scope["method"], "path": scope["path"],
+                           "status": status_holder[0] if status_holder else None,
+                           "durationMs": round((time.perf_counter() - started) * 1000, 2)},
+                )
+            request_id_var.reset(token)
+
+
+class AuthMiddleware:
+    """Resolve `Authorization: Bearer <key>` into a Principal on the scope.
+
+    Routes marked `opt={"public": True}` (health, docs) skip it. A missing or unknown key is a
+    401 here; what the key may do is the route guard's business (403).
+    """
+
+    def __init__(self, app: ASGIApp, resolver: KeyResolver) -> None:
+        self.app = app
+        self.resolver = resolver
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or is_public(scope, scope.get("route_handler")):  # type: ignore[arg-type]
+            await self.app(scope, receive, send)
+            return
+        raw = None
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                raw = value.decode("latin-1")
+                break
+        if not raw:
+            raise KassaError("unauthorized", "An API key is required: send `Authorization: Bearer <key>`")
+        scheme, _, key = raw.partition(" ")
+        if scheme.lower() != "bearer" or not key.strip():
+            raise KassaError("unauthorized", "Malformed Authorization header: expected `Bearer <key>`")
+        principal = await self.resolver.resolve(key.strip())
+        if principal is None:
+            raise KassaError("unauthorized", "The API key is invalid or has been revoked")
+        scope[PRINCIPAL_KEY] = principal  # type: ignore[literal-required]
+        await self.app(scope, receive, send)

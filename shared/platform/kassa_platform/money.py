@@ -1,0 +1,48 @@
+"""Exact money arithmetic: half-even rounding and largest-remainder apportionment.
+
+Every split of an amount (a discount over lines, a tax group over its lines) goes through
+`apportion`, so the parts always add up to the whole, to the minor unit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import ROUND_HALF_EVEN, Decimal
+from fractions import Fraction
+
+
+def round_half_even(value: Decimal | Fraction) -> int:
+    if isinstance(value, Fraction):
+        value = Decimal(value.numerator) / Decimal(value.denominator)
+    return int(value.quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
+
+
+def apportion(total: int, weights: Sequence[Decimal | Fraction | int], tiebreak: Sequence[tuple] | None = None) -> list[int]:
+    """Split `total` minor units in proportion to `weights` by largest remainder.
+
+    Each part is the floor of its exact share; the units left over go to the largest
+    fractional remainders. Ties go by `tiebreak` (greater first: pass e.g. `(amount, id)`),
+    else by position. The result never depends on anything but the inputs.
+    """
+    n = len(weights)
+    if n == 0:
+        if total:
+            raise ValueError("cannot apportion a non-zero amount over nothing")
+        return []
+    fw = [Fraction(w) if not isinstance(w, Decimal) else Fraction(w) for w in weights]
+    if any(w < 0 for w in fw):
+        raise ValueError("weights must not be negative")
+    weight_sum = sum(fw)
+    if weight_sum == 0:
+        fw = [Fraction(1)] * n
+        weight_sum = Fraction(n)
+    sign = -1 if total < 0 else 1
+    magnitude = abs(total)
+    exact = [magnitude * w / weight_sum for w in fw]
+    parts = [int(e) for e in exact]  # floor: exact shares are non-negative
+    left = magnitude - sum(parts)
+    keys = tiebreak or [()] * n
+    order = sorted(range(n), key=lambda i: (exact[i] - parts[i], keys[i], -i), reverse=True)
+    for i in order[:left]:
+        parts[i] += 1
+    return [sign * p for p in parts]

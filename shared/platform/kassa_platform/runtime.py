@@ -1,0 +1,74 @@
+"""The per-process resources a service needs: settings, engine, sessions, clock, auth, jobs.
+
+Built once per process (one engine, one pool) and shared by every service app in it: in
+embedded mode the three apps share one runtime; distributed, each process has its own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from .auth import KeyResolver
+from .clock import Clock
+from .db import create_engine, session_factory
+from .idempotency import IdempotencyStore
+from .jobs import ArqQueue, InProcessRunner, JobContext, JobQueue, JobRegistry
+from .settings import Settings
+
+
+class Runtime:
+    def __init__(self, settings: Settings, registry: JobRegistry, *, clock: Clock | None = None,
+                 engine: AsyncEngine | None = None) -> None:
+        self.settings = settings
+        self.clock = clock or Clock()
+        # SQLite writes serialize anyway (BEGIN IMMEDIATE); a few connections let reads wait less.
+        self.engine = engine or create_engine(
+            settings.database_url, pool_size=4 if settings.is_sqlite else settings.db_pool_size
+        )
+        self.sessions: async_sessionmaker[AsyncSession] = session_factory(self.engine)
+        self.keys = KeyResolver(self.sessions, settings.api_key_cache_seconds, settings.service_token)
+        self.idempotency = IdempotencyStore(self.sessions, self.clock, settings.idempotency_ttl_hours)
+        self.registry = registry
+        self.services: dict[str, Any] = {}
+        self.arq: ArqQueue | None = ArqQueue(settings.redis_url) if settings.redis_url else None
+        self.runner: InProcessRunner | None = None if self.arq else InProcessRunner(registry, self.job_context)
+        self.queue: JobQueue = self.arq or self.runner  # type: ignore[assignment]
+        self._started = False
+
+    def job_context(self, queue: JobQueue | None = None) -> JobContext:
+        return JobContext(settings=self.settings, sessions=self.sessions, clock=self.clock,
+                          queue=queue or self.queue, services=self.services)
+
+    async def start(self) -> None:
+        if self._started:
+            return
+        self._started = True
+        if self.runner is not None:
+            self.runner.start()
+
+    async def close(self) -> None:
+        if self.runner is not None:
+            await self.runner.stop()
+        if self.arq is not None:
+            await self.arq.close()
+        await self.engine.dispose()
+        self._started = False
+
+    async def check_ready(self) -> dict[str, str]:
+        checks: dict[str, str] = {}
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(sa.text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception as exc:  # noqa: BLE001 - readiness reports, it does not raise
+            checks["database"] = f"error: {type(exc).__name__}"
+        if self.arq is not None:
+            try:
+                await self.arq.ping()
+                checks["redis"] = "ok"
+            except Exception as exc:  # noqa: BLE001
+                checks["redis"] = f"error: {type(exc).__name__}"
+        return checks

@@ -1,0 +1,63 @@
+"""Settings from the environment, with defaults that make the embedded mode work untouched."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return int(raw) if raw else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    redis_url: str | None = None
+    data_dir: Path = Path(".kassa")
+    public_base_url: str = "http://127.0.0.1:8000"
+    max_cart_lines: int = 250
+    idempotency_ttl_hours: int = 24
+    api_key_cache_seconds: int = 30
+    db_pool_size: int = 10
+    service_token: str = ""
+    log_json: bool = True
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> "Settings":
+        data_dir = Path(os.environ.get("KASSA_DATA_DIR", ".kassa"))
+        values: dict[str, object] = {
+            "database_url": normalize_database_url(
+                os.environ.get("KASSA_DATABASE_URL") or f"sqlite+aiosqlite:///{data_dir / 'kassa.db'}"
+            ),
+            "redis_url": os.environ.get("KASSA_REDIS_URL") or None,
+            "data_dir": data_dir,
+            "public_base_url": os.environ.get("KASSA_PUBLIC_BASE_URL", "http://127.0.0.1:8000"),
+            "max_cart_lines": _env_int("KASSA_MAX_CART_LINES", 250),
+            "idempotency_ttl_hours": _env_int("KASSA_IDEMPOTENCY_TTL_HOURS", 24),
+            "api_key_cache_seconds": _env_int("KASSA_API_KEY_CACHE_SECONDS", 30),
+            "db_pool_size": _env_int("KASSA_DB_POOL_SIZE", 10),
+            "service_token": os.environ.get("KASSA_SERVICE_TOKEN", ""),
+            "log_json": os.environ.get("KASSA_LOG_FORMAT", "json") == "json",
+        }
+        values.update(overrides)
+        if "database_url" in overrides:
+            values["database_url"] = normalize_database_url(str(values["database_url"]))
+        return cls(**values)  # type: ignore[arg-type]
+
+
+def normalize_database_url(url: str) -> str:
+    """Accept the plain URLs people paste (postgresql://, sqlite:///) and pick the async driver."""
+    for plain in ("postgres://", "postgresql://"):
+        if url.startswith(plain):
+            return "postgresql+asyncpg://" + url[len(plain):]
+    if url.startswith("sqlite:///"):
+        return "sqlite+aiosqlite:///" + url[len("sqlite:///"):]
+    return url

@@ -1,0 +1,72 @@
+"""The platform's own tables: applications, API keys, idempotency keys and the outbox.
+
+Every service shares these (through the platform library), and each service's own tables
+carry an `app_id` so that every query is scoped to the caller's application.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from .db import JSON, UTCDateTime, new_metadata
+
+metadata = new_metadata()
+
+applications = sa.Table(
+    "applications",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("environment", sa.String(8), nullable=False),  # test | live
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("app_id", sa.String(40), sa.ForeignKey("applications.id"), nullable=False, index=True),
+    sa.Column("kind", sa.String(12), nullable=False),  # secret | publishable
+    sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("prefix", sa.String(16), nullable=False),
+    sa.Column("last4", sa.String(4), nullable=False),
+    sa.Column("scopes", JSON, nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("revoked_at", UTCDateTime(), nullable=True),
+)
+
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("app_id", sa.String(40), primary_key=True),
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("request_hash", sa.String(64), nullable=False),
+    sa.Column("state", sa.String(12), nullable=False),  # in_progress | completed
+    sa.Column("locked_until", UTCDateTime(), nullable=False),
+    sa.Column("status_code", sa.Integer(), nullable=True),
+    sa.Column("response_headers", JSON, nullable=True),
+    sa.Column("response_body", sa.LargeBinary(), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False, index=True),
+)
+
+outbox_events = sa.Table(
+    "outbox_events",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("app_id", sa.String(40), nullable=False),
+    sa.Column("type", sa.String(80), nullable=False),
+    sa.Column("source", sa.String(20), nullable=False),
+    sa.Column("aggregate_id", sa.String(40), nullable=False),
+    sa.Column("sequence", sa.BigInteger(), nullable=False),
+    sa.Column("payload", sa.LargeBinary(), nullable=False),  # the envelope, exactly as it will be sent
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("published_at", UTCDateTime(), nullable=True),
+    sa.Index("ix_outbox_events_aggregate", "aggregate_id", "sequence"),
+    sa.Index(
+        "ix_outbox_events_pending",
+        "created_at",
+        postgresql_where=sa.text("published_at IS NULL"),
+        sqlite_where=sa.text("published_at IS NULL"),
+    ),
+)
