@@ -71,5 +71,6 @@ def build_service_app(
         state=State({RUNTIME_KEY: runtime}),
         openapi_config=OpenAPIConfig(title=f"Kassa {name}", version="1", path="/schema/" + name),
         debug=debug,
+        logging_config=None,  # kassa_platform.logs configures logging once per process
         request_max_body_size=1024 * 1024,
     )

@@ -13,11 +13,10 @@ from datetime import datetime
 from typing import Any, Literal
 
 import sqlalchemy as sa
+from kassa_contract.errors import KassaError
 from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from kassa_contract.errors import KassaError
 
 from .ids import new_id, random_token
 from .tables import api_keys, applications

@@ -7,11 +7,10 @@ import logging
 import re
 
 import msgspec
+from kassa_contract.errors import RENAMED_FIELDS, ErrorBody, ErrorEnvelope, KassaError
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 from litestar.exceptions.http_exceptions import MethodNotAllowedException
-
-from kassa_contract.errors import RENAMED_FIELDS, ErrorBody, ErrorEnvelope, KassaError
 
 from .ids import new_id
 from .logs import request_id_var

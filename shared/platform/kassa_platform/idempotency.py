@@ -16,11 +16,10 @@ from datetime import timedelta
 from typing import Literal
 
 import sqlalchemy as sa
+from kassa_contract.errors import KassaError
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from kassa_contract.errors import KassaError
 
 from .auth import PRINCIPAL_KEY, Principal
 from .clock import Clock

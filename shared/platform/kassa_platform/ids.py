@@ -20,9 +20,17 @@ def _b32(value: int, length: int) -> str:
     return "".join(reversed(out))
 
 
+_last = [0, 0]  # (ms, random) of the last id: ids made in one millisecond still sort in creation order
+
+
 def new_id(prefix: str) -> str:
     ms = time.time_ns() // 1_000_000
-    return f"{prefix}_{_b32(ms, 10)}{_b32(secrets.randbits(80), 16)}"
+    if ms <= _last[0]:
+        ms, rand = _last[0], _last[1] + 1 + secrets.randbits(16)
+    else:
+        rand = secrets.randbits(79)  # headroom so increments within a millisecond never overflow
+    _last[0], _last[1] = ms, rand
+    return f"{prefix}_{_b32(ms, 10)}{_b32(rand, 16)}"
 
 
 def random_token(nbytes: int = 24) -> str:

@@ -43,5 +43,5 @@ def configure_logging(*, json_format: bool = True, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("httpx", "uvicorn.access", "arq.worker"):
+    for noisy in ("httpx", "uvicorn.access", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -8,11 +8,9 @@ from __future__ import annotations
 import logging
 import re
 import time
-from typing import Any
-
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from kassa_contract.errors import KassaError
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from .auth import PRINCIPAL_KEY, KeyResolver, is_public
 from .ids import new_id

@@ -12,9 +12,8 @@ from typing import Any
 
 import msgspec
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from kassa_contract.events import EVENT_VERSION, EventEnvelope
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from .ids import new_id
 from .tables import outbox_events

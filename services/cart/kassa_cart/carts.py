@@ -1,0 +1,407 @@
+"""Carts: the domain operations behind the cart API.
+
+Every change runs in one transaction: lock the cart row, apply the change, re-price the whole
+cart, write the row back and add a `cart.updated` event to the outbox. A line-item add costs
+four statements (lock+read, variant, write, outbox) when the pricing config is cached.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import hmac
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import msgspec
+import sqlalchemy as sa
+from kassa_contract.base import UNSET
+from kassa_contract.cart import (
+    MAX_QUANTITY,
+    Cart,
+    CartAddress,
+    CreateCart,
+    LineItem,
+    LineItemInput,
+    Notice,
+    SelectedShippingMethod,
+    ShippingOption,
+    TaxLine,
+    UpdateCart,
+)
+from kassa_contract.common import METADATA_MAX_BYTES, METADATA_MAX_KEYS, metadata_size
+from kassa_contract.errors import KassaError
+from kassa_contract.events import CART_CREATED, CART_UPDATED, CartEventData
+from kassa_contract.money import is_currency
+from kassa_platform.auth import Principal
+from kassa_platform.clock import Clock
+from kassa_platform.db import is_postgres, transaction
+from kassa_platform.ids import new_id, random_token
+from kassa_platform.outbox import write_event
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from .catalog import Catalog
+from .config import ConfigCache
+from .pricing import (
+    LineInput,
+    PricedCart,
+    PricingConfig,
+    available_shipping,
+    price_cart,
+)
+from .tables import cart_settings, carts
+
+SOURCE = "cart"
+
+
+class CartDocument(msgspec.Struct, rename="camel", kw_only=True):
+    """The priced parts of a cart that live in its `document` column."""
+
+    line_items: list[LineItem] = []
+    shipping_method: SelectedShippingMethod | None = None
+    tax_lines: list[TaxLine] = []
+    notices: list[Notice] = []
+    taxes_included: bool = False
+
+
+
+
+def _hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _address(value: Any) -> CartAddress | None:
+    return None if value is None else msgspec.convert(value, CartAddress)
+
+
+def _address_json(value: CartAddress | None) -> dict | None:
+    return None if value is None else msgspec.to_builtins(value)
+
+
+def check_metadata(meta: dict | None, field: str = "metadata") -> None:
+    if meta is None:
+        return
+    if len(meta) > METADATA_MAX_KEYS or metadata_size(meta) > METADATA_MAX_BYTES:
+        raise KassaError("metadata_too_large",
+                         f"metadata holds at most {METADATA_MAX_KEYS} keys and {METADATA_MAX_BYTES // 1024} KB", field=field)
+
+
+@dataclass
+class CartState:
+    """A cart loaded for change: the stored row, mutable until written back."""
+
+    id: str
+    app_id: str
+    status: str
+    currency: str
+    customer_email: str | None
+    shipping_address: CartAddress | None
+    billing_address: CartAddress | None
+    shipping_method_id: str | None
+    lines: list[LineInput]
+    metadata: dict | None
+    version: int
+    created_at: datetime
+    abandoned_at: datetime | None
+    config_version: int | None
+    prices_include_tax: bool | None
+
+
+CART_COLUMNS = (carts.c.id, carts.c.app_id, carts.c.status, carts.c.currency, carts.c.customer_email,
+                carts.c.shipping_address, carts.c.billing_address, carts.c.shipping_method_id, carts.c.document,
+                carts.c.subtotal, carts.c.discount_total, carts.c.shipping_total, carts.c.tax_total, carts.c.total,
+                carts.c.item_count, carts.c.metadata, carts.c.client_secret_hash, carts.c.version, carts.c.created_at,
+                carts.c.updated_at, carts.c.abandoned_at)
+
+
+def cart_view(row: Any, document: CartDocument, *, client_secret: str | None = None) -> Cart:
+    return Cart(
+        id=row.id, status=row.status, currency=row.currency, customer_email=row.customer_email,
+        line_items=document.line_items, shipping_address=_address(row.shipping_address),
+        billing_address=_address(row.billing_address), shipping_method=document.shipping_method, discounts=[],
+        notices=document.notices, tax_lines=document.tax_lines, taxes_included=document.taxes_included,
+        subtotal=row.subtotal, discount_total=row.discount_total, shipping_total=row.shipping_total,
+        tax_total=row.tax_total, total=row.total, item_count=row.item_count, metadata=row.metadata,
+        created_at=row.created_at, updated_at=row.updated_at, abandoned_at=row.abandoned_at, client_secret=client_secret,
+    )
+
+
+class CartService:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock, *, max_lines: int) -> None:
+        self.sessions = sessions
+        self.clock = clock
+        self.max_lines = max_lines
+        self.catalog = Catalog()
+        self.configs = ConfigCache()
+
+    # ---------------------------------------------------------------- access
+
+    def _authorize(self, principal: Principal, secret_hash: str, cart_secret: str | None) -> None:
+        """Secret keys act on any cart of their application; publishable keys need the cart's secret."""
+        if principal.is_secret:
+            return
+        if not cart_secret or not hmac.compare_digest(_hash_secret(cart_secret), secret_hash):
+            # Same answer as an unknown cart: a browser learns nothing about carts it does not hold.
+            raise KassaError("cart_not_found", "No such cart (publishable keys need the cart's client secret "
+                             "in the X-Cart-Secret header)")
+
+    async def _load(self, session: AsyncSession, app_id: str, cart_id: str, *, lock: bool) -> Any:
+        query = (
+            sa.select(*CART_COLUMNS, cart_settings.c.config_version, cart_settings.c.prices_include_tax)
+            .select_from(carts.outerjoin(cart_settings, cart_settings.c.app_id == carts.c.app_id))
+            .where(carts.c.id == cart_id, carts.c.app_id == app_id)
+        )
+        if lock and is_postgres(session):
+            query = query.with_for_update(of=carts)
+        row = (await session.execute(query)).first()
+        if row is None:
+            raise KassaError("cart_not_found", f"No cart {cart_id}")
+        return row
+
+    @staticmethod
+    def _state(row: Any) -> CartState:
+        doc = msgspec.convert(row.document, CartDocument)
+        return CartState(
+            id=row.id, app_id=row.app_id, status=row.status, currency=row.currency, customer_email=row.customer_email,
+            shipping_address=_address(row.shipping_address), billing_address=_address(row.billing_address),
+            shipping_method_id=row.shipping_method_id, lines=[LineInput.of(li) for li in doc.line_items],
+            metadata=row.metadata, version=row.version, created_at=row.created_at, abandoned_at=row.abandoned_at,
+            config_version=row.config_version, prices_include_tax=row.prices_include_tax,
+        )
+
+    async def _config(self, session: AsyncSession, state: CartState) -> PricingConfig:
+        return await self.configs.get(session, state.app_id, state.config_version, state.prices_include_tax)
+
+    def _price(self, state: CartState, config: PricingConfig) -> PricedCart:
+        addr = state.shipping_address
+        return price_cart(state.lines, currency=state.currency, country=addr.country_code if addr else None,
+                          region=addr.region if addr else None, shipping_method_id=state.shipping_method_id,
+                          config=config)
+
+    @staticmethod
+    def _write(state: CartState, priced: PricedCart, now: datetime) -> tuple[dict[str, Any], Cart]:
+        """The row values to store and the Cart they show, from one priced state."""
+        doc = CartDocument(line_items=priced.lines, shipping_method=priced.shipping, tax_lines=priced.tax_lines,
+                           notices=priced.notices, taxes_included=priced.taxes_included)
+        values = {
+            "status": state.status, "customer_email": state.customer_email,
+            "shipping_address": _address_json(state.shipping_address),
+            "billing_address": _address_json(state.billing_address),
+            "shipping_method_id": priced.shipping.id if priced.shipping else None,
+            "document": msgspec.to_builtins(doc), "subtotal": priced.subtotal, "discount_total": priced.discount_total,
+            "shipping_total": priced.shipping_total, "tax_total": priced.tax_total, "total": priced.total,
+            "item_count": priced.item_count, "metadata": state.metadata, "version": state.version,
+            "updated_at": now, "last_activity_at": now,
+        }
+        cart = Cart(
+            id=state.id, status=state.status, currency=state.currency, customer_email=state.customer_email,
+            line_items=priced.lines, shipping_address=state.shipping_address, billing_address=state.billing_address,
+            shipping_method=priced.shipping, discounts=[], notices=priced.notices, tax_lines=priced.tax_lines,
+            taxes_included=priced.taxes_included, subtotal=priced.subtotal, discount_total=priced.discount_total,
+            shipping_total=priced.shipping_total, tax_total=priced.tax_total, total=priced.total,
+            item_count=priced.item_count, metadata=state.metadata, created_at=state.created_at, updated_at=now,
+            abandoned_at=state.abandoned_at,
+        )
+        return values, cart
+
+    # ---------------------------------------------------------------- operations
+
+    async def create(self, principal: Principal, body: CreateCart) -> Cart:
+        if not is_currency(body.currency):
+            raise KassaError("currency_unsupported", f"`{body.currency}` is not a supported ISO 4217 currency",
+                             field="currency")
+        check_metadata(body.metadata)
+        if len(body.line_items) > self.max_lines:
+            raise self._too_many()
+        now = self.clock.now()
+        cart_id = new_id("cart")
+        secret = f"{cart_id}_secret_{random_token(18)}"
+        async with transaction(self.sessions) as session:
+            settings = (await session.execute(
+                sa.select(cart_settings.c.config_version, cart_settings.c.prices_include_tax)
+                .where(cart_settings.c.app_id == principal.app_id))).first()
+            state = CartState(
+                id=cart_id, app_id=principal.app_id, status="open", currency=body.currency,
+                customer_email=body.customer_email, shipping_address=body.shipping_address,
+                billing_address=body.billing_address, shipping_method_id=None, lines=[], metadata=body.metadata,
+                version=1, created_at=now, abandoned_at=None,
+                config_version=settings.config_version if settings else None,
+                prices_include_tax=settings.prices_include_tax if settings else None,
+            )
+            for i, item in enumerate(body.line_items):
+                await self._add_line(session, principal, state, item, field=f"lineItems[{i}]")
+            priced = self._price(state, await self._config(session, state))
+            values, cart = self._write(state, priced, now)
+            await session.execute(sa.insert(carts).values(
+                id=state.id, app_id=state.app_id, currency=state.currency, client_secret_hash=_hash_secret(secret),
+                created_at=now, abandoned_at=None, **values))
+            await self._emit(session, CART_CREATED, state, cart, now)
+        cart.client_secret = secret
+        return cart
+
+    async def get(self, principal: Principal, cart_id: str, cart_secret: str | None) -> Cart:
+        async with self.sessions() as session:
+            row = await self._load(session, principal.app_id, cart_id, lock=False)
+        self._authorize(principal, row.client_secret_hash, cart_secret)
+        return cart_view(row, msgspec.convert(row.document, CartDocument))
+
+    async def update(self, principal: Principal, cart_id: str, cart_secret: str | None, body: UpdateCart) -> Cart:
+        if body.metadata is not UNSET:
+            check_metadata(body.metadata)
+
+        async def change(_: AsyncSession, state: CartState) -> None:
+            if body.customer_email is not UNSET:
+                state.customer_email = body.customer_email
+            if body.shipping_address is not UNSET:
+                state.shipping_address = body.shipping_address
+            if body.billing_address is not UNSET:
+                state.billing_address = body.billing_address
+            if body.metadata is not UNSET:
+                state.metadata = body.metadata
+
+        return await self._mutate(principal, cart_id, cart_secret, change)
+
+    async def add_line(self, principal: Principal, cart_id: str, cart_secret: str | None, item: LineItemInput) -> Cart:
+        async def change(session: AsyncSession, state: CartState) -> None:
+            await self._add_line(session, principal, state, item, field=None)
+
+        return await self._mutate(principal, cart_id, cart_secret, change)
+
+    async def update_line(self, principal: Principal, cart_id: str, cart_secret: str | None, line_id: str,
+                          quantity: int) -> Cart:
+        async def change(_: AsyncSession, state: CartState) -> None:
+            index = next((i for i, ln in enumerate(state.lines) if ln.id == line_id), None)
+            if index is None:
+                raise KassaError("cart_line_not_found", f"No line {line_id} in cart {cart_id}")
+            if quantity == 0:
+                del state.lines[index]
+            else:
+                state.lines[index] = _with_quantity(state.lines[index], quantity)
+
+        return await self._mutate(principal, cart_id, cart_secret, change)
+
+    async def remove_line(self, principal: Principal, cart_id: str, cart_secret: str | None, line_id: str) -> Cart:
+        return await self.update_line(principal, cart_id, cart_secret, line_id, 0)
+
+    async def select_shipping(self, principal: Principal, cart_id: str, cart_secret: str | None,
+                              method_id: str | None) -> Cart:
+        async def change(session: AsyncSession, state: CartState) -> None:
+            if method_id is None:
+                state.shipping_method_id = None
+                return
+            config = await self._config(session, state)
+            rule = config.shipping.get(method_id)
+            if rule is None:
+                raise KassaError("shipping_method_not_found", f"No shipping method {method_id}",
+                                 field="shippingMethodId")
+            country = state.shipping_address.country_code if state.shipping_address else None
+            offered = {q.rule.id for q in available_shipping(config, state.currency, country, 0)}
+            if method_id not in offered:
+                raise KassaError("shipping_method_unavailable",
+                                 f"{rule.name} is not available for this cart's currency or destination",
+                                 field="shippingMethodId")
+            state.shipping_method_id = method_id
+
+        return await self._mutate(principal, cart_id, cart_secret, change)
+
+    async def shipping_options(self, principal: Principal, cart_id: str, cart_secret: str | None) -> list[ShippingOption]:
+        async with self.sessions() as session:
+            row = await self._load(session, principal.app_id, cart_id, lock=False)
+            self._authorize(principal, row.client_secret_hash, cart_secret)
+            state = self._state(row)
+            config = await self._config(session, state)
+        country = state.shipping_address.country_code if state.shipping_address else None
+        shipping_discount = (row.document.get("shippingMethod") or {}).get("discountTotal", 0)
+        goods = row.subtotal - (row.discount_total - shipping_discount)
+        return [ShippingOption(id=q.rule.id, name=q.rule.name, amount=q.amount, currency=state.currency,
+                               selected=q.rule.id == row.shipping_method_id)
+                for q in available_shipping(config, state.currency, country, goods)]
+
+    # ---------------------------------------------------------------- internals
+
+    async def _mutate(self, principal: Principal, cart_id: str, cart_secret: str | None,
+                      change: Callable[[AsyncSession, CartState], Awaitable[None]]) -> Cart:
+        now = self.clock.now()
+        async with transaction(self.sessions) as session:
+            row = await self._load(session, principal.app_id, cart_id, lock=True)
+            self._authorize(principal, row.client_secret_hash, cart_secret)
+            if row.status != "open":
+                raise KassaError("cart_not_open", f"Cart {cart_id} is {row.status} and can no longer change",
+                                 details={"status": row.status})
+            state = self._state(row)
+            await change(session, state)
+            state.version += 1
+            priced = self._price(state, await self._config(session, state))
+            values, cart = self._write(state, priced, now)
+            await session.execute(sa.update(carts).where(carts.c.id == cart_id, carts.c.app_id == principal.app_id)
+                                  .values(**values))
+            await self._emit(session, CART_UPDATED, state, cart, now)
+        return cart
+
+    async def _add_line(self, session: AsyncSession, principal: Principal, state: CartState, item: LineItemInput,
+                        *, field: str | None) -> None:
+        prefix = f"{field}." if field else ""
+        custom_fields = (item.sku, item.name, item.unit_price)
+        if item.variant_id is not None:
+            if any(v is not None for v in (*custom_fields, item.categories, item.tax_class)):
+                raise KassaError("validation_error", "A catalog line takes `variantId` and `quantity` only; "
+                                 "sku, name, unitPrice, categories and taxClass come from the catalog",
+                                 field=f"{prefix}variantId")
+            for i, line in enumerate(state.lines):
+                if line.variant_id == item.variant_id and not line.custom:
+                    merged = line.quantity + item.quantity
+                    if merged > MAX_QUANTITY:
+                        raise KassaError("validation_error", f"A line holds at most {MAX_QUANTITY} units",
+                                         field=f"{prefix}quantity")
+                    state.lines[i] = _with_quantity(line, merged)
+                    return
+            self._check_room(state)
+            variant = await self.catalog.priced_variant(session, state.app_id, item.variant_id)
+            if variant is None or not variant.active:
+                raise KassaError("variant_not_found", f"No purchasable variant {item.variant_id}",
+                                 field=f"{prefix}variantId")
+            price = variant.prices.get(state.currency)
+            if price is None:
+                raise KassaError("variant_price_missing", f"Variant {variant.sku} has no price in {state.currency}",
+                                 field=f"{prefix}variantId")
+            if item.metadata is not None:
+                check_metadata(item.metadata, f"{prefix}metadata")
+            state.lines.append(LineInput(id=new_id("li"), variant_id=variant.id, product_id=variant.product_id,
+                                         sku=variant.sku, name=variant.name, quantity=item.quantity, unit_price=price,
+                                         tax_class=variant.tax_class, categories=tuple(variant.categories),
+                                         custom=False, metadata=item.metadata))
+            return
+        if not principal.is_secret:
+            raise KassaError("custom_line_forbidden", "Custom lines with their own price need a secret key",
+                             field=f"{prefix}unitPrice")
+        missing = [n for n, v in zip(("sku", "name", "unitPrice"), custom_fields, strict=True) if v is None]
+        if missing:
+            raise KassaError("validation_error", f"A line needs `variantId`, or `sku`, `name` and `unitPrice` "
+                             f"for a custom line (missing `{missing[0]}`)", field=f"{prefix}{missing[0]}")
+        check_metadata(item.metadata, f"{prefix}metadata")
+        self._check_room(state)
+        state.lines.append(LineInput(id=new_id("li"), variant_id=None, product_id=None, sku=item.sku or "",
+                                     name=item.name or "", quantity=item.quantity, unit_price=item.unit_price or 0,
+                                     tax_class=item.tax_class or "standard",
+                                     categories=tuple(dict.fromkeys(item.categories or [])), custom=True,
+                                     metadata=item.metadata))
+
+    def _check_room(self, state: CartState) -> None:
+        if len(state.lines) >= self.max_lines:
+            raise self._too_many()
+
+    def _too_many(self) -> KassaError:
+        return KassaError("too_many_line_items", f"A cart holds at most {self.max_lines} line items",
+                          field="lineItems", details={"max": self.max_lines})
+
+    @staticmethod
+    async def _emit(session: AsyncSession, type_: str, state: CartState, cart: Cart, now: datetime) -> None:
+        await write_event(session, app_id=state.app_id, type=type_, source=SOURCE, aggregate_id=state.id,
+                          sequence=state.version, data=CartEventData(cart_id=state.id, sequence=state.version, cart=cart),
+                          now=now)
+
+
+def _with_quantity(line: LineInput, quantity: int) -> LineInput:
+    return dataclasses.replace(line, quantity=quantity)

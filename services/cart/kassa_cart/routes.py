@@ -1,0 +1,212 @@
+"""HTTP for the cart service: thin handlers that decode, call the domain and encode."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from kassa_contract.cart import (
+    Cart,
+    CreateCart,
+    CreateProduct,
+    CreateShippingMethod,
+    CreateTaxRate,
+    LineItemInput,
+    Product,
+    SelectShippingMethod,
+    ShippingMethod,
+    ShippingOption,
+    TaxRate,
+    TaxSettings,
+    UpdateCart,
+    UpdateLineItem,
+    UpdateProduct,
+    UpdateShippingMethod,
+    UpdateTaxSettings,
+    UpdateVariant,
+    VariantInput,
+)
+from kassa_contract.common import Page
+from kassa_platform.app import caller, runtime_of
+from kassa_platform.db import transaction
+from kassa_platform.pagination import DEFAULT_LIMIT, check_limit
+from litestar import Controller, Request, delete, get, patch, post, put
+from litestar.params import FromPath, Parameter
+
+from .service import CartModule, module_of
+
+CartSecret = Annotated[str | None, Parameter(header="x-cart-secret", required=False)]
+Limit = Annotated[int, Parameter(query="limit", ge=1, le=100)]
+Cursor = Annotated[str | None, Parameter(query="cursor", required=False)]
+
+# Browser-safe routes: publishable keys may call them (with the cart's client secret).
+BROWSER = {"publishable": True}
+
+
+def _module(request: Request[Any, Any, Any]) -> CartModule:
+    return module_of(runtime_of(request))
+
+
+class CartController(Controller):
+    path = "/api/v1/carts"
+    tags = ["carts"]
+
+    @post("/", operation_id="createCart", opt={"scope": "carts:write", **BROWSER})
+    async def create(self, request: Request[Any, Any, Any], data: CreateCart) -> Cart:
+        return await _module(request).carts.create(caller(request), data)
+
+    @get("/{cart_id:str}", operation_id="getCart", opt={"scope": "carts:read", **BROWSER})
+    async def get_cart(self, request: Request[Any, Any, Any], cart_id: FromPath[str], cart_secret: CartSecret = None) -> Cart:
+        return await _module(request).carts.get(caller(request), cart_id, cart_secret)
+
+    @patch("/{cart_id:str}", operation_id="updateCart", opt={"scope": "carts:write", **BROWSER})
+    async def update(self, request: Request[Any, Any, Any], cart_id: FromPath[str], data: UpdateCart,
+                     cart_secret: CartSecret = None) -> Cart:
+        return await _module(request).carts.update(caller(request), cart_id, cart_secret, data)
+
+    @post("/{cart_id:str}/line-items", operation_id="addLineItem", status_code=200,
+          opt={"scope": "carts:write", **BROWSER})
+    async def add_line(self, request: Request[Any, Any, Any], cart_id: FromPath[str], data: LineItemInput,
+                       cart_secret: CartSecret = None) -> Cart:
+        return await _module(request).carts.add_line(caller(request), cart_id, cart_secret, data)
+
+    @patch("/{cart_id:str}/line-items/{line_id:str}", operation_id="updateLineItem",
+           opt={"scope": "carts:write", **BROWSER})
+    async def update_line(self, request: Request[Any, Any, Any], cart_id: FromPath[str], line_id: FromPath[str],
+                          data: UpdateLineItem, cart_secret: CartSecret = None) -> Cart:
+        return await _module(request).carts.update_line(caller(request), cart_id, cart_secret, line_id, data.quantity)
+
+    @delete("/{cart_id:str}/line-items/{line_id:str}", operation_id="removeLineItem", status_code=200,
+            opt={"scope": "carts:write", **BROWSER})
+    async def remove_line(self, request: Request[Any, Any, Any], cart_id: FromPath[str], line_id: FromPath[str],
+                          cart_secret: CartSecret = None) -> Cart:
+        return await _module(request).carts.remove_line(caller(request), cart_id, cart_secret, line_id)
+
+    @get("/{cart_id:str}/shipping-methods", operation_id="listCartShippingMethods",
+         opt={"scope": "carts:read", **BROWSER})
+    async def shipping_options(self, request: Request[Any, Any, Any], cart_id: FromPath[str],
+                               cart_secret: CartSecret = None) -> dict[str, list[ShippingOption]]:
+        return {"data": await _module(request).carts.shipping_options(caller(request), cart_id, cart_secret)}
+
+    @put("/{cart_id:str}/shipping-method", operation_id="selectShippingMethod", opt={"scope": "carts:write", **BROWSER})
+    async def select_shipping(self, request: Request[Any, Any, Any], cart_id: FromPath[str], data: SelectShippingMethod,
+                              cart_secret: CartSecret = None) -> Cart:
+        return await _module(request).carts.select_shipping(caller(request), cart_id, cart_secret,
+                                                            data.shipping_method_id)
+
+
+class ProductController(Controller):
+    path = "/api/v1/products"
+    tags = ["catalog"]
+
+    @post("/", operation_id="createProduct", opt={"scope": "catalog:write"})
+    async def create(self, request: Request[Any, Any, Any], data: CreateProduct) -> Product:
+        m = _module(request)
+        async with transaction(m.sessions) as session:
+            return await m.catalog.create_product(session, caller(request).app_id, data, m.clock.now())
+
+    @get("/", operation_id="listProducts", opt={"scope": "catalog:read", **BROWSER})
+    async def list_products(self, request: Request[Any, Any, Any], limit: Limit = DEFAULT_LIMIT,
+                            cursor: Cursor = None) -> Page[Product]:
+        m = _module(request)
+        async with m.sessions() as session:
+            return await m.catalog.list_products(session, caller(request).app_id, check_limit(limit), cursor)
+
+    @get("/{product_id:str}", operation_id="getProduct", opt={"scope": "catalog:read", **BROWSER})
+    async def get_product(self, request: Request[Any, Any, Any], product_id: FromPath[str]) -> Product:
+        m = _module(request)
+        async with m.sessions() as session:
+            return await m.catalog.get_product(session, caller(request).app_id, product_id)
+
+    @patch("/{product_id:str}", operation_id="updateProduct", opt={"scope": "catalog:write"})
+    async def update(self, request: Request[Any, Any, Any], product_id: FromPath[str], data: UpdateProduct) -> Product:
+        m = _module(request)
+        async with transaction(m.sessions) as session:
+            return await m.catalog.update_product(session, caller(request).app_id, product_id, data, m.clock.now())
+
+    @post("/{product_id:str}/variants", operation_id="addVariant", opt={"scope": "catalog:write"})
+    async def add_variant(self, request: Request[Any, Any, Any], product_id: FromPath[str], data: VariantInput) -> Product:
+        m = _module(request)
+        async with transaction(m.sessions) as session:
+            return await m.catalog.add_variant(session, caller(request).app_id, product_id, data, m.clock.now())
+
+    @patch("/{product_id:str}/variants/{variant_id:str}", operation_id="updateVariant", opt={"scope": "catalog:write"})
+    async def update_variant(self, request: Request[Any, Any, Any], product_id: FromPath[str], variant_id: FromPath[str],
+                             data: UpdateVariant) -> Product:
+        m = _module(request)
+        async with transaction(m.sessions) as session:
+            return await m.catalog.update_variant(session, caller(request).app_id, product_id, variant_id, data)
+
+
+class ShippingMethodController(Controller):
+    path = "/api/v1/shipping-methods"
+    tags = ["shipping"]
+
+    @post("/", operation_id="createShippingMethod", opt={"scope": "settings:write"})
+    async def create(self, request: Request[Any, Any, Any], data: CreateShippingMethod) -> ShippingMethod:
+        m = _module(request)
+        async with transaction(m.sessions) as session:
+            return await m.config.create_shipping_method(session, caller(request).app_id, data, m.clock.now())
+
+    @get("/", operation_id="listShippingMethods", opt={"scope": "settings:read"})
+    async def list_methods(self, request: Request[Any, Any, Any]) -> dict[str, list[ShippingMethod]]:
+        m = _module(request)
+        async with m.sessions() as session:
+            return {"data": await m.config.list_shipping_methods(session, caller(request).app_id)}
+
+    @get("/{method_id:str}", operation_id="getShippingMethod", opt={"scope": "settings:read"})
+    async def get_method(self, request: Request[Any, Any, Any], method_id: FromPath[str]) -> ShippingMethod:
+        m = _module(request)
+        async with m.sessions() as session:
+            return await m.config.get_shipping_method(session, caller(request).app_id, method_id)
+
+    @patch("/{method_id:str}", operation_id="updateShippingMethod", opt={"scope": "settings:write"})
+    async def update(self, request: Request[Any, Any, Any], method_id: FromPath[str],
+                     data: UpdateShippingMethod) -> ShippingMethod:
+        m = _module(request)
+        async with transaction(m.sessions) as session:
+            return await m.config.update_shipping_method(session, caller(request).app_id, method_id, data, m.clock.now())
+
+    @delete("/{method_id:str}", operation_id="deleteShippingMethod", opt={"scope": "settings:write"})
+    async def remove(self, request: Request[Any, Any, Any], method_id: FromPath[str]) -> None:
+        m = _module(request)
+        async with transaction(m.sessions) as session:
+            await m.config.delete_shipping_method(session, caller(request).app_id, method_id, m.clock.now())
+
+
+class TaxController(Controller):
+    path = "/api/v1"
+    tags = ["tax"]
+
+    @post("/tax-rates", operation_id="createTaxRate", opt={"scope": "settings:write"})
+    async def create_rate(self, request: Request[Any, Any, Any], data: CreateTaxRate) -> TaxRate:
+        m = _module(request)
+        async with transaction(m.sessions) as session:
+            return await m.config.create_tax_rate(session, caller(request).app_id, data, m.clock.now())
+
+    @get("/tax-rates", operation_id="listTaxRates", opt={"scope": "settings:read"})
+    async def list_rates(self, request: Request[Any, Any, Any]) -> dict[str, list[TaxRate]]:
+        m = _module(request)
+        async with m.sessions() as session:
+            return {"data": await m.config.list_tax_rates(session, caller(request).app_id)}
+
+    @delete("/tax-rates/{rate_id:str}", operation_id="deleteTaxRate", opt={"scope": "settings:write"})
+    async def delete_rate(self, request: Request[Any, Any, Any], rate_id: FromPath[str]) -> None:
+        m = _module(request)
+        async with transaction(m.sessions) as session:
+            await m.config.delete_tax_rate(session, caller(request).app_id, rate_id, m.clock.now())
+
+    @get("/tax-settings", operation_id="getTaxSettings", opt={"scope": "settings:read"})
+    async def get_settings(self, request: Request[Any, Any, Any]) -> TaxSettings:
+        m = _module(request)
+        async with m.sessions() as session:
+            return await m.config.get_tax_settings(session, caller(request).app_id)
+
+    @put("/tax-settings", operation_id="updateTaxSettings", opt={"scope": "settings:write"})
+    async def put_settings(self, request: Request[Any, Any, Any], data: UpdateTaxSettings) -> TaxSettings:
+        m = _module(request)
+        async with transaction(m.sessions) as session:
+            return await m.config.set_tax_settings(session, caller(request).app_id, data.prices_include_tax,
+                                                   m.clock.now())
+
+
+ROUTES = [CartController, ProductController, ShippingMethodController, TaxController]

@@ -1,0 +1,33 @@
+"""The cart service's parts, built once per runtime and shared by its handlers and jobs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kassa_platform.clock import Clock
+from kassa_platform.runtime import Runtime
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from .carts import CartService
+from .catalog import Catalog
+from .config import ConfigStore
+
+KEY = "cart"
+
+
+@dataclass
+class CartModule:
+    sessions: async_sessionmaker[AsyncSession]
+    clock: Clock
+    carts: CartService
+    catalog: Catalog
+    config: ConfigStore
+
+
+def module_of(runtime: Runtime) -> CartModule:
+    module = runtime.services.get(KEY)
+    if module is None:
+        carts = CartService(runtime.sessions, runtime.clock, max_lines=runtime.settings.max_cart_lines)
+        module = CartModule(runtime.sessions, runtime.clock, carts, carts.catalog, ConfigStore())
+        runtime.services[KEY] = module
+    return module

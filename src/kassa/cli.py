@@ -1,0 +1,211 @@
+"""The `kassa` command: serve, worker, migrate, apps, keys."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from typing import Any
+
+from kassa_platform.settings import Settings
+
+from .services import SERVICES, build_runtime, components, job_registry
+
+
+def _settings(args: argparse.Namespace | None = None) -> Settings:
+    return Settings.from_env()
+
+
+async def _migrate(settings: Settings) -> None:
+    from kassa_platform.migrate import migrate
+
+    await migrate(settings.database_url, components())
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    asyncio.run(_migrate(settings))
+    print(f"migrations applied to {_redact(settings.database_url)}")
+    return 0
+
+
+def _redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from kassa_platform.logs import configure_logging
+
+    settings = _settings(args)
+    configure_logging(json_format=settings.log_json)
+    names = [args.service] if args.service else list(SERVICES)
+    if args.service and args.service not in SERVICES:
+        print(f"unknown service {args.service!r}; services: {', '.join(SERVICES)}", file=sys.stderr)
+        return 2
+    if args.service and settings.is_sqlite:
+        print("note: running one service alone on SQLite; set KASSA_DATABASE_URL to PostgreSQL for the "
+              "distributed mode", file=sys.stderr)
+    base_url = f"http://{args.host}:{args.port}"
+    settings = Settings.from_env(public_base_url=base_url) if "KASSA_PUBLIC_BASE_URL" not in __import__("os").environ else settings
+
+    async def main() -> None:
+        await _migrate(settings)
+        runtime = build_runtime(settings, names)
+        if not args.service:
+            from .demo import ensure_demo
+
+            banner = await ensure_demo(runtime, base_url)
+            if banner:
+                print(banner, flush=True)
+        apps = {n: SERVICES[n].create_app(runtime, owns_runtime=False) for n in names}
+        if args.service:
+            asgi: Any = apps[args.service]
+        else:
+            from .gateway import PathRouter
+
+            asgi = PathRouter([(SERVICES[n].path_prefixes, app) for n, app in apps.items()], default=apps[names[0]])
+        mode = f"service {args.service}" if args.service else f"embedded ({', '.join(names)})"
+        print(f"Kassa {mode} listening on {base_url} (database {_redact(settings.database_url)}, "
+              f"jobs {'arq on ' + settings.redis_url if settings.redis_url else 'in-process'})", flush=True)
+        config = uvicorn.Config(asgi, host=args.host, port=args.port, lifespan="on", access_log=False,
+                                log_config=None, loop="uvloop", http="httptools", workers=1)
+        try:
+            await uvicorn.Server(config).serve()
+        finally:
+            await runtime.close()
+
+    try:
+        import uvloop
+
+        uvloop.run(main())
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from arq.worker import Worker
+
+    from kassa_platform.logs import configure_logging
+
+    settings = _settings(args)
+    configure_logging(json_format=settings.log_json)
+    if not settings.redis_url:
+        print("kassa worker needs KASSA_REDIS_URL (the embedded mode runs jobs in-process)", file=sys.stderr)
+        return 2
+    from kassa_platform.jobs import arq_worker_settings
+
+    registry = job_registry()
+
+    async def make_context():  # type: ignore[no-untyped-def]
+        runtime = build_runtime(settings)
+        for name in SERVICES:
+            SERVICES[name].create_app(runtime, owns_runtime=False)  # builds each service's module
+        return runtime.job_context()
+
+    async def close_context(ctx) -> None:  # type: ignore[no-untyped-def]
+        await ctx.sessions.kw["bind"].dispose()
+
+    kwargs = arq_worker_settings(registry, make_context, close_context, settings.redis_url, burst=args.burst)
+    asyncio.run(_migrate(settings))
+    worker = Worker(**kwargs)
+    print(f"Kassa worker: {len(registry.jobs)} jobs, {len(registry.crons)} cron jobs", flush=True)
+    worker.run()
+    return 0
+
+
+def cmd_apps_create(args: argparse.Namespace) -> int:
+    from kassa_platform.auth import create_application
+    from kassa_platform.clock import Clock
+    from kassa_platform.db import create_engine, session_factory, transaction
+
+    settings = _settings(args)
+
+    async def main() -> str:
+        await _migrate(settings)
+        engine = create_engine(settings.database_url, pool_size=1)
+        try:
+            async with transaction(session_factory(engine)) as session:
+                return await create_application(session, args.name, args.env, Clock().now())
+        finally:
+            await engine.dispose()
+
+    print(asyncio.run(main()))
+    return 0
+
+
+def cmd_keys_create(args: argparse.Namespace) -> int:
+    from kassa_platform.auth import create_key, find_application
+    from kassa_platform.clock import Clock
+    from kassa_platform.db import create_engine, session_factory, transaction
+
+    settings = _settings(args)
+    if not args.publishable and not args.scopes:
+        print("give --scopes a,b,c (or '*') for a secret key, or --publishable", file=sys.stderr)
+        return 2
+
+    async def main() -> str:
+        await _migrate(settings)
+        engine = create_engine(settings.database_url, pool_size=1)
+        try:
+            async with transaction(session_factory(engine)) as session:
+                app_id = await find_application(session, args.app)
+                if app_id is None:
+                    raise SystemExit(f"no single application with id or name {args.app!r}")
+                scopes = [s.strip() for s in (args.scopes or "").split(",") if s.strip()]
+                return await create_key(session, app_id, kind="publishable" if args.publishable else "secret",
+                                        scopes=scopes or None, now=Clock().now())
+        finally:
+            await engine.dispose()
+
+    try:
+        print(asyncio.run(main()))
+    except ValueError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kassa", description="Kassa: carts, checkout and webhooks")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run every service on one port (embedded), or one service alone")
+    serve.add_argument("service", nargs="?", choices=sorted(SERVICES), help="run only this service")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(func=cmd_serve)
+
+    worker = sub.add_parser("worker", help="run the background jobs on arq (needs KASSA_REDIS_URL)")
+    worker.add_argument("--burst", action="store_true", help="run queued jobs, then exit")
+    worker.set_defaults(func=cmd_worker)
+
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
+
+    apps = sub.add_parser("apps", help="applications").add_subparsers(dest="apps_command", required=True)
+    create_app = apps.add_parser("create", help="create an application")
+    create_app.add_argument("name")
+    create_app.add_argument("--env", choices=["test", "live"], required=True)
+    create_app.set_defaults(func=cmd_apps_create)
+
+    keys = sub.add_parser("keys", help="API keys").add_subparsers(dest="keys_command", required=True)
+    create_key = keys.add_parser("create", help="create an API key (printed once)")
+    create_key.add_argument("app", help="application id or name")
+    kind = create_key.add_mutually_exclusive_group()
+    kind.add_argument("--scopes", help="comma-separated scopes for a secret key, or '*'")
+    kind.add_argument("--publishable", action="store_true", help="a browser key: catalog and own carts")
+    create_key.set_defaults(func=cmd_keys_create)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

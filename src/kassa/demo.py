@@ -1,0 +1,53 @@
+"""The demo application created on the first start of `kassa serve`: keys, a product, shipping, tax."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from kassa_cart.service import module_of
+from kassa_contract.cart import CreateProduct, CreateShippingMethod, CreateTaxRate, VariantInput
+from kassa_platform.auth import create_application, create_key
+from kassa_platform.db import transaction
+from kassa_platform.runtime import Runtime
+from kassa_platform.tables import applications
+
+
+async def ensure_demo(runtime: Runtime, base_url: str) -> str | None:
+    """Create the demo application if the database has none; return the text to print, once."""
+    now = runtime.clock.now()
+    async with transaction(runtime.sessions) as session:
+        if (await session.execute(sa.select(sa.func.count()).select_from(applications))).scalar_one():
+            return None
+        app_id = await create_application(session, "Demo store", "test", now)
+        secret = await create_key(session, app_id, kind="secret", scopes=["*"], now=now)
+        publishable = await create_key(session, app_id, kind="publishable", scopes=None, now=now)
+        cart = module_of(runtime)
+        product = await cart.catalog.create_product(session, app_id, CreateProduct(
+            name="Kassa T-shirt", categories=["apparel"], tax_class="standard",
+            variants=[VariantInput(sku="TSHIRT-M", name="M", prices={"EUR": 2500, "USD": 2900}),
+                      VariantInput(sku="TSHIRT-L", name="L", prices={"EUR": 2500, "USD": 2900})]), now)
+        await cart.config.create_shipping_method(session, app_id, CreateShippingMethod(
+            name="Standard", prices={"EUR": 495, "USD": 595}, free_above={"EUR": 5000, "USD": 6000}), now)
+        await cart.config.create_tax_rate(session, app_id, CreateTaxRate(country_code="DE", rate="19", name="DE VAT"), now)
+    variant = product.variants[0].id
+    text = f"""
+  Kassa demo application created (test mode). These keys are shown once:
+
+    secret key:       {secret}
+    publishable key:  {publishable}
+
+  Try it:
+
+    curl -s {base_url}/api/v1/carts \\
+      -H 'Authorization: Bearer {publishable}' -H 'Content-Type: application/json' \\
+      -d '{{"currency": "EUR", "lineItems": [{{"variantId": "{variant}", "quantity": 2}}],
+           "shippingAddress": {{"addressLine1": "Unter den Linden 1", "city": "Berlin", "countryCode": "DE"}}}}'
+"""
+    env_file = runtime.settings.data_dir / "demo.env"
+    Path(env_file).parent.mkdir(parents=True, exist_ok=True)
+    Path(env_file).write_text(f"KASSA_DEMO_SECRET_KEY={secret}\nKASSA_DEMO_PUBLISHABLE_KEY={publishable}\n"
+                              f"KASSA_DEMO_VARIANT_ID={variant}\n")
+    Path(env_file).chmod(0o600)
+    return text + f"  (also saved to {env_file})\n"

@@ -1,0 +1,63 @@
+"""The embedded mode's path router: every service app behind one port, one base URL.
+
+Distributed deployments put a real gateway in front of the service processes; this router
+gives the same URL layout in one process, so clients cannot tell the two modes apart.
+"""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack
+
+import msgspec
+from litestar import Litestar
+from litestar.types import Receive, Scope, Send
+
+from kassa_contract.errors import ErrorBody, ErrorEnvelope
+from kassa_platform.ids import new_id
+
+
+class PathRouter:
+    def __init__(self, routes: list[tuple[tuple[str, ...], Litestar]], default: Litestar) -> None:
+        self.routes = sorted(((p, app) for prefixes, app in routes for p in prefixes), key=lambda r: -len(r[0]))
+        self.default = default
+        self.apps = list(dict.fromkeys([app for _, app in routes] + [default]))
+
+    def app_for(self, path: str) -> Litestar | None:
+        for prefix, app in self.routes:
+            if path == prefix or path.startswith(prefix + "/"):
+                return app
+        if path in ("/healthz", "/readyz") or path.startswith("/schema"):
+            return self.default
+        return None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        app = self.app_for(scope["path"])
+        if app is None:
+            request_id = new_id("req")
+            body = msgspec.json.encode(ErrorEnvelope(
+                error=ErrorBody(code="route_not_found", message=f"No route {scope.get('method', '')} {scope['path']}"),
+                request_id=request_id))
+            await send({"type": "http.response.start", "status": 404,
+                        "headers": [(b"content-type", b"application/json"), (b"x-request-id", request_id.encode())]})
+            await send({"type": "http.response.body", "body": body})
+            return
+        await app(scope, receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        """Enter every app's lifespan on startup and leave them all on shutdown."""
+        message = await receive()
+        if message["type"] != "lifespan.startup":
+            return
+        async with AsyncExitStack() as stack:
+            try:
+                for app in self.apps:
+                    await stack.enter_async_context(app.lifespan())
+            except Exception as exc:  # noqa: BLE001 - reported to the server, which exits
+                await send({"type": "lifespan.startup.failed", "message": repr(exc)})
+                return
+            await send({"type": "lifespan.startup.complete"})
+            await receive()  # lifespan.shutdown
+        await send({"type": "lifespan.shutdown.complete"})

@@ -1,0 +1,43 @@
+"""The services this build has: how to create each app, which paths it owns, its migrations and jobs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from litestar import Litestar
+
+from kassa_cart import app as cart_app
+from kassa_cart import jobs as cart_jobs
+from kassa_cart.component import cart_component
+from kassa_platform import platform_jobs
+from kassa_platform.jobs import JobRegistry
+from kassa_platform.migrate import Component, platform_component
+from kassa_platform.runtime import Runtime
+
+
+@dataclass(frozen=True)
+class ServiceDef:
+    name: str
+    create_app: Callable[..., Litestar]
+    path_prefixes: tuple[str, ...]
+    component: Callable[[], Component]
+    jobs: JobRegistry
+
+
+SERVICES: dict[str, ServiceDef] = {
+    "cart": ServiceDef("cart", cart_app.create_app, cart_app.PATH_PREFIXES, cart_component, cart_jobs.registry),
+}
+
+
+def components() -> list[Component]:
+    return [platform_component(), *(s.component() for s in SERVICES.values())]
+
+
+def job_registry(names: list[str] | None = None) -> JobRegistry:
+    chosen = [SERVICES[n].jobs for n in (names or list(SERVICES))]
+    return platform_jobs.registry.merge(*chosen)
+
+
+def build_runtime(settings, names: list[str] | None = None, **kwargs) -> Runtime:  # type: ignore[no-untyped-def]
+    return Runtime(settings, job_registry(names), **kwargs)
