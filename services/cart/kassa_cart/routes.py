@@ -30,13 +30,13 @@ from kassa_platform.app import caller, runtime_of
 from kassa_platform.db import transaction
 from kassa_platform.pagination import DEFAULT_LIMIT, check_limit
 from litestar import Controller, Request, delete, get, patch, post, put
-from litestar.params import FromPath, Parameter
+from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 
 from .service import CartModule, module_of
 
-CartSecret = Annotated[str | None, Parameter(header="x-cart-secret", required=False)]
-Limit = Annotated[int, Parameter(query="limit", ge=1, le=100)]
-Cursor = Annotated[str | None, Parameter(query="cursor", required=False)]
+CartSecret = Annotated[str | None, HeaderParameter(name="x-cart-secret", required=False)]
+Limit = Annotated[int, QueryParameter(name="limit", ge=1, le=100)]
+Cursor = Annotated[str | None, QueryParameter(name="cursor", required=False)]
 
 # Browser-safe routes: publishable keys may call them (with the cart's client secret).
 BROWSER = {"publishable": True}
@@ -51,7 +51,7 @@ class CartController(Controller):
     tags = ["carts"]
 
     @post("/", operation_id="createCart", opt={"scope": "carts:write", **BROWSER})
-    async def create(self, request: Request[Any, Any, Any], data: CreateCart) -> Cart:
+    async def create(self, request: Request[Any, Any, Any], data: JSONBody[CreateCart]) -> Cart:
         return await _module(request).carts.create(caller(request), data)
 
     @get("/{cart_id:str}", operation_id="getCart", opt={"scope": "carts:read", **BROWSER})
@@ -59,20 +59,20 @@ class CartController(Controller):
         return await _module(request).carts.get(caller(request), cart_id, cart_secret)
 
     @patch("/{cart_id:str}", operation_id="updateCart", opt={"scope": "carts:write", **BROWSER})
-    async def update(self, request: Request[Any, Any, Any], cart_id: FromPath[str], data: UpdateCart,
+    async def update(self, request: Request[Any, Any, Any], cart_id: FromPath[str], data: JSONBody[UpdateCart],
                      cart_secret: CartSecret = None) -> Cart:
         return await _module(request).carts.update(caller(request), cart_id, cart_secret, data)
 
     @post("/{cart_id:str}/line-items", operation_id="addLineItem", status_code=200,
           opt={"scope": "carts:write", **BROWSER})
-    async def add_line(self, request: Request[Any, Any, Any], cart_id: FromPath[str], data: LineItemInput,
+    async def add_line(self, request: Request[Any, Any, Any], cart_id: FromPath[str], data: JSONBody[LineItemInput],
                        cart_secret: CartSecret = None) -> Cart:
         return await _module(request).carts.add_line(caller(request), cart_id, cart_secret, data)
 
     @patch("/{cart_id:str}/line-items/{line_id:str}", operation_id="updateLineItem",
            opt={"scope": "carts:write", **BROWSER})
     async def update_line(self, request: Request[Any, Any, Any], cart_id: FromPath[str], line_id: FromPath[str],
-                          data: UpdateLineItem, cart_secret: CartSecret = None) -> Cart:
+                          data: JSONBody[UpdateLineItem], cart_secret: CartSecret = None) -> Cart:
         return await _module(request).carts.update_line(caller(request), cart_id, cart_secret, line_id, data.quantity)
 
     @delete("/{cart_id:str}/line-items/{line_id:str}", operation_id="removeLineItem", status_code=200,
@@ -88,7 +88,7 @@ class CartController(Controller):
         return {"data": await _module(request).carts.shipping_options(caller(request), cart_id, cart_secret)}
 
     @put("/{cart_id:str}/shipping-method", operation_id="selectShippingMethod", opt={"scope": "carts:write", **BROWSER})
-    async def select_shipping(self, request: Request[Any, Any, Any], cart_id: FromPath[str], data: SelectShippingMethod,
+    async def select_shipping(self, request: Request[Any, Any, Any], cart_id: FromPath[str], data: JSONBody[SelectShippingMethod],
                               cart_secret: CartSecret = None) -> Cart:
         return await _module(request).carts.select_shipping(caller(request), cart_id, cart_secret,
                                                             data.shipping_method_id)
@@ -99,7 +99,7 @@ class ProductController(Controller):
     tags = ["catalog"]
 
     @post("/", operation_id="createProduct", opt={"scope": "catalog:write"})
-    async def create(self, request: Request[Any, Any, Any], data: CreateProduct) -> Product:
+    async def create(self, request: Request[Any, Any, Any], data: JSONBody[CreateProduct]) -> Product:
         m = _module(request)
         async with transaction(m.sessions) as session:
             return await m.catalog.create_product(session, caller(request).app_id, data, m.clock.now())
@@ -118,20 +118,20 @@ class ProductController(Controller):
             return await m.catalog.get_product(session, caller(request).app_id, product_id)
 
     @patch("/{product_id:str}", operation_id="updateProduct", opt={"scope": "catalog:write"})
-    async def update(self, request: Request[Any, Any, Any], product_id: FromPath[str], data: UpdateProduct) -> Product:
+    async def update(self, request: Request[Any, Any, Any], product_id: FromPath[str], data: JSONBody[UpdateProduct]) -> Product:
         m = _module(request)
         async with transaction(m.sessions) as session:
             return await m.catalog.update_product(session, caller(request).app_id, product_id, data, m.clock.now())
 
     @post("/{product_id:str}/variants", operation_id="addVariant", opt={"scope": "catalog:write"})
-    async def add_variant(self, request: Request[Any, Any, Any], product_id: FromPath[str], data: VariantInput) -> Product:
+    async def add_variant(self, request: Request[Any, Any, Any], product_id: FromPath[str], data: JSONBody[VariantInput]) -> Product:
         m = _module(request)
         async with transaction(m.sessions) as session:
             return await m.catalog.add_variant(session, caller(request).app_id, product_id, data, m.clock.now())
 
     @patch("/{product_id:str}/variants/{variant_id:str}", operation_id="updateVariant", opt={"scope": "catalog:write"})
     async def update_variant(self, request: Request[Any, Any, Any], product_id: FromPath[str], variant_id: FromPath[str],
-                             data: UpdateVariant) -> Product:
+                             data: JSONBody[UpdateVariant]) -> Product:
         m = _module(request)
         async with transaction(m.sessions) as session:
             return await m.catalog.update_variant(session, caller(request).app_id, product_id, variant_id, data)
@@ -142,7 +142,7 @@ class ShippingMethodController(Controller):
     tags = ["shipping"]
 
     @post("/", operation_id="createShippingMethod", opt={"scope": "settings:write"})
-    async def create(self, request: Request[Any, Any, Any], data: CreateShippingMethod) -> ShippingMethod:
+    async def create(self, request: Request[Any, Any, Any], data: JSONBody[CreateShippingMethod]) -> ShippingMethod:
         m = _module(request)
         async with transaction(m.sessions) as session:
             return await m.config.create_shipping_method(session, caller(request).app_id, data, m.clock.now())
@@ -161,7 +161,7 @@ class ShippingMethodController(Controller):
 
     @patch("/{method_id:str}", operation_id="updateShippingMethod", opt={"scope": "settings:write"})
     async def update(self, request: Request[Any, Any, Any], method_id: FromPath[str],
-                     data: UpdateShippingMethod) -> ShippingMethod:
+                     data: JSONBody[UpdateShippingMethod]) -> ShippingMethod:
         m = _module(request)
         async with transaction(m.sessions) as session:
             return await m.config.update_shipping_method(session, caller(request).app_id, method_id, data, m.clock.now())
@@ -178,7 +178,7 @@ class TaxController(Controller):
     tags = ["tax"]
 
     @post("/tax-rates", operation_id="createTaxRate", opt={"scope": "settings:write"})
-    async def create_rate(self, request: Request[Any, Any, Any], data: CreateTaxRate) -> TaxRate:
+    async def create_rate(self, request: Request[Any, Any, Any], data: JSONBody[CreateTaxRate]) -> TaxRate:
         m = _module(request)
         async with transaction(m.sessions) as session:
             return await m.config.create_tax_rate(session, caller(request).app_id, data, m.clock.now())
@@ -202,7 +202,7 @@ class TaxController(Controller):
             return await m.config.get_tax_settings(session, caller(request).app_id)
 
     @put("/tax-settings", operation_id="updateTaxSettings", opt={"scope": "settings:write"})
-    async def put_settings(self, request: Request[Any, Any, Any], data: UpdateTaxSettings) -> TaxSettings:
+    async def put_settings(self, request: Request[Any, Any, Any], data: JSONBody[UpdateTaxSettings]) -> TaxSettings:
         m = _module(request)
         async with transaction(m.sessions) as session:
             return await m.config.set_tax_settings(session, caller(request).app_id, data.prices_include_tax,

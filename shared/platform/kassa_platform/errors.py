@@ -35,7 +35,7 @@ def error_response(body: ErrorBody, status: int, headers: dict[str, str] | None 
 
 def validation_body(message: str, key: str | None) -> ErrorBody:
     """Turn a msgspec/Litestar validation message into a field-naming envelope body."""
-    field = key or None
+    field = key if key and key not in ("data", "body") else None  # the body itself is the root, not a field
     at = _AT_PATH.search(message)
     if at:
         message = message[: at.start()]

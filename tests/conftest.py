@@ -1,0 +1,262 @@
+"""Shared fixtures: real PostgreSQL and Redis, and SQLite, with one database per xdist worker.
+
+Every test makes its own application (`tenant`), and every row is scoped to an application,
+so tests share one migrated database per backend and never need truncation.
+PostgreSQL and Redis come from KASSA_TEST_DATABASE_URL / KASSA_TEST_REDIS_URL or the default
+local ports. Without them, their tests are skipped, except under CI=true, where that fails.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import event
+
+from kassa.services import build_runtime, components
+from kassa_cart.app import create_app
+from kassa_platform.auth import create_application, create_key
+from kassa_platform.clock import Clock
+from kassa_platform.db import transaction
+from kassa_platform.migrate import migrate
+from kassa_platform.runtime import Runtime
+from kassa_platform.settings import Settings, normalize_database_url
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+PG_URL = normalize_database_url(
+    os.environ.get("KASSA_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"))
+REDIS_URL = os.environ.get("KASSA_TEST_REDIS_URL", "redis://127.0.0.1:6379")
+
+
+def worker_id() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+
+
+class TestClock(Clock):
+    """Real time plus an offset that tests move forward: order stays natural, no sleeping."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta()
+
+    def now(self):  # type: ignore[no-untyped-def]
+        return super().now() + self.offset
+
+    def advance(self, **delta: float) -> None:
+        self.offset += timedelta(**delta)
+
+
+class StatementCounter:
+    def __init__(self) -> None:
+        self.active = False
+        self.statements: list[str] = []
+
+    def attach(self, engine: Any) -> None:
+        @event.listens_for(engine.sync_engine, "before_cursor_execute")
+        def _count(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+            if self.active and not statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK", "PRAGMA")):
+                self.statements.append(statement)
+
+    def __enter__(self) -> "StatementCounter":
+        self.statements = []
+        self.active = True
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.active = False
+
+
+# ---------------------------------------------------------------- service availability
+
+
+def _pg_admin_dsn() -> str:
+    return PG_URL.replace("postgresql+asyncpg://", "postgresql://")
+
+
+def _unavailable(what: str, exc: BaseException) -> None:
+    message = f"{what} is not reachable ({type(exc).__name__}: {exc})"
+    if IN_CI:
+        pytest.fail(f"{message}; CI=true requires it", pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+async def pg_url() -> AsyncIterator[str]:
+    """A fresh database for this xdist worker, migrated."""
+    name = f"kassa_test_{worker_id()}"
+    try:
+        admin = await asyncpg.connect(_pg_admin_dsn(), timeout=5)
+    except (OSError, asyncpg.PostgresError) as exc:
+        _unavailable("PostgreSQL", exc)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    url = sa.engine.make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    await migrate(url, components())
+    yield url
+
+
+@pytest.fixture(scope="session")
+async def sqlite_url() -> AsyncIterator[str]:
+    directory = tempfile.mkdtemp(prefix=f"kassa-test-{worker_id()}-")
+    url = f"sqlite+aiosqlite:///{Path(directory) / 'kassa.db'}"
+    await migrate(url, components())
+    yield url
+
+
+@pytest.fixture(scope="session")
+async def redis_url() -> AsyncIterator[str]:
+    import redis.asyncio as aioredis
+
+    db = int(worker_id().removeprefix("gw") or 0) % 15 + 1
+    url = f"{REDIS_URL.rstrip('/')}/{db}"
+    client = aioredis.from_url(url)
+    try:
+        await client.ping()
+        await client.flushdb()
+    except (OSError, aioredis.RedisError) as exc:
+        _unavailable("Redis", exc)
+    finally:
+        await client.aclose()
+    yield url
+
+
+# ---------------------------------------------------------------- a running cart service per backend
+
+
+@dataclass
+class Backend:
+    name: str
+    runtime: Runtime
+    client: httpx.AsyncClient
+    clock: TestClock
+    counter: StatementCounter
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.name == "postgres"
+
+
+async def _backend(name: str, url: str) -> AsyncIterator[Backend]:
+    clock = TestClock()
+    runtime = build_runtime(Settings.from_env(database_url=url, redis_url=None, api_key_cache_seconds=30,
+                                              data_dir=Path(tempfile.mkdtemp())), clock=clock)
+    counter = StatementCounter()
+    counter.attach(runtime.engine)
+    app = create_app(runtime, owns_runtime=False)
+    # ASGITransport runs the app on this event loop (Litestar's AsyncTestClient uses a thread of its
+    # own, which would tie pooled connections to another loop); the lifespan is the runtime's start.
+    await runtime.start()
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://kassa.test") as client:
+        yield Backend(name, runtime, client, clock, counter)
+    await runtime.close()
+
+
+@pytest.fixture(scope="session")
+async def sqlite_backend(sqlite_url: str) -> AsyncIterator[Backend]:
+    async for b in _backend("sqlite", sqlite_url):
+        yield b
+
+
+@pytest.fixture(scope="session")
+async def pg_backend(pg_url: str) -> AsyncIterator[Backend]:
+    async for b in _backend("postgres", pg_url):
+        yield b
+
+
+@pytest.fixture(params=["sqlite", "pg"])
+def backend(request: pytest.FixtureRequest) -> Backend:
+    """Behaviour tests run on both databases."""
+    return request.getfixturevalue(f"{request.param}_backend")
+
+
+# ---------------------------------------------------------------- tenants: an application with keys
+
+
+@dataclass
+class Tenant:
+    backend: Backend
+    app_id: str
+    secret_key: str
+    publishable_key: str
+    keys: dict[str, str] = field(default_factory=dict)
+
+    def headers(self, key: str | None = None, **extra: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {key or self.secret_key}", **extra}
+
+    async def request(self, method: str, path: str, *, json: Any = None, key: str | None = None,
+                      headers: dict[str, str] | None = None, **kw: Any) -> httpx.Response:
+        return await self.backend.client.request(method, path, json=json, headers={**self.headers(key), **(headers or {})},
+                                                 **kw)
+
+    async def get(self, path: str, **kw: Any) -> httpx.Response:
+        return await self.request("GET", path, **kw)
+
+    async def post(self, path: str, json: Any = None, **kw: Any) -> httpx.Response:
+        return await self.request("POST", path, json=json, **kw)
+
+    async def patch(self, path: str, json: Any = None, **kw: Any) -> httpx.Response:
+        return await self.request("PATCH", path, json=json, **kw)
+
+    async def put(self, path: str, json: Any = None, **kw: Any) -> httpx.Response:
+        return await self.request("PUT", path, json=json, **kw)
+
+    async def delete(self, path: str, **kw: Any) -> httpx.Response:
+        return await self.request("DELETE", path, **kw)
+
+    async def scoped_key(self, scopes: list[str]) -> str:
+        async with transaction(self.backend.runtime.sessions) as session:
+            return await create_key(session, self.app_id, kind="secret", scopes=scopes, now=self.backend.clock.now())
+
+    # -- fixtures of the catalog and configuration, through the public API
+
+    async def product(self, prices: dict[str, int] | None = None, *, tax_class: str = "standard",
+                      categories: list[str] | None = None, variants: int = 1) -> dict[str, Any]:
+        sku = uuid.uuid4().hex[:10]
+        body = {"name": f"Product {sku}", "taxClass": tax_class, "categories": categories or ["general"],
+                "variants": [{"sku": f"{sku}-{i}", "prices": prices or {"EUR": 1000}} for i in range(variants)]}
+        response = await self.post("/api/v1/products", body)
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    async def variant(self, prices: dict[str, int] | None = None, **kw: Any) -> str:
+        return (await self.product(prices, **kw))["variants"][0]["id"]
+
+    async def cart(self, **body: Any) -> dict[str, Any]:
+        response = await self.post("/api/v1/carts", {"currency": "EUR", **body})
+        assert response.status_code == 201, response.text
+        return response.json()
+
+
+async def make_tenant(backend: Backend, environment: str = "test") -> Tenant:
+    now = backend.clock.now()
+    async with transaction(backend.runtime.sessions) as session:
+        app_id = await create_application(session, f"test-{uuid.uuid4().hex[:8]}", environment, now)  # type: ignore[arg-type]
+        secret = await create_key(session, app_id, kind="secret", scopes=["*"], now=now)
+        publishable = await create_key(session, app_id, kind="publishable", scopes=None, now=now)
+    return Tenant(backend, app_id, secret, publishable)
+
+
+@pytest.fixture
+async def tenant(backend: Backend) -> Tenant:
+    return await make_tenant(backend)
+
+
+@pytest.fixture
+async def pg_tenant(pg_backend: Backend) -> Tenant:
+    return await make_tenant(pg_backend)
+
+
+ADDRESS_DE = {"addressLine1": "Unter den Linden 1", "city": "Berlin", "countryCode": "DE"}
+
