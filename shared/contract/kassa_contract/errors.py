@@ -43,6 +43,7 @@ ERROR_STATUS: dict[str, int] = {
     "tax_rate_not_found": 404,
     "tax_rate_exists": 409,
     "discount_invalid": 422,
+    "metadata_too_large": 422,
 }
 
 # Keys that older clients send and that the canonical shape renamed. A rejected key names its
