@@ -61,7 +61,7 @@ async def test_address_is_validated_on_write(tenant: Tenant) -> None:
     assert_envelope(missing, 422, "validation_error", "billingAddress.addressLine1")
     bad_country = await tenant.patch(f"/api/v1/carts/{cart['id']}",
                                      {"billingAddress": {"addressLine1": "a", "city": "b", "countryCode": "XX"}})
-    assert_envelope(bad_country, 422, "validation_error", "billingAddress")
+    assert_envelope(bad_country, 422, "validation_error", "billingAddress.countryCode")
 
 
 async def test_request_id_is_echoed_or_made(tenant: Tenant) -> None:

@@ -11,7 +11,11 @@ import msgspec
 
 
 class Request(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True, omit_defaults=False):
-    """A request body sent by a client. Unknown fields are rejected."""
+    """A request body sent by a client. Unknown fields are rejected.
+
+    Checks in `__post_init__` raise `ValueError("fieldName: what is wrong")`: the prefix names the
+    field inside this struct, and the error envelope reports it as the field.
+    """
 
 
 class Model(msgspec.Struct, rename="camel", kw_only=True):

@@ -40,9 +40,11 @@ class CartAddress(Request):
 
     def __post_init__(self) -> None:
         if self.country_code not in COUNTRY_CODES:
-            raise ValueError(f"`{self.country_code}` is not an ISO 3166-1 alpha-2 country code")
-        if not self.address_line1.strip() or not self.city.strip():
-            raise ValueError("addressLine1 and city must not be blank")
+            raise ValueError(f"countryCode: `{self.country_code}` is not an ISO 3166-1 alpha-2 country code")
+        if not self.address_line1.strip():
+            raise ValueError("addressLine1: must not be blank")
+        if not self.city.strip():
+            raise ValueError("city: must not be blank")
 
 
 # ---------------------------------------------------------------- requests
@@ -232,9 +234,9 @@ class CreateShippingMethod(Request):
     active: bool = True
 
     def __post_init__(self) -> None:
-        for code in self.countries or ():
+        for i, code in enumerate(self.countries or ()):
             if code not in COUNTRY_CODES:
-                raise ValueError(f"`{code}` is not an ISO 3166-1 alpha-2 country code")
+                raise ValueError(f"countries[{i}]: `{code}` is not an ISO 3166-1 alpha-2 country code")
 
 
 class UpdateShippingMethod(Request):
@@ -274,7 +276,7 @@ class CreateTaxRate(Request):
 
     def __post_init__(self) -> None:
         if self.country_code not in COUNTRY_CODES:
-            raise ValueError(f"`{self.country_code}` is not an ISO 3166-1 alpha-2 country code")
+            raise ValueError(f"countryCode: `{self.country_code}` is not an ISO 3166-1 alpha-2 country code")
 
 
 class TaxRate(Model):

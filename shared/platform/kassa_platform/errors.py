@@ -19,6 +19,7 @@ log = logging.getLogger("kassa.errors")
 
 _UNKNOWN_FIELD = re.compile(r"Object contains unknown field `([^`]+)`")
 _MISSING_FIELD = re.compile(r"Object missing required field `([^`]+)`")
+_FIELD_PREFIX = re.compile(r"^([A-Za-z][\w.\[\]]*): (.+)$")
 _AT_PATH = re.compile(r" - at `\$\.?([^`]*)`$")
 
 
@@ -40,6 +41,10 @@ def validation_body(message: str, key: str | None) -> ErrorBody:
     if at:
         message = message[: at.start()]
         field = at.group(1) or field
+    own = _FIELD_PREFIX.match(message)  # `ValueError("fieldName: ...")` from a struct's own checks
+    if own:
+        field = f"{field}.{own.group(1)}" if field else own.group(1)
+        return ErrorBody(code="validation_error", message=own.group(2), field=field)
     unknown = _UNKNOWN_FIELD.search(message)
     if unknown:
         name = unknown.group(1)
