@@ -176,7 +176,9 @@ class ArqQueue:
         from arq.connections import RedisSettings
 
         if self._pool is None:
-            self._pool = await create_pool(RedisSettings.from_dsn(self.redis_url))
+            settings = RedisSettings.from_dsn(self.redis_url)
+            settings.conn_retries, settings.conn_timeout = 1, 2  # fail fast: readiness and callers report it
+            self._pool = await create_pool(settings)
 
     async def enqueue(self, name: str, *args: Any, job_id: str | None = None, defer: timedelta | None = None) -> None:
         await self.connect()
