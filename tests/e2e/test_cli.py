@@ -1,0 +1,125 @@
+"""The `kassa` command as a user runs it: real processes, real HTTP over loopback."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from kassa_platform.jobs import ArqQueue
+from kassa_platform.tables import idempotency_keys
+
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def kassa(*args: str, cwd: Path, env: dict[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "kassa.cli", *args], cwd=cwd, env={**os.environ, **(env or {})},
+                          capture_output=True, text=True, timeout=60, check=check)
+
+
+@contextmanager
+def serving(*args: str, cwd: Path, env: dict[str, str] | None = None) -> Iterator[tuple[str, list[str]]]:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "kassa.cli", "serve", *args, "--port", str(port)], cwd=cwd,
+                            env={**os.environ, "KASSA_LOG_FORMAT": "text", **(env or {})},
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    lines: list[str] = []
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise AssertionError("server exited:\n" + "".join(lines) + (proc.stdout.read() if proc.stdout else ""))
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.05)  # waiting for another process to bind its port: nothing to move instead
+        else:
+            raise AssertionError("server did not become ready")
+        yield base, lines
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=15)
+        lines.append(out)
+
+
+def test_embedded_serve_creates_a_demo_app_whose_example_request_works(tmp_path: Path) -> None:
+    with serving(cwd=tmp_path) as (base, _):
+        env = dict(line.split("=", 1) for line in (tmp_path / ".kassa" / "demo.env").read_text().split())
+        headers = {"Authorization": f"Bearer {env['KASSA_DEMO_PUBLISHABLE_KEY']}"}
+        created = httpx.post(f"{base}/api/v1/carts", headers=headers, json={
+            "currency": "EUR", "lineItems": [{"variantId": env["KASSA_DEMO_VARIANT_ID"], "quantity": 2}],
+            "shippingAddress": {"addressLine1": "Unter den Linden 1", "city": "Berlin", "countryCode": "DE"}})
+        assert created.status_code == 201, created.text
+        cart = created.json()
+        assert cart["subtotal"] == 5000 and cart["taxTotal"] == 950 and cart["total"] == 5950
+        assert created.headers["x-request-id"].startswith("req_")
+        options = httpx.get(f"{base}/api/v1/carts/{cart['id']}/shipping-methods",
+                            headers={**headers, "X-Cart-Secret": cart["clientSecret"]}).json()["data"]
+        assert [o["amount"] for o in options] == [0]  # free above 50 EUR
+        missing = httpx.get(f"{base}/api/v1/nowhere", headers=headers)
+        assert missing.status_code == 404 and missing.json()["error"]["code"] == "route_not_found"
+        assert httpx.get(f"{base}/api/v1/products", headers={"Authorization": "Bearer nope"}).status_code == 401
+    assert (tmp_path / ".kassa" / "kassa.db").exists()
+    # A second start keeps the data and prints no new keys.
+    with serving(cwd=tmp_path) as (base, lines):
+        secret = env["KASSA_DEMO_SECRET_KEY"]
+        assert httpx.get(f"{base}/api/v1/carts/{cart['id']}", headers={"Authorization": f"Bearer {secret}"}).status_code == 200
+    assert "secret key:" not in "".join(lines)
+
+
+def test_distributed_cart_service_on_postgres_with_cli_made_keys(tmp_path: Path, pg_url: str) -> None:
+    env = {"KASSA_DATABASE_URL": pg_url}
+    app_id = kassa("apps", "create", "CLI shop", "--env", "live", cwd=tmp_path, env=env).stdout.strip()
+    assert app_id.startswith("app_")
+    key = kassa("keys", "create", app_id, "--scopes", "catalog:read,carts:read", cwd=tmp_path, env=env).stdout.strip()
+    assert key.startswith("sk_live_")
+    pk = kassa("keys", "create", app_id, "--publishable", cwd=tmp_path, env=env).stdout.strip()
+    assert pk.startswith("pk_live_")
+    bad = kassa("keys", "create", app_id, "--scopes", "carts:fly", cwd=tmp_path, env=env, check=False)
+    assert bad.returncode == 2 and "unknown scopes" in bad.stderr
+    with serving("cart", cwd=tmp_path, env=env) as (base, _):
+        assert httpx.get(f"{base}/api/v1/products", headers={"Authorization": f"Bearer {key}"}).json()["data"] == []
+        denied = httpx.post(f"{base}/api/v1/carts", headers={"Authorization": f"Bearer {key}"}, json={"currency": "EUR"})
+        assert denied.status_code == 403 and denied.json()["error"]["details"] == {"scope": "carts:write"}
+        made = httpx.post(f"{base}/api/v1/carts", headers={"Authorization": f"Bearer {pk}"}, json={"currency": "EUR"})
+        assert made.status_code == 201
+    assert not (tmp_path / ".kassa" / "kassa.db").exists()  # distributed: nothing on SQLite
+
+
+async def test_worker_runs_jobs_from_redis(tmp_path: Path, pg_url: str, redis_url: str) -> None:
+    aengine = create_async_engine(pg_url)
+    async with aengine.begin() as conn:
+        await conn.execute(sa.insert(idempotency_keys).values(
+            app_id="app_worker_test", key="k", request_hash="h", state="completed",
+            locked_until=sa.func.now(), created_at=sa.func.now(), expires_at=sa.text("now() - interval '1 hour'")))
+    queue = ArqQueue(redis_url)
+    await queue.enqueue("purge_idempotency_keys", job_id=f"purge:{time.time_ns()}")
+    await queue.close()
+    result = kassa("worker", "--burst", cwd=tmp_path, env={"KASSA_DATABASE_URL": pg_url, "KASSA_REDIS_URL": redis_url,
+                                                           "KASSA_LOG_FORMAT": "text"})
+    assert "Kassa worker" in result.stdout
+    async with aengine.connect() as conn:
+        left = (await conn.execute(sa.select(sa.func.count()).select_from(idempotency_keys)
+                                   .where(idempotency_keys.c.app_id == "app_worker_test"))).scalar_one()
+    await aengine.dispose()
+    assert left == 0
+    no_redis = kassa("worker", cwd=tmp_path, env={"KASSA_DATABASE_URL": pg_url, "KASSA_REDIS_URL": ""}, check=False)
+    assert no_redis.returncode == 2 and "KASSA_REDIS_URL" in no_redis.stderr
