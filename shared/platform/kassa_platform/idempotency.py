@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from .auth import PRINCIPAL_KEY, Principal
 from .clock import Clock
+from .middleware import header
 from .tables import idempotency_keys
 
 LOCK_SECONDS = 60
@@ -137,11 +138,8 @@ class IdempotencyMiddleware:
         if scope["type"] != "http" or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
-        key = None
-        for name, value in scope["headers"]:
-            if name == b"idempotency-key":
-                key = value.decode("latin-1").strip()
-                break
+        key = header(scope, b"idempotency-key")
+        key = key.strip() if key is not None else None
         principal: Principal | None = scope.get(PRINCIPAL_KEY)  # type: ignore[call-overload]
         if key is None or principal is None:
             await self.app(scope, receive, send)

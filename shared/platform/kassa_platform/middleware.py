@@ -20,6 +20,14 @@ access_log = logging.getLogger("kassa.access")
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
 
 
+def header(scope: Scope, name: bytes) -> str | None:
+    """The first value of a request header (ASGI names are lower case)."""
+    for key, value in scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
 class RequestIdMiddleware:
     """Take the caller's `X-Request-Id` if it is sane, else make one; echo it on the response."""
 
@@ -30,11 +38,7 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = None
-        for name, value in scope["headers"]:
-            if name == b"x-request-id":
-                incoming = value.decode("latin-1")
-                break
+        incoming = header(scope, b"x-request-id")
         request_id = incoming if incoming and _VALID_REQUEST_ID.match(incoming) else new_id("req")
         token = request_id_var.set(request_id)
         started = time.perf_counter()
@@ -76,11 +80,7 @@ class AuthMiddleware:
         if scope["type"] != "http" or is_public(scope, scope.get("route_handler")):  # type: ignore[arg-type]
             await self.app(scope, receive, send)
             return
-        raw = None
-        for name, value in scope["headers"]:
-            if name == b"authorization":
-                raw = value.decode("latin-1")
-                break
+        raw = header(scope, b"authorization")
         if not raw:
             raise KassaError("unauthorized", "An API key is required: send `Authorization: Bearer <key>`")
         scheme, _, key = raw.partition(" ")
