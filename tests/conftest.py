@@ -21,9 +21,6 @@ import asyncpg
 import httpx
 import pytest
 import sqlalchemy as sa
-from sqlalchemy import event
-
-from kassa.services import build_runtime, components
 from kassa_cart.app import create_app
 from kassa_platform.auth import create_application, create_key
 from kassa_platform.clock import Clock
@@ -31,6 +28,9 @@ from kassa_platform.db import transaction
 from kassa_platform.migrate import migrate
 from kassa_platform.runtime import Runtime
 from kassa_platform.settings import Settings, normalize_database_url
+from sqlalchemy import event
+
+from kassa.services import build_runtime, components
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 PG_URL = normalize_database_url(
@@ -216,8 +216,8 @@ class Tenant:
         return await self.request("DELETE", path, **kw)
 
     async def scoped_key(self, scopes: list[str]) -> str:
-        async with transaction(self.backend.runtime.sessions) as session:
-            return await create_key(session, self.app_id, kind="secret", scopes=scopes, now=self.backend.clock.now())
+        async with transaction(self.backend.runtime.db) as conn:
+            return await create_key(conn, self.app_id, kind="secret", scopes=scopes, now=self.backend.clock.now())
 
     # -- fixtures of the catalog and configuration, through the public API
 
@@ -241,10 +241,10 @@ class Tenant:
 
 async def make_tenant(backend: Backend, environment: str = "test") -> Tenant:
     now = backend.clock.now()
-    async with transaction(backend.runtime.sessions) as session:
-        app_id = await create_application(session, f"test-{uuid.uuid4().hex[:8]}", environment, now)  # type: ignore[arg-type]
-        secret = await create_key(session, app_id, kind="secret", scopes=["*"], now=now)
-        publishable = await create_key(session, app_id, kind="publishable", scopes=None, now=now)
+    async with transaction(backend.runtime.db) as conn:
+        app_id = await create_application(conn, f"test-{uuid.uuid4().hex[:8]}", environment, now)  # type: ignore[arg-type]
+        secret = await create_key(conn, app_id, kind="secret", scopes=["*"], now=now)
+        publishable = await create_key(conn, app_id, kind="publishable", scopes=None, now=now)
     return Tenant(backend, app_id, secret, publishable)
 
 

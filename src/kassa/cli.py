@@ -37,11 +37,10 @@ def _redact(url: str) -> str:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
-
     from kassa_platform.logs import configure_logging
 
     settings = _settings(args)
-    configure_logging(json_format=settings.log_json)
+    configure_logging(json_format=settings.log_json, level=settings.log_level, access_log=settings.access_log)
     names = [args.service] if args.service else list(SERVICES)
     if args.service and args.service not in SERVICES:
         print(f"unknown service {args.service!r}; services: {', '.join(SERVICES)}", file=sys.stderr)
@@ -89,11 +88,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     from arq.worker import Worker
-
     from kassa_platform.logs import configure_logging
 
     settings = _settings(args)
-    configure_logging(json_format=settings.log_json)
+    configure_logging(json_format=settings.log_json, level=settings.log_level, access_log=settings.access_log)
     if not settings.redis_url:
         print("kassa worker needs KASSA_REDIS_URL (the embedded mode runs jobs in-process)", file=sys.stderr)
         return 2
@@ -108,7 +106,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         return runtime.job_context()
 
     async def close_context(ctx) -> None:  # type: ignore[no-untyped-def]
-        await ctx.sessions.kw["bind"].dispose()
+        await ctx.db.engine.dispose()
 
     kwargs = arq_worker_settings(registry, make_context, close_context, settings.redis_url, burst=args.burst)
     asyncio.run(_migrate(settings))
@@ -121,7 +119,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 def cmd_apps_create(args: argparse.Namespace) -> int:
     from kassa_platform.auth import create_application
     from kassa_platform.clock import Clock
-    from kassa_platform.db import create_engine, session_factory, transaction
+    from kassa_platform.db import Database, create_engine, transaction
 
     settings = _settings(args)
 
@@ -129,8 +127,8 @@ def cmd_apps_create(args: argparse.Namespace) -> int:
         await _migrate(settings)
         engine = create_engine(settings.database_url, pool_size=1)
         try:
-            async with transaction(session_factory(engine)) as session:
-                return await create_application(session, args.name, args.env, Clock().now())
+            async with transaction(Database(engine)) as conn:
+                return await create_application(conn, args.name, args.env, Clock().now())
         finally:
             await engine.dispose()
 
@@ -141,7 +139,7 @@ def cmd_apps_create(args: argparse.Namespace) -> int:
 def cmd_keys_create(args: argparse.Namespace) -> int:
     from kassa_platform.auth import create_key, find_application
     from kassa_platform.clock import Clock
-    from kassa_platform.db import create_engine, session_factory, transaction
+    from kassa_platform.db import Database, create_engine, transaction
 
     settings = _settings(args)
     if not args.publishable and not args.scopes:
@@ -152,12 +150,12 @@ def cmd_keys_create(args: argparse.Namespace) -> int:
         await _migrate(settings)
         engine = create_engine(settings.database_url, pool_size=1)
         try:
-            async with transaction(session_factory(engine)) as session:
-                app_id = await find_application(session, args.app)
+            async with transaction(Database(engine)) as conn:
+                app_id = await find_application(conn, args.app)
                 if app_id is None:
                     raise SystemExit(f"no single application with id or name {args.app!r}")
                 scopes = [s.strip() for s in (args.scopes or "").split(",") if s.strip()]
-                return await create_key(session, app_id, kind="publishable" if args.publishable else "secret",
+                return await create_key(conn, app_id, kind="publishable" if args.publishable else "secret",
                                         scopes=scopes or None, now=Clock().now())
         finally:
             await engine.dispose()

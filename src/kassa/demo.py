@@ -5,9 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import sqlalchemy as sa
-
 from kassa_cart.service import module_of
-from kassa_contract.cart import CreateProduct, CreateShippingMethod, CreateTaxRate, VariantInput
+from kassa_contract.cart import (
+    CreateProduct,
+    CreateShippingMethod,
+    CreateTaxRate,
+    VariantInput,
+)
 from kassa_platform.auth import create_application, create_key
 from kassa_platform.db import transaction
 from kassa_platform.runtime import Runtime
@@ -17,20 +21,20 @@ from kassa_platform.tables import applications
 async def ensure_demo(runtime: Runtime, base_url: str) -> str | None:
     """Create the demo application if the database has none; return the text to print, once."""
     now = runtime.clock.now()
-    async with transaction(runtime.sessions) as session:
-        if (await session.execute(sa.select(sa.func.count()).select_from(applications))).scalar_one():
+    async with transaction(runtime.db) as conn:
+        if (await conn.execute(sa.select(sa.func.count()).select_from(applications))).scalar_one():
             return None
-        app_id = await create_application(session, "Demo store", "test", now)
-        secret = await create_key(session, app_id, kind="secret", scopes=["*"], now=now)
-        publishable = await create_key(session, app_id, kind="publishable", scopes=None, now=now)
+        app_id = await create_application(conn, "Demo store", "test", now)
+        secret = await create_key(conn, app_id, kind="secret", scopes=["*"], now=now)
+        publishable = await create_key(conn, app_id, kind="publishable", scopes=None, now=now)
         cart = module_of(runtime)
-        product = await cart.catalog.create_product(session, app_id, CreateProduct(
+        product = await cart.catalog.create_product(conn, app_id, CreateProduct(
             name="Kassa T-shirt", categories=["apparel"], tax_class="standard",
             variants=[VariantInput(sku="TSHIRT-M", name="M", prices={"EUR": 2500, "USD": 2900}),
                       VariantInput(sku="TSHIRT-L", name="L", prices={"EUR": 2500, "USD": 2900})]), now)
-        await cart.config.create_shipping_method(session, app_id, CreateShippingMethod(
+        await cart.config.create_shipping_method(conn, app_id, CreateShippingMethod(
             name="Standard", prices={"EUR": 495, "USD": 595}, free_above={"EUR": 5000, "USD": 6000}), now)
-        await cart.config.create_tax_rate(session, app_id, CreateTaxRate(country_code="DE", rate="19", name="DE VAT"), now)
+        await cart.config.create_tax_rate(conn, app_id, CreateTaxRate(country_code="DE", rate="19", name="DE VAT"), now)
     variant = product.variants[0].id
     text = f"""
   Kassa demo application created (test mode). These keys are shown once:

@@ -9,11 +9,10 @@ from __future__ import annotations
 from contextlib import AsyncExitStack
 
 import msgspec
-from litestar import Litestar
-from litestar.types import Receive, Scope, Send
-
 from kassa_contract.errors import ErrorBody, ErrorEnvelope
 from kassa_platform.ids import new_id
+from litestar import Litestar
+from litestar.types import Receive, Scope, Send
 
 
 class PathRouter:

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from litestar import Litestar
-
 from kassa_cart import app as cart_app
 from kassa_cart import jobs as cart_jobs
 from kassa_cart.component import cart_component
@@ -14,6 +12,7 @@ from kassa_platform import platform_jobs
 from kassa_platform.jobs import JobRegistry
 from kassa_platform.migrate import Component, platform_component
 from kassa_platform.runtime import Runtime
+from litestar import Litestar
 
 
 @dataclass(frozen=True)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import msgspec
 import sqlalchemy as sa
-
 from kassa_cart.tables import carts
 from kassa_contract.cart import Cart
 from kassa_contract.events import EventEnvelope
 from kassa_platform.db import transaction
 from kassa_platform.tables import outbox_events
+
 from tests.conftest import ADDRESS_DE, Tenant
 from tests.platform.test_errors_and_health import assert_envelope
 
@@ -104,8 +104,8 @@ async def test_not_found_and_not_open(tenant: Tenant) -> None:
     variant = await tenant.variant()
     cart = await tenant.cart(lineItems=[{"variantId": variant}])
     for status in ("checkout", "converted"):
-        async with transaction(tenant.backend.runtime.sessions) as session:
-            await session.execute(sa.update(carts).where(carts.c.id == cart["id"]).values(status=status))
+        async with transaction(tenant.backend.runtime.db) as conn:
+            await conn.execute(sa.update(carts).where(carts.c.id == cart["id"]).values(status=status))
         line = cart["lineItems"][0]["id"]
         for response in (
             await tenant.patch(f"/api/v1/carts/{cart['id']}", {"customerEmail": "x@y.co"}),
@@ -141,8 +141,8 @@ async def test_changes_write_outbox_events_with_the_envelope(tenant: Tenant) -> 
     await tenant.post(f"/api/v1/carts/{cart['id']}/line-items", {"variantId": variant})
     await tenant.patch(f"/api/v1/carts/{cart['id']}", {"customerEmail": "z@example.com"})
     await tenant.post(f"/api/v1/carts/{cart['id']}/line-items", {"variantId": "var_bad"})  # fails: no event
-    async with tenant.backend.runtime.sessions() as session:
-        rows = (await session.execute(sa.select(outbox_events).where(outbox_events.c.aggregate_id == cart["id"])
+    async with tenant.backend.runtime.db() as conn:
+        rows = (await conn.execute(sa.select(outbox_events).where(outbox_events.c.aggregate_id == cart["id"])
                                       .order_by(outbox_events.c.sequence))).all()
     assert [(r.type, r.sequence) for r in rows] == [("cart.created", 1), ("cart.updated", 2), ("cart.updated", 3)]
     assert all(r.published_at is None and r.app_id == tenant.app_id for r in rows)

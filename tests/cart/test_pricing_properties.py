@@ -6,8 +6,13 @@ from decimal import Decimal
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from kassa_cart.pricing import LineInput, PricingConfig, ShippingRule, TaxRule, price_cart
+from kassa_cart.pricing import (
+    LineInput,
+    PricingConfig,
+    ShippingRule,
+    TaxRule,
+    price_cart,
+)
 from kassa_platform.money import apportion
 
 amounts = st.integers(min_value=0, max_value=10**9)

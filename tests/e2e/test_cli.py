@@ -14,10 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import create_async_engine
-
 from kassa_platform.jobs import ArqQueue
 from kassa_platform.tables import idempotency_keys
+from sqlalchemy.ext.asyncio import create_async_engine
 
 pytestmark = pytest.mark.slow
 

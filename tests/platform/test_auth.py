@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-
 from kassa_platform.auth import hash_key
 from kassa_platform.db import transaction
 from kassa_platform.tables import api_keys
+
 from tests.conftest import Backend, Tenant, make_tenant
 from tests.platform.test_errors_and_health import assert_envelope
 
@@ -20,8 +20,8 @@ async def test_missing_malformed_and_unknown_keys_are_401(tenant: Tenant) -> Non
 
 
 async def test_keys_are_stored_hashed(tenant: Tenant) -> None:
-    async with tenant.backend.runtime.sessions() as session:
-        rows = (await session.execute(sa.select(api_keys.c.key_hash, api_keys.c.prefix)
+    async with tenant.backend.runtime.db() as conn:
+        rows = (await conn.execute(sa.select(api_keys.c.key_hash, api_keys.c.prefix)
                                       .where(api_keys.c.app_id == tenant.app_id))).all()
     hashes = {r.key_hash for r in rows}
     assert hash_key(tenant.secret_key) in hashes and tenant.secret_key not in hashes
@@ -32,8 +32,8 @@ async def test_revoked_key_stops_working(backend: Backend) -> None:
     tenant = await make_tenant(backend)
     key = await tenant.scoped_key(["catalog:read"])
     assert (await tenant.get("/api/v1/products", key=key)).status_code == 200
-    async with transaction(backend.runtime.sessions) as session:
-        await session.execute(sa.update(api_keys).where(api_keys.c.key_hash == hash_key(key))
+    async with transaction(backend.runtime.db) as conn:
+        await conn.execute(sa.update(api_keys).where(api_keys.c.key_hash == hash_key(key))
                               .values(revoked_at=backend.clock.now()))
     backend.runtime.keys.forget()  # the in-process cache would keep it for its TTL
     assert_envelope(await tenant.get("/api/v1/products", key=key), 401, "unauthorized")

@@ -5,15 +5,15 @@ from __future__ import annotations
 import asyncio
 
 import sqlalchemy as sa
-
 from kassa_platform.tables import idempotency_keys, outbox_events
+
 from tests.conftest import Backend, Tenant, make_tenant
 from tests.platform.test_errors_and_health import assert_envelope
 
 
 async def _cart_events(tenant: Tenant) -> int:
-    async with tenant.backend.runtime.sessions() as session:
-        return (await session.execute(sa.select(sa.func.count()).select_from(outbox_events)
+    async with tenant.backend.runtime.db() as conn:
+        return (await conn.execute(sa.select(sa.func.count()).select_from(outbox_events)
                                       .where(outbox_events.c.app_id == tenant.app_id))).scalar_one()
 
 
@@ -74,8 +74,8 @@ async def test_keys_expire_after_24_hours(backend: Backend) -> None:
     assert backend.runtime.runner is not None
     removed = await backend.runtime.runner.run_cron("purge_idempotency_keys")
     assert removed >= 1
-    async with backend.runtime.sessions() as session:
-        left = (await session.execute(sa.select(sa.func.count()).select_from(idempotency_keys)
+    async with backend.runtime.db() as conn:
+        left = (await conn.execute(sa.select(sa.func.count()).select_from(idempotency_keys)
                                       .where(idempotency_keys.c.app_id == tenant.app_id))).scalar_one()
     assert left == 0
     fresh = await tenant.post("/api/v1/carts", {"currency": "EUR"}, headers=headers)

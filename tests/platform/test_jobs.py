@@ -7,12 +7,18 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from arq.worker import Worker
-from sqlalchemy.exc import IntegrityError
-
 from kassa_platform.db import new_metadata, transaction
-from kassa_platform.jobs import ArqQueue, InProcessRunner, JobContext, JobRegistry, arq_worker_settings
+from kassa_platform.jobs import (
+    ArqQueue,
+    InProcessRunner,
+    JobContext,
+    JobRegistry,
+    arq_worker_settings,
+)
 from kassa_platform.runtime import Runtime
 from kassa_platform.settings import Settings
+from sqlalchemy.exc import IntegrityError
+
 from tests.conftest import Backend
 
 # A job that records what it did in the database, idempotently (a re-run changes nothing).
@@ -24,8 +30,8 @@ registry = JobRegistry()
 @registry.job(name="mark")
 async def mark(ctx: JobContext, key: str) -> None:
     try:
-        async with transaction(ctx.sessions) as session:
-            await session.execute(sa.insert(marks).values(key=key, runs=1))
+        async with transaction(ctx.db) as conn:
+            await conn.execute(sa.insert(marks).values(key=key, runs=1))
     except IntegrityError:
         pass  # done already (perhaps by a concurrent run): nothing more to do
 
@@ -41,8 +47,8 @@ async def _ensure_table(backend: Backend) -> None:
 
 
 async def _marked(backend: Backend, key: str) -> int | None:
-    async with backend.runtime.sessions() as session:
-        return (await session.execute(sa.select(marks.c.runs).where(marks.c.key == key))).scalar_one_or_none()
+    async with backend.runtime.db() as conn:
+        return (await conn.execute(sa.select(marks.c.runs).where(marks.c.key == key))).scalar_one_or_none()
 
 
 async def test_in_process_runner_runs_jobs_and_crons(backend: Backend) -> None:

@@ -37,10 +37,10 @@ from kassa_contract.events import CART_CREATED, CART_UPDATED, CartEventData
 from kassa_contract.money import is_currency
 from kassa_platform.auth import Principal
 from kassa_platform.clock import Clock
-from kassa_platform.db import is_postgres, transaction
+from kassa_platform.db import Database, is_postgres, transaction
 from kassa_platform.ids import new_id, random_token
 from kassa_platform.outbox import write_event
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .catalog import Catalog
 from .config import ConfigCache
@@ -129,8 +129,8 @@ def cart_view(row: Any, document: CartDocument, *, client_secret: str | None = N
 
 
 class CartService:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock, *, max_lines: int) -> None:
-        self.sessions = sessions
+    def __init__(self, db: Database, clock: Clock, *, max_lines: int) -> None:
+        self.db = db
         self.clock = clock
         self.max_lines = max_lines
         self.catalog = Catalog()
@@ -147,15 +147,15 @@ class CartService:
             raise KassaError("cart_not_found", "No such cart (publishable keys need the cart's client secret "
                              "in the X-Cart-Secret header)")
 
-    async def _load(self, session: AsyncSession, app_id: str, cart_id: str, *, lock: bool) -> Any:
+    async def _load(self, conn: AsyncConnection, app_id: str, cart_id: str, *, lock: bool) -> Any:
         query = (
             sa.select(*CART_COLUMNS, cart_settings.c.config_version, cart_settings.c.prices_include_tax)
             .select_from(carts.outerjoin(cart_settings, cart_settings.c.app_id == carts.c.app_id))
             .where(carts.c.id == cart_id, carts.c.app_id == app_id)
         )
-        if lock and is_postgres(session):
+        if lock and is_postgres(conn):
             query = query.with_for_update(of=carts)
-        row = (await session.execute(query)).first()
+        row = (await conn.execute(query)).first()
         if row is None:
             raise KassaError("cart_not_found", f"No cart {cart_id}")
         return row
@@ -171,8 +171,8 @@ class CartService:
             config_version=row.config_version, prices_include_tax=row.prices_include_tax,
         )
 
-    async def _config(self, session: AsyncSession, state: CartState) -> PricingConfig:
-        return await self.configs.get(session, state.app_id, state.config_version, state.prices_include_tax)
+    async def _config(self, conn: AsyncConnection, state: CartState) -> PricingConfig:
+        return await self.configs.get(conn, state.app_id, state.config_version, state.prices_include_tax)
 
     def _price(self, state: CartState, config: PricingConfig) -> PricedCart:
         addr = state.shipping_address
@@ -218,8 +218,8 @@ class CartService:
         now = self.clock.now()
         cart_id = new_id("cart")
         secret = f"{cart_id}_secret_{random_token(18)}"
-        async with transaction(self.sessions) as session:
-            settings = (await session.execute(
+        async with transaction(self.db) as conn:
+            settings = (await conn.execute(
                 sa.select(cart_settings.c.config_version, cart_settings.c.prices_include_tax)
                 .where(cart_settings.c.app_id == principal.app_id))).first()
             state = CartState(
@@ -231,19 +231,19 @@ class CartService:
                 prices_include_tax=settings.prices_include_tax if settings else None,
             )
             for i, item in enumerate(body.line_items):
-                await self._add_line(session, principal, state, item, field=f"lineItems[{i}]")
-            priced = self._price(state, await self._config(session, state))
+                await self._add_line(conn, principal, state, item, field=f"lineItems[{i}]")
+            priced = self._price(state, await self._config(conn, state))
             values, cart = self._write(state, priced, now)
-            await session.execute(sa.insert(carts).values(
+            await conn.execute(sa.insert(carts).values(
                 id=state.id, app_id=state.app_id, currency=state.currency, client_secret_hash=_hash_secret(secret),
                 created_at=now, abandoned_at=None, **values))
-            await self._emit(session, CART_CREATED, state, cart, now)
+            await self._emit(conn, CART_CREATED, state, cart, now)
         cart.client_secret = secret
         return cart
 
     async def get(self, principal: Principal, cart_id: str, cart_secret: str | None) -> Cart:
-        async with self.sessions() as session:
-            row = await self._load(session, principal.app_id, cart_id, lock=False)
+        async with self.db() as conn:
+            row = await self._load(conn, principal.app_id, cart_id, lock=False)
         self._authorize(principal, row.client_secret_hash, cart_secret)
         return cart_view(row, msgspec.convert(row.document, CartDocument))
 
@@ -251,7 +251,7 @@ class CartService:
         if body.metadata is not UNSET:
             check_metadata(body.metadata)
 
-        async def change(_: AsyncSession, state: CartState) -> None:
+        async def change(_: AsyncConnection, state: CartState) -> None:
             if body.customer_email is not UNSET:
                 state.customer_email = body.customer_email
             if body.shipping_address is not UNSET:
@@ -264,14 +264,14 @@ class CartService:
         return await self._mutate(principal, cart_id, cart_secret, change)
 
     async def add_line(self, principal: Principal, cart_id: str, cart_secret: str | None, item: LineItemInput) -> Cart:
-        async def change(session: AsyncSession, state: CartState) -> None:
-            await self._add_line(session, principal, state, item, field=None)
+        async def change(conn: AsyncConnection, state: CartState) -> None:
+            await self._add_line(conn, principal, state, item, field=None)
 
         return await self._mutate(principal, cart_id, cart_secret, change)
 
     async def update_line(self, principal: Principal, cart_id: str, cart_secret: str | None, line_id: str,
                           quantity: int) -> Cart:
-        async def change(_: AsyncSession, state: CartState) -> None:
+        async def change(_: AsyncConnection, state: CartState) -> None:
             index = next((i for i, ln in enumerate(state.lines) if ln.id == line_id), None)
             if index is None:
                 raise KassaError("cart_line_not_found", f"No line {line_id} in cart {cart_id}")
@@ -287,11 +287,11 @@ class CartService:
 
     async def select_shipping(self, principal: Principal, cart_id: str, cart_secret: str | None,
                               method_id: str | None) -> Cart:
-        async def change(session: AsyncSession, state: CartState) -> None:
+        async def change(conn: AsyncConnection, state: CartState) -> None:
             if method_id is None:
                 state.shipping_method_id = None
                 return
-            config = await self._config(session, state)
+            config = await self._config(conn, state)
             rule = config.shipping.get(method_id)
             if rule is None:
                 raise KassaError("shipping_method_not_found", f"No shipping method {method_id}",
@@ -307,11 +307,11 @@ class CartService:
         return await self._mutate(principal, cart_id, cart_secret, change)
 
     async def shipping_options(self, principal: Principal, cart_id: str, cart_secret: str | None) -> list[ShippingOption]:
-        async with self.sessions() as session:
-            row = await self._load(session, principal.app_id, cart_id, lock=False)
+        async with self.db() as conn:
+            row = await self._load(conn, principal.app_id, cart_id, lock=False)
             self._authorize(principal, row.client_secret_hash, cart_secret)
             state = self._state(row)
-            config = await self._config(session, state)
+            config = await self._config(conn, state)
         country = state.shipping_address.country_code if state.shipping_address else None
         shipping_discount = (row.document.get("shippingMethod") or {}).get("discountTotal", 0)
         goods = row.subtotal - (row.discount_total - shipping_discount)
@@ -322,25 +322,25 @@ class CartService:
     # ---------------------------------------------------------------- internals
 
     async def _mutate(self, principal: Principal, cart_id: str, cart_secret: str | None,
-                      change: Callable[[AsyncSession, CartState], Awaitable[None]]) -> Cart:
+                      change: Callable[[AsyncConnection, CartState], Awaitable[None]]) -> Cart:
         now = self.clock.now()
-        async with transaction(self.sessions) as session:
-            row = await self._load(session, principal.app_id, cart_id, lock=True)
+        async with transaction(self.db) as conn:
+            row = await self._load(conn, principal.app_id, cart_id, lock=True)
             self._authorize(principal, row.client_secret_hash, cart_secret)
             if row.status != "open":
                 raise KassaError("cart_not_open", f"Cart {cart_id} is {row.status} and can no longer change",
                                  details={"status": row.status})
             state = self._state(row)
-            await change(session, state)
+            await change(conn, state)
             state.version += 1
-            priced = self._price(state, await self._config(session, state))
+            priced = self._price(state, await self._config(conn, state))
             values, cart = self._write(state, priced, now)
-            await session.execute(sa.update(carts).where(carts.c.id == cart_id, carts.c.app_id == principal.app_id)
+            await conn.execute(sa.update(carts).where(carts.c.id == cart_id, carts.c.app_id == principal.app_id)
                                   .values(**values))
-            await self._emit(session, CART_UPDATED, state, cart, now)
+            await self._emit(conn, CART_UPDATED, state, cart, now)
         return cart
 
-    async def _add_line(self, session: AsyncSession, principal: Principal, state: CartState, item: LineItemInput,
+    async def _add_line(self, conn: AsyncConnection, principal: Principal, state: CartState, item: LineItemInput,
                         *, field: str | None) -> None:
         prefix = f"{field}." if field else ""
         custom_fields = (item.sku, item.name, item.unit_price)
@@ -358,7 +358,7 @@ class CartService:
                     state.lines[i] = _with_quantity(line, merged)
                     return
             self._check_room(state)
-            variant = await self.catalog.priced_variant(session, state.app_id, item.variant_id)
+            variant = await self.catalog.priced_variant(conn, state.app_id, item.variant_id)
             if variant is None or not variant.active:
                 raise KassaError("variant_not_found", f"No purchasable variant {item.variant_id}",
                                  field=f"{prefix}variantId")
@@ -397,8 +397,8 @@ class CartService:
                           field="lineItems", details={"max": self.max_lines})
 
     @staticmethod
-    async def _emit(session: AsyncSession, type_: str, state: CartState, cart: Cart, now: datetime) -> None:
-        await write_event(session, app_id=state.app_id, type=type_, source=SOURCE, aggregate_id=state.id,
+    async def _emit(conn: AsyncConnection, type_: str, state: CartState, cart: Cart, now: datetime) -> None:
+        await write_event(conn, app_id=state.app_id, type=type_, source=SOURCE, aggregate_id=state.id,
                           sequence=state.version, data=CartEventData(cart_id=state.id, sequence=state.version, cart=cart),
                           now=now)
 

@@ -21,7 +21,7 @@ from kassa_contract.money import is_currency
 from kassa_platform.ids import new_id
 from kassa_platform.pagination import decode_cursor, encode_cursor
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .tables import products, variants
 
@@ -52,90 +52,90 @@ def _variant_view(row: sa.Row) -> Variant:
 
 
 class Catalog:
-    async def create_product(self, session: AsyncSession, app_id: str, body: CreateProduct, now: datetime) -> Product:
+    async def create_product(self, conn: AsyncConnection, app_id: str, body: CreateProduct, now: datetime) -> Product:
         skus = [v.sku for v in body.variants]
         if len(set(skus)) != len(skus):
             raise KassaError("sku_taken", "Two variants in this request share a SKU", field="variants")
         for i, v in enumerate(body.variants):
             _check_currencies(v.prices, f"variants[{i}].prices")
-        taken = (await session.execute(sa.select(variants.c.sku).where(
+        taken = (await conn.execute(sa.select(variants.c.sku).where(
             variants.c.app_id == app_id, variants.c.sku.in_(skus)))).scalars().all()
         if taken:
             raise KassaError("sku_taken", f"SKU `{taken[0]}` is already in the catalog", field="variants",
                              details={"sku": taken[0]})
         product_id = new_id("prod")
-        await session.execute(sa.insert(products).values(
+        await conn.execute(sa.insert(products).values(
             id=product_id, app_id=app_id, name=body.name, description=body.description,
             categories=list(dict.fromkeys(body.categories)), tax_class=body.tax_class, active=True,
             metadata=body.metadata, created_at=now, updated_at=now))
         try:
-            async with session.begin_nested():
-                await session.execute(sa.insert(variants), [self._variant_values(app_id, product_id, v, now) for v in body.variants])
+            async with conn.begin_nested():
+                await conn.execute(sa.insert(variants), [self._variant_values(app_id, product_id, v, now) for v in body.variants])
         except IntegrityError:
             raise KassaError("sku_taken", "A SKU of this product is already in the catalog", field="variants") from None
-        return await self.get_product(session, app_id, product_id)
+        return await self.get_product(conn, app_id, product_id)
 
     @staticmethod
     def _variant_values(app_id: str, product_id: str, v: VariantInput, now: datetime) -> dict:
         return {"id": new_id("var"), "app_id": app_id, "product_id": product_id, "sku": v.sku,
                 "name": v.name or v.sku, "prices": v.prices, "metadata": v.metadata, "created_at": now}
 
-    async def add_variant(self, session: AsyncSession, app_id: str, product_id: str, body: VariantInput, now: datetime) -> Product:
-        await self.get_product(session, app_id, product_id)
+    async def add_variant(self, conn: AsyncConnection, app_id: str, product_id: str, body: VariantInput, now: datetime) -> Product:
+        await self.get_product(conn, app_id, product_id)
         _check_currencies(body.prices, "prices")
         try:
-            async with session.begin_nested():
-                await session.execute(sa.insert(variants).values(**self._variant_values(app_id, product_id, body, now)))
+            async with conn.begin_nested():
+                await conn.execute(sa.insert(variants).values(**self._variant_values(app_id, product_id, body, now)))
         except IntegrityError:
             raise KassaError("sku_taken", f"SKU `{body.sku}` is already in the catalog", field="sku") from None
-        return await self.get_product(session, app_id, product_id)
+        return await self.get_product(conn, app_id, product_id)
 
-    async def update_variant(self, session: AsyncSession, app_id: str, product_id: str, variant_id: str,
+    async def update_variant(self, conn: AsyncConnection, app_id: str, product_id: str, variant_id: str,
                              body: UpdateVariant) -> Product:
         values = {k: v for k, v in {"prices": body.prices, "name": body.name, "metadata": body.metadata}.items()
                   if v is not UNSET}
         if body.prices is not UNSET:
             _check_currencies(body.prices, "prices")
-        result = await session.execute(sa.update(variants).where(
+        result = await conn.execute(sa.update(variants).where(
             variants.c.app_id == app_id, variants.c.product_id == product_id, variants.c.id == variant_id)
             .values(**values)) if values else None
         if result is not None and result.rowcount == 0:
             raise KassaError("not_found", f"No variant {variant_id} on product {product_id}", status=404)
-        return await self.get_product(session, app_id, product_id)
+        return await self.get_product(conn, app_id, product_id)
 
-    async def update_product(self, session: AsyncSession, app_id: str, product_id: str, body: UpdateProduct,
+    async def update_product(self, conn: AsyncConnection, app_id: str, product_id: str, body: UpdateProduct,
                              now: datetime) -> Product:
         values = {k: v for k, v in {
             "name": body.name, "description": body.description,
             "categories": list(dict.fromkeys(body.categories)) if body.categories is not UNSET else UNSET,
             "tax_class": body.tax_class, "active": body.active, "metadata": body.metadata}.items() if v is not UNSET}
-        result = await session.execute(sa.update(products).where(products.c.app_id == app_id, products.c.id == product_id)
+        result = await conn.execute(sa.update(products).where(products.c.app_id == app_id, products.c.id == product_id)
                                        .values(**values, updated_at=now))
         if result.rowcount == 0:
             raise KassaError("product_not_found", f"No product {product_id}")
-        return await self.get_product(session, app_id, product_id)
+        return await self.get_product(conn, app_id, product_id)
 
-    async def get_product(self, session: AsyncSession, app_id: str, product_id: str) -> Product:
-        page = await self._products(session, app_id, ids=[product_id])
+    async def get_product(self, conn: AsyncConnection, app_id: str, product_id: str) -> Product:
+        page = await self._products(conn, app_id, ids=[product_id])
         if not page:
             raise KassaError("product_not_found", f"No product {product_id}")
         return page[0]
 
-    async def list_products(self, session: AsyncSession, app_id: str, limit: int, cursor: str | None) -> Page[Product]:
+    async def list_products(self, conn: AsyncConnection, app_id: str, limit: int, cursor: str | None) -> Page[Product]:
         after = decode_cursor(cursor)
         query = sa.select(products.c.id).where(products.c.app_id == app_id)
         if after:
             query = query.where(products.c.id > after)
-        ids = (await session.execute(query.order_by(products.c.id).limit(limit + 1))).scalars().all()
-        items = await self._products(session, app_id, ids=list(ids[:limit]))
+        ids = (await conn.execute(query.order_by(products.c.id).limit(limit + 1))).scalars().all()
+        items = await self._products(conn, app_id, ids=list(ids[:limit]))
         return Page(data=items, next_cursor=encode_cursor(ids[limit - 1]) if len(ids) > limit else None)
 
-    async def _products(self, session: AsyncSession, app_id: str, ids: list[str]) -> list[Product]:
+    async def _products(self, conn: AsyncConnection, app_id: str, ids: list[str]) -> list[Product]:
         if not ids:
             return []
-        prows = (await session.execute(sa.select(products).where(products.c.app_id == app_id, products.c.id.in_(ids))
+        prows = (await conn.execute(sa.select(products).where(products.c.app_id == app_id, products.c.id.in_(ids))
                                        .order_by(products.c.id))).all()
-        vrows = (await session.execute(sa.select(variants).where(variants.c.app_id == app_id, variants.c.product_id.in_(ids))
+        vrows = (await conn.execute(sa.select(variants).where(variants.c.app_id == app_id, variants.c.product_id.in_(ids))
                                        .order_by(variants.c.id))).all()
         by_product: dict[str, list[Variant]] = {}
         for v in vrows:
@@ -144,9 +144,9 @@ class Catalog:
                         active=p.active, variants=by_product.get(p.id, []), metadata=p.metadata, created_at=p.created_at)
                 for p in prows]
 
-    async def priced_variant(self, session: AsyncSession, app_id: str, variant_id: str) -> PricedVariant | None:
+    async def priced_variant(self, conn: AsyncConnection, app_id: str, variant_id: str) -> PricedVariant | None:
         """One query: the variant with its product's tax class, categories and state."""
-        row = (await session.execute(
+        row = (await conn.execute(
             sa.select(variants.c.id, variants.c.product_id, variants.c.sku, variants.c.name, variants.c.prices,
                       products.c.name.label("product_name"), products.c.tax_class, products.c.categories, products.c.active)
             .join(products, products.c.id == variants.c.product_id)

@@ -27,22 +27,22 @@ from kassa_platform.ids import new_id
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .pricing import PricingConfig, ShippingRule, TaxRule
 from .tables import cart_settings, shipping_methods, tax_rates
 
 
-async def bump_config_version(session: AsyncSession, app_id: str, now: datetime, *,
+async def bump_config_version(conn: AsyncConnection, app_id: str, now: datetime, *,
                               prices_include_tax: bool | None = None) -> None:
     """Create the settings row if needed and move its version (an upsert on both dialects)."""
-    insert = pg_insert if is_postgres(session) else sqlite_insert
+    insert = pg_insert if is_postgres(conn) else sqlite_insert
     values = {"app_id": app_id, "prices_include_tax": bool(prices_include_tax), "config_version": 1, "updated_at": now}
     on_update: dict[str, object] = {"config_version": cart_settings.c.config_version + 1, "updated_at": now}
     if prices_include_tax is not None:
         on_update["prices_include_tax"] = prices_include_tax
     stmt = insert(cart_settings).values(**values)
-    await session.execute(stmt.on_conflict_do_update(index_elements=[cart_settings.c.app_id], set_=on_update))
+    await conn.execute(stmt.on_conflict_do_update(index_elements=[cart_settings.c.app_id], set_=on_update))
 
 
 def shipping_method_view(row: sa.Row) -> ShippingMethod:
@@ -57,88 +57,88 @@ def tax_rate_view(row: sa.Row) -> TaxRate:
 
 class ConfigStore:
     # ---------------------------------------------------------------- shipping methods
-    async def create_shipping_method(self, session: AsyncSession, app_id: str, body: CreateShippingMethod,
+    async def create_shipping_method(self, conn: AsyncConnection, app_id: str, body: CreateShippingMethod,
                                      now: datetime) -> ShippingMethod:
         method_id = new_id("shm")
         countries = sorted(set(body.countries)) if body.countries is not None else None
-        await session.execute(sa.insert(shipping_methods).values(
+        await conn.execute(sa.insert(shipping_methods).values(
             id=method_id, app_id=app_id, name=body.name, prices=body.prices, free_above=body.free_above,
             countries=countries, tax_class=body.tax_class, active=body.active, created_at=now))
-        await bump_config_version(session, app_id, now)
+        await bump_config_version(conn, app_id, now)
         return ShippingMethod(id=method_id, name=body.name, prices=body.prices, free_above=body.free_above,
                               countries=countries, tax_class=body.tax_class, active=body.active)
 
-    async def list_shipping_methods(self, session: AsyncSession, app_id: str) -> list[ShippingMethod]:
-        rows = await session.execute(sa.select(shipping_methods).where(shipping_methods.c.app_id == app_id)
+    async def list_shipping_methods(self, conn: AsyncConnection, app_id: str) -> list[ShippingMethod]:
+        rows = await conn.execute(sa.select(shipping_methods).where(shipping_methods.c.app_id == app_id)
                                      .order_by(shipping_methods.c.id))
         return [shipping_method_view(r) for r in rows]
 
-    async def get_shipping_method(self, session: AsyncSession, app_id: str, method_id: str) -> ShippingMethod:
-        row = (await session.execute(sa.select(shipping_methods).where(
+    async def get_shipping_method(self, conn: AsyncConnection, app_id: str, method_id: str) -> ShippingMethod:
+        row = (await conn.execute(sa.select(shipping_methods).where(
             shipping_methods.c.app_id == app_id, shipping_methods.c.id == method_id))).first()
         if row is None:
             raise KassaError("shipping_method_not_found", f"No shipping method {method_id}", field="id")
         return shipping_method_view(row)
 
-    async def update_shipping_method(self, session: AsyncSession, app_id: str, method_id: str,
+    async def update_shipping_method(self, conn: AsyncConnection, app_id: str, method_id: str,
                                      body: UpdateShippingMethod, now: datetime) -> ShippingMethod:
-        await self.get_shipping_method(session, app_id, method_id)
+        await self.get_shipping_method(conn, app_id, method_id)
         values = {k: v for k, v in {
             "name": body.name, "prices": body.prices, "free_above": body.free_above,
             "countries": sorted(set(body.countries)) if body.countries not in (UNSET, None) else body.countries,
             "active": body.active}.items() if v is not UNSET}
         if values:
-            await session.execute(sa.update(shipping_methods).where(
+            await conn.execute(sa.update(shipping_methods).where(
                 shipping_methods.c.app_id == app_id, shipping_methods.c.id == method_id).values(**values))
-            await bump_config_version(session, app_id, now)
-        return await self.get_shipping_method(session, app_id, method_id)
+            await bump_config_version(conn, app_id, now)
+        return await self.get_shipping_method(conn, app_id, method_id)
 
-    async def delete_shipping_method(self, session: AsyncSession, app_id: str, method_id: str, now: datetime) -> None:
-        result = await session.execute(sa.delete(shipping_methods).where(
+    async def delete_shipping_method(self, conn: AsyncConnection, app_id: str, method_id: str, now: datetime) -> None:
+        result = await conn.execute(sa.delete(shipping_methods).where(
             shipping_methods.c.app_id == app_id, shipping_methods.c.id == method_id))
         if result.rowcount == 0:
             raise KassaError("shipping_method_not_found", f"No shipping method {method_id}", field="id")
-        await bump_config_version(session, app_id, now)
+        await bump_config_version(conn, app_id, now)
 
     # ---------------------------------------------------------------- tax
-    async def create_tax_rate(self, session: AsyncSession, app_id: str, body: CreateTaxRate, now: datetime) -> TaxRate:
+    async def create_tax_rate(self, conn: AsyncConnection, app_id: str, body: CreateTaxRate, now: datetime) -> TaxRate:
         rate_id = new_id("txr")
         region = (body.region or "").strip()
-        exists = (await session.execute(sa.select(tax_rates.c.id).where(
+        exists = (await conn.execute(sa.select(tax_rates.c.id).where(
             tax_rates.c.app_id == app_id, tax_rates.c.country_code == body.country_code,
             tax_rates.c.region == region, tax_rates.c.tax_class == body.tax_class))).first()
         if exists:
             raise KassaError("tax_rate_exists", "A tax rate for this country, region and tax class exists; "
                              f"delete {exists[0]} first", details={"taxRateId": exists[0]})
         try:
-            async with session.begin_nested():
-                await session.execute(sa.insert(tax_rates).values(
+            async with conn.begin_nested():
+                await conn.execute(sa.insert(tax_rates).values(
                     id=rate_id, app_id=app_id, country_code=body.country_code, region=region,
                     tax_class=body.tax_class, rate=format(Decimal(body.rate).normalize(), "f"), name=body.name,
                     created_at=now))
         except IntegrityError:
             raise KassaError("tax_rate_exists", "A tax rate for this country, region and tax class exists") from None
-        await bump_config_version(session, app_id, now)
+        await bump_config_version(conn, app_id, now)
         return TaxRate(id=rate_id, country_code=body.country_code, region=region or None, tax_class=body.tax_class,
                        rate=format(Decimal(body.rate).normalize(), "f"), name=body.name)
 
-    async def list_tax_rates(self, session: AsyncSession, app_id: str) -> list[TaxRate]:
-        rows = await session.execute(sa.select(tax_rates).where(tax_rates.c.app_id == app_id).order_by(tax_rates.c.id))
+    async def list_tax_rates(self, conn: AsyncConnection, app_id: str) -> list[TaxRate]:
+        rows = await conn.execute(sa.select(tax_rates).where(tax_rates.c.app_id == app_id).order_by(tax_rates.c.id))
         return [tax_rate_view(r) for r in rows]
 
-    async def delete_tax_rate(self, session: AsyncSession, app_id: str, rate_id: str, now: datetime) -> None:
-        result = await session.execute(sa.delete(tax_rates).where(tax_rates.c.app_id == app_id, tax_rates.c.id == rate_id))
+    async def delete_tax_rate(self, conn: AsyncConnection, app_id: str, rate_id: str, now: datetime) -> None:
+        result = await conn.execute(sa.delete(tax_rates).where(tax_rates.c.app_id == app_id, tax_rates.c.id == rate_id))
         if result.rowcount == 0:
             raise KassaError("tax_rate_not_found", f"No tax rate {rate_id}", field="id")
-        await bump_config_version(session, app_id, now)
+        await bump_config_version(conn, app_id, now)
 
-    async def get_tax_settings(self, session: AsyncSession, app_id: str) -> TaxSettings:
-        value = (await session.execute(sa.select(cart_settings.c.prices_include_tax)
+    async def get_tax_settings(self, conn: AsyncConnection, app_id: str) -> TaxSettings:
+        value = (await conn.execute(sa.select(cart_settings.c.prices_include_tax)
                                        .where(cart_settings.c.app_id == app_id))).scalar_one_or_none()
         return TaxSettings(prices_include_tax=bool(value))
 
-    async def set_tax_settings(self, session: AsyncSession, app_id: str, prices_include_tax: bool, now: datetime) -> TaxSettings:
-        await bump_config_version(session, app_id, now, prices_include_tax=prices_include_tax)
+    async def set_tax_settings(self, conn: AsyncConnection, app_id: str, prices_include_tax: bool, now: datetime) -> TaxSettings:
+        await bump_config_version(conn, app_id, now, prices_include_tax=prices_include_tax)
         return TaxSettings(prices_include_tax=prices_include_tax)
 
 
@@ -149,23 +149,23 @@ class ConfigCache:
         self._size = size
         self._entries: OrderedDict[str, tuple[int, PricingConfig]] = OrderedDict()
 
-    async def get(self, session: AsyncSession, app_id: str, version: int | None, prices_include_tax: bool | None) -> PricingConfig:
+    async def get(self, conn: AsyncConnection, app_id: str, version: int | None, prices_include_tax: bool | None) -> PricingConfig:
         if version is None:  # the application never configured anything
             return PricingConfig()
         hit = self._entries.get(app_id)
         if hit and hit[0] == version:
             self._entries.move_to_end(app_id)
             return hit[1]
-        config = await self._load(session, app_id, bool(prices_include_tax))
+        config = await self._load(conn, app_id, bool(prices_include_tax))
         self._entries[app_id] = (version, config)
         self._entries.move_to_end(app_id)
         while len(self._entries) > self._size:
             self._entries.popitem(last=False)
         return config
 
-    async def _load(self, session: AsyncSession, app_id: str, prices_include_tax: bool) -> PricingConfig:
-        rates = await session.execute(sa.select(tax_rates).where(tax_rates.c.app_id == app_id))
-        methods = await session.execute(sa.select(shipping_methods).where(shipping_methods.c.app_id == app_id))
+    async def _load(self, conn: AsyncConnection, app_id: str, prices_include_tax: bool) -> PricingConfig:
+        rates = await conn.execute(sa.select(tax_rates).where(tax_rates.c.app_id == app_id))
+        methods = await conn.execute(sa.select(shipping_methods).where(shipping_methods.c.app_id == app_id))
         return PricingConfig(
             prices_include_tax=prices_include_tax,
             tax_rules=tuple(TaxRule(r.id, r.country_code, r.region, r.tax_class, Decimal(r.rate), r.name) for r in rates),

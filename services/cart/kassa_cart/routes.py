@@ -101,40 +101,40 @@ class ProductController(Controller):
     @post("/", operation_id="createProduct", opt={"scope": "catalog:write"})
     async def create(self, request: Request[Any, Any, Any], data: JSONBody[CreateProduct]) -> Product:
         m = _module(request)
-        async with transaction(m.sessions) as session:
-            return await m.catalog.create_product(session, caller(request).app_id, data, m.clock.now())
+        async with transaction(m.db) as conn:
+            return await m.catalog.create_product(conn, caller(request).app_id, data, m.clock.now())
 
     @get("/", operation_id="listProducts", opt={"scope": "catalog:read", **BROWSER})
     async def list_products(self, request: Request[Any, Any, Any], limit: Limit = DEFAULT_LIMIT,
                             cursor: Cursor = None) -> Page[Product]:
         m = _module(request)
-        async with m.sessions() as session:
-            return await m.catalog.list_products(session, caller(request).app_id, check_limit(limit), cursor)
+        async with m.db() as conn:
+            return await m.catalog.list_products(conn, caller(request).app_id, check_limit(limit), cursor)
 
     @get("/{product_id:str}", operation_id="getProduct", opt={"scope": "catalog:read", **BROWSER})
     async def get_product(self, request: Request[Any, Any, Any], product_id: FromPath[str]) -> Product:
         m = _module(request)
-        async with m.sessions() as session:
-            return await m.catalog.get_product(session, caller(request).app_id, product_id)
+        async with m.db() as conn:
+            return await m.catalog.get_product(conn, caller(request).app_id, product_id)
 
     @patch("/{product_id:str}", operation_id="updateProduct", opt={"scope": "catalog:write"})
     async def update(self, request: Request[Any, Any, Any], product_id: FromPath[str], data: JSONBody[UpdateProduct]) -> Product:
         m = _module(request)
-        async with transaction(m.sessions) as session:
-            return await m.catalog.update_product(session, caller(request).app_id, product_id, data, m.clock.now())
+        async with transaction(m.db) as conn:
+            return await m.catalog.update_product(conn, caller(request).app_id, product_id, data, m.clock.now())
 
     @post("/{product_id:str}/variants", operation_id="addVariant", opt={"scope": "catalog:write"})
     async def add_variant(self, request: Request[Any, Any, Any], product_id: FromPath[str], data: JSONBody[VariantInput]) -> Product:
         m = _module(request)
-        async with transaction(m.sessions) as session:
-            return await m.catalog.add_variant(session, caller(request).app_id, product_id, data, m.clock.now())
+        async with transaction(m.db) as conn:
+            return await m.catalog.add_variant(conn, caller(request).app_id, product_id, data, m.clock.now())
 
     @patch("/{product_id:str}/variants/{variant_id:str}", operation_id="updateVariant", opt={"scope": "catalog:write"})
     async def update_variant(self, request: Request[Any, Any, Any], product_id: FromPath[str], variant_id: FromPath[str],
                              data: JSONBody[UpdateVariant]) -> Product:
         m = _module(request)
-        async with transaction(m.sessions) as session:
-            return await m.catalog.update_variant(session, caller(request).app_id, product_id, variant_id, data)
+        async with transaction(m.db) as conn:
+            return await m.catalog.update_variant(conn, caller(request).app_id, product_id, variant_id, data)
 
 
 class ShippingMethodController(Controller):
@@ -144,33 +144,33 @@ class ShippingMethodController(Controller):
     @post("/", operation_id="createShippingMethod", opt={"scope": "settings:write"})
     async def create(self, request: Request[Any, Any, Any], data: JSONBody[CreateShippingMethod]) -> ShippingMethod:
         m = _module(request)
-        async with transaction(m.sessions) as session:
-            return await m.config.create_shipping_method(session, caller(request).app_id, data, m.clock.now())
+        async with transaction(m.db) as conn:
+            return await m.config.create_shipping_method(conn, caller(request).app_id, data, m.clock.now())
 
     @get("/", operation_id="listShippingMethods", opt={"scope": "settings:read"})
     async def list_methods(self, request: Request[Any, Any, Any]) -> dict[str, list[ShippingMethod]]:
         m = _module(request)
-        async with m.sessions() as session:
-            return {"data": await m.config.list_shipping_methods(session, caller(request).app_id)}
+        async with m.db() as conn:
+            return {"data": await m.config.list_shipping_methods(conn, caller(request).app_id)}
 
     @get("/{method_id:str}", operation_id="getShippingMethod", opt={"scope": "settings:read"})
     async def get_method(self, request: Request[Any, Any, Any], method_id: FromPath[str]) -> ShippingMethod:
         m = _module(request)
-        async with m.sessions() as session:
-            return await m.config.get_shipping_method(session, caller(request).app_id, method_id)
+        async with m.db() as conn:
+            return await m.config.get_shipping_method(conn, caller(request).app_id, method_id)
 
     @patch("/{method_id:str}", operation_id="updateShippingMethod", opt={"scope": "settings:write"})
     async def update(self, request: Request[Any, Any, Any], method_id: FromPath[str],
                      data: JSONBody[UpdateShippingMethod]) -> ShippingMethod:
         m = _module(request)
-        async with transaction(m.sessions) as session:
-            return await m.config.update_shipping_method(session, caller(request).app_id, method_id, data, m.clock.now())
+        async with transaction(m.db) as conn:
+            return await m.config.update_shipping_method(conn, caller(request).app_id, method_id, data, m.clock.now())
 
     @delete("/{method_id:str}", operation_id="deleteShippingMethod", opt={"scope": "settings:write"})
     async def remove(self, request: Request[Any, Any, Any], method_id: FromPath[str]) -> None:
         m = _module(request)
-        async with transaction(m.sessions) as session:
-            await m.config.delete_shipping_method(session, caller(request).app_id, method_id, m.clock.now())
+        async with transaction(m.db) as conn:
+            await m.config.delete_shipping_method(conn, caller(request).app_id, method_id, m.clock.now())
 
 
 class TaxController(Controller):
@@ -180,32 +180,32 @@ class TaxController(Controller):
     @post("/tax-rates", operation_id="createTaxRate", opt={"scope": "settings:write"})
     async def create_rate(self, request: Request[Any, Any, Any], data: JSONBody[CreateTaxRate]) -> TaxRate:
         m = _module(request)
-        async with transaction(m.sessions) as session:
-            return await m.config.create_tax_rate(session, caller(request).app_id, data, m.clock.now())
+        async with transaction(m.db) as conn:
+            return await m.config.create_tax_rate(conn, caller(request).app_id, data, m.clock.now())
 
     @get("/tax-rates", operation_id="listTaxRates", opt={"scope": "settings:read"})
     async def list_rates(self, request: Request[Any, Any, Any]) -> dict[str, list[TaxRate]]:
         m = _module(request)
-        async with m.sessions() as session:
-            return {"data": await m.config.list_tax_rates(session, caller(request).app_id)}
+        async with m.db() as conn:
+            return {"data": await m.config.list_tax_rates(conn, caller(request).app_id)}
 
     @delete("/tax-rates/{rate_id:str}", operation_id="deleteTaxRate", opt={"scope": "settings:write"})
     async def delete_rate(self, request: Request[Any, Any, Any], rate_id: FromPath[str]) -> None:
         m = _module(request)
-        async with transaction(m.sessions) as session:
-            await m.config.delete_tax_rate(session, caller(request).app_id, rate_id, m.clock.now())
+        async with transaction(m.db) as conn:
+            await m.config.delete_tax_rate(conn, caller(request).app_id, rate_id, m.clock.now())
 
     @get("/tax-settings", operation_id="getTaxSettings", opt={"scope": "settings:read"})
     async def get_settings(self, request: Request[Any, Any, Any]) -> TaxSettings:
         m = _module(request)
-        async with m.sessions() as session:
-            return await m.config.get_tax_settings(session, caller(request).app_id)
+        async with m.db() as conn:
+            return await m.config.get_tax_settings(conn, caller(request).app_id)
 
     @put("/tax-settings", operation_id="updateTaxSettings", opt={"scope": "settings:write"})
     async def put_settings(self, request: Request[Any, Any, Any], data: JSONBody[UpdateTaxSettings]) -> TaxSettings:
         m = _module(request)
-        async with transaction(m.sessions) as session:
-            return await m.config.set_tax_settings(session, caller(request).app_id, data.prices_include_tax,
+        async with transaction(m.db) as conn:
+            return await m.config.set_tax_settings(conn, caller(request).app_id, data.prices_include_tax,
                                                    m.clock.now())
 
 

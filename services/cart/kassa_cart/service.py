@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kassa_platform.clock import Clock
+from kassa_platform.db import Database
 from kassa_platform.runtime import Runtime
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from .carts import CartService
 from .catalog import Catalog
@@ -17,7 +17,7 @@ KEY = "cart"
 
 @dataclass
 class CartModule:
-    sessions: async_sessionmaker[AsyncSession]
+    db: Database
     clock: Clock
     carts: CartService
     catalog: Catalog
@@ -27,7 +27,7 @@ class CartModule:
 def module_of(runtime: Runtime) -> CartModule:
     module = runtime.services.get(KEY)
     if module is None:
-        carts = CartService(runtime.sessions, runtime.clock, max_lines=runtime.settings.max_cart_lines)
-        module = CartModule(runtime.sessions, runtime.clock, carts, carts.catalog, ConfigStore())
+        carts = CartService(runtime.db, runtime.clock, max_lines=runtime.settings.max_cart_lines)
+        module = CartModule(runtime.db, runtime.clock, carts, carts.catalog, ConfigStore())
         runtime.services[KEY] = module
     return module

@@ -16,7 +16,9 @@ import sqlalchemy as sa
 from kassa_contract.errors import KassaError
 from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from .db import Database
 
 from .ids import new_id, random_token
 from .tables import api_keys, applications
@@ -70,16 +72,16 @@ def _validate_scopes(scopes: list[str]) -> list[str]:
     return sorted(set(scopes))
 
 
-async def create_application(session: AsyncSession, name: str, environment: Environment, now: datetime) -> str:
+async def create_application(conn: AsyncConnection, name: str, environment: Environment, now: datetime) -> str:
     if environment not in ("test", "live"):
         raise ValueError("environment must be test or live")
     app_id = new_id("app")
-    await session.execute(sa.insert(applications).values(id=app_id, name=name, environment=environment, created_at=now))
+    await conn.execute(sa.insert(applications).values(id=app_id, name=name, environment=environment, created_at=now))
     return app_id
 
 
 async def create_key(
-    session: AsyncSession,
+    conn: AsyncConnection,
     app_id: str,
     *,
     kind: Literal["secret", "publishable"],
@@ -87,13 +89,13 @@ async def create_key(
     now: datetime,
 ) -> str:
     """Create a key and return it in full: the only time it is ever seen."""
-    env = (await session.execute(sa.select(applications.c.environment).where(applications.c.id == app_id))).scalar_one_or_none()
+    env = (await conn.execute(sa.select(applications.c.environment).where(applications.c.id == app_id))).scalar_one_or_none()
     if env is None:
         raise ValueError(f"no application {app_id}")
     prefix = f"{'sk' if kind == 'secret' else 'pk'}_{env}_"
     raw = prefix + random_token(24)
     granted = _validate_scopes(scopes or ["*"]) if kind == "secret" else sorted(PUBLISHABLE_SCOPES)
-    await session.execute(
+    await conn.execute(
         sa.insert(api_keys).values(
             id=new_id("key"), app_id=app_id, kind=kind, key_hash=hash_key(raw), prefix=prefix,
             last4=raw[-4:], scopes=granted, created_at=now,
@@ -102,10 +104,10 @@ async def create_key(
     return raw
 
 
-async def find_application(session: AsyncSession, ref: str) -> str | None:
+async def find_application(conn: AsyncConnection, ref: str) -> str | None:
     """An application by id or by name (the CLI accepts either)."""
     row = (
-        await session.execute(
+        await conn.execute(
             sa.select(applications.c.id).where(sa.or_(applications.c.id == ref, applications.c.name == ref)).limit(2)
         )
     ).all()
@@ -115,8 +117,8 @@ async def find_application(session: AsyncSession, ref: str) -> str | None:
 class KeyResolver:
     """Bearer key -> Principal, with a short in-process cache (revocation lands within its TTL)."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], ttl_seconds: float, service_token: str = "") -> None:
-        self._sessions = sessions
+    def __init__(self, db: Database, ttl_seconds: float, service_token: str = "") -> None:
+        self._sessions = db
         self._ttl = ttl_seconds
         self._cache: dict[str, tuple[float, Principal | None]] = {}
         self._service_token = service_token
@@ -141,8 +143,8 @@ class KeyResolver:
             .join(applications, applications.c.id == api_keys.c.app_id)
             .where(api_keys.c.key_hash == digest, api_keys.c.revoked_at.is_(None))
         )
-        async with self._sessions() as session:
-            row = (await session.execute(query)).first()
+        async with self._sessions() as conn:
+            row = (await conn.execute(query)).first()
         if row is None:
             return None
         return Principal(app_id=row.app_id, environment=row.environment, key_id=row.id, kind=row.kind,
@@ -170,8 +172,11 @@ def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
     return principal
 
 
-def scope_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
-    """Enforce the route's `opt={"scope": ..., "publishable": bool}` for the calling key."""
+async def scope_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    """Enforce the route's `opt={"scope": ..., "publishable": bool}` for the calling key.
+
+    Async on purpose: Litestar would run a sync guard in a worker thread on every request.
+    """
     if is_public(connection, handler):
         return
     principal = principal_of(connection)

@@ -16,12 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.ext.asyncio import (
-    AsyncEngine,
-    AsyncSession,
-    async_sessionmaker,
-    create_async_engine,
-)
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -93,20 +88,32 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+class Database:
+    """Connections for Core statements: `db()` to read, `db.begin()` for one transaction.
+
+    Services use SQLAlchemy Core only, so they work on `AsyncConnection`s: an ORM session would
+    add its own work to every statement and give nothing back.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    def __call__(self) -> AsyncConnection:
+        return self.engine.connect()
+
+    def begin(self):  # type: ignore[no-untyped-def]
+        return self.engine.begin()
 
 
 @asynccontextmanager
-async def transaction(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """A session inside one transaction: commit on success, roll back on any error."""
-    async with sessions() as session, session.begin():
-        yield session
+async def transaction(db: Database) -> AsyncIterator[AsyncConnection]:
+    """A connection inside one transaction: commit on success, roll back on any error."""
+    async with db.begin() as conn:
+        yield conn
 
 
-def is_postgres(session_or_engine: AsyncSession | AsyncEngine) -> bool:
-    bind = session_or_engine.bind if isinstance(session_or_engine, AsyncSession) else session_or_engine
-    return bind.dialect.name == "postgresql"
+def is_postgres(conn: AsyncConnection | AsyncEngine) -> bool:
+    return conn.dialect.name == "postgresql"
 
 
 def utcnow() -> datetime:

@@ -19,10 +19,10 @@ import sqlalchemy as sa
 from kassa_contract.errors import KassaError
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from .auth import PRINCIPAL_KEY, Principal
 from .clock import Clock
+from .db import Database
 from .middleware import header
 from .tables import idempotency_keys
 
@@ -40,8 +40,8 @@ class Claim:
 
 
 class IdempotencyStore:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock, ttl_hours: int) -> None:
-        self.sessions = sessions
+    def __init__(self, db: Database, clock: Clock, ttl_hours: int) -> None:
+        self.db = db
         self.clock = clock
         self.ttl = timedelta(hours=ttl_hours)
 
@@ -59,10 +59,10 @@ class IdempotencyStore:
     async def _try_claim(self, app_id: str, key: str, request_hash: str) -> Claim | None:
         now = self.clock.now()
         t = idempotency_keys
-        async with self.sessions() as session:
+        async with self.db() as conn:
             try:
-                async with session.begin():
-                    await session.execute(
+                async with conn.begin():
+                    await conn.execute(
                         sa.insert(t).values(
                             app_id=app_id, key=key, request_hash=request_hash, state="in_progress",
                             locked_until=now + timedelta(seconds=LOCK_SECONDS), created_at=now,
@@ -72,12 +72,12 @@ class IdempotencyStore:
                 return Claim("execute")
             except IntegrityError:
                 pass
-            async with session.begin():
-                row = (await session.execute(sa.select(t).where(t.c.app_id == app_id, t.c.key == key))).first()
+            async with conn.begin():
+                row = (await conn.execute(sa.select(t).where(t.c.app_id == app_id, t.c.key == key))).first()
                 if row is None:
                     return None  # released meanwhile: try again
                 if row.expires_at <= now:
-                    await session.execute(sa.delete(t).where(t.c.app_id == app_id, t.c.key == key))
+                    await conn.execute(sa.delete(t).where(t.c.app_id == app_id, t.c.key == key))
                     return None
                 if row.request_hash != request_hash:
                     raise KassaError(
@@ -89,7 +89,7 @@ class IdempotencyStore:
                     return Claim("replay", row.status_code, headers, row.response_body or b"")
                 if row.locked_until <= now:
                     # The first owner died mid-request: take over, but only one of us.
-                    taken = await session.execute(
+                    taken = await conn.execute(
                         sa.update(t)
                         .where(t.c.app_id == app_id, t.c.key == key, t.c.locked_until == row.locked_until)
                         .values(locked_until=now + timedelta(seconds=LOCK_SECONDS))
@@ -101,8 +101,8 @@ class IdempotencyStore:
     async def complete(self, app_id: str, key: str, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
         kept = [[k.decode("latin-1"), v.decode("latin-1")] for k, v in headers if k.lower() in _REPLAYED_HEADERS]
         t = idempotency_keys
-        async with self.sessions() as session, session.begin():
-            await session.execute(
+        async with self.db() as conn, conn.begin():
+            await conn.execute(
                 sa.update(t)
                 .where(t.c.app_id == app_id, t.c.key == key)
                 .values(state="completed", status_code=status, response_headers=kept, response_body=body)
@@ -110,20 +110,20 @@ class IdempotencyStore:
 
     async def release(self, app_id: str, key: str) -> None:
         t = idempotency_keys
-        async with self.sessions() as session, session.begin():
-            await session.execute(sa.delete(t).where(t.c.app_id == app_id, t.c.key == key, t.c.state == "in_progress"))
+        async with self.db() as conn, conn.begin():
+            await conn.execute(sa.delete(t).where(t.c.app_id == app_id, t.c.key == key, t.c.state == "in_progress"))
 
     async def purge_expired(self, batch: int = 5000) -> int:
         """Delete keys past their retention, in batches so that no transaction grows large."""
         t = idempotency_keys
         total = 0
         while True:
-            async with self.sessions() as session, session.begin():
+            async with self.db() as conn, conn.begin():
                 now = self.clock.now()
                 doomed = sa.select(t.c.app_id, t.c.key).where(t.c.expires_at < now).limit(batch)
-                rows = (await session.execute(doomed)).all()
+                rows = (await conn.execute(doomed)).all()
                 for app_id, key in rows:
-                    await session.execute(sa.delete(t).where(t.c.app_id == app_id, t.c.key == key))
+                    await conn.execute(sa.delete(t).where(t.c.app_id == app_id, t.c.key == key))
             total += len(rows)
             if len(rows) < batch:
                 return total

@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Protocol
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from .clock import Clock
+from .db import Database
 from .settings import Settings
 
 log = logging.getLogger("kassa.jobs")
@@ -26,7 +25,7 @@ log = logging.getLogger("kassa.jobs")
 @dataclass
 class JobContext:
     settings: Settings
-    sessions: async_sessionmaker[AsyncSession]
+    db: Database
     clock: Clock
     queue: "JobQueue"
     services: dict[str, Any] = field(default_factory=dict)

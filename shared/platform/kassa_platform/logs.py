@@ -34,7 +34,7 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
-def configure_logging(*, json_format: bool = True, level: str = "INFO") -> None:
+def configure_logging(*, json_format: bool = True, level: str = "INFO", access_log: bool = False) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(RequestIdFilter())
     handler.setFormatter(
@@ -45,3 +45,5 @@ def configure_logging(*, json_format: bool = True, level: str = "INFO") -> None:
     root.setLevel(level)
     for noisy in ("httpx", "uvicorn.access", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # One line per request costs a few percent of a busy server: on when asked for.
+    logging.getLogger("kassa.access").setLevel(logging.INFO if access_log else logging.WARNING)

@@ -13,7 +13,7 @@ from typing import Any
 import msgspec
 import sqlalchemy as sa
 from kassa_contract.events import EVENT_VERSION, EventEnvelope
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .ids import new_id
 from .tables import outbox_events
@@ -22,7 +22,7 @@ _encoder = msgspec.json.Encoder()
 
 
 async def write_event(
-    session: AsyncSession,
+    conn: AsyncConnection,
     *,
     app_id: str,
     type: str,
@@ -32,7 +32,7 @@ async def write_event(
     data: Any,
     now: datetime,
 ) -> str:
-    """Add one event to the outbox in `session`'s open transaction; return its id."""
+    """Add one event to the outbox in `conn`'s open transaction; return its id."""
     event_id = new_id("evt")
     envelope = EventEnvelope(
         id=event_id,
@@ -41,7 +41,7 @@ async def write_event(
         created_at=now,
         data=data,  # a Struct or a dict: msgspec encodes either, once
     )
-    await session.execute(
+    await conn.execute(
         sa.insert(outbox_events).values(
             id=event_id, app_id=app_id, type=type, source=source, aggregate_id=aggregate_id,
             sequence=sequence, payload=_encoder.encode(envelope), created_at=now,

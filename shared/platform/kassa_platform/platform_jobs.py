@@ -14,7 +14,7 @@ registry = JobRegistry()
 @registry.cron(every_minutes=15, name="purge_idempotency_keys")
 async def purge_idempotency_keys(ctx: JobContext) -> int:
     """Idempotency keys are kept 24 h (KASSA_IDEMPOTENCY_TTL_HOURS); then they go."""
-    store = IdempotencyStore(ctx.sessions, ctx.clock, ctx.settings.idempotency_ttl_hours)
+    store = IdempotencyStore(ctx.db, ctx.clock, ctx.settings.idempotency_ttl_hours)
     removed = await store.purge_expired()
     if removed:
         log.info("purged %d idempotency keys", removed)

@@ -1,4 +1,4 @@
-"""The per-process resources a service needs: settings, engine, sessions, clock, auth, jobs.
+"""The per-process resources a service needs: settings, engine, db, clock, auth, jobs.
 
 Built once per process (one engine, one pool) and shared by every service app in it: in
 embedded mode the three apps share one runtime; distributed, each process has its own.
@@ -9,11 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .auth import KeyResolver
 from .clock import Clock
-from .db import create_engine, session_factory
+from .db import Database, create_engine
 from .idempotency import IdempotencyStore
 from .jobs import ArqQueue, InProcessRunner, JobContext, JobQueue, JobRegistry
 from .settings import Settings
@@ -28,9 +28,9 @@ class Runtime:
         self.engine = engine or create_engine(
             settings.database_url, pool_size=4 if settings.is_sqlite else settings.db_pool_size
         )
-        self.sessions: async_sessionmaker[AsyncSession] = session_factory(self.engine)
-        self.keys = KeyResolver(self.sessions, settings.api_key_cache_seconds, settings.service_token)
-        self.idempotency = IdempotencyStore(self.sessions, self.clock, settings.idempotency_ttl_hours)
+        self.db: Database = Database(self.engine)
+        self.keys = KeyResolver(self.db, settings.api_key_cache_seconds, settings.service_token)
+        self.idempotency = IdempotencyStore(self.db, self.clock, settings.idempotency_ttl_hours)
         self.registry = registry
         self.services: dict[str, Any] = {}
         self.arq: ArqQueue | None = ArqQueue(settings.redis_url) if settings.redis_url else None
@@ -39,7 +39,7 @@ class Runtime:
         self._started = False
 
     def job_context(self, queue: JobQueue | None = None) -> JobContext:
-        return JobContext(settings=self.settings, sessions=self.sessions, clock=self.clock,
+        return JobContext(settings=self.settings, db=self.db, clock=self.clock,
                           queue=queue or self.queue, services=self.services)
 
     async def start(self) -> None:

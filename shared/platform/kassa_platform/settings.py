@@ -24,6 +24,8 @@ class Settings:
     db_pool_size: int = 10
     service_token: str = ""
     log_json: bool = True
+    log_level: str = "INFO"
+    access_log: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -46,6 +48,8 @@ class Settings:
             "db_pool_size": _env_int("KASSA_DB_POOL_SIZE", 10),
             "service_token": os.environ.get("KASSA_SERVICE_TOKEN", ""),
             "log_json": os.environ.get("KASSA_LOG_FORMAT", "json") == "json",
+            "log_level": os.environ.get("KASSA_LOG_LEVEL", "INFO").upper(),
+            "access_log": os.environ.get("KASSA_ACCESS_LOG", "0").lower() in ("1", "true", "yes"),
         }
         values.update(overrides)
         if "database_url" in overrides:

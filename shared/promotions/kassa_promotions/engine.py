@@ -1,0 +1,226 @@
+"""`evaluate`: price a cart snapshot against campaigns and codes. Pure: same input, same output.
+
+Order. Candidates (relevant automatic campaigns and applied codes) are evaluated one at a time
+by priority (higher first), then `created_at` (older first), then campaign id, then code. Each
+discount is computed on what earlier discounts left of the lines and of shipping. Gift cards
+come last, after every discount, whatever their priority.
+
+Percentage basket vouchers (a `PercentOff` without item matcher), seed 1.6.6: within one
+priority they take the slots the ordering gave them, re-sorted by the discount they would
+deliver on the basket as it stands when that priority is reached (cap included, larger first),
+then created_at, then id. With `allow_multiple_percentage_basket` each applies in turn on what
+is left ("threshold allocation"), each within its own cap; without it only the first that
+applies does, and later ones are rejected with `percentage_already_applied`.
+
+Stacking, checked after a candidate's own standing checks (code, dates, customer, limits):
+* `stackable`: combines with anything.
+* `exclusive`: applies only if nothing has applied before it (else `excluded_by_exclusive`),
+  and once it applied every later candidate is rejected with `excluded_by_exclusive`. One that
+  does not qualify blocks nothing.
+* `stop`: combines with what came before; once it applied, every later candidate is rejected
+  with `stopped_by_earlier`. One that does not qualify blocks nothing.
+Gift cards are payment, not promotion: they are never blocked and never block.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import groupby
+
+from .allocation import unit_splits
+from .matching import CartView
+from .model import (
+    AppliedCode, AppliedDiscount, Campaign, Cart, Customer, EngineOptions, Evaluation, GiftCard, GiftCardSpend,
+    LineAllocation, PercentOff, Rejection,
+)
+from .reasons import Miss, Reason, message
+from .rewards import Grant, clamp_to_budget, compute, percent_off_delivered
+from .rules import basket_miss, is_relevant, remaining_budget, standing_miss
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    campaign: Campaign
+    code: AppliedCode | None
+
+    def order_key(self) -> tuple:
+        c = self.campaign
+        return (-c.priority, c.created_at, c.id, self.code.code if self.code else "")
+
+
+def _is_basket_percentage(campaign: Campaign) -> bool:
+    return isinstance(campaign.reward, PercentOff) and campaign.items is None
+
+
+def _reward_type(campaign: Campaign) -> str:
+    return type(campaign.reward).__struct_config__.tag  # type: ignore[return-value]
+
+
+class _Run:
+    """The state of one evaluation: what is left of each line and of shipping, and what happened."""
+
+    def __init__(self, view: CartView, customer: Customer, now: datetime, options: EngineOptions) -> None:
+        cart = view.cart
+        self.cart = cart
+        self.view = view
+        self.customer = customer
+        self.now = now
+        self.options = options
+        self.remaining = {ln.id: ln.subtotal for ln in cart.lines}
+        self.shipping_left = cart.shipping_amount
+        self.applied: list[AppliedDiscount] = []
+        self.rejected: list[Rejection] = []
+        self.applied_campaigns: set[str] = set()
+        self.blocker: tuple[Reason, str] | None = None  # (reason for later ones, name of the blocker)
+        self.percentage_applied: str | None = None
+
+    def reject(self, candidate: _Candidate, miss: Miss) -> None:
+        c = candidate.campaign
+        code = candidate.code.code if candidate.code else None
+        text = message(miss, is_code=code is not None, name=c.name, currency=self.cart.currency)
+        self.rejected.append(Rejection(campaign_id=c.id, code=code, name=c.name, reason=miss.reason.value, message=text))
+
+    def stacking_miss(self, campaign: Campaign) -> Miss | None:
+        if campaign.id in self.applied_campaigns:
+            return Miss(Reason.ALREADY_APPLIED)
+        if self.blocker is not None:
+            reason, other = self.blocker
+            return Miss(reason, {"other": other})
+        if campaign.stacking == "exclusive" and self.applied:
+            return Miss(Reason.EXCLUDED_BY_EXCLUSIVE, {"variant": "self", "other": self.applied[0].name})
+        if (self.percentage_applied is not None and _is_basket_percentage(campaign)
+                and not self.options.allow_multiple_percentage_basket):
+            return Miss(Reason.PERCENTAGE_ALREADY_APPLIED, {"other": self.percentage_applied})
+        return None
+
+    def consider(self, candidate: _Candidate, *, promotion: bool = True) -> None:
+        campaign, code, currency = candidate.campaign, candidate.code, self.cart.currency
+        miss = standing_miss(campaign, code, self.customer, self.now, currency)
+        if miss is None and promotion:
+            miss = self.stacking_miss(campaign)
+        if miss is not None:
+            self.reject(candidate, miss)
+            return
+        eligible = self.view.eligible(campaign)
+        outcome: Grant | Miss | None = basket_miss(campaign, eligible, self.remaining, currency)
+        if outcome is None:
+            outcome = compute(campaign, code, eligible, self.remaining, self.shipping_left, currency)
+        if isinstance(outcome, Miss):
+            self.reject(candidate, outcome)
+            return
+        self.grant(candidate, clamp_to_budget(outcome, remaining_budget(campaign), currency), promotion)
+
+    def grant(self, candidate: _Candidate, grant: Grant, promotion: bool) -> None:
+        campaign, code = candidate.campaign, candidate.code
+        for line_id, part in grant.lines.items():
+            self.remaining[line_id] -= part
+        self.shipping_left -= grant.shipping
+        spend = None
+        if isinstance(campaign.reward, GiftCard) and code is not None:
+            spend = GiftCardSpend(spent=grant.amount, balance_left=(code.balance or 0) - grant.amount)
+        self.applied.append(AppliedDiscount(
+            campaign_id=campaign.id, code=code.code if code else None, name=campaign.name,
+            reward_type=_reward_type(campaign), amount=grant.amount, lines=grant.lines, shipping=grant.shipping,
+            clamped=grant.clamped, note=grant.note, gift_card=spend,
+        ))
+        self.applied_campaigns.add(campaign.id)
+        if not promotion:
+            return
+        if _is_basket_percentage(campaign):
+            self.percentage_applied = self.percentage_applied or campaign.name
+        if campaign.stacking == "exclusive":
+            self.blocker = (Reason.EXCLUDED_BY_EXCLUSIVE, campaign.name)
+        elif campaign.stacking == "stop":
+            self.blocker = (Reason.STOPPED_BY_EARLIER, campaign.name)
+
+    def order_percentages(self, tier: list[_Candidate]) -> list[_Candidate]:
+        """Re-sort the percentage basket vouchers of one priority among their own slots."""
+        slots = [i for i, cand in enumerate(tier) if _is_basket_percentage(cand.campaign)]
+        if len(slots) < 2:
+            return tier
+        basket = sum(self.remaining.values())
+        currency = self.cart.currency
+
+        def key(cand: _Candidate) -> tuple:
+            delivered = percent_off_delivered(cand.campaign.reward, basket, currency)  # type: ignore[arg-type]
+            return (-delivered, *cand.order_key()[1:])
+
+        ordered = sorted((tier[i] for i in slots), key=key)
+        tier = list(tier)
+        for i, cand in zip(slots, ordered, strict=True):
+            tier[i] = cand
+        return tier
+
+    def result(self) -> Evaluation:
+        lines = tuple(
+            LineAllocation(line_id=ln.id, amount=ln.subtotal - self.remaining[ln.id],
+                           unit_splits=unit_splits(ln.subtotal - self.remaining[ln.id], ln.quantity))
+            for ln in self.cart.lines
+        )
+        return Evaluation(currency=self.cart.currency, lines=lines,
+                          shipping_discount=self.cart.shipping_amount - self.shipping_left,
+                          discounts=tuple(self.applied), rejected=tuple(self.rejected))
+
+
+def evaluate(
+    cart: Cart,
+    *,
+    now: datetime,
+    campaigns: Iterable[Campaign] = (),
+    codes: Sequence[AppliedCode] = (),
+    customer: Customer | None = None,
+    options: EngineOptions | None = None,
+) -> Evaluation:
+    """Price `cart` against the automatic `campaigns` (all of them, or `CampaignIndex.candidates`:
+    the result is the same) and the `codes` the shopper applied, at time `now` (timezone-aware).
+
+    Automatic campaigns that do not concern the cart (see `rules.is_relevant`) are skipped
+    silently; every other candidate either applies or is rejected with a reason.
+    """
+    return evaluate_view(CartView(cart), now=now, campaigns=campaigns, codes=codes, customer=customer,
+                         options=options)
+
+
+def evaluate_view(
+    view: CartView,
+    *,
+    now: datetime,
+    campaigns: Iterable[Campaign] = (),
+    codes: Sequence[AppliedCode] = (),
+    customer: Customer | None = None,
+    options: EngineOptions | None = None,
+    relevant: bool = False,
+) -> Evaluation:
+    """`evaluate` on a cart view that may already know which lines each campaign matches.
+    `relevant=True`: the campaigns are `CampaignIndex` candidates, already tested for relevance
+    (the very test below), so it is not run twice."""
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    cart = view.cart
+    run = _Run(view, customer or Customer(), now, options or EngineOptions())
+
+    promotions: list[_Candidate] = []
+    gift_cards: list[_Candidate] = []
+    seen_campaigns: set[str] = set()
+    for campaign in campaigns:
+        if campaign.id not in seen_campaigns and (relevant or is_relevant(campaign, view)):
+            promotions.append(_Candidate(campaign, None))
+        seen_campaigns.add(campaign.id)
+    seen_codes: set[str] = set()
+    for code in codes:
+        candidate = _Candidate(code.campaign, code)
+        if code.code in seen_codes:
+            run.reject(candidate, Miss(Reason.ALREADY_APPLIED))
+            continue
+        seen_codes.add(code.code)
+        (gift_cards if isinstance(code.campaign.reward, GiftCard) else promotions).append(candidate)
+
+    promotions.sort(key=_Candidate.order_key)
+    for _priority, tier in groupby(promotions, key=lambda cand: cand.campaign.priority):
+        for candidate in run.order_percentages(list(tier)):
+            run.consider(candidate)
+    for candidate in sorted(gift_cards, key=_Candidate.order_key):
+        run.consider(candidate, promotion=False)
+    return run.result()
