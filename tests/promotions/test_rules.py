@@ -109,7 +109,8 @@ def test_fixed_amounts_are_per_currency() -> None:
     fixed = camp(reward=FixedOff(amounts={"EUR": 500, "JPY": 700}))
     assert applied(run(cart(line("a", 5000), currency="JPY"), fixed), "camp_1").amount == 700
     assert applied(run(C, fixed), "camp_1").amount == 500
-    assert reason(run(cart(line("a", 5000), currency="USD"), codes=(code(fixed, "F"),)), "camp_1") == "currency_mismatch"
+    usd = cart(line("a", 5000), currency="USD")
+    assert reason(run(usd, codes=(code(fixed, "F"),)), "camp_1") == "currency_mismatch"
     capped = camp(reward=PercentOff(percent=Decimal(10), max_discount={"USD": 100}))
     assert reason(run(C, codes=(code(capped, "CAP"),)), "camp_1") == "currency_mismatch"
 

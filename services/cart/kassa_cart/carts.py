@@ -116,6 +116,25 @@ CART_COLUMNS = (carts.c.id, carts.c.app_id, carts.c.status, carts.c.currency, ca
                 carts.c.updated_at, carts.c.abandoned_at)
 
 
+# Hot-path statements are built once: SQLAlchemy then reuses their compiled form without
+# rebuilding and re-keying a statement per request.
+_LOAD = (
+    sa.select(*CART_COLUMNS, cart_settings.c.config_version, cart_settings.c.prices_include_tax)
+    .select_from(carts.outerjoin(cart_settings, cart_settings.c.app_id == carts.c.app_id))
+    .where(carts.c.id == sa.bindparam("cart_id"), carts.c.app_id == sa.bindparam("app_id"))
+)
+_LOAD_FOR_UPDATE = _LOAD.with_for_update(of=carts)
+_WRITTEN = ("status", "customer_email", "shipping_address", "billing_address", "shipping_method_id", "document",
+            "subtotal", "discount_total", "shipping_total", "tax_total", "total", "item_count", "metadata", "version",
+            "updated_at", "last_activity_at")
+_UPDATE = (
+    sa.update(carts)
+    .where(carts.c.id == sa.bindparam("b_id"), carts.c.app_id == sa.bindparam("b_app_id"))
+    .values({name: sa.bindparam(name) for name in _WRITTEN})
+)
+_INSERT = carts.insert()
+
+
 def cart_view(row: Any, document: CartDocument, *, client_secret: str | None = None) -> Cart:
     return Cart(
         id=row.id, status=row.status, currency=row.currency, customer_email=row.customer_email,
@@ -148,14 +167,8 @@ class CartService:
                              "in the X-Cart-Secret header)")
 
     async def _load(self, conn: AsyncConnection, app_id: str, cart_id: str, *, lock: bool) -> Any:
-        query = (
-            sa.select(*CART_COLUMNS, cart_settings.c.config_version, cart_settings.c.prices_include_tax)
-            .select_from(carts.outerjoin(cart_settings, cart_settings.c.app_id == carts.c.app_id))
-            .where(carts.c.id == cart_id, carts.c.app_id == app_id)
-        )
-        if lock and is_postgres(conn):
-            query = query.with_for_update(of=carts)
-        row = (await conn.execute(query)).first()
+        query = _LOAD_FOR_UPDATE if lock and is_postgres(conn) else _LOAD
+        row = (await conn.execute(query, {"cart_id": cart_id, "app_id": app_id})).first()
         if row is None:
             raise KassaError("cart_not_found", f"No cart {cart_id}")
         return row
@@ -234,9 +247,9 @@ class CartService:
                 await self._add_line(conn, principal, state, item, field=f"lineItems[{i}]")
             priced = self._price(state, await self._config(conn, state))
             values, cart = self._write(state, priced, now)
-            await conn.execute(sa.insert(carts).values(
-                id=state.id, app_id=state.app_id, currency=state.currency, client_secret_hash=_hash_secret(secret),
-                created_at=now, abandoned_at=None, **values))
+            await conn.execute(_INSERT, {"id": state.id, "app_id": state.app_id, "currency": state.currency,
+                                         "client_secret_hash": _hash_secret(secret), "created_at": now,
+                                         "abandoned_at": None, **values})
             await self._emit(conn, CART_CREATED, state, cart, now)
         cart.client_secret = secret
         return cart
@@ -335,8 +348,7 @@ class CartService:
             state.version += 1
             priced = self._price(state, await self._config(conn, state))
             values, cart = self._write(state, priced, now)
-            await conn.execute(sa.update(carts).where(carts.c.id == cart_id, carts.c.app_id == principal.app_id)
-                                  .values(**values))
+            await conn.execute(_UPDATE, {"b_id": cart_id, "b_app_id": principal.app_id, **values})
             await self._emit(conn, CART_UPDATED, state, cart, now)
         return cart
 

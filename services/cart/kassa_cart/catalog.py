@@ -51,6 +51,14 @@ def _variant_view(row: sa.Row) -> Variant:
                    metadata=row.metadata)
 
 
+_PRICED_VARIANT = (  # on the line-item hot path: built once
+    sa.select(variants.c.id, variants.c.product_id, variants.c.sku, variants.c.name, variants.c.prices,
+              products.c.name.label("product_name"), products.c.tax_class, products.c.categories, products.c.active)
+    .join(products, products.c.id == variants.c.product_id)
+    .where(variants.c.app_id == sa.bindparam("app_id"), variants.c.id == sa.bindparam("variant_id"))
+)
+
+
 class Catalog:
     async def create_product(self, conn: AsyncConnection, app_id: str, body: CreateProduct, now: datetime) -> Product:
         skus = [v.sku for v in body.variants]
@@ -146,11 +154,7 @@ class Catalog:
 
     async def priced_variant(self, conn: AsyncConnection, app_id: str, variant_id: str) -> PricedVariant | None:
         """One query: the variant with its product's tax class, categories and state."""
-        row = (await conn.execute(
-            sa.select(variants.c.id, variants.c.product_id, variants.c.sku, variants.c.name, variants.c.prices,
-                      products.c.name.label("product_name"), products.c.tax_class, products.c.categories, products.c.active)
-            .join(products, products.c.id == variants.c.product_id)
-            .where(variants.c.app_id == app_id, variants.c.id == variant_id))).first()
+        row = (await conn.execute(_PRICED_VARIANT, {"app_id": app_id, "variant_id": variant_id})).first()
         if row is None:
             return None
         name = row.product_name if row.name == row.sku else f"{row.product_name} - {row.name}"

@@ -19,7 +19,6 @@ from litestar.handlers import BaseRouteHandler
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .db import Database
-
 from .ids import new_id, random_token
 from .tables import api_keys, applications
 

@@ -11,7 +11,6 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-import sqlalchemy as sa
 from kassa_contract.events import EVENT_VERSION, EventEnvelope
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -19,6 +18,7 @@ from .ids import new_id
 from .tables import outbox_events
 
 _encoder = msgspec.json.Encoder()
+_INSERT = outbox_events.insert()  # built once: compiled once
 
 
 async def write_event(
@@ -41,12 +41,10 @@ async def write_event(
         created_at=now,
         data=data,  # a Struct or a dict: msgspec encodes either, once
     )
-    await conn.execute(
-        sa.insert(outbox_events).values(
-            id=event_id, app_id=app_id, type=type, source=source, aggregate_id=aggregate_id,
-            sequence=sequence, payload=_encoder.encode(envelope), created_at=now,
-        )
-    )
+    await conn.execute(_INSERT, {
+        "id": event_id, "app_id": app_id, "type": type, "source": source, "aggregate_id": aggregate_id,
+        "sequence": sequence, "payload": _encoder.encode(envelope), "created_at": now,
+    })
     return event_id
 
 

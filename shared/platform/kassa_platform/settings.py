@@ -21,7 +21,7 @@ class Settings:
     max_cart_lines: int = 250
     idempotency_ttl_hours: int = 24
     api_key_cache_seconds: int = 30
-    db_pool_size: int = 10
+    db_pool_size: int = 20
     service_token: str = ""
     log_json: bool = True
     log_level: str = "INFO"
@@ -45,7 +45,7 @@ class Settings:
             "max_cart_lines": _env_int("KASSA_MAX_CART_LINES", 250),
             "idempotency_ttl_hours": _env_int("KASSA_IDEMPOTENCY_TTL_HOURS", 24),
             "api_key_cache_seconds": _env_int("KASSA_API_KEY_CACHE_SECONDS", 30),
-            "db_pool_size": _env_int("KASSA_DB_POOL_SIZE", 10),
+            "db_pool_size": _env_int("KASSA_DB_POOL_SIZE", 20),
             "service_token": os.environ.get("KASSA_SERVICE_TOKEN", ""),
             "log_json": os.environ.get("KASSA_LOG_FORMAT", "json") == "json",
             "log_level": os.environ.get("KASSA_LOG_LEVEL", "INFO").upper(),

@@ -80,7 +80,8 @@ class _Run:
         c = candidate.campaign
         code = candidate.code.code if candidate.code else None
         text = message(miss, is_code=code is not None, name=c.name, currency=self.cart.currency)
-        self.rejected.append(Rejection(campaign_id=c.id, code=code, name=c.name, reason=miss.reason.value, message=text))
+        self.rejected.append(Rejection(campaign_id=c.id, code=code, name=c.name, reason=miss.reason.value,
+                                       message=text))
 
     def stacking_miss(self, campaign: Campaign) -> Miss | None:
         if campaign.id in self.applied_campaigns:
@@ -106,7 +107,7 @@ class _Run:
         eligible = self.view.eligible(campaign)
         outcome: Grant | Miss | None = basket_miss(campaign, eligible, self.remaining, currency)
         if outcome is None:
-            outcome = compute(campaign, code, eligible, self.remaining, self.shipping_left, currency)
+            outcome = compute(campaign, code, self.view, self.remaining, self.shipping_left, currency)
         if isinstance(outcome, Miss):
             self.reject(candidate, outcome)
             return
@@ -198,7 +199,6 @@ def evaluate_view(
     (the very test below), so it is not run twice."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
-    cart = view.cart
     run = _Run(view, customer or Customer(), now, options or EngineOptions())
 
     promotions: list[_Candidate] = []

@@ -67,7 +67,7 @@ class _Buckets:
 class CampaignIndex:
     def __init__(self, campaigns: Iterable[Campaign]) -> None:
         self._campaigns: list[Campaign] = []
-        self._targeted: list[bool] = []  # needs the exact line test after a bucket hit
+        self._proven: list[bool] = []  # a bucket hit alone proves relevance (no exact line test)
         self._buckets: dict[str | None, _Buckets] = {}
         seen: set[str] = set()
         for campaign in campaigns:

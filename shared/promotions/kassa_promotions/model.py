@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal, Union
+from typing import Literal
 
 import msgspec
 
@@ -197,7 +197,7 @@ class GiftCard(_Reward, tag="gift_card"):
     currency. Spent after every other discount, on lines and shipping."""
 
 
-Reward = Union[PercentOff, FixedOff, FixedPerUnit, BuyXGetY, Bundle, ShippingOff, GiftCard]
+Reward = PercentOff | FixedOff | FixedPerUnit | BuyXGetY | Bundle | ShippingOff | GiftCard
 
 
 class Rules(_Frozen):

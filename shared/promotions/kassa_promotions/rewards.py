@@ -15,6 +15,7 @@ from kassa_contract.money import format_amount
 from kassa_platform.money import round_half_even
 
 from .allocation import allocate, unit_prices
+from .matching import CartView
 from .model import (
     AppliedCode, BuyXGetY, Bundle, Campaign, CartLine, FixedOff, FixedPerUnit, GiftCard, PercentOff, ShippingOff,
 )
@@ -91,7 +92,8 @@ def buy_x_get_y(reward: BuyXGetY, eligible: Sequence[CartLine], remaining: Mappi
         return Miss(Reason.MIN_QUANTITY_NOT_MET, {"count": size - units})
     # The cheapest units overall are discounted: each of them is "paid for" by `buy` dearer
     # units, and it is what a shopper expects from "cheapest item free". Ties go by line id.
-    runs = sorted((price, ln.id, count) for ln in eligible for price, count in unit_prices(remaining[ln.id], ln.quantity))
+    runs = sorted((price, ln.id, count)
+                  for ln in eligible for price, count in unit_prices(remaining[ln.id], ln.quantity))
     to_free = groups * reward.get
     chosen: dict[str, int] = {}
     for price, line_id, count in runs:
@@ -105,12 +107,14 @@ def buy_x_get_y(reward: BuyXGetY, eligible: Sequence[CartLine], remaining: Mappi
     return Grant(allocate(amount, chosen)) if amount > 0 else _NOTHING
 
 
-def bundle(reward: Bundle, eligible: Sequence[CartLine], remaining: Mapping[str, int], currency: str) -> Grant | Miss:
+def bundle(reward: Bundle, eligible: Sequence[CartLine], remaining: Mapping[str, int], currency: str,
+           group_lines: Sequence[frozenset[str]]) -> Grant | Miss:
+    """`group_lines`: the ids of the lines each group matches."""
     price = reward.prices[currency]
     # Units as runs of equal price: [price, line id, units left]; at most two runs per line.
-    runs = [[p, ln.id, count, ln] for ln in eligible for p, count in unit_prices(remaining[ln.id], ln.quantity)]
+    runs = [[p, ln.id, count] for ln in eligible for p, count in unit_prices(remaining[ln.id], ln.quantity)]
     runs.sort(key=lambda r: (-r[0], r[1]))  # most expensive first, so the shopper saves the most
-    members = [[i for i, r in enumerate(runs) if g.matches(r[3])] for g in reward.groups]
+    members = [[i for i, r in enumerate(runs) if r[1] in ids] for ids in group_lines]
     # Greedy, most constrained group first, so overlapping groups still form as many bundles
     # as they can in the usual cases (a main that is also a snack, etc.).
     order = sorted(range(len(members)), key=lambda g: (sum(runs[i][2] for i in members[g]), g))
@@ -175,9 +179,10 @@ def gift_card(code: AppliedCode, eligible: Sequence[CartLine], remaining: Mappin
 _SHIPPING = "\x00shipping"  # a key no line id can be: sorts apart in apportion's tiebreak
 
 
-def compute(campaign: Campaign, code: AppliedCode | None, eligible: Sequence[CartLine],
-            remaining: Mapping[str, int], shipping_left: int, currency: str) -> Grant | Miss:
+def compute(campaign: Campaign, code: AppliedCode | None, view: CartView, remaining: Mapping[str, int],
+            shipping_left: int, currency: str) -> Grant | Miss:
     reward = campaign.reward
+    eligible = view.eligible(campaign)
     if isinstance(reward, PercentOff):
         return percent_off(reward, eligible, remaining, currency)
     if isinstance(reward, FixedOff):
@@ -187,7 +192,8 @@ def compute(campaign: Campaign, code: AppliedCode | None, eligible: Sequence[Car
     if isinstance(reward, BuyXGetY):
         return buy_x_get_y(reward, eligible, remaining)
     if isinstance(reward, Bundle):
-        return bundle(reward, eligible, remaining, currency)
+        group_lines = [frozenset(ln.id for ln in view.matching(g)) for g in reward.groups]
+        return bundle(reward, eligible, remaining, currency, group_lines)
     if isinstance(reward, ShippingOff):
         return shipping_off(reward, shipping_left, currency)
     if isinstance(reward, GiftCard):
