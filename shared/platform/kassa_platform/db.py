@@ -105,9 +105,13 @@ class Database:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        # Reads on PostgreSQL run in autocommit: a lone SELECT needs no BEGIN/ROLLBACK round trips.
+        # (SQLite keeps its transactions: its BEGIN IMMEDIATE hook must always be paired.)
+        self._reader = engine.execution_options(isolation_level="AUTOCOMMIT") if is_postgres(engine) else engine
 
     def __call__(self) -> AsyncConnection:
-        return self.engine.connect()
+        """A connection for reads (several statements are not isolated together on PostgreSQL)."""
+        return self._reader.connect()
 
     def begin(self):  # type: ignore[no-untyped-def]
         return self.engine.begin()

@@ -59,49 +59,48 @@ class IdempotencyStore:
     async def _try_claim(self, app_id: str, key: str, request_hash: str) -> Claim | None:
         now = self.clock.now()
         t = idempotency_keys
-        async with self.db() as conn:
-            try:
-                async with conn.begin():
-                    await conn.execute(
-                        sa.insert(t).values(
-                            app_id=app_id, key=key, request_hash=request_hash, state="in_progress",
-                            locked_until=now + timedelta(seconds=LOCK_SECONDS), created_at=now,
-                            expires_at=now + self.ttl,
-                        )
+        try:
+            async with self.db.begin() as conn:
+                await conn.execute(
+                    sa.insert(t).values(
+                        app_id=app_id, key=key, request_hash=request_hash, state="in_progress",
+                        locked_until=now + timedelta(seconds=LOCK_SECONDS), created_at=now,
+                        expires_at=now + self.ttl,
                     )
-                return Claim("execute")
-            except IntegrityError:
-                pass
-            async with conn.begin():
-                row = (await conn.execute(sa.select(t).where(t.c.app_id == app_id, t.c.key == key))).first()
-                if row is None:
-                    return None  # released meanwhile: try again
-                if row.expires_at <= now:
-                    await conn.execute(sa.delete(t).where(t.c.app_id == app_id, t.c.key == key))
-                    return None
-                if row.request_hash != request_hash:
-                    raise KassaError(
-                        "idempotency_key_reused",
-                        "This Idempotency-Key was used with another request; use a new key for a new request",
-                    )
-                if row.state == "completed":
-                    headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in (row.response_headers or [])]
-                    return Claim("replay", row.status_code, headers, row.response_body or b"")
-                if row.locked_until <= now:
-                    # The first owner died mid-request: take over, but only one of us.
-                    taken = await conn.execute(
-                        sa.update(t)
-                        .where(t.c.app_id == app_id, t.c.key == key, t.c.locked_until == row.locked_until)
-                        .values(locked_until=now + timedelta(seconds=LOCK_SECONDS))
-                    )
-                    if taken.rowcount == 1:
-                        return Claim("execute")
+                )
+            return Claim("execute")
+        except IntegrityError:
+            pass
+        async with self.db.begin() as conn:
+            row = (await conn.execute(sa.select(t).where(t.c.app_id == app_id, t.c.key == key))).first()
+            if row is None:
+                return None  # released meanwhile: try again
+            if row.expires_at <= now:
+                await conn.execute(sa.delete(t).where(t.c.app_id == app_id, t.c.key == key))
                 return None
+            if row.request_hash != request_hash:
+                raise KassaError(
+                    "idempotency_key_reused",
+                    "This Idempotency-Key was used with another request; use a new key for a new request",
+                )
+            if row.state == "completed":
+                headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in (row.response_headers or [])]
+                return Claim("replay", row.status_code, headers, row.response_body or b"")
+            if row.locked_until <= now:
+                # The first owner died mid-request: take over, but only one of us.
+                taken = await conn.execute(
+                    sa.update(t)
+                    .where(t.c.app_id == app_id, t.c.key == key, t.c.locked_until == row.locked_until)
+                    .values(locked_until=now + timedelta(seconds=LOCK_SECONDS))
+                )
+                if taken.rowcount == 1:
+                    return Claim("execute")
+            return None
 
     async def complete(self, app_id: str, key: str, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
         kept = [[k.decode("latin-1"), v.decode("latin-1")] for k, v in headers if k.lower() in _REPLAYED_HEADERS]
         t = idempotency_keys
-        async with self.db() as conn, conn.begin():
+        async with self.db.begin() as conn:
             await conn.execute(
                 sa.update(t)
                 .where(t.c.app_id == app_id, t.c.key == key)
@@ -110,7 +109,7 @@ class IdempotencyStore:
 
     async def release(self, app_id: str, key: str) -> None:
         t = idempotency_keys
-        async with self.db() as conn, conn.begin():
+        async with self.db.begin() as conn:
             await conn.execute(sa.delete(t).where(t.c.app_id == app_id, t.c.key == key, t.c.state == "in_progress"))
 
     async def purge_expired(self, batch: int = 5000) -> int:
@@ -118,7 +117,7 @@ class IdempotencyStore:
         t = idempotency_keys
         total = 0
         while True:
-            async with self.db() as conn, conn.begin():
+            async with self.db.begin() as conn:
                 now = self.clock.now()
                 doomed = sa.select(t.c.app_id, t.c.key).where(t.c.expires_at < now).limit(batch)
                 rows = (await conn.execute(doomed)).all()

@@ -110,6 +110,9 @@ def buy_x_get_y(reward: BuyXGetY, eligible: Sequence[CartLine], remaining: Mappi
 def bundle(reward: Bundle, eligible: Sequence[CartLine], remaining: Mapping[str, int], currency: str,
            group_lines: Sequence[frozenset[str]]) -> Grant | Miss:
     """`group_lines`: the ids of the lines each group matches."""
+    empty = sum(1 for ids in group_lines if not ids)
+    if empty:  # the usual incomplete meal deal: say how many groups are missing, skip the search
+        return Miss(Reason.BUNDLE_INCOMPLETE, {"count": empty})
     price = reward.prices[currency]
     # Units as runs of equal price: [price, line id, units left]; at most two runs per line.
     runs = [[p, ln.id, count] for ln in eligible for p, count in unit_prices(remaining[ln.id], ln.quantity)]

@@ -142,8 +142,7 @@ def standing_miss(campaign: Campaign, code: AppliedCode | None, customer: Custom
             return Miss(Reason.USAGE_LIMIT_REACHED, {"variant": "redeemed"})
         if code.status not in USABLE_CODE_STATUSES:
             return Miss(Reason.CODE_INACTIVE)
-    elif not campaign.active:
-        return Miss(Reason.CODE_INACTIVE)
+    # (An inactive automatic campaign is not relevant, so it never gets here.)
 
     if campaign.starts_at is not None and now < campaign.starts_at:
         return Miss(Reason.NOT_STARTED)
