@@ -88,3 +88,12 @@ def test_totals_identity_on_random_carts(cart: tuple, country: str | None, data:
                        config=config, line_discounts=discounts)
     assert {li.id: li for li in again.lines} == {li.id: li for li in priced.lines}
     assert again.total == priced.total and again.tax_total == priced.tax_total
+
+
+@given(total=st.integers(min_value=-10**9, max_value=10**9),
+       weights=st.lists(st.integers(min_value=0, max_value=10**7), min_size=1, max_size=40))
+def test_integer_and_exact_apportionment_agree(total: int, weights: list[int]) -> None:
+    from fractions import Fraction
+
+    keys = [(w, i) for i, w in enumerate(weights)]
+    assert apportion(total, weights, keys) == apportion(total, [Fraction(w) for w in weights], keys)

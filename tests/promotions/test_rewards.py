@@ -132,6 +132,13 @@ def test_meal_deal_with_one_item_fitting_two_groups_still_forms_the_bundle() -> 
     assert applied(run(c, camp(reward=meal_deal())), "camp_1").amount == 400
 
 
+def test_meal_deal_one_unit_cannot_fill_two_groups() -> None:
+    c = cart(line("m", 800, cats=("main",)), line("x", 250, cats=("drink", "snack")))
+    assert rejected(run(c, camp(reward=meal_deal())), "camp_1").reason == "bundle_incomplete"
+    two = cart(line("m", 800, cats=("main",)), line("x", 250, 2, cats=("drink", "snack")))
+    assert applied(run(two, camp(reward=meal_deal())), "camp_1").amount == 800 + 500 - 500
+
+
 def test_meal_deal_incomplete_or_not_cheaper() -> None:
     c = cart(line("m", 800, cats=("main",)), line("d", 250, cats=("drink",)))
     r = rejected(run(c, camp(reward=meal_deal())), "camp_1")

@@ -29,6 +29,8 @@ def apportion(total: int, weights: Sequence[Decimal | Fraction | int], tiebreak:
         if total:
             raise ValueError("cannot apportion a non-zero amount over nothing")
         return []
+    if all(type(w) is int for w in weights):
+        return _apportion_ints(total, weights, tiebreak)  # type: ignore[arg-type]
     fw = [Fraction(w) if not isinstance(w, Decimal) else Fraction(w) for w in weights]
     if any(w < 0 for w in fw):
         raise ValueError("weights must not be negative")
@@ -45,4 +47,29 @@ def apportion(total: int, weights: Sequence[Decimal | Fraction | int], tiebreak:
     order = sorted(range(n), key=lambda i: (exact[i] - parts[i], keys[i], -i), reverse=True)
     for i in order[:left]:
         parts[i] += 1
+    return [sign * p for p in parts]
+
+
+def _apportion_ints(total: int, weights: Sequence[int], tiebreak: Sequence[tuple] | None) -> list[int]:
+    """The same split for integer weights, in integer arithmetic (no Fractions: many times faster)."""
+    n = len(weights)
+    if any(w < 0 for w in weights):
+        raise ValueError("weights must not be negative")
+    weight_sum = sum(weights)
+    if weight_sum == 0:
+        weights, weight_sum = [1] * n, n
+    sign = -1 if total < 0 else 1
+    magnitude = abs(total)
+    parts = []
+    remainders = []
+    for w in weights:
+        q, r = divmod(magnitude * w, weight_sum)
+        parts.append(q)
+        remainders.append(r)
+    left = magnitude - sum(parts)
+    if left:
+        keys = tiebreak or [()] * n
+        order = sorted(range(n), key=lambda i: (remainders[i], keys[i], -i), reverse=True)
+        for i in order[:left]:
+            parts[i] += 1
     return [sign * p for p in parts]

@@ -4,8 +4,11 @@ campaigns and applied codes, and a campaign index for fast candidate lookup.
     from kassa_promotions import evaluate, CampaignIndex, Cart, CartLine, Campaign, ...
 
     index = CampaignIndex(automatic_campaigns)            # once per campaign set
-    result = evaluate(cart, now=now, campaigns=index.candidates(cart), codes=codes, customer=customer)
+    result = index.evaluate(cart, now=now, codes=codes, customer=customer)
+    # == evaluate(cart, now=now, campaigns=automatic_campaigns, codes=codes, customer=customer)
     price_cart(..., line_discounts=result.line_discounts, shipping_discount=result.shipping_discount)
+
+See README.md for the decisions (order, stacking, percentage vouchers, gift cards).
 """
 
 from .engine import evaluate
