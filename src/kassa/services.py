@@ -12,6 +12,7 @@ from kassa_platform import platform_jobs
 from kassa_platform.jobs import JobRegistry
 from kassa_platform.migrate import Component, platform_component
 from kassa_platform.runtime import Runtime
+from kassa_promotions.store.component import promotions_component
 from litestar import Litestar
 
 
@@ -30,7 +31,8 @@ SERVICES: dict[str, ServiceDef] = {
 
 
 def components() -> list[Component]:
-    return [platform_component(), *(s.component() for s in SERVICES.values())]
+    # The promotions store is a library the cart service uses; its tables migrate with the platform's.
+    return [platform_component(), promotions_component(), *(s.component() for s in SERVICES.values())]
 
 
 def job_registry(names: list[str] | None = None) -> JobRegistry:

@@ -6,14 +6,16 @@ from kassa_platform.app import build_service_app
 from kassa_platform.runtime import Runtime
 from litestar import Litestar
 
+from .promotions_routes import ROUTES as PROMOTION_ROUTES
 from .routes import ROUTES
 from .service import module_of
 
 # The public paths this service answers; the embedded gateway routes them here.
 PATH_PREFIXES = ("/api/v1/carts", "/api/v1/products", "/api/v1/shipping-methods", "/api/v1/tax-rates",
-                 "/api/v1/tax-settings")
+                 "/api/v1/tax-settings", "/api/v1/campaigns", "/api/v1/codes", "/api/v1/vouchers",
+                 "/api/v1/redemptions")
 
 
 def create_app(runtime: Runtime, *, owns_runtime: bool = True) -> Litestar:
     module_of(runtime)
-    return build_service_app("cart", ROUTES, runtime, owns_runtime=owns_runtime)
+    return build_service_app("cart", [*ROUTES, *PROMOTION_ROUTES], runtime, owns_runtime=owns_runtime)

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from kassa_contract.base import UNSET
 from kassa_contract.cart import (
     MAX_QUANTITY,
+    AppliedDiscount,
     Cart,
     CartAddress,
     CreateCart,
@@ -40,14 +41,15 @@ from kassa_platform.clock import Clock
 from kassa_platform.db import Database, is_postgres, transaction
 from kassa_platform.ids import new_id, random_token
 from kassa_platform.outbox import write_event
+from kassa_promotions.store.codes import CodeStore, code_key
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .catalog import Catalog
-from .config import ConfigCache
+from .config import AppPricing, ConfigCache
+from .discounts import evaluate_cart
 from .pricing import (
     LineInput,
     PricedCart,
-    PricingConfig,
     available_shipping,
     price_cart,
 )
@@ -64,6 +66,8 @@ class CartDocument(msgspec.Struct, rename="camel", kw_only=True):
     tax_lines: list[TaxLine] = []
     notices: list[Notice] = []
     taxes_included: bool = False
+    discount_codes: list[str] = []
+    discounts: list[AppliedDiscount] = []
 
 
 
@@ -107,6 +111,7 @@ class CartState:
     abandoned_at: datetime | None
     config_version: int | None
     prices_include_tax: bool | None
+    discount_codes: list[str] = dataclasses.field(default_factory=list)
 
 
 CART_COLUMNS = (carts.c.id, carts.c.app_id, carts.c.status, carts.c.currency, carts.c.customer_email,
@@ -139,7 +144,8 @@ def cart_view(row: Any, document: CartDocument, *, client_secret: str | None = N
     return Cart(
         id=row.id, status=row.status, currency=row.currency, customer_email=row.customer_email,
         line_items=document.line_items, shipping_address=_address(row.shipping_address),
-        billing_address=_address(row.billing_address), shipping_method=document.shipping_method, discounts=[],
+        billing_address=_address(row.billing_address), shipping_method=document.shipping_method,
+        discounts=document.discounts,
         notices=document.notices, tax_lines=document.tax_lines, taxes_included=document.taxes_included,
         subtotal=row.subtotal, discount_total=row.discount_total, shipping_total=row.shipping_total,
         tax_total=row.tax_total, total=row.total, item_count=row.item_count, metadata=row.metadata,
@@ -154,6 +160,12 @@ class CartService:
         self.max_lines = max_lines
         self.catalog = Catalog()
         self.configs = ConfigCache()
+        self.codes = CodeStore()
+
+    async def settings_version(self, conn: AsyncConnection, app_id: str) -> tuple[int | None, bool | None]:
+        row = (await conn.execute(sa.select(cart_settings.c.config_version, cart_settings.c.prices_include_tax)
+                                  .where(cart_settings.c.app_id == app_id))).first()
+        return (row.config_version, row.prices_include_tax) if row else (None, None)
 
     # ---------------------------------------------------------------- access
 
@@ -182,22 +194,38 @@ class CartService:
             shipping_method_id=row.shipping_method_id, lines=[LineInput.of(li) for li in doc.line_items],
             metadata=row.metadata, version=row.version, created_at=row.created_at, abandoned_at=row.abandoned_at,
             config_version=row.config_version, prices_include_tax=row.prices_include_tax,
+            discount_codes=list(doc.discount_codes),
         )
 
-    async def _config(self, conn: AsyncConnection, state: CartState) -> PricingConfig:
+    async def _config(self, conn: AsyncConnection, state: CartState) -> AppPricing:
         return await self.configs.get(conn, state.app_id, state.config_version, state.prices_include_tax)
 
-    def _price(self, state: CartState, config: PricingConfig) -> PricedCart:
+    async def _price(self, conn: AsyncConnection, state: CartState) -> tuple[PricedCart, list[AppliedDiscount]]:
+        """Price the cart: shipping and tax from the config, discounts from the promotions engine."""
+        pricing = await self._config(conn, state)
         addr = state.shipping_address
-        return price_cart(state.lines, currency=state.currency, country=addr.country_code if addr else None,
-                          region=addr.region if addr else None, shipping_method_id=state.shipping_method_id,
-                          config=config)
+        where = {"currency": state.currency, "country": addr.country_code if addr else None,
+                 "region": addr.region if addr else None, "shipping_method_id": state.shipping_method_id,
+                 "config": pricing.config}
+        priced = price_cart(state.lines, **where)
+        if not (state.lines and (len(pricing.campaigns) or state.discount_codes)):
+            return priced, [AppliedDiscount(code=c, campaign_id=None, name=c, amount=0, applied=False,
+                                            reason="cart_empty", message="Add items to use this code")
+                            for c in state.discount_codes]
+        found = await evaluate_cart(conn, self.codes, app_id=state.app_id, currency=state.currency, lines=state.lines,
+                                    shipping_amount=priced.shipping_total, codes=state.discount_codes,
+                                    email=state.customer_email, campaigns=pricing.campaigns, now=self.clock.now())
+        priced = price_cart(state.lines, **where, line_discounts=found.line_discounts,
+                            shipping_discount=found.shipping_discount, line_allocations=found.allocations)
+        return priced, found.discounts
 
     @staticmethod
-    def _write(state: CartState, priced: PricedCart, now: datetime) -> tuple[dict[str, Any], Cart]:
+    def _write(state: CartState, priced: PricedCart, discounts: list[AppliedDiscount],
+               now: datetime) -> tuple[dict[str, Any], Cart]:
         """The row values to store and the Cart they show, from one priced state."""
         doc = CartDocument(line_items=priced.lines, shipping_method=priced.shipping, tax_lines=priced.tax_lines,
-                           notices=priced.notices, taxes_included=priced.taxes_included)
+                           notices=priced.notices, taxes_included=priced.taxes_included,
+                           discount_codes=state.discount_codes, discounts=discounts)
         values = {
             "status": state.status, "customer_email": state.customer_email,
             "shipping_address": _address_json(state.shipping_address),
@@ -211,7 +239,7 @@ class CartService:
         cart = Cart(
             id=state.id, status=state.status, currency=state.currency, customer_email=state.customer_email,
             line_items=priced.lines, shipping_address=state.shipping_address, billing_address=state.billing_address,
-            shipping_method=priced.shipping, discounts=[], notices=priced.notices, tax_lines=priced.tax_lines,
+            shipping_method=priced.shipping, discounts=discounts, notices=priced.notices, tax_lines=priced.tax_lines,
             taxes_included=priced.taxes_included, subtotal=priced.subtotal, discount_total=priced.discount_total,
             shipping_total=priced.shipping_total, tax_total=priced.tax_total, total=priced.total,
             item_count=priced.item_count, metadata=state.metadata, created_at=state.created_at, updated_at=now,
@@ -232,21 +260,21 @@ class CartService:
         cart_id = new_id("cart")
         secret = f"{cart_id}_secret_{random_token(18)}"
         async with transaction(self.db) as conn:
-            settings = (await conn.execute(
-                sa.select(cart_settings.c.config_version, cart_settings.c.prices_include_tax)
-                .where(cart_settings.c.app_id == principal.app_id))).first()
+            version, includes_tax = await self.settings_version(conn, principal.app_id)
             state = CartState(
                 id=cart_id, app_id=principal.app_id, status="open", currency=body.currency,
                 customer_email=body.customer_email, shipping_address=body.shipping_address,
                 billing_address=body.billing_address, shipping_method_id=None, lines=[], metadata=body.metadata,
                 version=1, created_at=now, abandoned_at=None,
-                config_version=settings.config_version if settings else None,
-                prices_include_tax=settings.prices_include_tax if settings else None,
+                config_version=version, prices_include_tax=includes_tax,
             )
             for i, item in enumerate(body.line_items):
                 await self._add_line(conn, principal, state, item, field=f"lineItems[{i}]")
-            priced = self._price(state, await self._config(conn, state))
-            values, cart = self._write(state, priced, now)
+            state.discount_codes = _unique_codes(body.discount_codes)
+            priced, discounts = await self._price(conn, state)
+            for i, code in enumerate(state.discount_codes):
+                _require_applied(discounts, code, field=f"discountCodes[{i}]")
+            values, cart = self._write(state, priced, discounts, now)
             await conn.execute(_INSERT, {"id": state.id, "app_id": state.app_id, "currency": state.currency,
                                          "client_secret_hash": _hash_secret(secret), "created_at": now,
                                          "abandoned_at": None, **values})
@@ -304,7 +332,7 @@ class CartService:
             if method_id is None:
                 state.shipping_method_id = None
                 return
-            config = await self._config(conn, state)
+            config = (await self._config(conn, state)).config
             rule = config.shipping.get(method_id)
             if rule is None:
                 raise KassaError("shipping_method_not_found", f"No shipping method {method_id}",
@@ -324,7 +352,7 @@ class CartService:
             row = await self._load(conn, principal.app_id, cart_id, lock=False)
             self._authorize(principal, row.client_secret_hash, cart_secret)
             state = self._state(row)
-            config = await self._config(conn, state)
+            config = (await self._config(conn, state)).config
         country = state.shipping_address.country_code if state.shipping_address else None
         shipping_discount = (row.document.get("shippingMethod") or {}).get("discountTotal", 0)
         goods = row.subtotal - (row.discount_total - shipping_discount)
@@ -332,10 +360,35 @@ class CartService:
                                selected=q.rule.id == row.shipping_method_id)
                 for q in available_shipping(config, state.currency, country, goods)]
 
+    async def apply_code(self, principal: Principal, cart_id: str, cart_secret: str | None, code: str) -> Cart:
+        """Add a code; refused (422 `discount_invalid`, with the reason) unless it applies now."""
+        code = code.strip()
+
+        async def change(_: AsyncConnection, state: CartState) -> None:
+            if code_key(code) in {code_key(c) for c in state.discount_codes}:
+                return
+            if len(state.discount_codes) >= MAX_CODES:
+                raise KassaError("discount_invalid", f"A cart holds at most {MAX_CODES} codes", field="code",
+                                 details={"reason": "too_many_codes"})
+            state.discount_codes.append(code)
+
+        return await self._mutate(principal, cart_id, cart_secret, change,
+                                  check=lambda discounts: _require_applied(discounts, code, field="code"))
+
+    async def remove_code(self, principal: Principal, cart_id: str, cart_secret: str | None, code: str) -> Cart:
+        async def change(_: AsyncConnection, state: CartState) -> None:
+            kept = [c for c in state.discount_codes if code_key(c) != code_key(code)]
+            if len(kept) == len(state.discount_codes):
+                raise KassaError("discount_code_not_on_cart", f"The code {code} is not on cart {cart_id}", status=404)
+            state.discount_codes = kept
+
+        return await self._mutate(principal, cart_id, cart_secret, change)
+
     # ---------------------------------------------------------------- internals
 
     async def _mutate(self, principal: Principal, cart_id: str, cart_secret: str | None,
-                      change: Callable[[AsyncConnection, CartState], Awaitable[None]]) -> Cart:
+                      change: Callable[[AsyncConnection, CartState], Awaitable[None]],
+                      check: Callable[[list[AppliedDiscount]], None] | None = None) -> Cart:
         now = self.clock.now()
         async with transaction(self.db) as conn:
             row = await self._load(conn, principal.app_id, cart_id, lock=True)
@@ -346,8 +399,10 @@ class CartService:
             state = self._state(row)
             await change(conn, state)
             state.version += 1
-            priced = self._price(state, await self._config(conn, state))
-            values, cart = self._write(state, priced, now)
+            priced, discounts = await self._price(conn, state)
+            if check is not None:
+                check(discounts)  # may refuse the change: the transaction rolls back
+            values, cart = self._write(state, priced, discounts, now)
             await conn.execute(_UPDATE, {"b_id": cart_id, "b_app_id": principal.app_id, **values})
             await self._emit(conn, CART_UPDATED, state, cart, now)
         return cart
@@ -413,6 +468,24 @@ class CartService:
         await write_event(conn, app_id=state.app_id, type=type_, source=SOURCE, aggregate_id=state.id,
                           sequence=state.version, data=CartEventData(cart_id=state.id, sequence=state.version, cart=cart),
                           now=now)
+
+
+MAX_CODES = 20
+
+
+def _unique_codes(codes: list[str]) -> list[str]:
+    seen: dict[str, str] = {}
+    for code in codes:
+        seen.setdefault(code_key(code), code.strip())
+    return list(seen.values())
+
+
+def _require_applied(discounts: list[AppliedDiscount], code: str, *, field: str) -> None:
+    """A code being added must apply now; later it may stop applying and stays, marked."""
+    for d in discounts:
+        if d.code is not None and code_key(d.code) == code_key(code) and not d.applied:
+            raise KassaError("discount_invalid", d.message or "This code cannot be used", field=field,
+                             details={"reason": d.reason, "code": code})
 
 
 def _with_quantity(line: LineInput, quantity: int) -> LineInput:

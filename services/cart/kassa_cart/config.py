@@ -8,6 +8,7 @@ costs no query for its configuration, and a change made by another process is se
 from __future__ import annotations
 
 from collections import OrderedDict
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
@@ -24,6 +25,8 @@ from kassa_contract.cart import (
 from kassa_contract.errors import KassaError
 from kassa_platform.db import is_postgres
 from kassa_platform.ids import new_id
+from kassa_promotions import CampaignIndex
+from kassa_promotions.store.campaigns import CampaignStore
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -142,16 +145,32 @@ class ConfigStore:
         return TaxSettings(prices_include_tax=prices_include_tax)
 
 
+@dataclass(frozen=True)
+class AppPricing:
+    """Everything that prices an application's carts apart from the carts themselves."""
+
+    config: PricingConfig
+    campaigns: CampaignIndex  # active automatic campaigns
+
+
+_EMPTY = AppPricing(PricingConfig(), CampaignIndex([]))
+
+
 class ConfigCache:
-    """(app_id, config_version) -> PricingConfig, bounded LRU."""
+    """(app_id, config_version) -> AppPricing, bounded LRU.
+
+    Campaign changes move the version too. Campaign usage and budgets move with every order and
+    are not versioned: a cached campaign may show a little more room than it has, which only
+    affects the quote; reservation at checkout enforces the limits exactly.
+    """
 
     def __init__(self, size: int = 2048) -> None:
         self._size = size
-        self._entries: OrderedDict[str, tuple[int, PricingConfig]] = OrderedDict()
+        self._entries: OrderedDict[str, tuple[int, AppPricing]] = OrderedDict()
 
-    async def get(self, conn: AsyncConnection, app_id: str, version: int | None, prices_include_tax: bool | None) -> PricingConfig:
+    async def get(self, conn: AsyncConnection, app_id: str, version: int | None, prices_include_tax: bool | None) -> AppPricing:
         if version is None:  # the application never configured anything
-            return PricingConfig()
+            return _EMPTY
         hit = self._entries.get(app_id)
         if hit and hit[0] == version:
             self._entries.move_to_end(app_id)
@@ -163,13 +182,14 @@ class ConfigCache:
             self._entries.popitem(last=False)
         return config
 
-    async def _load(self, conn: AsyncConnection, app_id: str, prices_include_tax: bool) -> PricingConfig:
+    async def _load(self, conn: AsyncConnection, app_id: str, prices_include_tax: bool) -> AppPricing:
         rates = await conn.execute(sa.select(tax_rates).where(tax_rates.c.app_id == app_id))
         methods = await conn.execute(sa.select(shipping_methods).where(shipping_methods.c.app_id == app_id))
-        return PricingConfig(
+        automatic = await CampaignStore().automatic(conn, app_id)
+        return AppPricing(PricingConfig(
             prices_include_tax=prices_include_tax,
             tax_rules=tuple(TaxRule(r.id, r.country_code, r.region, r.tax_class, Decimal(r.rate), r.name) for r in rates),
             shipping={m.id: ShippingRule(m.id, m.name, m.prices, m.free_above,
                                          frozenset(m.countries) if m.countries is not None else None,
                                          m.tax_class, m.active) for m in methods},
-        )
+        ), CampaignIndex(automatic))

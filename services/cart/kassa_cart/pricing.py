@@ -16,7 +16,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
 
-from kassa_contract.cart import LineItem, Notice, SelectedShippingMethod, TaxLine
+from kassa_contract.cart import (
+    LineDiscountAllocation,
+    LineItem,
+    Notice,
+    SelectedShippingMethod,
+    TaxLine,
+)
 from kassa_platform.money import apportion, round_half_even
 
 STANDARD = "standard"
@@ -152,8 +158,10 @@ def price_cart(
     config: PricingConfig,
     line_discounts: dict[str, int] | None = None,
     shipping_discount: int = 0,
+    line_allocations: dict[str, list[LineDiscountAllocation]] | None = None,
 ) -> PricedCart:
     line_discounts = line_discounts or {}
+    line_allocations = line_allocations or {}
     notices: list[Notice] = []
     inclusive = config.prices_include_tax
 
@@ -211,6 +219,7 @@ def price_cart(
                 quantity=ln.quantity, unit_price=ln.unit_price, subtotal=st, discount_total=disc, tax_total=tax,
                 total=st - disc + (0 if inclusive else tax), tax_rate=_rate_text(rule.rate) if rule else "0",
                 tax_class=ln.tax_class, categories=list(ln.categories), custom=ln.custom, metadata=ln.metadata,
+                discount_allocations=line_allocations.get(ln.id, []),
             )
         )
 

@@ -26,6 +26,7 @@ from kassa_contract.cart import (
     VariantInput,
 )
 from kassa_contract.common import Page
+from kassa_contract.promotions import ApplyDiscountCode
 from kassa_platform.app import caller, runtime_of
 from kassa_platform.db import transaction
 from kassa_platform.pagination import DEFAULT_LIMIT, check_limit
@@ -92,6 +93,19 @@ class CartController(Controller):
                               cart_secret: CartSecret = None) -> Cart:
         return await _module(request).carts.select_shipping(caller(request), cart_id, cart_secret,
                                                             data.shipping_method_id)
+
+
+    @post("/{cart_id:str}/discount-codes", operation_id="applyDiscountCode", status_code=200,
+          opt={"scope": "carts:write", **BROWSER})
+    async def apply_code(self, request: Request[Any, Any, Any], cart_id: FromPath[str], data: JSONBody[ApplyDiscountCode],
+                         cart_secret: CartSecret = None) -> Cart:
+        return await _module(request).carts.apply_code(caller(request), cart_id, cart_secret, data.code)
+
+    @delete("/{cart_id:str}/discount-codes/{code:str}", operation_id="removeDiscountCode", status_code=200,
+            opt={"scope": "carts:write", **BROWSER})
+    async def remove_code(self, request: Request[Any, Any, Any], cart_id: FromPath[str], code: FromPath[str],
+                          cart_secret: CartSecret = None) -> Cart:
+        return await _module(request).carts.remove_code(caller(request), cart_id, cart_secret, code)
 
 
 class ProductController(Controller):

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from kassa_platform.clock import Clock
 from kassa_platform.db import Database
 from kassa_platform.runtime import Runtime
+from kassa_promotions.store.campaigns import CampaignStore
+from kassa_promotions.store.codes import CodeStore
 
 from .carts import CartService
 from .catalog import Catalog
@@ -22,12 +24,14 @@ class CartModule:
     carts: CartService
     catalog: Catalog
     config: ConfigStore
+    campaigns: CampaignStore
+    codes: CodeStore
 
 
 def module_of(runtime: Runtime) -> CartModule:
     module = runtime.services.get(KEY)
     if module is None:
         carts = CartService(runtime.db, runtime.clock, max_lines=runtime.settings.max_cart_lines)
-        module = CartModule(runtime.db, runtime.clock, carts, carts.catalog, ConfigStore())
+        module = CartModule(runtime.db, runtime.clock, carts, carts.catalog, ConfigStore(), CampaignStore(), carts.codes)
         runtime.services[KEY] = module
     return module

@@ -70,6 +70,7 @@ class CreateCart(Request):
     shipping_address: CartAddress | None = None
     billing_address: CartAddress | None = None
     metadata: Metadata | None = None
+    discount_codes: Annotated[list[Annotated[str, Meta(min_length=1, max_length=64)]], Meta(max_length=20)] = []
 
 
 class UpdateCart(Request):
@@ -92,6 +93,14 @@ class SelectShippingMethod(Request):
 # ---------------------------------------------------------------- responses
 
 
+class LineDiscountAllocation(Model):
+    """The part of one discount that falls on one line."""
+
+    campaign_id: str
+    code: str | None
+    amount: int
+
+
 class LineItem(Model):
     id: str
     variant_id: str | None
@@ -109,6 +118,7 @@ class LineItem(Model):
     categories: list[str]
     custom: bool
     metadata: dict | None = None
+    discount_allocations: list[LineDiscountAllocation] = []
 
 
 class SelectedShippingMethod(Model):

@@ -44,6 +44,21 @@ ERROR_STATUS: dict[str, int] = {
     "tax_rate_exists": 409,
     "discount_invalid": 422,
     "metadata_too_large": 422,
+    "discount_code_not_on_cart": 404,
+    # promotions
+    "campaign_not_found": 404,
+    "code_not_found": 404,
+    "code_taken": 409,
+    "code_not_usable": 409,
+    "code_space_exhausted": 422,
+    "redemption_not_found": 404,
+    # webhooks
+    "webhook_endpoint_not_found": 404,
+    "webhook_endpoint_disabled": 409,
+    "webhook_url_invalid": 422,
+    "webhook_secret_invalid": 422,
+    "webhook_delivery_not_found": 404,
+    "event_not_found": 404,
 }
 
 # Keys that older clients send and that the canonical shape renamed. A rejected key names its

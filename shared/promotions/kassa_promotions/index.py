@@ -65,6 +65,10 @@ class _Buckets:
 
 
 class CampaignIndex:
+    def __len__(self) -> int:
+        """How many campaigns the index holds (those that can apply automatically)."""
+        return len(self._campaigns)
+
     def __init__(self, campaigns: Iterable[Campaign]) -> None:
         self._campaigns: list[Campaign] = []
         self._proven: list[bool] = []  # a bucket hit alone proves relevance (no exact line test)

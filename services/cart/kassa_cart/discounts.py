@@ -1,0 +1,68 @@
+"""Discounts for a cart: the promotions engine applied to the cart's lines and codes.
+
+The engine is pure; this module feeds it (a cart snapshot, the codes resolved from the store,
+the cached campaign index) and turns its evaluation into what the cart shows: `discounts[]`
+(applied, and codes that do not apply with their reason) and per-line allocations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from kassa_contract.cart import AppliedDiscount, LineDiscountAllocation
+from kassa_promotions import CampaignIndex, Cart, CartLine, Customer, Evaluation
+from kassa_promotions.store.codes import CodeStore, code_key
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from .pricing import LineInput
+
+UNKNOWN_CODE = "code_not_found"
+
+
+@dataclass
+class CartDiscounts:
+    line_discounts: dict[str, int] = field(default_factory=dict)
+    shipping_discount: int = 0
+    allocations: dict[str, list[LineDiscountAllocation]] = field(default_factory=dict)
+    discounts: list[AppliedDiscount] = field(default_factory=list)
+
+    def rejection_of(self, code: str) -> AppliedDiscount | None:
+        key = code_key(code)
+        return next((d for d in self.discounts if d.code and code_key(d.code) == key and not d.applied), None)
+
+
+def engine_cart(currency: str, lines: list[LineInput], shipping_amount: int) -> Cart:
+    return Cart(currency=currency, shipping_amount=shipping_amount, lines=tuple(
+        CartLine(id=ln.id, unit_price=ln.unit_price, quantity=ln.quantity, product_id=ln.product_id,
+                 variant_id=ln.variant_id, categories=ln.categories, tax_class=ln.tax_class) for ln in lines))
+
+
+async def evaluate_cart(conn: AsyncConnection, store: CodeStore, *, app_id: str, currency: str, lines: list[LineInput],
+                        shipping_amount: int, codes: list[str], email: str | None, campaigns: CampaignIndex,
+                        now: datetime) -> CartDiscounts:
+    resolved = await store.resolve(conn, app_id, codes)
+    cart = engine_cart(currency, lines, shipping_amount)
+    evaluation = campaigns.evaluate(cart, now=now, codes=[resolved[code_key(c)] for c in codes if code_key(c) in resolved],
+                                    customer=Customer(email=email))
+    result = to_cart_discounts(evaluation)
+    for code in codes:  # codes the store does not know stay on the cart, marked
+        if code_key(code) not in resolved:
+            result.discounts.append(AppliedDiscount(code=code, campaign_id=None, name=code, amount=0, applied=False,
+                                                    reason=UNKNOWN_CODE, message="This code does not exist"))
+    return result
+
+
+def to_cart_discounts(evaluation: Evaluation) -> CartDiscounts:
+    result = CartDiscounts(line_discounts=evaluation.line_discounts, shipping_discount=evaluation.shipping_discount)
+    for d in evaluation.discounts:
+        result.discounts.append(AppliedDiscount(code=d.code, campaign_id=d.campaign_id, name=d.name, amount=d.amount,
+                                                message=d.note))
+        for line_id, amount in d.lines.items():
+            result.allocations.setdefault(line_id, []).append(
+                LineDiscountAllocation(campaign_id=d.campaign_id, code=d.code, amount=amount))
+    for r in evaluation.rejected:
+        if r.code is not None:  # automatic campaigns that do not apply are not the shopper's business
+            result.discounts.append(AppliedDiscount(code=r.code, campaign_id=r.campaign_id, name=r.name, amount=0,
+                                                    applied=False, reason=r.reason, message=r.message))
+    return result

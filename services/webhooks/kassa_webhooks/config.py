@@ -1,0 +1,61 @@
+"""The webhook service's settings: environment variables with working defaults.
+
+`KASSA_WEBHOOKS_ALLOW_PRIVATE_NETWORKS` is the operator's switch for the SSRF guard: `all` (or
+`1`) lets every application deliver to loopback, private and link-local addresses; a comma list of
+application ids lets only those. Unset, such deliveries are refused. It is never a merchant's
+choice: a merchant who could allow it could point Kassa at the operator's own network.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from kassa_platform.settings import Settings
+
+# Delays before the retries that follow a failed attempt: the first attempt is immediate, then
+# 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h (8 attempts over about 27.6 hours).
+RETRY_SCHEDULE: tuple[timedelta, ...] = (
+    timedelta(seconds=5), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2),
+    timedelta(hours=5), timedelta(hours=10), timedelta(hours=10),
+)
+
+
+def _env(settings: Settings, name: str, default: str) -> str:
+    return settings.extra.get(name) or os.environ.get(name) or default
+
+
+@dataclass
+class WebhookConfig:
+    request_timeout: float = 15.0
+    # A claimed delivery belongs to its worker this long; past it, another worker may take it.
+    # It must outlast one request (timeout) plus recording its result.
+    lease: timedelta = timedelta(seconds=60)
+    retry_schedule: tuple[timedelta, ...] = RETRY_SCHEDULE
+    jitter: float = 0.1  # retries move by up to ±10 % so that a failed burst does not return as one
+    retry_after_cap: timedelta = timedelta(hours=24)
+    disable_after: timedelta = timedelta(days=5)  # failing with no success this long disables
+    default_rotation_overlap: timedelta = timedelta(hours=24)
+    response_excerpt_bytes: int = 1024
+    user_agent: str = "Kassa-Webhooks/1.0"
+    relay_batch: int = 500
+    claim_batch: int = 200
+    max_in_flight: int = 256  # requests one worker keeps open at once, all endpoints together
+    allow_private_all: bool = False
+    allow_private_apps: set[str] = field(default_factory=set)
+
+    def allows_private(self, app_id: str) -> bool:
+        return self.allow_private_all or app_id in self.allow_private_apps
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "WebhookConfig":
+        allow = _env(settings, "KASSA_WEBHOOKS_ALLOW_PRIVATE_NETWORKS", "").strip()
+        everyone = allow.lower() in ("all", "1", "true", "yes")
+        return cls(
+            request_timeout=float(_env(settings, "KASSA_WEBHOOKS_TIMEOUT_SECONDS", "15")),
+            lease=timedelta(seconds=float(_env(settings, "KASSA_WEBHOOKS_LEASE_SECONDS", "60"))),
+            max_in_flight=int(_env(settings, "KASSA_WEBHOOKS_MAX_IN_FLIGHT", "256")),
+            allow_private_all=everyone,
+            allow_private_apps=set() if everyone else {a.strip() for a in allow.split(",") if a.strip()},
+        )

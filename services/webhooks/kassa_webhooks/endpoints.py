@@ -1,0 +1,215 @@
+"""Webhook endpoints: create, list, get, update, delete, rotate the secret, disable and enable.
+
+URL rules: https in live mode, http also in test mode; no credentials in the URL; a literal
+loopback, private or link-local address (or `localhost`) only where the operator allows it. The
+real guard runs at delivery time (see `ssrf`): these checks only refuse what can never work.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import msgspec
+import sqlalchemy as sa
+from kassa_contract.base import UNSET
+from kassa_contract.common import Page
+from kassa_contract.errors import KassaError
+from kassa_contract.webhooks import (
+    WEBHOOK_ENDPOINT_DISABLED,
+    WEBHOOK_TEST,
+    CreateWebhookEndpoint,
+    UpdateWebhookEndpoint,
+    WebhookEndpoint,
+    WebhookEndpointDisabledData,
+)
+from kassa_platform.auth import Principal
+from kassa_platform.ids import new_id
+from kassa_platform.outbox import write_event
+from kassa_platform.pagination import decode_cursor, encode_cursor
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from .config import WebhookConfig
+from .endpoint_secrets import add_secret, check_secret, generate_secret, newest_secret, obfuscate, rotate_secret
+from .ssrf import is_public, literal_address
+from .store import delivery_row, store_deliveries, store_events
+from .tables import webhook_deliveries, webhook_endpoints
+
+SOURCE = "webhooks"
+_encoder = msgspec.json.Encoder()
+
+
+def matches(patterns: list[str], event_type: str) -> bool:
+    """`cart.updated` matches itself, `cart.*`, and `*`."""
+    for pattern in patterns:
+        if pattern == event_type or pattern == "*":
+            return True
+        if pattern.endswith(".*") and event_type.startswith(pattern[:-1]):
+            return True
+    return False
+
+
+def check_url(url: str, *, live: bool, allow_private: bool) -> str:
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        raise KassaError("webhook_url_invalid", "The URL is malformed", field="url") from None
+    allowed_schemes = ("https",) if live else ("https", "http")
+    if parts.scheme not in allowed_schemes:
+        reason = "Live mode endpoints must use https" if live else "The URL must be http or https"
+        raise KassaError("webhook_url_invalid", reason, field="url")
+    if not host:
+        raise KassaError("webhook_url_invalid", "The URL has no host", field="url")
+    if parts.username is not None or parts.password is not None:
+        raise KassaError("webhook_url_invalid", "Credentials do not belong in the URL: verify the signature instead",
+                         field="url")
+    address = literal_address(host)
+    private = host == "localhost" or host.endswith(".localhost") or (address is not None and not is_public(address))
+    if private and not allow_private:
+        raise KassaError("webhook_url_invalid", "Deliveries to loopback, private and link-local addresses are "
+                         "not allowed", field="url")
+    return url
+
+
+def endpoint_view(row: Any, secret: str) -> WebhookEndpoint:
+    return WebhookEndpoint(
+        id=row.id, url=row.url, enabled_events=list(row.enabled_events), description=row.description,
+        disabled=row.disabled, disabled_reason=row.disabled_reason, disabled_at=row.disabled_at,
+        ordered_delivery=row.ordered_delivery, max_concurrency=row.max_concurrency, secret=secret,
+        created_at=row.created_at, updated_at=row.updated_at,
+    )
+
+
+def _live(principal: Principal) -> bool:
+    return principal.environment == "live"
+
+
+async def load_endpoint(conn: AsyncConnection, app_id: str, endpoint_id: str, *, lock: bool = False) -> Any:
+    query = sa.select(webhook_endpoints).where(webhook_endpoints.c.id == endpoint_id,
+                                               webhook_endpoints.c.app_id == app_id,
+                                               webhook_endpoints.c.deleted_at.is_(None))
+    if lock and conn.dialect.name == "postgresql":
+        query = query.with_for_update(key_share=True)
+    row = (await conn.execute(query)).first()
+    if row is None:
+        raise KassaError("webhook_endpoint_not_found", f"No webhook endpoint {endpoint_id}")
+    return row
+
+
+async def fail_open_deliveries(conn: AsyncConnection, endpoint_id: str, reason: str, now: datetime) -> None:
+    """Deliveries still waiting on an endpoint that stops receiving become failed (and recoverable)."""
+    await conn.execute(sa.update(webhook_deliveries)
+                       .where(webhook_deliveries.c.endpoint_id == endpoint_id, webhook_deliveries.c.status == "pending")
+                       .values(status="failed", next_attempt_at=None, last_error=reason, updated_at=now))
+
+
+async def disable_endpoint(conn: AsyncConnection, row: Any, reason: str, now: datetime, *, notify: bool) -> None:
+    """Disable an endpoint; an automatic disable also emits `webhook_endpoint.disabled` to the outbox,
+    so the merchant's other endpoints (and their alerting) hear about it."""
+    version = row.version + 1
+    await conn.execute(sa.update(webhook_endpoints).where(webhook_endpoints.c.id == row.id).values(
+        disabled=True, disabled_reason=reason, disabled_at=now, version=version, updated_at=now))
+    await fail_open_deliveries(conn, row.id, f"endpoint disabled: {reason}", now)
+    if notify:
+        await write_event(conn, app_id=row.app_id, type=WEBHOOK_ENDPOINT_DISABLED, source=SOURCE,
+                          aggregate_id=row.id, sequence=version,
+                          data=WebhookEndpointDisabledData(endpoint_id=row.id, sequence=version, url=row.url,
+                                                           reason=reason, failing_since=row.failing_since),
+                          now=now)
+
+
+class EndpointService:
+    def __init__(self, config: WebhookConfig) -> None:
+        self.config = config
+
+    async def create(self, conn: AsyncConnection, principal: Principal, body: CreateWebhookEndpoint,
+                     now: datetime) -> WebhookEndpoint:
+        check_url(body.url, live=_live(principal), allow_private=self.config.allows_private(principal.app_id))
+        secret = check_secret(body.secret) if body.secret is not None else generate_secret()
+        endpoint_id = new_id("we")
+        await conn.execute(sa.insert(webhook_endpoints).values(
+            id=endpoint_id, app_id=principal.app_id, url=body.url, description=body.description,
+            enabled_events=list(dict.fromkeys(body.enabled_events)), ordered_delivery=body.ordered_delivery,
+            max_concurrency=body.max_concurrency, disabled=body.disabled,
+            disabled_reason="manual" if body.disabled else None, disabled_at=now if body.disabled else None,
+            failing_since=None, last_success_at=None, last_failure_at=None, last_failure_reason=None, version=1,
+            created_at=now, updated_at=now, deleted_at=None))
+        await add_secret(conn, endpoint_id, secret, now)
+        row = await load_endpoint(conn, principal.app_id, endpoint_id)
+        return endpoint_view(row, secret)  # the only response that shows the secret in full
+
+    async def get(self, conn: AsyncConnection, app_id: str, endpoint_id: str) -> WebhookEndpoint:
+        row = await load_endpoint(conn, app_id, endpoint_id)
+        return endpoint_view(row, obfuscate(await newest_secret(conn, endpoint_id)))
+
+    async def list(self, conn: AsyncConnection, app_id: str, limit: int, cursor: str | None) -> Page[WebhookEndpoint]:
+        after = decode_cursor(cursor)
+        query = sa.select(webhook_endpoints).where(webhook_endpoints.c.app_id == app_id,
+                                                   webhook_endpoints.c.deleted_at.is_(None))
+        if after:
+            query = query.where(webhook_endpoints.c.id > after)
+        rows = (await conn.execute(query.order_by(webhook_endpoints.c.id).limit(limit + 1))).all()
+        items = [endpoint_view(r, obfuscate(await newest_secret(conn, r.id))) for r in rows[:limit]]
+        return Page(data=items, next_cursor=encode_cursor(rows[limit - 1].id) if len(rows) > limit else None)
+
+    async def update(self, conn: AsyncConnection, principal: Principal, endpoint_id: str, body: UpdateWebhookEndpoint,
+                     now: datetime) -> WebhookEndpoint:
+        row = await load_endpoint(conn, principal.app_id, endpoint_id, lock=True)
+        values: dict[str, Any] = {}
+        if body.url is not UNSET:
+            values["url"] = check_url(body.url, live=_live(principal),
+                                      allow_private=self.config.allows_private(principal.app_id))
+        if body.enabled_events is not UNSET:
+            values["enabled_events"] = list(dict.fromkeys(body.enabled_events))
+        if body.description is not UNSET:
+            values["description"] = body.description
+        if body.ordered_delivery is not UNSET:
+            values["ordered_delivery"] = body.ordered_delivery
+        if body.max_concurrency is not UNSET:
+            values["max_concurrency"] = body.max_concurrency
+        if body.disabled is True and not row.disabled:
+            await disable_endpoint(conn, row, "manual", now, notify=False)
+            row = await load_endpoint(conn, principal.app_id, endpoint_id)
+        elif body.disabled is False and row.disabled:
+            # A fresh start: the failures that led to the disable no longer count towards the next one.
+            values.update(disabled=False, disabled_reason=None, disabled_at=None, failing_since=None)
+        if values:
+            await conn.execute(sa.update(webhook_endpoints).where(webhook_endpoints.c.id == endpoint_id)
+                               .values(**values, version=row.version + 1, updated_at=now))
+        return await self.get(conn, principal.app_id, endpoint_id)
+
+    async def delete(self, conn: AsyncConnection, app_id: str, endpoint_id: str, now: datetime) -> None:
+        row = await load_endpoint(conn, app_id, endpoint_id, lock=True)
+        await conn.execute(sa.update(webhook_endpoints).where(webhook_endpoints.c.id == row.id)
+                           .values(deleted_at=now, updated_at=now, version=row.version + 1))
+        await fail_open_deliveries(conn, row.id, "endpoint deleted", now)
+
+    async def rotate(self, conn: AsyncConnection, app_id: str, endpoint_id: str, overlap: timedelta | None,
+                     now: datetime) -> WebhookEndpoint:
+        row = await load_endpoint(conn, app_id, endpoint_id, lock=True)
+        secret = await rotate_secret(conn, row.id, now, self.config.default_rotation_overlap if overlap is None
+                                     else overlap)
+        await conn.execute(sa.update(webhook_endpoints).where(webhook_endpoints.c.id == row.id)
+                           .values(updated_at=now, version=row.version + 1))
+        return endpoint_view(await load_endpoint(conn, app_id, endpoint_id), secret)
+
+    async def send_test(self, conn: AsyncConnection, app_id: str, endpoint_id: str, now: datetime) -> str:
+        """Store a sample `webhook_endpoint.test` event addressed to this endpoint alone; return the delivery id."""
+        row = await load_endpoint(conn, app_id, endpoint_id)
+        if row.disabled:
+            raise KassaError("webhook_endpoint_disabled", f"Webhook endpoint {endpoint_id} is disabled: enable it "
+                             "first")
+        event_id = new_id("evt")
+        payload = _encoder.encode({"id": event_id, "type": WEBHOOK_TEST, "version": "1", "createdAt": now,
+                                   "data": {"endpointId": endpoint_id, "sequence": 0,
+                                            "message": "A test delivery from Kassa"}})
+        await store_events(conn, [{"id": event_id, "app_id": app_id, "type": WEBHOOK_TEST, "source": SOURCE,
+                                   "aggregate_id": endpoint_id, "sequence": 0, "payload": payload,
+                                   "created_at": now, "relayed_at": now}])
+        delivery = delivery_row(app_id=app_id, endpoint_id=endpoint_id, event_id=event_id, event_type=WEBHOOK_TEST,
+                                aggregate_id=endpoint_id, sequence=0, now=now)
+        await store_deliveries(conn, [delivery])
+        return delivery["id"]

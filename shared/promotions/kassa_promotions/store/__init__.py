@@ -1,0 +1,1 @@
+"""The promotions store: campaigns, codes and redemptions, persisted on PostgreSQL or SQLite."""
