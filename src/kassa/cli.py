@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from pathlib import Path
 from typing import Any
 
 from kassa_platform.settings import Settings
@@ -168,6 +169,68 @@ def cmd_keys_create(args: argparse.Namespace) -> int:
     return 0
 
 
+class Progress:
+    """A one-line progress bar on stderr (no dependency for something this small)."""
+
+    def __init__(self, total: int, label: str) -> None:
+        self.total, self.done, self.label = total, 0, label
+        self.started = __import__("time").monotonic()
+
+    def __call__(self, n: int) -> None:
+        self.done += n
+        width = 30
+        filled = width * self.done // max(self.total, 1)
+        rate = self.done / max(__import__("time").monotonic() - self.started, 1e-6)
+        print(f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} ({rate:,.0f}/s)",
+              end="", file=sys.stderr, flush=True)
+        if self.done >= self.total:
+            print(file=sys.stderr)
+
+
+def cmd_vouchers(args: argparse.Namespace) -> int:
+    import sqlalchemy as sa
+    from kassa_cart.promotions_routes import parse_csv_codes
+    from kassa_contract.errors import KassaError
+    from kassa_contract.promotions import CreateCodes
+    from kassa_platform.clock import Clock
+    from kassa_platform.db import Database, create_engine, transaction
+    from kassa_promotions.store.codes import CodeStore
+    from kassa_promotions.store.tables import campaigns
+
+    settings = _settings(args)
+
+    async def main() -> int:
+        await _migrate(settings)
+        engine = create_engine(settings.database_url, pool_size=1)
+        store = CodeStore()
+        try:
+            async with transaction(Database(engine)) as conn:
+                app_id = (await conn.execute(sa.select(campaigns.c.app_id)
+                                             .where(campaigns.c.id == args.campaign))).scalar_one_or_none()
+                if app_id is None:
+                    raise SystemExit(f"no campaign {args.campaign}")
+                if args.vouchers_command == "generate":
+                    body = CreateCodes(count=args.count, prefix=args.prefix, pattern=args.pattern,
+                                       usage_limit=args.usage_limit, balance=args.balance)
+                    made, _ = await store.create(conn, app_id, args.campaign, body, Clock().now(),
+                                                 progress=Progress(args.count, "generating"))
+                    return made
+                text = Path(args.file).read_text(encoding="utf-8-sig")
+                codes = parse_csv_codes(text)
+                return await store.import_codes(conn, app_id, args.campaign, codes, usage_limit=args.usage_limit,
+                                                balance=args.balance, now=Clock().now(),
+                                                progress=Progress(len(codes), "importing"))
+        finally:
+            await engine.dispose()
+
+    try:
+        print(f"{asyncio.run(main())} codes created")
+    except KassaError as exc:
+        print(f"{exc.code}: {exc.message}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kassa", description="Kassa: carts, checkout and webhooks")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -197,6 +260,22 @@ def build_parser() -> argparse.ArgumentParser:
     kind.add_argument("--scopes", help="comma-separated scopes for a secret key, or '*'")
     kind.add_argument("--publishable", action="store_true", help="a browser key: catalog and own carts")
     create_key.set_defaults(func=cmd_keys_create)
+
+    vouchers = sub.add_parser("vouchers", help="promotion codes").add_subparsers(dest="vouchers_command", required=True)
+    generate = vouchers.add_parser("generate", help="generate unique codes for a campaign")
+    generate.add_argument("--campaign", required=True)
+    generate.add_argument("--count", type=int, required=True)
+    generate.add_argument("--prefix", default="")
+    generate.add_argument("--pattern", default="########", help="# stands for a random character")
+    generate.add_argument("--usage-limit", type=int, default=1)
+    generate.add_argument("--balance", type=int, help="gift cards: the value of each code, in minor units")
+    generate.set_defaults(func=cmd_vouchers)
+    import_ = vouchers.add_parser("import", help="import codes from a CSV file (first column: the code)")
+    import_.add_argument("file")
+    import_.add_argument("--campaign", required=True)
+    import_.add_argument("--usage-limit", type=int, default=1)
+    import_.add_argument("--balance", type=int)
+    import_.set_defaults(func=cmd_vouchers)
     return parser
 
 

@@ -122,3 +122,24 @@ async def test_worker_runs_jobs_from_redis(tmp_path: Path, pg_url: str, redis_ur
     assert left == 0
     no_redis = kassa("worker", cwd=tmp_path, env={"KASSA_DATABASE_URL": pg_url, "KASSA_REDIS_URL": ""}, check=False)
     assert no_redis.returncode == 2 and "KASSA_REDIS_URL" in no_redis.stderr
+
+
+def test_vouchers_generate_and_import_with_progress(tmp_path: Path, pg_url: str) -> None:
+    env = {"KASSA_DATABASE_URL": pg_url}
+    app_id = kassa("apps", "create", "Voucher shop", "--env", "test", cwd=tmp_path, env=env).stdout.strip()
+    key = kassa("keys", "create", app_id, "--scopes", "*", cwd=tmp_path, env=env).stdout.strip()
+    with serving("cart", cwd=tmp_path, env=env) as (base, _):
+        headers = {"Authorization": f"Bearer {key}"}
+        campaign = httpx.post(f"{base}/api/v1/campaigns", headers=headers, json={
+            "name": "Bulk", "reward": {"type": "fixed_off", "amounts": {"EUR": 500}}}).json()
+        generated = kassa("vouchers", "generate", "--campaign", campaign["id"], "--count", "5000", "--prefix", "BLK-",
+                          cwd=tmp_path, env=env)
+        assert "5000 codes created" in generated.stdout and "5000/5000" in generated.stderr
+        (tmp_path / "codes.csv").write_text("code\nFILE-1\nFILE-2\n")
+        imported = kassa("vouchers", "import", "codes.csv", "--campaign", campaign["id"], cwd=tmp_path, env=env)
+        assert "2 codes created" in imported.stdout and "2/2" in imported.stderr
+        again = kassa("vouchers", "import", "codes.csv", "--campaign", campaign["id"], cwd=tmp_path, env=env, check=False)
+        assert again.returncode == 2 and "code_taken" in again.stderr
+        stats = httpx.get(f"{base}/api/v1/campaigns/{campaign['id']}/stats", headers=headers).json()
+        assert stats["codes"] == 5002
+        assert httpx.get(f"{base}/api/v1/codes/file-1", headers=headers).json()["status"] == "created"
