@@ -209,12 +209,13 @@ def cmd_vouchers(args: argparse.Namespace) -> int:
                                              .where(campaigns.c.id == args.campaign))).scalar_one_or_none()
                 if app_id is None:
                     raise SystemExit(f"no campaign {args.campaign}")
-                if args.vouchers_command == "generate":
-                    body = CreateCodes(count=args.count, prefix=args.prefix, pattern=args.pattern,
-                                       usage_limit=args.usage_limit, balance=args.balance)
-                    made, _ = await store.create(conn, app_id, args.campaign, body, Clock().now(),
-                                                 progress=Progress(args.count, "generating"))
-                    return made
+            if args.vouchers_command == "generate":
+                body = CreateCodes(count=args.count, prefix=args.prefix, pattern=args.pattern,
+                                   usage_limit=args.usage_limit, balance=args.balance)
+                made, _ = await store.create(Database(engine), app_id, args.campaign, body, Clock().now(),
+                                             progress=Progress(args.count, "generating"))
+                return made
+            async with transaction(Database(engine)) as conn:
                 text = Path(args.file).read_text(encoding="utf-8-sig")
                 codes = parse_csv_codes(text)
                 return await store.import_codes(conn, app_id, args.campaign, codes, usage_limit=args.usage_limit,

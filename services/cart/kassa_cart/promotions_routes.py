@@ -104,8 +104,7 @@ class CampaignController(Controller):
     async def create_codes(self, request: Request[Any, Any, Any], campaign_id: FromPath[str],
                            data: JSONBody[CreateCodes]) -> CodesCreated:
         m = _module(request)
-        async with transaction(m.db) as conn:
-            count, sample = await m.codes.create(conn, caller(request).app_id, campaign_id, data, m.clock.now())
+        count, sample = await m.codes.create(m.db, caller(request).app_id, campaign_id, data, m.clock.now())
         return CodesCreated(created=count, codes=sample)
 
     @post("/{campaign_id:str}/codes/import", operation_id="importCodes", opt=WRITE)

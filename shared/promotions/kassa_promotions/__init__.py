@@ -14,9 +14,32 @@ See README.md for the decisions (order, stacking, percentage vouchers, gift card
 from .engine import evaluate
 from .index import CampaignIndex
 from .model import (
-    Amounts, AppliedCode, AppliedDiscount, Bundle, BuyXGetY, Campaign, Cart, CartLine, CodeStatus, Customer,
-    EngineOptions, Evaluation, FixedOff, FixedPerUnit, GiftCard, GiftCardSpend, ItemMatcher, LineAllocation,
-    PercentOff, Reward, Rejection, Rules, ShippingOff, Stacking, Trigger, UnitSplit,
+    Amounts,
+    AppliedCode,
+    AppliedDiscount,
+    Bundle,
+    BuyXGetY,
+    Campaign,
+    Cart,
+    CartLine,
+    CodeStatus,
+    Customer,
+    EngineOptions,
+    Evaluation,
+    FixedOff,
+    FixedPerUnit,
+    GiftCard,
+    GiftCardSpend,
+    ItemMatcher,
+    LineAllocation,
+    PercentOff,
+    Rejection,
+    Reward,
+    Rules,
+    ShippingOff,
+    Stacking,
+    Trigger,
+    UnitSplit,
 )
 from .reasons import Reason
 

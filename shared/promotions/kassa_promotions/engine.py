@@ -32,8 +32,18 @@ from itertools import groupby
 from .allocation import unit_splits
 from .matching import CartView
 from .model import (
-    AppliedCode, AppliedDiscount, Campaign, Cart, Customer, EngineOptions, Evaluation, GiftCard, GiftCardSpend,
-    LineAllocation, PercentOff, Rejection,
+    AppliedCode,
+    AppliedDiscount,
+    Campaign,
+    Cart,
+    Customer,
+    EngineOptions,
+    Evaluation,
+    GiftCard,
+    GiftCardSpend,
+    LineAllocation,
+    PercentOff,
+    Rejection,
 )
 from .reasons import Miss, Reason, message
 from .rewards import Grant, clamp_to_budget, compute, percent_off_delivered

@@ -19,7 +19,17 @@ from datetime import datetime
 
 from .engine import evaluate_view
 from .matching import CartView
-from .model import AppliedCode, Bundle, Campaign, Cart, Customer, EngineOptions, Evaluation, GiftCard, ItemMatcher
+from .model import (
+    AppliedCode,
+    Bundle,
+    Campaign,
+    Cart,
+    Customer,
+    EngineOptions,
+    Evaluation,
+    GiftCard,
+    ItemMatcher,
+)
 from .rules import campaign_currencies, targets_items
 
 _KINDS = ("product", "variant", "category")
@@ -65,10 +75,6 @@ class _Buckets:
 
 
 class CampaignIndex:
-    def __len__(self) -> int:
-        """How many campaigns the index holds (those that can apply automatically)."""
-        return len(self._campaigns)
-
     def __init__(self, campaigns: Iterable[Campaign]) -> None:
         self._campaigns: list[Campaign] = []
         self._proven: list[bool] = []  # a bucket hit alone proves relevance (no exact line test)

@@ -17,7 +17,16 @@ from kassa_platform.money import round_half_even
 from .allocation import allocate, unit_prices
 from .matching import CartView
 from .model import (
-    AppliedCode, BuyXGetY, Bundle, Campaign, CartLine, FixedOff, FixedPerUnit, GiftCard, PercentOff, ShippingOff,
+    AppliedCode,
+    Bundle,
+    BuyXGetY,
+    Campaign,
+    CartLine,
+    FixedOff,
+    FixedPerUnit,
+    GiftCard,
+    PercentOff,
+    ShippingOff,
 )
 from .reasons import Miss, Reason
 

@@ -16,7 +16,16 @@ from datetime import datetime, timedelta
 
 from .matching import CartView
 from .model import (
-    AppliedCode, Bundle, Campaign, CartLine, Customer, FixedOff, FixedPerUnit, GiftCard, PercentOff, ShippingOff,
+    AppliedCode,
+    Bundle,
+    Campaign,
+    CartLine,
+    Customer,
+    FixedOff,
+    FixedPerUnit,
+    GiftCard,
+    PercentOff,
+    ShippingOff,
 )
 from .reasons import Miss, Reason
 

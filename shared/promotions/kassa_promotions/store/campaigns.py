@@ -8,14 +8,13 @@ from typing import Any
 
 import msgspec
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from kassa_contract.base import UNSET
 from kassa_contract.errors import KassaError
 from kassa_contract.promotions import Campaign as CampaignView
 from kassa_contract.promotions import CampaignStats, CreateCampaign, UpdateCampaign
 from kassa_platform.ids import new_id
 from kassa_platform.pagination import decode_cursor, encode_cursor
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .. import model
 from .tables import campaigns, codes

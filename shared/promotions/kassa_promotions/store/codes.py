@@ -12,13 +12,15 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from kassa_contract.errors import KassaError
 from kassa_contract.promotions import Code, CreateCodes
+from kassa_platform.db import Database, is_postgres, transaction
 from kassa_platform.ids import new_id
 from kassa_platform.pagination import decode_cursor, encode_cursor
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .. import model
 from .campaigns import to_engine
@@ -62,9 +64,17 @@ class CodeStore:
                 "reserved_uses": 0, "balance": balance, "assigned_to": assigned_to, "created_at": now,
                 "updated_at": now}
 
-    async def create(self, conn: AsyncConnection, app_id: str, campaign_id: str, body: CreateCodes, now: datetime,
+    async def create(self, db: Database, app_id: str, campaign_id: str, body: CreateCodes, now: datetime,
                      progress: Callable[[int], None] | None = None) -> tuple[int, list[Code]]:
-        campaign = await self._campaign(conn, app_id, campaign_id)
+        """One generic code, or `count` unique codes.
+
+        Unique codes are inserted in batches, each in its own short transaction, sorted by key and
+        with ON CONFLICT DO NOTHING: concurrent generators then never deadlock on each other's
+        uncommitted keys, a collision just makes one more code, and a 100,000-code run holds no
+        long transaction.
+        """
+        async with transaction(db) as conn:
+            campaign = await self._campaign(conn, app_id, campaign_id)
         is_gift = campaign.definition["reward"].get("type") == "gift_card"
         if is_gift and body.balance is None:
             raise KassaError("validation_error", "Gift card codes need a balance", field="balance")
@@ -76,38 +86,34 @@ class CodeStore:
             row = self._row(app_id, campaign_id, body.code, usage_limit=body.usage_limit, balance=body.balance,
                             assigned_to=body.assigned_to, status=status, now=now)
             try:
-                async with conn.begin_nested():
+                async with transaction(db) as conn:
                     await conn.execute(sa.insert(codes), [row])
             except IntegrityError:
                 raise KassaError("code_taken", f"The code {body.code} exists already", field="code", status=409) from None
             return 1, [view(_Obj(row))]
         limit = body.usage_limit if body.usage_limit is not None else 1
-        made = await self._generate(conn, body.count or 0, lambda: make_code(body.prefix, body.pattern), lambda text:
-                                    self._row(app_id, campaign_id, text, usage_limit=limit, balance=body.balance,
-                                              assigned_to=body.assigned_to, status=status, now=now), progress)
-        return len(made), [view(_Obj(r)) for r in made[:100]]
-
-    async def _generate(self, conn: AsyncConnection, count: int, make: Callable[[], str],
-                        row_of: Callable[[str], dict[str, Any]], progress: Callable[[int], None] | None) -> list[dict]:
-        made: list[dict] = []
-        space = len(ALPHABET) ** 6
+        count = body.count or 0
+        made: list[dict[str, Any]] = []
+        misses = 0
         while len(made) < count:
-            for _attempt in range(20):
-                batch = {code_key(c): c for c in (make() for _ in range(min(BATCH, count - len(made))))}
-                rows = [row_of(text) for text in batch.values()]
-                try:
-                    async with conn.begin_nested():  # a collision (even with a concurrent run) retries this batch
-                        await conn.execute(sa.insert(codes), rows)
-                    break
-                except IntegrityError:
-                    continue
-            else:
-                raise KassaError("code_space_exhausted", f"Could not make unique codes (pattern space about {space})",
+            want = min(BATCH, count - len(made))
+            batch = sorted({code_key(c): c for c in (make_code(body.prefix, body.pattern) for _ in range(want))}.items())
+            rows = [self._row(app_id, campaign_id, text, usage_limit=limit, balance=body.balance,
+                              assigned_to=body.assigned_to, status=status, now=now) for _, text in batch]
+            async with transaction(db) as conn:
+                insert = (pg_insert if is_postgres(conn) else sqlite_insert)(codes)
+                kept = set((await conn.execute(
+                    insert.values(rows).on_conflict_do_nothing(index_elements=["app_id", "code_key"])
+                    .returning(codes.c.code_key))).scalars())
+            inserted = [r for r in rows if r["code_key"] in kept]
+            made.extend(inserted)
+            misses = misses + 1 if not inserted else 0
+            if misses >= 20:
+                raise KassaError("code_space_exhausted", "The pattern leaves no unused codes: make it longer",
                                  field="pattern", status=422)
-            made.extend(rows)
-            if progress:
-                progress(len(rows))
-        return made
+            if progress and inserted:
+                progress(len(inserted))
+        return len(made), [view(_Obj(r)) for r in made[:100]]
 
     async def import_codes(self, conn: AsyncConnection, app_id: str, campaign_id: str, texts: Sequence[str], *,
                            usage_limit: int | None, balance: int | None, now: datetime,
