@@ -103,8 +103,9 @@ def stop_server(proc: subprocess.Popen[bytes]) -> None:
         proc.wait()
 
 
-def seed(base_url: str, key: str) -> tuple[list[str], str]:
-    """A product with 3 EUR variants, a shipping method and a DE tax rate; returns (variant ids, method id)."""
+def seed(base_url: str, key: str, campaigns: int = 0) -> tuple[list[str], str]:
+    """A product with 3 EUR variants, a shipping method, a DE tax rate and `campaigns` active
+    automatic campaigns; returns (variant ids, method id)."""
     with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {key}"}, timeout=10) as http:
         def post(path: str, body: dict) -> dict:
             r = http.post(path, json=body)
@@ -116,6 +117,18 @@ def seed(base_url: str, key: str) -> tuple[list[str], str]:
             {"sku": f"BENCH-{size}", "prices": {"EUR": 1999}} for size in ("S", "M", "L")]})
         method = post("/api/v1/shipping-methods", {"name": "Standard", "prices": {"EUR": 495}})
         post("/api/v1/tax-rates", {"countryCode": "DE", "rate": "19", "name": "DE VAT"})
+        for i in range(campaigns):  # a realistic mix: most target other categories, some the whole basket
+            kind = i % 4
+            body: dict = {"name": f"Auto {i}", "trigger": "automatic", "priority": i % 3}
+            if kind == 0:
+                body.update(reward={"type": "percent_off", "percent": 5}, rules={"minSubtotal": {"EUR": 5000}})
+            elif kind == 1:
+                body.update(reward={"type": "fixed_off", "amounts": {"EUR": 300}}, items={"categories": [f"cat-{i}"]})
+            elif kind == 2:
+                body.update(reward={"type": "buy_x_get_y", "buy": 2, "get": 1}, items={"categories": [f"cat-{i}"]})
+            else:
+                body.update(reward={"type": "shipping_off", "percent": 100}, rules={"minSubtotal": {"EUR": 10000}})
+            post("/api/v1/campaigns", body)
     return [v["id"] for v in product["variants"]], method["id"]
 
 
@@ -308,6 +321,7 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=30.0, help="seconds per load phase (default 30)")
     parser.add_argument("--clients", type=int, default=64, help="closed-loop clients and connections (default 64)")
     parser.add_argument("--quick", action="store_true", help="5 s phases, to check that everything works")
+    parser.add_argument("--campaigns", type=int, default=0, help="active automatic campaigns to seed (default 0)")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so that `finally` stops the server
     duration = 5.0 if args.quick else args.duration
@@ -326,7 +340,7 @@ def main() -> int:
     base_url = f"http://127.0.0.1:{port}"
     server = start_server(env, port, tmp / "server.log")
     try:
-        variants, method_id = seed(base_url, key)
+        variants, method_id = seed(base_url, key, args.campaigns)
         print("Kassa cart service load benchmark")
         print(f"  server   1 process (`kassa serve cart`, uvicorn + uvloop) at {base_url}")
         print(f"           its log: {tmp / 'server.log'}")
