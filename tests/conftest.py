@@ -90,9 +90,10 @@ def _unavailable(what: str, exc: BaseException) -> None:
 
 
 @pytest.fixture(scope="session")
-async def pg_url() -> AsyncIterator[str]:
-    """A fresh database for this xdist worker, migrated."""
-    name = f"kassa_test_{worker_id()}"
+async def pg_url(testrun_uid: str) -> AsyncIterator[str]:
+    """A fresh database for this xdist worker of this run, migrated, dropped at the end
+    (the run id keeps two test runs on one machine out of each other's way)."""
+    name = f"kassa_test_{testrun_uid[:8]}_{worker_id()}"
     try:
         admin = await asyncpg.connect(_pg_admin_dsn(), timeout=5)
     except (OSError, asyncpg.PostgresError) as exc:
@@ -105,6 +106,11 @@ async def pg_url() -> AsyncIterator[str]:
     url = sa.engine.make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
     await migrate(url, components())
     yield url
+    admin = await asyncpg.connect(_pg_admin_dsn(), timeout=5)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
 
 
 @pytest.fixture(scope="session")

@@ -91,7 +91,8 @@ class CodeStore:
             except IntegrityError:
                 raise KassaError("code_taken", f"The code {body.code} exists already", field="code", status=409) from None
             return 1, [view(_Obj(row))]
-        limit = body.usage_limit if body.usage_limit is not None else 1
+        # A unique code is single-use unless told otherwise; a gift card is spent until its balance is gone.
+        limit = body.usage_limit if body.usage_limit is not None else (None if is_gift else 1)
         count = body.count or 0
         made: list[dict[str, Any]] = []
         misses = 0
