@@ -42,6 +42,7 @@ from kassa_platform.db import Database, is_postgres, transaction
 from kassa_platform.ids import new_id, random_token
 from kassa_platform.outbox import write_event
 from kassa_promotions.store.codes import CodeStore, code_key
+from kassa_promotions.store.redemptions import RedemptionStore
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .catalog import Catalog
@@ -161,6 +162,7 @@ class CartService:
         self.catalog = Catalog()
         self.configs = ConfigCache()
         self.codes = CodeStore()
+        self.redemptions = RedemptionStore()
 
     async def settings_version(self, conn: AsyncConnection, app_id: str) -> tuple[int | None, bool | None]:
         row = (await conn.execute(sa.select(cart_settings.c.config_version, cart_settings.c.prices_include_tax)
@@ -398,6 +400,10 @@ class CartService:
                                  details={"status": row.status})
             state = self._state(row)
             await change(conn, state)
+            if not state.lines:
+                # An emptied cart gives back whatever it holds (seed 001, 1.6.6: a void by empty basket).
+                await self.redemptions.release(conn, app_id=state.app_id, cart_id=state.id, now=now,
+                                               reason="cart_emptied")
             state.version += 1
             priced, discounts = await self._price(conn, state)
             if check is not None:

@@ -9,6 +9,7 @@ from kassa_platform.db import Database
 from kassa_platform.runtime import Runtime
 from kassa_promotions.store.campaigns import CampaignStore
 from kassa_promotions.store.codes import CodeStore
+from kassa_promotions.store.redemptions import RedemptionStore
 
 from .carts import CartService
 from .catalog import Catalog
@@ -26,12 +27,14 @@ class CartModule:
     config: ConfigStore
     campaigns: CampaignStore
     codes: CodeStore
+    redemptions: RedemptionStore
 
 
 def module_of(runtime: Runtime) -> CartModule:
     module = runtime.services.get(KEY)
     if module is None:
         carts = CartService(runtime.db, runtime.clock, max_lines=runtime.settings.max_cart_lines)
-        module = CartModule(runtime.db, runtime.clock, carts, carts.catalog, ConfigStore(), CampaignStore(), carts.codes)
+        module = CartModule(runtime.db, runtime.clock, carts, carts.catalog, ConfigStore(), CampaignStore(), carts.codes,
+                            carts.redemptions)
         runtime.services[KEY] = module
     return module
