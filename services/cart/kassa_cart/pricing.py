@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from fractions import Fraction
 
 from kassa_contract.cart import (
     LineDiscountAllocation,
@@ -23,7 +22,7 @@ from kassa_contract.cart import (
     SelectedShippingMethod,
     TaxLine,
 )
-from kassa_platform.money import apportion, round_half_even
+from kassa_platform.money import apportion
 
 STANDARD = "standard"
 
@@ -144,6 +143,22 @@ class PricedCart:
     item_count: int
 
 
+_PPM = 1_000_000  # rates have at most 4 decimals of a percent: exact in millionths
+
+
+def _tax_ratio(rate: Decimal, inclusive: bool) -> tuple[int, int]:
+    """Tax as a fraction of the taxable amount: r (exclusive) or r / (1 + r) (inclusive)."""
+    ppm = int(rate * 10_000)
+    return (ppm, _PPM + ppm) if inclusive else (ppm, _PPM)
+
+
+def _div_half_even(numerator: int, denominator: int) -> int:
+    q, r = divmod(numerator, denominator)
+    if 2 * r > denominator or (2 * r == denominator and q % 2):
+        q += 1
+    return q
+
+
 def _rate_text(rate: Decimal) -> str:
     return format(rate.normalize(), "f")
 
@@ -193,20 +208,23 @@ def price_cart(
 
     item_tax: dict[str, int] = {}
     tax_lines: list[TaxLine] = []
-    groups: dict[tuple[str, Decimal, str], list[tuple[str, int, Fraction]]] = {}
+    groups: dict[TaxRule, list[tuple[str, int]]] = {}
     for key, amount, rule in taxable:
         if rule is None or rule.rate == 0 or amount <= 0:
             item_tax[key] = 0
             continue
-        r = Fraction(rule.rate) / 100
-        exact = amount * r / (1 + r) if inclusive else amount * r
-        groups.setdefault((rule.name, rule.rate, rule.id), []).append((key, amount, exact))
-    for (name, rate, _rule_id), members in sorted(groups.items(), key=lambda g: (g[0][0], g[0][1], g[0][2])):
-        group_tax = round_half_even(sum((m[2] for m in members), Fraction(0)))
-        parts = apportion(group_tax, [m[2] for m in members], [(m[1], m[0]) for m in members])
-        for (key, _amount, _exact), part in zip(members, parts, strict=True):
+        groups.setdefault(rule, []).append((key, amount))
+    for rule, members in sorted(groups.items(), key=lambda g: (g[0].name, g[0].rate, g[0].id)):
+        # Every member of a group has the same rate, so each exact tax is amount * num / den: the
+        # group's exact tax is sum(amounts) * num / den and its parts are proportional to the
+        # amounts. Integers all the way, no fractions.
+        num, den = _tax_ratio(rule.rate, inclusive)
+        taxable_amount = sum(m[1] for m in members)
+        group_tax = _div_half_even(taxable_amount * num, den)
+        parts = apportion(group_tax, [m[1] for m in members], [(m[1], m[0]) for m in members])
+        for (key, _amount), part in zip(members, parts, strict=True):
             item_tax[key] = part
-        tax_lines.append(TaxLine(name=name, rate=_rate_text(rate), taxable_amount=sum(m[1] for m in members),
+        tax_lines.append(TaxLine(name=rule.name, rate=_rate_text(rule.rate), taxable_amount=taxable_amount,
                                  amount=group_tax))
 
     priced_lines: list[LineItem] = []
