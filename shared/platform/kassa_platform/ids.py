@@ -6,18 +6,13 @@ part makes them unguessable.
 
 from __future__ import annotations
 
+import base64
 import secrets
 import time
 
-_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case
-
-
-def _b32(value: int, length: int) -> str:
-    out = []
-    for _ in range(length):
-        value, rem = divmod(value, 32)
-        out.append(_ALPHABET[rem])
-    return "".join(reversed(out))
+# RFC 4648 base32 (done in C by the base64 module) mapped symbol by symbol onto Crockford's
+# alphabet, which is in ASCII order: the text sorts like the number.
+_TO_CROCKFORD = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", b"0123456789abcdefghjkmnpqrstvwxyz")
 
 
 _last = [0, 0]  # (ms, random) of the last id: ids made in one millisecond still sort in creation order
@@ -30,7 +25,8 @@ def new_id(prefix: str) -> str:
     else:
         rand = secrets.randbits(79)  # headroom so increments within a millisecond never overflow
     _last[0], _last[1] = ms, rand
-    return f"{prefix}_{_b32(ms, 10)}{_b32(rand, 16)}"
+    encoded = base64.b32encode(((ms << 80) | rand).to_bytes(16, "big"))[:26].translate(_TO_CROCKFORD)
+    return f"{prefix}_{encoded.decode()}"
 
 
 def random_token(nbytes: int = 24) -> str:
