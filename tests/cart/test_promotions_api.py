@@ -59,7 +59,7 @@ async def test_generic_and_unique_codes(tenant: Tenant) -> None:
     assert_envelope(await tenant.post(f"/api/v1/campaigns/{camp['id']}/codes", {"code": "SUMMER-25"}), 409, "code_taken")
     batch = await code(tenant, camp["id"], count=250, prefix="VIP-", pattern="####-####")
     assert batch["created"] == 250
-    listed, cursor, seen = [], None, set()
+    listed, cursor = [], None
     while True:
         page = (await tenant.get(f"/api/v1/campaigns/{camp['id']}/codes",
                                  params={"limit": 100, **({"cursor": cursor} if cursor else {})})).json()

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from kassa_platform.db import transaction
 from kassa_promotions.store.redemptions import RedemptionStore, ReservationRequest
+
 from tests.cart.test_promotions_api import campaign, code
 from tests.conftest import Tenant
 from tests.platform.test_errors_and_health import assert_envelope
@@ -74,3 +75,21 @@ async def test_reservations_expire_through_the_cron_job(tenant: Tenant) -> None:
     assert await backend.runtime.runner.run_cron("expire_redemptions") >= 1
     stats = (await tenant.get(f"/api/v1/campaigns/{camp['id']}/stats")).json()
     assert stats["reservedUses"] == 0 and stats["budgetLeft"] == 5000
+
+
+async def test_per_customer_limit_counts_the_customers_redemptions(tenant: Tenant) -> None:
+    camp = await campaign(tenant, reward={"type": "fixed_off", "amounts": {"EUR": 500}}, rules={"perCustomerLimit": 1})
+    await code(tenant, camp["id"], code="ONCE")
+    variant = await tenant.variant({"EUR": 3000})
+    first = await tenant.cart(lineItems=[{"variantId": variant}], discountCodes=["ONCE"], customerEmail="Ana@Example.com")
+    store = RedemptionStore()
+    code_id = (await tenant.get("/api/v1/codes/ONCE")).json()["id"]
+    async with transaction(tenant.backend.runtime.db) as conn:
+        await store.reserve(conn, app_id=tenant.app_id, cart_id=first["id"], customer="ana@example.com", currency="EUR",
+                            requests=[ReservationRequest(campaign_id=camp["id"], amount=500, code="ONCE", code_id=code_id)],
+                            now=tenant.backend.clock.now(), ttl=timedelta(minutes=30))
+    second = await tenant.cart(lineItems=[{"variantId": variant}], customerEmail="ana@example.com")
+    refused = await tenant.post(f"/api/v1/carts/{second['id']}/discount-codes", {"code": "ONCE"})
+    assert assert_envelope(refused, 422, "discount_invalid")["details"]["reason"] == "customer_limit_reached"
+    other = await tenant.cart(lineItems=[{"variantId": variant}], customerEmail="bo@example.com")
+    assert (await tenant.post(f"/api/v1/carts/{other['id']}/discount-codes", {"code": "ONCE"})).status_code == 200

@@ -10,9 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import sqlalchemy as sa
 from kassa_contract.cart import AppliedDiscount, LineDiscountAllocation
 from kassa_promotions import CampaignIndex, Cart, CartLine, Customer, Evaluation
 from kassa_promotions.store.codes import CodeStore, code_key
+from kassa_promotions.store.tables import redemptions
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .pricing import LineInput
@@ -42,15 +44,28 @@ async def evaluate_cart(conn: AsyncConnection, store: CodeStore, *, app_id: str,
                         shipping_amount: int, codes: list[str], email: str | None, campaigns: CampaignIndex,
                         now: datetime) -> CartDiscounts:
     resolved = await store.resolve(conn, app_id, codes)
+    applied = [resolved[code_key(c)] for c in codes if code_key(c) in resolved]
     cart = engine_cart(currency, lines, shipping_amount)
-    evaluation = campaigns.evaluate(cart, now=now, codes=[resolved[code_key(c)] for c in codes if code_key(c) in resolved],
-                                    customer=Customer(email=email))
+    usage: dict[str, int] = {}
+    if email and (campaigns.has_per_customer_limits or any(a.campaign.rules.per_customer_limit for a in applied)):
+        usage = await customer_usage(conn, app_id, email)
+    evaluation = campaigns.evaluate(cart, now=now, codes=applied, customer=Customer(email=email, usage=usage))
     result = to_cart_discounts(evaluation)
     for code in codes:  # codes the store does not know stay on the cart, marked
         if code_key(code) not in resolved:
             result.discounts.append(AppliedDiscount(code=code, campaign_id=None, name=code, amount=0, applied=False,
                                                     reason=UNKNOWN_CODE, message="This code does not exist"))
     return result
+
+
+async def customer_usage(conn: AsyncConnection, app_id: str, customer: str) -> dict[str, int]:
+    """How often this customer used each campaign (held reservations count): for per-customer limits."""
+    rows = await conn.execute(
+        sa.select(redemptions.c.campaign_id, sa.func.count())
+        .where(redemptions.c.app_id == app_id, sa.func.lower(redemptions.c.customer) == customer.lower(),
+               redemptions.c.status.in_(("reserved", "confirmed")))
+        .group_by(redemptions.c.campaign_id))
+    return {campaign_id: count for campaign_id, count in rows}
 
 
 def to_cart_discounts(evaluation: Evaluation) -> CartDiscounts:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from functools import cached_property
 
 from .engine import evaluate_view
 from .matching import CartView
@@ -102,6 +103,11 @@ class CampaignIndex:
                     table: dict[str, list[int]] = getattr(buckets, kind)
                     for value in keys[kind]:
                         table.setdefault(value, []).append(position)
+
+    @cached_property
+    def has_per_customer_limits(self) -> bool:
+        """Whether pricing against this index needs the customer's usage counts."""
+        return any(c.rules.per_customer_limit for c in self._campaigns)
 
     def __len__(self) -> int:
         return len(self._campaigns)
