@@ -27,7 +27,7 @@ from kassa_contract.promotions import (
 )
 from kassa_platform.app import caller, runtime_of
 from kassa_platform.db import transaction
-from kassa_platform.pagination import DEFAULT_LIMIT, check_limit
+from kassa_platform.pagination import DEFAULT_LIMIT, Cursor, Limit, check_limit
 from litestar import Controller, Request, Response, get, patch, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 from msgspec import Meta
@@ -36,8 +36,6 @@ from .config import bump_config_version
 from .service import CartModule, module_of
 from .vouchers import validate_voucher
 
-Limit = Annotated[int, QueryParameter(name="limit", ge=1, le=100)]
-Cursor = Annotated[str | None, QueryParameter(name="cursor", required=False)]
 READ = {"scope": "promotions:read"}
 WRITE = {"scope": "promotions:write"}
 

@@ -29,15 +29,13 @@ from kassa_contract.common import Page
 from kassa_contract.promotions import ApplyDiscountCode
 from kassa_platform.app import caller, runtime_of
 from kassa_platform.db import transaction
-from kassa_platform.pagination import DEFAULT_LIMIT, check_limit
+from kassa_platform.pagination import DEFAULT_LIMIT, Cursor, Limit, check_limit
 from litestar import Controller, Request, delete, get, patch, post, put
-from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
+from litestar.params import FromPath, HeaderParameter, JSONBody
 
 from .service import CartModule, module_of
 
 CartSecret = Annotated[str | None, HeaderParameter(name="x-cart-secret", required=False)]
-Limit = Annotated[int, QueryParameter(name="limit", ge=1, le=100)]
-Cursor = Annotated[str | None, QueryParameter(name="cursor", required=False)]
 
 # Browser-safe routes: publishable keys may call them (with the cart's client secret).
 BROWSER = {"publishable": True}

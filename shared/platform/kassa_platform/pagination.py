@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+from typing import Annotated
 
 from kassa_contract.errors import KassaError
+from litestar.params import QueryParameter
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
@@ -31,3 +33,8 @@ def check_limit(limit: int) -> int:
     if not 1 <= limit <= MAX_LIMIT:
         raise KassaError("validation_error", f"limit must be between 1 and {MAX_LIMIT}", field="limit", status=400)
     return limit
+
+
+# The query parameters of every list endpoint, declared once for the handlers.
+Limit = Annotated[int, QueryParameter(name="limit", ge=1, le=MAX_LIMIT)]
+Cursor = Annotated[str | None, QueryParameter(name="cursor", required=False)]
