@@ -45,6 +45,8 @@ def worker_id() -> str:
 class TestClock(Clock):
     """Real time plus an offset that tests move forward: order stays natural, no sleeping."""
 
+    __test__ = False  # a helper, not a test class
+
     def __init__(self) -> None:
         self.offset = timedelta()
 

@@ -13,6 +13,9 @@ from kassa_platform.jobs import JobRegistry
 from kassa_platform.migrate import Component, platform_component
 from kassa_platform.runtime import Runtime
 from kassa_promotions.store.component import promotions_component
+from kassa_webhooks import app as webhooks_app
+from kassa_webhooks import jobs as webhooks_jobs
+from kassa_webhooks.component import webhooks_component
 from litestar import Litestar
 
 
@@ -27,6 +30,8 @@ class ServiceDef:
 
 SERVICES: dict[str, ServiceDef] = {
     "cart": ServiceDef("cart", cart_app.create_app, cart_app.PATH_PREFIXES, cart_component, cart_jobs.registry),
+    "webhooks": ServiceDef("webhooks", webhooks_app.create_app, webhooks_app.PATH_PREFIXES, webhooks_component,
+                           webhooks_jobs.registry),
 }
 
 

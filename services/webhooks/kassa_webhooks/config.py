@@ -1,5 +1,9 @@
 """The webhook service's settings: environment variables with working defaults.
 
+Environment: `KASSA_WEBHOOKS_TIMEOUT_SECONDS` (15), `KASSA_WEBHOOKS_LEASE_SECONDS` (60),
+`KASSA_WEBHOOKS_MAX_IN_FLIGHT` (256), `KASSA_WEBHOOKS_RETRY_SCHEDULE` (seconds, comma-separated;
+default 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h) and `KASSA_WEBHOOKS_ALLOW_PRIVATE_NETWORKS`.
+
 `KASSA_WEBHOOKS_ALLOW_PRIVATE_NETWORKS` is the operator's switch for the SSRF guard: `all` (or
 `1`) lets every application deliver to loopback, private and link-local addresses; a comma list of
 application ids lets only those. Unset, such deliveries are refused. It is never a merchant's
@@ -52,7 +56,11 @@ class WebhookConfig:
     def from_settings(cls, settings: Settings) -> "WebhookConfig":
         allow = _env(settings, "KASSA_WEBHOOKS_ALLOW_PRIVATE_NETWORKS", "").strip()
         everyone = allow.lower() in ("all", "1", "true", "yes")
+        # Seconds between retries, comma-separated: a shorter schedule for benchmarks and drills.
+        schedule = _env(settings, "KASSA_WEBHOOKS_RETRY_SCHEDULE", "")
         return cls(
+            retry_schedule=tuple(timedelta(seconds=float(s)) for s in schedule.split(",")) if schedule
+            else RETRY_SCHEDULE,
             request_timeout=float(_env(settings, "KASSA_WEBHOOKS_TIMEOUT_SECONDS", "15")),
             lease=timedelta(seconds=float(_env(settings, "KASSA_WEBHOOKS_LEASE_SECONDS", "60"))),
             max_in_flight=int(_env(settings, "KASSA_WEBHOOKS_MAX_IN_FLIGHT", "256")),

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from kassa_contract.base import UNSET
 from kassa_contract.common import Page
 from kassa_contract.errors import KassaError
+from kassa_contract.events import EVENT_VERSION, EventEnvelope
 from kassa_contract.webhooks import (
     WEBHOOK_ENDPOINT_DISABLED,
     WEBHOOK_TEST,
@@ -31,7 +32,14 @@ from kassa_platform.pagination import decode_cursor, encode_cursor
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .config import WebhookConfig
-from .endpoint_secrets import add_secret, check_secret, generate_secret, newest_secret, obfuscate, rotate_secret
+from .endpoint_secrets import (
+    add_secret,
+    check_secret,
+    generate_secret,
+    newest_secret,
+    obfuscate,
+    rotate_secret,
+)
 from .ssrf import is_public, literal_address
 from .store import delivery_row, store_deliveries, store_events
 from .tables import webhook_deliveries, webhook_endpoints
@@ -203,9 +211,9 @@ class EndpointService:
             raise KassaError("webhook_endpoint_disabled", f"Webhook endpoint {endpoint_id} is disabled: enable it "
                              "first")
         event_id = new_id("evt")
-        payload = _encoder.encode({"id": event_id, "type": WEBHOOK_TEST, "version": "1", "createdAt": now,
-                                   "data": {"endpointId": endpoint_id, "sequence": 0,
-                                            "message": "A test delivery from Kassa"}})
+        payload = _encoder.encode(EventEnvelope(id=event_id, type=WEBHOOK_TEST, version=EVENT_VERSION, created_at=now,
+                                                data={"endpointId": endpoint_id, "sequence": 0,
+                                                      "message": "A test delivery from Kassa"}))
         await store_events(conn, [{"id": event_id, "app_id": app_id, "type": WEBHOOK_TEST, "source": SOURCE,
                                    "aggregate_id": endpoint_id, "sequence": 0, "payload": payload,
                                    "created_at": now, "relayed_at": now}])

@@ -12,10 +12,13 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import ssl
 import typing
 
 import httpcore
 import httpx
+
+from .asyncio_backend import AsyncioBackend
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -51,7 +54,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
     """httpcore's network backend, but every TCP connection goes to a checked public address."""
 
     def __init__(self) -> None:
-        self._inner = httpcore.AnyIOBackend()
+        self._inner = AsyncioBackend()
 
     async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
                           local_address: str | None = None,
@@ -81,22 +84,32 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
-def http_client(*, guarded: bool, timeout: float, max_connections: int) -> httpx.AsyncClient:
-    """The process's client for deliveries: no redirects, no proxies from the environment (either
-    would send the request somewhere the guard never checked), one pool of keep-alive connections."""
+_ssl_context: ssl.SSLContext | None = None
+
+
+def _shared_ssl_context() -> ssl.SSLContext:
+    """One context for every client: loading the CA bundle costs ~20 ms, a context is reusable."""
+    global _ssl_context
+    if _ssl_context is None:
+        _ssl_context = httpx.create_ssl_context(trust_env=False)
+    return _ssl_context
+
+
+def http_transport(*, guarded: bool, max_connections: int) -> httpx.AsyncHTTPTransport:
+    """An httpx transport for deliveries: keep-alive connections over asyncio streams, no proxies
+    from the environment (a proxy would send the request somewhere the guard never checked).
+    Redirects are a client feature: a transport never follows them."""
     limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections,
                           keepalive_expiry=30)
-    transport = httpx.AsyncHTTPTransport(limits=limits, trust_env=False)
-    if guarded:
-        # httpx does not take a network backend, so its pool is rebuilt with the guarded one;
-        # everything else (exception mapping, streams) stays httpx's own.
-        transport._pool = httpcore.AsyncConnectionPool(  # noqa: SLF001
-            ssl_context=httpx.create_ssl_context(trust_env=False),
-            max_connections=limits.max_connections, max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry, network_backend=GuardedBackend(),
-        )
-    return httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(timeout), follow_redirects=False,
-                             trust_env=False)
+    transport = httpx.AsyncHTTPTransport(verify=_shared_ssl_context(), limits=limits, trust_env=False)
+    # httpx takes no network backend, so its pool is rebuilt with ours (the guarded one checks every
+    # address it connects to); everything else (exception mapping, streams) stays httpx's own.
+    transport._pool = httpcore.AsyncConnectionPool(  # noqa: SLF001
+        ssl_context=_shared_ssl_context(), max_connections=limits.max_connections,
+        max_keepalive_connections=limits.max_keepalive_connections, keepalive_expiry=limits.keepalive_expiry,
+        network_backend=GuardedBackend() if guarded else AsyncioBackend(),
+    )
+    return transport
 
 
 def was_blocked(exc: BaseException) -> bool:

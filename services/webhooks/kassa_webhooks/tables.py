@@ -97,6 +97,8 @@ webhook_deliveries = sa.Table(
     sa.Index("ix_webhook_deliveries_endpoint_id_id", "endpoint_id", "id"),
     sa.Index("ix_webhook_deliveries_due", "next_attempt_at",
              postgresql_where=OPEN_DELIVERY, sqlite_where=OPEN_DELIVERY),
+    sa.Index("ix_webhook_deliveries_open_by_endpoint", "endpoint_id", "next_attempt_at",
+             postgresql_where=OPEN_DELIVERY, sqlite_where=OPEN_DELIVERY),
     sa.Index("ix_webhook_deliveries_open_by_aggregate", "endpoint_id", "aggregate_id", "sequence",
              postgresql_where=OPEN_DELIVERY, sqlite_where=OPEN_DELIVERY),
 )

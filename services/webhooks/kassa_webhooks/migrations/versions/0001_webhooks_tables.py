@@ -80,6 +80,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_webhook_deliveries_due', ['next_attempt_at'], unique=False, postgresql_where=sa.text("status IN ('pending', 'sending')"), sqlite_where=sa.text("status IN ('pending', 'sending')"))
         batch_op.create_index('ix_webhook_deliveries_endpoint_id_id', ['endpoint_id', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_webhook_deliveries_event_id'), ['event_id'], unique=False)
+        batch_op.create_index('ix_webhook_deliveries_open_by_endpoint', ['endpoint_id', 'next_attempt_at'], unique=False, postgresql_where=sa.text("status IN ('pending', 'sending')"), sqlite_where=sa.text("status IN ('pending', 'sending')"))
         batch_op.create_index('ix_webhook_deliveries_open_by_aggregate', ['endpoint_id', 'aggregate_id', 'sequence'], unique=False, postgresql_where=sa.text("status IN ('pending', 'sending')"), sqlite_where=sa.text("status IN ('pending', 'sending')"))
 
     op.create_table('webhook_secrets',
@@ -149,6 +150,7 @@ def downgrade() -> None:
     op.drop_table('webhook_secrets')
     with op.batch_alter_table('webhook_deliveries', schema=None) as batch_op:
         batch_op.drop_index('ix_webhook_deliveries_open_by_aggregate', postgresql_where=sa.text("status IN ('pending', 'sending')"), sqlite_where=sa.text("status IN ('pending', 'sending')"))
+        batch_op.drop_index('ix_webhook_deliveries_open_by_endpoint', postgresql_where=sa.text("status IN ('pending', 'sending')"), sqlite_where=sa.text("status IN ('pending', 'sending')"))
         batch_op.drop_index(batch_op.f('ix_webhook_deliveries_event_id'))
         batch_op.drop_index('ix_webhook_deliveries_endpoint_id_id')
         batch_op.drop_index('ix_webhook_deliveries_due', postgresql_where=sa.text("status IN ('pending', 'sending')"), sqlite_where=sa.text("status IN ('pending', 'sending')"))

@@ -1,0 +1,499 @@
+"""Delivery: claim due deliveries, POST them signed, record every attempt, schedule retries.
+
+A delivery is due when it is `pending` and its `next_attempt_at` has come, or `sending` and its
+lease (`next_attempt_at` again) has run out because the worker that took it died. Claiming sets
+`sending` and a lease in one short transaction; the requests go out with no transaction open;
+their results are recorded in batches. PostgreSQL therefore always knows what is left to do,
+and a worker killed mid-delivery costs at most a repeat after the lease (receivers dedupe on
+`webhook-id`).
+
+Per endpoint, at most `max_concurrency` deliveries are in flight across all workers (claims of
+one endpoint take a transaction-scoped advisory lock on PostgreSQL; SQLite serializes writes).
+Endpoints with `ordered_delivery` get one delivery per aggregate at a time, in sequence order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email.utils
+import hashlib
+import logging
+import random
+import time
+from collections import OrderedDict, defaultdict
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+from kassa_platform.clock import Clock
+from kassa_platform.db import Database, is_postgres, transaction
+from kassa_platform.ids import new_id
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from .config import WebhookConfig
+from .endpoint_secrets import active_secrets_query
+from .endpoints import disable_endpoint
+from .signing import Signer
+from .ssrf import http_transport, was_blocked
+from .tables import (
+    OPEN_DELIVERY,
+    webhook_attempts,
+    webhook_deliveries,
+    webhook_endpoints,
+    webhook_events,
+)
+
+log = logging.getLogger("kassa.webhooks.delivery")
+
+d = webhook_deliveries
+e = webhook_endpoints
+_earlier = webhook_deliveries.alias("earlier")
+
+_DUE = sa.and_(d.c.status.in_(("pending", "sending")), d.c.next_attempt_at <= sa.bindparam("now"))
+# Endpoints with something due: one probe of the (endpoint_id, next_attempt_at) index per endpoint,
+# not a scan of every due row (a backlog of thousands stays as cheap as a backlog of one).
+_DUE_ENDPOINTS = (
+    sa.select(e.c.id, e.c.disabled, e.c.deleted_at, e.c.max_concurrency, e.c.ordered_delivery)
+    .where(sa.or_(e.c.deleted_at.is_(None), e.c.deleted_at > sa.bindparam("recently")),
+           sa.exists().where(d.c.endpoint_id == e.c.id, _DUE))
+    .order_by(e.c.id)
+    .limit(sa.bindparam("limit"))
+)
+_IN_FLIGHT = (
+    sa.select(d.c.endpoint_id, sa.func.count())
+    .where(d.c.endpoint_id.in_(sa.bindparam("endpoint_ids", expanding=True)), d.c.status == "sending",
+           d.c.next_attempt_at > sa.bindparam("now"))
+    .group_by(d.c.endpoint_id)
+)
+_NO_EARLIER_OPEN = ~sa.exists().where(
+    _earlier.c.endpoint_id == d.c.endpoint_id, _earlier.c.aggregate_id == d.c.aggregate_id,
+    _earlier.c.status.in_(("pending", "sending")),
+    sa.tuple_(_earlier.c.sequence, _earlier.c.id) < sa.tuple_(d.c.sequence, d.c.id),
+)
+_CLAIM_COLUMNS = (d.c.id, d.c.app_id, d.c.endpoint_id, d.c.event_id, d.c.attempt_count, d.c.schedule_step)
+
+
+def _claim_query(ordered: bool, postgres: bool) -> sa.Select:
+    query = (sa.select(*_CLAIM_COLUMNS).where(d.c.endpoint_id == sa.bindparam("endpoint_id"), _DUE)
+             .order_by(d.c.next_attempt_at, d.c.id).limit(sa.bindparam("limit")))
+    if ordered:
+        query = query.where(_NO_EARLIER_OPEN)
+    return query.with_for_update(skip_locked=True, of=d) if postgres else query
+
+
+_CLAIMS = {(o, p): _claim_query(o, p) for o in (False, True) for p in (False, True)}
+_MARK_SENDING = (sa.update(d).where(d.c.id.in_(sa.bindparam("ids", expanding=True)))
+                 .values(status="sending", next_attempt_at=sa.bindparam("lease"), updated_at=sa.bindparam("now")))
+_FAIL_ORPHANS = (sa.update(d).where(d.c.endpoint_id.in_(sa.bindparam("endpoint_ids", expanding=True)), OPEN_DELIVERY)
+                 .values(status="failed", next_attempt_at=None, last_error="endpoint disabled or deleted",
+                         updated_at=sa.bindparam("now")))
+_PAYLOADS = sa.select(webhook_events.c.id, webhook_events.c.payload).where(
+    webhook_events.c.id.in_(sa.bindparam("ids", expanding=True)))
+_URLS = sa.select(e.c.id, e.c.url).where(e.c.id.in_(sa.bindparam("ids", expanding=True)))
+_RECORD = (
+    sa.update(d)
+    .where(d.c.id == sa.bindparam("b_id"), d.c.status == "sending")
+    .values(status=sa.bindparam("b_status"), next_attempt_at=sa.bindparam("b_next"),
+            attempt_count=sa.bindparam("b_attempts"), schedule_step=sa.bindparam("b_step"),
+            last_status_code=sa.bindparam("b_code"), last_error=sa.bindparam("b_error"),
+            updated_at=sa.bindparam("b_now"), succeeded_at=sa.bindparam("b_succeeded_at"))
+)
+_INSERT_ATTEMPTS = webhook_attempts.insert()
+
+MAX_POOLS = 1000  # endpoints with idle connections kept open in this process
+MAX_RECORDING = 4  # result batches being written at once; the loop waits beyond that
+# After a result arrives, results that follow within this window are recorded with it: one
+# transaction for many attempts, at the cost of a few milliseconds.
+RECORD_WINDOW_SECONDS = 0.01
+
+
+def _lock_key(endpoint_id: str) -> int:
+    return int.from_bytes(hashlib.blake2b(f"webhook-endpoint:{endpoint_id}".encode(), digest_size=8).digest(),
+                          "big", signed=True)
+
+
+@dataclass
+class Claimed:
+    id: str
+    app_id: str
+    endpoint_id: str
+    event_id: str
+    url: str
+    payload: bytes
+    secrets: list[str]
+    attempt: int  # the number of this attempt over the delivery's life
+    schedule_step: int
+    max_concurrency: int
+
+
+@dataclass
+class AttemptResult:
+    delivery: Claimed
+    started_at: datetime
+    finished_at: datetime
+    status_code: int | None
+    latency_ms: int
+    excerpt: str | None
+    error: str | None
+    retry_after: timedelta | None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+def parse_retry_after(value: str | None, now: datetime) -> timedelta | None:
+    """`Retry-After` as seconds or as an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return timedelta(seconds=int(value))
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(when - now, timedelta())
+
+
+class Deliverer:
+    """Sends claimed deliveries and records what happened. One per process; jobs share it."""
+
+    def __init__(self, db: Database, clock: Clock, config: WebhookConfig, *, wall_clock: Clock | None = None,
+                 on_retry_scheduled: Any = None) -> None:
+        self.db = db
+        self.clock = clock
+        self.config = config
+        # Signature timestamps are checked by receivers against their own clock: real time always.
+        self.wall_clock = wall_clock or Clock()
+        self.signer = Signer(config.user_agent)
+        self.on_retry_scheduled = on_retry_scheduled  # async (datetime) -> None: a hint to come back then
+        self._idle: OrderedDict[tuple[str, bool], list[httpx.AsyncHTTPTransport]] = OrderedDict()
+        timeout = config.request_timeout
+        self._timeouts = {"timeout": {"connect": timeout, "read": timeout, "write": timeout, "pool": timeout}}
+        self._recording: set[asyncio.Task[None]] = set()
+        self._urls: dict[str, httpx.URL] = {}
+        self._random = random.Random()
+        self._announce: asyncio.Queue[AttemptResult | None] | None = None
+
+    def wake(self) -> None:
+        """New work may be due: a running loop claims again without waiting for a result."""
+        if self._announce is not None:
+            self._announce.put_nowait(None)
+
+    @contextlib.asynccontextmanager
+    async def connection(self, item: "Claimed") -> AsyncIterator[httpx.AsyncHTTPTransport]:
+        """An httpx transport holding one keep-alive connection to the endpoint, lent for one request.
+
+        Each endpoint keeps a free list of single-connection transports (at most its concurrency cap
+        are ever lent at once, the claim sees to that). httpcore's own pool re-examines every
+        connection it holds on every request, which at tens of connections costs more than the
+        request itself; a pool of one has nothing to scan. The transport is called directly: the
+        client layer above it (auth, cookies, redirects) has nothing to do for a webhook.
+        """
+        guarded = not self.config.allows_private(item.app_id)
+        key = (item.endpoint_id, guarded)
+        free = self._idle.pop(key, None) or []
+        transport = free.pop() if free else http_transport(guarded=guarded, max_connections=1)
+        if free:
+            self._idle[key] = free
+        try:
+            yield transport
+        except BaseException:
+            await transport.aclose()  # the connection's state is unknown: never reuse it
+            raise
+        else:
+            spare = self._idle.setdefault(key, [])
+            self._idle.move_to_end(key)  # most recently used last
+            if len(spare) < item.max_concurrency:
+                spare.append(transport)
+            else:
+                await transport.aclose()
+            while len(self._idle) > MAX_POOLS:  # the least recently used endpoint lets its connections go
+                _, idle = self._idle.popitem(last=False)
+                for t in idle:
+                    await t.aclose()
+
+    async def close(self) -> None:
+        for transports in self._idle.values():
+            for transport in transports:
+                await transport.aclose()
+        self._idle.clear()
+
+    # ---------------------------------------------------------------- the loop
+
+    async def run(self, *, budget_seconds: float = 30.0) -> tuple[int, bool]:
+        """Deliver what is due until nothing is (or the time budget is spent).
+
+        Returns (attempts made, whether the budget ran out). New claims are made as slots free up,
+        so one slow endpoint never holds back the others; results are written in batches while the
+        next requests are out.
+        """
+        deadline = time.monotonic() + budget_seconds
+        results: asyncio.Queue[AttemptResult | None] = asyncio.Queue()  # None: new work was announced
+        in_flight: set[asyncio.Task[None]] = set()
+        attempts = 0
+        exhausted = False  # the last claim found nothing more to take
+
+        async def attempt_into_queue(item: Claimed) -> None:
+            results.put_nowait(await self.attempt(item))
+
+        self._announce = results
+        try:
+            while True:
+                room = self.config.max_in_flight - len(in_flight)
+                # Claim in batches: a claim is a transaction, so not one per freed slot.
+                worth_claiming = room >= min(self.config.claim_batch // 4, self.config.max_in_flight) or not in_flight
+                if worth_claiming and time.monotonic() < deadline and (not exhausted or not in_flight):
+                    claimed = await self.claim(min(room, self.config.claim_batch))
+                    exhausted = len(claimed) < min(room, self.config.claim_batch)
+                    for item in claimed:
+                        task = asyncio.create_task(attempt_into_queue(item))
+                        in_flight.add(task)
+                        task.add_done_callback(in_flight.discard)
+                if not in_flight and results.empty():
+                    if self._recording:  # their rows still hold slots: once written, claim again
+                        await self._drain_recording()
+                        exhausted = False
+                        continue
+                    return attempts, time.monotonic() >= deadline
+                batch = [await results.get()]
+                if in_flight:  # let the results that follow closely join this batch
+                    await asyncio.sleep(RECORD_WINDOW_SECONDS)
+                while not results.empty():
+                    batch.append(results.get_nowait())
+                finished = [r for r in batch if r is not None]
+                if finished:
+                    attempts += len(finished)
+                    # Written while the next requests go out; a slot counts as taken (its row is still
+                    # `sending`) until its result is written, so the cap holds meanwhile.
+                    await self._record_soon(finished)
+                exhausted = False  # a result freed a slot, or new work was announced
+        finally:
+            self._announce = None
+            for task in list(in_flight):  # cancelled mid-delivery (shutdown, job timeout): the lease brings them back
+                task.cancel()
+            await self._drain_recording()
+
+    async def _drain_recording(self) -> None:
+        pending, self._recording = self._recording, set()
+        for result in await asyncio.gather(*pending, return_exceptions=True):
+            if isinstance(result, BaseException):
+                raise result
+
+    async def _record_soon(self, results: list[AttemptResult]) -> None:
+        while len(self._recording) >= MAX_RECORDING:
+            await asyncio.wait(self._recording, return_when=asyncio.FIRST_COMPLETED)
+        for task in [t for t in self._recording if t.done()]:
+            self._recording.discard(task)
+            task.result()  # a failed write fails the run: the lease brings those deliveries back
+        task = asyncio.create_task(self.record(results))
+        self._recording.add(task)
+
+    # ---------------------------------------------------------------- claim
+
+    async def claim(self, limit: int) -> list[Claimed]:
+        now = self.clock.now()
+        async with transaction(self.db) as conn:
+            postgres = is_postgres(conn)
+            endpoints = (await conn.execute(_DUE_ENDPOINTS, {"now": now, "limit": limit,
+                                                             "recently": now - timedelta(days=1)})).all()
+            if not endpoints:
+                return []
+            gone = [ep.id for ep in endpoints if ep.disabled or ep.deleted_at is not None]
+            if gone:
+                await conn.execute(_FAIL_ORPHANS, {"endpoint_ids": gone, "now": now})
+            active = [ep for ep in endpoints if not (ep.disabled or ep.deleted_at is not None)]
+            if not active:
+                return []
+            if postgres:  # sorted (by the query): claimers never wait on each other in a cycle
+                for ep in active:
+                    await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_key(ep.id))))
+            in_flight = dict((await conn.execute(_IN_FLIGHT, {"endpoint_ids": [ep.id for ep in active],
+                                                              "now": now})).all())
+            rows: list[Any] = []
+            caps = {ep.id: ep.max_concurrency for ep in active}
+            # An equal share of the batch per endpoint: the first endpoints in the list must not
+            # take every slot and leave the others waiting for the next claim.
+            share = -(-limit // len(active))
+            for ep in active:
+                room = min(ep.max_concurrency - in_flight.get(ep.id, 0), share, limit - len(rows))
+                if room <= 0:
+                    continue
+                rows.extend((await conn.execute(_CLAIMS[(ep.ordered_delivery, postgres)],
+                                                {"endpoint_id": ep.id, "now": now, "limit": room})).all())
+                if len(rows) >= limit:
+                    break
+            if not rows:
+                return []
+            await conn.execute(_MARK_SENDING, {"ids": [r.id for r in rows], "lease": now + self.config.lease,
+                                               "now": now})
+            payloads = dict((await conn.execute(_PAYLOADS, {"ids": list({r.event_id for r in rows})})).all())
+            endpoint_ids = list({r.endpoint_id for r in rows})
+            urls = dict((await conn.execute(_URLS, {"ids": endpoint_ids})).all())
+            secrets: dict[str, list[str]] = defaultdict(list)
+            for endpoint_id, secret in (await conn.execute(active_secrets_query(endpoint_ids, now))).all():
+                secrets[endpoint_id].append(secret)
+        return [Claimed(id=r.id, app_id=r.app_id, endpoint_id=r.endpoint_id, event_id=r.event_id,
+                        url=urls[r.endpoint_id], payload=payloads[r.event_id], secrets=secrets[r.endpoint_id],
+                        attempt=r.attempt_count + 1, schedule_step=r.schedule_step,
+                        max_concurrency=caps[r.endpoint_id]) for r in rows]
+
+    # ---------------------------------------------------------------- one attempt
+
+    async def attempt(self, item: Claimed) -> AttemptResult:
+        started_at = self.clock.now()
+        started = time.perf_counter()
+        status_code: int | None = None
+        excerpt: str | None = None
+        error: str | None = None
+        retry_after: timedelta | None = None
+        try:
+            headers = self.signer.headers(item.event_id, item.payload, item.secrets, self.wall_clock.now())
+            # The body is sent as the stored bytes (`content=`): exactly what was signed.
+            request = httpx.Request("POST", self._url(item.url), content=item.payload, headers=headers,
+                                    extensions=self._timeouts)
+            async with asyncio.timeout(self.config.request_timeout), self.connection(item) as transport:
+                response = await transport.handle_async_request(request)
+                try:
+                    status_code = response.status_code
+                    excerpt = await self._excerpt(response)
+                    if status_code in (429, 503):
+                        retry_after = parse_retry_after(response.headers.get("retry-after"), self.wall_clock.now())
+                finally:
+                    await response.aclose()
+        except TimeoutError:
+            error = f"timeout: no complete response within {self.config.request_timeout:g} s"
+        except httpx.HTTPError as exc:
+            kind = "destination_blocked" if was_blocked(exc) else type(exc).__name__
+            error = f"{kind}: {exc}"[:500]
+        except Exception as exc:  # noqa: BLE001 - any failure is recorded and retried, never lost
+            log.exception("delivery %s failed unexpectedly", item.id)
+            error = f"internal: {type(exc).__name__}"
+        if status_code is not None and not 200 <= status_code < 300 and error is None:
+            error = f"HTTP {status_code}"
+        return AttemptResult(delivery=item, started_at=started_at, finished_at=self.clock.now(),
+                             status_code=status_code, latency_ms=int((time.perf_counter() - started) * 1000),
+                             excerpt=excerpt, error=error, retry_after=retry_after)
+
+    def _url(self, url: str) -> httpx.URL:
+        """Parsed once per endpoint URL: parsing costs a tenth of a small request."""
+        parsed = self._urls.get(url)
+        if parsed is None:
+            if len(self._urls) > 10_000:
+                self._urls.clear()
+            parsed = self._urls[url] = httpx.URL(url)
+        return parsed
+
+    async def _excerpt(self, response: httpx.Response) -> str | None:
+        """The first bytes of the response, for the attempt log; the rest is not even read."""
+        cap = self.config.response_excerpt_bytes
+        buffer = bytearray()
+        async for chunk in response.aiter_raw():
+            buffer += chunk
+            if len(buffer) >= cap:
+                break
+        return bytes(buffer[:cap]).decode("utf-8", "replace") if buffer else None
+
+    # ---------------------------------------------------------------- record
+
+    def _next_attempt(self, result: AttemptResult) -> tuple[str, datetime | None, int]:
+        """(status, next_attempt_at, schedule_step) after this attempt."""
+        step = result.delivery.schedule_step
+        if result.succeeded:
+            return "succeeded", None, step + 1
+        if result.status_code == 410 or step >= len(self.config.retry_schedule):
+            return "failed", None, step + 1
+        delay = self.config.retry_schedule[step]
+        if result.retry_after is not None:
+            delay = min(result.retry_after, self.config.retry_after_cap)
+        else:
+            delay *= 1 + self._random.uniform(-self.config.jitter, self.config.jitter)
+        return "pending", result.finished_at + delay, step + 1
+
+    async def record(self, results: list[AttemptResult]) -> None:
+        if not results:
+            return
+        now = self.clock.now()
+        updates: list[dict[str, Any]] = []
+        attempts: list[dict[str, Any]] = []
+        retries: set[datetime] = set()
+        by_endpoint: dict[str, list[AttemptResult]] = defaultdict(list)
+        for r in results:
+            status, next_at, step = self._next_attempt(r)
+            if next_at is not None:
+                retries.add(next_at)
+            c = r.delivery
+            updates.append({"b_id": c.id, "b_status": status, "b_next": next_at, "b_attempts": c.attempt,
+                            "b_step": step, "b_code": r.status_code, "b_error": r.error, "b_now": now,
+                            "b_succeeded_at": r.finished_at if r.succeeded else None})
+            attempts.append({"id": new_id("wha"), "app_id": c.app_id, "delivery_id": c.id, "endpoint_id": c.endpoint_id,
+                             "attempt": c.attempt, "started_at": r.started_at, "succeeded": r.succeeded,
+                             "status_code": r.status_code, "latency_ms": r.latency_ms, "response_excerpt": r.excerpt,
+                             "error": r.error})
+            by_endpoint[c.endpoint_id].append(r)
+        async with transaction(self.db) as conn:
+            # Endpoints first, then deliveries: the order every writer of both follows (no deadlocks).
+            for endpoint_id in sorted(by_endpoint):
+                await self._update_health(conn, endpoint_id, by_endpoint[endpoint_id], now)
+            await conn.execute(_RECORD, updates)
+            await conn.execute(_INSERT_ATTEMPTS, attempts)
+        if self.on_retry_scheduled is not None:
+            for when in sorted(retries):
+                await self.on_retry_scheduled(when)
+
+    async def _update_health(self, conn: AsyncConnection, endpoint_id: str, results: list[AttemptResult],
+                             now: datetime) -> None:
+        """Track the failing streak; a 410 or five days of failures with no success disable the endpoint.
+
+        A healthy endpoint costs no write here: only failures and the first success after them do.
+        """
+        results = sorted(results, key=lambda r: r.finished_at)
+        last = results[-1]
+        failures = [r for r in results if not r.succeeded]
+        if not failures:
+            await conn.execute(sa.update(e).where(e.c.id == endpoint_id, e.c.failing_since.is_not(None))
+                               .values(failing_since=None))
+            return
+        worst = failures[-1]
+        values: dict[str, Any] = {"last_failure_at": worst.finished_at, "last_failure_reason": worst.error}
+        if last.succeeded:
+            values["failing_since"] = None
+        else:
+            successes = [r for r in results if r.succeeded]
+            if successes:  # the streak began after the last success of this batch
+                values["failing_since"] = next(r.finished_at for r in results
+                                               if not r.succeeded and r.finished_at >= successes[-1].finished_at)
+            else:
+                values["failing_since"] = sa.func.coalesce(e.c.failing_since, failures[0].finished_at)
+        query = sa.update(e).where(e.c.id == endpoint_id).values(**values)
+        await conn.execute(query)
+        row = (await conn.execute(sa.select(e).where(e.c.id == endpoint_id))).first()
+        if row is None or row.disabled:
+            return
+        if any(r.status_code == 410 for r in results):
+            await disable_endpoint(conn, row, "the endpoint answered 410 Gone", now, notify=True)
+        elif row.failing_since is not None and not last.succeeded and \
+                row.failing_since <= now - self.config.disable_after:
+            await disable_endpoint(conn, row, f"failing with no success since {row.failing_since.isoformat()}",
+                                   now, notify=True)
+
+
+async def disable_long_failing(db: Database, clock: Clock, config: WebhookConfig) -> int:
+    """The sweep behind the recorder: an endpoint that stopped getting events still gets disabled."""
+    now = clock.now()
+    disabled = 0
+    async with transaction(db) as conn:
+        rows = (await conn.execute(sa.select(e).where(e.c.disabled.is_(False), e.c.deleted_at.is_(None),
+                                                      e.c.failing_since <= now - config.disable_after))).all()
+        for row in rows:
+            await disable_endpoint(conn, row, f"failing with no success since {row.failing_since.isoformat()}", now,
+                                   notify=True)
+            disabled += 1
+    return disabled
