@@ -164,8 +164,8 @@ async def _backend(name: str, url: str) -> AsyncIterator[Backend]:
     counter.attach(runtime.engine)
     app = create_app(runtime, owns_runtime=False)
     # ASGITransport runs the app on this event loop (Litestar's AsyncTestClient uses a thread of its
-    # own, which would tie pooled connections to another loop); the lifespan is the runtime's start.
-    await runtime.start()
+    # own, which would tie pooled connections to another loop). The runtime is not started: its
+    # minute ticker would run cron jobs at random moments; tests run the jobs they need explicitly.
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://kassa.test") as client:
         yield Backend(name, runtime, client, clock, counter)
     await runtime.close()

@@ -3,6 +3,7 @@ by the test itself (deterministic: hints are only recorded), and real receivers 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -32,9 +33,11 @@ class RecordingQueue:
     """Hints are recorded, not run: each test runs the jobs when it means to."""
 
     hints: list[tuple[str, str | None, timedelta | None]] = field(default_factory=list)
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def enqueue(self, name: str, *args: Any, job_id: str | None = None, defer: timedelta | None = None) -> None:
         self.hints.append((name, job_id, defer))
+        self.arrived.set()
 
 
 @dataclass

@@ -49,7 +49,7 @@ class Receiver:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/hooks"
 
-    async def start(self, port: int = 0) -> "Receiver":
+    async def start(self, port: int = 0) -> Receiver:
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", port or self.port)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
@@ -105,8 +105,8 @@ class Receiver:
                 writer.write(f"HTTP/1.1 {status} X\r\ncontent-length: {len(reply)}\r\n{extra_lines}\r\n".encode()
                              + reply)
                 await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
-            pass
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError, asyncio.CancelledError):
+            pass  # the client went away, or the receiver is stopping with a request held
         finally:
             self._connections.discard(writer)
             writer.close()

@@ -3,6 +3,7 @@ ones would break every other test running on the machine."""
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
@@ -72,10 +73,8 @@ class PrivatePostgres:
         self._ctl("stop")
 
     def destroy(self) -> None:
-        try:
+        with contextlib.suppress(subprocess.CalledProcessError):
             self.stop()
-        except subprocess.CalledProcessError:
-            pass
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

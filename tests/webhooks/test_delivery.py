@@ -16,7 +16,7 @@ from kassa_webhooks.delivery import parse_retry_after
 from kassa_webhooks.tables import webhook_attempts, webhook_endpoints
 
 from tests.webhooks.conftest import Merchant, Webhooks, make_merchant
-from tests.webhooks.receiver import Receiver, Received
+from tests.webhooks.receiver import Received, Receiver
 
 
 def failing(status: int = 500, headers: dict[str, str] | None = None, times: int | None = None):  # type: ignore[no-untyped-def]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from tests.platform.test_errors_and_health import assert_envelope
 from tests.webhooks.conftest import Merchant, Webhooks, make_merchant
-from tests.webhooks.receiver import Receiver, Received
+from tests.webhooks.receiver import Received, Receiver
 
 EP = "/api/v1/webhook-endpoints"
 

@@ -1,7 +1,7 @@
 """The webhook service's settings: environment variables with working defaults.
 
 Environment: `KASSA_WEBHOOKS_TIMEOUT_SECONDS` (15), `KASSA_WEBHOOKS_LEASE_SECONDS` (60),
-`KASSA_WEBHOOKS_MAX_IN_FLIGHT` (256), `KASSA_WEBHOOKS_RETRY_SCHEDULE` (seconds, comma-separated;
+`KASSA_WEBHOOKS_MAX_IN_FLIGHT` (300), `KASSA_WEBHOOKS_RETRY_SCHEDULE` (seconds, comma-separated;
 default 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h) and `KASSA_WEBHOOKS_ALLOW_PRIVATE_NETWORKS`.
 
 `KASSA_WEBHOOKS_ALLOW_PRIVATE_NETWORKS` is the operator's switch for the SSRF guard: `all` (or
@@ -53,7 +53,7 @@ class WebhookConfig:
         return self.allow_private_all or app_id in self.allow_private_apps
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "WebhookConfig":
+    def from_settings(cls, settings: Settings) -> WebhookConfig:
         allow = _env(settings, "KASSA_WEBHOOKS_ALLOW_PRIVATE_NETWORKS", "").strip()
         everyone = allow.lower() in ("all", "1", "true", "yes")
         # Seconds between retries, comma-separated: a shorter schedule for benchmarks and drills.

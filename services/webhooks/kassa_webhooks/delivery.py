@@ -188,7 +188,7 @@ class Deliverer:
             self._announce.put_nowait(None)
 
     @contextlib.asynccontextmanager
-    async def connection(self, item: "Claimed") -> AsyncIterator[httpx.AsyncHTTPTransport]:
+    async def connection(self, item: Claimed) -> AsyncIterator[httpx.AsyncHTTPTransport]:
         """An httpx transport holding one keep-alive connection to the endpoint, lent for one request.
 
         Each endpoint keeps a free list of single-connection transports (at most its concurrency cap

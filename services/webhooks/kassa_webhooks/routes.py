@@ -21,15 +21,13 @@ from kassa_contract.webhooks import (
 )
 from kassa_platform.app import caller, runtime_of
 from kassa_platform.db import transaction
-from kassa_platform.pagination import DEFAULT_LIMIT, check_limit
+from kassa_platform.pagination import DEFAULT_LIMIT, Cursor, Limit, check_limit
 from litestar import Controller, Request, delete, get, patch, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from .operations import DeliveryFilter
 from .service import DELIVER_JOB, WebhookModule, module_of
 
-Limit = Annotated[int, QueryParameter(name="limit", ge=1, le=100)]
-Cursor = Annotated[str | None, QueryParameter(name="cursor", required=False)]
 Status = Annotated[DeliveryStatus | None, QueryParameter(name="status", required=False)]
 EventType = Annotated[str | None, QueryParameter(name="eventType", required=False, max_length=80)]
 Since = Annotated[datetime | None, QueryParameter(name="since", required=False)]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from kassa_platform.clock import Clock
 from kassa_platform.db import Database
@@ -37,7 +36,6 @@ class Coalescer:
 
     running: bool = False
     again: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
