@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-import msgspec
 from msgspec import Meta
 
 from .base import UNSET, Model, Request, UnsetT
@@ -305,6 +304,3 @@ class TaxSettings(Model):
 class UpdateTaxSettings(Request):
     prices_include_tax: bool
 
-
-def encode(obj: object) -> bytes:
-    return msgspec.json.encode(obj)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgspec
-
 from .base import Model
 
 # code -> default HTTP status. One table so a code always maps to the same status.
@@ -108,6 +106,3 @@ class KassaError(Exception):
     def body(self) -> ErrorBody:
         return ErrorBody(code=self.code, message=self.message, field=self.field, details=self.details)
 
-
-def decode_error(raw: bytes) -> ErrorEnvelope:
-    return msgspec.json.decode(raw, type=ErrorEnvelope)

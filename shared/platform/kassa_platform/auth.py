@@ -116,11 +116,10 @@ async def find_application(conn: AsyncConnection, ref: str) -> str | None:
 class KeyResolver:
     """Bearer key -> Principal, with a short in-process cache (revocation lands within its TTL)."""
 
-    def __init__(self, db: Database, ttl_seconds: float, service_token: str = "") -> None:
+    def __init__(self, db: Database, ttl_seconds: float) -> None:
         self._sessions = db
         self._ttl = ttl_seconds
         self._cache: dict[str, tuple[float, Principal | None]] = {}
-        self._service_token = service_token
 
     async def resolve(self, raw: str) -> Principal | None:
         if not raw or len(raw) > 200:

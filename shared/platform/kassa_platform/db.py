@@ -127,6 +127,3 @@ async def transaction(db: Database) -> AsyncIterator[AsyncConnection]:
 def is_postgres(conn: AsyncConnection | AsyncEngine) -> bool:
     return conn.dialect.name == "postgresql"
 
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)

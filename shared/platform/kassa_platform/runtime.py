@@ -29,7 +29,7 @@ class Runtime:
             settings.database_url, pool_size=4 if settings.is_sqlite else settings.db_pool_size
         )
         self.db: Database = Database(self.engine)
-        self.keys = KeyResolver(self.db, settings.api_key_cache_seconds, settings.service_token)
+        self.keys = KeyResolver(self.db, settings.api_key_cache_seconds)
         self.idempotency = IdempotencyStore(self.db, self.clock, settings.idempotency_ttl_hours)
         self.registry = registry
         self.services: dict[str, Any] = {}

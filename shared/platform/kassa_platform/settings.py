@@ -22,7 +22,6 @@ class Settings:
     idempotency_ttl_hours: int = 24
     api_key_cache_seconds: int = 30
     db_pool_size: int = 20
-    service_token: str = ""
     log_json: bool = True
     log_level: str = "INFO"
     access_log: bool = False
@@ -46,7 +45,6 @@ class Settings:
             "idempotency_ttl_hours": _env_int("KASSA_IDEMPOTENCY_TTL_HOURS", 24),
             "api_key_cache_seconds": _env_int("KASSA_API_KEY_CACHE_SECONDS", 30),
             "db_pool_size": _env_int("KASSA_DB_POOL_SIZE", 20),
-            "service_token": os.environ.get("KASSA_SERVICE_TOKEN", ""),
             "log_json": os.environ.get("KASSA_LOG_FORMAT", "json") == "json",
             "log_level": os.environ.get("KASSA_LOG_LEVEL", "INFO").upper(),
             "access_log": os.environ.get("KASSA_ACCESS_LOG", "0").lower() in ("1", "true", "yes"),
