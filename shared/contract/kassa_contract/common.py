@@ -8,6 +8,7 @@ import msgspec
 from msgspec import Meta
 
 from .base import Model
+from .errors import KassaError
 
 T = TypeVar("T")
 
@@ -28,5 +29,10 @@ class Page(Model, Generic[T]):
     next_cursor: str | None = None
 
 
-def metadata_size(meta: dict[str, Any]) -> int:
-    return len(msgspec.json.encode(meta))
+def check_metadata(meta: dict[str, Any] | None, field: str = "metadata") -> None:
+    """The metadata caps of every resource that carries metadata: 422 `metadata_too_large`."""
+    if meta is None:
+        return
+    if len(meta) > METADATA_MAX_KEYS or len(msgspec.json.encode(meta)) > METADATA_MAX_BYTES:
+        raise KassaError("metadata_too_large", f"metadata holds at most {METADATA_MAX_KEYS} keys and "
+                         f"{METADATA_MAX_BYTES // 1024} KB serialized", field=field)

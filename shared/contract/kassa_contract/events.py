@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from .abandoned import AbandonedCustomer
 from .base import Model
-from .cart import Cart
+from .cart import Cart, CartAddress, LineItem
 
 EVENT_VERSION = "1"
 
@@ -28,3 +29,46 @@ class CartEventData(Model):
     cart_id: str
     sequence: int
     cart: Cart
+
+
+# ---------------------------------------------------------------- abandoned carts
+
+CART_ABANDONED = "cart.abandoned"
+CART_RECOVERED = "cart.recovered"
+
+
+class CartAbandonedData(Model):
+    """`cart.abandoned`: everything an ESP needs to run a recovery flow without calling back.
+
+    `cartId` and `sequence` are always there; the rest was added within version 1.
+    `customer` is null for an anonymous cart (no customer, no `customerEmail`): such carts are
+    emitted too, since a storefront that knows its shopper can still use `recoveryUrl`.
+    """
+
+    cart_id: str
+    sequence: int
+    customer: AbandonedCustomer | None = None
+    line_items: list[LineItem] = []
+    currency: str | None = None
+    subtotal: int = 0
+    tax_total: int = 0
+    shipping_total: int = 0
+    discount_total: int = 0
+    total: int = 0
+    item_count: int = 0
+    recovery_url: str | None = None
+    shipping_address: CartAddress | None = None
+    billing_address: CartAddress | None = None
+    abandoned_at: datetime | None = None
+
+
+class CartRecoveredData(Model):
+    """`cart.recovered`: a cart converted after it was abandoned (the sequence of its conversion)."""
+
+    cart_id: str
+    sequence: int
+    order_id: str | None = None
+    currency: str | None = None
+    total: int = 0
+    abandoned_at: datetime | None = None
+    recovered_at: datetime | None = None

@@ -17,6 +17,7 @@ from .errors import EXCEPTION_HANDLERS
 from .idempotency import IdempotencyMiddleware
 from .middleware import AuthMiddleware, RequestIdMiddleware
 from .runtime import Runtime
+from .service_client import APP_KEY_PREFIX
 
 RUNTIME_KEY = "runtime"
 
@@ -58,11 +59,11 @@ def build_service_app(
             if owns_runtime:
                 await runtime.close()
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[healthz, readyz, *route_handlers],
         middleware=[
             RequestIdMiddleware,
-            DefineMiddleware(AuthMiddleware, resolver=runtime.keys),
+            DefineMiddleware(AuthMiddleware, resolver=runtime.keys, service_token=runtime.settings.service_token),
             DefineMiddleware(IdempotencyMiddleware, store=runtime.idempotency),
         ],
         guards=[scope_guard],
@@ -74,3 +75,6 @@ def build_service_app(
         logging_config=None,  # kassa_platform.logs configures logging once per process
         request_max_body_size=1024 * 1024,
     )
+    # Other services in this process reach this one through its app (embedded mode).
+    runtime.services[APP_KEY_PREFIX + name] = app
+    return app

@@ -38,8 +38,10 @@ SCOPES: frozenset[str] = frozenset(
     }
 )
 
-# What a browser may do with a publishable key: read the catalog and build its own cart.
-PUBLISHABLE_SCOPES: frozenset[str] = frozenset({"catalog:read", "carts:write", "carts:read"})
+# What a browser may do with a publishable key: read the catalog, build its own cart, and see and
+# pay its own checkout session (routes marked `publishable` also demand that cart's or session's secret).
+PUBLISHABLE_SCOPES: frozenset[str] = frozenset({"catalog:read", "carts:write", "carts:read", "checkout:read",
+                                                "checkout:write"})
 
 
 @dataclass(frozen=True)
@@ -135,6 +137,22 @@ class KeyResolver:
         self._cache[digest] = (now + (self._ttl if principal else 2.0), principal)
         return principal
 
+    async def service(self, app_id: str) -> Principal | None:
+        """Another Kassa service acting for an application (it proved the deployment's service token)."""
+        if not app_id or len(app_id) > 40:
+            return None
+        hit = self._cache.get("app:" + app_id)
+        now = time.monotonic()
+        if hit and hit[0] > now:
+            return hit[1]
+        async with self._sessions() as conn:
+            env = (await conn.execute(sa.select(applications.c.environment)
+                                      .where(applications.c.id == app_id))).scalar_one_or_none()
+        principal = None if env is None else Principal(app_id=app_id, environment=env, key_id="service",
+                                                       kind="service", scopes=frozenset({"*"}))
+        self._cache["app:" + app_id] = (now + (self._ttl if principal else 2.0), principal)
+        return principal
+
     async def _load(self, digest: str) -> Principal | None:
         query = (
             sa.select(api_keys.c.id, api_keys.c.app_id, api_keys.c.kind, api_keys.c.scopes, applications.c.environment)
@@ -145,8 +163,9 @@ class KeyResolver:
             row = (await conn.execute(query)).first()
         if row is None:
             return None
-        return Principal(app_id=row.app_id, environment=row.environment, key_id=row.id, kind=row.kind,
-                         scopes=frozenset(row.scopes))
+        # A publishable key can do what browsers may do today, whatever was stored when it was made.
+        scopes = PUBLISHABLE_SCOPES if row.kind == "publishable" else frozenset(row.scopes)
+        return Principal(app_id=row.app_id, environment=row.environment, key_id=row.id, kind=row.kind, scopes=scopes)
 
     def forget(self) -> None:
         self._cache.clear()
@@ -178,6 +197,9 @@ async def scope_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: B
     if is_public(connection, handler):
         return
     principal = principal_of(connection)
+    if handler.opt.get("internal") and principal.kind != "service":
+        # Internal routes answer other Kassa services only, never an API key.
+        raise KassaError("route_not_found", f"No route {connection.scope['method']} {connection.scope['path']}")  # type: ignore[typeddict-item]
     needed: str | None = handler.opt.get("scope")
     if principal.kind == "publishable" and not handler.opt.get("publishable", False):
         raise KassaError("forbidden", "This call needs a secret key; publishable keys cannot make it",

@@ -3,6 +3,8 @@ errors, unknown routes and crashes alike. No stack trace, SQL or secret reaches 
 
 from __future__ import annotations
 
+from typing import Any
+
 import logging
 import re
 
@@ -36,6 +38,8 @@ def error_response(body: ErrorBody, status: int, headers: dict[str, str] | None 
 
 def validation_body(message: str, key: str | None) -> ErrorBody:
     """Turn a msgspec/Litestar validation message into a field-naming envelope body."""
+    if message in ("'data'", "'body'"):  # Litestar's word for a request without the body it needs
+        return ErrorBody(code="validation_error", message="This call needs a JSON body")
     field = key if key and key not in ("data", "body") else None  # the body itself is the root, not a field
     at = _AT_PATH.search(message)
     if at:
@@ -70,13 +74,22 @@ def handle_kassa_error(_: Request, exc: KassaError) -> Response[bytes]:
     return error_response(exc.body(), exc.status, exc.headers)
 
 
-def handle_validation(_: Request, exc: ValidationException) -> Response[bytes]:
+def _wire_name(request: Request, key: Any) -> Any:
+    """Litestar names a bad query or header parameter by its Python name: report the wire name."""
+    handler = request.scope.get("route_handler")
+    param = handler.parsed_fn_signature.parameters.get(key) if handler is not None and isinstance(key, str) else None
+    name = getattr(getattr(param, "kwarg_definition", None), "name", None)
+    return name or key
+
+
+def handle_validation(request: Request, exc: ValidationException) -> Response[bytes]:
     extra = exc.extra if isinstance(exc.extra, list) else []
     if extra and isinstance(extra[0], dict):
         first = extra[0]
-        body = validation_body(str(first.get("message", "Invalid value")), first.get("key"))
+        body = validation_body(str(first.get("message", "Invalid value")), _wire_name(request, first.get("key")))
         if len(extra) > 1:
-            body.details = {"errors": [{"field": e.get("key"), "message": e.get("message")} for e in extra]}
+            body.details = {"errors": [{"field": _wire_name(request, e.get("key")), "message": e.get("message")}
+                                       for e in extra]}
         status = 422 if first.get("source") == "body" else 400
         if first.get("source") != "body":
             body.code = "validation_error"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import secrets
 import time
+from datetime import datetime
 
 # RFC 4648 base32 (done in C by the base64 module) mapped symbol by symbol onto Crockford's
 # alphabet, which is in ASCII order: the text sorts like the number.
@@ -26,6 +27,14 @@ def new_id(prefix: str) -> str:
         rand = secrets.randbits(79)  # headroom so increments within a millisecond never overflow
     _last[0], _last[1] = ms, rand
     encoded = base64.b32encode(((ms << 80) | rand).to_bytes(16, "big"))[:26].translate(_TO_CROCKFORD)
+    return f"{prefix}_{encoded.decode()}"
+
+
+def id_floor(prefix: str, when: datetime) -> str:
+    """The smallest id of `prefix` made at `when`: `id < id_floor(p, t)` is "made before t", answered
+    by the primary key's index."""
+    ms = int(when.timestamp() * 1000)
+    encoded = base64.b32encode((ms << 80).to_bytes(16, "big"))[:26].translate(_TO_CROCKFORD)
     return f"{prefix}_{encoded.decode()}"
 
 

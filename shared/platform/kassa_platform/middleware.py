@@ -5,6 +5,7 @@ Plain ASGI (no per-request objects) because every request passes through both.
 
 from __future__ import annotations
 
+import hmac
 import logging
 import re
 import time
@@ -12,11 +13,12 @@ import time
 from kassa_contract.errors import KassaError
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from .auth import PRINCIPAL_KEY, KeyResolver, is_public
+from .auth import PRINCIPAL_KEY, KeyResolver, Principal, is_public
 from .ids import new_id
 from .logs import request_id_var
 
 access_log = logging.getLogger("kassa.access")
+SERVICE_APP_HEADER = b"x-kassa-application"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
 
 
@@ -72,9 +74,10 @@ class AuthMiddleware:
     401 here; what the key may do is the route guard's business (403).
     """
 
-    def __init__(self, app: ASGIApp, resolver: KeyResolver) -> None:
+    def __init__(self, app: ASGIApp, resolver: KeyResolver, service_token: str) -> None:
         self.app = app
         self.resolver = resolver
+        self.service_token = service_token.encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or is_public(scope, scope.get("route_handler")):  # type: ignore[arg-type]
@@ -84,10 +87,21 @@ class AuthMiddleware:
         if not raw:
             raise KassaError("unauthorized", "An API key is required: send `Authorization: Bearer <key>`")
         scheme, _, key = raw.partition(" ")
-        if scheme.lower() != "bearer" or not key.strip():
+        if scheme.lower() == "service" and key.strip():
+            principal = await self._service(scope, key.strip())
+        elif scheme.lower() != "bearer" or not key.strip():
             raise KassaError("unauthorized", "Malformed Authorization header: expected `Bearer <key>`")
-        principal = await self.resolver.resolve(key.strip())
+        else:
+            principal = await self.resolver.resolve(key.strip())
         if principal is None:
             raise KassaError("unauthorized", "The API key is invalid or has been revoked")
         scope[PRINCIPAL_KEY] = principal  # type: ignore[literal-required]
         await self.app(scope, receive, send)
+
+    async def _service(self, scope: Scope, token: str) -> Principal | None:
+        if not hmac.compare_digest(token.encode(), self.service_token):
+            return None
+        app_id = header(scope, SERVICE_APP_HEADER)
+        if not app_id:
+            raise KassaError("unauthorized", "A service call names its application in X-Kassa-Application")
+        return await self.resolver.service(app_id)

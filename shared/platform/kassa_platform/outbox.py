@@ -21,6 +21,17 @@ _encoder = msgspec.json.Encoder()
 _INSERT = outbox_events.insert()  # built once: compiled once
 
 
+def _row(*, app_id: str, type: str, source: str, aggregate_id: str, sequence: int, data: Any,
+         now: datetime) -> dict[str, Any]:
+    """One outbox row: the envelope of API.md, encoded once here (the webhook service later sends
+    exactly these bytes)."""
+    event_id = new_id("evt")
+    envelope = EventEnvelope(id=event_id, type=type, version=EVENT_VERSION, created_at=now,
+                             data=data)  # a Struct or a dict: msgspec encodes either, once
+    return {"id": event_id, "app_id": app_id, "type": type, "source": source, "aggregate_id": aggregate_id,
+            "sequence": sequence, "payload": _encoder.encode(envelope), "created_at": now}
+
+
 async def write_event(
     conn: AsyncConnection,
     *,
@@ -33,19 +44,29 @@ async def write_event(
     now: datetime,
 ) -> str:
     """Add one event to the outbox in `conn`'s open transaction; return its id."""
-    event_id = new_id("evt")
-    envelope = EventEnvelope(
-        id=event_id,
-        type=type,
-        version=EVENT_VERSION,
-        created_at=now,
-        data=data,  # a Struct or a dict: msgspec encodes either, once
-    )
-    await conn.execute(_INSERT, {
-        "id": event_id, "app_id": app_id, "type": type, "source": source, "aggregate_id": aggregate_id,
-        "sequence": sequence, "payload": _encoder.encode(envelope), "created_at": now,
-    })
-    return event_id
+    row = _row(app_id=app_id, type=type, source=source, aggregate_id=aggregate_id, sequence=sequence, data=data,
+               now=now)
+    await conn.execute(_INSERT, row)
+    return row["id"]
+
+
+class Event(msgspec.Struct, frozen=True, kw_only=True):
+    """One event for `write_events`: the arguments of `write_event` but the connection and time."""
+
+    type: str
+    aggregate_id: str
+    sequence: int
+    data: Any
+
+
+async def write_events(conn: AsyncConnection, events: list[Event], *, app_id: str, source: str,
+                       now: datetime) -> list[str]:
+    """Add several events of one change in one statement (one round trip); return their ids in order."""
+    rows = [_row(app_id=app_id, type=e.type, source=source, aggregate_id=e.aggregate_id, sequence=e.sequence,
+                 data=e.data, now=now) for e in events]
+    if rows:
+        await conn.execute(_INSERT, rows)
+    return [r["id"] for r in rows]
 
 
 def decode_envelope(payload: bytes) -> EventEnvelope:

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
+
+import sqlalchemy as sa
+from kassa_contract.common import Page
 
 from kassa_contract.errors import KassaError
 from litestar.params import QueryParameter
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+T = TypeVar("T")
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
@@ -27,6 +34,17 @@ def decode_cursor(cursor: str | None) -> str | None:
     if not value or "_" not in value or len(value) > 60:
         raise KassaError("validation_error", "The cursor is not one this API returned", field="cursor", status=400)
     return value
+
+
+async def newest_first_page(conn: AsyncConnection, query: sa.Select, id_column: sa.ColumnElement[str], limit: int,
+                            cursor: str | None, view: Callable[[Any], T]) -> Page[T]:
+    """One page of `query`'s rows, newest id first, each shown through `view`."""
+    before = decode_cursor(cursor)
+    if before:
+        query = query.where(id_column < before)
+    rows = (await conn.execute(query.order_by(id_column.desc()).limit(limit + 1))).all()
+    return Page(data=[view(r) for r in rows[:limit]],
+                next_cursor=encode_cursor(rows[limit - 1].id) if len(rows) > limit else None)
 
 
 def check_limit(limit: int) -> int:

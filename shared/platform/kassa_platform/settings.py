@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
+
+# Where the other services answer, when they run as separate processes (distributed mode).
+# Unset means "in this process" (embedded): clients then call the app over ASGITransport.
+SERVICE_URL_ENV = {"cart": "KASSA_CART_URL", "checkout": "KASSA_CHECKOUT_URL", "webhooks": "KASSA_WEBHOOKS_URL"}
 
 
 def _env_int(name: str, default: int) -> int:
@@ -26,6 +32,11 @@ class Settings:
     log_level: str = "INFO"
     access_log: bool = False
     extra: dict[str, str] = field(default_factory=dict)
+    # Shared by every process of one deployment: the bearer that authenticates service-to-service
+    # calls, and the HMAC key of signed tokens (embed tokens, recovery links).
+    service_token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    signing_key: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    service_urls: dict[str, str] = field(default_factory=dict)
 
     @property
     def is_sqlite(self) -> bool:
@@ -48,7 +59,10 @@ class Settings:
             "log_json": os.environ.get("KASSA_LOG_FORMAT", "json") == "json",
             "log_level": os.environ.get("KASSA_LOG_LEVEL", "INFO").upper(),
             "access_log": os.environ.get("KASSA_ACCESS_LOG", "0").lower() in ("1", "true", "yes"),
+            "service_urls": {name: os.environ[env].rstrip("/") for name, env in SERVICE_URL_ENV.items()
+                             if os.environ.get(env)},
         }
+        values.update(_deployment_secrets(Path(str(overrides.get("data_dir", data_dir)))))
         values.update(overrides)
         if "database_url" in overrides:
             values["database_url"] = normalize_database_url(str(values["database_url"]))
@@ -63,3 +77,30 @@ def normalize_database_url(url: str) -> str:
     if url.startswith("sqlite:///"):
         return "sqlite+aiosqlite:///" + url[len("sqlite:///"):]
     return url
+
+
+def _deployment_secrets(data_dir: Path) -> dict[str, str]:
+    """KASSA_SERVICE_TOKEN / KASSA_SIGNING_KEY, else a file under the data directory made on first use.
+
+    The file keeps signed links valid across restarts of the embedded mode and lets processes that
+    share a data directory agree; separate machines must set the variables.
+    """
+    from_env = {"service_token": os.environ.get("KASSA_SERVICE_TOKEN"),
+                "signing_key": os.environ.get("KASSA_SIGNING_KEY")}
+    if all(from_env.values()):
+        return from_env  # type: ignore[return-value]
+    path = data_dir / "secrets.json"
+    try:
+        stored = json.loads(path.read_text())
+    except (OSError, ValueError):
+        stored = {"service_token": secrets.token_urlsafe(32), "signing_key": secrets.token_urlsafe(32)}
+        try:
+            data_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                json.dump(stored, fh)
+        except FileExistsError:
+            stored = json.loads(path.read_text())  # another process made it first
+        except OSError:
+            pass  # a read-only data directory: secrets live as long as this process
+    return {k: v or stored[k] for k, v in from_env.items()}

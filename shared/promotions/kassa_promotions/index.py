@@ -109,6 +109,11 @@ class CampaignIndex:
         """Whether pricing against this index needs the customer's usage counts."""
         return any(c.rules.per_customer_limit for c in self._campaigns)
 
+    @cached_property
+    def has_first_order_rules(self) -> bool:
+        """Whether pricing against this index needs to know if the customer ordered before."""
+        return any(c.rules.first_order_only for c in self._campaigns)
+
     def __len__(self) -> int:
         return len(self._campaigns)
 

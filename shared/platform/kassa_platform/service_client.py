@@ -1,0 +1,94 @@
+"""Calls from one Kassa service to another, the same way in both run modes.
+
+Embedded, the other service's app lives in this process and is called over `ASGITransport`;
+distributed, `KASSA_<SERVICE>_URL` names where it answers and the call goes over the network.
+Either way the call carries the deployment's service token and the application it acts for,
+has a timeout, and is retried a bounded number of times when the other side is down or fails
+(5xx): every internal endpoint is idempotent, so a retry never does the work twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from typing import Any
+
+import httpx
+import msgspec
+from kassa_contract.errors import ERROR_STATUS, KassaError
+
+from .settings import Settings
+
+APP_KEY_PREFIX = "app:"  # runtime.services[f"app:{name}"]: a service app built in this process
+_decoder = msgspec.json.Decoder()
+
+
+class ServiceUnavailable(KassaError):
+    def __init__(self, service: str, reason: str) -> None:
+        super().__init__("service_unavailable", f"The {service} service did not answer ({reason}); try again shortly",
+                         headers={"Retry-After": "1"})
+        self.service = service
+
+
+class ServiceClient:
+    def __init__(self, name: str, settings: Settings, services: dict[str, Any], *, timeout: float = 5.0,
+                 attempts: int = 3, backoff: float = 0.05) -> None:
+        self.name = name
+        self._settings = settings
+        self._services = services  # the runtime's registry, read at call time: apps may be built later
+        self._timeout = httpx.Timeout(timeout, connect=min(timeout, 2.0))
+        self.attempts = attempts
+        self.backoff = backoff
+        self._client: httpx.AsyncClient | None = None
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            url = self._settings.service_urls.get(self.name)
+            if url:
+                transport: httpx.AsyncBaseTransport = httpx.AsyncHTTPTransport(
+                    limits=httpx.Limits(max_connections=100, max_keepalive_connections=50))
+            else:
+                app = self._services.get(APP_KEY_PREFIX + self.name)
+                if app is None:
+                    raise ServiceUnavailable(self.name, f"not in this process and KASSA_{self.name.upper()}_URL is unset")
+                transport = httpx.ASGITransport(app=app)
+                url = "http://kassa.internal"
+            self._client = httpx.AsyncClient(transport=transport, base_url=url, timeout=self._timeout)
+        return self._client
+
+    async def call(self, method: str, path: str, *, app_id: str, json: Any = None) -> Any:
+        """The decoded JSON answer; a 4xx of the other service raised as the same KassaError."""
+        body = None if json is None else msgspec.json.encode(json)
+        headers = {"Authorization": f"Service {self._settings.service_token}", "X-Kassa-Application": app_id,
+                   "Content-Type": "application/json"}
+        last = ""
+        for attempt in range(self.attempts):
+            if attempt:
+                await asyncio.sleep(self.backoff * (3 ** (attempt - 1)) * (0.5 + random.random()))  # noqa: S311
+            try:
+                response = await self._http().request(method, path, content=body, headers=headers)
+            except (httpx.TransportError, OSError) as exc:
+                last = type(exc).__name__
+                continue
+            if response.status_code >= 500:
+                last = f"HTTP {response.status_code}"
+                continue
+            payload = _decoder.decode(response.content) if response.content else None
+            if response.status_code >= 400:
+                raise _error_of(payload, response.status_code)
+            return payload
+        raise ServiceUnavailable(self.name, last)
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+
+def _error_of(payload: Any, status: int) -> KassaError:
+    error = (payload or {}).get("error") if isinstance(payload, dict) else None
+    if not isinstance(error, dict):
+        return KassaError("internal_error", f"Unexpected answer {status} from a Kassa service", status=500)
+    code = str(error.get("code", "internal_error"))
+    return KassaError(code, str(error.get("message", "")), field=error.get("field"), details=error.get("details"),
+                      status=status if ERROR_STATUS.get(code) != status else None)
