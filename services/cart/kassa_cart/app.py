@@ -6,6 +6,8 @@ from kassa_platform.app import build_service_app
 from kassa_platform.runtime import Runtime
 from litestar import Litestar
 
+from .abandoned_routes import ROUTES as ABANDONED_ROUTES
+from .internal_routes import ROUTES as INTERNAL_ROUTES
 from .promotions_routes import ROUTES as PROMOTION_ROUTES
 from .routes import ROUTES
 from .service import module_of
@@ -13,9 +15,11 @@ from .service import module_of
 # The public paths this service answers; the embedded gateway routes them here.
 PATH_PREFIXES = ("/api/v1/carts", "/api/v1/products", "/api/v1/shipping-methods", "/api/v1/tax-rates",
                  "/api/v1/tax-settings", "/api/v1/campaigns", "/api/v1/codes", "/api/v1/vouchers",
-                 "/api/v1/redemptions")
+                 "/api/v1/redemptions", "/internal/carts", "/internal/redemptions", "/api/v1/embed-config",
+                 "/api/v1/abandoned-carts")
 
 
 def create_app(runtime: Runtime, *, owns_runtime: bool = True) -> Litestar:
     module_of(runtime)
-    return build_service_app("cart", [*ROUTES, *PROMOTION_ROUTES], runtime, owns_runtime=owns_runtime)
+    return build_service_app("cart", [*ROUTES, *PROMOTION_ROUTES, *INTERNAL_ROUTES, *ABANDONED_ROUTES], runtime,
+                             owns_runtime=owns_runtime)

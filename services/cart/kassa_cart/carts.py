@@ -8,7 +8,6 @@ four statements (lock+read, variant, write, outbox) when the pricing config is c
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import hmac
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -32,15 +31,16 @@ from kassa_contract.cart import (
     TaxLine,
     UpdateCart,
 )
-from kassa_contract.common import METADATA_MAX_BYTES, METADATA_MAX_KEYS, metadata_size
+from kassa_contract.common import check_metadata
 from kassa_contract.errors import KassaError
 from kassa_contract.events import CART_CREATED, CART_UPDATED, CartEventData
 from kassa_contract.money import is_currency
-from kassa_platform.auth import Principal
+from kassa_platform.auth import Principal, hash_key
 from kassa_platform.clock import Clock
 from kassa_platform.db import Database, is_postgres, transaction
 from kassa_platform.ids import new_id, random_token
 from kassa_platform.outbox import write_event
+from kassa_promotions import AppliedDiscount as EngineDiscount
 from kassa_promotions.store.codes import CodeStore, code_key
 from kassa_promotions.store.redemptions import RedemptionStore
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -54,6 +54,7 @@ from .pricing import (
     available_shipping,
     price_cart,
 )
+from .recovery import token_opens
 from .tables import cart_settings, carts
 
 SOURCE = "cart"
@@ -73,24 +74,8 @@ class CartDocument(msgspec.Struct, rename="camel", kw_only=True):
 
 
 
-def _hash_secret(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
 def _address(value: Any) -> CartAddress | None:
     return None if value is None else msgspec.convert(value, CartAddress)
-
-
-def _address_json(value: CartAddress | None) -> dict | None:
-    return None if value is None else msgspec.to_builtins(value)
-
-
-def check_metadata(meta: dict | None, field: str = "metadata") -> None:
-    if meta is None:
-        return
-    if len(meta) > METADATA_MAX_KEYS or metadata_size(meta) > METADATA_MAX_BYTES:
-        raise KassaError("metadata_too_large",
-                         f"metadata holds at most {METADATA_MAX_KEYS} keys and {METADATA_MAX_BYTES // 1024} KB", field=field)
 
 
 @dataclass
@@ -113,13 +98,24 @@ class CartState:
     config_version: int | None
     prices_include_tax: bool | None
     discount_codes: list[str] = dataclasses.field(default_factory=list)
+    checkout_session_id: str | None = None
+
+
+@dataclass
+class Priced:
+    """A cart priced: totals and lines, the discounts it shows, and the engine's own discounts
+    (what a checkout reserves)."""
+
+    cart: PricedCart
+    discounts: list[AppliedDiscount]
+    engine: tuple[EngineDiscount, ...] = ()
 
 
 CART_COLUMNS = (carts.c.id, carts.c.app_id, carts.c.status, carts.c.currency, carts.c.customer_email,
                 carts.c.shipping_address, carts.c.billing_address, carts.c.shipping_method_id, carts.c.document,
                 carts.c.subtotal, carts.c.discount_total, carts.c.shipping_total, carts.c.tax_total, carts.c.total,
                 carts.c.item_count, carts.c.metadata, carts.c.client_secret_hash, carts.c.version, carts.c.created_at,
-                carts.c.updated_at, carts.c.abandoned_at)
+                carts.c.updated_at, carts.c.abandoned_at, carts.c.checkout_session_id)
 
 
 # Hot-path statements are built once: SQLAlchemy then reuses their compiled form without
@@ -132,7 +128,7 @@ _LOAD = (
 _LOAD_FOR_UPDATE = _LOAD.with_for_update(of=carts)
 _WRITTEN = ("status", "customer_email", "shipping_address", "billing_address", "shipping_method_id", "document",
             "subtotal", "discount_total", "shipping_total", "tax_total", "total", "item_count", "metadata", "version",
-            "updated_at", "last_activity_at")
+            "updated_at", "last_activity_at", "checkout_session_id", "abandoned_at")
 _UPDATE = (
     sa.update(carts)
     .where(carts.c.id == sa.bindparam("b_id"), carts.c.app_id == sa.bindparam("b_app_id"))
@@ -155,10 +151,11 @@ def cart_view(row: Any, document: CartDocument, *, client_secret: str | None = N
 
 
 class CartService:
-    def __init__(self, db: Database, clock: Clock, *, max_lines: int) -> None:
+    def __init__(self, db: Database, clock: Clock, *, max_lines: int, signing_key: str | None = None) -> None:
         self.db = db
         self.clock = clock
         self.max_lines = max_lines
+        self.signing_key = signing_key  # recovery tokens (abandoned carts): None accepts none
         self.catalog = Catalog()
         self.configs = ConfigCache()
         self.codes = CodeStore()
@@ -171,11 +168,17 @@ class CartService:
 
     # ---------------------------------------------------------------- access
 
-    def _authorize(self, principal: Principal, secret_hash: str, cart_secret: str | None) -> None:
-        """Secret keys act on any cart of their application; publishable keys need the cart's secret."""
+    def _authorize(self, principal: Principal, secret_hash: str, cart_secret: str | None,
+                   cart_id: str | None = None) -> None:
+        """Secret keys act on any cart of their application; publishable keys need the cart's secret,
+        or the recovery token of this cart from a `cart.abandoned` recovery link (also in X-Cart-Secret)."""
         if principal.is_secret:
             return
-        if not cart_secret or not hmac.compare_digest(_hash_secret(cart_secret), secret_hash):
+        if not cart_secret or not (
+                hmac.compare_digest(hash_key(cart_secret), secret_hash)
+                or (cart_id is not None and self.signing_key is not None
+                    and token_opens(self.signing_key, cart_secret, app_id=principal.app_id, cart_id=cart_id,
+                                    now=self.clock.now()))):
             # Same answer as an unknown cart: a browser learns nothing about carts it does not hold.
             raise KassaError("cart_not_found", "No such cart (publishable keys need the cart's client secret "
                              "in the X-Cart-Secret header)")
@@ -196,13 +199,13 @@ class CartService:
             shipping_method_id=row.shipping_method_id, lines=[LineInput.of(li) for li in doc.line_items],
             metadata=row.metadata, version=row.version, created_at=row.created_at, abandoned_at=row.abandoned_at,
             config_version=row.config_version, prices_include_tax=row.prices_include_tax,
-            discount_codes=list(doc.discount_codes),
+            discount_codes=list(doc.discount_codes), checkout_session_id=row.checkout_session_id,
         )
 
     async def _config(self, conn: AsyncConnection, state: CartState) -> AppPricing:
         return await self.configs.get(conn, state.app_id, state.config_version, state.prices_include_tax)
 
-    async def _price(self, conn: AsyncConnection, state: CartState) -> tuple[PricedCart, list[AppliedDiscount]]:
+    async def _price(self, conn: AsyncConnection, state: CartState) -> Priced:
         """Price the cart: shipping and tax from the config, discounts from the promotions engine."""
         pricing = await self._config(conn, state)
         addr = state.shipping_address
@@ -211,32 +214,35 @@ class CartService:
                  "config": pricing.config}
         priced = price_cart(state.lines, **where)
         if not (state.lines and (len(pricing.campaigns) or state.discount_codes)):
-            return priced, [AppliedDiscount(code=c, campaign_id=None, name=c, amount=0, applied=False,
-                                            reason="cart_empty", message="Add items to use this code")
-                            for c in state.discount_codes]
+            return Priced(priced, [AppliedDiscount(code=c, campaign_id=None, name=c, amount=0, applied=False,
+                                                   reason="cart_empty", message="Add items to use this code")
+                                   for c in state.discount_codes])
         found = await evaluate_cart(conn, self.codes, app_id=state.app_id, currency=state.currency, lines=state.lines,
                                     shipping_amount=priced.shipping_total, codes=state.discount_codes,
-                                    email=state.customer_email, campaigns=pricing.campaigns, now=self.clock.now())
+                                    email=state.customer_email, campaigns=pricing.campaigns, now=self.clock.now(),
+                                    cart_id=state.id)
         priced = price_cart(state.lines, **where, line_discounts=found.line_discounts,
                             shipping_discount=found.shipping_discount, line_allocations=found.allocations)
-        return priced, found.discounts
+        return Priced(priced, found.discounts, found.engine)
 
     @staticmethod
-    def _write(state: CartState, priced: PricedCart, discounts: list[AppliedDiscount],
-               now: datetime) -> tuple[dict[str, Any], Cart]:
+    def _write(state: CartState, pricing: Priced, now: datetime) -> tuple[dict[str, Any], Cart]:
         """The row values to store and the Cart they show, from one priced state."""
+        priced, discounts = pricing.cart, pricing.discounts
         doc = CartDocument(line_items=priced.lines, shipping_method=priced.shipping, tax_lines=priced.tax_lines,
                            notices=priced.notices, taxes_included=priced.taxes_included,
                            discount_codes=state.discount_codes, discounts=discounts)
         values = {
             "status": state.status, "customer_email": state.customer_email,
-            "shipping_address": _address_json(state.shipping_address),
-            "billing_address": _address_json(state.billing_address),
+            "shipping_address": msgspec.to_builtins(state.shipping_address),
+            "billing_address": msgspec.to_builtins(state.billing_address),
             "shipping_method_id": priced.shipping.id if priced.shipping else None,
             "document": msgspec.to_builtins(doc), "subtotal": priced.subtotal, "discount_total": priced.discount_total,
             "shipping_total": priced.shipping_total, "tax_total": priced.tax_total, "total": priced.total,
             "item_count": priced.item_count, "metadata": state.metadata, "version": state.version,
-            "updated_at": now, "last_activity_at": now,
+            "updated_at": now, "last_activity_at": now, "checkout_session_id": state.checkout_session_id,
+            # A write is activity: an abandoned cart is active again (and may be abandoned again later).
+            "abandoned_at": None,
         }
         cart = Cart(
             id=state.id, status=state.status, currency=state.currency, customer_email=state.customer_email,
@@ -245,7 +251,7 @@ class CartService:
             taxes_included=priced.taxes_included, subtotal=priced.subtotal, discount_total=priced.discount_total,
             shipping_total=priced.shipping_total, tax_total=priced.tax_total, total=priced.total,
             item_count=priced.item_count, metadata=state.metadata, created_at=state.created_at, updated_at=now,
-            abandoned_at=state.abandoned_at,
+            abandoned_at=None,
         )
         return values, cart
 
@@ -273,12 +279,12 @@ class CartService:
             for i, item in enumerate(body.line_items):
                 await self._add_line(conn, principal, state, item, field=f"lineItems[{i}]")
             state.discount_codes = _unique_codes(body.discount_codes)
-            priced, discounts = await self._price(conn, state)
+            pricing = await self._price(conn, state)
             for i, code in enumerate(state.discount_codes):
-                _require_applied(discounts, code, field=f"discountCodes[{i}]")
-            values, cart = self._write(state, priced, discounts, now)
+                _require_applied(pricing.discounts, code, field=f"discountCodes[{i}]")
+            values, cart = self._write(state, pricing, now)
             await conn.execute(_INSERT, {"id": state.id, "app_id": state.app_id, "currency": state.currency,
-                                         "client_secret_hash": _hash_secret(secret), "created_at": now,
+                                         "client_secret_hash": hash_key(secret), "created_at": now,
                                          "abandoned_at": None, **values})
             await self._emit(conn, CART_CREATED, state, cart, now)
         cart.client_secret = secret
@@ -287,7 +293,7 @@ class CartService:
     async def get(self, principal: Principal, cart_id: str, cart_secret: str | None) -> Cart:
         async with self.db() as conn:
             row = await self._load(conn, principal.app_id, cart_id, lock=False)
-        self._authorize(principal, row.client_secret_hash, cart_secret)
+        self._authorize(principal, row.client_secret_hash, cart_secret, row.id)
         return cart_view(row, msgspec.convert(row.document, CartDocument))
 
     async def update(self, principal: Principal, cart_id: str, cart_secret: str | None, body: UpdateCart) -> Cart:
@@ -352,7 +358,7 @@ class CartService:
     async def shipping_options(self, principal: Principal, cart_id: str, cart_secret: str | None) -> list[ShippingOption]:
         async with self.db() as conn:
             row = await self._load(conn, principal.app_id, cart_id, lock=False)
-            self._authorize(principal, row.client_secret_hash, cart_secret)
+            self._authorize(principal, row.client_secret_hash, cart_secret, row.id)
             state = self._state(row)
             config = (await self._config(conn, state)).config
         country = state.shipping_address.country_code if state.shipping_address else None
@@ -394,7 +400,7 @@ class CartService:
         now = self.clock.now()
         async with transaction(self.db) as conn:
             row = await self._load(conn, principal.app_id, cart_id, lock=True)
-            self._authorize(principal, row.client_secret_hash, cart_secret)
+            self._authorize(principal, row.client_secret_hash, cart_secret, row.id)
             if row.status != "open":
                 raise KassaError("cart_not_open", f"Cart {cart_id} is {row.status} and can no longer change",
                                  details={"status": row.status})
@@ -405,10 +411,10 @@ class CartService:
                 await self.redemptions.release(conn, app_id=state.app_id, cart_id=state.id, now=now,
                                                reason="cart_emptied")
             state.version += 1
-            priced, discounts = await self._price(conn, state)
+            pricing = await self._price(conn, state)
             if check is not None:
-                check(discounts)  # may refuse the change: the transaction rolls back
-            values, cart = self._write(state, priced, discounts, now)
+                check(pricing.discounts)  # may refuse the change: the transaction rolls back
+            values, cart = self._write(state, pricing, now)
             await conn.execute(_UPDATE, {"b_id": cart_id, "b_app_id": principal.app_id, **values})
             await self._emit(conn, CART_UPDATED, state, cart, now)
         return cart

@@ -12,12 +12,14 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from kassa_contract.cart import AppliedDiscount, LineDiscountAllocation
+from kassa_promotions import AppliedDiscount as EngineDiscount
 from kassa_promotions import CampaignIndex, Cart, CartLine, Customer, Evaluation
 from kassa_promotions.store.codes import CodeStore, code_key
 from kassa_promotions.store.tables import redemptions
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .pricing import LineInput
+from .tables import carts
 
 UNKNOWN_CODE = "code_not_found"
 
@@ -28,6 +30,7 @@ class CartDiscounts:
     shipping_discount: int = 0
     allocations: dict[str, list[LineDiscountAllocation]] = field(default_factory=dict)
     discounts: list[AppliedDiscount] = field(default_factory=list)
+    engine: tuple[EngineDiscount, ...] = ()  # the engine's applied discounts: what a checkout reserves
 
     def rejection_of(self, code: str) -> AppliedDiscount | None:
         key = code_key(code)
@@ -42,20 +45,34 @@ def engine_cart(currency: str, lines: list[LineInput], shipping_amount: int) -> 
 
 async def evaluate_cart(conn: AsyncConnection, store: CodeStore, *, app_id: str, currency: str, lines: list[LineInput],
                         shipping_amount: int, codes: list[str], email: str | None, campaigns: CampaignIndex,
-                        now: datetime) -> CartDiscounts:
+                        now: datetime, cart_id: str | None = None) -> CartDiscounts:
     resolved = await store.resolve(conn, app_id, codes)
     applied = [resolved[code_key(c)] for c in codes if code_key(c) in resolved]
     cart = engine_cart(currency, lines, shipping_amount)
     usage: dict[str, int] = {}
     if email and (campaigns.has_per_customer_limits or any(a.campaign.rules.per_customer_limit for a in applied)):
         usage = await customer_usage(conn, app_id, email)
-    evaluation = campaigns.evaluate(cart, now=now, codes=applied, customer=Customer(email=email, usage=usage))
+    first_order = False  # unknown (no email) fails closed, as the engine expects
+    if email and (campaigns.has_first_order_rules or any(a.campaign.rules.first_order_only for a in applied)):
+        first_order = not await has_ordered(conn, app_id, email, cart_id)
+    evaluation = campaigns.evaluate(cart, now=now, codes=applied,
+                                    customer=Customer(email=email, usage=usage, is_first_order=first_order))
     result = to_cart_discounts(evaluation)
     for code in codes:  # codes the store does not know stay on the cart, marked
         if code_key(code) not in resolved:
             result.discounts.append(AppliedDiscount(code=code, campaign_id=None, name=code, amount=0, applied=False,
                                                     reason=UNKNOWN_CODE, message="This code does not exist"))
     return result
+
+
+async def has_ordered(conn: AsyncConnection, app_id: str, email: str, cart_id: str | None) -> bool:
+    """Whether this email placed an order before: every order converts exactly one cart, so the
+    cart service's converted carts are the customer's orders (no call to the checkout service)."""
+    query = (sa.select(carts.c.id).where(carts.c.app_id == app_id, carts.c.status == "converted",
+                                         sa.func.lower(carts.c.customer_email) == email.lower()).limit(1))
+    if cart_id is not None:
+        query = query.where(carts.c.id != cart_id)
+    return (await conn.execute(query)).first() is not None
 
 
 async def customer_usage(conn: AsyncConnection, app_id: str, customer: str) -> dict[str, int]:
@@ -69,7 +86,8 @@ async def customer_usage(conn: AsyncConnection, app_id: str, customer: str) -> d
 
 
 def to_cart_discounts(evaluation: Evaluation) -> CartDiscounts:
-    result = CartDiscounts(line_discounts=evaluation.line_discounts, shipping_discount=evaluation.shipping_discount)
+    result = CartDiscounts(line_discounts=evaluation.line_discounts, shipping_discount=evaluation.shipping_discount,
+                           engine=evaluation.discounts)
     for d in evaluation.discounts:
         result.discounts.append(AppliedDiscount(code=d.code, campaign_id=d.campaign_id, name=d.name, amount=d.amount,
                                                 message=d.note))

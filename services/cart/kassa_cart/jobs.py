@@ -8,6 +8,8 @@ from kassa_platform.db import transaction
 from kassa_platform.jobs import JobContext, JobRegistry
 from kassa_promotions.store.redemptions import RedemptionStore
 
+from .abandonment import sweep
+
 log = logging.getLogger("kassa.jobs.cart")
 registry = JobRegistry()
 
@@ -20,3 +22,13 @@ async def expire_redemptions(ctx: JobContext) -> int:
     if released:
         log.info("released %d expired reservations", released)
     return released
+
+
+@registry.cron(every_minutes=1, name="abandon_carts")
+async def abandon_carts(ctx: JobContext) -> int:
+    """Mark carts idle past their application's threshold abandoned and emit `cart.abandoned`
+    (exactly once per abandonment; what a run's time budget leaves waits for the next minute)."""
+    abandoned = await sweep(ctx.db, ctx.clock, ctx.settings.signing_key)
+    if abandoned:
+        log.info("marked %d carts abandoned", abandoned)
+    return abandoned

@@ -13,6 +13,7 @@ from kassa_promotions.store.redemptions import RedemptionStore
 
 from .carts import CartService
 from .catalog import Catalog
+from .checkout_link import CheckoutLink
 from .config import ConfigStore
 
 KEY = "cart"
@@ -28,13 +29,15 @@ class CartModule:
     campaigns: CampaignStore
     codes: CodeStore
     redemptions: RedemptionStore
+    checkout: CheckoutLink
 
 
 def module_of(runtime: Runtime) -> CartModule:
     module = runtime.services.get(KEY)
     if module is None:
-        carts = CartService(runtime.db, runtime.clock, max_lines=runtime.settings.max_cart_lines)
+        carts = CartService(runtime.db, runtime.clock, max_lines=runtime.settings.max_cart_lines,
+                            signing_key=runtime.settings.signing_key)
         module = CartModule(runtime.db, runtime.clock, carts, carts.catalog, ConfigStore(), CampaignStore(), carts.codes,
-                            carts.redemptions)
+                            carts.redemptions, CheckoutLink(carts))
         runtime.services[KEY] = module
     return module

@@ -68,6 +68,8 @@ carts = sa.Table(
     sa.Column("updated_at", UTCDateTime(), nullable=False),
     sa.Column("last_activity_at", UTCDateTime(), nullable=False),
     sa.Column("abandoned_at", UTCDateTime(), nullable=True),
+    # The checkout session that moved the cart to `checkout` (and alone may convert or reopen it).
+    sa.Column("checkout_session_id", sa.String(40), nullable=True),
     sa.Index("ix_carts_app_id_id", "app_id", "id"),
 )
 
@@ -109,4 +111,67 @@ cart_settings = sa.Table(
     sa.Column("prices_include_tax", sa.Boolean(), nullable=False),
     sa.Column("config_version", sa.Integer(), nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+# ---------------------------------------------------------------- abandoned carts
+
+# The carts the abandonment sweep looks at: open or in checkout, with items, not yet abandoned.
+# Written as literal SQL so that PostgreSQL (also under a generic plan) and SQLite match the
+# partial index below to the sweep's queries.
+ABANDONABLE = "status IN ('open', 'checkout') AND abandoned_at IS NULL AND item_count > 0"
+
+# Per application, ordered by last activity: the sweep asks each application for its carts idle
+# past that application's own threshold, so it reads only carts that are due (plus one probe per
+# application with abandonable carts), however many carts are idle but not yet due.
+sa.Index("ix_carts_abandonable", carts.c.app_id, carts.c.last_activity_at,
+         postgresql_where=sa.text(ABANDONABLE), sqlite_where=sa.text(ABANDONABLE))
+
+# A customer's earlier orders are their converted carts: this answers "first order?" with one
+# index probe, only when a campaign of the application asks it.
+sa.Index("ix_carts_customer_orders", carts.c.app_id, sa.func.lower(carts.c.customer_email),
+         postgresql_where=carts.c.status == "converted", sqlite_where=carts.c.status == "converted")
+
+# Per application and environment: the abandonment threshold, the recovery link, the origins that
+# may embed the checkout and the hosted page's branding (API.md, "Embed config").
+embed_configs = sa.Table(
+    "embed_configs",
+    metadata,
+    sa.Column("app_id", sa.String(40), primary_key=True),
+    sa.Column("abandonment_threshold_minutes", sa.Integer(), nullable=True),  # NULL: the default (1440)
+    sa.Column("recovery_url_template", sa.String(2048), nullable=True),
+    sa.Column("allowed_origins", JSON, nullable=False),
+    sa.Column("branding", JSON, nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+# One row per abandonment (a cart abandoned again after new activity has another), with the cart
+# as it was then: what the list and the summary read, and what recovery and contact update.
+cart_abandonments = sa.Table(
+    "cart_abandonments",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("app_id", sa.String(40), nullable=False),
+    sa.Column("cart_id", sa.String(40), nullable=False),
+    sa.Column("sequence", sa.Integer(), nullable=False),  # of the cart.abandoned event
+    sa.Column("event_id", sa.String(40), nullable=False),  # the cart.abandoned event
+    sa.Column("abandoned_at", UTCDateTime(), nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("subtotal", sa.BigInteger(), nullable=False),
+    sa.Column("discount_total", sa.BigInteger(), nullable=False),
+    sa.Column("shipping_total", sa.BigInteger(), nullable=False),
+    sa.Column("tax_total", sa.BigInteger(), nullable=False),
+    sa.Column("total", sa.BigInteger(), nullable=False),
+    sa.Column("item_count", sa.Integer(), nullable=False),
+    sa.Column("customer_email", sa.String(254), nullable=True),
+    # not_contacted | contacted (cart.abandoned delivered to an endpoint) | recovered (converted)
+    sa.Column("recovery_status", sa.String(16), nullable=False),
+    sa.Column("contacted_at", UTCDateTime(), nullable=True),
+    sa.Column("recovered_at", UTCDateTime(), nullable=True),
+    sa.Column("order_id", sa.String(60), nullable=True),
+    sa.Column("recovered_total", sa.BigInteger(), nullable=True),  # the cart's total when it converted
+    sa.UniqueConstraint("cart_id", "sequence", name="uq_cart_abandonments_cart_id_sequence"),
+    sa.UniqueConstraint("event_id", name="uq_cart_abandonments_event_id"),
+    sa.Index("ix_cart_abandonments_app_id_abandoned_at", "app_id", "abandoned_at"),
+    sa.Index("ix_cart_abandonments_app_id_id", "app_id", "id"),
 )

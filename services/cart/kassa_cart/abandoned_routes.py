@@ -1,0 +1,120 @@
+"""HTTP for the embed config and abandoned carts (API.md, "Embed config and abandoned carts"),
+and the internal call by which the webhook service reports delivered `cart.abandoned` events."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from kassa_contract.abandoned import (
+    AbandonedCart,
+    AbandonedCartSummary,
+    AbandonmentContacted,
+    AbandonmentContactedResult,
+    EmbedConfig,
+    UpdateEmbedConfig,
+)
+from kassa_contract.common import Page
+from kassa_contract.errors import KassaError
+from kassa_platform.app import caller, runtime_of
+from kassa_platform.db import transaction
+from kassa_platform.pagination import DEFAULT_LIMIT, Cursor, Limit
+from litestar import Controller, Request, get, post, put
+from litestar.params import JSONBody, QueryParameter
+
+from . import abandonment
+from .embed_config import get_embed_config, put_embed_config
+from .service import CartModule, module_of
+
+# Taken as text and parsed here, so that an error names the parameter as the client wrote it.
+SinceQuery = Annotated[str | None, QueryParameter(name="from", required=False)]
+UntilQuery = Annotated[str | None, QueryParameter(name="to", required=False)]
+StatusQuery = Annotated[str | None, QueryParameter(name="recoveryStatus", required=False)]
+WindowQuery = Annotated[str | None, QueryParameter(name="windowDays", required=False)]
+
+
+def _module(request: Request[Any, Any, Any]) -> CartModule:
+    return module_of(runtime_of(request))
+
+
+def _time(value: str | None, name: str) -> datetime | None:
+    """An ISO 8601 time; one without a zone is taken as UTC."""
+    if value is None or value == "":
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise KassaError("validation_error", f"`{name}` must be an ISO 8601 time, e.g. 2026-06-21T00:00:00Z",
+                         field=name, status=400) from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def _window(value: str | None) -> int:
+    if value is None or value == "":
+        return abandonment.WINDOW_DAYS_DEFAULT
+    try:
+        return int(value)
+    except ValueError:
+        raise KassaError("validation_error", f"windowDays must be a whole number of days between "
+                         f"{abandonment.WINDOW_DAYS_MIN} and {abandonment.WINDOW_DAYS_MAX}", field="windowDays",
+                         status=400) from None
+
+
+class EmbedConfigController(Controller):
+    path = "/api/v1/embed-config"
+    tags = ["embed config"]
+
+    @get("/", operation_id="getEmbedConfig", opt={"scope": "settings:read"})
+    async def get_config(self, request: Request[Any, Any, Any]) -> EmbedConfig:
+        m = _module(request)
+        async with m.db() as conn:
+            return await get_embed_config(conn, caller(request).app_id)
+
+    @put("/", operation_id="updateEmbedConfig", opt={"scope": "settings:write"})
+    async def put_config(self, request: Request[Any, Any, Any], data: JSONBody[UpdateEmbedConfig]) -> EmbedConfig:
+        m = _module(request)
+        async with transaction(m.db) as conn:
+            return await put_embed_config(conn, caller(request), data, m.clock.now())
+
+
+class AbandonedCartController(Controller):
+    path = "/api/v1/abandoned-carts"
+    tags = ["abandoned carts"]
+
+    @get("/", operation_id="listAbandonedCarts", opt={"scope": "carts:read"})
+    async def list_carts(self, request: Request[Any, Any, Any], limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None,
+                         since: SinceQuery = None, until: UntilQuery = None,
+                         recovery_status: StatusQuery = None) -> Page[AbandonedCart]:
+        m = _module(request)
+        async with m.db() as conn:
+            return await abandonment.list_abandoned(conn, caller(request).app_id, limit=limit, cursor=cursor,
+                                                    since=_time(since, "from"), until=_time(until, "to"),
+                                                    recovery_status=recovery_status)
+
+    @get("/summary", operation_id="summarizeAbandonedCarts", opt={"scope": "carts:read"})
+    async def summary(self, request: Request[Any, Any, Any],
+                      window_days: WindowQuery = None) -> AbandonedCartSummary:
+        m = _module(request)
+        async with m.db() as conn:
+            return await abandonment.summary(conn, caller(request).app_id, window_days=_window(window_days),
+                                              now=m.clock.now())
+
+
+class AbandonmentInternalController(Controller):
+    """Answers other Kassa services only (`internal`): never an API key."""
+
+    path = "/internal/carts"
+    tags = ["internal"]
+    include_in_schema = False
+
+    @post("/abandonment-contacted", operation_id="abandonmentContacted", status_code=200,
+          opt={"internal": True, "scope": "carts:write"})
+    async def contacted(self, request: Request[Any, Any, Any],
+                        data: JSONBody[AbandonmentContacted]) -> AbandonmentContactedResult:
+        m = _module(request)
+        async with transaction(m.db) as conn:
+            updated = await abandonment.mark_contacted(conn, caller(request).app_id, data.deliveries)
+        return AbandonmentContactedResult(updated=updated)
+
+
+ROUTES = [EmbedConfigController, AbandonedCartController, AbandonmentInternalController]

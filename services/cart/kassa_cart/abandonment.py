@@ -1,0 +1,370 @@
+"""Abandoned carts: the sweep that marks them, recovery and contact, and the list and summary reads.
+
+The sweep (a cron job every minute) marks `open` and `checkout` carts with items that have been
+idle past their application's threshold: it sets `abandoned_at`, moves the cart's `version` on
+(the event's `sequence`), records one `cart_abandonments` row and writes `cart.abandoned` to the
+outbox, all in one transaction per batch. A cart that becomes active again (any change) loses its
+`abandoned_at` and can be abandoned again later: a new row, a new event, a higher sequence.
+
+Cost: one query finds the applications with abandonable carts and, for each, its longest-idle
+cart (a loose index scan over `ix_carts_abandonable`: one probe per application); only the
+applications whose longest-idle cart is past their threshold are then read, by the range of that
+index that is due (applications sharing a threshold together, so a batch spans many of them). So
+a sweep reads the due carts and one index entry per application, never the carts that are idle
+but not due yet. Several sweepers at once claim disjoint batches (`FOR UPDATE
+SKIP LOCKED` on PostgreSQL; SQLite writers are serialized by `BEGIN IMMEDIATE`), and the claim
+re-checks `abandoned_at IS NULL` under the lock: every abandonment is emitted exactly once.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import msgspec
+import sqlalchemy as sa
+from kassa_contract.abandoned import (
+    DEFAULT_THRESHOLD_MINUTES,
+    RECOVERY_STATUSES,
+    AbandonedCart,
+    AbandonedCartSummary,
+    AbandonedCustomer,
+    AbandonmentDelivered,
+    CurrencyAmount,
+)
+from kassa_contract.common import Page
+from kassa_contract.errors import KassaError
+from kassa_contract.events import (
+    CART_ABANDONED,
+    CART_RECOVERED,
+    EVENT_VERSION,
+    CartAbandonedData,
+    CartRecoveredData,
+    EventEnvelope,
+)
+from kassa_platform.clock import Clock
+from kassa_platform.db import Database, UTCDateTime, is_postgres, transaction
+from kassa_platform.ids import new_id
+from kassa_platform.outbox import write_event
+from kassa_platform.pagination import check_limit, newest_first_page
+from kassa_platform.tables import outbox_events
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from .recovery import recovery_url
+from .tables import ABANDONABLE, cart_abandonments, carts
+
+log = logging.getLogger("kassa.cart.abandonment")
+
+SOURCE = "cart"
+BATCH_POSTGRES = 1000  # carts per transaction
+BATCH_SQLITE = 200  # SQLite holds its one write lock for the whole batch: keep it short
+SWEEP_BUDGET_SECONDS = 45.0  # the cron job's timeout is 60 s; what is left waits for the next minute
+
+c = carts.c
+a = cart_abandonments.c
+_encoder = msgspec.json.Encoder()
+
+_QUALIFIED = "c.status IN ('open', 'checkout') AND c.abandoned_at IS NULL AND c.item_count > 0"  # ABANDONABLE, of `c`
+_DUE_APPS_COLUMNS = {"app_id": sa.String(), "oldest": UTCDateTime(), "threshold": sa.Integer(), "template": sa.String()}
+_WITH_CONFIG = """
+SELECT apps.app_id AS app_id, apps.oldest AS oldest, e.abandonment_threshold_minutes AS threshold,
+       e.recovery_url_template AS template
+FROM apps LEFT JOIN embed_configs e ON e.app_id = apps.app_id
+WHERE apps.app_id IS NOT NULL
+"""
+# The applications with abandonable carts, each with the last activity of its longest-idle cart and
+# its own threshold and recovery template: a loose index scan over ix_carts_abandonable, whose
+# first entry per application is that application's longest-idle cart. PostgreSQL takes both in
+# one probe per application (LATERAL); SQLite, which has no LATERAL, in two.
+_DUE_APPS = {
+    True: sa.text(f"""
+WITH RECURSIVE apps(app_id, oldest) AS (
+    SELECT * FROM (SELECT app_id, last_activity_at FROM carts WHERE {ABANDONABLE}
+                   ORDER BY app_id, last_activity_at LIMIT 1) AS first_app
+  UNION ALL
+    SELECT n.app_id, n.last_activity_at FROM apps CROSS JOIN LATERAL (
+        SELECT c.app_id, c.last_activity_at FROM carts c WHERE {_QUALIFIED} AND c.app_id > apps.app_id
+        ORDER BY c.app_id, c.last_activity_at LIMIT 1) AS n
+)""" + _WITH_CONFIG).columns(**_DUE_APPS_COLUMNS),
+    False: sa.text(f"""
+WITH RECURSIVE ids(app_id) AS (
+    SELECT app_id FROM (SELECT app_id FROM carts WHERE {ABANDONABLE} ORDER BY app_id LIMIT 1) AS first_app
+  UNION ALL
+    SELECT (SELECT c.app_id FROM carts c WHERE {_QUALIFIED} AND c.app_id > ids.app_id ORDER BY c.app_id LIMIT 1)
+    FROM ids WHERE ids.app_id IS NOT NULL
+), apps(app_id, oldest) AS (
+    SELECT ids.app_id, (SELECT c.last_activity_at FROM carts c WHERE c.app_id = ids.app_id AND {_QUALIFIED}
+                        ORDER BY c.last_activity_at LIMIT 1)
+    FROM ids
+)""" + _WITH_CONFIG).columns(**_DUE_APPS_COLUMNS),
+}
+
+# Claim and mark in one statement: a batch of the due carts of some applications that share a
+# threshold (one index range per application), locked and skipped when another sweeper holds them
+# (PostgreSQL), get `abandoned_at` and the next version, and come back with what the event needs.
+# No ORDER BY: the batch is whatever the index ranges give first; every due cart goes in the end.
+_DUE_IDS = (
+    sa.select(c.id)
+    .where(c.app_id.in_(sa.bindparam("b_app_ids", expanding=True)), sa.text(ABANDONABLE),
+           c.last_activity_at < sa.bindparam("b_cutoff"))
+    .limit(sa.bindparam("b_limit"))
+)
+
+
+def _mark(postgres: bool) -> sa.Update:
+    due = _DUE_IDS.with_for_update(skip_locked=True) if postgres else _DUE_IDS
+    return (
+        sa.update(carts)
+        .where(c.id.in_(due.scalar_subquery()), sa.text(ABANDONABLE))
+        .values(abandoned_at=sa.bindparam("b_now"), version=c.version + 1)
+        .returning(c.id, c.app_id, c.version, c.currency, c.customer_email, c.shipping_address, c.billing_address, c.document,
+                   c.subtotal, c.discount_total, c.shipping_total, c.tax_total, c.total, c.item_count)
+    )
+
+
+_MARK = {True: _mark(True), False: _mark(False)}
+_INSERT_ABANDONMENTS = cart_abandonments.insert()
+_INSERT_EVENTS = outbox_events.insert()
+
+
+MAX_APPS_PER_GROUP = 500  # application ids bound in one claim statement
+
+
+@dataclass(frozen=True)
+class DueGroup:
+    """Applications with due carts that share one cutoff (the same threshold)."""
+
+    cutoff: datetime
+    templates: dict[str, str | None]  # app id -> its recovery URL template
+
+
+def customer_of(email: str | None) -> AbandonedCustomer | None:
+    """Carts have no customer record yet: a captured email makes a guest, no email an anonymous cart."""
+    return None if email is None else AbandonedCustomer(id=None, email=email, first_name=None)
+
+
+async def due_groups(db: Database, now: datetime, app_ids: Collection[str] | None = None) -> list[DueGroup]:
+    """The applications whose longest-idle cart is past their threshold, grouped by threshold."""
+    async with db() as conn:
+        rows = (await conn.execute(_DUE_APPS[is_postgres(conn)])).all()
+    by_threshold: dict[int, dict[str, str | None]] = defaultdict(dict)
+    for row in rows:
+        if app_ids is not None and row.app_id not in app_ids:
+            continue
+        threshold = row.threshold or DEFAULT_THRESHOLD_MINUTES
+        if row.oldest is not None and row.oldest < now - timedelta(minutes=threshold):
+            by_threshold[threshold][row.app_id] = row.template
+    groups = []
+    for threshold, templates in sorted(by_threshold.items()):
+        ids = list(templates)
+        for i in range(0, len(ids), MAX_APPS_PER_GROUP):
+            groups.append(DueGroup(now - timedelta(minutes=threshold),
+                                   {a: templates[a] for a in ids[i:i + MAX_APPS_PER_GROUP]}))
+    return groups
+
+
+async def abandon_batch(db: Database, clock: Clock, signing_key: str, group: DueGroup, limit: int) -> int:
+    """Mark up to `limit` due carts of a group's applications abandoned and emit their events; one transaction."""
+    async with transaction(db) as conn:
+        now = clock.now()
+        rows = (await conn.execute(_MARK[is_postgres(conn)], {"b_app_ids": list(group.templates),
+                                                              "b_cutoff": group.cutoff, "b_limit": limit,
+                                                              "b_now": now})).all()
+        if not rows:
+            return 0
+        abandonments: list[dict[str, Any]] = []
+        events: list[dict[str, Any]] = []
+        for r in rows:
+            sequence = r.version  # moved on by the mark: the event's sequence
+            event_id = new_id("evt")
+            data = CartAbandonedData(
+                cart_id=r.id, sequence=sequence, customer=customer_of(r.customer_email),
+                # The stored lines and addresses already have the wire shape (camelCase dicts of
+                # LineItem / CartAddress): they are encoded as they are, not converted and back.
+                line_items=r.document.get("lineItems", []), currency=r.currency, subtotal=r.subtotal,
+                tax_total=r.tax_total, shipping_total=r.shipping_total, discount_total=r.discount_total,
+                total=r.total, item_count=r.item_count,
+                recovery_url=recovery_url(group.templates[r.app_id], signing_key, app_id=r.app_id, cart_id=r.id,
+                                          now=now),
+                shipping_address=r.shipping_address, billing_address=r.billing_address, abandoned_at=now,
+            )
+            envelope = EventEnvelope(id=event_id, type=CART_ABANDONED, version=EVENT_VERSION, created_at=now,
+                                     data=data)  # type: ignore[arg-type]  # msgspec encodes the Struct as is
+            events.append({"id": event_id, "app_id": r.app_id, "type": CART_ABANDONED, "source": SOURCE,
+                           "aggregate_id": r.id, "sequence": sequence, "payload": _encoder.encode(envelope),
+                           "created_at": now})
+            abandonments.append({
+                "id": new_id("abd"), "app_id": r.app_id, "cart_id": r.id, "sequence": sequence,
+                "event_id": event_id, "abandoned_at": now, "currency": r.currency, "subtotal": r.subtotal,
+                "discount_total": r.discount_total, "shipping_total": r.shipping_total, "tax_total": r.tax_total,
+                "total": r.total, "item_count": r.item_count, "customer_email": r.customer_email,
+                "recovery_status": "not_contacted", "contacted_at": None, "recovered_at": None, "order_id": None,
+                "recovered_total": None,
+            })
+        if is_postgres(conn):
+            await _copy(conn, cart_abandonments, abandonments)
+            await _copy(conn, outbox_events, events)
+        else:
+            await conn.execute(_INSERT_ABANDONMENTS, abandonments)
+            await conn.execute(_INSERT_EVENTS, events)
+    return len(rows)
+
+
+async def _copy(conn: AsyncConnection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """PostgreSQL: COPY the rows in, in the open transaction (several times faster than a
+    thousand-row INSERT). The values are already what the columns store."""
+    raw = await conn.get_raw_connection()
+    columns = list(rows[0])
+    await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
+        table.name, records=[tuple(r[k] for k in columns) for r in rows], columns=columns)
+
+
+async def sweep(db: Database, clock: Clock, signing_key: str, *, batch: int | None = None,
+                budget_seconds: float = SWEEP_BUDGET_SECONDS, app_ids: Collection[str] | None = None) -> int:
+    """Abandon every due cart (or as many as the time budget allows); returns how many.
+
+    `app_ids` limits the sweep to some applications (tests, operations); the cron job sweeps all.
+    """
+    deadline = time.monotonic() + budget_seconds
+    limit = batch or (BATCH_POSTGRES if is_postgres(db.engine) else BATCH_SQLITE)
+    total = 0
+    for group in await due_groups(db, clock.now(), app_ids):
+        while True:
+            done = await abandon_batch(db, clock, signing_key, group, limit)
+            total += done
+            if time.monotonic() >= deadline:
+                log.info("abandonment sweep: time budget spent after %d carts; the next run goes on", total)
+                return total
+            if done < limit:
+                break
+    return total
+
+
+# ---------------------------------------------------------------- recovery
+
+
+_LATEST = (
+    sa.select(a.id, a.recovery_status, a.abandoned_at, a.currency)
+    .where(a.cart_id == sa.bindparam("cart_id"), a.app_id == sa.bindparam("app_id"))
+    .order_by(a.sequence.desc())
+    .limit(1)
+)
+
+
+async def mark_recovered(conn: AsyncConnection, *, app_id: str, cart_id: str, now: datetime, order_id: str | None,
+                         sequence: int) -> bool:
+    """Record that a cart converted; if it had been abandoned, its latest abandonment is recovered
+    and `cart.recovered` goes to the outbox. Call it in the conversion's transaction (the cart row
+    locked) with the conversion's sequence. Returns whether the cart counted as recovered; a cart
+    never abandoned costs one indexed read.
+    """
+    latest = (await conn.execute(_LATEST, {"cart_id": cart_id, "app_id": app_id})).first()
+    if latest is None or latest.recovery_status == "recovered":
+        return False
+    total = (await conn.execute(sa.select(c.total).where(c.id == cart_id, c.app_id == app_id))).scalar_one_or_none()
+    updated = await conn.execute(
+        sa.update(cart_abandonments)
+        .where(a.id == latest.id, a.recovery_status != "recovered")
+        .values(recovery_status="recovered", recovered_at=now, order_id=order_id, recovered_total=total or 0))
+    if updated.rowcount != 1:
+        return False
+    await write_event(conn, app_id=app_id, type=CART_RECOVERED, source=SOURCE, aggregate_id=cart_id,
+                      sequence=sequence,
+                      data=CartRecoveredData(cart_id=cart_id, sequence=sequence, order_id=order_id,
+                                             currency=latest.currency, total=total or 0,
+                                             abandoned_at=latest.abandoned_at, recovered_at=now),
+                      now=now)
+    return True
+
+
+# ---------------------------------------------------------------- contact
+
+
+_CONTACTED = (
+    sa.update(cart_abandonments)
+    .where(a.app_id == sa.bindparam("b_app_id"), a.event_id == sa.bindparam("b_event_id"),
+           a.cart_id == sa.bindparam("b_cart_id"))
+    .values(contacted_at=sa.func.coalesce(a.contacted_at, sa.bindparam("b_at", type_=UTCDateTime())),
+            recovery_status=sa.case((a.recovery_status == "not_contacted", "contacted"),
+                                    else_=a.recovery_status))
+)
+
+
+async def mark_contacted(conn: AsyncConnection, app_id: str, deliveries: list[AbandonmentDelivered]) -> int:
+    """The webhook service delivered these `cart.abandoned` events: their abandonments were contacted.
+
+    Idempotent: a repeat (another endpoint, a retried notice) keeps the first contact time.
+    """
+    params = [{"b_app_id": app_id, "b_event_id": d.event_id, "b_cart_id": d.cart_id, "b_at": d.delivered_at}
+              for d in deliveries]
+    updated = 0
+    for p in params:  # a few per call; one statement each keeps the rowcount exact on both dialects
+        updated += (await conn.execute(_CONTACTED, p)).rowcount
+    return updated
+
+
+# ---------------------------------------------------------------- reads
+
+
+def abandoned_view(r: Any) -> AbandonedCart:
+    return AbandonedCart(id=r.id, cart_id=r.cart_id, sequence=r.sequence, customer=customer_of(r.customer_email),
+                         currency=r.currency, total=r.total, item_count=r.item_count, abandoned_at=r.abandoned_at,
+                         recovery_status=r.recovery_status, contacted_at=r.contacted_at, recovered_at=r.recovered_at,
+                         order_id=r.order_id)
+
+
+async def list_abandoned(conn: AsyncConnection, app_id: str, *, limit: int, cursor: str | None,
+                         since: datetime | None, until: datetime | None,
+                         recovery_status: str | None) -> Page[AbandonedCart]:
+    """Newest first; `since <= abandonedAt < until`."""
+    check_limit(limit)
+    if recovery_status is not None and recovery_status not in RECOVERY_STATUSES:
+        raise KassaError("validation_error", f"recoveryStatus must be one of {', '.join(RECOVERY_STATUSES)}",
+                         field="recoveryStatus", status=400)
+    if since is not None and until is not None and since > until:
+        raise KassaError("validation_error", "`from` must not be after `to`", field="from", status=400)
+    query = sa.select(cart_abandonments).where(a.app_id == app_id)
+    if since is not None:
+        query = query.where(a.abandoned_at >= since)
+    if until is not None:
+        query = query.where(a.abandoned_at < until)
+    if recovery_status is not None:
+        query = query.where(a.recovery_status == recovery_status)
+    return await newest_first_page(conn, query, a.id, limit, cursor, abandoned_view)
+
+
+WINDOW_DAYS_MIN, WINDOW_DAYS_MAX, WINDOW_DAYS_DEFAULT = 1, 365, 30
+
+
+async def summary(conn: AsyncConnection, app_id: str, *, window_days: int, now: datetime) -> AbandonedCartSummary:
+    """The carts abandoned in the trailing window: how many and how much, how many were contacted
+    (a `cart.abandoned` delivered to at least one endpoint) and how many recovered (converted)."""
+    if not WINDOW_DAYS_MIN <= window_days <= WINDOW_DAYS_MAX:
+        raise KassaError("validation_error", f"windowDays must be between {WINDOW_DAYS_MIN} and {WINDOW_DAYS_MAX}",
+                         field="windowDays", status=400, details={"min": WINDOW_DAYS_MIN, "max": WINDOW_DAYS_MAX})
+    since = now - timedelta(days=window_days)
+    recovered = a.recovery_status == "recovered"
+    rows = (await conn.execute(
+        sa.select(a.currency, sa.func.count().label("n"), sa.func.sum(a.total).label("value"),
+                  sa.func.sum(sa.case((a.contacted_at.is_not(None), 1), else_=0)).label("contacted"),
+                  sa.func.sum(sa.case((recovered, 1), else_=0)).label("recovered"),
+                  sa.func.sum(sa.case((recovered, a.recovered_total), else_=0)).label("recovered_value"))
+        .where(a.app_id == app_id, a.abandoned_at >= since, a.abandoned_at <= now)
+        .group_by(a.currency).order_by(a.currency))).all()
+    counts: dict[str, int] = defaultdict(int)
+    for r in rows:
+        counts["abandoned"] += r.n
+        counts["contacted"] += int(r.contacted or 0)
+        counts["recovered"] += int(r.recovered or 0)
+    return AbandonedCartSummary(
+        window_days=window_days, since=since, until=now, abandoned_count=counts["abandoned"],
+        abandoned_value=[CurrencyAmount(currency=r.currency, amount=int(r.value or 0)) for r in rows],
+        recovery_emails_sent=counts["contacted"], recovered_count=counts["recovered"],
+        recovered_value=[CurrencyAmount(currency=r.currency, amount=int(r.recovered_value or 0))
+                         for r in rows if r.recovered],
+    )
