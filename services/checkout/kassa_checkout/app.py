@@ -1,0 +1,18 @@
+"""`create_app()` for the checkout service."""
+
+from __future__ import annotations
+
+from kassa_platform.app import build_service_app
+from kassa_platform.runtime import Runtime
+from litestar import Litestar
+
+from .routes import ROUTES
+from .service import module_of
+
+# The public paths this service answers; the embedded gateway routes them here.
+PATH_PREFIXES = ("/api/v1/checkout", "/api/v1/checkout-sessions", "/api/v1/payment-methods", "/api/v1/orders")
+
+
+def create_app(runtime: Runtime, *, owns_runtime: bool = True) -> Litestar:
+    module_of(runtime)
+    return build_service_app("checkout", ROUTES, runtime, owns_runtime=owns_runtime)

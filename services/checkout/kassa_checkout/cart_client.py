@@ -1,0 +1,52 @@
+"""The checkout service's view of the cart service: typed calls over the service client."""
+
+from __future__ import annotations
+
+import msgspec
+from kassa_contract.abandoned import EmbedConfig
+from kassa_contract.cart import Cart, CartAddress
+from kassa_contract.internal import (
+    CancelledRedemptions,
+    CancelOrderRedemptions,
+    ConvertCart,
+    LockCartForCheckout,
+    LockedCart,
+    ReopenCart,
+)
+from kassa_platform.service_client import ServiceClient
+
+
+class CartClient:
+    def __init__(self, client: ServiceClient) -> None:
+        self.client = client
+
+    async def get(self, app_id: str, cart_id: str) -> Cart:
+        return msgspec.convert(await self.client.call("GET", f"/api/v1/carts/{cart_id}", app_id=app_id), Cart)
+
+    async def apply_code(self, app_id: str, cart_id: str, code: str) -> Cart:
+        answer = await self.client.call("POST", f"/api/v1/carts/{cart_id}/discount-codes", app_id=app_id,
+                                        json={"code": code})
+        return msgspec.convert(answer, Cart)
+
+    async def lock(self, app_id: str, cart_id: str, *, session_id: str, shipping: CartAddress | None,
+                   billing: CartAddress | None, email: str | None, require_shipping_method: bool) -> LockedCart:
+        body = LockCartForCheckout(session_id=session_id, shipping_address=shipping, billing_address=billing,
+                                   customer_email=email, require_shipping_method=require_shipping_method)
+        answer = await self.client.call("POST", f"/internal/carts/{cart_id}/checkout-lock", app_id=app_id, json=body)
+        return msgspec.convert(answer, LockedCart)
+
+    async def reopen(self, app_id: str, cart_id: str, *, session_id: str, reason: str) -> None:
+        await self.client.call("POST", f"/internal/carts/{cart_id}/reopen", app_id=app_id,
+                               json=ReopenCart(session_id=session_id, reason=reason))
+
+    async def convert(self, app_id: str, cart_id: str, *, session_id: str, order_id: str) -> None:
+        await self.client.call("POST", f"/internal/carts/{cart_id}/convert", app_id=app_id,
+                               json=ConvertCart(session_id=session_id, order_id=order_id))
+
+    async def embed_config(self, app_id: str) -> EmbedConfig:
+        return msgspec.convert(await self.client.call("GET", "/api/v1/embed-config", app_id=app_id), EmbedConfig)
+
+    async def cancel_order_redemptions(self, app_id: str, order_id: str) -> CancelledRedemptions:
+        answer = await self.client.call("POST", "/internal/redemptions/cancel-order", app_id=app_id,
+                                        json=CancelOrderRedemptions(order_id=order_id))
+        return msgspec.convert(answer, CancelledRedemptions)

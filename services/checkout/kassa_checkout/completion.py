@@ -1,0 +1,349 @@
+"""Completing a session: a saga across the cart service, the payment provider and our tables.
+
+    claim the session ─► lock the cart (reprice, reserve promotions) ─► record the attempt and
+    the locked cart ─► pay (authorize + capture, keyed by the session id) ─► order, payment and
+    session in one transaction (unique order per session) ─► convert the cart
+
+One completer at a time holds the session's claim (a conditional update with a deadline);
+others get 409 `checkout_in_progress`, or the finished session once it is complete. If the
+process dies mid-way the claim lapses and `reconcile` finishes or unwinds from what the
+provider says happened: a capture always becomes an order, and never two.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+import msgspec
+import sqlalchemy as sa
+from kassa_contract.cart import Cart, CartAddress
+from kassa_contract.checkout import (
+    CHECKOUT_SESSION_COMPLETED,
+    ORDER_CREATED,
+    PAYMENT_CAPTURED,
+    PAYMENT_FAILED,
+    CheckoutSession,
+    CollectFlags,
+    CompleteCheckoutSession,
+    Order,
+    OrderEventData,
+    PaymentEventData,
+    PaymentMethodInput,
+)
+from kassa_contract.errors import KassaError
+from kassa_platform.auth import Principal
+from kassa_platform.clock import Clock
+from kassa_platform.db import Database, transaction
+from kassa_platform.ids import new_id
+from kassa_platform.outbox import Event, write_events
+from kassa_platform.tables import applications
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from .cart_client import CartClient
+from .payments.connector import PaymentConnector, PaymentOutcome
+from .payments.methods import METHOD_IDS, card_brand
+from .sessions import SOURCE, SessionService, SessionStore, _in_progress, authorize
+from .tables import checkout_sessions as sessions
+from .tables import orders, payments
+from .views import OrderDocument, order_view, payment_view
+
+log = logging.getLogger("kassa.checkout.saga")
+S = sessions.c
+P = payments.c
+CLAIM = timedelta(seconds=60)  # far above a completion's duration; a lapsed claim means a crash
+
+
+class Connectors:
+    """The connector that takes an application's payments: the built-in `test` one in test mode."""
+
+    def __init__(self, test: PaymentConnector, live: PaymentConnector | None = None) -> None:
+        self.test = test
+        self.live = live
+
+    def for_environment(self, environment: str) -> PaymentConnector:
+        connector = self.test if environment == "test" else self.live
+        if connector is None:
+            raise KassaError("payment_connector_unavailable", "No payment connector is configured for live mode",
+                             status=422)
+        return connector
+
+
+class CompletionSaga:
+    def __init__(self, db: Database, clock: Clock, store: SessionStore, sessions_: SessionService, cart: CartClient,
+                 connectors: Connectors) -> None:
+        self.db = db
+        self.clock = clock
+        self.store = store
+        self.sessions = sessions_
+        self.cart = cart
+        self.connectors = connectors
+
+    # ---------------------------------------------------------------- the request
+
+    async def complete(self, principal: Principal, session_id: str, body: CompleteCheckoutSession,
+                       session_secret: str | None) -> CheckoutSession:
+        now = self.clock.now()
+        async with self.db() as conn:
+            row = await self.store.load(conn, principal.app_id, session_id)
+        authorize(principal, row, session_secret)
+        if row.status == "complete":
+            return self.store.view(row)  # a retry after success gets the finished session
+        _check_open(row, now)
+        shipping, billing = _addresses(row, body)
+        method = body.payment_method
+        if method.type not in METHOD_IDS:
+            raise KassaError("validation_error", f"Unknown payment method `{method.type}`", field="paymentMethod.type")
+        if method.type == "card" and method.card is None:
+            raise KassaError("validation_error", "A card payment needs `card.number`", field="paymentMethod.card")
+        if method.type != "card" and not method.token:
+            raise KassaError("validation_error", f"A {method.type} payment needs the wallet's `token`",
+                             field="paymentMethod.token")
+        if row.allowed_methods and method.type not in row.allowed_methods:
+            raise KassaError("payment_method_not_allowed", f"This checkout does not accept `{method.type}` "
+                             f"(allowed: {', '.join(row.allowed_methods)})", field="paymentMethod.type", status=422)
+        connector = self.connectors.for_environment(principal.environment)
+        token = new_id("clm")
+        if not await self._claim(row, token, now, expected=None):
+            async with self.db() as conn:
+                row = await self.store.load(conn, principal.app_id, session_id)
+            if row.status == "complete":
+                return self.store.view(row)
+            _check_open(row, now)
+            raise _in_progress(session_id)
+
+        try:
+            locked = await self.cart.lock(row.app_id, row.cart_id, session_id=row.id, shipping=shipping,
+                                          billing=billing, email=body.customer_email,
+                                          require_shipping_method=msgspec.convert(row.collect, CollectFlags).shipping_address)
+        except BaseException:
+            await self._release(row.id, token)
+            raise
+        cart = locked.cart
+        payment_id = await self._record_attempt(row, token, cart, method)
+        # From here on the provider may have moved money: on a crash the claim is left to lapse and
+        # the reconcile job asks the provider what happened.
+        try:
+            outcome = await connector.authorize(key=row.id, amount=cart.total, currency=cart.currency, method=method)
+        except KassaError as exc:
+            if exc.status >= 500:
+                raise
+            # The provider refused the request itself (nothing was charged): unwind the lock.
+            await self.sessions.settle_cart(await self._release(row.id, token, cart_pending="reopen", locked_cart=None))
+            raise
+        if outcome.status == "authorized":
+            outcome = await connector.capture(key=row.id, amount=cart.total)
+        if outcome.status == "captured":
+            return await self._finish(row.id, token, payment_id, cart, outcome)
+        if outcome.status == "requires_action":
+            await self._await_action(row.id, token, payment_id, outcome)
+            raise KassaError("payment_action_required", "The payment needs a second step: complete the session "
+                             "again with `paymentMethod.actionResult` once the buyer has passed it", status=402,
+                             details={"paymentId": payment_id, "nextAction": {"type": outcome.next_action}})
+        row = await self._fail(row.id, token, payment_id, outcome)
+        await self.sessions.settle_cart(row)
+        retryable = outcome.failure_code == "processing_error"
+        raise KassaError("payment_failed" if retryable else "payment_declined",
+                         outcome.failure_message or "The payment was declined", status=402,
+                         details={"reason": outcome.failure_code, "paymentId": payment_id, "retryable": retryable})
+
+    # ---------------------------------------------------------------- steps
+
+    async def _claim(self, row: Any, token: str, now: datetime, *, expected: str | None) -> bool:
+        """Take the session for one completer. `expected`: the lapsed claim the reconcile job takes over."""
+        # A lapsed claim is never taken by a buyer's retry: only `reconcile` may, after asking the
+        # provider what the cut-off attempt did.
+        taken = S.claim_token.is_(None) if expected is None else S.claim_token == expected
+        async with transaction(self.db) as conn:
+            result = await conn.execute(sa.update(sessions).where(S.id == row.id, S.status == "open", taken)
+                                        .values(claim_token=token, claim_until=now + CLAIM))
+        return result.rowcount == 1
+
+    async def _release(self, session_id: str, token: str, **values: Any) -> Any:
+        async with transaction(self.db) as conn:
+            await conn.execute(sa.update(sessions).where(S.id == session_id, S.claim_token == token)
+                               .values(claim_token=None, claim_until=None, **values))
+            return (await conn.execute(sa.select(sessions).where(S.id == session_id))).first()
+
+    async def _record_attempt(self, row: Any, token: str, cart: Cart, method: PaymentMethodInput) -> str:
+        """One payment row per attempt, written with the locked cart before any money moves. A second
+        step (`actionResult`) continues the attempt that asked for it."""
+        now = self.clock.now()
+        async with transaction(self.db) as conn:
+            last = (await conn.execute(sa.select(payments).where(P.session_id == row.id)
+                                       .order_by(P.attempt.desc()).limit(1))).first()
+            await conn.execute(sa.update(sessions).where(S.id == row.id, S.claim_token == token).values(
+                locked_cart=msgspec.to_builtins(cart), amount_total=cart.total, updated_at=now))
+            number = method.card.number.replace(" ", "") if method.card else None
+            if last is not None and last.status == "requires_action" and (
+                    method.action_result is not None or (number or "")[-4:] == (last.card_last4 or "")):
+                return last.id  # the second step of the attempt that asked for it
+            payment_id = new_id("pay")
+            await conn.execute(sa.insert(payments).values(
+                id=payment_id, app_id=row.app_id, session_id=row.id, order_id=None,
+                attempt=(last.attempt + 1) if last is not None else 1, status="pending", connector="test",
+                method=method.type, card_brand=card_brand(number) if number else None, card_last4=number[-4:] if number else None, amount=cart.total,
+                amount_refunded=0, currency=cart.currency, created_at=now, updated_at=now))
+        return payment_id
+
+    async def _finish(self, session_id: str, token: str, payment_id: str, cart: Cart,
+                      outcome: PaymentOutcome) -> CheckoutSession:
+        """The order, the captured payment and the completed session: one transaction, four statements."""
+        now = self.clock.now()
+        order_id = new_id("ord")
+        try:
+            async with transaction(self.db) as conn:
+                row = await self.store.update(
+                    conn, session_id, now, where=S.claim_token == token, status="complete", order_id=order_id,
+                    payment_status="paid", completed_at=now, claim_token=None, claim_until=None,
+                    cart_pending="convert", last_payment_error=None)
+                if row is None:
+                    raise _Superseded
+                metadata = _merged_metadata(cart, row)
+                order = await self._create_order(conn, row, order_id, payment_id, cart, metadata, now)
+                payment = payment_view((await conn.execute(
+                    sa.update(payments).where(P.id == payment_id)
+                    .values(status="captured", order_id=order_id, provider_ref=outcome.provider_ref, failure_code=None,
+                            failure_message=None, updated_at=now)
+                    .returning(*payments.c))).first())
+                await write_events(conn, [
+                    Event(type=ORDER_CREATED, aggregate_id=order_id, sequence=1,
+                          data=OrderEventData(order_id=order_id, session_id=row.id, cart_id=row.cart_id, sequence=1,
+                                              order=order, metadata=metadata)),
+                    Event(type=PAYMENT_CAPTURED, aggregate_id=payment_id, sequence=1,
+                          data=PaymentEventData(payment_id=payment_id, session_id=row.id, sequence=1, payment=payment,
+                                                order_id=order_id, metadata=metadata)),
+                    self.store.event(CHECKOUT_SESSION_COMPLETED, row, order_id=order_id),
+                ], app_id=row.app_id, source=SOURCE, now=now)
+        except (_Superseded, sa.exc.IntegrityError):
+            # Another completer (the reconcile job after a lapsed claim) got there first: its order stands.
+            async with self.db() as conn:
+                row = (await conn.execute(sa.select(sessions).where(S.id == session_id))).first()
+            if row.status == "complete":
+                return self.store.view(row)
+            raise _in_progress(session_id) from None
+        await self.sessions.settle_cart(row)
+        return self.store.view(row)
+
+    @staticmethod
+    async def _create_order(conn: AsyncConnection, row: Any, order_id: str, payment_id: str, cart: Cart,
+                            metadata: dict[str, Any], now: datetime) -> Order:
+        document = OrderDocument(line_items=cart.line_items, discounts=[d for d in cart.discounts if d.applied],
+                                 shipping_method=cart.shipping_method, tax_lines=cart.tax_lines,
+                                 taxes_included=cart.taxes_included)
+        inserted = await conn.execute(sa.insert(orders).values(
+            id=order_id, app_id=row.app_id, session_id=row.id, cart_id=row.cart_id, status="paid",
+            currency=cart.currency, customer_email=cart.customer_email, document=msgspec.to_builtins(document),
+            shipping_address=msgspec.to_builtins(cart.shipping_address),
+            billing_address=msgspec.to_builtins(cart.billing_address),
+            subtotal=cart.subtotal, discount_total=cart.discount_total, shipping_total=cart.shipping_total,
+            tax_total=cart.tax_total, total=cart.total, item_count=cart.item_count, amount_refunded=0,
+            metadata=metadata, payment_id=payment_id, version=1, created_at=now, updated_at=now).returning(*orders.c))
+        return order_view(inserted.first())
+
+    async def _await_action(self, session_id: str, token: str, payment_id: str, outcome: PaymentOutcome) -> None:
+        now = self.clock.now()
+        async with transaction(self.db) as conn:
+            await conn.execute(sa.update(payments).where(P.id == payment_id).values(
+                status="requires_action", provider_ref=outcome.provider_ref,
+                updated_at=now))
+        await self._release(session_id, token, payment_status="requires_action", updated_at=now)
+
+    async def _fail(self, session_id: str, token: str, payment_id: str, outcome: PaymentOutcome | None) -> Any:
+        """A failed attempt: recorded, reported, the session open again and its cart owed a reopen."""
+        now = self.clock.now()
+        code = outcome.failure_code if outcome else "payment_abandoned"
+        message = (outcome.failure_message if outcome else None) or "The payment did not complete"
+        async with transaction(self.db) as conn:
+            await conn.execute(sa.update(payments).where(P.id == payment_id, P.status.in_(("pending", "requires_action")))
+                               .values(status="failed", failure_code=code, failure_message=message,
+                                       updated_at=now))
+            payment = payment_view((await conn.execute(sa.select(payments).where(P.id == payment_id))).first())
+            row = await self.store.update(conn, session_id, now, claim_token=None, claim_until=None,
+                                          payment_status="unpaid", cart_pending="reopen", locked_cart=None,
+                                          last_payment_error={"code": code, "message": message,
+                                                              "paymentId": payment_id})
+            await write_events(conn, [Event(type=PAYMENT_FAILED, aggregate_id=payment_id, sequence=1,
+                                            data=PaymentEventData(payment_id=payment_id, session_id=session_id,
+                                                                  sequence=1, payment=payment))],
+                               app_id=row.app_id, source=SOURCE, now=now)
+        return row
+
+    # ---------------------------------------------------------------- recovery
+
+    async def reconcile(self, *, limit: int = 50) -> int:
+        """Finish or unwind every completion whose claim lapsed (its process died mid-way)."""
+        now = self.clock.now()
+        async with self.db() as conn:
+            lapsed = (await conn.execute(sa.select(sessions).where(S.claim_token.is_not(None), S.claim_until <= now,
+                                                                   S.status == "open")
+                                         .order_by(S.claim_until).limit(limit))).all()
+        done = 0
+        for row in lapsed:
+            token = new_id("clm")
+            if not await self._claim(row, token, now, expected=row.claim_token):
+                continue  # another reconciler took it
+            try:
+                await self._resolve(row, token)
+                done += 1
+            except KassaError as exc:  # the provider or the cart service is away: the next run tries again
+                log.warning("reconcile of %s deferred: %s", row.id, exc.code)
+        await self.sessions.settle_pending()
+        return done
+
+    async def _resolve(self, row: Any, token: str) -> None:
+        async with self.db() as conn:
+            environment = (await conn.execute(sa.select(applications.c.environment)
+                                              .where(applications.c.id == row.app_id))).scalar_one()
+            payment = (await conn.execute(sa.select(payments).where(P.session_id == row.id)
+                                          .order_by(P.attempt.desc()).limit(1))).first()
+        connector = self.connectors.for_environment(environment)
+        outcome = await connector.status(key=row.id)
+        cart = None if row.locked_cart is None else msgspec.convert(row.locked_cart, Cart)
+        if outcome is not None and outcome.status == "authorized" and cart is not None:
+            outcome = await connector.capture(key=row.id, amount=cart.total)
+        if outcome is not None and outcome.status == "captured" and cart is not None and payment is not None:
+            log.info("reconcile: session %s was paid; creating its order", row.id)
+            await self._finish(row.id, token, payment.id, cart, outcome)
+        elif outcome is not None and outcome.status == "requires_action" and payment is not None:
+            await self._await_action(row.id, token, payment.id, outcome)
+        else:
+            if payment is not None and payment.status in ("pending", "requires_action"):
+                updated = await self._fail(row.id, token, payment.id, outcome)
+            else:  # died before paying: only the cart lock to undo
+                updated = await self._release(row.id, token, cart_pending="reopen", locked_cart=None)
+            await self.sessions.settle_cart(updated)
+
+
+class _Superseded(Exception):
+    pass
+
+
+
+def _check_open(row: Any, now: datetime) -> None:
+    if row.status != "open":
+        raise KassaError("checkout_session_not_open", f"Checkout session {row.id} is {row.status}", status=409,
+                         details={"status": row.status})
+    if row.expires_at <= now:
+        raise KassaError("checkout_session_expired", f"Checkout session {row.id} has expired", status=409)
+
+
+def _addresses(row: Any, body: CompleteCheckoutSession) -> tuple[CartAddress | None, CartAddress | None]:
+    collect = msgspec.convert(row.collect, CollectFlags)
+    shipping = body.shipping_address
+    billing = body.billing_address or (shipping if body.billing_same_as_shipping else None)
+    if collect.shipping_address and shipping is None:
+        raise KassaError("address_required", "This checkout collects a shipping address", field="shippingAddress")
+    if collect.billing_address and billing is None:
+        raise KassaError("address_required", "This checkout collects a billing address (or set "
+                         "`billingSameAsShipping`)", field="billingAddress")
+    return shipping, billing
+
+
+def _merged_metadata(cart: Cart, row: Any) -> dict[str, Any]:
+    """cart < session < {customerEmail} (seed 003, 2026-05-04)."""
+    merged = {**(cart.metadata or {}), **(row.metadata or {})}
+    if cart.customer_email:
+        merged["customerEmail"] = cart.customer_email
+    return merged

@@ -1,0 +1,125 @@
+"""HTTP for the checkout service: thin handlers that decode, call the domain and encode.
+
+API.md names `/api/v1/checkout/sessions` for create/get/cancel and `/api/v1/checkout-sessions`
+for complete and embed tokens; each call answers under both spellings (the other one is kept
+out of the OpenAPI document), so an integrator who mixes them up is never stranded.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from kassa_contract.checkout import (
+    CheckoutSession,
+    CompleteCheckoutSession,
+    CreateCheckoutSession,
+    CreateRefund,
+    EmbedToken,
+    EmbedTokenRequest,
+    Order,
+    Payment,
+    PaymentMethod,
+    Refund,
+)
+from kassa_contract.common import Page
+from kassa_platform.app import caller, runtime_of
+from kassa_platform.pagination import DEFAULT_LIMIT, Cursor, Limit, check_limit
+from litestar import Request, delete, get, post
+from litestar.handlers import HTTPRouteHandler
+from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
+
+from .payments.methods import method_catalog
+from .service import CheckoutModule, module_of
+
+SessionSecret = Annotated[str | None, HeaderParameter(name="x-checkout-secret", required=False)]
+BROWSER = {"publishable": True}  # a publishable key with the session's client secret may call it
+
+
+def _module(request: Request[Any, Any, Any]) -> CheckoutModule:
+    return module_of(runtime_of(request))
+
+
+async def create_session(request: Request[Any, Any, Any], data: JSONBody[CreateCheckoutSession]) -> CheckoutSession:
+    return await _module(request).sessions.create(caller(request), data)
+
+
+async def get_session(request: Request[Any, Any, Any], session_id: FromPath[str],
+                      session_secret: SessionSecret = None) -> CheckoutSession:
+    return await _module(request).sessions.get(caller(request), session_id, session_secret)
+
+
+async def cancel_session(request: Request[Any, Any, Any], session_id: FromPath[str]) -> CheckoutSession:
+    return await _module(request).sessions.cancel(caller(request), session_id)
+
+
+async def complete_session(request: Request[Any, Any, Any], session_id: FromPath[str],
+                           data: JSONBody[CompleteCheckoutSession],
+                           session_secret: SessionSecret = None) -> CheckoutSession:
+    return await _module(request).saga.complete(caller(request), session_id, data, session_secret)
+
+
+async def session_payments(request: Request[Any, Any, Any], session_id: FromPath[str]) -> dict[str, list[Payment]]:
+    return {"data": await _module(request).sessions.payments(caller(request), session_id)}
+
+
+async def create_embed_token(request: Request[Any, Any, Any], data: JSONBody[EmbedTokenRequest]) -> EmbedToken:
+    return await _module(request).embed.issue(caller(request), data)
+
+
+async def list_payment_methods(request: Request[Any, Any, Any],
+                               session_id: Annotated[str | None, QueryParameter(name="sessionId", required=False)] = None,
+                               session_secret: SessionSecret = None) -> dict[str, list[PaymentMethod]]:
+    allowed = None
+    if session_id:
+        allowed = (await _module(request).sessions.get(caller(request), session_id, session_secret)).allowed_methods
+    return {"data": method_catalog(allowed)}
+
+
+async def list_orders(request: Request[Any, Any, Any], limit: Limit = DEFAULT_LIMIT,
+                      cursor: Cursor = None) -> Page[Order]:
+    return await _module(request).orders.list(caller(request), limit=check_limit(limit), cursor=cursor)
+
+
+async def get_order(request: Request[Any, Any, Any], order_id: FromPath[str]) -> Order:
+    return await _module(request).orders.get(caller(request), order_id)
+
+
+async def create_refund(request: Request[Any, Any, Any], order_id: FromPath[str], data: JSONBody[CreateRefund]) -> Refund:
+    return await _module(request).orders.refund(caller(request), order_id, data)
+
+
+async def list_refunds(request: Request[Any, Any, Any], order_id: FromPath[str]) -> dict[str, list[Refund]]:
+    return {"data": await _module(request).orders.refunds(caller(request), order_id)}
+
+
+SESSIONS, SESSIONS_ALT = "/api/v1/checkout/sessions", "/api/v1/checkout-sessions"
+
+
+def _both(method: Any, path: str, fn: Any, operation_id: str, *, canonical: str, **kw: Any) -> list[HTTPRouteHandler]:
+    """The route under the canonical prefix, and hidden under the other spelling."""
+    other = SESSIONS_ALT if canonical == SESSIONS else SESSIONS
+    return [method(canonical + path, operation_id=operation_id, **kw)(fn),
+            method(other + path, operation_id=operation_id + "Alias", include_in_schema=False, **kw)(fn)]
+
+
+ROUTES: list[HTTPRouteHandler] = [
+    *_both(post, "", create_session, "createCheckoutSession", canonical=SESSIONS, opt={"scope": "checkout:write"}),
+    *_both(get, "/{session_id:str}", get_session, "getCheckoutSession", canonical=SESSIONS,
+           opt={"scope": "checkout:read", **BROWSER}),
+    *_both(delete, "/{session_id:str}", cancel_session, "cancelCheckoutSession", canonical=SESSIONS, status_code=200,
+           opt={"scope": "checkout:write"}),
+    *_both(get, "/{session_id:str}/payments", session_payments, "listCheckoutSessionPayments", canonical=SESSIONS,
+           opt={"scope": "checkout:read"}),
+    *_both(post, "/{session_id:str}/complete", complete_session, "completeCheckoutSession", canonical=SESSIONS_ALT,
+           status_code=200, opt={"scope": "checkout:write", **BROWSER}),
+    post(SESSIONS_ALT + "/embed-token", operation_id="createEmbedToken", opt={"scope": "checkout:write"})(
+        create_embed_token),
+    get("/api/v1/payment-methods", operation_id="listPaymentMethods", opt={"scope": "checkout:read", **BROWSER})(
+        list_payment_methods),
+    get("/api/v1/orders", operation_id="listOrders", opt={"scope": "orders:read"})(list_orders),
+    get("/api/v1/orders/{order_id:str}", operation_id="getOrder", opt={"scope": "orders:read"})(get_order),
+    post("/api/v1/orders/{order_id:str}/refunds", operation_id="createRefund", opt={"scope": "orders:write"})(
+        create_refund),
+    get("/api/v1/orders/{order_id:str}/refunds", operation_id="listRefunds", opt={"scope": "orders:read"})(
+        list_refunds),
+]
