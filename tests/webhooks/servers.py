@@ -15,11 +15,7 @@ from pathlib import Path
 
 import pytest
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.conftest import free_port
 
 
 def _wait_port(port: int, timeout: float = 20.0) -> None:
@@ -49,7 +45,9 @@ class PrivatePostgres:
     def _run(self, tool: str, *args: str) -> None:
         cmd = [str(self.bin / tool), *args]
         if self.as_root:  # PostgreSQL refuses to run as root
-            cmd = ["runuser", "-u", "postgres", "--", *cmd]
+            # runuser lives in sbin, which a user's PATH may leave out
+            runuser = shutil.which("runuser", path=os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"]))
+            cmd = [runuser or "runuser", "-u", "postgres", "--", *cmd]
         subprocess.run(cmd, check=True, capture_output=True, timeout=60)
 
     @property

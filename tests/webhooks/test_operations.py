@@ -163,3 +163,29 @@ async def test_stats(webhooks: Webhooks, merchant: Merchant, receiver: Receiver)
     merchant.backend.clock.advance(hours=2)
     quiet = (await merchant.get(f"{EP}/{endpoint['id']}/stats", params={"windowHours": 1})).json()
     assert quiet["attempts"] == 0 and quiet["backlog"] == 2
+
+
+async def test_history_past_the_retention_goes_unless_something_is_still_owed(webhooks: Webhooks, merchant: Merchant,
+                                                                              receiver: Receiver) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from kassa_webhooks.retention import purge_history
+
+    broken = await Receiver(respond=lambda _: (500, {}, b"down")).start()
+    try:
+        await merchant.endpoint(receiver)
+        delivered = await merchant.emit("order.created")
+        await webhooks.run()
+        await merchant.endpoint(broken)
+        retrying = await merchant.emit("order.created")
+        await webhooks.run()
+        # Event ids carry the real time they were made at (the shared test clock may be far ahead).
+        db, now, keep = merchant.backend.runtime.db, datetime.now(UTC), timedelta(days=30)
+        assert await purge_history(db, now=now, keep=keep, app_id=merchant.app_id) == 0  # too young
+        later = now + timedelta(days=31)
+        assert await purge_history(db, now=later, keep=keep, app_id=merchant.app_id, batch=1) == 1
+        assert_envelope(await merchant.get(f"/api/v1/events/{delivered}"), 404, "event_not_found")
+        assert (await merchant.get(f"/api/v1/events/{retrying}")).status_code == 200  # a delivery still pending
+        assert {d.event_id for d in await merchant.deliveries()} == {retrying}
+    finally:
+        await broken.stop()

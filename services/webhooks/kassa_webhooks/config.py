@@ -2,7 +2,8 @@
 
 Environment: `KASSA_WEBHOOKS_TIMEOUT_SECONDS` (15), `KASSA_WEBHOOKS_LEASE_SECONDS` (60),
 `KASSA_WEBHOOKS_MAX_IN_FLIGHT` (300), `KASSA_WEBHOOKS_RETRY_SCHEDULE` (seconds, comma-separated;
-default 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h) and `KASSA_WEBHOOKS_ALLOW_PRIVATE_NETWORKS`.
+default 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h), `KASSA_WEBHOOKS_RETENTION_DAYS` (30) and
+`KASSA_WEBHOOKS_ALLOW_PRIVATE_NETWORKS`.
 
 `KASSA_WEBHOOKS_ALLOW_PRIVATE_NETWORKS` is the operator's switch for the SSRF guard: `all` (or
 `1`) lets every application deliver to loopback, private and link-local addresses; a comma list of
@@ -46,6 +47,7 @@ class WebhookConfig:
     relay_batch: int = 500
     claim_batch: int = 200
     max_in_flight: int = 256  # requests one worker keeps open at once, all endpoints together
+    retention: timedelta = timedelta(days=30)  # events, deliveries and attempts (retention.py)
     allow_private_all: bool = False
     allow_private_apps: set[str] = field(default_factory=set)
 
@@ -64,6 +66,7 @@ class WebhookConfig:
             request_timeout=float(_env(settings, "KASSA_WEBHOOKS_TIMEOUT_SECONDS", "15")),
             lease=timedelta(seconds=float(_env(settings, "KASSA_WEBHOOKS_LEASE_SECONDS", "60"))),
             max_in_flight=int(_env(settings, "KASSA_WEBHOOKS_MAX_IN_FLIGHT", "256")),
+            retention=timedelta(days=min(3650, max(1, int(_env(settings, "KASSA_WEBHOOKS_RETENTION_DAYS", "30"))))),
             allow_private_all=everyone,
             allow_private_apps=set() if everyone else {a.strip() for a in allow.split(",") if a.strip()},
         )

@@ -17,6 +17,8 @@ from kassa_platform.jobs import JobContext, JobRegistry
 from kassa_platform.tables import outbox_events
 
 from .delivery import disable_long_failing
+from .notifications import report_successes_job
+from .retention import purge_history
 from .service import DELIVER_JOB, RELAY_JOB, Coalescer, module_of_context
 
 log = logging.getLogger("kassa.webhooks.jobs")
@@ -96,10 +98,23 @@ async def deliver_sweep(ctx: JobContext) -> int | None:
     return await deliver_webhooks(ctx)
 
 
+@registry.cron(every_minutes=1, name="webhooks_report_successes")
+async def report_successes(ctx: JobContext) -> int:
+    """Tell the cart service which `cart.abandoned` events reached an endpoint (notifications.py)."""
+    return await report_successes_job(ctx)
+
+
 @registry.cron(every_minutes=60, name="webhooks_disable_failing")
 async def disable_failing(ctx: JobContext) -> int:
     module = module_of_context(ctx)
     return await disable_long_failing(module.db, module.clock, module.config)
+
+
+@registry.cron(every_minutes=60, name="webhooks_purge_history")
+async def purge_old_history(ctx: JobContext) -> int:
+    """Events past the retention go with their deliveries and attempts (retention.py)."""
+    module = module_of_context(ctx)
+    return await purge_history(ctx.db, now=ctx.clock.now(), keep=module.config.retention)
 
 
 @registry.cron(every_minutes=15, name="webhooks_purge_outbox")

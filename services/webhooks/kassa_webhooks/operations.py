@@ -21,7 +21,7 @@ from kassa_contract.webhooks import (
     WebhookDelivery,
     WebhookEndpointStats,
 )
-from kassa_platform.pagination import decode_cursor, encode_cursor
+from kassa_platform.pagination import newest_first_page
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .endpoints import load_endpoint
@@ -61,16 +61,6 @@ def attempt_view(row: Any) -> WebhookAttempt:
     )
 
 
-async def _page(conn: AsyncConnection, query: sa.Select, id_column: sa.Column, limit: int, cursor: str | None,
-                view: Any) -> Page[Any]:
-    before = decode_cursor(cursor)
-    if before:
-        query = query.where(id_column < before)
-    rows = (await conn.execute(query.order_by(id_column.desc()).limit(limit + 1))).all()
-    return Page(data=[view(r) for r in rows[:limit]],
-                next_cursor=encode_cursor(rows[limit - 1].id) if len(rows) > limit else None)
-
-
 def _events_between(app_id: str, since: datetime | None, until: datetime | None) -> sa.Select:
     """Ids of the application's events that happened in [since, until): time filters are about the
     event, not about when its delivery row was made."""
@@ -90,7 +80,7 @@ class Operations:
         query = sa.select(ev.c.id, ev.c.payload).where(ev.c.app_id == app_id)
         if event_type:
             query = query.where(ev.c.type == event_type)
-        return await _page(conn, query, ev.c.id, limit, cursor, event_view)
+        return await newest_first_page(conn, query, ev.c.id, limit, cursor, event_view)
 
     async def get_event(self, conn: AsyncConnection, app_id: str, event_id: str) -> Event:
         row = (await conn.execute(sa.select(ev.c.id, ev.c.payload)
@@ -119,7 +109,7 @@ class Operations:
             query = query.where(d.c.event_type == where.event_type)
         if where.since or where.until:
             query = query.where(d.c.event_id.in_(_events_between(app_id, where.since, where.until)))
-        return await _page(conn, query, d.c.id, limit, cursor, delivery_view)
+        return await newest_first_page(conn, query, d.c.id, limit, cursor, delivery_view)
 
     async def _delivery_row(self, conn: AsyncConnection, app_id: str, delivery_id: str, *, lock: bool = False) -> Any:
         query = sa.select(d).where(d.c.id == delivery_id, d.c.app_id == app_id)
@@ -137,7 +127,7 @@ class Operations:
                             cursor: str | None) -> Page[WebhookAttempt]:
         await self._delivery_row(conn, app_id, delivery_id)
         query = sa.select(a).where(a.c.delivery_id == delivery_id, a.c.app_id == app_id)
-        return await _page(conn, query, a.c.id, limit, cursor, attempt_view)
+        return await newest_first_page(conn, query, a.c.id, limit, cursor, attempt_view)
 
     async def resend(self, conn: AsyncConnection, app_id: str, delivery_id: str, now: datetime) -> WebhookDelivery:
         """Send one delivery again now, with a fresh retry schedule (whatever its status)."""

@@ -15,6 +15,8 @@ metadata = new_metadata()
 # Deliveries that are not final. The due-query, the per-endpoint in-flight count and the
 # ordered-delivery check only ever look at these rows, through partial indexes.
 OPEN_DELIVERY = sa.text("status IN ('pending', 'sending')")
+# Succeeded deliveries whose success the emitting service has not been told of yet (notifications.py).
+UNREPORTED_SUCCESS = sa.text("event_type = 'cart.abandoned' AND status = 'succeeded' AND success_reported_at IS NULL")
 
 webhook_endpoints = sa.Table(
     "webhook_endpoints",
@@ -93,6 +95,9 @@ webhook_deliveries = sa.Table(
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
     sa.Column("succeeded_at", UTCDateTime(), nullable=True),
+    # When the service that emitted the event was told of this success (only for the event types
+    # in notifications.REPORTED: `cart.abandoned` makes an abandoned cart `contacted`).
+    sa.Column("success_reported_at", UTCDateTime(), nullable=True),
     sa.UniqueConstraint("endpoint_id", "event_id", name="uq_webhook_deliveries_endpoint_event"),
     sa.Index("ix_webhook_deliveries_endpoint_id_id", "endpoint_id", "id"),
     sa.Index("ix_webhook_deliveries_due", "next_attempt_at",
@@ -101,6 +106,8 @@ webhook_deliveries = sa.Table(
              postgresql_where=OPEN_DELIVERY, sqlite_where=OPEN_DELIVERY),
     sa.Index("ix_webhook_deliveries_open_by_aggregate", "endpoint_id", "aggregate_id", "sequence",
              postgresql_where=OPEN_DELIVERY, sqlite_where=OPEN_DELIVERY),
+    sa.Index("ix_webhook_deliveries_unreported", "id",
+             postgresql_where=UNREPORTED_SUCCESS, sqlite_where=UNREPORTED_SUCCESS),
 )
 
 webhook_attempts = sa.Table(

@@ -22,7 +22,7 @@ log = logging.getLogger("kassa.webhooks.waker")
 CHANNEL = "kassa_outbox"
 SQLITE_POLL_SECONDS = 0.2
 FALLBACK_CHECK_SECONDS = 2.0
-DEBOUNCE_SECONDS = 0.005  # commits arriving together make one hint
+DEBOUNCE_SECONDS = 0.02  # commits arriving within 20 ms make one relay pass (fewer, larger batches)
 
 
 class OutboxWaker:
