@@ -21,13 +21,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import math
 import os
 import re
 import signal
-import socket
-import ssl
 import subprocess
 import sys
 import tempfile
@@ -38,9 +34,12 @@ from multiprocessing import get_context
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import asyncpg
 import httpx
 import uvloop
+from common import (
+    Server, bench_env, cpu_snapshot, masked, migrate_and_create_app, pct, print_cpu, print_failures, recreate_database,
+    seed, single_connection_clients,
+)
 
 DEFAULT_DB = "postgresql://postgres@127.0.0.1:5432/kassa_bench"
 PGBENCH_DB = "kassa_pgbench"
@@ -52,84 +51,7 @@ TARGET_ADD_LINE_P99_MS = 25.0
 ADDRESS = {"addressLine1": "Unter den Linden 1", "city": "Berlin", "countryCode": "DE"}
 
 
-# ---------------------------------------------------------------- setup
-
-
-async def recreate_databases(url: str) -> None:
-    parts = urlsplit(url)
-    admin = await asyncpg.connect(parts._replace(path="/postgres").geturl())
-    try:
-        for name in (parts.path.lstrip("/"), PGBENCH_DB):
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-
-
-def kassa_cli(env: dict[str, str], *args: str) -> str:
-    """Run `kassa ...` and return the last line it printed."""
-    done = subprocess.run([sys.executable, "-m", "kassa.cli", *args], env=env, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise SystemExit(f"kassa {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
-    return done.stdout.strip().splitlines()[-1]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
-    cmd = [sys.executable, "-m", "kassa.cli", "serve", "cart", "--host", "127.0.0.1", "--port", str(port)]
-    with log.open("wb") as out:  # the server's stdout/stderr (access log at INFO) go to a file
-        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and proc.poll() is None:
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return proc
-        time.sleep(0.1)
-    stop_server(proc)
-    raise SystemExit(f"cart server did not become healthy (exit code {proc.returncode}):\n{log.read_text()[-3000:]}")
-
-
-def stop_server(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
-def seed(base_url: str, key: str, campaigns: int = 0) -> tuple[list[str], str]:
-    """A product with 3 EUR variants, a shipping method, a DE tax rate and `campaigns` active
-    automatic campaigns; returns (variant ids, method id)."""
-    with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {key}"}, timeout=10) as http:
-        def post(path: str, body: dict) -> dict:
-            r = http.post(path, json=body)
-            if not r.is_success:
-                raise SystemExit(f"POST {path} -> {r.status_code}: {r.text}")
-            return r.json()
-
-        product = post("/api/v1/products", {"name": "Bench shirt", "variants": [
-            {"sku": f"BENCH-{size}", "prices": {"EUR": 1999}} for size in ("S", "M", "L")]})
-        method = post("/api/v1/shipping-methods", {"name": "Standard", "prices": {"EUR": 495}})
-        post("/api/v1/tax-rates", {"countryCode": "DE", "rate": "19", "name": "DE VAT"})
-        for i in range(campaigns):  # a realistic mix: most target other categories, some the whole basket
-            kind = i % 4
-            body: dict = {"name": f"Auto {i}", "trigger": "automatic", "priority": i % 3}
-            if kind == 0:
-                body.update(reward={"type": "percent_off", "percent": 5}, rules={"minSubtotal": {"EUR": 5000}})
-            elif kind == 1:
-                body.update(reward={"type": "fixed_off", "amounts": {"EUR": 300}}, items={"categories": [f"cat-{i}"]})
-            elif kind == 2:
-                body.update(reward={"type": "buy_x_get_y", "buy": 2, "get": 1}, items={"categories": [f"cat-{i}"]})
-            else:
-                body.update(reward={"type": "shipping_off", "percent": 100}, rules={"minSubtotal": {"EUR": 10000}})
-            post("/api/v1/campaigns", body)
-    return [v["id"] for v in product["variants"]], method["id"]
+# ---------------------------------------------------------------- reference: pgbench
 
 
 def run_pgbench(url: str) -> float:
@@ -143,31 +65,6 @@ def run_pgbench(url: str) -> float:
     if not match:
         raise SystemExit(f"no `tps = ...` line in pgbench output:\n{out}")
     return float(match.group(1))
-
-
-# ---------------------------------------------------------------- CPU accounting (/proc)
-
-
-def cpu_snapshot(server_pid: int) -> dict[str, float]:
-    """CPU seconds so far: the server process, all postgres processes, the machine (busy and total)."""
-    tick = os.sysconf("SC_CLK_TCK")
-
-    def ticks(pid: str) -> tuple[str, int]:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-        name, fields = raw[raw.index("(") + 1:raw.rindex(")")], raw[raw.rindex(")") + 2:].split()
-        return name, int(fields[11]) + int(fields[12])  # utime + stime
-
-    try:
-        postgres = 0
-        for pid in filter(str.isdigit, os.listdir("/proc")):
-            with contextlib.suppress(OSError, ValueError):  # gone meanwhile
-                name, t = ticks(pid)
-                postgres += t if name == "postgres" else 0
-        cpu = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-        return {"server": ticks(str(server_pid))[1] / tick, "postgres": postgres / tick,
-                "busy": (sum(cpu) - cpu[3] - cpu[4]) / tick, "total": sum(cpu) / tick, "driver": time.process_time()}
-    except OSError:
-        return {}
 
 
 # ---------------------------------------------------------------- load driver (separate process)
@@ -204,14 +101,8 @@ async def _drive(p: Phase) -> dict:
     t0 = time.perf_counter()
     m0, m1 = t0 + p.warmup, t0 + p.warmup + p.duration  # the measured window
     marks: dict[str, dict[str, float]] = {}
-    # One single-connection AsyncClient per connection, leased per flow: httpcore's pool does
-    # O(n^2) work per request in its number of connections, and one client with 64 connections
-    # made the driver, not the server, the bottleneck (~130 requests/s at 100% CPU).
-    tls = ssl.create_default_context()  # unused on http://, but built once instead of per client
-    one = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-    auth = {"Authorization": f"Bearer {p.key}"}
-    clients = [httpx.AsyncClient(base_url=p.base_url, headers=auth, limits=one, timeout=30,
-                                 http1=True, http2=False, verify=tls) for _ in range(p.clients)]
+    # One single-connection AsyncClient per connection, leased per flow (see single_connection_clients).
+    clients = single_connection_clients(p.base_url, p.key, p.clients, timeout=30)
     idle: asyncio.Queue[httpx.AsyncClient] = asyncio.Queue()
     for client in clients:
         idle.put_nowait(client)
@@ -289,11 +180,6 @@ async def _drive(p: Phase) -> dict:
 # ---------------------------------------------------------------- report
 
 
-def pct(values: list[float], p: float) -> float:
-    """Nearest-rank percentile; NaN for no values."""
-    return sorted(values)[max(0, math.ceil(p / 100 * len(values)) - 1)] if values else float("nan")
-
-
 def print_phase(title: str, r: dict) -> None:
     lat, secs = r["latencies"], r["duration"]
     print(f"\n{title}")
@@ -307,13 +193,9 @@ def print_phase(title: str, r: dict) -> None:
     print(f"  {'cart mutations/s':<37}{mutations / secs:>10.1f}")
     print(f"  {'flows/s (completed)':<37}{r['flows'] / secs:>10.1f}")
     if cpu := r["cpu"]:
-        cpu["rest"] = cpu["busy"] - cpu["server"] - cpu["postgres"] - cpu["driver"]  # anything else on the machine
-        used = ", ".join(f"{k} {100 * cpu[k] / secs:.0f}%" for k in ("server", "postgres", "driver", "rest"))
-        print(f"  CPU, % of one core: {used} (of {os.cpu_count()} cores: {100 * cpu['busy'] / cpu['total']:.0f}% busy)")
+        print_cpu(cpu, secs)
     if r["errors"]:
-        print(f"\n  !!!!!!!! {sum(r['errors'].values())} REQUESTS FAILED: THE FIGURES ABOVE ARE NOT VALID !!!!!!!!")
-        print("\n".join([f"    {n:>7}  {what}" for what, n in sorted(r["errors"].items())]
-                        + [f"    e.g. {example}" for example in r["examples"]]))
+        print_failures(sum(r["errors"].values()), r["errors"], r["examples"])
 
 
 def main() -> int:
@@ -328,23 +210,20 @@ def main() -> int:
     warmup = 1.0 if args.quick else 3.0
     url = os.environ.get("KASSA_BENCH_DATABASE_URL", DEFAULT_DB)
 
-    asyncio.run(recreate_databases(url))
+    asyncio.run(recreate_database(url, PGBENCH_DB))
     tmp = Path(tempfile.mkdtemp(prefix="kassa-bench-"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KASSA_")}
-    env.update(KASSA_DATABASE_URL=url, KASSA_LOG_FORMAT="text", KASSA_DATA_DIR=str(tmp))
-    kassa_cli(env, "migrate")
-    app_id = kassa_cli(env, "apps", "create", "bench", "--env", "test")
-    key = kassa_cli(env, "keys", "create", app_id, "--scopes", "*")
+    env = bench_env(url, tmp)
+    _, key = migrate_and_create_app(env)
 
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    server = start_server(env, port, tmp / "server.log")
+    server = Server(env, tmp / "server.log", "cart", ready="/healthz", timeout=30,
+                    failure="cart server did not become healthy (exit code {code})").start()
+    base_url = server.base
     try:
         variants, method_id = seed(base_url, key, args.campaigns)
         print("Kassa cart service load benchmark")
         print(f"  server   1 process (`kassa serve cart`, uvicorn + uvloop) at {base_url}")
         print(f"           its log: {tmp / 'server.log'}")
-        print(f"  database {re.sub(r':[^:@/]*@', ':***@', url)}")
+        print(f"  database {masked(url)}")
         print(f"  driver   separate process, httpx HTTP/1.1 keep-alive, {args.clients} connections (1 client each); "
               f"{warmup:.0f} s warm-up before each {duration:.0f} s phase")
         print(f"  flow     create cart -> add_line x{len(variants)} -> select_shipping -> get")
@@ -383,7 +262,7 @@ def main() -> int:
         print(f"  {'errors (non-2xx or transport)':<44}{n_errors:>10}   "
               f"{'none' if not n_errors else '!!! RUN HAD ERRORS: FIGURES NOT VALID !!!'}")
     finally:
-        stop_server(server)
+        server.stop()
     return 0
 
 

@@ -33,19 +33,16 @@ import contextlib
 import multiprocessing
 import os
 import random
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
 import msgspec
 import uvloop
+from common import Server, free_port, migrate_and_create_app, recreate_database
 
 DEFAULT_DB = "postgresql://postgres@127.0.0.1:5432/kassa_webhooks_bench"
 RECEIVERS = ("A", "B", "C")
@@ -54,12 +51,6 @@ FAILURE_RATE = 0.2
 RETRY_SCHEDULE = "1,1,2,3,5,10,20"
 TARGET_DELIVERIES_PER_S = 1000.0
 TARGET_P99_MS = 1000.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # ---------------------------------------------------------------- receivers (own process)
@@ -182,64 +173,6 @@ class Receivers:
         self.proc.join(5)
 
 
-# ---------------------------------------------------------------- the webhook server
-
-
-def kassa_cli(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run([sys.executable, "-m", "kassa.cli", *args], env=env, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise SystemExit(f"kassa {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
-    return done.stdout.strip().splitlines()[-1]
-
-
-class Server:
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.env, self.log = env, log
-        self.port = free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        self.spawn()
-        self.wait_healthy()
-
-    def spawn(self) -> None:
-        cmd = [sys.executable, "-m", "kassa.cli", "serve", "webhooks", "--host", "127.0.0.1", "--port", str(self.port)]
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(cmd, env=self.env, stdout=out, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL)
-
-    def wait_healthy(self) -> None:
-        assert self.proc is not None
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and self.proc.poll() is None:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200:
-                    return
-            time.sleep(0.05)
-        self.stop()
-        raise SystemExit(f"webhook server did not start:\n{self.log.read_text()[-3000:]}")
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-            self.proc = None
-
-    def cpu_seconds(self) -> float:
-        if self.proc is None:
-            return 0.0
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 # ---------------------------------------------------------------- writing events
 
 
@@ -305,22 +238,15 @@ def percentile(values: list[float], p: float) -> float:
 
 async def main(args: argparse.Namespace) -> None:
     url = os.environ.get("KASSA_BENCH_DATABASE_URL", DEFAULT_DB)
-    parts = urlsplit(url)
-    admin = await asyncpg.connect(parts._replace(path="/postgres").geturl())
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{parts.path.lstrip("/")}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{parts.path.lstrip("/")}"')
-    finally:
-        await admin.close()
+    await recreate_database(url)
     workdir = Path(tempfile.mkdtemp(prefix="kassa-webhooks-bench-"))
     env = {**os.environ, "KASSA_DATABASE_URL": url, "KASSA_REDIS_URL": "", "KASSA_DATA_DIR": str(workdir),
            "KASSA_LOG_FORMAT": "text", "KASSA_LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING"), "KASSA_WEBHOOKS_ALLOW_PRIVATE_NETWORKS": "all",
            "KASSA_WEBHOOKS_RETRY_SCHEDULE": RETRY_SCHEDULE}
-    kassa_cli(env, "migrate")
-    app_id = kassa_cli(env, "apps", "create", "webhooks-bench", "--env", "test")
-    key = kassa_cli(env, "keys", "create", app_id, "--scopes", "webhooks:manage")
+    app_id, key = migrate_and_create_app(env, "webhooks-bench", scopes="webhooks:manage")
     receivers = Receivers()
-    servers = [Server(env, workdir / f"server{i}.log") for i in range(args.servers)]
+    servers = [Server(env, workdir / f"server{i}.log", "webhooks", ready="/healthz", timeout=30, interval=0.05,
+                      grace=15, failure="webhook server did not start") for i in range(args.servers)]
     server = servers[0]
     pool = await asyncpg.create_pool(url, min_size=2, max_size=4)
     try:
@@ -346,7 +272,7 @@ async def main(args: argparse.Namespace) -> None:
         for s in servers:
             s.spawn()
         for s in servers:
-            s.wait_healthy()
+            s.wait_ready()
         # Timed from the moment the servers answer: process start-up (imports, migrations check) is
         # not delivery work. The relay may have begun a moment earlier, which only flatters by that.
         started = time.perf_counter()

@@ -8,10 +8,14 @@ local ports. Without them, their tests are skipped, except under CI=true, where 
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
+import subprocess
 import tempfile
+import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -21,7 +25,6 @@ import asyncpg
 import httpx
 import pytest
 import sqlalchemy as sa
-from kassa_cart.app import create_app
 from kassa_platform.auth import create_application, create_key
 from kassa_platform.clock import Clock
 from kassa_platform.db import transaction
@@ -30,7 +33,8 @@ from kassa_platform.runtime import Runtime
 from kassa_platform.settings import Settings, normalize_database_url
 from sqlalchemy import event
 
-from kassa.services import build_runtime, components
+from kassa.gateway import PathRouter
+from kassa.services import SERVICES, build_runtime, components
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 PG_URL = normalize_database_url(
@@ -91,11 +95,10 @@ def _unavailable(what: str, exc: BaseException) -> None:
     pytest.skip(message)
 
 
-@pytest.fixture(scope="session")
-async def pg_url(testrun_uid: str) -> AsyncIterator[str]:
-    """A fresh database for this xdist worker of this run, migrated, dropped at the end
-    (the run id keeps two test runs on one machine out of each other's way)."""
-    name = f"kassa_test_{testrun_uid[:8]}_{worker_id()}"
+@contextlib.asynccontextmanager
+async def fresh_database(name: str) -> AsyncIterator[str]:
+    """An empty PostgreSQL database `name` (replacing one left over by an earlier run), dropped on the
+    way out; yields its URL. Skips the test when PostgreSQL is not reachable (fails under CI=true)."""
     try:
         admin = await asyncpg.connect(_pg_admin_dsn(), timeout=5)
     except (OSError, asyncpg.PostgresError) as exc:
@@ -105,14 +108,23 @@ async def pg_url(testrun_uid: str) -> AsyncIterator[str]:
         await admin.execute(f'CREATE DATABASE "{name}"')
     finally:
         await admin.close()
-    url = sa.engine.make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    await migrate(url, components())
-    yield url
-    admin = await asyncpg.connect(_pg_admin_dsn(), timeout=5)
     try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        yield sa.engine.make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
     finally:
-        await admin.close()
+        admin = await asyncpg.connect(_pg_admin_dsn(), timeout=5)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+@pytest.fixture(scope="session")
+async def pg_url(testrun_uid: str) -> AsyncIterator[str]:
+    """A fresh database for this xdist worker of this run, migrated, dropped at the end
+    (the run id keeps two test runs on one machine out of each other's way)."""
+    async with fresh_database(f"kassa_test_{testrun_uid[:8]}_{worker_id()}") as url:
+        await migrate(url, components())
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -140,6 +152,30 @@ async def redis_url() -> AsyncIterator[str]:
     yield url
 
 
+# ---------------------------------------------------------------- `kassa` processes
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until_ready(proc: subprocess.Popen, base: str, output: Callable[[], str], *, name: str = "server",
+                     timeout: float = 60) -> None:
+    """Wait until a `kassa` server process answers 200 on `base`/readyz; fail with its `output` if it
+    exits first or is not ready within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"{name} exited ({proc.returncode}):\n{output()}")
+        with contextlib.suppress(httpx.TransportError):
+            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                return
+        time.sleep(0.05)  # waiting for another process to bind its port: nothing to move instead
+    raise AssertionError(f"{name} did not become ready:\n{output()}")
+
+
 # ---------------------------------------------------------------- a running cart service per backend
 
 
@@ -162,7 +198,10 @@ async def _backend(name: str, url: str) -> AsyncIterator[Backend]:
                                               data_dir=Path(tempfile.mkdtemp())), clock=clock)
     counter = StatementCounter()
     counter.attach(runtime.engine)
-    app = create_app(runtime, owns_runtime=False)
+    # The cart and checkout services behind the embedded path router, as `kassa serve` runs them.
+    apps = [(SERVICES[n].path_prefixes, SERVICES[n].create_app(runtime, owns_runtime=False))
+            for n in ("cart", "checkout")]
+    app = PathRouter(apps, default=apps[0][1])
     # ASGITransport runs the app on this event loop (Litestar's AsyncTestClient uses a thread of its
     # own, which would tie pooled connections to another loop). The runtime is not started: its
     # minute ticker would run cron jobs at random moments; tests run the jobs they need explicitly.

@@ -48,6 +48,10 @@ async def ensure_demo(runtime: Runtime, base_url: str) -> str | None:
       -H 'Authorization: Bearer {publishable}' -H 'Content-Type: application/json' \\
       -d '{{"currency": "EUR", "lineItems": [{{"variantId": "{variant}", "quantity": 2}}],
            "shippingAddress": {{"addressLine1": "Unter den Linden 1", "city": "Berlin", "countryCode": "DE"}}}}'
+
+  Then choose shipping (PUT /api/v1/carts/CART_ID/shipping-method), open a checkout session with the
+  secret key (POST /api/v1/checkout/sessions {{"cartId": "CART_ID"}}) and complete it with the test
+  card 4242 4242 4242 4242 (README, "Checkout in brief").
 """
     env_file = runtime.settings.data_dir / "demo.env"
     Path(env_file).parent.mkdir(parents=True, exist_ok=True)

@@ -7,6 +7,7 @@ gives the same URL layout in one process, so clients cannot tell the two modes a
 from __future__ import annotations
 
 from contextlib import AsyncExitStack
+from typing import Generic, TypeVar
 
 import msgspec
 from kassa_contract.errors import ErrorBody, ErrorEnvelope
@@ -15,16 +16,35 @@ from litestar import Litestar
 from litestar.types import Receive, Scope, Send
 
 
+T = TypeVar("T")
+
+
+class PrefixRoutes(Generic[T]):
+    """Path prefixes to targets, the longest prefix winning: the embedded router's table and the
+    distributed gateway's."""
+
+    def __init__(self, routes: list[tuple[tuple[str, ...], T]]) -> None:
+        self.routes = sorted(((p, target) for prefixes, target in routes for p in prefixes), key=lambda r: -len(r[0]))
+
+    def match(self, path: str) -> T | None:
+        for prefix, target in self.routes:
+            if path == prefix or path.startswith(prefix + "/"):
+                return target
+        return None
+
+
 class PathRouter:
     def __init__(self, routes: list[tuple[tuple[str, ...], Litestar]], default: Litestar) -> None:
-        self.routes = sorted(((p, app) for prefixes, app in routes for p in prefixes), key=lambda r: -len(r[0]))
+        # Each app's OpenAPI document (`/schema/<service>`) is served by that app.
+        docs = [((app.openapi_config.path,), app) for _, app in routes if app.openapi_config is not None]
+        self.table = PrefixRoutes([*routes, *docs])
         self.default = default
         self.apps = list(dict.fromkeys([app for _, app in routes] + [default]))
 
     def app_for(self, path: str) -> Litestar | None:
-        for prefix, app in self.routes:
-            if path == prefix or path.startswith(prefix + "/"):
-                return app
+        app = self.table.match(path)
+        if app is not None:
+            return app
         if path in ("/healthz", "/readyz") or path.startswith("/schema"):
             return self.default
         return None

@@ -8,6 +8,9 @@ from dataclasses import dataclass
 from kassa_cart import app as cart_app
 from kassa_cart import jobs as cart_jobs
 from kassa_cart.component import cart_component
+from kassa_checkout import app as checkout_app
+from kassa_checkout import jobs as checkout_jobs
+from kassa_checkout.component import checkout_component
 from kassa_platform import platform_jobs
 from kassa_platform.jobs import JobRegistry
 from kassa_platform.migrate import Component, platform_component
@@ -26,10 +29,13 @@ class ServiceDef:
     path_prefixes: tuple[str, ...]
     component: Callable[[], Component]
     jobs: JobRegistry
+    calls: tuple[str, ...] = ()  # the services it calls over HTTP
 
 
 SERVICES: dict[str, ServiceDef] = {
     "cart": ServiceDef("cart", cart_app.create_app, cart_app.PATH_PREFIXES, cart_component, cart_jobs.registry),
+    "checkout": ServiceDef("checkout", checkout_app.create_app, checkout_app.PATH_PREFIXES, checkout_component,
+                           checkout_jobs.registry, calls=("cart",)),
     "webhooks": ServiceDef("webhooks", webhooks_app.create_app, webhooks_app.PATH_PREFIXES, webhooks_component,
                            webhooks_jobs.registry),
 }
@@ -47,3 +53,8 @@ def job_registry(names: list[str] | None = None) -> JobRegistry:
 
 def build_runtime(settings, names: list[str] | None = None, **kwargs) -> Runtime:  # type: ignore[no-untyped-def]
     return Runtime(settings, job_registry(names), **kwargs)
+
+
+def unreachable(names: list[str], service_urls: dict[str, str]) -> list[str]:
+    """The services that `names` call but that neither run in this process nor have a URL."""
+    return sorted({c for n in names for c in SERVICES[n].calls if c not in names and c not in service_urls})

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -18,13 +17,9 @@ from kassa_platform.jobs import ArqQueue
 from kassa_platform.tables import idempotency_keys
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from tests.conftest import free_port, wait_until_ready
+
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def kassa(*args: str, cwd: Path, env: dict[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -41,17 +36,9 @@ def serving(*args: str, cwd: Path, env: dict[str, str] | None = None) -> Iterato
     base = f"http://127.0.0.1:{port}"
     lines: list[str] = []
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise AssertionError("server exited:\n" + "".join(lines) + (proc.stdout.read() if proc.stdout else ""))
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.05)  # waiting for another process to bind its port: nothing to move instead
-        else:
-            raise AssertionError("server did not become ready")
+        # its output is read only once it has exited (reading a running server's pipe would block)
+        wait_until_ready(proc, base, lambda: proc.stdout.read() if proc.stdout and proc.poll() is not None else "",
+                         timeout=30)
         yield base, lines
     finally:
         proc.terminate()
@@ -143,3 +130,10 @@ def test_vouchers_generate_and_import_with_progress(tmp_path: Path, pg_url: str)
         stats = httpx.get(f"{base}/api/v1/campaigns/{campaign['id']}/stats", headers=headers).json()
         assert stats["codes"] == 5002
         assert httpx.get(f"{base}/api/v1/codes/file-1", headers=headers).json()["status"] == "created"
+
+
+def test_checkout_alone_refuses_to_start_without_the_cart_services_address(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "KASSA_CART_URL"}
+    done = subprocess.run([sys.executable, "-m", "kassa.cli", "serve", "checkout", "--port", str(free_port())],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "KASSA_CART_URL" in done.stderr

@@ -71,3 +71,14 @@ async def test_request_id_is_echoed_or_made(tenant: Tenant) -> None:
     assert echoed.headers["x-request-id"] == "trace-123"
     err = await tenant.get("/api/v1/carts/cart_missing", headers={"X-Request-Id": "trace-456"})
     assert err.json()["requestId"] == "trace-456"
+
+
+async def test_a_bad_query_parameter_is_named_as_sent(tenant: Tenant) -> None:
+    bad = await tenant.get("/api/v1/redemptions", params={"createdFrom": "yesterday"})
+    assert_envelope(bad, 400, "validation_error", "createdFrom")
+    assert_envelope(await tenant.get("/api/v1/orders", params={"limit": "0"}), 400, "validation_error", "limit")
+
+
+async def test_a_missing_body_is_said_plainly(tenant: Tenant) -> None:
+    missing = await tenant.backend.client.post("/api/v1/carts", headers=tenant.headers())
+    assert assert_envelope(missing, 422, "validation_error")["message"] == "This call needs a JSON body"

@@ -1,0 +1,395 @@
+"""Load benchmark for completing checkout sessions on PostgreSQL: prints figures, it is not a test.
+
+    ./dev bench checkout_load [--duration 30] [--clients 64] [--quick] [--idempotency-keys] [--keep-database]
+
+One run: drop and recreate the database at KASSA_BENCH_DATABASE_URL (default
+postgresql://postgres@127.0.0.1:5432/kassa_checkout_bench; dropped again at the end unless
+--keep-database), `kassa migrate`, an application and secret key from the CLI, then ONE server
+process: `kassa serve` (embedded: cart, checkout and webhook services behind the path router;
+checkout calls the cart service over ASGITransport in the same process; no Redis, jobs
+in-process; killed at the end). A product (3 EUR variants), a shipping method and a DE tax rate
+are made through its API.
+
+Every complete gets a session of its own, prepared through the API BEFORE the phase that uses it
+(not timed): a cart created with 2 or 3 lines and a shipping address, its shipping method chosen,
+then `POST /api/v1/checkout/sessions`. After preparing, the driver waits until the webhook relay
+has drained the outbox, so the phase measures completes alone. What is timed is
+`POST /api/v1/checkout-sessions/{id}/complete` (shipping address, test card 4242…): cart lock
+with reprice, payment (authorize + capture), order, cart conversion.
+
+1. calibration: --clients buyers complete back to back for a few seconds (also the warm-up);
+   its rate sizes how many sessions the next phase prepares;
+2. closed loop: --clients buyers (one keep-alive connection each) complete back to back for
+   --duration seconds after a warm-up -> the most completes per second;
+3. open loop: completes sent on a fixed schedule at half that rate for --duration seconds after a
+   warm-up; a complete's latency counts from its scheduled send time (no coordinated omission).
+
+Target: p99 of a complete under 150 ms at half load. A missed target prints MISSED, any non-2xx
+response is reported loudly, the database is checked afterwards (one order and one capture per
+successful complete, no session left claimed), and the exit code is 0 whenever the run completes.
+CPU figures read /proc (Linux); transactions per complete come from pg_stat_database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import os
+import signal
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, replace
+from multiprocessing import get_context
+from pathlib import Path
+
+import asyncpg
+import httpx
+import uvloop
+from common import (
+    Server, bench_env, cpu_snapshot, masked, migrate_and_create_app, pct, plain_dsn, print_cpu, print_failures,
+    recreate_database, seed, single_connection_clients,
+)
+
+DEFAULT_DB = "postgresql://postgres@127.0.0.1:5432/kassa_checkout_bench"
+TARGET_P99_MS = 150.0
+PREPARERS = 32  # concurrent session preparers (untimed)
+ADDRESS = {"firstName": "Bench", "lastName": "Buyer", "addressLine1": "Unter den Linden 1", "city": "Berlin",
+           "postalCode": "10117", "countryCode": "DE"}
+CARD = {"type": "card", "card": {"number": "4242424242424242", "expMonth": 12, "expYear": 2030, "cvc": "123"}}
+PG_COUNTERS = ("xact_commit", "xact_rollback", "tup_returned", "tup_fetched", "tup_inserted", "tup_updated",
+               "tup_deleted")
+
+
+# ---------------------------------------------------------------- load driver (separate process)
+
+
+@dataclass(frozen=True)
+class Phase:
+    kind: str  # "calibrate" | "closed" | "open"
+    base_url: str
+    key: str
+    db_url: str
+    variants: list[str]
+    method_id: str
+    server_pid: int
+    clients: int
+    duration: float  # the measured window (calibrate: the most it runs)
+    warmup: float  # before the measured window (not counted)
+    prepare: int  # sessions to prepare before the phase
+    rate: float = 0.0  # completes/s of the open loop
+    idempotency_keys: bool = False
+
+
+def drive(phase: Phase) -> dict:
+    """Entry point of the driver process: prepare sessions, run one phase, return what was measured."""
+    return uvloop.run(_drive(phase))
+
+
+async def _pg_counters(db: asyncpg.Connection) -> dict[str, int]:
+    row = await db.fetchrow(f"SELECT {', '.join(PG_COUNTERS)} FROM pg_stat_database WHERE datname = current_database()")
+    return dict(row)
+
+
+async def _drive(p: Phase) -> dict:
+    # One single-connection client per connection: httpcore's pool costs O(connections) per request.
+    clients = single_connection_clients(p.base_url, p.key, max(p.clients, PREPARERS), timeout=60)
+    db = await asyncpg.connect(plain_dsn(p.db_url))
+    try:
+        prep_started = time.perf_counter()
+        sessions, prep_errors = await _prepare(p, clients[:PREPARERS])
+        prep_seconds = time.perf_counter() - prep_started
+        drained = await _outbox_drained(db)
+        result = await _run(p, clients[:p.clients], sessions, db)
+    finally:
+        await asyncio.gather(*(c.aclose() for c in clients))
+        await db.close()
+    result.update(prepared=len(sessions), prep_seconds=prep_seconds, prep_errors=prep_errors, drained=drained)
+    return result
+
+
+async def _prepare(p: Phase, clients: list[httpx.AsyncClient]) -> tuple[list[str], list[str]]:
+    """p.prepare sessions, each on a cart of its own (2 or 3 lines, shipping address and method)."""
+    sessions: list[str] = []
+    errors: list[str] = []
+    todo = iter(range(p.prepare))
+
+    async def preparer(client: httpx.AsyncClient) -> None:
+        for i in todo:
+            lines = [{"variantId": v, "quantity": 1 + (i + j) % 2} for j, v in enumerate(p.variants[:2 + i % 2])]
+            try:
+                r = await client.post("/api/v1/carts", json={"currency": "EUR", "shippingAddress": ADDRESS,
+                                                             "lineItems": lines})
+                r.raise_for_status()
+                cart_id = r.json()["id"]
+                r = await client.put(f"/api/v1/carts/{cart_id}/shipping-method",
+                                     json={"shippingMethodId": p.method_id})
+                r.raise_for_status()
+                r = await client.post("/api/v1/checkout/sessions", json={"cartId": cart_id})
+                r.raise_for_status()
+                sessions.append(r.json()["id"])
+            except httpx.HTTPStatusError as exc:
+                errors.append(f"{exc.request.method} {exc.request.url.path} -> {exc.response.status_code} "
+                              f"{exc.response.text[:200]}")
+            except httpx.HTTPError as exc:
+                errors.append(f"{type(exc).__name__}: {exc}")
+
+    await asyncio.gather(*(preparer(c) for c in clients))
+    return sessions, errors
+
+
+async def _outbox_drained(db: asyncpg.Connection, limit: float = 120.0) -> bool:
+    """Wait until the server's webhook relay has published every outbox row (it runs in the server)."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if not await db.fetchval("SELECT EXISTS (SELECT 1 FROM outbox_events WHERE published_at IS NULL)"):
+            await asyncio.sleep(0.5)  # the relay's last transaction settles
+            return True
+        await asyncio.sleep(0.2)
+    return False
+
+
+async def _run(p: Phase, clients: list[httpx.AsyncClient], sessions: list[str], db: asyncpg.Connection) -> dict:
+    latencies: list[float] = []  # ms; successes inside the measured window
+    slowest: list[tuple[float, float, float]] = []  # (ms, s into the window, monotonic second of the minute)
+    send_delays: list[float] = []  # ms; open loop: scheduled -> request handed to httpx
+    errors: Counter[str] = Counter()
+    examples: list[str] = []
+    outcome = {"ok": 0, "ok_in_window": 0, "launched": 0, "ran_out": False, "last_ok": 0.0}
+    queue = list(reversed(sessions))
+    idle: asyncio.Queue[httpx.AsyncClient] = asyncio.Queue()
+    for client in clients:
+        idle.put_nowait(client)
+    t0 = time.perf_counter()
+    m0, m1 = t0 + p.warmup, t0 + p.warmup + p.duration  # the measured window
+    marks: dict[str, dict] = {}
+
+    async def complete(client: httpx.AsyncClient, session_id: str, started: float) -> None:
+        """One complete; its latency counts from `started` (the scheduled time in the open loop)."""
+        headers = {"Idempotency-Key": f"complete-{session_id}"} if p.idempotency_keys else None
+        try:
+            r = await client.post(f"/api/v1/checkout-sessions/{session_id}/complete", headers=headers,
+                                  json={"shippingAddress": ADDRESS, "paymentMethod": CARD})
+        except httpx.HTTPError as exc:
+            errors[type(exc).__name__] += 1
+            return
+        end = time.perf_counter()
+        if r.status_code != 200 or r.json().get("status") != "complete":
+            errors[f"HTTP {r.status_code}"] += 1
+            if len(examples) < 5:
+                examples.append(f"POST {r.request.url.path} -> {r.status_code} {r.text[:300]}")
+            return
+        outcome["ok"] += 1
+        outcome["last_ok"] = end
+        if m0 <= started <= m1 and end <= m1 + 30:
+            latencies.append((end - started) * 1000)
+            slowest.append((latencies[-1], started - m0, started % 60))
+            if len(slowest) > 50:
+                slowest.sort(reverse=True)
+                del slowest[5:]
+        if m0 <= end <= m1:
+            outcome["ok_in_window"] += 1
+
+    async def buyer() -> None:
+        client = await idle.get()
+        while time.perf_counter() < m1:
+            if not queue:
+                outcome["ran_out"] = True
+                return
+            await complete(client, queue.pop(), time.perf_counter())
+
+    async def arrival(due: float) -> None:
+        client = await idle.get()
+        try:
+            if not queue:
+                outcome["ran_out"] = True
+                errors["no prepared session left"] += 1
+                return
+            if m0 <= due <= m1:
+                send_delays.append((time.perf_counter() - due) * 1000)
+            await complete(client, queue.pop(), due)
+        finally:
+            idle.put_nowait(client)
+
+    async def scheduler() -> None:
+        async with asyncio.TaskGroup() as in_flight:
+            i = 0
+            while (due := t0 + i / p.rate) < m1:
+                await asyncio.sleep(max(0.0, due - time.perf_counter()))
+                in_flight.create_task(arrival(due))
+                outcome["launched"] += m0 <= due
+                i += 1
+
+    async def mark(name: str, at: float) -> None:
+        await asyncio.sleep(max(0.0, at - time.perf_counter()))
+        marks[name] = {"cpu": cpu_snapshot(p.server_pid), "pg": await _pg_counters(db), "at": time.perf_counter()}
+
+    markers = [asyncio.create_task(mark("start", m0)), asyncio.create_task(mark("end", m1))]
+    if p.kind == "open":
+        await scheduler()
+    else:
+        await asyncio.gather(*(buyer() for _ in range(p.clients)))
+    if p.kind == "calibrate":  # it stops early when the prepared sessions run out
+        for task in markers:
+            task.cancel()
+        elapsed = max(outcome["last_ok"] - t0, 1e-6)
+        return {"kind": p.kind, "rate": outcome["ok"] / elapsed, "ok": outcome["ok"], "elapsed": elapsed,
+                "latencies": latencies, "errors": dict(errors), "examples": examples, "duration": p.duration}
+    await asyncio.gather(*markers)
+    cpu = {k: marks["end"]["cpu"][k] - marks["start"]["cpu"][k] for k in marks["start"]["cpu"]}
+    pg = {k: marks["end"]["pg"][k] - marks["start"]["pg"][k] for k in PG_COUNTERS}
+    return {"kind": p.kind, "latencies": latencies, "send_delays": send_delays, "errors": dict(errors),
+            "slowest": sorted(slowest, reverse=True)[:5],
+            "examples": examples, "duration": p.duration, "cpu": cpu, "pg": pg, **outcome}
+
+
+# ---------------------------------------------------------------- report
+
+
+def print_phase(title: str, r: dict) -> None:
+    lat, secs = r["latencies"], r["duration"]
+    print(f"\n{title}")
+    print(f"  prepared {r['prepared']} sessions in {r['prep_seconds']:.1f} s (untimed)"
+          + ("" if r["drained"] else "; THE OUTBOX DID NOT DRAIN before the phase"))
+    print(f"  {'completes/s (2xx, in the window)':<40}{r['ok_in_window'] / secs:>10.1f}")
+    if r["kind"] == "open":
+        print(f"  {'completes/s (scheduled)':<40}{r['launched'] / secs:>10.1f}")
+    print(f"  {'latency ms':<14}{'p50':>9}{'p90':>9}{'p99':>9}{'p99.9':>9}{'max':>9}{'n':>8}")
+    print(f"  {'  complete':<14}" + "".join(f"{pct(lat, q):>9.1f}" for q in (50, 90, 99, 99.9))
+          + f"{max(lat, default=float('nan')):>9.1f}{len(lat):>8}")
+    if r["kind"] == "open":
+        print(f"  {'  send delay':<14}" + "".join(f"{pct(r['send_delays'], q):>9.1f}" for q in (50, 90, 99, 99.9))
+              + f"{max(r['send_delays'], default=float('nan')):>9.1f}  (driver: scheduled -> sent)")
+    if r["kind"] == "open" and r["slowest"]:
+        # (:ss) is CLOCK_MONOTONIC mod 60: the server's in-process cron ticker runs its jobs at :00 of that clock.
+        print("  slowest: " + ", ".join(f"{ms:.0f} ms at {at:.1f} s (:{sec:04.1f})" for ms, at, sec in r["slowest"])
+              + "   (:ss = monotonic clock mod 60; the server's cron jobs start at :00)")
+    done = max(r["ok_in_window"], 1)
+    if cpu := r["cpu"]:
+        print_cpu(cpu, secs)
+        print(f"  CPU ms per complete: server {1000 * cpu['server'] / done:.1f}, "
+              f"postgres {1000 * cpu['postgres'] / done:.1f}")
+    if pg := r["pg"]:
+        print("  PostgreSQL per complete (whole database, relay included): "
+              + ", ".join(f"{k.replace('xact_', 'tx ').replace('tup_', '')} {pg[k] / done:.1f}" for k in PG_COUNTERS))
+    if r["ran_out"]:
+        print("  !!! THE PREPARED SESSIONS RAN OUT BEFORE THE END: THE FIGURES ABOVE ARE NOT VALID !!!")
+    bad = sum(r["errors"].values()) + len(r["prep_errors"])
+    if bad:
+        print_failures(bad, r["errors"], r["examples"], [f"    preparing: {e}" for e in r["prep_errors"][:5]])
+
+
+async def check_database(url: str, completes: int) -> list[str]:
+    """What the completes left behind, against what the driver saw succeed."""
+    db = await asyncpg.connect(plain_dsn(url))
+    try:
+        q = {
+            "orders": "SELECT count(*) FROM orders",
+            "complete sessions": "SELECT count(*) FROM checkout_sessions WHERE status = 'complete'",
+            "captured payments": "SELECT count(*) FROM payments WHERE status = 'captured'",
+            "provider charges": "SELECT coalesce(sum(charges), 0) FROM test_payment_intents",
+            "converted carts": "SELECT count(*) FROM carts WHERE status = 'converted'",
+        }
+        found = {name: await db.fetchval(sql) for name, sql in q.items()}
+        claimed = await db.fetchval("SELECT count(*) FROM checkout_sessions WHERE claim_token IS NOT NULL")
+        pending = await db.fetchval("SELECT count(*) FROM checkout_sessions WHERE cart_pending IS NOT NULL")
+    finally:
+        await db.close()
+    problems = [f"{name}: {n} for {completes} successful completes" for name, n in found.items() if n != completes]
+    problems += [f"{claimed} sessions still claimed"] if claimed else []
+    problems += [f"{pending} sessions still owe their cart a call"] if pending else []
+    print(f"\nDatabase after the run: {', '.join(f'{n} {k}' for k, n in found.items())}; "
+          f"{claimed} sessions claimed, {pending} owing a cart call")
+    return problems
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--duration", type=float, default=30.0, help="seconds per measured phase (default 30)")
+    parser.add_argument("--clients", type=int, default=64, help="closed-loop buyers and connections (default 64)")
+    parser.add_argument("--quick", action="store_true", help="5 s phases, to check that everything works")
+    parser.add_argument("--idempotency-keys", action="store_true",
+                        help="send an Idempotency-Key with every complete, as a careful storefront would")
+    parser.add_argument("--keep-database", action="store_true", help="leave the database in place for inspection")
+    args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so that `finally` stops the server
+    duration = 5.0 if args.quick else args.duration
+    warmup = 1.0 if args.quick else 3.0
+    url = os.environ.get("KASSA_BENCH_DATABASE_URL", DEFAULT_DB)
+
+    asyncio.run(recreate_database(url))
+    tmp = Path(tempfile.mkdtemp(prefix="kassa-bench-"))
+    env = bench_env(url, tmp)
+    _, key = migrate_and_create_app(env)
+
+    server = Server(env, tmp / "server.log").start()
+    base_url = server.base
+    try:
+        variants, method_id = seed(base_url, key)
+        load = os.getloadavg()
+        print("Kassa checkout completion benchmark")
+        print(f"  server   1 process (`kassa serve`, embedded: cart + checkout + webhooks, uvicorn + uvloop, "
+              f"no Redis: jobs in-process) at {base_url}")
+        print(f"           checkout -> cart calls over ASGITransport in that process; its log: {tmp / 'server.log'}")
+        print(f"  database {masked(url)}")
+        print(f"  driver   separate process, httpx HTTP/1.1 keep-alive, one connection per buyer; "
+              f"{warmup:.0f} s warm-up before each {duration:.0f} s phase")
+        print(f"  complete POST /api/v1/checkout-sessions/{{id}}/complete (test card 4242…) on a session prepared "
+              f"beforehand{' with an Idempotency-Key' if args.idempotency_keys else ''}")
+        print(f"  machine  {os.cpu_count()} cores, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at the start")
+
+        phase = Phase("calibrate", base_url, key, url, variants, method_id, server.pid, args.clients,
+                      duration=3.0 if args.quick else 6.0, warmup=0.0, prepare=args.clients * (4 if args.quick else 8),
+                      idempotency_keys=args.idempotency_keys)
+        with get_context("spawn").Pool(1) as driver:  # leaving the block terminates the driver process
+            print(f"\nCalibrating ({args.clients} buyers, {phase.prepare} sessions) ...", flush=True)
+            calibration = driver.apply(drive, (phase,))
+            if calibration["errors"] or calibration["prep_errors"] or not calibration["ok"]:
+                print_phase("Calibration FAILED", {**calibration, "ok_in_window": 0, "cpu": {}, "pg": {},
+                                                   "ran_out": False})
+                return 1
+            print(f"  {calibration['ok']} completes in {calibration['elapsed']:.1f} s: {calibration['rate']:.1f}/s")
+
+            needed = math.ceil(calibration["rate"] * 1.6 * (warmup + duration)) + 2 * args.clients
+            closed_phase = replace(phase, kind="closed", duration=duration, warmup=warmup, prepare=needed)
+            print(f"\nRunning closed loop ({args.clients} buyers; preparing {needed} sessions first) ...", flush=True)
+            closed = driver.apply(drive, (closed_phase,))
+            print_phase(f"Closed loop: {args.clients} buyers, {duration:.0f} s", closed)
+            max_rate = closed["ok_in_window"] / duration
+            rate = max_rate / 2
+            if rate <= 0:
+                raise SystemExit("no complete succeeded in the closed loop; cannot run the open loop")
+
+            needed = math.ceil(rate * (warmup + duration)) + args.clients
+            open_phase = replace(closed_phase, kind="open", rate=rate, prepare=needed)
+            print(f"\nRunning open loop at {rate:.1f} completes/s (preparing {needed} sessions first) ...", flush=True)
+            opened = driver.apply(drive, (open_phase,))
+        print_phase(f"Open loop: {rate:.1f} completes/s (half of {max_rate:.1f}), {duration:.0f} s", opened)
+
+        completes = calibration["ok"] + closed["ok"] + opened["ok"]
+        problems = asyncio.run(check_database(url, completes))
+        p50, p99 = pct(opened["latencies"], 50), pct(opened["latencies"], 99)
+        n_errors = sum(sum(r["errors"].values()) + len(r["prep_errors"]) for r in (calibration, closed, opened))
+        invalid = n_errors or closed["ran_out"] or opened["ran_out"] or problems
+        print("\nSummary")
+        print(f"  {'max completes/s, ' + str(args.clients) + ' buyers (closed loop)':<46}{max_rate:>10.1f}")
+        print(f"  {'complete p50 at half load (ms)':<46}{p50:>10.1f}")
+        print(f"  {'complete p99 at half load (ms)':<46}{p99:>10.1f}   target < {TARGET_P99_MS:.0f} ms  "
+              f"{'met' if p99 < TARGET_P99_MS else 'MISSED'}")
+        print(f"  {'complete max at half load (ms)':<46}{max(opened['latencies'], default=float('nan')):>10.1f}")
+        print(f"  {'errors (non-2xx or transport)':<46}{n_errors:>10}")
+        for problem in problems:
+            print(f"  !!! {problem}")
+        valid = "  run valid: no errors, database consistent"
+        print("  !!! RUN HAD ERRORS: FIGURES NOT VALID !!!" if invalid else valid)
+    finally:
+        server.stop()
+        if not args.keep_database:
+            asyncio.run(recreate_database(url, create=False))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

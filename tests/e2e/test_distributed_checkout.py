@@ -1,0 +1,242 @@
+"""Cart and checkout as two separate processes talking over real HTTP (the distributed mode).
+
+One fresh PostgreSQL database, `kassa migrate`, an application and key from the CLI, then
+`kassa serve cart --port A` and `kassa serve checkout --port B` with KASSA_CART_URL pointing B at
+A. The two processes share the database URL and the deployment secrets (KASSA_SERVICE_TOKEN,
+KASSA_SIGNING_KEY) through the environment only: each has its own data directory, so nothing
+else could make them agree.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+
+from tests.conftest import free_port, fresh_database, wait_until_ready
+
+pytestmark = pytest.mark.slow
+
+ADDRESS = {"addressLine1": "Unter den Linden 1", "city": "Berlin", "countryCode": "DE"}
+CARD = {"type": "card", "card": {"number": "4242424242424242", "expMonth": 12, "expYear": 2030, "cvc": "123"}}
+
+
+class Server:
+    """`kassa serve SERVICE --port PORT` as a child process that can be stopped and started again
+    on the same port (the checkout process keeps calling the cart service at one address)."""
+
+    def __init__(self, service: str, port: int, env: dict[str, str], log: Path, command: str = "serve") -> None:
+        self.service, self.port, self.env, self.log, self.command = service, port, env, log, command
+        self.base = f"http://127.0.0.1:{port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> "Server":
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "kassa.cli", self.command, *([self.service] if self.command == "serve" else []),
+                 "--port", str(self.port)],
+                env=self.env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        return self
+
+    def wait_ready(self) -> None:
+        assert self.proc is not None
+        wait_until_ready(self.proc, self.base, self.log.read_text, name=f"{self.service} server")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+@pytest.fixture
+async def fresh_pg() -> AsyncIterator[str]:
+    """An empty database of its own (not migrated: `kassa migrate` does that), dropped at the end."""
+    async with fresh_database(f"kassa_e2e_dist_{uuid.uuid4().hex[:10]}") as url:
+        yield url
+
+
+@pytest.fixture
+def deployment(tmp_path: Path, fresh_pg: str) -> Iterator[dict]:
+    """Migrated by the CLI; an app + secret key from the CLI; the two service processes ready."""
+    base_env = {k: v for k, v in os.environ.items() if not k.startswith("KASSA_")}
+    shared = {"KASSA_DATABASE_URL": fresh_pg, "KASSA_SERVICE_TOKEN": secrets.token_urlsafe(32),
+              "KASSA_SIGNING_KEY": secrets.token_urlsafe(32), "KASSA_LOG_FORMAT": "text"}
+
+    def env_for(name: str, **extra: str) -> dict[str, str]:
+        (tmp_path / name).mkdir(exist_ok=True)
+        return {**base_env, **shared, "KASSA_DATA_DIR": str(tmp_path / name), **extra}
+
+    def kassa(*args: str) -> str:
+        done = subprocess.run([sys.executable, "-m", "kassa.cli", *args], env=env_for("cli"), cwd=tmp_path,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, f"kassa {' '.join(args)}:\n{done.stdout}{done.stderr}"
+        return done.stdout.strip().splitlines()[-1]
+
+    assert "migrations applied" in kassa("migrate")
+    cart_port, checkout_port = free_port(), free_port()
+    cart = Server("cart", cart_port, env_for("cart"), tmp_path / "cart.log")
+    checkout = Server("checkout", checkout_port, env_for("checkout", KASSA_CART_URL=f"http://127.0.0.1:{cart_port}"),
+                      tmp_path / "checkout.log")
+    # One base URL in front of both, as clients of a distributed deployment use it.
+    gateway = Server("gateway", free_port(), env_for("gateway", KASSA_CART_URL=cart.base, KASSA_CHECKOUT_URL=checkout.base),
+                     tmp_path / "gateway.log", command="gateway")
+    try:
+        cart.start()  # they boot while the CLI makes the application and its key
+        checkout.start()
+        gateway.start()
+
+        def app_and_key() -> tuple[str, str]:
+            app_id = kassa("apps", "create", "Distributed shop", "--env", "test")
+            return app_id, kassa("keys", "create", app_id, "--scopes", "*")
+
+        with ThreadPoolExecutor(1) as pool:
+            made = pool.submit(app_and_key)
+            cart.wait_ready()
+            checkout.wait_ready()
+            gateway.wait_ready()
+            app_id, key = made.result()
+        assert app_id.startswith("app_") and key.startswith("sk_test_")
+        yield {"cart": cart, "checkout": checkout, "gateway": gateway, "app_id": app_id, "key": key,
+               "service_token": shared["KASSA_SERVICE_TOKEN"], "db": fresh_pg}
+    finally:
+        gateway.stop()
+        checkout.stop()
+        cart.stop()
+
+
+async def _intents(db_url: str, session_id: str) -> list[asyncpg.Record]:
+    """The test payment provider's ledger for a session (what was charged, whatever our API says)."""
+    conn = await asyncpg.connect(db_url.replace("postgresql+asyncpg://", "postgresql://"), timeout=5)
+    try:
+        return await conn.fetch("SELECT status, captured, charges FROM test_payment_intents WHERE key = $1",
+                                session_id)
+    finally:
+        await conn.close()
+
+
+async def test_cart_and_checkout_as_two_processes_over_http(deployment: dict) -> None:
+    cart_srv: Server = deployment["cart"]
+    checkout_srv: Server = deployment["checkout"]
+    auth = {"Authorization": f"Bearer {deployment['key']}"}
+    cart_api = httpx.Client(base_url=cart_srv.base, headers=auth, timeout=30)
+    checkout_api = httpx.Client(base_url=checkout_srv.base, headers=auth, timeout=30)
+    with cart_api, checkout_api:
+        # Catalog and cart: the cart process.
+        product = cart_api.post("/api/v1/products", json={"name": "Shirt", "variants": [
+            {"sku": "DIST-S", "prices": {"EUR": 1500}}, {"sku": "DIST-M", "prices": {"EUR": 2500}}]})
+        assert product.status_code == 201, product.text
+        variants = [v["id"] for v in product.json()["variants"]]
+        made = cart_api.post("/api/v1/carts", json={"currency": "EUR", "shippingAddress": ADDRESS, "lineItems": [
+            {"variantId": variants[0], "quantity": 2}, {"variantId": variants[1], "quantity": 1}]})
+        assert made.status_code == 201, made.text
+        cart = made.json()
+        assert cart["total"] == 5500 and cart["status"] == "open"
+
+        # Each process serves its own paths only.
+        for api, path in ((checkout_api, f"/api/v1/carts/{cart['id']}"), (cart_api, "/api/v1/orders")):
+            wrong = api.get(path)
+            assert wrong.status_code == 404 and wrong.json()["error"]["code"] == "route_not_found", wrong.text
+
+        # A session: the checkout process reads the cart from the cart process.
+        created = checkout_api.post("/api/v1/checkout/sessions", json={"cartId": cart["id"],
+                                                                       "metadata": {"channel": "e2e"}})
+        assert created.status_code == 201, created.text
+        session = created.json()
+        assert session["amountTotal"] == 5500 and session["url"].endswith(f"/s/{session['id']}")
+        assert cart_api.get(f"/api/v1/carts/{cart['id']}").json()["status"] == "open"
+        complete = f"/api/v1/checkout-sessions/{session['id']}/complete"
+        body = {"shippingAddress": ADDRESS, "paymentMethod": CARD, "customerEmail": "buyer@example.com"}
+
+        # Fault: the cart process is down. The lock (step 2) cannot happen: 503 in the shared envelope,
+        # and nothing reached the payment provider.
+        cart_srv.stop()
+        down = checkout_api.post(complete, json=body)
+        assert down.status_code == 503, down.text
+        error = down.json()
+        assert error["error"]["code"] == "service_unavailable", error
+        assert error["requestId"] == down.headers["x-request-id"] and error["requestId"].startswith("req_")
+        assert down.headers.get("retry-after") == "1"
+        assert await _intents(deployment["db"], session["id"]) == []
+        assert checkout_api.get(f"/api/v1/checkout/sessions/{session['id']}/payments").json()["data"] == []
+        still = checkout_api.get(f"/api/v1/checkout/sessions/{session['id']}").json()
+        assert still["status"] == "open" and still["paymentStatus"] == "unpaid" and still["orderId"] is None
+
+        # The cart process is back on the same port: the same request now completes.
+        cart_srv.start().wait_ready()
+        paid = checkout_api.post(complete, json=body)
+        assert paid.status_code == 200, paid.text
+        done = paid.json()
+        assert done["status"] == "complete" and done["paymentStatus"] == "paid" and done["orderId"].startswith("ord_")
+        again = checkout_api.post(complete, json=body)  # a retry after success: the finished session, no new order
+        assert again.status_code == 200 and again.json()["orderId"] == done["orderId"]
+
+        order = checkout_api.get(f"/api/v1/orders/{done['orderId']}")
+        assert order.status_code == 200, order.text
+        order = order.json()
+        assert order["total"] == 5500 and order["cartId"] == cart["id"] and order["sessionId"] == session["id"]
+        assert sorted((li["variantId"], li["quantity"]) for li in order["lineItems"]) == sorted(
+            [(variants[0], 2), (variants[1], 1)])
+        assert order["metadata"] == {"channel": "e2e", "customerEmail": "buyer@example.com"}
+        payments = checkout_api.get(f"/api/v1/checkout/sessions/{session['id']}/payments").json()["data"]
+        assert [(p["status"], p["amount"]) for p in payments] == [("captured", 5500)]
+        assert [tuple(r) for r in await _intents(deployment["db"], session["id"])] == [("captured", 5500, 1)]
+
+        # The cart, read through the cart process: converted by the checkout process's call.
+        converted = cart_api.get(f"/api/v1/carts/{cart['id']}").json()
+        assert converted["status"] == "converted" and converted["customerEmail"] == "buyer@example.com"
+
+        # The cart's internal endpoints: an API key is told there is no such route; the deployment's
+        # service token gets through (converting again for the same session and order is a no-op).
+        internal = f"/internal/carts/{cart['id']}/convert"
+        convert = {"sessionId": session["id"], "orderId": done["orderId"]}
+        refused = cart_api.post(internal, json=convert)
+        assert refused.status_code == 404 and refused.json()["error"]["code"] == "route_not_found", refused.text
+        as_service = {"Authorization": f"Service {deployment['service_token']}",
+                      "X-Kassa-Application": deployment["app_id"]}
+        answered = httpx.post(cart_srv.base + internal, json=convert, headers=as_service)
+        assert answered.status_code == 200 and answered.json()["status"] == "converted", answered.text
+        forged = httpx.post(cart_srv.base + internal, json=convert,
+                            headers={**as_service, "Authorization": "Service not-the-token"})
+        assert forged.status_code == 401 and forged.json()["error"]["code"] == "unauthorized", forged.text
+
+
+def test_the_gateway_is_one_base_url_for_both_processes(deployment: dict) -> None:
+    auth = {"Authorization": f"Bearer {deployment['key']}"}
+    with httpx.Client(base_url=deployment["gateway"].base, headers=auth, timeout=30) as api:
+        product = api.post("/api/v1/products", json={"name": "Cap", "variants": [{"sku": "GW-1", "prices": {"EUR": 900}}]})
+        assert product.status_code == 201, product.text
+        cart = api.post("/api/v1/carts", json={"currency": "EUR", "lineItems": [
+            {"variantId": product.json()["variants"][0]["id"], "quantity": 2}]}).json()
+        session = api.post("/api/v1/checkout/sessions", json={"cartId": cart["id"]}).json()
+        paid = api.post(f"/api/v1/checkout-sessions/{session['id']}/complete",
+                        json={"shippingAddress": ADDRESS, "paymentMethod": CARD}, headers={"X-Request-Id": "req-gw-1"})
+        assert paid.status_code == 200 and paid.headers["x-request-id"] == "req-gw-1", paid.text
+        assert api.get(f"/api/v1/orders/{paid.json()['orderId']}").json()["total"] == 1800
+        assert api.get(f"/api/v1/carts/{cart['id']}").json()["status"] == "converted"
+        # service-to-service endpoints are never reachable through the public base URL
+        internal = api.post(f"/internal/carts/{cart['id']}/reopen", json={"sessionId": "x", "reason": "x"},
+                            headers={"Authorization": f"Service {deployment['service_token']}",
+                                     "X-Kassa-Application": deployment["app_id"]})
+        assert internal.status_code == 404 and internal.json()["error"]["code"] == "route_not_found"
+        ready = api.get("/readyz").json()
+        assert ready == {"status": "ok", "checks": {"cart": "ok", "checkout": "ok"}}
+        assert "/api/v1/checkout/sessions" in api.get("/schema/checkout/openapi.json").json()["paths"]
+        # a service down: the gateway answers 503 in the shared envelope
+        deployment["checkout"].stop()
+        down = api.get(f"/api/v1/orders/{paid.json()['orderId']}")
+        assert down.status_code == 503 and down.json()["error"]["code"] == "service_unavailable", down.text
+        assert api.get("/readyz").status_code == 503
