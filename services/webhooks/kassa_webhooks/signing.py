@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from math import floor
+from typing import TYPE_CHECKING
 
-from svix.webhooks import Webhook
+if TYPE_CHECKING:
+    from svix.webhooks import Webhook
 
 
 class Signer:
@@ -21,6 +23,10 @@ class Signer:
     def _webhook(self, secret: str) -> Webhook:
         signer = self._signers.get(secret)
         if signer is None:
+            # Imported on first use: svix's package imports its whole API client (about half a
+            # second), which every `kassa` command would otherwise pay at start.
+            from svix.webhooks import Webhook
+
             if len(self._signers) > 10_000:
                 self._signers.clear()
             signer = self._signers[secret] = Webhook(secret)
