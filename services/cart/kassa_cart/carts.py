@@ -1,8 +1,12 @@
 """Carts: the domain operations behind the cart API.
 
-Every change runs in one transaction: lock the cart row, apply the change, re-price the whole
-cart, write the row back and add a `cart.updated` event to the outbox. A line-item add costs
-four statements (lock+read, variant, write, outbox) when the pricing config is cached.
+A change reads the cart, applies the change, re-prices the whole cart, writes the row back and
+adds a `cart.updated` event to the outbox, atomically. On PostgreSQL the write is optimistic: the
+read takes no lock and one statement writes the row, guarded by the version read, together with
+its event; a writer that lost the race reads again, and after a few losses takes the row lock
+(the path SQLite always takes, where writers are serialized anyway). A line-item add then costs
+two statements (the cart with the variant, the guarded write with its event) when the pricing
+config is cached.
 """
 
 from __future__ import annotations
@@ -39,13 +43,13 @@ from kassa_platform.auth import Principal, hash_key
 from kassa_platform.clock import Clock
 from kassa_platform.db import Database, is_postgres, transaction
 from kassa_platform.ids import new_id, random_token
-from kassa_platform.outbox import write_event
+from kassa_platform.outbox import event_params, insert_event_after, write_event
 from kassa_promotions import AppliedDiscount as EngineDiscount
 from kassa_promotions.store.codes import CodeStore, code_key
 from kassa_promotions.store.redemptions import RedemptionStore
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from .catalog import Catalog
+from .catalog import PRICED_VARIANT_COLUMNS, VARIANT_WITH_PRODUCT, Catalog, PricedVariant, priced_variant_of
 from .config import AppPricing, ConfigCache
 from .discounts import evaluate_cart
 from .pricing import (
@@ -55,7 +59,7 @@ from .pricing import (
     price_cart,
 )
 from .recovery import token_opens
-from .tables import cart_settings, carts
+from .tables import cart_settings, carts, variants
 
 SOURCE = "cart"
 
@@ -99,6 +103,8 @@ class CartState:
     prices_include_tax: bool | None
     discount_codes: list[str] = dataclasses.field(default_factory=list)
     checkout_session_id: str | None = None
+    # Variants read together with the cart (a line-item add asks for its variant in the same query).
+    known_variants: dict[str, PricedVariant | None] = dataclasses.field(default_factory=dict)
 
 
 @dataclass
@@ -125,7 +131,18 @@ _LOAD = (
     .select_from(carts.outerjoin(cart_settings, cart_settings.c.app_id == carts.c.app_id))
     .where(carts.c.id == sa.bindparam("cart_id"), carts.c.app_id == sa.bindparam("app_id"))
 )
-_LOAD_FOR_UPDATE = _LOAD.with_for_update(of=carts)
+_LOAD_WITH_VARIANT = (
+    sa.select(*CART_COLUMNS, cart_settings.c.config_version, cart_settings.c.prices_include_tax,
+              *PRICED_VARIANT_COLUMNS)
+    .select_from(carts.outerjoin(cart_settings, cart_settings.c.app_id == carts.c.app_id)
+                 .outerjoin(VARIANT_WITH_PRODUCT, sa.and_(variants.c.app_id == carts.c.app_id,
+                                                          variants.c.id == sa.bindparam("variant_id"))))
+    .where(carts.c.id == sa.bindparam("cart_id"), carts.c.app_id == sa.bindparam("app_id"))
+)
+_LOADS = {  # (with a variant, locked) -> statement
+    (False, False): _LOAD, (False, True): _LOAD.with_for_update(of=carts),
+    (True, False): _LOAD_WITH_VARIANT, (True, True): _LOAD_WITH_VARIANT.with_for_update(of=carts),
+}
 _WRITTEN = ("status", "customer_email", "shipping_address", "billing_address", "shipping_method_id", "document",
             "subtotal", "discount_total", "shipping_total", "tax_total", "total", "item_count", "metadata", "version",
             "updated_at", "last_activity_at", "checkout_session_id", "abandoned_at")
@@ -135,6 +152,13 @@ _UPDATE = (
     .values({name: sa.bindparam(name) for name in _WRITTEN})
 )
 _INSERT = carts.insert()
+_INSERTED = ("id", "app_id", "currency", "client_secret_hash", "created_at", *_WRITTEN)
+# PostgreSQL: the write and its event in one statement (see kassa_platform.outbox.insert_event_after).
+_UPDATE_AND_EMIT = insert_event_after(
+    _UPDATE.where(carts.c.version == sa.bindparam("b_version")).returning(carts.c.id).cte("written"))
+_INSERT_AND_EMIT = insert_event_after(
+    carts.insert().values({name: sa.bindparam(name) for name in _INSERTED}).returning(carts.c.id).cte("written"))
+OPTIMISTIC_ATTEMPTS = 3  # then the row lock: a hot cart still makes progress
 
 
 def cart_view(row: Any, document: CartDocument, *, client_secret: str | None = None) -> Cart:
@@ -160,6 +184,7 @@ class CartService:
         self.configs = ConfigCache()
         self.codes = CodeStore()
         self.redemptions = RedemptionStore()
+        self.optimistic = is_postgres(db.engine)  # guarded writes without a transaction (see the module doc)
 
     async def settings_version(self, conn: AsyncConnection, app_id: str) -> tuple[int | None, bool | None]:
         row = (await conn.execute(sa.select(cart_settings.c.config_version, cart_settings.c.prices_include_tax)
@@ -183,9 +208,14 @@ class CartService:
             raise KassaError("cart_not_found", "No such cart (publishable keys need the cart's client secret "
                              "in the X-Cart-Secret header)")
 
-    async def _load(self, conn: AsyncConnection, app_id: str, cart_id: str, *, lock: bool) -> Any:
-        query = _LOAD_FOR_UPDATE if lock and is_postgres(conn) else _LOAD
-        row = (await conn.execute(query, {"cart_id": cart_id, "app_id": app_id})).first()
+    async def _load(self, conn: AsyncConnection, app_id: str, cart_id: str, *, lock: bool,
+                    variant_id: str | None = None) -> Any:
+        """The cart row with its pricing settings, and the variant `variant_id` where given."""
+        query = _LOADS[variant_id is not None, lock and is_postgres(conn)]
+        params = {"cart_id": cart_id, "app_id": app_id}
+        if variant_id is not None:
+            params["variant_id"] = variant_id
+        row = (await conn.execute(query, params)).first()
         if row is None:
             raise KassaError("cart_not_found", f"No cart {cart_id}")
         return row
@@ -193,7 +223,8 @@ class CartService:
     @staticmethod
     def _state(row: Any) -> CartState:
         doc = msgspec.convert(row.document, CartDocument)
-        return CartState(
+        known = {row.variant_id: priced_variant_of(row)} if "variant_product_id" in row._fields else {}
+        return CartState(known_variants=known,
             id=row.id, app_id=row.app_id, status=row.status, currency=row.currency, customer_email=row.customer_email,
             shipping_address=_address(row.shipping_address), billing_address=_address(row.billing_address),
             shipping_method_id=row.shipping_method_id, lines=[LineInput.of(li) for li in doc.line_items],
@@ -267,7 +298,9 @@ class CartService:
         now = self.clock.now()
         cart_id = new_id("cart")
         secret = f"{cart_id}_secret_{random_token(18)}"
-        async with transaction(self.db) as conn:
+        # Optimistic (PostgreSQL): reads without a transaction, then the new row and its event in one
+        # statement. A new id meets no other writer.
+        async with (self.db() if self.optimistic else transaction(self.db)) as conn:
             version, includes_tax = await self.settings_version(conn, principal.app_id)
             state = CartState(
                 id=cart_id, app_id=principal.app_id, status="open", currency=body.currency,
@@ -283,10 +316,13 @@ class CartService:
             for i, code in enumerate(state.discount_codes):
                 _require_applied(pricing.discounts, code, field=f"discountCodes[{i}]")
             values, cart = self._write(state, pricing, now)
-            await conn.execute(_INSERT, {"id": state.id, "app_id": state.app_id, "currency": state.currency,
-                                         "client_secret_hash": hash_key(secret), "created_at": now,
-                                         "abandoned_at": None, **values})
-            await self._emit(conn, CART_CREATED, state, cart, now)
+            row = {"id": state.id, "app_id": state.app_id, "currency": state.currency,
+                   "client_secret_hash": hash_key(secret), "created_at": now, **values}
+            if self.optimistic:
+                await conn.execute(_INSERT_AND_EMIT, {**row, **event_params(**self._event(CART_CREATED, state, cart, now))})
+            else:
+                await conn.execute(_INSERT, row)
+                await self._emit(conn, CART_CREATED, state, cart, now)
         cart.client_secret = secret
         return cart
 
@@ -316,7 +352,7 @@ class CartService:
         async def change(conn: AsyncConnection, state: CartState) -> None:
             await self._add_line(conn, principal, state, item, field=None)
 
-        return await self._mutate(principal, cart_id, cart_secret, change)
+        return await self._mutate(principal, cart_id, cart_secret, change, variant_id=item.variant_id)
 
     async def update_line(self, principal: Principal, cart_id: str, cart_secret: str | None, line_id: str,
                           quantity: int) -> Cart:
@@ -396,21 +432,51 @@ class CartService:
 
     async def _mutate(self, principal: Principal, cart_id: str, cart_secret: str | None,
                       change: Callable[[AsyncConnection, CartState], Awaitable[None]],
-                      check: Callable[[list[AppliedDiscount]], None] | None = None) -> Cart:
+                      check: Callable[[list[AppliedDiscount]], None] | None = None, *,
+                      variant_id: str | None = None) -> Cart:
+        """Apply `change` to the cart and re-price it; `check` may refuse the priced result.
+        `variant_id`: a variant the change needs, read together with the cart."""
+        if self.optimistic:
+            for _ in range(OPTIMISTIC_ATTEMPTS):
+                cart = await self._mutate_unlocked(principal, cart_id, cart_secret, change, check, variant_id)
+                if cart is not None:
+                    return cart
+        return await self._mutate_locked(principal, cart_id, cart_secret, change, check, variant_id)
+
+    async def _mutate_unlocked(self, principal: Principal, cart_id: str, cart_secret: str | None,
+                               change: Callable[[AsyncConnection, CartState], Awaitable[None]],
+                               check: Callable[[list[AppliedDiscount]], None] | None,
+                               variant_id: str | None) -> Cart | None:
+        """PostgreSQL: read without a lock, write guarded by the version read, with the event, in one
+        statement. None when the cart changed since it was read (or the change needs the lock)."""
+        now = self.clock.now()
+        async with self.db() as conn:
+            row = await self._load(conn, principal.app_id, cart_id, lock=False, variant_id=variant_id)
+            state = await self._changed(conn, principal, row, cart_secret, change)
+            if not state.lines:
+                return None  # emptied: releasing what the cart holds is a second write, under the lock
+            pricing = await self._price(conn, state)
+            if check is not None:
+                check(pricing.discounts)
+            values, cart = self._write(state, pricing, now)
+            written = (await conn.execute(_UPDATE_AND_EMIT, {
+                "b_id": cart_id, "b_app_id": principal.app_id, "b_version": row.version, **values,
+                **event_params(**self._event(CART_UPDATED, state, cart, now))})).first()
+        return cart if written is not None else None
+
+    async def _mutate_locked(self, principal: Principal, cart_id: str, cart_secret: str | None,
+                             change: Callable[[AsyncConnection, CartState], Awaitable[None]],
+                             check: Callable[[list[AppliedDiscount]], None] | None,
+                             variant_id: str | None) -> Cart:
+        """One transaction holding the cart's row lock (on SQLite, the database's write lock)."""
         now = self.clock.now()
         async with transaction(self.db) as conn:
-            row = await self._load(conn, principal.app_id, cart_id, lock=True)
-            self._authorize(principal, row.client_secret_hash, cart_secret, row.id)
-            if row.status != "open":
-                raise KassaError("cart_not_open", f"Cart {cart_id} is {row.status} and can no longer change",
-                                 details={"status": row.status})
-            state = self._state(row)
-            await change(conn, state)
+            row = await self._load(conn, principal.app_id, cart_id, lock=True, variant_id=variant_id)
+            state = await self._changed(conn, principal, row, cart_secret, change)
             if not state.lines:
                 # An emptied cart gives back whatever it holds (seed 001, 1.6.6: a void by empty basket).
                 await self.redemptions.release(conn, app_id=state.app_id, cart_id=state.id, now=now,
                                                reason="cart_emptied")
-            state.version += 1
             pricing = await self._price(conn, state)
             if check is not None:
                 check(pricing.discounts)  # may refuse the change: the transaction rolls back
@@ -418,6 +484,18 @@ class CartService:
             await conn.execute(_UPDATE, {"b_id": cart_id, "b_app_id": principal.app_id, **values})
             await self._emit(conn, CART_UPDATED, state, cart, now)
         return cart
+
+    async def _changed(self, conn: AsyncConnection, principal: Principal, row: Any, cart_secret: str | None,
+                       change: Callable[[AsyncConnection, CartState], Awaitable[None]]) -> CartState:
+        """The cart of `row` with `change` applied and its next version, once the caller may change it."""
+        self._authorize(principal, row.client_secret_hash, cart_secret, row.id)
+        if row.status != "open":
+            raise KassaError("cart_not_open", f"Cart {row.id} is {row.status} and can no longer change",
+                             details={"status": row.status})
+        state = self._state(row)
+        await change(conn, state)
+        state.version += 1
+        return state
 
     async def _add_line(self, conn: AsyncConnection, principal: Principal, state: CartState, item: LineItemInput,
                         *, field: str | None) -> None:
@@ -437,7 +515,10 @@ class CartService:
                     state.lines[i] = _with_quantity(line, merged)
                     return
             self._check_room(state)
-            variant = await self.catalog.priced_variant(conn, state.app_id, item.variant_id)
+            if item.variant_id in state.known_variants:
+                variant = state.known_variants[item.variant_id]
+            else:
+                variant = await self.catalog.priced_variant(conn, state.app_id, item.variant_id)
             if variant is None or not variant.active:
                 raise KassaError("variant_not_found", f"No purchasable variant {item.variant_id}",
                                  field=f"{prefix}variantId")
@@ -476,10 +557,15 @@ class CartService:
                           field="lineItems", details={"max": self.max_lines})
 
     @staticmethod
-    async def _emit(conn: AsyncConnection, type_: str, state: CartState, cart: Cart, now: datetime) -> None:
-        await write_event(conn, app_id=state.app_id, type=type_, source=SOURCE, aggregate_id=state.id,
-                          sequence=state.version, data=CartEventData(cart_id=state.id, sequence=state.version, cart=cart),
-                          now=now)
+    def _event(type_: str, state: CartState, cart: Cart, now: datetime) -> dict[str, Any]:
+        """The outbox event of a cart change (its sequence is the cart's new version)."""
+        return {"app_id": state.app_id, "type": type_, "source": SOURCE, "aggregate_id": state.id,
+                "sequence": state.version, "data": CartEventData(cart_id=state.id, sequence=state.version, cart=cart),
+                "now": now}
+
+    @classmethod
+    async def _emit(cls, conn: AsyncConnection, type_: str, state: CartState, cart: Cart, now: datetime) -> None:
+        await write_event(conn, **cls._event(type_, state, cart, now))
 
 
 MAX_CODES = 20

@@ -51,12 +51,31 @@ def _variant_view(row: sa.Row) -> Variant:
                    metadata=row.metadata)
 
 
+# What a line needs of a variant, labelled so that a cart query can select it beside its own columns.
+PRICED_VARIANT_COLUMNS = (
+    variants.c.id.label("variant_id"), variants.c.product_id.label("variant_product_id"),
+    variants.c.sku.label("variant_sku"), variants.c.name.label("variant_name"),
+    variants.c.prices.label("variant_prices"), products.c.name.label("variant_product_name"),
+    products.c.tax_class.label("variant_tax_class"), products.c.categories.label("variant_categories"),
+    products.c.active.label("variant_active"),
+)
+VARIANT_WITH_PRODUCT = variants.join(products, products.c.id == variants.c.product_id)
+
 _PRICED_VARIANT = (  # on the line-item hot path: built once
-    sa.select(variants.c.id, variants.c.product_id, variants.c.sku, variants.c.name, variants.c.prices,
-              products.c.name.label("product_name"), products.c.tax_class, products.c.categories, products.c.active)
-    .join(products, products.c.id == variants.c.product_id)
+    sa.select(*PRICED_VARIANT_COLUMNS)
+    .select_from(VARIANT_WITH_PRODUCT)
     .where(variants.c.app_id == sa.bindparam("app_id"), variants.c.id == sa.bindparam("variant_id"))
 )
+
+
+def priced_variant_of(row: sa.Row) -> PricedVariant | None:
+    """The variant of a row holding PRICED_VARIANT_COLUMNS (None where an outer join found none)."""
+    if row.variant_id is None:
+        return None
+    name = row.variant_product_name if row.variant_name == row.variant_sku else \
+        f"{row.variant_product_name} - {row.variant_name}"
+    return PricedVariant(row.variant_id, row.variant_product_id, row.variant_sku, name, row.variant_prices,
+                         row.variant_tax_class, row.variant_categories, row.variant_active)
 
 
 class Catalog:
@@ -155,7 +174,4 @@ class Catalog:
     async def priced_variant(self, conn: AsyncConnection, app_id: str, variant_id: str) -> PricedVariant | None:
         """One query: the variant with its product's tax class, categories and state."""
         row = (await conn.execute(_PRICED_VARIANT, {"app_id": app_id, "variant_id": variant_id})).first()
-        if row is None:
-            return None
-        name = row.product_name if row.name == row.sku else f"{row.product_name} - {row.name}"
-        return PricedVariant(row.id, row.product_id, row.sku, name, row.prices, row.tax_class, row.categories, row.active)
+        return None if row is None else priced_variant_of(row)
