@@ -27,7 +27,7 @@ import pytest
 import sqlalchemy as sa
 from kassa_platform.auth import create_application, create_key
 from kassa_platform.clock import Clock
-from kassa_platform.db import transaction
+from kassa_platform.db import Database, transaction
 from kassa_platform.migrate import migrate
 from kassa_platform.runtime import Runtime
 from kassa_platform.settings import Settings, normalize_database_url
@@ -66,11 +66,17 @@ class StatementCounter:
         self.active = False
         self.statements: list[str] = []
 
-    def attach(self, engine: Any) -> None:
-        @event.listens_for(engine.sync_engine, "before_cursor_execute")
-        def _count(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+    def attach(self, db: Database) -> None:
+        def count(statement: str) -> None:
             if self.active and not statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK", "PRAGMA")):
                 self.statements.append(statement)
+
+        @event.listens_for(db.engine.sync_engine, "before_cursor_execute")
+        def _count(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+            count(statement)
+
+        if db.direct is not None:  # the hot-path statements that bypass SQLAlchemy
+            db.direct.listeners.append(count)
 
     def __enter__(self) -> "StatementCounter":
         self.statements = []
@@ -197,7 +203,7 @@ async def _backend(name: str, url: str) -> AsyncIterator[Backend]:
     runtime = build_runtime(Settings.from_env(database_url=url, redis_url=None, api_key_cache_seconds=30,
                                               data_dir=Path(tempfile.mkdtemp())), clock=clock)
     counter = StatementCounter()
-    counter.attach(runtime.engine)
+    counter.attach(runtime.db)
     # The cart and checkout services behind the embedded path router, as `kassa serve` runs them.
     apps = [(SERVICES[n].path_prefixes, SERVICES[n].create_app(runtime, owns_runtime=False))
             for n in ("cart", "checkout")]

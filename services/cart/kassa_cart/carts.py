@@ -6,7 +6,7 @@ read takes no lock and one statement writes the row, guarded by the version read
 its event; a writer that lost the race reads again, and after a few losses takes the row lock
 (the path SQLite always takes, where writers are serialized anyway). A line-item add then costs
 two statements (the cart with the variant, the guarded write with its event) when the pricing
-config is cached.
+config is cached. Those hot statements run on asyncpg directly (kassa_platform.direct).
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ from kassa_contract.money import is_currency
 from kassa_platform.auth import Principal, hash_key
 from kassa_platform.clock import Clock
 from kassa_platform.db import Database, is_postgres, transaction
+from kassa_platform.direct import DirectStatement
 from kassa_platform.ids import new_id, random_token
 from kassa_platform.outbox import event_params, insert_event_after, write_event
 from kassa_promotions import AppliedDiscount as EngineDiscount
@@ -159,6 +160,13 @@ _UPDATE_AND_EMIT = insert_event_after(
 _INSERT_AND_EMIT = insert_event_after(
     carts.insert().values({name: sa.bindparam(name) for name in _INSERTED}).returning(carts.c.id).cte("written"))
 OPTIMISTIC_ATTEMPTS = 3  # then the row lock: a hot cart still makes progress
+_SETTINGS = (sa.select(cart_settings.c.config_version, cart_settings.c.prices_include_tax)
+             .where(cart_settings.c.app_id == sa.bindparam("app_id")))
+# The same statements for asyncpg directly: the PostgreSQL hot path (see the module doc).
+_DIRECT_LOADS = {with_variant: DirectStatement(_LOADS[with_variant, False]) for with_variant in (False, True)}
+_DIRECT_UPDATE_AND_EMIT = DirectStatement(_UPDATE_AND_EMIT)
+_DIRECT_INSERT_AND_EMIT = DirectStatement(_INSERT_AND_EMIT)
+_DIRECT_SETTINGS = DirectStatement(_SETTINGS)
 
 
 def cart_view(row: Any, document: CartDocument, *, client_secret: str | None = None) -> Cart:
@@ -184,11 +192,13 @@ class CartService:
         self.configs = ConfigCache()
         self.codes = CodeStore()
         self.redemptions = RedemptionStore()
-        self.optimistic = is_postgres(db.engine)  # guarded writes without a transaction (see the module doc)
+        self.optimistic = db.direct is not None  # PostgreSQL: guarded writes without a transaction (module doc)
 
     async def settings_version(self, conn: AsyncConnection, app_id: str) -> tuple[int | None, bool | None]:
-        row = (await conn.execute(sa.select(cart_settings.c.config_version, cart_settings.c.prices_include_tax)
-                                  .where(cart_settings.c.app_id == app_id))).first()
+        if self.db.direct is not None:
+            row = await self.db.direct.fetchrow(_DIRECT_SETTINGS, {"app_id": app_id})
+        else:
+            row = (await conn.execute(_SETTINGS, {"app_id": app_id})).first()
         return (row.config_version, row.prices_include_tax) if row else (None, None)
 
     # ---------------------------------------------------------------- access
@@ -211,11 +221,14 @@ class CartService:
     async def _load(self, conn: AsyncConnection, app_id: str, cart_id: str, *, lock: bool,
                     variant_id: str | None = None) -> Any:
         """The cart row with its pricing settings, and the variant `variant_id` where given."""
-        query = _LOADS[variant_id is not None, lock and is_postgres(conn)]
         params = {"cart_id": cart_id, "app_id": app_id}
         if variant_id is not None:
             params["variant_id"] = variant_id
-        row = (await conn.execute(query, params)).first()
+        locked = lock and is_postgres(conn)
+        if self.db.direct is not None and not locked:
+            row = await self.db.direct.fetchrow(_DIRECT_LOADS[variant_id is not None], params)
+        else:
+            row = (await conn.execute(_LOADS[variant_id is not None, locked], params)).first()
         if row is None:
             raise KassaError("cart_not_found", f"No cart {cart_id}")
         return row
@@ -300,7 +313,7 @@ class CartService:
         secret = f"{cart_id}_secret_{random_token(18)}"
         # Optimistic (PostgreSQL): reads without a transaction, then the new row and its event in one
         # statement. A new id meets no other writer.
-        async with (self.db() if self.optimistic else transaction(self.db)) as conn:
+        async with (self.db.on_demand() if self.optimistic else transaction(self.db)) as conn:
             version, includes_tax = await self.settings_version(conn, principal.app_id)
             state = CartState(
                 id=cart_id, app_id=principal.app_id, status="open", currency=body.currency,
@@ -319,7 +332,9 @@ class CartService:
             row = {"id": state.id, "app_id": state.app_id, "currency": state.currency,
                    "client_secret_hash": hash_key(secret), "created_at": now, **values}
             if self.optimistic:
-                await conn.execute(_INSERT_AND_EMIT, {**row, **event_params(**self._event(CART_CREATED, state, cart, now))})
+                assert self.db.direct is not None
+                await self.db.direct.fetchrow(_DIRECT_INSERT_AND_EMIT,
+                                              {**row, **event_params(**self._event(CART_CREATED, state, cart, now))})
             else:
                 await conn.execute(_INSERT, row)
                 await self._emit(conn, CART_CREATED, state, cart, now)
@@ -327,7 +342,7 @@ class CartService:
         return cart
 
     async def get(self, principal: Principal, cart_id: str, cart_secret: str | None) -> Cart:
-        async with self.db() as conn:
+        async with self.db.on_demand() as conn:
             row = await self._load(conn, principal.app_id, cart_id, lock=False)
         self._authorize(principal, row.client_secret_hash, cart_secret, row.id)
         return cart_view(row, msgspec.convert(row.document, CartDocument))
@@ -392,7 +407,7 @@ class CartService:
         return await self._mutate(principal, cart_id, cart_secret, change)
 
     async def shipping_options(self, principal: Principal, cart_id: str, cart_secret: str | None) -> list[ShippingOption]:
-        async with self.db() as conn:
+        async with self.db.on_demand() as conn:
             row = await self._load(conn, principal.app_id, cart_id, lock=False)
             self._authorize(principal, row.client_secret_hash, cart_secret, row.id)
             state = self._state(row)
@@ -450,7 +465,9 @@ class CartService:
         """PostgreSQL: read without a lock, write guarded by the version read, with the event, in one
         statement. None when the cart changed since it was read (or the change needs the lock)."""
         now = self.clock.now()
-        async with self.db() as conn:
+        direct = self.db.direct
+        assert direct is not None
+        async with self.db.on_demand() as conn:
             row = await self._load(conn, principal.app_id, cart_id, lock=False, variant_id=variant_id)
             state = await self._changed(conn, principal, row, cart_secret, change)
             if not state.lines:
@@ -459,9 +476,9 @@ class CartService:
             if check is not None:
                 check(pricing.discounts)
             values, cart = self._write(state, pricing, now)
-            written = (await conn.execute(_UPDATE_AND_EMIT, {
+            written = await direct.fetchrow(_DIRECT_UPDATE_AND_EMIT, {
                 "b_id": cart_id, "b_app_id": principal.app_id, "b_version": row.version, **values,
-                **event_params(**self._event(CART_UPDATED, state, cart, now))})).first()
+                **event_params(**self._event(CART_UPDATED, state, cart, now))})
         return cart if written is not None else None
 
     async def _mutate_locked(self, principal: Principal, cart_id: str, cart_secret: str | None,

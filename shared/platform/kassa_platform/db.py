@@ -19,6 +19,8 @@ from sqlalchemy import event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from .direct import DirectPool, OnDemandConnection
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -103,11 +105,22 @@ class Database:
     add its own work to every statement and give nothing back.
     """
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, direct_pool_size: int = 10) -> None:
         self.engine = engine
         # Reads on PostgreSQL run in autocommit: a lone SELECT needs no BEGIN/ROLLBACK round trips.
         # (SQLite keeps its transactions: its BEGIN IMMEDIATE hook must always be paired.)
         self._reader = engine.execution_options(isolation_level="AUTOCOMMIT") if is_postgres(engine) else engine
+        # PostgreSQL: hot-path statements on asyncpg directly (kassa_platform.direct); None on SQLite.
+        self.direct = DirectPool(engine.url, direct_pool_size) if is_postgres(engine) else None
+
+    def on_demand(self) -> OnDemandConnection:
+        """A stand-in for a read connection that opens one only if a statement needs it."""
+        return OnDemandConnection(self._reader)
+
+    async def close(self) -> None:
+        if self.direct is not None:
+            await self.direct.close()
+        await self.engine.dispose()
 
     def __call__(self) -> AsyncConnection:
         """A connection for reads (several statements are not isolated together on PostgreSQL)."""

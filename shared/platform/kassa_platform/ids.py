@@ -6,14 +6,20 @@ part makes them unguessable.
 
 from __future__ import annotations
 
-import base64
 import secrets
 import time
 from datetime import datetime
 
-# RFC 4648 base32 (done in C by the base64 module) mapped symbol by symbol onto Crockford's
-# alphabet, which is in ASCII order: the text sorts like the number.
-_TO_CROCKFORD = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", b"0123456789abcdefghjkmnpqrstvwxyz")
+# Crockford's base32 alphabet is in ASCII order: the text sorts like the number. Two symbols (10
+# bits) per table lookup: twice as fast as the base64 module, whose base32 is pure Python.
+_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
+_PAIRS = [a + b for a in _ALPHABET for b in _ALPHABET]
+
+
+def _encode(value: int) -> str:
+    """A 128-bit value as 26 symbols (130 bits: the value shifted left by two)."""
+    value <<= 2
+    return "".join([_PAIRS[(value >> shift) & 1023] for shift in range(120, -1, -10)])
 
 
 _last = [0, 0]  # (ms, random) of the last id: ids made in one millisecond still sort in creation order
@@ -26,16 +32,14 @@ def new_id(prefix: str) -> str:
     else:
         rand = secrets.randbits(79)  # headroom so increments within a millisecond never overflow
     _last[0], _last[1] = ms, rand
-    encoded = base64.b32encode(((ms << 80) | rand).to_bytes(16, "big"))[:26].translate(_TO_CROCKFORD)
-    return f"{prefix}_{encoded.decode()}"
+    return f"{prefix}_{_encode((ms << 80) | rand)}"
 
 
 def id_floor(prefix: str, when: datetime) -> str:
     """The smallest id of `prefix` made at `when`: `id < id_floor(p, t)` is "made before t", answered
     by the primary key's index."""
     ms = int(when.timestamp() * 1000)
-    encoded = base64.b32encode((ms << 80).to_bytes(16, "big"))[:26].translate(_TO_CROCKFORD)
-    return f"{prefix}_{encoded.decode()}"
+    return f"{prefix}_{_encode(ms << 80)}"
 
 
 def random_token(nbytes: int = 24) -> str:

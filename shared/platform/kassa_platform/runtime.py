@@ -28,7 +28,7 @@ class Runtime:
         self.engine = engine or create_engine(
             settings.database_url, pool_size=4 if settings.is_sqlite else settings.db_pool_size
         )
-        self.db: Database = Database(self.engine)
+        self.db: Database = Database(self.engine, direct_pool_size=settings.db_pool_size)
         self.keys = KeyResolver(self.db, settings.api_key_cache_seconds)
         self.idempotency = IdempotencyStore(self.db, self.clock, settings.idempotency_ttl_hours)
         self.registry = registry
@@ -54,7 +54,7 @@ class Runtime:
             await self.runner.stop()
         if self.arq is not None:
             await self.arq.close()
-        await self.engine.dispose()
+        await self.db.close()  # the direct pool, then the engine
         self._started = False
 
     async def check_ready(self) -> dict[str, str]:

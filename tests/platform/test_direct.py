@@ -1,0 +1,65 @@
+"""Hot-path statements on asyncpg directly mean what they mean through SQLAlchemy."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from kassa_platform.db import JSON, UTCDateTime, new_metadata, transaction
+from kassa_platform.direct import DirectStatement
+
+from tests.conftest import Backend
+
+
+def probe_table() -> sa.Table:
+    return sa.Table(f"direct_probe_{uuid.uuid4().hex[:8]}", new_metadata(),
+                    sa.Column("id", sa.String(40), primary_key=True), sa.Column("doc", JSON, nullable=True),
+                    sa.Column("at", UTCDateTime(), nullable=False), sa.Column("n", sa.BigInteger(), nullable=False))
+
+
+async def test_direct_and_sqlalchemy_store_and_read_the_same_values(pg_backend: Backend) -> None:
+    db = pg_backend.runtime.db
+    assert db.direct is not None
+    table = probe_table()
+    async with transaction(db) as conn:
+        await conn.run_sync(table.metadata.create_all)
+    try:
+        at = datetime(2026, 11, 22, 12, 30, tzinfo=UTC)
+        insert = table.insert().values(id=sa.bindparam("id"), doc=sa.bindparam("doc"), at=sa.bindparam("at"),
+                                       n=sa.bindparam("n"))
+        rows = [{"id": "a", "doc": None, "at": at, "n": 2**40}, {"id": "b", "doc": {"x": [1, "é"]}, "at": at, "n": 1}]
+        async with transaction(db) as conn:  # through SQLAlchemy
+            await conn.execute(insert, [{**r, "id": "sa-" + r["id"]} for r in rows])
+        for r in rows:  # directly
+            await db.direct.fetchrow(DirectStatement(insert.returning(table.c.id)), {**r, "id": "direct-" + r["id"]})
+
+        async with db() as conn:
+            stored = {r.id: (r.kind, r.doc, r.at, r.n) for r in await conn.execute(
+                sa.select(table.c.id, sa.func.jsonb_typeof(table.c.doc).label("kind"), table.c.doc, table.c.at,
+                          table.c.n))}
+        assert stored["direct-a"] == stored["sa-a"] == ("null", None, at, 2**40)  # a JSON null, not SQL NULL
+        assert stored["direct-b"] == stored["sa-b"] == ("object", {"x": [1, "é"]}, at, 1)
+
+        read = DirectStatement(sa.select(table.c.id, table.c.doc, table.c.at).where(table.c.id == sa.bindparam("id")))
+        row = await db.direct.fetchrow(read, {"id": "direct-b"})
+        assert row is not None and (row.id, row.doc, row.at) == ("direct-b", {"x": [1, "é"]}, at)
+        assert row._fields == ("id", "doc", "at")
+        assert await db.direct.fetchrow(read, {"id": "missing"}) is None
+        assert [r.id for r in await db.direct.fetch(read, {"id": "sa-a"})] == ["sa-a"]
+    finally:
+        async with transaction(db) as conn:
+            await conn.run_sync(table.metadata.drop_all)
+
+
+async def test_listeners_see_every_direct_statement(pg_backend: Backend) -> None:
+    db = pg_backend.runtime.db
+    assert db.direct is not None
+    seen: list[str] = []
+    db.direct.listeners.append(seen.append)
+    try:
+        statement = DirectStatement(sa.select(sa.literal(1).label("one")))
+        row = await db.direct.fetchrow(statement, {})
+    finally:
+        db.direct.listeners.remove(seen.append)
+    assert row is not None and row.one == 1 and seen == [statement.sql]
