@@ -8,7 +8,8 @@ key from the CLI, then a product (3 EUR variants), a shipping method and a DE ta
 the API of ONE cart server process (`python -m kassa.cli serve cart`, killed at the end). Then:
 
 1. pgbench -N -c 8 -j 2 -T 10 on database kassa_pgbench, same PostgreSQL, cart server idle;
-2. closed loop from a separate driver process: --clients clients (httpx, HTTP/1.1 keep-alive)
+2. closed loop from a separate driver process: --clients clients (HTTP/1.1 keep-alive, one
+   connection each, common.LeanClient)
    each looping create cart -> add 3 lines -> select shipping -> get, for --duration seconds;
 3. open loop: flows started on a fixed schedule at half the closed loop's flow rate.
 
@@ -34,11 +35,10 @@ from multiprocessing import get_context
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import httpx
 import uvloop
 from common import (
     Server, bench_env, cpu_snapshot, masked, migrate_and_create_app, pct, print_cpu, print_failures, recreate_database,
-    seed, single_connection_clients,
+    LeanClient, lean_clients, seed,
 )
 
 DEFAULT_DB = "postgresql://postgres@127.0.0.1:5432/kassa_bench"
@@ -101,24 +101,24 @@ async def _drive(p: Phase) -> dict:
     t0 = time.perf_counter()
     m0, m1 = t0 + p.warmup, t0 + p.warmup + p.duration  # the measured window
     marks: dict[str, dict[str, float]] = {}
-    # One single-connection AsyncClient per connection, leased per flow (see single_connection_clients).
-    clients = single_connection_clients(p.base_url, p.key, p.clients, timeout=30)
-    idle: asyncio.Queue[httpx.AsyncClient] = asyncio.Queue()
+    # One connection per client, leased per flow; a lean client so that the driver's CPU goes to load.
+    clients = lean_clients(p.base_url, p.key, p.clients, timeout=30)
+    idle: asyncio.Queue[LeanClient] = asyncio.Queue()
     for client in clients:
         idle.put_nowait(client)
 
-    async def call(client: httpx.AsyncClient, op: str, method: str, url: str, body: dict | None = None) -> dict:
+    async def call(client: LeanClient, op: str, method: str, url: str, body: dict | None = None) -> dict:
         start = time.perf_counter()
         try:
             r = await client.request(method, url, json=body)
-        except httpx.HTTPError as exc:
+        except (OSError, TimeoutError) as exc:
             errors[f"{op}: {type(exc).__name__}"] += 1
             raise FlowFailed from exc
         end = time.perf_counter()
         if not r.is_success:
             errors[f"{op}: HTTP {r.status_code}"] += 1
             if len(examples) < 5:
-                examples.append(f"{method} {r.request.url.path} -> {r.status_code} {r.text[:300]}")
+                examples.append(f"{method} {url} -> {r.status_code} {r.text[:300]}")
             raise FlowFailed
         if m0 <= end <= m1:  # successes only: the figures count completed work
             latencies[op].append((end - start) * 1000)
@@ -224,7 +224,7 @@ def main() -> int:
         print(f"  server   1 process (`kassa serve cart`, uvicorn + uvloop) at {base_url}")
         print(f"           its log: {tmp / 'server.log'}")
         print(f"  database {masked(url)}")
-        print(f"  driver   separate process, httpx HTTP/1.1 keep-alive, {args.clients} connections (1 client each); "
+        print(f"  driver   separate process, lean HTTP/1.1 keep-alive client (asyncio streams), {args.clients} connections (1 client each); "
               f"{warmup:.0f} s warm-up before each {duration:.0f} s phase")
         print(f"  flow     create cart -> add_line x{len(variants)} -> select_shipping -> get")
 

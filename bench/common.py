@@ -8,6 +8,7 @@ sys.path from its parent.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import math
 import os
@@ -18,10 +19,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
+import msgspec
 
 # ---------------------------------------------------------------- the bench database
 
@@ -194,6 +197,85 @@ def single_connection_clients(base_url: str, key: str, count: int, timeout: floa
     auth = {"Authorization": f"Bearer {key}"}
     return [httpx.AsyncClient(base_url=base_url, headers=auth, limits=one, timeout=timeout,
                               http1=True, http2=False, verify=tls) for _ in range(count)]
+
+
+class LeanResponse:
+    __slots__ = ("status_code", "content")
+
+    def __init__(self, status_code: int, content: bytes) -> None:
+        self.status_code, self.content = status_code, content
+
+    @property
+    def is_success(self) -> bool:
+        return 200 <= self.status_code < 300
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", "replace")
+
+    def json(self) -> Any:
+        return msgspec.json.decode(self.content)
+
+
+class LeanClient:
+    """HTTP/1.1 over one keep-alive connection, on asyncio streams, for load drivers: a few
+    microseconds of client work per request where httpx spends a few hundred, so that on a small
+    machine the driver leaves the CPU to the server it measures. It speaks what `kassa serve`
+    answers: Content-Length or chunked bodies. Transport failures raise OSError (ConnectionError)
+    or TimeoutError."""
+
+    def __init__(self, base_url: str, headers: dict[str, str], timeout: float) -> None:
+        parts = urlsplit(base_url)
+        self.host, self.port, self.timeout = parts.hostname or "127.0.0.1", parts.port or 80, timeout
+        self.head = "".join(f"{k}: {v}\r\n" for k, v in {
+            "Host": parts.netloc, "Accept": "application/json", **headers}.items())
+        self.streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+
+    async def request(self, method: str, path: str, json: Any = None) -> LeanResponse:
+        body = b"" if json is None else msgspec.json.encode(json)
+        kind = "Content-Type: application/json\r\n" if json is not None else ""
+        message = (f"{method} {path} HTTP/1.1\r\n{self.head}{kind}Content-Length: {len(body)}\r\n\r\n"
+                   .encode() + body)
+        async with asyncio.timeout(self.timeout):
+            if self.streams is None:
+                self.streams = await asyncio.open_connection(self.host, self.port)
+            reader, writer = self.streams
+            try:
+                writer.write(message)
+                return await self._response(reader)
+            except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as exc:
+                await self.aclose()
+                raise ConnectionError(f"{type(exc).__name__}: {exc}") from exc
+
+    async def _response(self, reader: asyncio.StreamReader) -> LeanResponse:
+        head = await reader.readuntil(b"\r\n\r\n")
+        status_line, *lines = head.decode("latin-1").split("\r\n")
+        headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines if ln)}
+        if headers.get("transfer-encoding", "").lower() == "chunked":
+            chunks = []
+            while size := int((await reader.readuntil(b"\r\n")).split(b";")[0], 16):
+                chunks.append(await reader.readexactly(size))
+                await reader.readexactly(2)
+            await reader.readuntil(b"\r\n")  # no trailers expected: the empty line
+            content = b"".join(chunks)
+        else:
+            content = await reader.readexactly(int(headers.get("content-length", "0")))
+        if headers.get("connection", "").lower() == "close":
+            await self.aclose()
+        return LeanResponse(int(status_line.split(" ", 2)[1]), content)
+
+    async def aclose(self) -> None:
+        if self.streams is not None:
+            writer, self.streams = self.streams[1], None
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+
+
+def lean_clients(base_url: str, key: str, count: int, timeout: float) -> list[LeanClient]:
+    """`count` LeanClients (one connection each) authenticated with `key`, for a driver to lease
+    one per request flow."""
+    return [LeanClient(base_url, {"Authorization": f"Bearer {key}"}, timeout) for _ in range(count)]
 
 
 # ---------------------------------------------------------------- CPU accounting (/proc)
