@@ -12,7 +12,7 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.types import ControllerRouterHandler
 
-from .auth import Principal, principal_of, scope_guard
+from .auth import Principal, principal_of
 from .errors import EXCEPTION_HANDLERS
 from .idempotency import IdempotencyMiddleware
 from .middleware import AuthMiddleware, RequestIdMiddleware
@@ -66,7 +66,6 @@ def build_service_app(
             DefineMiddleware(AuthMiddleware, resolver=runtime.keys, service_token=runtime.settings.service_token),
             DefineMiddleware(IdempotencyMiddleware, store=runtime.idempotency),
         ],
-        guards=[scope_guard],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=[lifespan],
         state=State({RUNTIME_KEY: runtime}),

@@ -189,17 +189,13 @@ def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
     return principal
 
 
-async def scope_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
-    """Enforce the route's `opt={"scope": ..., "publishable": bool}` for the calling key.
-
-    Async on purpose: Litestar would run a sync guard in a worker thread on every request.
-    """
-    if is_public(connection, handler):
-        return
-    principal = principal_of(connection)
+def authorize(principal: Principal, handler: BaseRouteHandler, method: str, path: str) -> None:
+    """Enforce the route's `opt={"scope": ..., "publishable": bool, "internal": bool}` for the
+    calling key (AuthMiddleware calls it once the key is known: a Litestar guard would cost a copy
+    of the route handler per request)."""
     if handler.opt.get("internal") and principal.kind != "service":
         # Internal routes answer other Kassa services only, never an API key.
-        raise KassaError("route_not_found", f"No route {connection.scope['method']} {connection.scope['path']}")  # type: ignore[typeddict-item]
+        raise KassaError("route_not_found", f"No route {method} {path}")
     needed: str | None = handler.opt.get("scope")
     if principal.kind == "publishable" and not handler.opt.get("publishable", False):
         raise KassaError("forbidden", "This call needs a secret key; publishable keys cannot make it",

@@ -80,6 +80,11 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
                                   format="text")
 
 
+async def _keep_session(_: asyncpg.Connection) -> None:
+    """No reset on release: asyncpg's default (unlock advisory locks, close cursors, unlisten, reset
+    settings) is a round trip per statement here, and direct statements change no session state."""
+
+
 class DirectPool:
     """A pool of plain asyncpg connections beside the engine's, opened at first use."""
 
@@ -93,7 +98,7 @@ class DirectPool:
     async def _acquire_pool(self) -> asyncpg.Pool:
         if self._pool is None:
             pool = await asyncpg.create_pool(self._dsn, min_size=0, max_size=self._size, init=_init_connection,
-                                             server_settings={"application_name": "kassa"})
+                                             reset=_keep_session, server_settings={"application_name": "kassa"})
             if self._pool is None:  # another task may have made one meanwhile
                 self._pool = pool
             else:

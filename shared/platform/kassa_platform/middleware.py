@@ -13,7 +13,7 @@ import time
 from kassa_contract.errors import KassaError
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from .auth import PRINCIPAL_KEY, KeyResolver, Principal, is_public
+from .auth import PRINCIPAL_KEY, KeyResolver, Principal, authorize, is_public
 from .ids import new_id
 from .logs import request_id_var
 
@@ -71,7 +71,7 @@ class AuthMiddleware:
     """Resolve `Authorization: Bearer <key>` into a Principal on the scope.
 
     Routes marked `opt={"public": True}` (health, docs) skip it. A missing or unknown key is a
-    401 here; what the key may do is the route guard's business (403).
+    401; a key that may not call the route is a 403 (`auth.authorize`).
     """
 
     def __init__(self, app: ASGIApp, resolver: KeyResolver, service_token: str) -> None:
@@ -80,7 +80,8 @@ class AuthMiddleware:
         self.service_token = service_token.encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or is_public(scope, scope.get("route_handler")):  # type: ignore[arg-type]
+        handler = scope.get("route_handler")
+        if scope["type"] != "http" or is_public(scope, handler):  # type: ignore[arg-type]
             await self.app(scope, receive, send)
             return
         raw = header(scope, b"authorization")
@@ -95,6 +96,8 @@ class AuthMiddleware:
             principal = await self.resolver.resolve(key.strip())
         if principal is None:
             raise KassaError("unauthorized", "The API key is invalid or has been revoked")
+        if handler is not None:
+            authorize(principal, handler, scope["method"], scope["path"])
         scope[PRINCIPAL_KEY] = principal  # type: ignore[literal-required]
         await self.app(scope, receive, send)
 
