@@ -3,16 +3,17 @@ errors, unknown routes and crashes alike. No stack trace, SQL or secret reaches 
 
 from __future__ import annotations
 
-from typing import Any
-
 import logging
 import re
+from typing import Any
 
+import asyncpg
 import msgspec
 from kassa_contract.errors import RENAMED_FIELDS, ErrorBody, ErrorEnvelope, KassaError
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 from litestar.exceptions.http_exceptions import MethodNotAllowedException
+from sqlalchemy import exc as sa_exc
 
 from .ids import new_id
 from .logs import request_id_var
@@ -123,7 +124,33 @@ def handle_http(request: Request, exc: HTTPException) -> Response[bytes]:
     return error_response(body, status, dict(exc.headers or {}))
 
 
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` (or what it wraps) says the database cannot be reached right now: refused or
+    lost connections, a server shutting down or starting, no connection slot. SQLAlchemy wraps the
+    driver's error; the hot path (kassa_platform.direct) raises asyncpg's own."""
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None:
+            return False
+        if isinstance(seen, (OSError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError,
+                             asyncpg.TooManyConnectionsError, asyncpg.AdminShutdownError,
+                             asyncpg.CrashShutdownError, sa_exc.TimeoutError)):
+            return True
+        if isinstance(seen, asyncpg.InterfaceError) and "closed" in str(seen):
+            return True  # "connection is closed": the server went away under a pooled connection
+        if isinstance(seen, sa_exc.DBAPIError) and seen.connection_invalidated:
+            return True
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return False
+
+
 def handle_crash(request: Request, exc: Exception) -> Response[bytes]:
+    if database_unavailable(exc):
+        # Not the caller's fault and not a bug: say so, and when to try again (the pools replace
+        # lost connections on their next use).
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+        return error_response(ErrorBody(code="service_unavailable", message="The database is unavailable; retry shortly"),
+                              503, {"retry-after": "1"})
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return error_response(ErrorBody(code="internal_error", message="Internal error"), 500)
 
