@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime
 
+import asyncpg
+import pytest
 import sqlalchemy as sa
 from kassa_platform.db import JSON, UTCDateTime, new_metadata, transaction
-from kassa_platform.direct import DirectStatement
+from kassa_platform.direct import DirectPool, DirectStatement
 
 from tests.conftest import Backend
 
@@ -63,3 +66,52 @@ async def test_listeners_see_every_direct_statement(pg_backend: Backend) -> None
     finally:
         db.direct.listeners.remove(seen.append)
     assert row is not None and row.one == 1 and seen == [statement.sql]
+
+
+SLEEP = DirectStatement(sa.text("SELECT 1 AS slept FROM pg_sleep(:s)").bindparams(sa.bindparam("s", type_=sa.Float)))
+FAIL = DirectStatement(sa.text("SELECT 1 / 0 AS never"))
+
+
+async def test_the_pool_bounds_its_connections_and_keeps_them_after_sql_errors(pg_url: str) -> None:
+    pool = DirectPool(sa.make_url(pg_url), 3)
+    try:
+        rows = await asyncio.gather(*(pool.fetchrow(SLEEP, {"s": 0.01}) for _ in range(30)))
+        assert all(r is not None and r.slept == 1 for r in rows)
+        assert pool._opened == 3 and len(pool._idle) == 3  # 30 statements, 3 connections
+        kept = set(map(id, pool._idle))
+        with pytest.raises(asyncpg.DivisionByZeroError):
+            await pool.fetchrow(FAIL, {})
+        assert pool._opened == 3 and set(map(id, pool._idle)) == kept  # a SQL error costs no connection
+    finally:
+        await pool.close()
+
+
+async def test_a_statement_cancelled_midway_costs_its_connection_not_the_pool(pg_url: str) -> None:
+    pool = DirectPool(sa.make_url(pg_url), 2)
+    try:
+        slow = asyncio.create_task(pool.fetchrow(SLEEP, {"s": 5}))
+        while pool._opened == 0 or pool._idle:
+            await asyncio.sleep(0)  # until the statement holds its connection
+        await asyncio.sleep(0.05)
+        slow.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await slow
+        assert pool._opened == 0  # its connection, in an unknown state, was closed
+        rows = await asyncio.gather(*(pool.fetchrow(SLEEP, {"s": 0}) for _ in range(5)))
+        assert all(r is not None for r in rows) and pool._opened <= 2
+    finally:
+        await pool.close()
+
+
+async def test_a_caller_waits_for_a_free_connection_at_most_the_wait_timeout(pg_url: str) -> None:
+    pool = DirectPool(sa.make_url(pg_url), 1, wait_timeout=0.2)
+    try:
+        holder = asyncio.create_task(pool.fetchrow(SLEEP, {"s": 1}))
+        while pool._opened == 0:
+            await asyncio.sleep(0)
+        with pytest.raises(TimeoutError):
+            await pool.fetchrow(SLEEP, {"s": 0})
+        assert (await holder) is not None
+        assert (await pool.fetchrow(SLEEP, {"s": 0})) is not None and pool._opened == 1 and not pool._waiters
+    finally:
+        await pool.close()

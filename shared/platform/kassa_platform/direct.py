@@ -14,6 +14,8 @@ for reads (a cache miss, a discount code lookup) and opens one only then.
 
 from __future__ import annotations
 
+import asyncio
+from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -80,48 +82,122 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
                                   format="text")
 
 
-async def _keep_session(_: asyncpg.Connection) -> None:
-    """No reset on release: asyncpg's default (unlock advisory locks, close cursors, unlisten, reset
-    settings) is a round trip per statement here, and direct statements change no session state."""
-
-
 class DirectPool:
-    """A pool of plain asyncpg connections beside the engine's, opened at first use."""
+    """Plain asyncpg connections beside the engine's pool, opened as needed, at most `size`.
 
-    def __init__(self, url: sa.URL, size: int) -> None:
+    Not asyncpg's own Pool: its release runs through `asyncio.shield` (a task per statement) and
+    resets the session (a round trip), which together cost more than the statement itself
+    (105 us of CPU per query against 44 us here). Direct statements change no session state, so a
+    connection goes back as it is; one that failed for any reason but a plain SQL error is closed
+    and replaced.
+    """
+
+    def __init__(self, url: sa.URL, size: int, *, connect_timeout: float = 10, wait_timeout: float = 30) -> None:
         self._dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
         self._size = size
-        self._pool: asyncpg.Pool | None = None
+        self._connect_timeout, self._wait_timeout = connect_timeout, wait_timeout
+        self._idle: list[asyncpg.Connection] = []
+        self._opened = 0  # connections open or being opened
+        self._waiters: deque[asyncio.Future[asyncpg.Connection | None]] = deque()
+        self._closed = False
         # Called with each statement's SQL before it runs (tests count statements with it).
         self.listeners: list[Callable[[str], None]] = []
 
-    async def _acquire_pool(self) -> asyncpg.Pool:
-        if self._pool is None:
-            pool = await asyncpg.create_pool(self._dsn, min_size=0, max_size=self._size, init=_init_connection,
-                                             reset=_keep_session, server_settings={"application_name": "kassa"})
-            if self._pool is None:  # another task may have made one meanwhile
-                self._pool = pool
-            else:
-                await pool.close()
-        return self._pool
-
     async def fetchrow(self, statement: DirectStatement, params: dict[str, Any]) -> Row | None:
-        for listener in self.listeners:
-            listener(statement.sql)
-        pool = self._pool or await self._acquire_pool()
-        record = await pool.fetchrow(statement.sql, *statement.args(params))
+        record = await self._run("fetchrow", statement, params)
         return None if record is None else Row(record)
 
     async def fetch(self, statement: DirectStatement, params: dict[str, Any]) -> list[Row]:
+        return [Row(r) for r in await self._run("fetch", statement, params)]
+
+    async def _run(self, method: str, statement: DirectStatement, params: dict[str, Any]) -> Any:
         for listener in self.listeners:
             listener(statement.sql)
-        pool = self._pool or await self._acquire_pool()
-        return [Row(r) for r in await pool.fetch(statement.sql, *statement.args(params))]
+        args = statement.args(params)
+        conn = await self._lease()
+        try:
+            result = await getattr(conn, method)(statement.sql, *args)
+        except asyncpg.PostgresError as exc:
+            # A SQL error leaves the connection usable; a lost connection or a shutdown does not.
+            if isinstance(exc, _CONNECTION_ERRORS) or conn.is_closed():
+                self._discard(conn)
+            else:
+                self._give_back(conn)
+            raise
+        except BaseException:  # cancelled mid-statement, or the connection broke: its state is unknown
+            self._discard(conn)
+            raise
+        self._give_back(conn)
+        return result
+
+    async def _lease(self) -> asyncpg.Connection:
+        while True:
+            if self._closed:
+                raise asyncpg.InterfaceError("the direct pool is closed")
+            while self._idle:
+                conn = self._idle.pop()
+                if not conn.is_closed():
+                    return conn
+                self._opened -= 1
+            if self._opened < self._size:
+                self._opened += 1
+                opened: asyncpg.Connection | None = None
+                try:
+                    opened = await asyncpg.connect(self._dsn, timeout=self._connect_timeout,
+                                                   server_settings={"application_name": "kassa"})
+                    await _init_connection(opened)
+                    return opened
+                except BaseException:
+                    if opened is not None:
+                        opened.terminate()
+                    self._free_slot()
+                    raise
+            waiter: asyncio.Future[asyncpg.Connection | None] = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                async with asyncio.timeout(self._wait_timeout):
+                    handed = await waiter
+            except BaseException:
+                if waiter.done() and not waiter.cancelled() and (late := waiter.result()) is not None:
+                    self._give_back(late)  # handed over just as this task gave up
+                raise
+            if handed is not None:
+                return handed
+            # None: a connection was closed and its slot is free; go round and open one.
+
+    def _give_back(self, conn: asyncpg.Connection) -> None:
+        if self._closed:
+            self._discard(conn)
+            return
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(conn)
+                return
+        self._idle.append(conn)
+
+    def _discard(self, conn: asyncpg.Connection) -> None:
+        conn.terminate()
+        self._free_slot()
+
+    def _free_slot(self) -> None:
+        self._opened -= 1
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
 
     async def close(self) -> None:
-        if self._pool is not None:
-            pool, self._pool = self._pool, None
-            await pool.close()
+        self._closed = True
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            self._opened -= 1
+            await conn.close(timeout=5)
+
+
+_CONNECTION_ERRORS = (asyncpg.PostgresConnectionError, asyncpg.AdminShutdownError, asyncpg.CrashShutdownError,
+                      asyncpg.CannotConnectNowError)
 
 
 class OnDemandConnection:
