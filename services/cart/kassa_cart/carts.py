@@ -50,7 +50,13 @@ from kassa_promotions.store.codes import CodeStore, code_key
 from kassa_promotions.store.redemptions import RedemptionStore
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from .catalog import PRICED_VARIANT_COLUMNS, VARIANT_WITH_PRODUCT, Catalog, PricedVariant, priced_variant_of
+from .catalog import (
+    PRICED_VARIANT_COLUMNS,
+    VARIANT_WITH_PRODUCT,
+    Catalog,
+    PricedVariant,
+    priced_variant_of,
+)
 from .config import AppPricing, ConfigCache
 from .discounts import evaluate_cart
 from .pricing import (
@@ -58,6 +64,7 @@ from .pricing import (
     PricedCart,
     available_shipping,
     price_cart,
+    selected_shipping,
 )
 from .recovery import token_opens
 from .tables import cart_settings, carts, variants
@@ -256,13 +263,16 @@ class CartService:
         where = {"currency": state.currency, "country": addr.country_code if addr else None,
                  "region": addr.region if addr else None, "shipping_method_id": state.shipping_method_id,
                  "config": pricing.config}
-        priced = price_cart(state.lines, **where)
         if not (state.lines and (len(pricing.campaigns) or state.discount_codes)):
-            return Priced(priced, [AppliedDiscount(code=c, campaign_id=None, name=c, amount=0, applied=False,
-                                                   reason="cart_empty", message="Add items to use this code")
-                                   for c in state.discount_codes])
+            return Priced(price_cart(state.lines, **where),
+                          [AppliedDiscount(code=c, campaign_id=None, name=c, amount=0, applied=False,
+                                           reason="cart_empty", message="Add items to use this code")
+                           for c in state.discount_codes])
+        # The engine discounts shipping as quoted before any discount.
+        quote, _ = selected_shipping(pricing.config, state.shipping_method_id, state.currency, where["country"],
+                                     sum(ln.unit_price * ln.quantity for ln in state.lines))
         found = await evaluate_cart(conn, self.codes, app_id=state.app_id, currency=state.currency, lines=state.lines,
-                                    shipping_amount=priced.shipping_total, codes=state.discount_codes,
+                                    shipping_amount=quote.amount if quote else 0, codes=state.discount_codes,
                                     email=state.customer_email, campaigns=pricing.campaigns, now=self.clock.now(),
                                     cart_id=state.id)
         priced = price_cart(state.lines, **where, line_discounts=found.line_discounts,

@@ -22,7 +22,7 @@ from kassa_contract.cart import (
     SelectedShippingMethod,
     TaxLine,
 )
-from kassa_platform.money import apportion
+from kassa_platform.money import apportion, div_half_even
 
 STANDARD = "standard"
 
@@ -152,15 +152,22 @@ def _tax_ratio(rate: Decimal, inclusive: bool) -> tuple[int, int]:
     return (ppm, _PPM + ppm) if inclusive else (ppm, _PPM)
 
 
-def _div_half_even(numerator: int, denominator: int) -> int:
-    q, r = divmod(numerator, denominator)
-    if 2 * r > denominator or (2 * r == denominator and q % 2):
-        q += 1
-    return q
-
-
 def _rate_text(rate: Decimal) -> str:
     return format(rate.normalize(), "f")
+
+
+def selected_shipping(config: PricingConfig, shipping_method_id: str | None, currency: str, country: str | None,
+                      goods: int) -> tuple[ShippingQuote | None, Notice | None]:
+    """The selected method re-quoted for `goods` (the goods after discounts), or the notice that
+    clears it because it no longer applies."""
+    if shipping_method_id is None:
+        return None, None
+    rule = config.shipping.get(shipping_method_id)
+    reason = "deleted" if rule is None else shipping_unavailable_reason(rule, currency, country)
+    if rule is None or reason is not None:
+        name = rule.name if rule else "The selected shipping method"
+        return None, Notice(code="shipping_method_cleared", message=_cleared_message(name, reason, country, currency))
+    return quote_shipping(rule, currency, goods), None
 
 
 def price_cart(
@@ -184,16 +191,9 @@ def price_cart(
     discounts = [min(line_discounts.get(ln.id, 0), st) for ln, st in zip(lines, subtotals, strict=True)]
     goods_after_discount = sum(subtotals) - sum(discounts)
 
-    # Shipping: the selected method, re-quoted for the cart as it is now; cleared if it no longer applies.
-    quote: ShippingQuote | None = None
-    if shipping_method_id is not None:
-        rule = config.shipping.get(shipping_method_id)
-        reason = "deleted" if rule is None else shipping_unavailable_reason(rule, currency, country)
-        if rule is None or reason is not None:
-            name = rule.name if rule else "The selected shipping method"
-            notices.append(Notice(code="shipping_method_cleared", message=_cleared_message(name, reason, country, currency)))
-        else:
-            quote = quote_shipping(rule, currency, goods_after_discount)
+    quote, cleared = selected_shipping(config, shipping_method_id, currency, country, goods_after_discount)
+    if cleared is not None:
+        notices.append(cleared)
     shipping_amount = quote.amount if quote else 0
     shipping_discount = min(shipping_discount, shipping_amount)
 
@@ -220,7 +220,7 @@ def price_cart(
         # amounts. Integers all the way, no fractions.
         num, den = _tax_ratio(rule.rate, inclusive)
         taxable_amount = sum(m[1] for m in members)
-        group_tax = _div_half_even(taxable_amount * num, den)
+        group_tax = div_half_even(taxable_amount * num, den)
         parts = apportion(group_tax, [m[1] for m in members], [(m[1], m[0]) for m in members])
         for (key, _amount), part in zip(members, parts, strict=True):
             item_tax[key] = part

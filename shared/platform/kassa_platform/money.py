@@ -11,6 +11,14 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from fractions import Fraction
 
 
+def div_half_even(numerator: int, denominator: int) -> int:
+    """numerator / denominator rounded half to even, exactly, in integers (denominator > 0)."""
+    q, r = divmod(numerator, denominator)
+    if 2 * r > denominator or (2 * r == denominator and q % 2):
+        q += 1
+    return q
+
+
 def round_half_even(value: Decimal | Fraction) -> int:
     if isinstance(value, Fraction):
         value = Decimal(value.numerator) / Decimal(value.denominator)

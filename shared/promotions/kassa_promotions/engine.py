@@ -45,7 +45,7 @@ from .model import (
     PercentOff,
     Rejection,
 )
-from .reasons import Miss, Reason, message
+from .reasons import Miss, Reason
 from .rewards import Grant, clamp_to_budget, compute, percent_off_delivered
 from .rules import basket_miss, is_relevant, remaining_budget, standing_miss
 
@@ -89,9 +89,8 @@ class _Run:
     def reject(self, candidate: _Candidate, miss: Miss) -> None:
         c = candidate.campaign
         code = candidate.code.code if candidate.code else None
-        text = message(miss, is_code=code is not None, name=c.name, currency=self.cart.currency)
         self.rejected.append(Rejection(campaign_id=c.id, code=code, name=c.name, reason=miss.reason.value,
-                                       message=text))
+                                       params=miss.params, currency=self.cart.currency))
 
     def stacking_miss(self, campaign: Campaign) -> Miss | None:
         if campaign.id in self.applied_campaigns:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 
@@ -307,7 +307,17 @@ class Rejection(_Frozen):
     code: str | None
     name: str
     reason: str
-    message: str  # for the shopper
+    params: dict[str, Any] = {}  # what the message needs (amounts, counts, other names)
+    currency: str = ""
+
+    @property
+    def message(self) -> str:
+        """For the shopper. Worded when asked: most rejections (automatic campaigns that do not
+        fit this cart) are never shown, and wording them cost more than evaluating them."""
+        from .reasons import Miss, Reason, message
+
+        return message(Miss(Reason(self.reason), self.params), is_code=self.code is not None, name=self.name,
+                       currency=self.currency)
 
 
 class Evaluation(_Frozen):

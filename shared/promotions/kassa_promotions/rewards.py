@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from fractions import Fraction
+from decimal import Decimal
 
 from kassa_contract.money import format_amount
-from kassa_platform.money import round_half_even
+from kassa_platform.money import div_half_even
 
 from .allocation import allocate, unit_prices
 from .matching import CartView
@@ -43,8 +43,9 @@ class Grant:
         return sum(self.lines.values()) + self.shipping
 
 
-def _percent_of(amount: int, percent: object) -> int:
-    return round_half_even(amount * Fraction(percent) / 100)  # type: ignore[arg-type]
+def _percent_of(amount: int, percent: Decimal | int) -> int:
+    num, den = percent.as_integer_ratio()  # exact for a Decimal or an int, and fast (no Fraction)
+    return div_half_even(amount * num, den * 100)
 
 
 def _remaining_of(eligible: Sequence[CartLine], remaining: Mapping[str, int]) -> dict[str, int]:
