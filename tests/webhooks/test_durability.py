@@ -59,9 +59,11 @@ async def private_redis() -> AsyncIterator[PrivateRedis]:
     server.stop()
 
 
-def arq_runtime(database_url: str, redis_url: str) -> Runtime:
-    """A runtime whose jobs go through arq on Redis, as `kassa serve webhooks` + `kassa worker` run."""
-    runtime = build_runtime(Settings.from_env(database_url=database_url, redis_url=redis_url, extra=ALLOW_PRIVATE,
+def arq_runtime(of: Runtime, redis_url: str) -> Runtime:
+    """A runtime whose jobs go through arq on Redis, as `kassa serve webhooks` + `kassa worker` run,
+    in the deployment of `of` (its database and signing key: it opens the secrets `of` sealed)."""
+    runtime = build_runtime(Settings.from_env(database_url=of.settings.database_url, redis_url=redis_url,
+                                              signing_key=of.settings.signing_key, extra=ALLOW_PRIVATE,
                                               data_dir=Path(tempfile.mkdtemp())), clock=TestClock())
     module_of(runtime)
     return runtime
@@ -97,7 +99,9 @@ async def test_a_worker_killed_mid_delivery_loses_nothing(pg_webhooks: Webhooks,
         await merchant.endpoint(receiver, maxConcurrency=5)
         events = [await merchant.emit() for _ in range(20)]
         env = {**os.environ, **ALLOW_PRIVATE, "KASSA_DATABASE_URL": pg_webhooks.backend.runtime.settings.database_url,
-               "KASSA_REDIS_URL": redis_url, "KASSA_LOG_FORMAT": "text"}
+               "KASSA_REDIS_URL": redis_url, "KASSA_LOG_FORMAT": "text",
+               # One deployment: the worker must open the endpoint secrets this runtime sealed.
+               "KASSA_SIGNING_KEY": pg_webhooks.backend.runtime.settings.signing_key}
         with (tmp_path / "worker.log").open("wb") as log:
             worker = subprocess.Popen([sys.executable, "-m", "kassa.cli", "worker"], cwd=tmp_path, env=env,
                                       stdout=log, stderr=subprocess.STDOUT)
@@ -130,7 +134,7 @@ async def test_a_flushed_redis_loses_nothing(pg_webhooks: Webhooks, private_redi
                                              receiver: Receiver) -> None:
     merchant = await make_merchant(pg_webhooks)
     await merchant.endpoint(receiver)
-    runtime = arq_runtime(pg_webhooks.backend.runtime.settings.database_url, private_redis.url)
+    runtime = arq_runtime(pg_webhooks.backend.runtime, private_redis.url)
     try:
         module: WebhookModule = module_of(runtime)
         events = [await merchant.emit() for _ in range(10)]
@@ -154,7 +158,7 @@ async def test_redis_stopped_and_restarted_loses_nothing(pg_webhooks: Webhooks, 
                                                          receiver: Receiver) -> None:
     merchant = await make_merchant(pg_webhooks)
     await merchant.endpoint(receiver)
-    runtime = arq_runtime(pg_webhooks.backend.runtime.settings.database_url, private_redis.url)
+    runtime = arq_runtime(pg_webhooks.backend.runtime, private_redis.url)
     try:
         module: WebhookModule = module_of(runtime)
         private_redis.stop()

@@ -14,10 +14,14 @@ choice: a merchant who could allow it could point Kassa at the operator's own ne
 from __future__ import annotations
 
 import os
+import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from kassa_platform.sealing import Sealer
 from kassa_platform.settings import Settings
+
+SEALING_PURPOSE = "webhook-secrets"  # endpoint signing secrets are stored sealed (kassa_platform.sealing)
 
 # Delays before the retries that follow a failed attempt: the first attempt is immediate, then
 # 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h (8 attempts over about 27.6 hours).
@@ -50,6 +54,8 @@ class WebhookConfig:
     retention: timedelta = timedelta(days=30)  # events, deliveries and attempts (retention.py)
     allow_private_all: bool = False
     allow_private_apps: set[str] = field(default_factory=set)
+    # Seals endpoint secrets at rest; from the deployment's signing key (a random one for a bare config).
+    sealer: Sealer = field(default_factory=lambda: Sealer(secrets.token_urlsafe(32), SEALING_PURPOSE))
 
     def allows_private(self, app_id: str) -> bool:
         return self.allow_private_all or app_id in self.allow_private_apps
@@ -69,4 +75,5 @@ class WebhookConfig:
             retention=timedelta(days=min(3650, max(1, int(_env(settings, "KASSA_WEBHOOKS_RETENTION_DAYS", "30"))))),
             allow_private_all=everyone,
             allow_private_apps=set() if everyone else {a.strip() for a in allow.split(",") if a.strip()},
+            sealer=Sealer(settings.signing_key, SEALING_PURPOSE),
         )

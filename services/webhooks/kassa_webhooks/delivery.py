@@ -32,6 +32,7 @@ import sqlalchemy as sa
 from kassa_platform.clock import Clock
 from kassa_platform.db import Database, is_postgres, transaction
 from kassa_platform.ids import new_id
+from kassa_platform.sealing import SealBroken
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .config import WebhookConfig
@@ -48,6 +49,11 @@ from .tables import (
 )
 
 log = logging.getLogger("kassa.webhooks.delivery")
+
+
+class _Unsigned(Exception):
+    """No readable secret to sign with."""
+
 
 d = webhook_deliveries
 e = webhook_endpoints
@@ -338,8 +344,11 @@ class Deliverer:
             endpoint_ids = list({r.endpoint_id for r in rows})
             urls = dict((await conn.execute(_URLS, {"ids": endpoint_ids})).all())
             secrets: dict[str, list[str]] = defaultdict(list)
-            for endpoint_id, secret in (await conn.execute(active_secrets_query(endpoint_ids, now))).all():
-                secrets[endpoint_id].append(secret)
+            for endpoint_id, sealed in (await conn.execute(active_secrets_query(endpoint_ids, now))).all():
+                try:
+                    secrets[endpoint_id].append(self.config.sealer.open(sealed))
+                except SealBroken:  # sealed under another signing key: the attempt says so (below)
+                    log.warning("endpoint %s has a signing secret this deployment cannot open", endpoint_id)
         return [Claimed(id=r.id, app_id=r.app_id, endpoint_id=r.endpoint_id, event_id=r.event_id,
                         url=urls[r.endpoint_id], payload=payloads[r.event_id], secrets=secrets[r.endpoint_id],
                         attempt=r.attempt_count + 1, schedule_step=r.schedule_step,
@@ -355,6 +364,9 @@ class Deliverer:
         error: str | None = None
         retry_after: timedelta | None = None
         try:
+            if not item.secrets:
+                # Never send unsigned: the merchant rotates the secret (the signing key changed).
+                raise _Unsigned
             headers = self.signer.headers(item.event_id, item.payload, item.secrets, self.wall_clock.now())
             # The body is sent as the stored bytes (`content=`): exactly what was signed.
             request = httpx.Request("POST", self._url(item.url), content=item.payload, headers=headers,
@@ -368,6 +380,8 @@ class Deliverer:
                         retry_after = parse_retry_after(response.headers.get("retry-after"), self.wall_clock.now())
                 finally:
                     await response.aclose()
+        except _Unsigned:
+            error = "no_signing_secret: no secret of this endpoint can be read; rotate the endpoint's secret"
         except TimeoutError:
             error = f"timeout: no complete response within {self.config.request_timeout:g} s"
         except httpx.HTTPError as exc:

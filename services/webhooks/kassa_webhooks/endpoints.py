@@ -145,13 +145,13 @@ class EndpointService:
             disabled_reason="manual" if body.disabled else None, disabled_at=now if body.disabled else None,
             failing_since=None, last_success_at=None, last_failure_at=None, last_failure_reason=None, version=1,
             created_at=now, updated_at=now, deleted_at=None))
-        await add_secret(conn, endpoint_id, secret, now)
+        await add_secret(conn, self.config.sealer, endpoint_id, secret, now)
         row = await load_endpoint(conn, principal.app_id, endpoint_id)
         return endpoint_view(row, secret)  # the only response that shows the secret in full
 
     async def get(self, conn: AsyncConnection, app_id: str, endpoint_id: str) -> WebhookEndpoint:
         row = await load_endpoint(conn, app_id, endpoint_id)
-        return endpoint_view(row, obfuscate(await newest_secret(conn, endpoint_id)))
+        return endpoint_view(row, obfuscate(await newest_secret(conn, self.config.sealer, endpoint_id)))
 
     async def list(self, conn: AsyncConnection, app_id: str, limit: int, cursor: str | None) -> Page[WebhookEndpoint]:
         after = decode_cursor(cursor)
@@ -160,7 +160,7 @@ class EndpointService:
         if after:
             query = query.where(webhook_endpoints.c.id > after)
         rows = (await conn.execute(query.order_by(webhook_endpoints.c.id).limit(limit + 1))).all()
-        items = [endpoint_view(r, obfuscate(await newest_secret(conn, r.id))) for r in rows[:limit]]
+        items = [endpoint_view(r, obfuscate(await newest_secret(conn, self.config.sealer, r.id))) for r in rows[:limit]]
         return Page(data=items, next_cursor=encode_cursor(rows[limit - 1].id) if len(rows) > limit else None)
 
     async def update(self, conn: AsyncConnection, principal: Principal, endpoint_id: str, body: UpdateWebhookEndpoint,
@@ -198,7 +198,7 @@ class EndpointService:
     async def rotate(self, conn: AsyncConnection, app_id: str, endpoint_id: str, overlap: timedelta | None,
                      now: datetime) -> WebhookEndpoint:
         row = await load_endpoint(conn, app_id, endpoint_id, lock=True)
-        secret = await rotate_secret(conn, row.id, now, self.config.default_rotation_overlap if overlap is None
+        secret = await rotate_secret(conn, self.config.sealer, row.id, now, self.config.default_rotation_overlap if overlap is None
                                      else overlap)
         await conn.execute(sa.update(webhook_endpoints).where(webhook_endpoints.c.id == row.id)
                            .values(updated_at=now, version=row.version + 1))
