@@ -121,11 +121,14 @@ class DirectPool:
             # A SQL error leaves the connection usable; a lost connection or a shutdown does not.
             if isinstance(exc, _CONNECTION_ERRORS) or conn.is_closed():
                 self._discard(conn)
+                self._drop_idle()
             else:
                 self._give_back(conn)
             raise
-        except BaseException:  # cancelled mid-statement, or the connection broke: its state is unknown
+        except BaseException as exc:  # cancelled mid-statement, or the connection broke: its state is unknown
             self._discard(conn)
+            if isinstance(exc, (OSError, asyncpg.InterfaceError)):
+                self._drop_idle()
             raise
         self._give_back(conn)
         return result
@@ -179,6 +182,13 @@ class DirectPool:
     def _discard(self, conn: asyncpg.Connection) -> None:
         conn.terminate()
         self._free_slot()
+
+    def _drop_idle(self) -> None:
+        """A lost server took the idle connections with it: close them all now, rather than let
+        each fail one more request (what SQLAlchemy's pool does on a disconnect, too)."""
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            self._discard(conn)
 
     def _free_slot(self) -> None:
         self._opened -= 1
