@@ -42,7 +42,7 @@ from kassa_contract.money import is_currency
 from kassa_platform.auth import Principal, hash_key
 from kassa_platform.clock import Clock
 from kassa_platform.db import Database, is_postgres, transaction
-from kassa_platform.direct import DirectStatement
+from kassa_platform.direct import DirectPool, DirectStatement
 from kassa_platform.ids import new_id, random_token
 from kassa_platform.outbox import event_params, insert_event_after, write_event
 from kassa_promotions import AppliedDiscount as EngineDiscount
@@ -199,7 +199,6 @@ class CartService:
         self.configs = ConfigCache()
         self.codes = CodeStore()
         self.redemptions = RedemptionStore()
-        self.optimistic = db.direct is not None  # PostgreSQL: guarded writes without a transaction (module doc)
 
     async def settings_version(self, conn: AsyncConnection, app_id: str) -> tuple[int | None, bool | None]:
         if self.db.direct is not None:
@@ -323,7 +322,8 @@ class CartService:
         secret = f"{cart_id}_secret_{random_token(18)}"
         # Optimistic (PostgreSQL): reads without a transaction, then the new row and its event in one
         # statement. A new id meets no other writer.
-        async with (self.db.on_demand() if self.optimistic else transaction(self.db)) as conn:
+        direct = self.db.direct  # PostgreSQL: no transaction, the guarded write (see the module doc)
+        async with (self.db.on_demand() if direct is not None else transaction(self.db)) as conn:
             version, includes_tax = await self.settings_version(conn, principal.app_id)
             state = CartState(
                 id=cart_id, app_id=principal.app_id, status="open", currency=body.currency,
@@ -341,10 +341,9 @@ class CartService:
             values, cart = self._write(state, pricing, now)
             row = {"id": state.id, "app_id": state.app_id, "currency": state.currency,
                    "client_secret_hash": hash_key(secret), "created_at": now, **values}
-            if self.optimistic:
-                assert self.db.direct is not None
-                await self.db.direct.fetchrow(_DIRECT_INSERT_AND_EMIT,
-                                              {**row, **event_params(**self._event(CART_CREATED, state, cart, now))})
+            if direct is not None:
+                await direct.fetchrow(_DIRECT_INSERT_AND_EMIT,
+                                      {**row, **event_params(**self._event(CART_CREATED, state, cart, now))})
             else:
                 await conn.execute(_INSERT, row)
                 await self._emit(conn, CART_CREATED, state, cart, now)
@@ -461,22 +460,20 @@ class CartService:
                       variant_id: str | None = None) -> Cart:
         """Apply `change` to the cart and re-price it; `check` may refuse the priced result.
         `variant_id`: a variant the change needs, read together with the cart."""
-        if self.optimistic:
+        if (direct := self.db.direct) is not None:  # PostgreSQL
             for _ in range(OPTIMISTIC_ATTEMPTS):
-                cart = await self._mutate_unlocked(principal, cart_id, cart_secret, change, check, variant_id)
+                cart = await self._mutate_unlocked(direct, principal, cart_id, cart_secret, change, check, variant_id)
                 if cart is not None:
                     return cart
         return await self._mutate_locked(principal, cart_id, cart_secret, change, check, variant_id)
 
-    async def _mutate_unlocked(self, principal: Principal, cart_id: str, cart_secret: str | None,
+    async def _mutate_unlocked(self, direct: DirectPool, principal: Principal, cart_id: str, cart_secret: str | None,
                                change: Callable[[AsyncConnection, CartState], Awaitable[None]],
                                check: Callable[[list[AppliedDiscount]], None] | None,
                                variant_id: str | None) -> Cart | None:
         """PostgreSQL: read without a lock, write guarded by the version read, with the event, in one
         statement. None when the cart changed since it was read (or the change needs the lock)."""
         now = self.clock.now()
-        direct = self.db.direct
-        assert direct is not None
         async with self.db.on_demand() as conn:
             row = await self._load(conn, principal.app_id, cart_id, lock=False, variant_id=variant_id)
             state = await self._changed(conn, principal, row, cart_secret, change)

@@ -119,7 +119,7 @@ class DirectPool:
             result = await getattr(conn, method)(statement.sql, *args)
         except asyncpg.PostgresError as exc:
             # A SQL error leaves the connection usable; a lost connection or a shutdown does not.
-            if isinstance(exc, _CONNECTION_ERRORS) or conn.is_closed():
+            if isinstance(exc, CONNECTION_LOST) or conn.is_closed():
                 self._discard(conn)
                 self._drop_idle()
             else:
@@ -206,7 +206,8 @@ class DirectPool:
             await conn.close(timeout=5)
 
 
-_CONNECTION_ERRORS = (asyncpg.PostgresConnectionError, asyncpg.AdminShutdownError, asyncpg.CrashShutdownError,
+# PostgreSQL errors that mean the connection is gone (also what errors.database_unavailable reads).
+CONNECTION_LOST = (asyncpg.PostgresConnectionError, asyncpg.AdminShutdownError, asyncpg.CrashShutdownError,
                       asyncpg.CannotConnectNowError)
 
 

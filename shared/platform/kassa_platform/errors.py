@@ -15,6 +15,7 @@ from litestar.exceptions import HTTPException, NotFoundException, ValidationExce
 from litestar.exceptions.http_exceptions import MethodNotAllowedException
 from sqlalchemy import exc as sa_exc
 
+from .direct import CONNECTION_LOST
 from .ids import new_id
 from .logs import request_id_var
 
@@ -132,9 +133,7 @@ def database_unavailable(exc: BaseException) -> bool:
     for _ in range(5):
         if seen is None:
             return False
-        if isinstance(seen, (OSError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError,
-                             asyncpg.TooManyConnectionsError, asyncpg.AdminShutdownError,
-                             asyncpg.CrashShutdownError, sa_exc.TimeoutError)):
+        if isinstance(seen, (OSError, *CONNECTION_LOST, asyncpg.TooManyConnectionsError, sa_exc.TimeoutError)):
             return True
         if isinstance(seen, asyncpg.InterfaceError) and "closed" in str(seen):
             return True  # "connection is closed": the server went away under a pooled connection
