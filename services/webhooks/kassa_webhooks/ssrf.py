@@ -104,6 +104,8 @@ def http_transport(*, guarded: bool, max_connections: int) -> httpx.AsyncHTTPTra
     transport = httpx.AsyncHTTPTransport(verify=_shared_ssl_context(), limits=limits, trust_env=False)
     # httpx takes no network backend, so its pool is rebuilt with ours (the guarded one checks every
     # address it connects to); everything else (exception mapping, streams) stays httpx's own.
+    # `_pool` is private: the package pins httpx's minor version, and the SSRF tests fail if the
+    # swap ever stops taking effect.
     transport._pool = httpcore.AsyncConnectionPool(  # noqa: SLF001
         ssl_context=_shared_ssl_context(), max_connections=limits.max_connections,
         max_keepalive_connections=limits.max_keepalive_connections, keepalive_expiry=limits.keepalive_expiry,
