@@ -69,6 +69,15 @@ async def test_on_postgres_a_line_item_add_is_two_statements_without_a_transacti
     assert [(e.type, e.sequence) for e in events] == [("cart.created", 1), ("cart.updated", 2)]
 
 
+async def test_on_postgres_an_unknown_variant_is_refused_from_the_one_read(pg_tenant: Tenant) -> None:
+    """The cart read carries the variant (an outer join): a variant that does not exist needs no second query."""
+    cart = await pg_tenant.cart()
+    with pg_tenant.backend.counter as counted:
+        response = await pg_tenant.post(f"/api/v1/carts/{cart['id']}/line-items", {"variantId": "var_missing"})
+    assert response.status_code == 422 and response.json()["error"]["code"] == "variant_not_found", response.text
+    assert len(counted.statements) == 1, counted.statements
+
+
 class RacingWriter:
     """Runs `write` once, while the first change being priced has read the cart and not yet written it."""
 

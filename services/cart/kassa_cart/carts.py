@@ -240,9 +240,11 @@ class CartService:
         return row
 
     @staticmethod
-    def _state(row: Any) -> CartState:
+    def _state(row: Any, variant_id: str | None = None) -> CartState:
+        """The cart of `row`; with `variant_id`, the row also holds that variant (read with the cart:
+        None where it does not exist, which the change then reports without another query)."""
         doc = msgspec.convert(row.document, CartDocument)
-        known = {row.variant_id: priced_variant_of(row)} if "variant_product_id" in row._fields else {}
+        known = {variant_id: priced_variant_of(row)} if variant_id is not None else {}
         return CartState(known_variants=known,
             id=row.id, app_id=row.app_id, status=row.status, currency=row.currency, customer_email=row.customer_email,
             shipping_address=_address(row.shipping_address), billing_address=_address(row.billing_address),
@@ -476,7 +478,7 @@ class CartService:
         now = self.clock.now()
         async with self.db.on_demand() as conn:
             row = await self._load(conn, principal.app_id, cart_id, lock=False, variant_id=variant_id)
-            state = await self._changed(conn, principal, row, cart_secret, change)
+            state = await self._changed(conn, principal, row, cart_secret, change, variant_id)
             if not state.lines:
                 return None  # emptied: releasing what the cart holds is a second write, under the lock
             pricing = await self._price(conn, state)
@@ -496,7 +498,7 @@ class CartService:
         now = self.clock.now()
         async with transaction(self.db) as conn:
             row = await self._load(conn, principal.app_id, cart_id, lock=True, variant_id=variant_id)
-            state = await self._changed(conn, principal, row, cart_secret, change)
+            state = await self._changed(conn, principal, row, cart_secret, change, variant_id)
             if not state.lines:
                 # An emptied cart gives back whatever it holds (seed 001, 1.6.6: a void by empty basket).
                 await self.redemptions.release(conn, app_id=state.app_id, cart_id=state.id, now=now,
@@ -510,13 +512,14 @@ class CartService:
         return cart
 
     async def _changed(self, conn: AsyncConnection, principal: Principal, row: Any, cart_secret: str | None,
-                       change: Callable[[AsyncConnection, CartState], Awaitable[None]]) -> CartState:
+                       change: Callable[[AsyncConnection, CartState], Awaitable[None]],
+                       variant_id: str | None) -> CartState:
         """The cart of `row` with `change` applied and its next version, once the caller may change it."""
         self._authorize(principal, row.client_secret_hash, cart_secret, row.id)
         if row.status != "open":
             raise KassaError("cart_not_open", f"Cart {row.id} is {row.status} and can no longer change",
                              details={"status": row.status})
-        state = self._state(row)
+        state = self._state(row, variant_id)
         await change(conn, state)
         state.version += 1
         return state

@@ -67,10 +67,6 @@ class Row:
         except KeyError:
             raise AttributeError(name) from None
 
-    @property
-    def _fields(self) -> tuple[str, ...]:
-        return tuple(self._record.keys())
-
 
 def _encode_json(value: Any) -> str:
     return "null" if value is _JSON_NULL else msgspec.json.encode(value).decode()
