@@ -46,6 +46,12 @@ def worker_id() -> str:
     return os.environ.get("PYTEST_XDIST_WORKER", "gw0")
 
 
+# This run's own Redis keys: every runtime, worker and subprocess of the run reads the prefix from
+# the environment, so the run never touches another run's (or anyone else's) keys in Redis.
+REDIS_PREFIX = f"kassa-test-{(os.environ.get('PYTEST_XDIST_TESTRUNUID') or uuid.uuid4().hex)[:8]}-{worker_id()}"
+os.environ["KASSA_REDIS_PREFIX"] = REDIS_PREFIX
+
+
 class TestClock(Clock):
     """Real time plus an offset that tests move forward: order stays natural, no sleeping."""
 
@@ -143,19 +149,22 @@ async def sqlite_url() -> AsyncIterator[str]:
 
 @pytest.fixture(scope="session")
 async def redis_url() -> AsyncIterator[str]:
+    """The test Redis, shared with whatever else uses it: the run writes only keys under
+    REDIS_PREFIX (and arq's per-job keys, which expire), and deletes its prefix's keys at the end."""
     import redis.asyncio as aioredis
 
-    db = int(worker_id().removeprefix("gw") or 0) % 15 + 1
-    url = f"{REDIS_URL.rstrip('/')}/{db}"
-    client = aioredis.from_url(url)
+    client = aioredis.from_url(REDIS_URL)
     try:
         await client.ping()
-        await client.flushdb()
     except (OSError, aioredis.RedisError) as exc:
-        _unavailable("Redis", exc)
-    finally:
         await client.aclose()
-    yield url
+        _unavailable("Redis", exc)
+    try:
+        yield REDIS_URL
+    finally:
+        async for key in client.scan_iter(match=f"{REDIS_PREFIX}:*", count=1000):
+            await client.delete(key)
+        await client.aclose()
 
 
 # ---------------------------------------------------------------- `kassa` processes

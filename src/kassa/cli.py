@@ -143,7 +143,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
     async def close_context(ctx) -> None:  # type: ignore[no-untyped-def]
         await ctx.db.engine.dispose()
 
-    kwargs = arq_worker_settings(registry, make_context, close_context, settings.redis_url, burst=args.burst)
+    kwargs = arq_worker_settings(registry, make_context, close_context, settings.redis_url,
+                                  settings.redis_prefix, burst=args.burst)
     asyncio.run(_migrate(settings))
     worker = Worker(**kwargs)
     print(f"Kassa worker: {len(registry.jobs)} jobs, {len(registry.crons)} cron jobs", flush=True)

@@ -17,7 +17,7 @@ from kassa_platform.jobs import ArqQueue
 from kassa_platform.tables import idempotency_keys
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.conftest import free_port, wait_until_ready
+from tests.conftest import REDIS_PREFIX, free_port, wait_until_ready
 
 pytestmark = pytest.mark.slow
 
@@ -96,7 +96,7 @@ async def test_worker_runs_jobs_from_redis(tmp_path: Path, pg_url: str, redis_ur
         await conn.execute(sa.insert(idempotency_keys).values(
             app_id="app_worker_test", key="k", request_hash="h", state="completed",
             locked_until=sa.func.now(), created_at=sa.func.now(), expires_at=sa.text("now() - interval '1 hour'")))
-    queue = ArqQueue(redis_url)
+    queue = ArqQueue(redis_url, REDIS_PREFIX)
     await queue.enqueue("purge_idempotency_keys", job_id=f"purge:{time.time_ns()}")
     await queue.close()
     result = kassa("worker", "--burst", cwd=tmp_path, env={"KASSA_DATABASE_URL": pg_url, "KASSA_REDIS_URL": redis_url,

@@ -19,7 +19,7 @@ from kassa_platform.runtime import Runtime
 from kassa_platform.settings import Settings
 from sqlalchemy.exc import IntegrityError
 
-from tests.conftest import Backend
+from tests.conftest import REDIS_PREFIX, Backend
 
 # A job that records what it did in the database, idempotently (a re-run changes nothing).
 marks = sa.Table("test_job_marks", new_metadata(), sa.Column("key", sa.String(80), primary_key=True),
@@ -65,7 +65,7 @@ async def test_in_process_runner_runs_jobs_and_crons(backend: Backend) -> None:
 
 async def test_arq_runs_the_same_job_function(pg_backend: Backend, redis_url: str) -> None:
     await _ensure_table(pg_backend)
-    queue = ArqQueue(redis_url)
+    queue = ArqQueue(redis_url, REDIS_PREFIX)
     key = uuid.uuid4().hex
     await queue.enqueue("mark", key, job_id=f"mark:{key}:1")
     await queue.enqueue("mark", key, job_id=f"mark:{key}:1")  # arq refuses a duplicate id
@@ -78,7 +78,8 @@ async def test_arq_runs_the_same_job_function(pg_backend: Backend, redis_url: st
     async def close_context(_: JobContext) -> None:
         return None
 
-    worker = Worker(**{**arq_worker_settings(registry, make_context, close_context, redis_url, burst=True),
+    worker = Worker(**{**arq_worker_settings(registry, make_context, close_context, redis_url, REDIS_PREFIX,
+                                           burst=True),
                        "poll_delay": 0})
     await worker.main()
     assert worker.jobs_complete == 2 and worker.jobs_failed == 0

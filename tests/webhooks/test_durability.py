@@ -28,7 +28,7 @@ from kassa_webhooks.service import RELAY_JOB, WebhookModule, module_of
 from sqlalchemy.exc import DBAPIError
 
 from kassa.services import build_runtime, components, job_registry
-from tests.conftest import Backend, StatementCounter, TestClock
+from tests.conftest import REDIS_PREFIX, Backend, StatementCounter, TestClock
 from tests.webhooks.conftest import Merchant, Webhooks, attach_webhooks, make_merchant
 from tests.webhooks.receiver import Receiver
 from tests.webhooks.servers import PrivatePostgres, PrivateRedis
@@ -80,7 +80,8 @@ async def run_arq_worker(runtime: Runtime, redis_url: str) -> Worker:
 
     # No crons: the tests run them by hand, and a minute boundary crossed mid-test must not start the
     # crons of services this runtime does not load.
-    worker = Worker(**{**arq_worker_settings(job_registry(), make_context, close_context, redis_url, burst=True),
+    worker = Worker(**{**arq_worker_settings(job_registry(), make_context, close_context, redis_url, REDIS_PREFIX,
+                                           burst=True),
                        "poll_delay": 0, "cron_jobs": []})
     await worker.main()
     await worker.close()
@@ -106,7 +107,7 @@ async def test_a_worker_killed_mid_delivery_loses_nothing(pg_webhooks: Webhooks,
             worker = subprocess.Popen([sys.executable, "-m", "kassa.cli", "worker"], cwd=tmp_path, env=env,
                                       stdout=log, stderr=subprocess.STDOUT)
         try:
-            queue = ArqQueue(redis_url)
+            queue = ArqQueue(redis_url, REDIS_PREFIX)
             await queue.enqueue(RELAY_JOB, job_id=new_id("test"))  # the worker relays, then delivers
             await queue.close()
             await receiver.wait_for(5, timeout=60)  # the worker has 5 requests open (its cap for the endpoint)

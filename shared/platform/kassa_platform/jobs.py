@@ -163,11 +163,18 @@ class InProcessRunner:
         await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
 
+def arq_queue_name(redis_prefix: str) -> str:
+    """The deployment's arq queue: one per prefix, so two deployments on one Redis never take each
+    other's jobs."""
+    return f"{redis_prefix}:queue"
+
+
 class ArqQueue:
     """Enqueue onto arq (Redis). Each attempt gets its own job id: arq keeps results per id."""
 
-    def __init__(self, redis_url: str) -> None:
+    def __init__(self, redis_url: str, redis_prefix: str) -> None:
         self.redis_url = redis_url
+        self.queue_name = arq_queue_name(redis_prefix)
         self._pool: Any = None
 
     async def connect(self) -> None:
@@ -177,7 +184,7 @@ class ArqQueue:
         if self._pool is None:
             settings = RedisSettings.from_dsn(self.redis_url)
             settings.conn_retries, settings.conn_timeout = 1, 2  # fail fast: readiness and callers report it
-            self._pool = await create_pool(settings)
+            self._pool = await create_pool(settings, default_queue_name=self.queue_name)
 
     async def enqueue(self, name: str, *args: Any, job_id: str | None = None, defer: timedelta | None = None) -> None:
         await self.connect()
@@ -195,7 +202,7 @@ class ArqQueue:
 
 def arq_worker_settings(registry: JobRegistry, make_context: Callable[[], Awaitable[JobContext]],
                         close_context: Callable[[JobContext], Awaitable[None]], redis_url: str,
-                        *, burst: bool = False) -> dict[str, Any]:
+                        redis_prefix: str, *, burst: bool = False) -> dict[str, Any]:
     """Keyword arguments for `arq.Worker` running this registry's jobs and crons."""
     from arq import cron, func
     from arq.connections import RedisSettings
@@ -221,6 +228,7 @@ def arq_worker_settings(registry: JobRegistry, make_context: Callable[[], Awaita
                            timeout=c.timeout_seconds, unique=True, run_at_startup=False)
                       for c in registry.crons.values()],
         "redis_settings": RedisSettings.from_dsn(redis_url),
+        "queue_name": arq_queue_name(redis_prefix),
         "on_startup": on_startup,
         "on_shutdown": on_shutdown,
         "burst": burst,

@@ -22,6 +22,9 @@ def _env_int(name: str, default: int) -> int:
 class Settings:
     database_url: str
     redis_url: str | None = None
+    # Every Redis key this deployment writes starts with it, so deployments (and test runs) can share
+    # one Redis without touching each other's keys.
+    redis_prefix: str = "kassa"
     data_dir: Path = Path(".kassa")
     public_base_url: str = "http://127.0.0.1:8000"
     max_cart_lines: int = 250
@@ -50,6 +53,7 @@ class Settings:
                 os.environ.get("KASSA_DATABASE_URL") or f"sqlite+aiosqlite:///{data_dir / 'kassa.db'}"
             ),
             "redis_url": os.environ.get("KASSA_REDIS_URL") or None,
+            "redis_prefix": os.environ.get("KASSA_REDIS_PREFIX") or "kassa",
             "data_dir": data_dir,
             "public_base_url": os.environ.get("KASSA_PUBLIC_BASE_URL", "http://127.0.0.1:8000"),
             "max_cart_lines": _env_int("KASSA_MAX_CART_LINES", 250),
