@@ -385,6 +385,8 @@ class Deliverer:
             error = "no_signing_secret: no secret of this endpoint can be read; rotate the endpoint's secret"
         except TimeoutError:
             error = f"timeout: no complete response within {self.config.request_timeout:g} s"
+        except httpx.InvalidURL as exc:  # saved before today's URL rules (endpoints.check_url) refuse it
+            error = f"webhook_url_invalid: {exc}"[:500]
         except httpx.HTTPError as exc:
             kind = "destination_blocked" if was_blocked(exc) else type(exc).__name__
             error = f"{kind}: {exc}"[:500]

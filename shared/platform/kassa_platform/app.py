@@ -13,6 +13,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.types import ControllerRouterHandler
 
 from .auth import Principal, principal_of
+from .cors import OriginGuardMiddleware, PreflightMiddleware, cors_headers
 from .errors import EXCEPTION_HANDLERS
 from .idempotency import IdempotencyMiddleware
 from .metrics import CONTENT_TYPE, instrument, render
@@ -70,10 +71,14 @@ def build_service_app(
         route_handlers=[healthz, readyz, metrics, *route_handlers],
         middleware=[
             RequestIdMiddleware,
+            PreflightMiddleware,
             DefineMiddleware(AuthMiddleware, resolver=runtime.keys, service_token=runtime.settings.service_token),
+            DefineMiddleware(OriginGuardMiddleware, origins=runtime.origins,
+                             public_base_url=runtime.settings.public_base_url),
             DefineMiddleware(IdempotencyMiddleware, store=runtime.idempotency),
         ],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        before_send=[cors_headers],
         lifespan=[lifespan],
         state=State({RUNTIME_KEY: runtime}),
         openapi_config=OpenAPIConfig(title=f"Kassa {name}", version="1", path="/schema/" + name),
