@@ -38,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from .config import WebhookConfig
 from .endpoint_secrets import active_secrets_query
 from .endpoints import disable_endpoint
+from .metrics import count_attempts
 from .signing import Signer
 from .ssrf import http_transport, was_blocked
 from .tables import (
@@ -460,6 +461,7 @@ class Deliverer:
                 await self._update_health(conn, endpoint_id, by_endpoint[endpoint_id], now)
             await conn.execute(_RECORD, updates)
             await conn.execute(_INSERT_ATTEMPTS, attempts)
+        count_attempts(results, [u["b_status"] for u in updates])
         if self.on_retry_scheduled is not None:
             for when in sorted(retries):
                 await self.on_retry_scheduled(when)
