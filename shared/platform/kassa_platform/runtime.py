@@ -34,6 +34,8 @@ class Runtime:
         self.idempotency = IdempotencyStore(self.db, self.clock, settings.idempotency_ttl_hours)
         self.registry = registry
         self.services: dict[str, Any] = {}
+        # Figures a service reads from the database when /metrics is scraped (kassa_platform.metrics).
+        self.metric_sources: list[Any] = []
         self.origins = BrowserOrigins(settings, self.services)  # browsers' allowed origins per application
         self.arq: ArqQueue | None = ArqQueue(settings.redis_url, settings.redis_prefix) if settings.redis_url else None
         self.runner: InProcessRunner | None = None if self.arq else InProcessRunner(registry, self.job_context)
