@@ -58,6 +58,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
               "distributed mode", file=sys.stderr)
     base_url = f"http://{args.host}:{args.port}"
     settings = Settings.from_env(public_base_url=base_url) if "KASSA_PUBLIC_BASE_URL" not in __import__("os").environ else settings
+    if args.workers > 1:
+        if not args.service:
+            print("--workers runs several processes of one service (kassa serve cart --workers 4); the embedded "
+                  "mode is one process", file=sys.stderr)
+            return 2
+        return _serve_workers(args, settings)
 
     async def main() -> None:
         await _migrate(settings)
@@ -95,6 +101,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
         uvloop.run(main())
     except KeyboardInterrupt:
         pass
+    return 0
+
+
+def _serve_workers(args: argparse.Namespace, settings: Settings) -> int:
+    import os
+
+    from .serving import serve_workers
+
+    asyncio.run(_migrate(settings))  # once, before the workers start
+    os.environ.setdefault("KASSA_PUBLIC_BASE_URL", settings.public_base_url)
+    print(f"Kassa service {args.service}: {args.workers} processes listening on http://{args.host}:{args.port} "
+          f"(database {_redact(settings.database_url)}, "
+          f"jobs {'arq on ' + settings.redis_url if settings.redis_url else 'in-process'})", flush=True)
+    serve_workers(args.service, host=args.host, port=args.port, workers=args.workers)
     return 0
 
 
@@ -281,6 +301,13 @@ def cmd_vouchers(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {number}")
+    return number
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kassa", description="Kassa: carts, checkout and webhooks")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -289,6 +316,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("service", nargs="?", choices=sorted(SERVICES), help="run only this service")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=_positive, default=1,
+                       help="processes of the service sharing the port (one service only; default 1)")
     serve.set_defaults(func=cmd_serve)
 
     gateway = sub.add_parser("gateway", help="distributed mode: one base URL in front of the service processes")
