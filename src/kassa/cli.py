@@ -118,29 +118,6 @@ def _serve_workers(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_gateway(args: argparse.Namespace) -> int:
-    import uvicorn
-    from kassa_platform.logs import configure_logging
-
-    from .proxy import GatewayProxy
-
-    settings = _settings(args)
-    configure_logging(json_format=settings.log_json, level=settings.log_level, access_log=settings.access_log)
-    if not settings.service_urls:
-        print("kassa gateway needs where the services answer: set "
-              + ", ".join(f"KASSA_{n.upper()}_URL" for n in SERVICES), file=sys.stderr)
-        return 2
-    missing = [n for n in SERVICES if n not in settings.service_urls]
-    if missing:
-        print(f"note: no URL for {', '.join(missing)}: their paths answer route_not_found", file=sys.stderr)
-    proxy = GatewayProxy({n: (SERVICES[n].path_prefixes, url) for n, url in settings.service_urls.items()})
-    print(f"Kassa gateway listening on http://{args.host}:{args.port} -> "
-          + ", ".join(f"{n} {u}" for n, u in settings.service_urls.items()), flush=True)
-    uvicorn.run(proxy, host=args.host, port=args.port, lifespan="on", access_log=False, log_config=None,
-                loop="uvloop", http="httptools")
-    return 0
-
-
 def cmd_worker(args: argparse.Namespace) -> int:
     from arq.worker import Worker
     from kassa_platform.logs import configure_logging
@@ -319,11 +296,6 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=_positive, default=1,
                        help="processes of the service sharing the port (one service only; default 1)")
     serve.set_defaults(func=cmd_serve)
-
-    gateway = sub.add_parser("gateway", help="distributed mode: one base URL in front of the service processes")
-    gateway.add_argument("--host", default="127.0.0.1")
-    gateway.add_argument("--port", type=int, default=8000)
-    gateway.set_defaults(func=cmd_gateway)
 
     worker = sub.add_parser("worker", help="run the background jobs on arq (needs KASSA_REDIS_URL)")
     worker.add_argument("--burst", action="store_true", help="run queued jobs, then exit")
