@@ -35,6 +35,33 @@ async def test_missing_addresses_that_the_session_collects_are_named(shop: Shop)
     assert order["billingAddress"] == order["shippingAddress"] == (await shop.get_cart(session["cartId"]))["shippingAddress"]
 
 
+async def test_the_carts_stored_addresses_stand_unless_the_body_gives_others(shop: Shop) -> None:
+    """Addresses are validated when the cart stores them, so that checkout can use them: a complete
+    needs to send them only to change them, and is refused only when neither exists."""
+    cart = await shop.cart()
+    patched = await shop.t.patch(f"/api/v1/carts/{cart['id']}", {"shippingAddress": ADDRESS_DE})
+    assert patched.status_code == 200, patched.text
+    session = await shop.session(cart["id"], collect={"shippingAddress": True, "billingAddress": True})
+    path = f"/api/v1/checkout-sessions/{session['id']}/complete"
+    # the cart has a shipping address but no billing address
+    assert_envelope(await shop.t.post(path, {"paymentMethod": OK_CARD}), 422, "address_required", "billingAddress")
+    assert (await shop.get_cart(cart["id"]))["status"] == "open"
+    done = await shop.t.post(path, {"paymentMethod": OK_CARD, "billingSameAsShipping": True})
+    assert done.status_code == 200, done.text
+    order = (await shop.t.get(f"/api/v1/orders/{done.json()['orderId']}")).json()
+    stored = patched.json()["shippingAddress"]
+    assert order["shippingAddress"] == order["billingAddress"] == stored
+
+    # a body address overrides the stored one
+    cart = await shop.cart(shippingAddress=ADDRESS_DE, billingAddress=ADDRESS_DE)
+    session = await shop.session(cart["id"], collect={"shippingAddress": True, "billingAddress": True})
+    done = await shop.t.post(f"/api/v1/checkout-sessions/{session['id']}/complete",
+                             {"paymentMethod": OK_CARD, "shippingAddress": ADDRESS_FR})
+    assert done.status_code == 200, done.text
+    order = (await shop.t.get(f"/api/v1/orders/{done.json()['orderId']}")).json()
+    assert order["shippingAddress"]["countryCode"] == "FR" and order["billingAddress"]["countryCode"] == "DE"
+
+
 async def test_a_session_that_collects_nothing_completes_without_addresses(shop: Shop) -> None:
     session = await shop.session(collect={"shippingAddress": False, "billingAddress": False})
     done = await shop.t.post(f"/api/v1/checkout-sessions/{session['id']}/complete", {"paymentMethod": OK_CARD})
@@ -121,6 +148,29 @@ async def test_a_payment_with_a_second_step(shop: Shop) -> None:
     assert done.status_code == 200, done.text
     attempts = (await shop.t.get(f"/api/v1/checkout/sessions/{session['id']}/payments")).json()["data"]
     assert [p["status"] for p in attempts] == ["failed", "captured"]
+
+
+async def test_the_second_step_is_finished_by_the_action_result_alone(shop: Shop) -> None:
+    session = await shop.session()
+    path = f"/api/v1/checkout-sessions/{session['id']}/complete"
+    # nothing waits for a second step yet: an action result alone is not a payment method
+    assert_envelope(await shop.t.post(path, {"paymentMethod": {"actionResult": "approved"}}),
+                    422, "validation_error", "paymentMethod.type")
+    waiting = assert_envelope(await shop.complete(session["id"], THREE_DS_CARD), 402, "payment_action_required")
+    declined = await shop.t.post(path, {"paymentMethod": {"actionResult": "declined"}})
+    assert assert_envelope(declined, 402, "payment_declined")["details"]["reason"] == "authentication_failed"
+    assert (await shop.get_cart(session["cartId"]))["status"] == "open"
+    assert_envelope(await shop.t.post(path, {"paymentMethod": {"actionResult": "approved"}}),
+                    422, "validation_error", "paymentMethod.type")  # the declined attempt is over
+    again = assert_envelope(await shop.complete(session["id"], THREE_DS_CARD), 402, "payment_action_required")
+    assert again["details"]["paymentId"] != waiting["details"]["paymentId"]
+    done = await shop.t.post(path, {"paymentMethod": {"actionResult": "approved"}})  # no card number, no address
+    assert done.status_code == 200, done.text
+    assert (done.json()["status"], done.json()["paymentStatus"]) == ("complete", "paid")
+    attempts = (await shop.t.get(f"/api/v1/checkout/sessions/{session['id']}/payments")).json()["data"]
+    assert [(p["status"], p["method"], p["cardLast4"]) for p in attempts] == \
+        [("failed", "card", "3184"), ("captured", "card", "3184")]
+    assert await _charges(shop, session["id"]) == 1
 
 
 async def test_wallet_methods_and_bad_payment_input(shop: Shop) -> None:

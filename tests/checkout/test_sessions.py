@@ -57,6 +57,14 @@ async def test_create_refuses_bad_carts_codes_and_fields(shop: Shop) -> None:
     assert_envelope(await other.post("/api/v1/checkout/sessions", {"cartId": cart["id"]}), 404, "cart_not_found")
 
 
+async def test_an_invalid_discount_code_names_the_field_of_the_session_request(shop: Shop) -> None:
+    """The cart service names its own field (`code`); the session's caller sent `discountCode`."""
+    cart = await shop.cart()
+    unknown = await shop.t.post("/api/v1/checkout/sessions", {"cartId": cart["id"], "discountCode": "NOPE"})
+    assert_envelope(unknown, 422, "discount_invalid", "discountCode")
+    assert (await shop.get_cart(cart["id"]))["discounts"] == []
+
+
 async def test_discount_code_is_applied_to_the_cart(shop: Shop) -> None:
     camp = (await shop.t.post("/api/v1/campaigns", {"name": "Ten", "reward": {"type": "fixed_off",
                                                                                "amounts": {"EUR": 1000}}})).json()

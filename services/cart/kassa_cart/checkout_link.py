@@ -51,10 +51,7 @@ class CheckoutLink:
                                  details={"status": state.status})
             if not state.lines:
                 raise KassaError("cart_empty", "A cart without line items cannot be checked out", status=422)
-            if body.shipping_address is not None:
-                state.shipping_address = body.shipping_address
-            if body.billing_address is not None:
-                state.billing_address = body.billing_address
+            _take_addresses(state, body)
             if body.customer_email is not None:
                 state.customer_email = body.customer_email
             if body.require_shipping_method and state.shipping_method_id is None:
@@ -177,3 +174,18 @@ class CheckoutLink:
             return None
         return (await self.carts.codes.row(conn, app_id, code)).id
 
+
+def _take_addresses(state: CartState, body: LockCartForCheckout) -> None:
+    """The addresses the buyer gave replace the cart's; the cart's stored ones (validated when they
+    were written) stand otherwise. Refused only when the session collects an address and neither exists."""
+    if body.shipping_address is not None:
+        state.shipping_address = body.shipping_address
+    if body.billing_address is not None:
+        state.billing_address = body.billing_address
+    elif body.billing_same_as_shipping and state.shipping_address is not None:
+        state.billing_address = state.shipping_address
+    if body.require_shipping_address and state.shipping_address is None:
+        raise KassaError("address_required", "This checkout collects a shipping address", field="shippingAddress")
+    if body.require_billing_address and state.billing_address is None:
+        raise KassaError("address_required", "This checkout collects a billing address (or set "
+                         "`billingSameAsShipping`)", field="billingAddress")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import msgspec
 from kassa_contract.abandoned import EmbedConfig
 from kassa_contract.cart import Cart, CartAddress
+from kassa_contract.checkout import CollectFlags
 from kassa_contract.internal import (
     CancelledRedemptions,
     CancelOrderRedemptions,
@@ -29,9 +30,14 @@ class CartClient:
         return msgspec.convert(answer, Cart)
 
     async def lock(self, app_id: str, cart_id: str, *, session_id: str, shipping: CartAddress | None,
-                   billing: CartAddress | None, email: str | None, require_shipping_method: bool) -> LockedCart:
+                   billing: CartAddress | None, billing_same_as_shipping: bool, email: str | None,
+                   collect: CollectFlags) -> LockedCart:
+        """`collect`: the addresses the session needs (and a shipping method where one is offered)."""
         body = LockCartForCheckout(session_id=session_id, shipping_address=shipping, billing_address=billing,
-                                   customer_email=email, require_shipping_method=require_shipping_method)
+                                   billing_same_as_shipping=billing_same_as_shipping, customer_email=email,
+                                   require_shipping_method=collect.shipping_address,
+                                   require_shipping_address=collect.shipping_address,
+                                   require_billing_address=collect.billing_address)
         answer = await self.client.call("POST", f"/internal/carts/{cart_id}/checkout-lock", app_id=app_id, json=body)
         return msgspec.convert(answer, LockedCart)
 

@@ -91,32 +91,31 @@ class CompletionSaga:
         if row.status == "complete":
             return self.store.view(row)  # a retry after success gets the finished session
         _check_open(row, now)
-        shipping, billing = _addresses(row, body)
         method = body.payment_method
-        if method.type not in METHOD_IDS:
-            raise KassaError("validation_error", f"Unknown payment method `{method.type}`", field="paymentMethod.type")
-        if method.type == "card" and method.card is None:
-            raise KassaError("validation_error", "A card payment needs `card.number`", field="paymentMethod.card")
-        if method.type != "card" and not method.token:
-            raise KassaError("validation_error", f"A {method.type} payment needs the wallet's `token`",
-                             field="paymentMethod.token")
-        if row.allowed_methods and method.type not in row.allowed_methods:
-            raise KassaError("payment_method_not_allowed", f"This checkout does not accept `{method.type}` "
-                             f"(allowed: {', '.join(row.allowed_methods)})", field="paymentMethod.type", status=422)
+        # `actionResult` alone finishes the attempt that asked for a second step, with its own method.
+        continuing = method.action_result is not None and row.payment_status == "requires_action"
+        if not continuing:
+            _check_method(row, method)
         connector = self.connectors.for_environment(principal.environment)
         token = new_id("clm")
-        if not await self._claim(row, token, now, expected=None):
+        if not await self._claim(row, token, now, expected=None, awaiting_action=continuing):
             async with self.db() as conn:
                 row = await self.store.load(conn, principal.app_id, session_id)
             if row.status == "complete":
                 return self.store.view(row)
             _check_open(row, now)
+            if continuing and row.claim_token is None:  # the second step was settled meanwhile
+                _check_method(row, method)
             raise _in_progress(session_id)
 
+        collect = msgspec.convert(row.collect, CollectFlags)
         try:
-            locked = await self.cart.lock(row.app_id, row.cart_id, session_id=row.id, shipping=shipping,
-                                          billing=billing, email=body.customer_email,
-                                          require_shipping_method=msgspec.convert(row.collect, CollectFlags).shipping_address)
+            # The cart's stored addresses stand unless the body gives others (the cart service refuses
+            # with 422 `address_required` when the session collects one and neither exists).
+            locked = await self.cart.lock(row.app_id, row.cart_id, session_id=row.id, shipping=body.shipping_address,
+                                          billing=body.billing_address,
+                                          billing_same_as_shipping=body.billing_same_as_shipping,
+                                          email=body.customer_email, collect=collect)
         except BaseException:
             await self._release(row.id, token)
             raise
@@ -150,14 +149,18 @@ class CompletionSaga:
 
     # ---------------------------------------------------------------- steps
 
-    async def _claim(self, row: Any, token: str, now: datetime, *, expected: str | None) -> bool:
-        """Take the session for one completer. `expected`: the lapsed claim the reconcile job takes over."""
+    async def _claim(self, row: Any, token: str, now: datetime, *, expected: str | None,
+                     awaiting_action: bool = False) -> bool:
+        """Take the session for one completer. `expected`: the lapsed claim the reconcile job takes over;
+        `awaiting_action`: only while a payment still waits for its second step."""
         # A lapsed claim is never taken by a buyer's retry: only `reconcile` may, after asking the
         # provider what the cut-off attempt did.
         taken = S.claim_token.is_(None) if expected is None else S.claim_token == expected
+        query = sa.update(sessions).where(S.id == row.id, S.status == "open", taken)
+        if awaiting_action:
+            query = query.where(S.payment_status == "requires_action")
         async with transaction(self.db) as conn:
-            result = await conn.execute(sa.update(sessions).where(S.id == row.id, S.status == "open", taken)
-                                        .values(claim_token=token, claim_until=now + CLAIM))
+            result = await conn.execute(query.values(claim_token=token, claim_until=now + CLAIM))
         return result.rowcount == 1
 
     async def _release(self, session_id: str, token: str, **values: Any) -> Any:
@@ -329,16 +332,21 @@ def _check_open(row: Any, now: datetime) -> None:
         raise KassaError("checkout_session_expired", f"Checkout session {row.id} has expired", status=409)
 
 
-def _addresses(row: Any, body: CompleteCheckoutSession) -> tuple[CartAddress | None, CartAddress | None]:
-    collect = msgspec.convert(row.collect, CollectFlags)
-    shipping = body.shipping_address
-    billing = body.billing_address or (shipping if body.billing_same_as_shipping else None)
-    if collect.shipping_address and shipping is None:
-        raise KassaError("address_required", "This checkout collects a shipping address", field="shippingAddress")
-    if collect.billing_address and billing is None:
-        raise KassaError("address_required", "This checkout collects a billing address (or set "
-                         "`billingSameAsShipping`)", field="billingAddress")
-    return shipping, billing
+def _check_method(row: Any, method: PaymentMethodInput) -> None:
+    """A payment method that can start an attempt on this session."""
+    if method.type is None:
+        raise KassaError("validation_error", "`paymentMethod.type` is required: `actionResult` alone only finishes "
+                         "a payment waiting for its second step", field="paymentMethod.type")
+    if method.type not in METHOD_IDS:
+        raise KassaError("validation_error", f"Unknown payment method `{method.type}`", field="paymentMethod.type")
+    if method.type == "card" and method.card is None:
+        raise KassaError("validation_error", "A card payment needs `card.number`", field="paymentMethod.card")
+    if method.type != "card" and not method.token:
+        raise KassaError("validation_error", f"A {method.type} payment needs the wallet's `token`",
+                         field="paymentMethod.token")
+    if row.allowed_methods and method.type not in row.allowed_methods:
+        raise KassaError("payment_method_not_allowed", f"This checkout does not accept `{method.type}` "
+                         f"(allowed: {', '.join(row.allowed_methods)})", field="paymentMethod.type", status=422)
 
 
 def _merged_metadata(cart: Cart, row: Any) -> dict[str, Any]:

@@ -118,7 +118,12 @@ class SessionService:
             raise KassaError("cart_empty", "A cart without line items cannot be checked out", field="cartId",
                              status=422)
         if body.discount_code is not None:
-            cart = await self.cart.apply_code(principal.app_id, cart.id, body.discount_code)  # 422 discount_invalid
+            try:
+                cart = await self.cart.apply_code(principal.app_id, cart.id, body.discount_code)
+            except KassaError as exc:  # 422 discount_invalid: name the field of this request, not the cart call's
+                if exc.field == "code":
+                    exc.field = "discountCode"
+                raise
         now = self.clock.now()
         session_id = new_id("cs")
         secret = f"{session_id}_secret_{random_token(18)}"

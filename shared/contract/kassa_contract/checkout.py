@@ -76,9 +76,10 @@ class CardInput(Request):
 
 class PaymentMethodInput(Request):
     """`type` from the payment-methods catalog; a card's details for `card`, else a wallet token.
-    `actionResult` finishes a payment that asked for a second step (`approved` or `declined`)."""
+    `actionResult` finishes a payment that asked for a second step (`approved` or `declined`): sent
+    alone (`{"actionResult": "approved"}`), it continues that payment with the method it began with."""
 
-    type: MethodId
+    type: MethodId | None = None
     card: CardInput | None = None
     token: Annotated[str, Meta(max_length=500)] | None = None
     action_result: Literal["approved", "declined"] | None = None

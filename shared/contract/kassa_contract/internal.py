@@ -13,13 +13,21 @@ from .cart import Cart, CartAddress
 
 class LockCartForCheckout(Model):
     """Move the cart to `checkout` for one session: write the buyer's addresses, reprice, reserve
-    its promotions. Idempotent for the same session."""
+    its promotions. Idempotent for the same session.
+
+    The addresses given replace the cart's; absent, the cart's stored ones stand (with
+    `billing_same_as_shipping`, billing becomes the shipping address that stands). `require_*`:
+    the session collects that address, so the lock is refused (422 `address_required`) when the
+    cart still has none."""
 
     session_id: str
     shipping_address: CartAddress | None = None
     billing_address: CartAddress | None = None
+    billing_same_as_shipping: bool = False
     customer_email: str | None = None
     require_shipping_method: bool = False
+    require_shipping_address: bool = False
+    require_billing_address: bool = False
     reservation_minutes: int = 60
 
 

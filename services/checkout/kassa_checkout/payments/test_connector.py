@@ -69,7 +69,9 @@ class TestConnector:
             row = await self._intent(conn, key)
             if row is not None and row.status in ("authorized", "captured"):
                 return self._outcome(row, card_brand=brand, card_last4=last4)  # the same key never pays twice
-            if row is not None and row.status == "requires_action" and number == THREE_D_SECURE:
+            # The second step: `actionResult` alone (no method), or with the card that asked for it.
+            if row is not None and row.status == "requires_action" and (method.type is None
+                                                                         or number == THREE_D_SECURE):
                 if method.action_result is None:
                     return self._outcome(row, card_brand=brand, card_last4=last4)
                 status, failure = ("authorized", None) if method.action_result == "approved" \

@@ -1,0 +1,194 @@
+"""Browser tests: Playwright (Python) driving Debian's Chromium against a real Kassa server.
+
+Shared by every browser test (any folder may use these fixtures by importing them):
+
+* `browser` — one Chromium per xdist worker (launching one costs about a second; a test gets a
+  fresh context, so no cookies or storage leak between tests).
+* `page` — a new page in a new context, 1280 × 800; `page_375` for a 375 px wide phone.
+* `kassa` — Kassa on `http://127.0.0.1:P`: the cart, checkout and webhook services behind the
+  embedded path router, as `kassa serve` runs them, over real HTTP (uvicorn on this event loop),
+  with its in-process jobs running, on a PostgreSQL database of its own (the jobs relay every
+  application's outbox, so they must not share a database with tests that run jobs themselves).
+* `storefront` — a merchant's shop on `http://localhost:Q`, a second origin (see storefront.py).
+* `screenshot(page, name)` — saves `.artifacts/browser/<name>.png` (kept out of git).
+
+Chromium comes from Debian's `chromium` package (./dev test installs it) or `KASSA_CHROMIUM`;
+without it these tests skip, except under CI=true, where that fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import tempfile
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from kassa_platform.migrate import migrate
+from kassa_platform.settings import Settings
+
+from kassa.gateway import PathRouter
+from kassa.services import SERVICES, build_runtime, components
+from tests.browser.storefront import Storefront
+from tests.conftest import Backend, StatementCounter, TestClock, _unavailable, fresh_database, worker_id
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / ".artifacts" / "browser"
+CHROMIUM = os.environ.get("KASSA_CHROMIUM", "/usr/bin/chromium")
+# The flags this machine needs (see the environment notes): no sandbox as root, and none of
+# Chromium's background connections, which a closed network refuses by the dozen.
+CHROMIUM_ARGS = [
+    "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--disable-default-apps", "--disable-extensions",
+    "--disable-dev-shm-usage", "--font-render-hinting=none",
+    *(["--no-sandbox"] if os.geteuid() == 0 else []),
+]
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 375, "height": 740}
+
+
+# ---------------------------------------------------------------- the browser
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Any]:
+    if not Path(CHROMIUM).exists():
+        _unavailable("Chromium", FileNotFoundError(f"{CHROMIUM} (apt-get install chromium, or set KASSA_CHROMIUM)"))
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        launched = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield launched
+        await launched.close()
+
+
+async def _page(browser: Any, viewport: dict[str, int]) -> AsyncIterator[Any]:
+    context = await browser.new_context(viewport=viewport, locale="en-US")
+    context.set_default_timeout(10_000)
+    page = await context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.script_errors = errors  # uncaught exceptions of the page and its frames, for tests to assert on
+    try:
+        yield page
+    finally:
+        await context.close()
+
+
+@pytest.fixture
+async def page(browser: Any) -> AsyncIterator[Any]:
+    async for p in _page(browser, DESKTOP):
+        yield p
+
+
+@pytest.fixture
+async def page_375(browser: Any) -> AsyncIterator[Any]:
+    async for p in _page(browser, PHONE):
+        yield p
+
+
+@pytest.fixture
+def screenshot() -> Callable[..., Awaitable[Path]]:
+    async def take(page: Any, name: str, **kw: Any) -> Path:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        path = ARTIFACTS / f"{name}.png"
+        await page.screenshot(path=str(path), **kw)
+        return path
+
+    return take
+
+
+# ---------------------------------------------------------------- servers on loopback
+
+
+def _listening_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
+class LoopbackServer:
+    """uvicorn serving an ASGI app on already-bound sockets, as a task of this event loop (so the
+    app can share the tests' database pools)."""
+
+    def __init__(self, app: Any, sockets: list[socket.socket]) -> None:
+        self.sockets = sockets
+        self.server = uvicorn.Server(uvicorn.Config(app, lifespan="off", log_config=None, access_log=False,
+                                                    timeout_graceful_shutdown=1))
+        self.task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self.task = asyncio.create_task(self.server.serve(sockets=self.sockets))
+        while not self.server.started:
+            if self.task.done():
+                self.task.result()
+            await asyncio.sleep(0.01)  # uvicorn sets `started` from its own task: nothing else to wait on
+
+    async def stop(self) -> None:
+        self.server.should_exit = True
+        if self.task is not None:
+            await self.task
+
+
+@dataclass
+class KassaWeb:
+    """Kassa over real HTTP at `origin`; `backend` reaches the same apps over ASGI for setup."""
+
+    origin: str
+    backend: Backend
+
+
+@pytest.fixture(scope="session")
+async def kassa(testrun_uid: str) -> AsyncIterator[KassaWeb]:
+    async with fresh_database(f"kassa_browser_{testrun_uid[:8]}_{worker_id()}") as url:
+        await migrate(url, components())
+        sock = _listening_socket()
+        origin = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        clock = TestClock()
+        settings = Settings.from_env(database_url=url, redis_url=None, public_base_url=origin,
+                                     data_dir=Path(tempfile.mkdtemp(prefix="kassa-browser-")), db_pool_size=5,
+                                     extra={"KASSA_WEBHOOKS_ALLOW_PRIVATE_NETWORKS": "all"})
+        runtime = build_runtime(settings, clock=clock)
+        apps = [(d.path_prefixes, d.create_app(runtime, owns_runtime=False)) for d in SERVICES.values()]
+        router = PathRouter(apps, default=apps[0][1])
+        server = LoopbackServer(router, [sock])
+        await runtime.start()  # in-process jobs, as `kassa serve` runs them: webhooks go out on their own
+        await server.start()
+        counter = StatementCounter()
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=router), base_url=origin) as client:
+            try:
+                yield KassaWeb(origin, Backend("browser", runtime, client, clock, counter))
+            finally:
+                await server.stop()
+                await runtime.close()
+
+
+@pytest.fixture(scope="session")
+async def storefront_server(kassa: KassaWeb) -> AsyncIterator[Storefront]:
+    shop_sock, foreign_sock = _listening_socket(), _listening_socket()
+    shop = Storefront(kassa_origin=kassa.origin, origin=f"http://localhost:{shop_sock.getsockname()[1]}",
+                      foreign_origin=f"http://localhost:{foreign_sock.getsockname()[1]}")
+    server = LoopbackServer(shop, [shop_sock, foreign_sock])
+    await server.start()
+    async with httpx.AsyncClient(base_url=kassa.origin, timeout=10) as client:
+        shop.client = client
+        try:
+            yield shop
+        finally:
+            await server.stop()
+
+
+@pytest.fixture
+def storefront(storefront_server: Storefront) -> Storefront:
+    """The worker's storefront; pages and sessions registered by earlier tests stay harmlessly."""
+    storefront_server.token_requests.clear()
+    return storefront_server
