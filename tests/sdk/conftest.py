@@ -109,6 +109,19 @@ class Shop:
         return product.variants[0].id
 
 
+async def delivered(shop: Shop, receiver: Receiver, count: int) -> None:
+    """Run the relay and delivery jobs until `count` verified requests reached `receiver` and Kassa has
+    recorded every delivery's outcome (a delivery run already going on in this process may be the one
+    that sends them: the jobs coalesce)."""
+    await shop.apps.webhooks.run()
+    await receiver.wait_for(count)
+    for _ in range(500):  # the sender records the outcome just after the receiver answered
+        if all(d.status in ("succeeded", "failed") for d in await shop.merchant.deliveries()):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("deliveries still in flight after 5 s")
+
+
 async def in_thread(fn: Callable[[], T]) -> T:
     """Run blocking SDK code off the event loop (the loop serves its requests meanwhile)."""
     return await asyncio.to_thread(fn)

@@ -241,7 +241,9 @@ async def silent_server() -> AsyncIterator[tuple[str, list[int]]]:
     server = await asyncio.start_server(hold, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     yield f"http://127.0.0.1:{port}", accepted
+    never.set()  # let the held connections close
     server.close()
+    await server.wait_closed()
 
 
 async def test_a_request_that_gets_no_answer_times_out_after_its_retries(silent_server: tuple[str, list[int]]) -> None:

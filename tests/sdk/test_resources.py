@@ -25,10 +25,11 @@ from kassa_sdk.types import (
 )
 from tests.cart.conftest import sweep_for
 from tests.conftest import Backend
-from tests.sdk.conftest import OK_CARD, Shop, sdk_apps
+from tests.sdk.conftest import OK_CARD, Shop, delivered, sdk_apps
 from tests.webhooks.conftest import make_merchant
 from tests.webhooks.receiver import Receiver
 
+FAR_FUTURE = datetime(2100, 1, 1, tzinfo=UTC)  # later than the test clock ever gets
 ADDRESS = CartAddress(address_line1="Unter den Linden 1", city="Berlin", country_code="DE")
 
 
@@ -189,7 +190,7 @@ async def test_promotions(api: Any) -> None:
     paid = await api.checkout.sessions.complete(session.id, payment_method=OK_CARD, shipping_address=ADDRESS)
     redemptions = await every(await api.redemptions.list(campaign_id=campaign.id))
     assert [(r.code, r.status, r.order_id) for r in redemptions] == [("SPRING20", "confirmed", paid.order_id)]
-    assert (await api.redemptions.list(created_from=datetime.now(UTC) + timedelta(days=1))).data == []
+    assert (await api.redemptions.list(created_from=FAR_FUTURE)).data == []
     csv = await api.redemptions.export(campaign_id=campaign.id)
     assert csv.splitlines()[0].startswith("id,campaignId,code") and "SPRING20" in csv
     cancelled = await api.redemptions.cancel(order_id=paid.order_id)
@@ -259,9 +260,8 @@ async def test_embed_config_and_abandoned_carts(api: Any, api_shop: Shop) -> Non
     rows = await every(await api.abandoned_carts.list(recovery_status="not_contacted"))
     assert [(r.cart_id, r.total, r.item_count) for r in rows] == [(cart.id, 1200, 3)]
     assert rows[0].customer and rows[0].customer.email == "bo@example.com"
-    later = datetime.now(UTC) + timedelta(days=365)
-    assert (await api.abandoned_carts.list(since=later)).data == []
-    assert (await api.abandoned_carts.list(until=later, limit=1)).data[0].cart_id == cart.id
+    assert (await api.abandoned_carts.list(since=FAR_FUTURE)).data == []
+    assert (await api.abandoned_carts.list(until=FAR_FUTURE, limit=1)).data[0].cart_id == cart.id
     summary = await api.abandoned_carts.summary(window_days=7)
     assert summary.window_days == 7 and summary.abandoned_count == 1
     assert [(v.currency, v.amount) for v in summary.abandoned_value] == [("EUR", 1200)]
@@ -281,8 +281,7 @@ async def test_webhook_endpoints_deliveries_and_events(api: Any, api_shop: Shop,
     assert endpoint.enabled_events == ["*"] and endpoint.description is None
 
     cart = await api.carts.create(currency="EUR")
-    await shop.apps.webhooks.run()
-    await receiver.wait_for(1)
+    await delivered(shop, receiver, 1)
     events = await every(await api.events.list(type="cart.created"))
     assert [e.data["cartId"] for e in events] == [cart.id]
     event = await api.events.retrieve(events[0].id)
@@ -296,13 +295,13 @@ async def test_webhook_endpoints_deliveries_and_events(api: Any, api_shop: Shop,
     assert (await api.webhook_deliveries.resend(delivery.id)).status == "pending"
     test = await api.webhook_endpoints.send_test(endpoint.id)
     assert test.event_type == "webhook_endpoint.test"
-    await shop.apps.webhooks.run()
-    await receiver.wait_for(3)
+    await delivered(shop, receiver, 3)
     listed = await every(await api.webhook_endpoints.list_deliveries(endpoint.id, status="succeeded"))
     assert {d.event_type for d in listed} == {"cart.created", "webhook_endpoint.test"}
     assert (await api.webhook_endpoints.list_deliveries(endpoint.id, event_type="cart.created",
-                                                        since=datetime.now(UTC) + timedelta(days=1))).data == []
-    assert (await api.webhook_endpoints.recover(endpoint.id, since=datetime.now(UTC) - timedelta(hours=1))).recovered == 0
+                                                        since=FAR_FUTURE)).data == []
+    since = shop.backend.clock.now() - timedelta(hours=1)  # the server's clock: tests move it forward
+    assert (await api.webhook_endpoints.recover(endpoint.id, since=since)).recovered == 0
     stats = await api.webhook_endpoints.stats(endpoint.id, window_hours=1)
     assert stats.succeeded >= 3 and stats.failed == 0
 

@@ -12,35 +12,12 @@ error code (`kassa_sdk.CartNotOpenError`); `kassa_sdk.webhooks.verify` checks a 
 
 from ._base import RequestOptions
 from ._client import AsyncKassa, Kassa
-from . import _error_codes
+from . import _error_codes, _errors
 from ._error_codes import *  # noqa: F403 - one class per error code of the contract
-from ._errors import (
-    APIConnectionError,
-    APITimeoutError,
-    BadRequestError,
-    ConflictError,
-    ForbiddenError,
-    InternalServerError,
-    KassaApiError,
-    KassaError,
-    MethodNotAllowedError,
-    NotFoundError,
-    PayloadTooLargeError,
-    PaymentRequiredError,
-    ServiceUnavailableError,
-    TooManyRequestsError,
-    UnauthorizedError,
-    UnprocessableEntityError,
-    UnsupportedMediaTypeError,
-)
+from ._errors import *  # noqa: F403 - KassaError and the class of each HTTP status
 from ._pagination import AsyncPage, AsyncPager, SyncPage
 from ._version import __version__
 
-__all__ = [
-    "APIConnectionError", "APITimeoutError", "AsyncKassa", "AsyncPage", "AsyncPager",
-    "BadRequestError", "ConflictError", "ForbiddenError", "InternalServerError", "Kassa", "KassaApiError",
-    "KassaError", "MethodNotAllowedError", "NotFoundError", "PayloadTooLargeError", "PaymentRequiredError",
-    "RequestOptions", "ServiceUnavailableError", "SyncPage", "TooManyRequestsError", "UnauthorizedError",
-    "UnprocessableEntityError", "UnsupportedMediaTypeError", "__version__",
-]
+__all__ = ["AsyncKassa", "AsyncPage", "AsyncPager", "Kassa", "RequestOptions", "SyncPage", "__version__"]
+__all__ += _errors.__all__
 __all__ += _error_codes.__all__

@@ -171,16 +171,33 @@ class Resource(Generic[M]):
         self._client = client
 
 
-class operation(Generic[P, T]):  # noqa: N801 - used as a decorator
-    """Turns a method that builds a `Call[T]` into an API operation returning `T` (sync) or `Awaitable[T]` (async)."""
+class _Operation:
+    """What both decorators share: the wrapped builder, and binding it to a resource's client."""
 
-    def __init__(self, build: Callable[Concatenate[Any, P], Call[T]]) -> None:
+    def __init__(self, build: Callable[..., Call[Any]]) -> None:
         self._build = build
         functools.update_wrapper(self, build)  # type: ignore[arg-type]
         self._name = build.__name__
 
     def __set_name__(self, owner: type[Any], name: str) -> None:
         self._name = name
+
+    def _bind(self, obj: Resource[Any], runner: Callable[[Call[Any]], Any]) -> Callable[..., Any]:
+        build = self._build
+
+        @functools.wraps(build)
+        def bound(*args: Any, **kwargs: Any) -> Any:
+            return runner(build(obj, *args, **kwargs))
+
+        obj.__dict__[self._name] = bound  # later lookups find it on the instance: no descriptor cost per call
+        return bound
+
+
+class operation(_Operation, Generic[P, T]):  # noqa: N801 - used as a decorator
+    """Turns a method that builds a `Call[T]` into an API operation returning `T` (sync) or `Awaitable[T]` (async)."""
+
+    def __init__(self, build: Callable[Concatenate[Any, P], Call[T]]) -> None:
+        super().__init__(build)
 
     @overload
     def __get__(self, obj: None, owner: type[Any]) -> Self: ...
@@ -190,28 +207,14 @@ class operation(Generic[P, T]):  # noqa: N801 - used as a decorator
     def __get__(self, obj: Resource[Async], owner: type[Any]) -> Callable[P, Awaitable[T]]: ...
 
     def __get__(self, obj: Resource[Any] | None, owner: type[Any]) -> Any:
-        if obj is None:
-            return self
-        build, run = self._build, obj._client._run
-
-        @functools.wraps(build)
-        def bound(*args: Any, **kwargs: Any) -> Any:
-            return run(build(obj, *args, **kwargs))
-
-        obj.__dict__[self._name] = bound  # later lookups find it on the instance: no descriptor cost per call
-        return bound
+        return self if obj is None else self._bind(obj, obj._client._run)
 
 
-class paginated(Generic[P, T]):  # noqa: N801 - used as a decorator
+class paginated(_Operation, Generic[P, T]):  # noqa: N801 - used as a decorator
     """Turns a method that builds a `Call[Page[T]]` into a list operation: `SyncPage[T]` (sync), `AsyncPager[T]` (async)."""
 
     def __init__(self, build: Callable[Concatenate[Any, P], Call[Page[T]]]) -> None:
-        self._build = build
-        functools.update_wrapper(self, build)  # type: ignore[arg-type]
-        self._name = build.__name__
-
-    def __set_name__(self, owner: type[Any], name: str) -> None:
-        self._name = name
+        super().__init__(build)
 
     @overload
     def __get__(self, obj: None, owner: type[Any]) -> Self: ...
@@ -221,16 +224,7 @@ class paginated(Generic[P, T]):  # noqa: N801 - used as a decorator
     def __get__(self, obj: Resource[Async], owner: type[Any]) -> Callable[P, AsyncPager[T]]: ...
 
     def __get__(self, obj: Resource[Any] | None, owner: type[Any]) -> Any:
-        if obj is None:
-            return self
-        build, paginate = self._build, obj._client._paginate
-
-        @functools.wraps(build)
-        def bound(*args: Any, **kwargs: Any) -> Any:
-            return paginate(build(obj, *args, **kwargs))
-
-        obj.__dict__[self._name] = bound  # later lookups find it on the instance: no descriptor cost per call
-        return bound
+        return self if obj is None else self._bind(obj, obj._client._paginate)
 
 
 # ---------------------------------------------------------------- the client's pure half
@@ -280,6 +274,15 @@ class BaseClient:
                           f"python/{platform.python_version()}",
             **self._default_headers,
         }
+
+    _http: Any  # the httpx.Client or httpx.AsyncClient
+
+    def with_options(self, *, timeout: float | httpx.Timeout | None = None, max_retries: int | None = None,
+                     default_headers: Mapping[str, str] | None = None) -> Self:
+        """A client with other defaults that shares this one's connections (and is closed with it)."""
+        return type(self)(self.api_key, base_url=self.base_url, timeout=timeout or self.timeout,  # type: ignore[call-arg]
+                          max_retries=self.max_retries if max_retries is None else max_retries,
+                          default_headers={**self._default_headers, **(default_headers or {})}, http_client=self._http)
 
     # Implemented by Kassa / AsyncKassa.
     def _run(self, call: Call[T]) -> Any:

@@ -79,13 +79,6 @@ class Kassa(BaseClient, _Resources[Sync]):
         self._http = http_client or httpx.Client(transport=transport, timeout=self.timeout)
         self._attach(self)
 
-    def with_options(self, *, timeout: float | httpx.Timeout | None = None, max_retries: int | None = None,
-                     default_headers: Mapping[str, str] | None = None) -> Kassa:
-        """A client with other defaults that shares this one's connections (and is closed with it)."""
-        return Kassa(self.api_key, base_url=self.base_url, timeout=timeout or self.timeout,
-                     max_retries=self.max_retries if max_retries is None else max_retries,
-                     default_headers={**self._default_headers, **(default_headers or {})}, http_client=self._http)
-
     def close(self) -> None:
         """Close the connections (only those of an `httpx.Client` this client made itself)."""
         if self._owns_http:
@@ -141,13 +134,6 @@ class AsyncKassa(BaseClient, _Resources[Async]):
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(transport=transport, timeout=self.timeout)
         self._attach(self)
-
-    def with_options(self, *, timeout: float | httpx.Timeout | None = None, max_retries: int | None = None,
-                     default_headers: Mapping[str, str] | None = None) -> AsyncKassa:
-        """A client with other defaults that shares this one's connections (and is closed with it)."""
-        return AsyncKassa(self.api_key, base_url=self.base_url, timeout=timeout or self.timeout,
-                          max_retries=self.max_retries if max_retries is None else max_retries,
-                          default_headers={**self._default_headers, **(default_headers or {})}, http_client=self._http)
 
     async def aclose(self) -> None:
         """Close the connections (only those of an `httpx.AsyncClient` this client made itself)."""

@@ -18,6 +18,13 @@ from typing import Any
 
 import httpx
 
+__all__ = [
+    "APIConnectionError", "APITimeoutError", "BadRequestError", "ConflictError", "ForbiddenError",
+    "InternalServerError", "KassaApiError", "KassaError", "MethodNotAllowedError", "NotFoundError",
+    "PayloadTooLargeError", "PaymentRequiredError", "ServiceUnavailableError", "TooManyRequestsError",
+    "UnauthorizedError", "UnprocessableEntityError", "UnsupportedMediaTypeError",
+]
+
 
 class KassaError(Exception):
     """Every error the SDK raises derives from this class."""

@@ -17,12 +17,13 @@ from kassa_contract.common import Page
 from ._base import Call
 
 T = TypeVar("T")
+F = TypeVar("F")
 
 
-class SyncPage(Generic[T]):
-    """One page of a list. Iterating it yields this page's items; `auto_paging_iter()` yields every item."""
+class _PageBase(Generic[T, F]):
+    """A page's items and cursor, the call that fetched it and how to fetch another (`F`)."""
 
-    def __init__(self, page: Page[T], call: Call[Page[T]], fetch: Callable[[Call[Page[T]]], SyncPage[T]]) -> None:
+    def __init__(self, page: Page[T], call: Call[Page[T]], fetch: F) -> None:
         self.data: list[T] = page.data
         self.next_cursor: str | None = page.next_cursor
         self._call = call
@@ -32,6 +33,16 @@ class SyncPage(Generic[T]):
     def has_more(self) -> bool:
         """Whether a next page exists."""
         return self.next_cursor is not None
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(items={len(self.data)}, next_cursor={self.next_cursor!r})"
+
+
+class SyncPage(_PageBase[T, Callable[[Call[Page[T]]], "SyncPage[T]"]]):
+    """One page of a list. Iterating it yields this page's items; `auto_paging_iter()` yields every item."""
 
     def next_page(self) -> SyncPage[T] | None:
         """The next page, or None after the last one."""
@@ -54,27 +65,9 @@ class SyncPage(Generic[T]):
     def __iter__(self) -> Iterator[T]:
         return iter(self.data)
 
-    def __len__(self) -> int:
-        return len(self.data)
 
-    def __repr__(self) -> str:
-        return f"SyncPage(items={len(self.data)}, next_cursor={self.next_cursor!r})"
-
-
-class AsyncPage(Generic[T]):
+class AsyncPage(_PageBase[T, Callable[[Call[Page[T]]], Coroutine[Any, Any, "AsyncPage[T]"]]]):
     """One page of a list (async). `async for` over it, or `auto_paging_iter()`, yields every item."""
-
-    def __init__(self, page: Page[T], call: Call[Page[T]],
-                 fetch: Callable[[Call[Page[T]]], Coroutine[Any, Any, AsyncPage[T]]]) -> None:
-        self.data: list[T] = page.data
-        self.next_cursor: str | None = page.next_cursor
-        self._call = call
-        self._fetch = fetch
-
-    @property
-    def has_more(self) -> bool:
-        """Whether a next page exists."""
-        return self.next_cursor is not None
 
     async def next_page(self) -> AsyncPage[T] | None:
         """The next page, or None after the last one."""
@@ -97,12 +90,6 @@ class AsyncPage(Generic[T]):
 
     def __aiter__(self) -> AsyncIterator[T]:
         return self.auto_paging_iter()
-
-    def __len__(self) -> int:
-        return len(self.data)
-
-    def __repr__(self) -> str:
-        return f"AsyncPage(items={len(self.data)}, next_cursor={self.next_cursor!r})"
 
 
 class AsyncPager(Generic[T]):
