@@ -82,7 +82,7 @@ def test_the_wheel_installs_alone_and_runs_the_quick_start_against_kassa_serve(t
                            capture_output=True, text=True, timeout=60)
     assert alone.stdout.strip() == "alone", alone.stderr
 
-    with serving(cwd=tmp_path) as (base, _):
+    with serving(cwd=tmp_path, timeout=120) as (base, _):  # a first start migrates and makes the demo app
         demo = dict(line.split("=", 1) for line in (tmp_path / ".kassa" / "demo.env").read_text().split())
         run_env = {**os.environ, "KASSA_API_KEY": demo["KASSA_DEMO_SECRET_KEY"], "KASSA_BASE_URL": base,
                    "KASSA_VARIANT_ID": demo["KASSA_DEMO_VARIANT_ID"]}
