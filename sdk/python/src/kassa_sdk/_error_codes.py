@@ -43,6 +43,14 @@ class IdempotencyKeyInProgressError(ConflictError):
     """`idempotency_key_in_progress` (usually HTTP 409)."""
 
 
+class RequestTooLargeError(PayloadTooLargeError):
+    """`request_too_large` (usually HTTP 413)."""
+
+
+class JsonTooDeepError(BadRequestError):
+    """`json_too_deep` (usually HTTP 400)."""
+
+
 class RateLimitedError(TooManyRequestsError):
     """`rate_limited` (usually HTTP 429)."""
 
@@ -264,7 +272,8 @@ ERROR_CLASSES: dict[str, type[KassaApiError]] = {
     "conflict": ConflictError,
     "idempotency_key_reused": IdempotencyKeyReusedError,
     "idempotency_key_in_progress": IdempotencyKeyInProgressError,
-    "payload_too_large": PayloadTooLargeError,
+    "request_too_large": RequestTooLargeError,
+    "json_too_deep": JsonTooDeepError,
     "unsupported_media_type": UnsupportedMediaTypeError,
     "rate_limited": RateLimitedError,
     "internal_error": InternalError,
@@ -347,6 +356,7 @@ __all__ = [
     "IdempotencyKeyInProgressError",
     "IdempotencyKeyReusedError",
     "InternalError",
+    "JsonTooDeepError",
     "MalformedJsonError",
     "MetadataTooLargeError",
     "OrderNotFoundError",
@@ -363,6 +373,7 @@ __all__ = [
     "RedemptionNotFoundError",
     "RefundExceedsAmountError",
     "RefundFailedError",
+    "RequestTooLargeError",
     "RouteNotFoundError",
     "ShippingAddressRequiredError",
     "ShippingMethodNotFoundError",
