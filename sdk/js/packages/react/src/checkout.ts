@@ -149,51 +149,12 @@ export function useKassaCheckout(cart: Cart | string | null | undefined, options
     return () => { cancelled = true; };
   }, [kassa, cartId]);
 
-  /** Runs one change after the ones before it; recovers a stale cart once. */
-  const run = useCallback((change: (cartId: string) => Promise<Cart>, withMethods = false): Promise<Cart> => {
+  /** Runs a task after the ones before it, as `submitting`; a failure leaves `error` and the cart as it was. */
+  const enqueue = useCallback(<T,>(task: () => Promise<T>): Promise<T> => {
     const next = queue.current.then(async () => {
-      const before = current.current;
-      if (!before) throw new KassaError('No cart yet: pass a cart or its id to useKassaCheckout');
       dispatch({ type: 'submit' });
       try {
-        let after: Cart;
-        try {
-          after = await change(before.id);
-        } catch (error) {
-          if (!(error instanceof CartNotOpenError || error instanceof CartNotFoundError)) throw error;
-          const rebuilt = await rebuildCart(kassa, before);
-          const reset: CartReset = { previousCartId: before.id, cartId: rebuilt.id,
-                                     reason: error instanceof CartNotOpenError ? 'cart_not_open' : 'cart_not_found' };
-          current.current = rebuilt;
-          dispatch({ type: 'reset', reset, cart: rebuilt });
-          latestOptions.current.onCartReset?.(reset, rebuilt);
-          after = await change(rebuilt.id); // once: a second failure is the shopper's to see
-        }
-        current.current = after;
-        const methods = withMethods && after.shippingAddress ? await kassa.carts.listShippingMethods(after.id) : undefined;
-        dispatch({ type: 'settled', cart: after, ...(methods ? { shippingMethods: methods } : {}) });
-        return after;
-      } catch (error) {
-        dispatch({ type: 'failed', error });
-        throw error;
-      }
-    });
-    queue.current = next.catch(() => undefined);
-    return next;
-  }, [kassa]);
-
-  const createSession = useCallback((): Promise<string> => {
-    const next = queue.current.then(async () => {
-      const make = latestOptions.current.createSession;
-      const cart = current.current;
-      if (!make) throw new KassaError('Pass createSession to useKassaCheckout: your server creates the session');
-      if (!cart) throw new KassaError('No cart yet');
-      dispatch({ type: 'submit' });
-      try {
-        const answer = await make(cart);
-        const id = typeof answer === 'string' ? answer : answer.id;
-        dispatch({ type: 'session', sessionId: id });
-        return id;
+        return await task();
       } catch (error) {
         dispatch({ type: 'failed', error });
         throw error;
@@ -202,6 +163,40 @@ export function useKassaCheckout(cart: Cart | string | null | undefined, options
     queue.current = next.catch(() => undefined);
     return next;
   }, []);
+
+  /** One change to the cart; a stale cart is rebuilt and the change replayed once. */
+  const run = useCallback((change: (cartId: string) => Promise<Cart>, withMethods = false) => enqueue(async () => {
+    const before = current.current;
+    if (!before) throw new KassaError('No cart yet: pass a cart or its id to useKassaCheckout');
+    let after: Cart;
+    try {
+      after = await change(before.id);
+    } catch (error) {
+      if (!(error instanceof CartNotOpenError || error instanceof CartNotFoundError)) throw error;
+      const rebuilt = await rebuildCart(kassa, before);
+      const reset: CartReset = { previousCartId: before.id, cartId: rebuilt.id,
+                                 reason: error instanceof CartNotOpenError ? 'cart_not_open' : 'cart_not_found' };
+      current.current = rebuilt;
+      dispatch({ type: 'reset', reset, cart: rebuilt });
+      latestOptions.current.onCartReset?.(reset, rebuilt);
+      after = await change(rebuilt.id); // once: a second failure is the shopper's to see
+    }
+    current.current = after;
+    const methods = withMethods && after.shippingAddress ? await kassa.carts.listShippingMethods(after.id) : undefined;
+    dispatch({ type: 'settled', cart: after, ...(methods ? { shippingMethods: methods } : {}) });
+    return after;
+  }), [kassa, enqueue]);
+
+  const createSession = useCallback(() => enqueue(async () => {
+    const make = latestOptions.current.createSession;
+    const cart = current.current;
+    if (!make) throw new KassaError('Pass createSession to useKassaCheckout: your server creates the session');
+    if (!cart) throw new KassaError('No cart yet');
+    const answer = await make(cart);
+    const id = typeof answer === 'string' ? answer : answer.id;
+    dispatch({ type: 'session', sessionId: id });
+    return id;
+  }), [enqueue]);
 
   const actions = useMemo(() => ({
     addLineItem: (line: LineItemInput) => run((id) => kassa.carts.addLineItem(id, line)),
