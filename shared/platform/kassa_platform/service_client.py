@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -40,6 +41,8 @@ class ServiceClient:
         self.attempts = attempts
         self.backoff = backoff
         self._client: httpx.AsyncClient | None = None
+        # Called with (method, path) before each request goes out (tests and the bench count calls with it).
+        self.listeners: list[Callable[[str, str], None]] = []
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
@@ -65,6 +68,8 @@ class ServiceClient:
         for attempt in range(self.attempts):
             if attempt:
                 await asyncio.sleep(self.backoff * (3 ** (attempt - 1)) * (0.5 + random.random()))  # noqa: S311
+            for listener in self.listeners:
+                listener(method, path)
             try:
                 response = await self._http().request(method, path, content=body, headers=headers)
             except (httpx.TransportError, OSError) as exc:
