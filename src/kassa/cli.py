@@ -133,21 +133,35 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from kassa_platform.jobs import arq_worker_settings
 
     registry = job_registry()
+    ops = None
+    if args.metrics_port is not None:
+        from .ops_server import OpsServer
+
+        ops = OpsServer(args.host, args.metrics_port)
+
+    runtimes = []
 
     async def make_context():  # type: ignore[no-untyped-def]
         runtime = build_runtime(settings)
+        runtimes.append(runtime)
         for name in SERVICES:
             SERVICES[name].create_app(runtime, owns_runtime=False)  # builds each service's module
+        if ops is not None:
+            ops.start(runtime)
         return runtime.job_context()
 
     async def close_context(ctx) -> None:  # type: ignore[no-untyped-def]
-        await ctx.db.engine.dispose()
+        if ops is not None:
+            await ops.stop()
+        for runtime in runtimes:
+            await runtime.close()
 
     kwargs = arq_worker_settings(registry, make_context, close_context, settings.redis_url,
                                   settings.redis_prefix, burst=args.burst)
     asyncio.run(_migrate(settings))
     worker = Worker(**kwargs)
-    print(f"Kassa worker: {len(registry.jobs)} jobs, {len(registry.crons)} cron jobs", flush=True)
+    print(f"Kassa worker: {len(registry.jobs)} jobs, {len(registry.crons)} cron jobs"
+          + (f"; /metrics, /healthz, /readyz on http://{args.host}:{args.metrics_port}" if ops else ""), flush=True)
     worker.run()
     return 0
 
@@ -284,6 +298,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     worker = sub.add_parser("worker", help="run the background jobs on arq (needs KASSA_REDIS_URL)")
     worker.add_argument("--burst", action="store_true", help="run queued jobs, then exit")
+    worker.add_argument("--metrics-port", type=int, help="serve /metrics, /healthz and /readyz on this port")
+    worker.add_argument("--host", default="127.0.0.1", help="the address of the metrics port")
     worker.set_defaults(func=cmd_worker)
 
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)

@@ -45,7 +45,7 @@ class PathRouter:
         app = self.table.match(path)
         if app is not None:
             return app
-        if path in ("/healthz", "/readyz") or path.startswith("/schema"):
+        if path in ("/healthz", "/readyz", "/metrics") or path.startswith("/schema"):
             return self.default
         return None
 

@@ -74,7 +74,9 @@ class EmbedConfigController(Controller):
     async def put_config(self, request: Request[Any, Any, Any], data: JSONBody[UpdateEmbedConfig]) -> EmbedConfig:
         m = _module(request)
         async with transaction(m.db) as conn:
-            return await put_embed_config(conn, caller(request), data, m.clock.now())
+            config = await put_embed_config(conn, caller(request), data, m.clock.now())
+        runtime_of(request).origins.forget(caller(request).app_id)  # browsers see new origins at once here
+        return config
 
 
 class AbandonedCartController(Controller):

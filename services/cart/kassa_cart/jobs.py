@@ -7,11 +7,16 @@ import logging
 from kassa_platform.db import transaction
 from kassa_platform.jobs import JobContext, JobRegistry
 from kassa_promotions.store.redemptions import RedemptionStore
+from prometheus_client import Counter
 
 from .abandonment import sweep
 
 log = logging.getLogger("kassa.jobs.cart")
 registry = JobRegistry()
+
+# The sweep's runs, failures and durations are the job metrics of `abandon_carts` (kassa_platform.metrics).
+CARTS_ABANDONED = Counter("kassa_carts_abandoned", "Carts the abandonment sweep marked abandoned (one "
+                          "cart.abandoned each)")
 
 
 @registry.cron(every_minutes=1, name="expire_redemptions")
@@ -29,6 +34,7 @@ async def abandon_carts(ctx: JobContext) -> int:
     """Mark carts idle past their application's threshold abandoned and emit `cart.abandoned`
     (exactly once per abandonment; what a run's time budget leaves waits for the next minute)."""
     abandoned = await sweep(ctx.db, ctx.clock, ctx.settings.signing_key)
+    CARTS_ABANDONED.inc(abandoned)
     if abandoned:
         log.info("marked %d carts abandoned", abandoned)
     return abandoned

@@ -13,6 +13,7 @@ from kassa_contract.checkout import EmbedToken, EmbedTokenRequest
 from kassa_contract.errors import KassaError
 from kassa_platform.auth import Principal
 from kassa_platform.clock import Clock
+from kassa_platform.cors import origin_allowed
 from kassa_platform.db import Database
 from kassa_platform.signed_tokens import sign_token
 
@@ -43,7 +44,7 @@ class EmbedTokens:
                              details={"status": row.status})
         origin = body.origin.lower()
         allowed = [o.lower() for o in (await self.cart.embed_config(principal.app_id)).allowed_origins]
-        if (allowed and origin not in allowed) or (not allowed and principal.environment == "live"):
+        if not origin_allowed(allowed, principal.environment, origin):
             raise KassaError("origin_not_allowed", f"{body.origin} may not embed this application's checkout: add it "
                              "to `allowedOrigins` of PUT /api/v1/embed-config"
                              + (" (live applications must list their origins)" if not allowed else ""),

@@ -38,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from .config import WebhookConfig
 from .endpoint_secrets import active_secrets_query
 from .endpoints import disable_endpoint
+from .metrics import count_attempts
 from .signing import Signer
 from .ssrf import http_transport, was_blocked
 from .tables import (
@@ -384,6 +385,8 @@ class Deliverer:
             error = "no_signing_secret: no secret of this endpoint can be read; rotate the endpoint's secret"
         except TimeoutError:
             error = f"timeout: no complete response within {self.config.request_timeout:g} s"
+        except httpx.InvalidURL as exc:  # saved before today's URL rules (endpoints.check_url) refuse it
+            error = f"webhook_url_invalid: {exc}"[:500]
         except httpx.HTTPError as exc:
             kind = "destination_blocked" if was_blocked(exc) else type(exc).__name__
             error = f"{kind}: {exc}"[:500]
@@ -458,6 +461,7 @@ class Deliverer:
                 await self._update_health(conn, endpoint_id, by_endpoint[endpoint_id], now)
             await conn.execute(_RECORD, updates)
             await conn.execute(_INSERT_ATTEMPTS, attempts)
+        count_attempts(results, [u["b_status"] for u in updates])
         if self.on_retry_scheduled is not None:
             for when in sorted(retries):
                 await self.on_retry_scheduled(when)

@@ -1,8 +1,9 @@
 """Webhook endpoints: create, list, get, update, delete, rotate the secret, disable and enable.
 
-URL rules: https in live mode, http also in test mode; no credentials in the URL; a literal
-loopback, private or link-local address (or `localhost`) only where the operator allows it. The
-real guard runs at delivery time (see `ssrf`): these checks only refuse what can never work.
+URL rules: https in live mode, http also in test mode; no credentials in the URL; the host passes
+`ssrf.check_host` (an IP address only in its canonical form; a loopback, private or link-local
+address, or `localhost`, only where the operator allows it). The same rule runs again at delivery
+time against the resolved addresses (see `ssrf`): the checks here refuse what can never work.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 import msgspec
 import sqlalchemy as sa
 from kassa_contract.base import UNSET
@@ -40,7 +42,7 @@ from .endpoint_secrets import (
     obfuscate,
     rotate_secret,
 )
-from .ssrf import is_public, literal_address
+from .ssrf import HostRefused, check_host
 from .store import delivery_row, store_deliveries, store_events
 from .tables import webhook_deliveries, webhook_endpoints
 
@@ -59,26 +61,29 @@ def matches(patterns: list[str], event_type: str) -> bool:
 
 
 def check_url(url: str, *, live: bool, allow_private: bool) -> str:
+    def invalid(message: str, reason: str) -> KassaError:
+        return KassaError("webhook_url_invalid", message, field="url", details={"reason": reason})
+
     try:
         parts = urlsplit(url)
         host = parts.hostname
         parts.port  # noqa: B018 - raises on a malformed port
     except ValueError:
-        raise KassaError("webhook_url_invalid", "The URL is malformed", field="url") from None
+        raise invalid("The URL is malformed", "malformed") from None
     allowed_schemes = ("https",) if live else ("https", "http")
     if parts.scheme not in allowed_schemes:
-        reason = "Live mode endpoints must use https" if live else "The URL must be http or https"
-        raise KassaError("webhook_url_invalid", reason, field="url")
+        raise invalid("Live mode endpoints must use https" if live else "The URL must be http or https", "scheme")
     if not host:
-        raise KassaError("webhook_url_invalid", "The URL has no host", field="url")
+        raise invalid("The URL has no host", "malformed")
     if parts.username is not None or parts.password is not None:
-        raise KassaError("webhook_url_invalid", "Credentials do not belong in the URL: verify the signature instead",
-                         field="url")
-    address = literal_address(host)
-    private = host == "localhost" or host.endswith(".localhost") or (address is not None and not is_public(address))
-    if private and not allow_private:
-        raise KassaError("webhook_url_invalid", "Deliveries to loopback, private and link-local addresses are "
-                         "not allowed", field="url")
+        raise invalid("Credentials do not belong in the URL: verify the signature instead", "credentials")
+    try:
+        check_host(host, allow_private=allow_private)
+        httpx.URL(url)  # what each delivery parses: a URL it cannot send to is refused now, not at every attempt
+    except HostRefused as exc:
+        raise invalid(str(exc), exc.reason) from None
+    except httpx.InvalidURL as exc:
+        raise invalid(f"The URL is malformed: {exc}", "malformed") from None
     return url
 
 

@@ -13,8 +13,10 @@ from litestar.openapi import OpenAPIConfig
 from litestar.types import ControllerRouterHandler
 
 from .auth import Principal, principal_of
+from .cors import OriginGuardMiddleware, PreflightMiddleware, cors_headers
 from .errors import EXCEPTION_HANDLERS
 from .idempotency import IdempotencyMiddleware
+from .metrics import CONTENT_TYPE, instrument, render
 from .middleware import AuthMiddleware, RequestIdMiddleware
 from .runtime import Runtime
 from .service_client import APP_KEY_PREFIX
@@ -42,6 +44,12 @@ async def readyz(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
     return Response({"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503)
 
 
+@get("/metrics", opt={"public": True}, operation_id="metrics", include_in_schema=False)
+async def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
+    """Prometheus figures, for scrapers on the service's own address (the gateway never routes here)."""
+    return Response(await render(runtime_of(request)), media_type=CONTENT_TYPE)
+
+
 def build_service_app(
     name: str,
     route_handlers: Sequence[ControllerRouterHandler],
@@ -60,13 +68,17 @@ def build_service_app(
                 await runtime.close()
 
     app = Litestar(
-        route_handlers=[healthz, readyz, *route_handlers],
+        route_handlers=[healthz, readyz, metrics, *route_handlers],
         middleware=[
             RequestIdMiddleware,
+            PreflightMiddleware,
             DefineMiddleware(AuthMiddleware, resolver=runtime.keys, service_token=runtime.settings.service_token),
+            DefineMiddleware(OriginGuardMiddleware, origins=runtime.origins,
+                             public_base_url=runtime.settings.public_base_url),
             DefineMiddleware(IdempotencyMiddleware, store=runtime.idempotency),
         ],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        before_send=[cors_headers],
         lifespan=[lifespan],
         state=State({RUNTIME_KEY: runtime}),
         openapi_config=OpenAPIConfig(title=f"Kassa {name}", version="1", path="/schema/" + name),
@@ -74,6 +86,7 @@ def build_service_app(
         logging_config=None,  # kassa_platform.logs configures logging once per process
         request_max_body_size=1024 * 1024,
     )
+    instrument(app, name, runtime)
     # Other services in this process reach this one through its app (embedded mode).
     runtime.services[APP_KEY_PREFIX + name] = app
     return app

@@ -99,6 +99,11 @@ class DirectPool:
         # Called with each statement's SQL before it runs (tests count statements with it).
         self.listeners: list[Callable[[str], None]] = []
 
+    def stats(self) -> dict[str, int]:
+        """Connections in use, idle, being waited for, and the most this pool opens (for metrics)."""
+        return {"in_use": self._opened - len(self._idle), "idle": len(self._idle), "waiting": len(self._waiters),
+                "size": self._size}
+
     async def fetchrow(self, statement: DirectStatement, params: dict[str, Any]) -> Row | None:
         record = await self._run("fetchrow", statement, params)
         return None if record is None else Row(record)

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from .clock import Clock
 from .db import Database
+from .metrics import job_run
 from .settings import Settings
 
 log = logging.getLogger("kassa.jobs")
@@ -114,7 +115,8 @@ class InProcessRunner:
                 await asyncio.sleep(defer.total_seconds())
             for attempt in range(1, spec.max_tries + 1):
                 try:
-                    await asyncio.wait_for(spec.func(self.context, *args), spec.timeout_seconds)
+                    async with job_run(spec.name):
+                        await asyncio.wait_for(spec.func(self.context, *args), spec.timeout_seconds)
                     return
                 except asyncio.CancelledError:
                     raise
@@ -130,7 +132,8 @@ class InProcessRunner:
     async def run_cron(self, name: str) -> Any:
         """Run one cron job now, in the caller's task (tests and the ticker use this)."""
         spec = self.registry.crons[name]
-        return await asyncio.wait_for(spec.func(self.context), spec.timeout_seconds)
+        async with job_run(name):
+            return await asyncio.wait_for(spec.func(self.context), spec.timeout_seconds)
 
     async def _tick(self) -> None:
         loop = asyncio.get_running_loop()
@@ -207,9 +210,10 @@ def arq_worker_settings(registry: JobRegistry, make_context: Callable[[], Awaita
     from arq import cron, func
     from arq.connections import RedisSettings
 
-    def wrap(spec_func: JobFunc) -> JobFunc:
+    def wrap(name: str, spec_func: JobFunc) -> JobFunc:
         async def call(ctx: dict[str, Any], *args: Any) -> Any:
-            return await spec_func(ctx["kassa"], *args)
+            async with job_run(name):
+                return await spec_func(ctx["kassa"], *args)
 
         call.__qualname__ = call.__name__ = spec_func.__name__
         return call
@@ -222,9 +226,9 @@ def arq_worker_settings(registry: JobRegistry, make_context: Callable[[], Awaita
             await close_context(ctx["kassa"])
 
     return {
-        "functions": [func(wrap(s.func), name=s.name, timeout=s.timeout_seconds, max_tries=s.max_tries)
+        "functions": [func(wrap(s.name, s.func), name=s.name, timeout=s.timeout_seconds, max_tries=s.max_tries)
                       for s in registry.jobs.values()],
-        "cron_jobs": [cron(wrap(c.func), name=c.name, minute=set(range(0, 60, c.every_minutes)), second=0,
+        "cron_jobs": [cron(wrap(c.name, c.func), name=c.name, minute=set(range(0, 60, c.every_minutes)), second=0,
                            timeout=c.timeout_seconds, unique=True, run_at_startup=False)
                       for c in registry.crons.values()],
         "redis_settings": RedisSettings.from_dsn(redis_url),

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .auth import KeyResolver
 from .clock import Clock
+from .cors import BrowserOrigins
 from .db import Database, create_engine
 from .idempotency import IdempotencyStore
 from .jobs import ArqQueue, InProcessRunner, JobContext, JobQueue, JobRegistry
@@ -33,6 +34,9 @@ class Runtime:
         self.idempotency = IdempotencyStore(self.db, self.clock, settings.idempotency_ttl_hours)
         self.registry = registry
         self.services: dict[str, Any] = {}
+        # Figures a service reads from the database when /metrics is scraped (kassa_platform.metrics).
+        self.metric_sources: list[Any] = []
+        self.origins = BrowserOrigins(settings, self.services)  # browsers' allowed origins per application
         self.arq: ArqQueue | None = ArqQueue(settings.redis_url, settings.redis_prefix) if settings.redis_url else None
         self.runner: InProcessRunner | None = None if self.arq else InProcessRunner(registry, self.job_context)
         self.queue: JobQueue = self.arq or self.runner  # type: ignore[assignment]
@@ -54,6 +58,7 @@ class Runtime:
             await self.runner.stop()
         if self.arq is not None:
             await self.arq.close()
+        await self.origins.close()
         await self.db.close()  # the direct pool, then the engine
         self._started = False
 

@@ -1,0 +1,38 @@
+import { HttpClient, type ClientOptions, type HttpRequest } from './core/http.js';
+import { Carts, type SecretStore } from './resources/carts.js';
+import { Checkout } from './resources/checkout.js';
+import { Products } from './resources/products.js';
+
+export interface KassaOptions extends ClientOptions {
+  /**
+   * Where cart and session secrets are kept between calls. Default: in memory, for this client.
+   * Pass a store backed by `sessionStorage` to keep a shopper's cart across page loads.
+   */
+  secrets?: SecretStore;
+}
+
+/**
+ * The storefront client: carts, the catalog, checkout sessions. In a browser, give it a
+ * publishable key; on a server, a secret key (and import `KassaServer` from `@kassa/js/server`
+ * for the rest of the API).
+ */
+export class Kassa {
+  readonly carts: Carts;
+  readonly products: Products;
+  readonly checkout: Checkout;
+  protected readonly http: HttpClient;
+  protected readonly secrets: SecretStore;
+
+  constructor(options: KassaOptions) {
+    this.http = new HttpClient(options);
+    this.secrets = options.secrets ?? new Map<string, string>();
+    this.carts = new Carts(this.http, this.secrets);
+    this.products = new Products(this.http);
+    this.checkout = new Checkout(this.http, this.secrets);
+  }
+
+  /** Any call the typed resources do not cover yet, with the same retries, keys and errors. */
+  request<T = unknown>(request: HttpRequest): Promise<T> {
+    return this.http.request<T>(request);
+  }
+}

@@ -1,0 +1,243 @@
+/** The rest of the API, for servers holding a secret key. Method names follow the operation ids. */
+import type { HttpClient, HttpRequest, RequestOptions } from '../core/http.js';
+import { PagePromise, type Page } from '../core/pagination.js';
+import type {
+  BodyOf, CartOperations as C, CheckoutOperations as K, QueryOf, ResultOf, WebhookOperations as W,
+} from '../types.js';
+import { Products } from './products.js';
+
+const e = encodeURIComponent;
+
+class Resource {
+  constructor(protected readonly http: HttpClient) {}
+
+  protected call<T>(method: HttpRequest['method'], path: string, body?: unknown, options?: RequestOptions,
+                    query?: HttpRequest['query']): Promise<T> {
+    return this.http.request<T>({ ...options, method, path, body, query });
+  }
+
+  protected async items<T>(path: string, options?: RequestOptions): Promise<T[]> {
+    return (await this.call<{ data: T[] }>('GET', path, undefined, options)).data;
+  }
+
+  protected pages<T>(path: string, query?: Record<string, string | number | boolean | null | undefined>,
+                     options?: RequestOptions): PagePromise<T> {
+    return new PagePromise((cursor) => this.call<Page<T>>('GET', path, undefined, options,
+                                                          { ...query, cursor: cursor ?? query?.['cursor'] }));
+  }
+}
+
+type Item<O> = ResultOf<O> extends { data: (infer T)[] } ? T : never;
+
+export class ProductsAdmin extends Products {
+  create(body: BodyOf<C['createProduct']>, options?: RequestOptions): Promise<ResultOf<C['createProduct']>> {
+    return this.http.request({ ...options, method: 'POST', path: '/api/v1/products', body });
+  }
+  update(productId: string, body: BodyOf<C['updateProduct']>, options?: RequestOptions): Promise<ResultOf<C['updateProduct']>> {
+    return this.http.request({ ...options, method: 'PATCH', path: `/api/v1/products/${e(productId)}`, body });
+  }
+  addVariant(productId: string, body: BodyOf<C['addVariant']>, options?: RequestOptions): Promise<ResultOf<C['addVariant']>> {
+    return this.http.request({ ...options, method: 'POST', path: `/api/v1/products/${e(productId)}/variants`, body });
+  }
+  updateVariant(productId: string, variantId: string, body: BodyOf<C['updateVariant']>,
+                options?: RequestOptions): Promise<ResultOf<C['updateVariant']>> {
+    return this.http.request({ ...options, method: 'PATCH', body,
+                               path: `/api/v1/products/${e(productId)}/variants/${e(variantId)}` });
+  }
+}
+
+export class ShippingMethods extends Resource {
+  create(body: BodyOf<C['createShippingMethod']>, o?: RequestOptions): Promise<ResultOf<C['createShippingMethod']>> {
+    return this.call('POST', '/api/v1/shipping-methods', body, o);
+  }
+  list(o?: RequestOptions): Promise<Item<C['listShippingMethods']>[]> {
+    return this.items('/api/v1/shipping-methods', o);
+  }
+  get(id: string, o?: RequestOptions): Promise<ResultOf<C['getShippingMethod']>> {
+    return this.call('GET', `/api/v1/shipping-methods/${e(id)}`, undefined, o);
+  }
+  update(id: string, body: BodyOf<C['updateShippingMethod']>, o?: RequestOptions): Promise<ResultOf<C['updateShippingMethod']>> {
+    return this.call('PATCH', `/api/v1/shipping-methods/${e(id)}`, body, o);
+  }
+  delete(id: string, o?: RequestOptions): Promise<void> {
+    return this.call('DELETE', `/api/v1/shipping-methods/${e(id)}`, undefined, o);
+  }
+}
+
+export class TaxRates extends Resource {
+  create(body: BodyOf<C['createTaxRate']>, o?: RequestOptions): Promise<ResultOf<C['createTaxRate']>> {
+    return this.call('POST', '/api/v1/tax-rates', body, o);
+  }
+  list(o?: RequestOptions): Promise<Item<C['listTaxRates']>[]> {
+    return this.items('/api/v1/tax-rates', o);
+  }
+  delete(id: string, o?: RequestOptions): Promise<void> {
+    return this.call('DELETE', `/api/v1/tax-rates/${e(id)}`, undefined, o);
+  }
+}
+
+export class TaxSettings extends Resource {
+  get(o?: RequestOptions): Promise<ResultOf<C['getTaxSettings']>> {
+    return this.call('GET', '/api/v1/tax-settings', undefined, o);
+  }
+  update(body: BodyOf<C['updateTaxSettings']>, o?: RequestOptions): Promise<ResultOf<C['updateTaxSettings']>> {
+    return this.call('PUT', '/api/v1/tax-settings', body, o);
+  }
+}
+
+export class EmbedConfigs extends Resource {
+  get(o?: RequestOptions): Promise<ResultOf<C['getEmbedConfig']>> {
+    return this.call('GET', '/api/v1/embed-config', undefined, o);
+  }
+  /** Changes the fields named (allowedOrigins, cartAbandonmentThresholdMinutes, …); `null` clears one. */
+  update(body: BodyOf<C['updateEmbedConfig']>, o?: RequestOptions): Promise<ResultOf<C['updateEmbedConfig']>> {
+    return this.call('PUT', '/api/v1/embed-config', body, o);
+  }
+}
+
+export class AbandonedCarts extends Resource {
+  list(query?: QueryOf<C['listAbandonedCarts']>, o?: RequestOptions): PagePromise<Item<C['listAbandonedCarts']>> {
+    return this.pages('/api/v1/abandoned-carts', query, o);
+  }
+  summarize(query?: QueryOf<C['summarizeAbandonedCarts']>, o?: RequestOptions): Promise<ResultOf<C['summarizeAbandonedCarts']>> {
+    return this.call('GET', '/api/v1/abandoned-carts/summary', undefined, o, query);
+  }
+}
+
+export class Campaigns extends Resource {
+  create(body: BodyOf<C['createCampaign']>, o?: RequestOptions): Promise<ResultOf<C['createCampaign']>> {
+    return this.call('POST', '/api/v1/campaigns', body, o);
+  }
+  list(query?: QueryOf<C['listCampaigns']>, o?: RequestOptions): PagePromise<Item<C['listCampaigns']>> {
+    return this.pages('/api/v1/campaigns', query, o);
+  }
+  get(id: string, o?: RequestOptions): Promise<ResultOf<C['getCampaign']>> {
+    return this.call('GET', `/api/v1/campaigns/${e(id)}`, undefined, o);
+  }
+  update(id: string, body: BodyOf<C['updateCampaign']>, o?: RequestOptions): Promise<ResultOf<C['updateCampaign']>> {
+    return this.call('PATCH', `/api/v1/campaigns/${e(id)}`, body, o);
+  }
+  activate(id: string, o?: RequestOptions): Promise<ResultOf<C['activateCampaign']>> {
+    return this.call('POST', `/api/v1/campaigns/${e(id)}/activate`, undefined, o);
+  }
+  deactivate(id: string, o?: RequestOptions): Promise<ResultOf<C['deactivateCampaign']>> {
+    return this.call('POST', `/api/v1/campaigns/${e(id)}/deactivate`, undefined, o);
+  }
+  getStats(id: string, o?: RequestOptions): Promise<ResultOf<C['getCampaignStats']>> {
+    return this.call('GET', `/api/v1/campaigns/${e(id)}/stats`, undefined, o);
+  }
+  createCodes(id: string, body: BodyOf<C['createCodes']>, o?: RequestOptions): Promise<ResultOf<C['createCodes']>> {
+    return this.call('POST', `/api/v1/campaigns/${e(id)}/codes`, body, o);
+  }
+  listCodes(id: string, query?: QueryOf<C['listCodes']>, o?: RequestOptions): PagePromise<Item<C['listCodes']>> {
+    return this.pages(`/api/v1/campaigns/${e(id)}/codes`, query, o);
+  }
+}
+
+export class Codes extends Resource {
+  get(code: string, o?: RequestOptions): Promise<ResultOf<C['getCode']>> {
+    return this.call('GET', `/api/v1/codes/${e(code)}`, undefined, o);
+  }
+  assign(code: string, body: BodyOf<C['assignCode']>, o?: RequestOptions): Promise<ResultOf<C['assignCode']>> {
+    return this.call('POST', `/api/v1/codes/${e(code)}/assign`, body, o);
+  }
+  distribute(code: string, o?: RequestOptions): Promise<ResultOf<C['distributeCode']>> {
+    return this.call('POST', `/api/v1/codes/${e(code)}/distribute`, undefined, o);
+  }
+  deactivate(code: string, o?: RequestOptions): Promise<ResultOf<C['deactivateCode']>> {
+    return this.call('POST', `/api/v1/codes/${e(code)}/deactivate`, undefined, o);
+  }
+}
+
+export class Vouchers extends Resource {
+  /** What a code would give a basket, and why not, reserving nothing. */
+  validate(body: BodyOf<C['validateVoucher']>, o?: RequestOptions): Promise<ResultOf<C['validateVoucher']>> {
+    return this.call('POST', '/api/v1/vouchers/validate', body, o);
+  }
+}
+
+export class Redemptions extends Resource {
+  list(query?: QueryOf<C['listRedemptions']>, o?: RequestOptions): PagePromise<Item<C['listRedemptions']>> {
+    return this.pages('/api/v1/redemptions', query, o);
+  }
+  cancel(body: BodyOf<C['cancelRedemptions']>, o?: RequestOptions): Promise<ResultOf<C['cancelRedemptions']>> {
+    return this.call('POST', '/api/v1/redemptions/cancel', body, o);
+  }
+}
+
+export class Orders extends Resource {
+  list(query?: QueryOf<K['listOrders']>, o?: RequestOptions): PagePromise<Item<K['listOrders']>> {
+    return this.pages('/api/v1/orders', query, o);
+  }
+  get(id: string, o?: RequestOptions): Promise<ResultOf<K['getOrder']>> {
+    return this.call('GET', `/api/v1/orders/${e(id)}`, undefined, o);
+  }
+  /** Refunds `amount` (default: the rest) of an order. */
+  createRefund(id: string, body: BodyOf<K['createRefund']>, o?: RequestOptions): Promise<ResultOf<K['createRefund']>> {
+    return this.call('POST', `/api/v1/orders/${e(id)}/refunds`, body ?? {}, o);
+  }
+  listRefunds(id: string, o?: RequestOptions): Promise<Item<K['listRefunds']>[]> {
+    return this.items(`/api/v1/orders/${e(id)}/refunds`, o);
+  }
+}
+
+const ENDPOINTS = '/api/v1/webhook-endpoints';
+
+export class WebhookEndpoints extends Resource {
+  /** The answer carries the `whsec_…` secret once: keep it for `verifyWebhook`. */
+  create(body: BodyOf<W['createWebhookEndpoint']>, o?: RequestOptions): Promise<ResultOf<W['createWebhookEndpoint']>> {
+    return this.call('POST', ENDPOINTS, body, o);
+  }
+  list(query?: QueryOf<W['listWebhookEndpoints']>, o?: RequestOptions): PagePromise<Item<W['listWebhookEndpoints']>> {
+    return this.pages(ENDPOINTS, query, o);
+  }
+  get(id: string, o?: RequestOptions): Promise<ResultOf<W['getWebhookEndpoint']>> {
+    return this.call('GET', `${ENDPOINTS}/${e(id)}`, undefined, o);
+  }
+  update(id: string, body: BodyOf<W['updateWebhookEndpoint']>, o?: RequestOptions): Promise<ResultOf<W['updateWebhookEndpoint']>> {
+    return this.call('PATCH', `${ENDPOINTS}/${e(id)}`, body, o);
+  }
+  delete(id: string, o?: RequestOptions): Promise<void> {
+    return this.call('DELETE', `${ENDPOINTS}/${e(id)}`, undefined, o);
+  }
+  rotateSecret(id: string, body: BodyOf<W['rotateWebhookSecret']>, o?: RequestOptions): Promise<ResultOf<W['rotateWebhookSecret']>> {
+    return this.call('POST', `${ENDPOINTS}/${e(id)}/rotate-secret`, body ?? {}, o);
+  }
+  sendTest(id: string, o?: RequestOptions): Promise<ResultOf<W['sendTestWebhook']>> {
+    return this.call('POST', `${ENDPOINTS}/${e(id)}/test`, undefined, o);
+  }
+  recover(id: string, body: BodyOf<W['recoverWebhookDeliveries']>, o?: RequestOptions): Promise<ResultOf<W['recoverWebhookDeliveries']>> {
+    return this.call('POST', `${ENDPOINTS}/${e(id)}/recover`, body, o);
+  }
+  getStats(id: string, query?: QueryOf<W['getWebhookEndpointStats']>, o?: RequestOptions): Promise<ResultOf<W['getWebhookEndpointStats']>> {
+    return this.call('GET', `${ENDPOINTS}/${e(id)}/stats`, undefined, o, query);
+  }
+  listDeliveries(id: string, query?: QueryOf<W['listEndpointDeliveries']>,
+                 o?: RequestOptions): PagePromise<Item<W['listEndpointDeliveries']>> {
+    return this.pages(`${ENDPOINTS}/${e(id)}/deliveries`, query, o);
+  }
+}
+
+export class WebhookDeliveries extends Resource {
+  get(id: string, o?: RequestOptions): Promise<ResultOf<W['getWebhookDelivery']>> {
+    return this.call('GET', `/api/v1/webhook-deliveries/${e(id)}`, undefined, o);
+  }
+  listAttempts(id: string, query?: QueryOf<W['listWebhookAttempts']>, o?: RequestOptions): PagePromise<Item<W['listWebhookAttempts']>> {
+    return this.pages(`/api/v1/webhook-deliveries/${e(id)}/attempts`, query, o);
+  }
+  resend(id: string, o?: RequestOptions): Promise<ResultOf<W['resendWebhookDelivery']>> {
+    return this.call('POST', `/api/v1/webhook-deliveries/${e(id)}/resend`, undefined, o);
+  }
+}
+
+export class Events extends Resource {
+  list(query?: QueryOf<W['listEvents']>, o?: RequestOptions): PagePromise<Item<W['listEvents']>> {
+    return this.pages('/api/v1/events', query, o);
+  }
+  get(id: string, o?: RequestOptions): Promise<ResultOf<W['getEvent']>> {
+    return this.call('GET', `/api/v1/events/${e(id)}`, undefined, o);
+  }
+  listDeliveries(id: string, query?: QueryOf<W['listEventDeliveries']>, o?: RequestOptions): PagePromise<Item<W['listEventDeliveries']>> {
+    return this.pages(`/api/v1/events/${e(id)}/deliveries`, query, o);
+  }
+}

@@ -1,0 +1,81 @@
+import type { HttpClient, HttpRequest, RequestOptions } from '../core/http.js';
+import type { BodyOf, Cart, CartOperations as Op, ShippingOption } from '../types.js';
+
+/** Where the client keeps the secret of each cart it created (in memory unless you pass a store). */
+export interface SecretStore {
+  get(id: string): string | null | undefined;
+  set(id: string, secret: string): void;
+}
+
+export interface CartRequestOptions extends RequestOptions {
+  /** The cart's client secret, or a recovery link's token. Default: the one remembered from `create`. */
+  cartSecret?: string;
+}
+
+export class Carts {
+  constructor(private readonly http: HttpClient, private readonly secrets: SecretStore) {}
+
+  /** Creates a cart; its client secret is remembered, so the other calls on it work with a publishable key. */
+  async create(body: BodyOf<Op['createCart']>, options?: RequestOptions): Promise<Cart> {
+    const cart = await this.http.request<Cart>({ ...options, method: 'POST', path: '/api/v1/carts', body });
+    if (cart.clientSecret) this.secrets.set(cart.id, cart.clientSecret);
+    return cart;
+  }
+
+  /** Remembers a cart's secret you kept yourself (after a page reload, or a recovery link's token). */
+  remember(cartId: string, cartSecret: string): void {
+    this.secrets.set(cartId, cartSecret);
+  }
+
+  get(cartId: string, options?: CartRequestOptions): Promise<Cart> {
+    return this.call('GET', cartId, '', undefined, options);
+  }
+
+  /** Email, addresses (the canonical `CartAddress`), metadata; `null` clears a field. */
+  update(cartId: string, body: BodyOf<Op['updateCart']>, options?: CartRequestOptions): Promise<Cart> {
+    return this.call('PATCH', cartId, '', body, options);
+  }
+
+  addLineItem(cartId: string, body: BodyOf<Op['addLineItem']>, options?: CartRequestOptions): Promise<Cart> {
+    return this.call('POST', cartId, '/line-items', body, options);
+  }
+
+  /** Sets a line's quantity (0 removes it). */
+  updateLineItem(cartId: string, lineId: string, body: BodyOf<Op['updateLineItem']>,
+                 options?: CartRequestOptions): Promise<Cart> {
+    return this.call('PATCH', cartId, `/line-items/${encodeURIComponent(lineId)}`, body, options);
+  }
+
+  removeLineItem(cartId: string, lineId: string, options?: CartRequestOptions): Promise<Cart> {
+    return this.call('DELETE', cartId, `/line-items/${encodeURIComponent(lineId)}`, undefined, options);
+  }
+
+  /** The methods that ship to the cart's address, each priced for this cart. */
+  async listShippingMethods(cartId: string, options?: CartRequestOptions): Promise<ShippingOption[]> {
+    return (await this.call<{ data: ShippingOption[] }>('GET', cartId, '/shipping-methods', undefined, options)).data;
+  }
+
+  /** One atomic call: the answer is the whole recomputed cart, the source of truth for totals. */
+  selectShippingMethod(cartId: string, body: BodyOf<Op['selectShippingMethod']>,
+                       options?: CartRequestOptions): Promise<Cart> {
+    return this.call('PUT', cartId, '/shipping-method', body, options);
+  }
+
+  /** Applies a code, or throws `DiscountInvalidError` with the reason in `details`. */
+  applyDiscountCode(cartId: string, body: BodyOf<Op['applyDiscountCode']>, options?: CartRequestOptions): Promise<Cart> {
+    return this.call('POST', cartId, '/discount-codes', body, options);
+  }
+
+  removeDiscountCode(cartId: string, code: string, options?: CartRequestOptions): Promise<Cart> {
+    return this.call('DELETE', cartId, `/discount-codes/${encodeURIComponent(code)}`, undefined, options);
+  }
+
+  private call<T = Cart>(method: HttpRequest['method'], cartId: string, sub: string, body: unknown,
+                         options?: CartRequestOptions): Promise<T> {
+    const secret = options?.cartSecret ?? this.secrets.get(cartId);
+    return this.http.request<T>({
+      ...options, method, body, path: `/api/v1/carts/${encodeURIComponent(cartId)}${sub}`,
+      headers: secret ? { ...options?.headers, 'X-Cart-Secret': secret } : options?.headers,
+    });
+  }
+}

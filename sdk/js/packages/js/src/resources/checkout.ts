@@ -1,0 +1,76 @@
+import type { HttpClient, RequestOptions } from '../core/http.js';
+import type { SecretStore } from './carts.js';
+import type {
+  BodyOf, CheckoutOperations as Op, CheckoutSession, EmbedToken, Payment, PaymentMethod,
+} from '../types.js';
+
+export interface SessionRequestOptions extends RequestOptions {
+  /** The session's client secret (sent as X-Checkout-Secret), needed with a publishable key. */
+  clientSecret?: string;
+}
+
+const SESSIONS = '/api/v1/checkout/sessions';
+
+export class CheckoutSessions {
+  constructor(private readonly http: HttpClient, private readonly secrets: SecretStore) {}
+
+  /** Server side, with a secret key: a session for a cart, with its hosted `url` and `clientSecret`. */
+  async create(body: BodyOf<Op['createCheckoutSession']>, options?: RequestOptions): Promise<CheckoutSession> {
+    const session = await this.http.request<CheckoutSession>({ ...options, method: 'POST', path: SESSIONS, body });
+    if (session.clientSecret) this.secrets.set(session.id, session.clientSecret);
+    return session;
+  }
+
+  get(sessionId: string, options?: SessionRequestOptions): Promise<CheckoutSession> {
+    return this.call('GET', `${SESSIONS}/${encodeURIComponent(sessionId)}`, undefined, sessionId, options);
+  }
+
+  /** Server side: cancels the session (idempotent) and reopens its cart if it is still in checkout. */
+  cancel(sessionId: string, options?: RequestOptions): Promise<CheckoutSession> {
+    return this.http.request({ ...options, method: 'DELETE', path: `${SESSIONS}/${encodeURIComponent(sessionId)}` });
+  }
+
+  /** Pays and creates the order; throws `PaymentError` on a decline, `AddressRequiredError` naming the field. */
+  complete(sessionId: string, body: BodyOf<Op['completeCheckoutSession']>,
+           options?: SessionRequestOptions): Promise<CheckoutSession> {
+    return this.call('POST', `/api/v1/checkout-sessions/${encodeURIComponent(sessionId)}/complete`, body, sessionId,
+                     options);
+  }
+
+  async listPayments(sessionId: string, options?: RequestOptions): Promise<Payment[]> {
+    const path = `${SESSIONS}/${encodeURIComponent(sessionId)}/payments`;
+    return (await this.http.request<{ data: Payment[] }>({ ...options, method: 'GET', path })).data;
+  }
+
+  private call<T>(method: 'GET' | 'POST', path: string, body: unknown, sessionId: string,
+                  options?: SessionRequestOptions): Promise<T> {
+    const secret = options?.clientSecret ?? this.secrets.get(sessionId);
+    return this.http.request<T>({
+      ...options, method, path, body,
+      headers: secret ? { ...options?.headers, 'X-Checkout-Secret': secret } : options?.headers,
+    });
+  }
+}
+
+export class Checkout {
+  readonly sessions: CheckoutSessions;
+
+  constructor(private readonly http: HttpClient, secrets: SecretStore) {
+    this.sessions = new CheckoutSessions(http, secrets);
+  }
+
+  /** Server side: a 15-minute token that lets `origin` embed the session's payment step. */
+  createEmbedToken(body: BodyOf<Op['createEmbedToken']>, options?: RequestOptions): Promise<EmbedToken> {
+    return this.http.request({ ...options, method: 'POST', path: '/api/v1/checkout-sessions/embed-token', body });
+  }
+
+  /** The payment methods on offer, narrowed to a session's `allowedMethods` when you name it. */
+  async listPaymentMethods(query?: { sessionId?: string }, options?: SessionRequestOptions): Promise<PaymentMethod[]> {
+    const secret = options?.clientSecret;
+    const answer = await this.http.request<{ data: PaymentMethod[] }>({
+      ...options, method: 'GET', path: '/api/v1/payment-methods', query,
+      headers: secret ? { ...options?.headers, 'X-Checkout-Secret': secret } : options?.headers,
+    });
+    return answer.data;
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * `@kassa/js/server`: the whole API for a server holding a secret key. `KassaServer` is the
+ * storefront client plus the merchant's resources.
+ */
+import { Kassa, type KassaOptions } from './client.js';
+import {
+  AbandonedCarts, Campaigns, Codes, EmbedConfigs, Events, Orders, ProductsAdmin, Redemptions, ShippingMethods,
+  TaxRates, TaxSettings, Vouchers, WebhookDeliveries, WebhookEndpoints,
+} from './resources/admin.js';
+
+export class KassaServer extends Kassa {
+  declare readonly products: ProductsAdmin;
+  readonly orders: Orders;
+  readonly shippingMethods: ShippingMethods;
+  readonly taxRates: TaxRates;
+  readonly taxSettings: TaxSettings;
+  readonly embedConfig: EmbedConfigs;
+  readonly abandonedCarts: AbandonedCarts;
+  readonly campaigns: Campaigns;
+  readonly codes: Codes;
+  readonly vouchers: Vouchers;
+  readonly redemptions: Redemptions;
+  readonly webhookEndpoints: WebhookEndpoints;
+  readonly webhookDeliveries: WebhookDeliveries;
+  readonly events: Events;
+
+  constructor(options: KassaOptions) {
+    super(options);
+    const http = this.http;
+    (this as { products: ProductsAdmin }).products = new ProductsAdmin(http);
+    this.orders = new Orders(http);
+    this.shippingMethods = new ShippingMethods(http);
+    this.taxRates = new TaxRates(http);
+    this.taxSettings = new TaxSettings(http);
+    this.embedConfig = new EmbedConfigs(http);
+    this.abandonedCarts = new AbandonedCarts(http);
+    this.campaigns = new Campaigns(http);
+    this.codes = new Codes(http);
+    this.vouchers = new Vouchers(http);
+    this.redemptions = new Redemptions(http);
+    this.webhookEndpoints = new WebhookEndpoints(http);
+    this.webhookDeliveries = new WebhookDeliveries(http);
+    this.events = new Events(http);
+  }
+}
+
+export * from './index.js';
+export * from './resources/admin.js';

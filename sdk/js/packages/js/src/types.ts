@@ -1,0 +1,57 @@
+/**
+ * Names for the generated wire types (src/generated, from Kassa's OpenAPI documents), and the
+ * helpers that read a request body, query or result off an operation.
+ */
+import type { components as CartComponents, operations as CartOperations } from './generated/cart.js';
+import type { components as CheckoutComponents, operations as CheckoutOperations } from './generated/checkout.js';
+import type { components as WebhookComponents, operations as WebhookOperations } from './generated/webhooks.js';
+
+export type { CartOperations, CheckoutOperations, WebhookOperations };
+type CartSchemas = CartComponents['schemas'];
+type CheckoutSchemas = CheckoutComponents['schemas'];
+type WebhookSchemas = WebhookComponents['schemas'];
+
+type Json<C> = C extends { content: { 'application/json': infer T } } ? T : undefined;
+/** The JSON body an operation takes. */
+export type BodyOf<O> = O extends { requestBody: infer R } ? Json<R> : O extends { requestBody?: infer R } ? Json<NonNullable<R>> : never;
+/** The query parameters an operation takes. */
+export type QueryOf<O> = O extends { parameters: { query?: infer Q } } ? NonNullable<Q> : never;
+/** What an operation answers on success. */
+export type ResultOf<O> = O extends { responses: infer R }
+  ? 200 extends keyof R ? Json<R[200]> : 201 extends keyof R ? Json<R[201]> : undefined
+  : never;
+
+// Carts
+export type Cart = CartSchemas['Cart'];
+/** The one canonical address: `addressLine1`, `city`, `countryCode` required. */
+export type CartAddress = CartSchemas['CartAddress'];
+export type LineItem = CartSchemas['LineItem'];
+export type CreateCartInput = CartSchemas['CreateCart'];
+export type UpdateCartInput = CartSchemas['UpdateCart'];
+export type LineItemInput = CartSchemas['LineItemInput'];
+export type ShippingOption = CartSchemas['ShippingOption'];
+export type AppliedDiscount = CartSchemas['AppliedDiscount'];
+// Catalog
+export type Product = CartSchemas['Product'];
+export type Variant = CartSchemas['Variant'];
+// Checkout
+export type CheckoutSession = CheckoutSchemas['CheckoutSession'];
+export type CreateCheckoutSessionInput = CheckoutSchemas['CreateCheckoutSession'];
+export type CompleteCheckoutSessionInput = CheckoutSchemas['CompleteCheckoutSession'];
+export type EmbedToken = CheckoutSchemas['EmbedToken'];
+export type EmbedTokenInput = CheckoutSchemas['EmbedTokenRequest'];
+export type PaymentMethod = CheckoutSchemas['PaymentMethod'];
+export type Payment = CheckoutSchemas['Payment'];
+export type Order = CheckoutSchemas['Order'];
+export type Refund = CheckoutSchemas['Refund'];
+// Server-side resources
+export type EmbedConfig = CartSchemas['EmbedConfig'];
+export type AbandonedCart = CartSchemas['AbandonedCart'];
+export type AbandonedCartSummary = CartSchemas['AbandonedCartSummary'];
+export type Campaign = CartSchemas['Campaign'];
+export type Code = CartSchemas['Code'];
+export type ShippingMethod = CartSchemas['ShippingMethod'];
+export type TaxRate = CartSchemas['TaxRate'];
+export type WebhookEndpoint = WebhookSchemas['WebhookEndpoint'];
+export type WebhookDelivery = WebhookSchemas['WebhookDelivery'];
+export type WebhookEvent = WebhookSchemas['Event'];
