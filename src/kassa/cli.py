@@ -58,6 +58,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
               "distributed mode", file=sys.stderr)
     base_url = f"http://{args.host}:{args.port}"
     settings = Settings.from_env(public_base_url=base_url) if "KASSA_PUBLIC_BASE_URL" not in __import__("os").environ else settings
+    if args.workers > 1:
+        if not args.service:
+            print("--workers runs several processes of one service (kassa serve cart --workers 4); the embedded "
+                  "mode is one process", file=sys.stderr)
+            return 2
+        return _serve_workers(args, settings)
 
     async def main() -> None:
         await _migrate(settings)
@@ -98,26 +104,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_gateway(args: argparse.Namespace) -> int:
-    import uvicorn
-    from kassa_platform.logs import configure_logging
+def _serve_workers(args: argparse.Namespace, settings: Settings) -> int:
+    import os
 
-    from .proxy import GatewayProxy
+    from .serving import serve_workers
 
-    settings = _settings(args)
-    configure_logging(json_format=settings.log_json, level=settings.log_level, access_log=settings.access_log)
-    if not settings.service_urls:
-        print("kassa gateway needs where the services answer: set "
-              + ", ".join(f"KASSA_{n.upper()}_URL" for n in SERVICES), file=sys.stderr)
-        return 2
-    missing = [n for n in SERVICES if n not in settings.service_urls]
-    if missing:
-        print(f"note: no URL for {', '.join(missing)}: their paths answer route_not_found", file=sys.stderr)
-    proxy = GatewayProxy({n: (SERVICES[n].path_prefixes, url) for n, url in settings.service_urls.items()})
-    print(f"Kassa gateway listening on http://{args.host}:{args.port} -> "
-          + ", ".join(f"{n} {u}" for n, u in settings.service_urls.items()), flush=True)
-    uvicorn.run(proxy, host=args.host, port=args.port, lifespan="on", access_log=False, log_config=None,
-                loop="uvloop", http="httptools")
+    asyncio.run(_migrate(settings))  # once, before the workers start
+    os.environ.setdefault("KASSA_PUBLIC_BASE_URL", settings.public_base_url)
+    print(f"Kassa service {args.service}: {args.workers} processes listening on http://{args.host}:{args.port} "
+          f"(database {_redact(settings.database_url)}, "
+          f"jobs {'arq on ' + settings.redis_url if settings.redis_url else 'in-process'})", flush=True)
+    serve_workers(args.service, host=args.host, port=args.port, workers=args.workers)
     return 0
 
 
@@ -281,6 +278,13 @@ def cmd_vouchers(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {number}")
+    return number
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kassa", description="Kassa: carts, checkout and webhooks")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -289,12 +293,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("service", nargs="?", choices=sorted(SERVICES), help="run only this service")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=_positive, default=1,
+                       help="processes of the service sharing the port (one service only; default 1)")
     serve.set_defaults(func=cmd_serve)
-
-    gateway = sub.add_parser("gateway", help="distributed mode: one base URL in front of the service processes")
-    gateway.add_argument("--host", default="127.0.0.1")
-    gateway.add_argument("--port", type=int, default=8000)
-    gateway.set_defaults(func=cmd_gateway)
 
     worker = sub.add_parser("worker", help="run the background jobs on arq (needs KASSA_REDIS_URL)")
     worker.add_argument("--burst", action="store_true", help="run queued jobs, then exit")

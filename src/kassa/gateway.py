@@ -1,7 +1,8 @@
 """The embedded mode's path router: every service app behind one port, one base URL.
 
-Distributed deployments put a real gateway in front of the service processes; this router
-gives the same URL layout in one process, so clients cannot tell the two modes apart.
+Distributed deployments put the real gateway (Caddy, deploy/Caddyfile) in front of the service
+processes; this router gives the same URL layout in one process, so clients cannot tell the two
+modes apart (tests/e2e/test_gateway_config.py holds the Caddyfile to the same prefixes).
 """
 
 from __future__ import annotations
@@ -20,8 +21,7 @@ T = TypeVar("T")
 
 
 class PrefixRoutes(Generic[T]):
-    """Path prefixes to targets, the longest prefix winning: the embedded router's table and the
-    distributed gateway's."""
+    """Path prefixes to targets, the longest prefix winning."""
 
     def __init__(self, routes: list[tuple[tuple[str, ...], T]]) -> None:
         self.routes = sorted(((p, target) for prefixes, target in routes for p in prefixes), key=lambda r: -len(r[0]))

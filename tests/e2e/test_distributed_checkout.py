@@ -9,8 +9,10 @@ else could make them agree.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
+import socket
 import subprocess
 import sys
 import uuid
@@ -22,44 +24,13 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.conftest import free_port, fresh_database, wait_until_ready
+from tests.conftest import free_port, fresh_database
+from tests.e2e.cluster import Gateway, Kassa
 
 pytestmark = pytest.mark.slow
 
 ADDRESS = {"addressLine1": "Unter den Linden 1", "city": "Berlin", "countryCode": "DE"}
 CARD = {"type": "card", "card": {"number": "4242424242424242", "expMonth": 12, "expYear": 2030, "cvc": "123"}}
-
-
-class Server:
-    """`kassa serve SERVICE --port PORT` as a child process that can be stopped and started again
-    on the same port (the checkout process keeps calling the cart service at one address)."""
-
-    def __init__(self, service: str, port: int, env: dict[str, str], log: Path, command: str = "serve") -> None:
-        self.service, self.port, self.env, self.log, self.command = service, port, env, log, command
-        self.base = f"http://127.0.0.1:{port}"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> "Server":
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "kassa.cli", self.command, *([self.service] if self.command == "serve" else []),
-                 "--port", str(self.port)],
-                env=self.env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        return self
-
-    def wait_ready(self) -> None:
-        assert self.proc is not None
-        wait_until_ready(self.proc, self.base, self.log.read_text, name=f"{self.service} server")
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
 
 
 @pytest.fixture
@@ -70,7 +41,7 @@ async def fresh_pg() -> AsyncIterator[str]:
 
 
 @pytest.fixture
-def deployment(tmp_path: Path, fresh_pg: str) -> Iterator[dict]:
+def deployment(tmp_path: Path, fresh_pg: str, caddy: str) -> Iterator[dict]:
     """Migrated by the CLI; an app + secret key from the CLI; the two service processes ready."""
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("KASSA_")}
     shared = {"KASSA_DATABASE_URL": fresh_pg, "KASSA_SERVICE_TOKEN": secrets.token_urlsafe(32),
@@ -88,12 +59,12 @@ def deployment(tmp_path: Path, fresh_pg: str) -> Iterator[dict]:
 
     assert "migrations applied" in kassa("migrate")
     cart_port, checkout_port = free_port(), free_port()
-    cart = Server("cart", cart_port, env_for("cart"), tmp_path / "cart.log")
-    checkout = Server("checkout", checkout_port, env_for("checkout", KASSA_CART_URL=f"http://127.0.0.1:{cart_port}"),
-                      tmp_path / "checkout.log")
-    # One base URL in front of both, as clients of a distributed deployment use it.
-    gateway = Server("gateway", free_port(), env_for("gateway", KASSA_CART_URL=cart.base, KASSA_CHECKOUT_URL=checkout.base),
-                     tmp_path / "gateway.log", command="gateway")
+    cart = Kassa("cart", cart_port, env_for("cart"), tmp_path / "cart.log")
+    checkout = Kassa("checkout", checkout_port, env_for("checkout", KASSA_CART_URL=f"http://127.0.0.1:{cart_port}"),
+                     tmp_path / "checkout.log")
+    # One base URL in front of both, as clients of a distributed deployment use it: the real gateway.
+    gateway = Gateway(free_port(), {"cart": [f"127.0.0.1:{cart_port}"], "checkout": [f"127.0.0.1:{checkout_port}"],
+                                    "webhooks": [f"127.0.0.1:{free_port()}"]}, tmp_path)
     try:
         cart.start()  # they boot while the CLI makes the application and its key
         checkout.start()
@@ -129,8 +100,8 @@ async def _intents(db_url: str, session_id: str) -> list[asyncpg.Record]:
 
 
 async def test_cart_and_checkout_as_two_processes_over_http(deployment: dict) -> None:
-    cart_srv: Server = deployment["cart"]
-    checkout_srv: Server = deployment["checkout"]
+    cart_srv: Kassa = deployment["cart"]
+    checkout_srv: Kassa = deployment["checkout"]
     auth = {"Authorization": f"Bearer {deployment['key']}"}
     cart_api = httpx.Client(base_url=cart_srv.base, headers=auth, timeout=30)
     checkout_api = httpx.Client(base_url=checkout_srv.base, headers=auth, timeout=30)
@@ -214,11 +185,27 @@ async def test_cart_and_checkout_as_two_processes_over_http(deployment: dict) ->
         assert forged.status_code == 401 and forged.json()["error"]["code"] == "unauthorized", forged.text
 
 
+def raw(base: str, method: str, path: str, headers: dict[str, str], body: bytes = b"") -> tuple[int, dict]:
+    """One request with its path sent byte for byte (clients normalize `..` and `//` away)."""
+    host, port = base.removeprefix("http://").split(":")
+    head = "".join(f"{k}: {v}\r\n" for k, v in {**headers, "Host": host, "Content-Length": str(len(body)),
+                                                  "Connection": "close"}.items())
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(f"{method} {path} HTTP/1.1\r\n{head}\r\n".encode() + body)
+        answer = b"".join(iter(lambda: sock.recv(65536), b""))
+    status_line, _, rest = answer.partition(b"\r\n")
+    return int(status_line.split()[1]), json.loads(rest.partition(b"\r\n\r\n")[2])
+
+
 def test_the_gateway_is_one_base_url_for_both_processes(deployment: dict) -> None:
+    gateway: Gateway = deployment["gateway"]
     auth = {"Authorization": f"Bearer {deployment['key']}"}
-    with httpx.Client(base_url=deployment["gateway"].base, headers=auth, timeout=30) as api:
+    gateway.wait_routed("/api/v1/orders/ord_none")
+    with httpx.Client(base_url=gateway.base, headers=auth, timeout=30) as api:
         product = api.post("/api/v1/products", json={"name": "Cap", "variants": [{"sku": "GW-1", "prices": {"EUR": 900}}]})
         assert product.status_code == 201, product.text
+        # The gateway gives a request without an id one, which the service logs and echoes.
+        assert product.headers["x-request-id"].startswith("req_")
         cart = api.post("/api/v1/carts", json={"currency": "EUR", "lineItems": [
             {"variantId": product.json()["variants"][0]["id"], "quantity": 2}]}).json()
         session = api.post("/api/v1/checkout/sessions", json={"cartId": cart["id"]}).json()
@@ -227,16 +214,31 @@ def test_the_gateway_is_one_base_url_for_both_processes(deployment: dict) -> Non
         assert paid.status_code == 200 and paid.headers["x-request-id"] == "req-gw-1", paid.text
         assert api.get(f"/api/v1/orders/{paid.json()['orderId']}").json()["total"] == 1800
         assert api.get(f"/api/v1/carts/{cart['id']}").json()["status"] == "converted"
-        # service-to-service endpoints are never reachable through the public base URL
-        internal = api.post(f"/internal/carts/{cart['id']}/reopen", json={"sessionId": "x", "reason": "x"},
-                            headers={"Authorization": f"Service {deployment['service_token']}",
-                                     "X-Kassa-Application": deployment["app_id"]})
-        assert internal.status_code == 404 and internal.json()["error"]["code"] == "route_not_found"
-        ready = api.get("/readyz").json()
-        assert ready == {"status": "ok", "checks": {"cart": "ok", "checkout": "ok"}}
+        # Service-to-service endpoints are never reachable through the public base URL, however the
+        # path is spelled, even with the deployment's service token (which the cart service accepts).
+        as_service = {"Authorization": f"Service {deployment['service_token']}",
+                      "X-Kassa-Application": deployment["app_id"], "Content-Type": "application/json",
+                      "X-Request-Id": "req-internal"}
+        reopen = json.dumps({"sessionId": session["id"], "reason": "x"}).encode()
+        for path in (f"/internal/carts/{cart['id']}/reopen", f"//internal/carts/{cart['id']}/reopen",
+                     f"/api/v1/carts/../../../internal/carts/{cart['id']}/reopen",
+                     f"/api/v1/carts/%2e%2e/%2e%2e/%2e%2e/internal/carts/{cart['id']}/reopen",
+                     f"/%69nternal/carts/{cart['id']}/reopen", f"/internal%2Fcarts/{cart['id']}/reopen",
+                     f"/INTERNAL/carts/{cart['id']}/reopen"):
+            status, body = raw(gateway.base, "POST", path, as_service, reopen)
+            assert (status, body["error"]["code"], body["requestId"]) == (404, "route_not_found", "req-internal"), path
+        assert api.get(f"/api/v1/carts/{cart['id']}").json()["status"] == "converted"  # nothing reopened it
+        # Neither are the services' metrics; an unknown path is 404 in the shared envelope.
+        for path in ("/metrics", "/api/v1/nowhere", "/api/v1/cartsX"):
+            missing = api.get(path)
+            assert missing.status_code == 404 and missing.json()["error"]["code"] == "route_not_found", path
+            assert missing.json()["requestId"] == missing.headers["x-request-id"]
+        assert api.get("/healthz").json() == api.get("/readyz").json() == {"status": "ok"}
         assert "/api/v1/checkout/sessions" in api.get("/schema/checkout/openapi.json").json()["paths"]
-        # a service down: the gateway answers 503 in the shared envelope
+        # A service down: the gateway answers 503 in the shared envelope, with the request's id.
         deployment["checkout"].stop()
-        down = api.get(f"/api/v1/orders/{paid.json()['orderId']}")
-        assert down.status_code == 503 and down.json()["error"]["code"] == "service_unavailable", down.text
-        assert api.get("/readyz").status_code == 503
+        down = api.get(f"/api/v1/orders/{paid.json()['orderId']}", headers={"X-Request-Id": "req-down"})
+        assert down.status_code == 503 and down.headers["retry-after"] == "1", down.text
+        assert down.json() == {"error": {"code": "service_unavailable", "message": down.json()["error"]["message"]},
+                               "requestId": "req-down"}
+        assert down.headers["x-request-id"] == "req-down"

@@ -13,6 +13,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.types import ControllerRouterHandler
 
 from .auth import Principal, principal_of
+from .body import RequestBodyMiddleware
 from .cors import OriginGuardMiddleware, PreflightMiddleware, cors_headers
 from .errors import EXCEPTION_HANDLERS
 from .idempotency import IdempotencyMiddleware
@@ -75,6 +76,7 @@ def build_service_app(
             DefineMiddleware(AuthMiddleware, resolver=runtime.keys, service_token=runtime.settings.service_token),
             DefineMiddleware(OriginGuardMiddleware, origins=runtime.origins,
                              public_base_url=runtime.settings.public_base_url),
+            DefineMiddleware(RequestBodyMiddleware, max_bytes=runtime.settings.max_body_bytes),
             DefineMiddleware(IdempotencyMiddleware, store=runtime.idempotency),
         ],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
@@ -84,7 +86,7 @@ def build_service_app(
         openapi_config=OpenAPIConfig(title=f"Kassa {name}", version="1", path="/schema/" + name),
         debug=debug,
         logging_config=None,  # kassa_platform.logs configures logging once per process
-        request_max_body_size=1024 * 1024,
+        request_max_body_size=runtime.settings.max_body_bytes,  # RequestBodyMiddleware refuses first
     )
     instrument(app, name, runtime)
     # Other services in this process reach this one through its app (embedded mode).
