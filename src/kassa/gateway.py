@@ -13,6 +13,7 @@ from typing import Generic, TypeVar
 import msgspec
 from kassa_contract.errors import ErrorBody, ErrorEnvelope
 from kassa_platform.ids import new_id
+from kassa_platform.security_headers import ALWAYS
 from litestar import Litestar
 from litestar.types import Receive, Scope, Send
 
@@ -60,7 +61,8 @@ class PathRouter:
                 error=ErrorBody(code="route_not_found", message=f"No route {scope.get('method', '')} {scope['path']}"),
                 request_id=request_id))
             await send({"type": "http.response.start", "status": 404,
-                        "headers": [(b"content-type", b"application/json"), (b"x-request-id", request_id.encode())]})
+                        "headers": [(b"content-type", b"application/json"), (b"x-request-id", request_id.encode()),
+                                    *ALWAYS]})
             await send({"type": "http.response.body", "body": body})
             return
         await app(scope, receive, send)

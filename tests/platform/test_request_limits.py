@@ -4,10 +4,6 @@ is 413 `request_too_large`, on every route that takes a body, and never a 500.""
 from __future__ import annotations
 
 import json
-import re
-import tempfile
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,51 +11,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from kassa_platform.body import MAX_JSON_DEPTH, json_depth_exceeds
-from kassa_platform.service_client import APP_KEY_PREFIX
-from kassa_platform.settings import Settings
 
-from kassa.gateway import PathRouter
-from kassa.services import SERVICES, build_runtime
 from tests.conftest import Tenant
+from tests.platform.routes import auth_headers, every_route
 from tests.platform.test_errors_and_health import assert_envelope
 
-
-def _routes_with_a_body() -> list[tuple[str, str]]:
-    """(method, path) of every route of every service that a body can be sent to, read from the
-    apps themselves so that routes added later are covered too."""
-    data_dir = Path(tempfile.mkdtemp(prefix="kassa-routes-"))
-    runtime = build_runtime(Settings(database_url=f"sqlite+aiosqlite:///{data_dir / 'unused.db'}", data_dir=data_dir))
-    found = set()
-    for service in SERVICES.values():
-        for route in service.create_app(runtime, owns_runtime=False).routes:
-            for handler in getattr(route, "route_handlers", []):
-                for method in handler.http_methods - {"GET", "HEAD", "OPTIONS"}:
-                    found.add((method, re.sub(r"\{(\w+):\w+\}", r"x_\1", route.path)))
-    return sorted(found)
-
-
-ROUTES = _routes_with_a_body()
-
-
-@pytest.fixture
-async def suite(tenant: Tenant) -> AsyncIterator[httpx.AsyncClient]:
-    """Every service of the suite behind the embedded path router, on the tenant's backend."""
-    runtime = tenant.backend.runtime
-    apps = []
-    for name, service in SERVICES.items():
-        app = runtime.services.get(APP_KEY_PREFIX + name) or service.create_app(runtime, owns_runtime=False)
-        apps.append((service.path_prefixes, app))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=PathRouter(apps, default=apps[0][1])),
-                                 base_url="http://kassa.test") as client:
-        yield client
-
-
-def _auth(tenant: Tenant, path: str) -> dict[str, str]:
-    if path.startswith("/internal/"):  # service-to-service routes answer the deployment's token only
-        return {"Authorization": f"Service {tenant.backend.runtime.settings.service_token}",
-                "X-Kassa-Application": tenant.app_id}
-    return tenant.headers()
-
+# Every route a body can be sent to.
+ROUTES = sorted({(method, path) for _, method, path in every_route() if method != "GET"})
 
 DEEP_ARRAYS = b"[" * 100_000 + b"]" * 100_000
 DEEP_OBJECTS = b'{"a":' * 50_000 + b"1" + b"}" * 50_000
@@ -74,7 +32,7 @@ def test_every_service_has_routes_with_a_body() -> None:
 @pytest.mark.parametrize(("method", "path"), ROUTES)
 async def test_deep_json_is_a_400_on_every_route(suite: httpx.AsyncClient, tenant: Tenant, method: str,
                                                  path: str) -> None:
-    headers = {**_auth(tenant, path), "content-type": "application/json"}
+    headers = {**auth_headers(tenant, path), "content-type": "application/json"}
     for body in (DEEP_ARRAYS, DEEP_OBJECTS, DEEP_METADATA):
         err = assert_envelope(await suite.request(method, path, content=body, headers=headers), 400, "json_too_deep")
         assert err["details"] == {"maxDepth": MAX_JSON_DEPTH}
@@ -84,7 +42,7 @@ async def test_deep_json_is_a_400_on_every_route(suite: httpx.AsyncClient, tenan
 async def test_a_body_over_the_limit_is_a_413_on_every_route(suite: httpx.AsyncClient, tenant: Tenant, method: str,
                                                              path: str) -> None:
     limit = tenant.backend.runtime.settings.max_body_bytes
-    headers = {**_auth(tenant, path), "content-type": "application/json"}
+    headers = {**auth_headers(tenant, path), "content-type": "application/json"}
     declared = await suite.request(method, path, content=b" " * (limit + 1), headers=headers)
     assert_envelope(declared, 413, "request_too_large")["details"] == {"maxBytes": limit}
 
