@@ -36,6 +36,7 @@ import argparse
 import asyncio
 import math
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -57,6 +58,7 @@ from common import (
 DEFAULT_DB = "postgresql://postgres@127.0.0.1:5432/kassa_checkout_bench"
 TARGET_P99_MS = 150.0
 PREPARERS = 32  # concurrent session preparers (untimed)
+DISTRIBUTED_POOL = "10"  # KASSA_DB_POOL_SIZE of each distributed process
 ADDRESS = {"firstName": "Bench", "lastName": "Buyer", "addressLine1": "Unter den Linden 1", "city": "Berlin",
            "postalCode": "10117", "countryCode": "DE"}
 CARD = {"type": "card", "card": {"number": "4242424242424242", "expMonth": 12, "expYear": 2030, "cvc": "123"}}
@@ -234,7 +236,7 @@ async def _run(p: Phase, clients: list[httpx.AsyncClient], sessions: list[str], 
         marks[name] = {"cpu": cpu_snapshot(p.server_pids), "pg": await _pg_counters(db), "at": time.perf_counter()}
         if name == "start" and p.profile:
             spy.append(await asyncio.create_subprocess_exec(
-                str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(next(iter(p.server_pids.values()))), "--rate", "200",
+                shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(next(iter(p.server_pids.values()))), "--rate", "200",
                 "--duration", str(int(p.duration)), "--format", "raw", "--native", "--output", p.profile,
                 stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL))
 
@@ -310,8 +312,15 @@ async def check_database(url: str, completes: int) -> list[str]:
         found = {name: await db.fetchval(sql) for name, sql in q.items()}
         claimed = await db.fetchval("SELECT count(*) FROM checkout_sessions WHERE claim_token IS NOT NULL")
         pending = await db.fetchval("SELECT count(*) FROM checkout_sessions WHERE cart_pending IS NOT NULL")
+        # Where PostgreSQL read rows over the whole run (preparation included): a query reading far
+        # more rows than it returns shows up here.
+        scans = await db.fetch("SELECT relname, seq_scan, seq_tup_read, idx_scan, idx_tup_fetch FROM pg_stat_user_tables "
+                               "ORDER BY seq_tup_read + coalesce(idx_tup_fetch, 0) DESC LIMIT 6")
     finally:
         await db.close()
+    print("\nRows read by table over the run (pg_stat_user_tables): " + "; ".join(
+        f"{r['relname']} {r['seq_scan']} seq scans reading {r['seq_tup_read']}, {r['idx_scan']} index scans "
+        f"fetching {r['idx_tup_fetch']}" for r in scans))
     problems = [f"{name}: {n} for {completes} successful completes" for name, n in found.items() if n != completes]
     problems += [f"{claimed} sessions still claimed"] if claimed else []
     problems += [f"{pending} sessions still owe their cart a call"] if pending else []
@@ -345,6 +354,9 @@ def start(mode: str, env: dict[str, str], tmp: Path) -> Deployment:
     if mode == "embedded":
         server = Server(env, tmp / "server.log").start()
         return Deployment(mode, {"server": server}, server.base, server.base)
+    # Three processes of two pools each: 10 connections per pool keep them inside PostgreSQL's
+    # default 100 connections beside whatever else uses the server (2 cores use fewer anyway).
+    env = {**env, "KASSA_DB_POOL_SIZE": DISTRIBUTED_POOL}
     cart = Server(env, tmp / "cart.log", "cart").start()
     checkout = Server({**env, "KASSA_CART_URL": cart.base}, tmp / "checkout.log", "checkout").start()
     webhooks = Server(env, tmp / "webhooks.log", "webhooks").start()
@@ -392,22 +404,24 @@ def run_mode(mode: str, args: argparse.Namespace, url: str, key: str, env: dict[
             opened = driver.apply(drive, (open_phase,))
             print_phase(f"Open loop: {rate:.1f} completes/s (half of {max_rate:.1f}), {duration:.0f} s", opened)
 
-            profiled = None
+            profiled: list[tuple[str, str, dict]] = []
             if mode == "embedded" and not args.no_profile:
+                # Sampled apart from the measured phases: py-spy pauses the server for each sample.
                 seconds = 5.0 if args.quick else 15.0
-                needed = math.ceil(max_rate * 1.6 * (warmup + seconds)) + 2 * args.clients
-                profile_phase = replace(closed_phase, duration=seconds, prepare=needed,
-                                        profile=str(tmp / "profile.txt"))
-                print(f"\nProfiling the server under the closed loop ({seconds:.0f} s, py-spy --native at 200 Hz; "
-                      f"preparing {needed} sessions first) ...", flush=True)
-                profiled = driver.apply(drive, (profile_phase,))
-                print_phase(f"Profiled closed loop (py-spy attached): {args.clients} buyers, {seconds:.0f} s", profiled)
+                for title, base, load_rate in (("under the closed loop", closed_phase, max_rate),
+                                               ("at half load (open loop)", open_phase, rate)):
+                    needed = math.ceil(load_rate * 1.6 * (warmup + seconds)) + 2 * args.clients
+                    path = str(tmp / f"profile-{base.kind}.txt")
+                    print(f"\nProfiling the server {title} ({seconds:.0f} s, py-spy --native at 200 Hz; preparing "
+                          f"{needed} sessions first) ...", flush=True)
+                    result = driver.apply(drive, (replace(base, duration=seconds, prepare=needed, profile=path),))
+                    print_phase(f"Profiled {title} (py-spy attached), {seconds:.0f} s", result)
+                    profiled.append((title, path, result))
     finally:
         deployment.stop()
-    if profiled is not None:
-        print_profile(str(tmp / "profile.txt"), 1000 * profiled["cpu"]["server"] / max(profiled["ok_in_window"], 1))
-        print(f"  raw stacks: {tmp / 'profile.txt'}")
-    phases = (calibration, closed, opened, *([profiled] if profiled else []))
+    for title, path, result in profiled:
+        print_profile(path, title, 1000 * result["cpu"]["server"] / max(result["ok_in_window"], 1))
+    phases = (calibration, closed, opened, *(r for _, _, r in profiled))
     completes = sum(r["ok"] for r in phases)
     problems = asyncio.run(check_database(url, completes))
     n_errors = sum(sum(r["errors"].values()) + len(r["prep_errors"]) for r in phases)
@@ -439,7 +453,8 @@ def main() -> int:
     print("  embedded     1 process: `kassa serve` (cart + checkout + webhooks behind the path router, uvicorn +\n"
           "               uvloop, no Redis: jobs in-process); checkout calls the cart service in that process")
     print("  distributed  3 processes: `kassa serve cart`, `kassa serve checkout` (KASSA_CART_URL: loopback HTTP),\n"
-          "               `kassa serve webhooks`; no Redis: each runs its jobs in-process")
+          "               `kassa serve webhooks`; no Redis: each runs its jobs in-process; "
+          f"KASSA_DB_POOL_SIZE={DISTRIBUTED_POOL} each")
     print(f"  database     {masked(url)}, recreated for each mode")
     print(f"  driver       separate process, httpx HTTP/1.1 keep-alive, one connection per buyer; "
           f"{1 if args.quick else 3} s warm-up before each {5 if args.quick else args.duration:.0f} s phase")
