@@ -111,7 +111,7 @@ ROUTES: list[HTTPRouteHandler] = [
     *_both(get, "/{session_id:str}/payments", session_payments, "listCheckoutSessionPayments", canonical=SESSIONS,
            opt={"scope": "checkout:read"}),
     *_both(post, "/{session_id:str}/complete", complete_session, "completeCheckoutSession", canonical=SESSIONS_ALT,
-           status_code=200, opt={"scope": "checkout:write", **BROWSER}),
+           status_code=200, opt={"scope": "checkout:write", "rate_limit": "completes", **BROWSER}),
     post(SESSIONS_ALT + "/embed-token", operation_id="createEmbedToken", opt={"scope": "checkout:write"})(
         create_embed_token),
     get("/api/v1/payment-methods", operation_id="listPaymentMethods", opt={"scope": "checkout:read", **BROWSER})(

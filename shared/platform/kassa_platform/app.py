@@ -85,7 +85,8 @@ def build_service_app(
         middleware=[
             RequestIdMiddleware,
             PreflightMiddleware,
-            DefineMiddleware(AuthMiddleware, resolver=runtime.keys, service_token=runtime.settings.service_token),
+            DefineMiddleware(AuthMiddleware, resolver=runtime.keys, service_token=runtime.settings.service_token,
+                             limiter=runtime.limiter),
             DefineMiddleware(OriginGuardMiddleware, origins=runtime.origins,
                              public_base_url=runtime.settings.public_base_url),
             DefineMiddleware(RequestBodyMiddleware, max_bytes=runtime.settings.max_body_bytes),

@@ -7,7 +7,6 @@ password hash protects low-entropy secrets, which these are not) and keeps looku
 from __future__ import annotations
 
 import hashlib
-import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,8 +23,6 @@ from .clock import Clock
 from .db import Database
 from .ids import new_id, random_token
 from .tables import api_keys, applications
-
-log = logging.getLogger("kassa.auth")
 
 Environment = Literal["test", "live"]
 KeyKind = Literal["secret", "publishable", "service"]
@@ -138,11 +135,16 @@ class KeyResolver:
         self._used: dict[str, datetime] = {}  # key id -> a recent use, waiting to be written
 
     def cached(self, raw: str) -> Principal | None:
-        """The key's principal if this process knows it is valid, without a query (the brute-force
-        guard lets such keys through)."""
-        hit = self._cache.get(hash_key(raw)) if raw and len(raw) <= 200 else None
-        if hit is None or hit[0] <= time.monotonic() or (hit[2] is not None and hit[2] <= self.clock.timestamp()):
+        """The key's principal if this process holds it as valid, without a query (the hot path;
+        the brute-force guard runs only when this says no)."""
+        if not raw or len(raw) > 200:
             return None
+        hit = self._cache.get(hash_key(raw))
+        now = time.monotonic()
+        if hit is None or hit[0] <= now or (hit[2] is not None and hit[2] <= self.clock.timestamp()):
+            return None
+        if hit[1] is not None:
+            self._record_use(hit[1], now)
         return hit[1]
 
     async def resolve(self, raw: str) -> Principal | None:
@@ -158,10 +160,14 @@ class KeyResolver:
             if len(self._cache) > 10_000:
                 self._cache.clear()
             self._cache[digest] = (now + (self._ttl if principal else UNKNOWN_KEY_CACHE_SECONDS), principal, expires)
-        if principal is not None and self._usage_due.get(principal.key_id, 0.0) <= now:
+        if principal is not None:
+            self._record_use(principal, now)
+        return principal
+
+    def _record_use(self, principal: Principal, now: float) -> None:
+        if self._usage_due.get(principal.key_id, 0.0) <= now:
             self._usage_due[principal.key_id] = now + USAGE_RECORD_SECONDS
             self._used[principal.key_id] = self.clock.now()
-        return principal
 
     async def service(self, app_id: str) -> Principal | None:
         """Another Kassa service acting for an application (it proved the deployment's service token)."""

@@ -14,6 +14,7 @@ from kassa_contract.errors import KassaError
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from .auth import PRINCIPAL_KEY, KeyResolver, Principal, authorize, is_public
+from .ratelimit import RateLimiter
 from .ids import new_id
 from .logs import request_id_var
 
@@ -68,16 +69,20 @@ class RequestIdMiddleware:
 
 
 class AuthMiddleware:
-    """Resolve `Authorization: Bearer <key>` into a Principal on the scope.
+    """Resolve `Authorization: Bearer <key>` into a Principal on the scope, and apply rate limits.
 
     Routes marked `opt={"public": True}` (health, docs) skip it. A missing or unknown key is a
-    401; a key that may not call the route is a 403 (`auth.authorize`).
+    401; a key that may not call the route is a 403 (`auth.authorize`). A key this process does
+    not hold as valid is looked up only if the client address has not used up its failed
+    authentications (else 429). Then the key's buckets for the route class (`ratelimit`): 429 when
+    empty, else the RateLimit headers on the response. Service-to-service calls are not limited.
     """
 
-    def __init__(self, app: ASGIApp, resolver: KeyResolver, service_token: str) -> None:
+    def __init__(self, app: ASGIApp, resolver: KeyResolver, service_token: str, limiter: RateLimiter) -> None:
         self.app = app
         self.resolver = resolver
         self.service_token = service_token.encode()
+        self.limiter = limiter
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         handler = scope.get("route_handler")
@@ -88,18 +93,40 @@ class AuthMiddleware:
         if not raw:
             raise KassaError("unauthorized", "An API key is required: send `Authorization: Bearer <key>`")
         scheme, _, key = raw.partition(" ")
-        if scheme.lower() == "service" and key.strip():
-            principal = await self._service(scope, key.strip())
-        elif scheme.lower() != "bearer" or not key.strip():
+        key = key.strip()
+        scheme = scheme.lower()
+        client = scope.get("client")
+        address = client[0] if client else "unknown"
+        if scheme == "service" and key:
+            principal = await self._service(scope, key)
+        elif scheme != "bearer" or not key:
             raise KassaError("unauthorized", "Malformed Authorization header: expected `Bearer <key>`")
         else:
-            principal = await self.resolver.resolve(key.strip())
+            principal = self.resolver.cached(key)
+            if principal is None:
+                await self.limiter.check_auth(address)  # 429 before any lookup
+                principal = await self.resolver.resolve(key)
         if principal is None:
+            await self.limiter.auth_failed(address)
             raise KassaError("unauthorized", "The API key is invalid or has been revoked")
         if handler is not None:
             authorize(principal, handler, scope["method"], scope["path"])
         scope[PRINCIPAL_KEY] = principal  # type: ignore[literal-required]
-        await self.app(scope, receive, send)
+        if principal.kind == "service" or handler is None:
+            await self.app(scope, receive, send)
+            return
+        route_class = handler.opt.get("rate_limit") or ("reads" if scope["method"] in ("GET", "HEAD") else "writes")
+        limit_headers = await self.limiter.take(principal, route_class, address)
+        if not limit_headers:
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_limits(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", ()), *limit_headers]
+            await send(message)
+
+        await self.app(scope, receive, send_with_limits)
 
     async def _service(self, scope: Scope, token: str) -> Principal | None:
         if not hmac.compare_digest(token.encode(), self.service_token):

@@ -18,6 +18,7 @@ from .db import Database, create_engine
 from .idempotency import IdempotencyStore
 from .jobs import ArqQueue, InProcessRunner, JobContext, JobQueue, JobRegistry
 from .key_watch import KeyWatch
+from .ratelimit import Limits, RateLimiter
 from .settings import Settings
 
 
@@ -33,6 +34,8 @@ class Runtime:
         self.db: Database = Database(self.engine, direct_pool_size=settings.db_pool_size)
         self.keys = KeyResolver(self.db, settings.api_key_cache_seconds, self.clock)
         self.key_watch = KeyWatch(self.keys, self.db, settings.database_url)
+        self.limiter = RateLimiter(Limits.from_values(settings.rate_limits), self.clock.timestamp, settings.redis_url,
+                                   settings.redis_prefix)
         self.idempotency = IdempotencyStore(self.db, self.clock, settings.idempotency_ttl_hours)
         self.registry = registry
         self.services: dict[str, Any] = {}
@@ -60,6 +63,7 @@ class Runtime:
         if self.runner is not None:
             await self.runner.stop()
         await self.key_watch.stop()
+        await self.limiter.close()
         if self.arq is not None:
             await self.arq.close()
         await self.origins.close()

@@ -13,6 +13,15 @@ from pathlib import Path
 SERVICE_URL_ENV = {"cart": "KASSA_CART_URL", "checkout": "KASSA_CHECKOUT_URL", "webhooks": "KASSA_WEBHOOKS_URL"}
 
 
+# Rate limits (kassa_platform.ratelimit): REQUESTS per second, or REQUESTS/SECONDS; 0 for none.
+RATE_LIMIT_ENV = {
+    "reads": ("KASSA_RATE_LIMIT_READS", "100"),  # per key (publishable: per key and client address)
+    "writes": ("KASSA_RATE_LIMIT_WRITES", "100"),  # the same
+    "completes": ("KASSA_RATE_LIMIT_COMPLETES", "25"),  # per application
+    "auth_failures": ("KASSA_RATE_LIMIT_AUTH_FAILURES", "30/60"),  # per client address
+}
+
+
 def _env_int(name: str, default: int) -> int:
     raw = os.environ.get(name)
     return int(raw) if raw else default
@@ -41,6 +50,7 @@ class Settings:
     service_token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     signing_key: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     service_urls: dict[str, str] = field(default_factory=dict)
+    rate_limits: dict[str, str] = field(default_factory=dict)  # RATE_LIMIT_ENV's names; absent: its default
 
     @property
     def is_sqlite(self) -> bool:
@@ -67,6 +77,7 @@ class Settings:
             "access_log": os.environ.get("KASSA_ACCESS_LOG", "0").lower() in ("1", "true", "yes"),
             "service_urls": {name: os.environ[env].rstrip("/") for name, env in SERVICE_URL_ENV.items()
                              if os.environ.get(env)},
+            "rate_limits": {name: os.environ[env] for name, (env, _) in RATE_LIMIT_ENV.items() if os.environ.get(env)},
         }
         values.update(_deployment_secrets(Path(str(overrides.get("data_dir", data_dir)))))
         values.update(overrides)
