@@ -89,7 +89,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         gc.collect()
         gc.freeze()
         config = uvicorn.Config(asgi, host=args.host, port=args.port, lifespan="on", access_log=False,
-                                log_config=None, loop="uvloop", http="httptools", workers=1)
+                                log_config=None, loop="uvloop", http="httptools", workers=1,
+                                server_header=False)
         try:
             await uvicorn.Server(config).serve()
         finally:

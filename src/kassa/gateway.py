@@ -1,8 +1,8 @@
 """The embedded mode's path router: every service app behind one port, one base URL.
 
-Distributed deployments put the real gateway (Caddy, deploy/Caddyfile) in front of the service
-processes; this router gives the same URL layout in one process, so clients cannot tell the two
-modes apart (tests/e2e/test_gateway_config.py holds the Caddyfile to the same prefixes).
+Distributed deployments put the real gateway (nginx, deploy/nginx/kassa.conf.template) in front
+of the service processes; this router gives the same URL layout in one process, so clients cannot
+tell the two modes apart (tests/e2e/test_gateway_config.py holds the gateway to the same prefixes).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Generic, TypeVar
 import msgspec
 from kassa_contract.errors import ErrorBody, ErrorEnvelope
 from kassa_platform.ids import new_id
+from kassa_platform.security_headers import ALWAYS
 from litestar import Litestar
 from litestar.types import Receive, Scope, Send
 
@@ -60,7 +61,8 @@ class PathRouter:
                 error=ErrorBody(code="route_not_found", message=f"No route {scope.get('method', '')} {scope['path']}"),
                 request_id=request_id))
             await send({"type": "http.response.start", "status": 404,
-                        "headers": [(b"content-type", b"application/json"), (b"x-request-id", request_id.encode())]})
+                        "headers": [(b"content-type", b"application/json"), (b"x-request-id", request_id.encode()),
+                                    *ALWAYS]})
             await send({"type": "http.response.body", "body": body})
             return
         await app(scope, receive, send)

@@ -16,12 +16,14 @@ import uvicorn
 from kassa_platform.app import RUNTIME_KEY, healthz, metrics, readyz
 from kassa_platform.errors import EXCEPTION_HANDLERS
 from kassa_platform.runtime import Runtime
+from kassa_platform.security_headers import security_headers
 from litestar import Litestar
 from litestar.datastructures import State
 
 
 def ops_app(runtime: Runtime) -> Litestar:
     return Litestar(route_handlers=[healthz, readyz, metrics], state=State({RUNTIME_KEY: runtime}),
+                    before_send=[security_headers],
                     exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
                     openapi_config=None, logging_config=None)
 
@@ -41,7 +43,8 @@ class OpsServer:
         self._task: asyncio.Task[None] | None = None
 
     def start(self, runtime: Runtime) -> None:
-        config = uvicorn.Config(ops_app(runtime), lifespan="off", access_log=False, log_config=None)
+        config = uvicorn.Config(ops_app(runtime), lifespan="off", access_log=False, log_config=None,
+                                server_header=False)
         self._server = _Quiet(config)
         self._task = asyncio.create_task(self._server.serve(sockets=[self.socket]), name="kassa-ops-server")
 

@@ -75,6 +75,7 @@ def serve_workers(service: str, *, host: str, port: int, workers: int) -> None:
     os.environ[SERVICE_ENV] = service
     config = uvicorn.Config("kassa.serving:service_app", factory=True, host=host, port=port, workers=workers,
                             lifespan="on", access_log=False, log_config=None, loop="uvloop", http="httptools",
+                            server_header=False,
                             # A spawned worker answers the supervisor's pings once it has imported
                             # everything: seconds on a busy machine, past uvicorn's default of 5.
                             timeout_worker_healthcheck=30)

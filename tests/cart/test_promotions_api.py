@@ -42,7 +42,7 @@ async def test_campaign_definitions_are_validated(tenant: Tenant) -> None:
     bad_type = await tenant.post("/api/v1/campaigns", {"name": "x", "reward": {"type": "bogus"}})
     assert_envelope(bad_type, 422, "validation_error", "reward.type")
     bad_percent = await tenant.post("/api/v1/campaigns", {"name": "x", "reward": {"type": "percent_off", "percent": 120}})
-    assert_envelope(bad_percent, 422, "validation_error", "reward")
+    assert_envelope(bad_percent, 422, "validation_error", "reward.percent")
     window = await tenant.post("/api/v1/campaigns", {"name": "x", "reward": {"type": "percent_off", "percent": 5},
                                                      "startsAt": "2030-01-02T00:00:00Z", "endsAt": "2030-01-01T00:00:00Z"})
     assert_envelope(window, 422, "validation_error", "endsAt")

@@ -120,8 +120,9 @@ class Kassa(Process):
 class Gateway(Process):
     """nginx with deploy/nginx/kassa.conf.template rendered for loopback upstreams.
 
-    The template goes into a minimal nginx.conf of the test's own (the image's main configuration
-    includes it the same way): one worker, logs to the process output, files under `workdir`.
+    The template is rendered as deploy/nginx/entrypoint.sh renders it, into a minimal nginx.conf
+    of the test's own (Debian's, in the gateway image, includes it the same way): Debian's
+    modules, one worker, logs to the process output, files under `workdir`.
     """
 
     name = "gateway"
@@ -143,6 +144,7 @@ class Gateway(Process):
         self.workdir.mkdir(exist_ok=True)
         (self.workdir / "kassa.conf").write_text(render_template(self.template, self.variables()))
         (self.workdir / "nginx.conf").write_text(
+            "include /etc/nginx/modules-enabled/*.conf;\n"  # Debian's modules: headers-more
             "daemon off;\nmaster_process on;\nworker_processes 1;\nuser root;\n"
             f"pid {self.workdir}/nginx.pid;\nerror_log stderr warn;\nevents {{ worker_connections 1024; }}\n"
             f"http {{\n  access_log off;\n  client_body_temp_path {self.workdir}/body;\n"

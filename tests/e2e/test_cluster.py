@@ -123,9 +123,9 @@ def start_cluster(tmp: Path, docker_compose: str, db: str, redis_url: str) -> Cl
         port = free_port()
         workers.append(Kassa(f"worker-{i + 1}", kassa_args("worker", port, "9100"), port, env(f"worker-{i + 1}"),
                              tmp / f"worker-{i + 1}.log"))
-    # The gateway: the template compose.yaml mounts, its replicas (compose names) on loopback ports.
-    mounted = {v.split(":")[1]: v.split(":")[0] for v in compose["gateway"]["volumes"]}
-    assert mounted["/etc/nginx/templates/kassa.conf.template"] == str(GATEWAY_TEMPLATE)
+    # The gateway: the image compose.yaml builds renders this template; its replicas (compose's
+    # names) on loopback ports.
+    assert compose["gateway"]["build"]["context"] == str(GATEWAY_TEMPLATE.parent)
     servers = compose["gateway"]["environment"]
     upstreams = {service: [f"127.0.0.1:{ports[host]}" for host, _ in
                            re.findall(r"server ([\w.-]+):(\d+);", servers[f"KASSA_{service.upper()}_SERVERS"])]

@@ -48,7 +48,9 @@ def test_compose_runs_the_topology_in_order_of_health(docker_compose: str, tmp_p
     assert kassa["checkout"]["environment"]["KASSA_CART_URL"] == "http://cart:8000"
     # The gateway: the repository's template, every replica as an upstream, started once they are healthy.
     gateway = services["gateway"]
-    assert f"{GATEWAY_TEMPLATE}:/etc/nginx/templates/kassa.conf.template:ro" in [_volume(v) for v in gateway["volumes"]]
+    assert gateway["build"]["context"] == str(GATEWAY_TEMPLATE.parent)
+    dockerfile = (GATEWAY_TEMPLATE.parent / "Dockerfile").read_text()
+    assert "COPY kassa.conf.template /etc/nginx/templates/" in dockerfile and "headers-more" in dockerfile
     assert gateway["environment"]["KASSA_CART_SERVERS"] == "server cart-1:8000; server cart-2:8000;"
     assert gateway["environment"]["KASSA_CHECKOUT_SERVERS"] == "server checkout:8000;"
     assert gateway["environment"]["KASSA_WEBHOOKS_SERVERS"] == "server webhooks:8000;"
@@ -56,9 +58,3 @@ def test_compose_runs_the_topology_in_order_of_health(docker_compose: str, tmp_p
                                                                                           "service_healthy")
     assert {"postgres", "redis", "gateway"} <= {n for n, s in services.items() if s.get("healthcheck")}
     assert services["postgres"]["volumes"]  # the data outlives the container
-
-
-def _volume(volume: str | dict) -> str:
-    if isinstance(volume, str):
-        return volume
-    return f"{volume['source']}:{volume['target']}" + (":ro" if volume.get("read_only") else "")

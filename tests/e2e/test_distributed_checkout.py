@@ -26,6 +26,7 @@ import pytest
 
 from tests.conftest import free_port, fresh_database
 from tests.e2e.cluster import Gateway, Kassa
+from tests.e2e.test_http_hardening import assert_hardened
 
 pytestmark = pytest.mark.slow
 
@@ -205,6 +206,7 @@ def test_the_gateway_is_one_base_url_for_both_processes(deployment: dict) -> Non
         assert product.status_code == 201, product.text
         # The gateway gives a request without an id one, which the service logs and echoes.
         assert product.headers["x-request-id"].startswith("req_")
+        assert_hardened(product)
         cart = api.post("/api/v1/carts", json={"currency": "EUR", "lineItems": [
             {"variantId": product.json()["variants"][0]["id"], "quantity": 2}]}).json()
         session = api.post("/api/v1/checkout/sessions", json={"cartId": cart["id"]}).json()
@@ -232,7 +234,9 @@ def test_the_gateway_is_one_base_url_for_both_processes(deployment: dict) -> Non
             missing = api.get(path)
             assert missing.status_code == 404 and missing.json()["error"]["code"] == "route_not_found", path
             assert missing.json()["requestId"] == missing.headers["x-request-id"]
+            assert_hardened(missing)  # the gateway's own answers too
         assert api.get("/healthz").json() == api.get("/readyz").json() == {"status": "ok"}
+        assert_hardened(api.get("/healthz"))
         assert "/api/v1/checkout/sessions" in api.get("/schema/checkout/openapi.json").json()["paths"]
         # A service down: the gateway answers 503 in the shared envelope, with the request's id.
         deployment["checkout"].stop()
@@ -241,3 +245,4 @@ def test_the_gateway_is_one_base_url_for_both_processes(deployment: dict) -> Non
         assert down.json() == {"error": {"code": "service_unavailable", "message": down.json()["error"]["message"]},
                                "requestId": "req-down"}
         assert down.headers["x-request-id"] == "req-down"
+        assert_hardened(down)

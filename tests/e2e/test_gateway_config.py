@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
+import shutil
 import socket
+import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,8 +24,8 @@ import httpx
 import pytest
 
 from kassa.services import SERVICES
-from tests.conftest import free_port
-from tests.e2e.cluster import GATEWAY_TEMPLATE, Gateway
+from tests.conftest import _unavailable, free_port
+from tests.e2e.cluster import GATEWAY_TEMPLATE, Gateway, render_template
 
 INTERNAL = "/internal"
 _PROXY = re.compile(r"location ~ \^\(([^)]*)\)\(/\|\$\) \{\s*proxy_pass http://kassa_(\w+);")
@@ -46,6 +49,23 @@ def test_the_gateway_routes_exactly_each_services_prefixes() -> None:
         block = re.search(rf"upstream kassa_{name} \{{(.*?)\n\}}", text, re.S)
         assert block and f"${{KASSA_{name.upper()}_SERVERS}}" in block.group(1) and "least_conn" in block.group(1)
     assert not [p for prefixes in routed.values() for p in prefixes if p.startswith((INTERNAL, "/metrics"))]
+
+
+def test_the_gateway_image_renders_the_template_as_the_tests_do(tmp_path: Path) -> None:
+    """deploy/nginx/entrypoint.sh's envsubst and the tests' rendering give the same file."""
+    envsubst = shutil.which("envsubst")
+    if envsubst is None:
+        _unavailable("envsubst", FileNotFoundError("envsubst is not on the PATH (apt-get install gettext-base)"))
+    entrypoint = (GATEWAY_TEMPLATE.parent / "entrypoint.sh").read_text()
+    names = re.search(r"envsubst '([^']*)'", entrypoint).group(1)  # type: ignore[union-attr]
+    gateway = Gateway(8000, {"cart": ["a:1", "b:2"], "checkout": ["c:3"], "webhooks": ["d:4"]}, tmp_path)
+    variables = gateway.variables()
+    assert set(re.findall(r"\$\{(\w+)\}", names)) == set(variables)
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("KASSA_")}, **variables, "HOME": "/nowhere"}
+    rendered = subprocess.run([envsubst, names], input=GATEWAY_TEMPLATE.read_text(), env=env, capture_output=True,
+                              text=True, timeout=10, check=True).stdout
+    assert rendered == render_template(GATEWAY_TEMPLATE, variables)
+    assert "${" not in rendered.split("\n", 20)[-1] and "server a:1; server b:2;" in rendered
 
 
 # ---------------------------------------------------------------- nginx in front of stub services

@@ -87,6 +87,7 @@ async def test_two_worker_processes_share_one_port_and_their_metrics(tmp_path: P
                 answers = await asyncio.gather(*(api.post("/api/v1/carts", json={"currency": "EUR"})
                                                  for _ in range(30)))
                 assert {a.status_code for a in answers} == {201}, answers[0].text
+                assert not any("server" in a.headers for a in answers)  # no banner from the workers' uvicorn
                 sent += 30
             assert set(carts_created_by(metrics_dir)) >= first
 

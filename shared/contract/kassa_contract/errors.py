@@ -19,7 +19,8 @@ ERROR_STATUS: dict[str, int] = {
     "conflict": 409,
     "idempotency_key_reused": 409,
     "idempotency_key_in_progress": 409,
-    "payload_too_large": 413,
+    "request_too_large": 413,
+    "json_too_deep": 400,
     "unsupported_media_type": 415,
     "rate_limited": 429,
     "internal_error": 500,
@@ -79,6 +80,20 @@ ERROR_STATUS: dict[str, int] = {
     "webhook_delivery_not_found": 404,
     "event_not_found": 404,
 }
+
+# Refusals that mean "this request did not run": it was turned away before the endpoint began
+# (its headers, its body's shape, its key, a limit, a conflict with a request running at that
+# moment, an outage). Nothing happened, so retrying the same request may succeed, and an
+# Idempotency-Key is not spent on them (Stripe's rule: only a response that reflects the
+# executed request is kept). Every 5xx is treated the same way. Any other error reflects the
+# executed request and is replayed like a success.
+NOT_EXECUTED: frozenset[str] = frozenset({
+    "validation_error", "bad_request", "malformed_json", "json_too_deep", "request_too_large",
+    "unsupported_media_type", "method_not_allowed", "route_not_found",
+    "unauthorized", "forbidden", "origin_not_allowed", "rate_limited",
+    "idempotency_key_in_progress", "checkout_in_progress",
+    "service_unavailable",
+})
 
 # Keys that older clients send and that the canonical shape renamed. A rejected key names its
 # replacement so the client can fix its call without reading docs.

@@ -6,19 +6,23 @@ from collections.abc import Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from litestar import Litestar, Request, Response, get
+from kassa_contract.errors import ErrorBody
+from litestar import Litestar, Request, Response, Router, get
 from litestar.datastructures import State
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.types import ControllerRouterHandler
 
 from .auth import Principal, principal_of
+from .body import RequestBodyMiddleware
 from .cors import OriginGuardMiddleware, PreflightMiddleware, cors_headers
-from .errors import EXCEPTION_HANDLERS
+from .errors import EXCEPTION_HANDLERS, error_response
 from .idempotency import IdempotencyMiddleware
 from .metrics import CONTENT_TYPE, instrument, render
 from .middleware import AuthMiddleware, RequestIdMiddleware
 from .runtime import Runtime
+from .security_headers import security_headers
 from .service_client import APP_KEY_PREFIX
 
 RUNTIME_KEY = "runtime"
@@ -67,6 +71,15 @@ def build_service_app(
             if owns_runtime:
                 await runtime.close()
 
+    schema_path = "/schema/" + name
+
+    def schema_not_found(response: Response[Any]) -> Response[Any]:
+        """Litestar answers another path under the document's with an HTML page: ours is the envelope."""
+        if response.status_code != 404:
+            return response
+        return error_response(ErrorBody(code="route_not_found",
+                                        message=f"No such document: the OpenAPI document is at {schema_path}"), 404)
+
     app = Litestar(
         route_handlers=[healthz, readyz, metrics, *route_handlers],
         middleware=[
@@ -75,16 +88,23 @@ def build_service_app(
             DefineMiddleware(AuthMiddleware, resolver=runtime.keys, service_token=runtime.settings.service_token),
             DefineMiddleware(OriginGuardMiddleware, origins=runtime.origins,
                              public_base_url=runtime.settings.public_base_url),
+            DefineMiddleware(RequestBodyMiddleware, max_bytes=runtime.settings.max_body_bytes),
             DefineMiddleware(IdempotencyMiddleware, store=runtime.idempotency),
         ],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
-        before_send=[cors_headers],
+        before_send=[cors_headers, security_headers],
         lifespan=[lifespan],
         state=State({RUNTIME_KEY: runtime}),
-        openapi_config=OpenAPIConfig(title=f"Kassa {name}", version="1", path="/schema/" + name),
+        # The document only, as JSON at `/schema/<name>` and `/schema/<name>/openapi.json`: no
+        # documentation page, whose scripts would come from a third-party CDN and run on the origin
+        # that also serves the hosted checkout. Readers load the JSON into their own tools.
+        openapi_config=OpenAPIConfig(title=f"Kassa {name}", version="1", path=schema_path,
+                                     render_plugins=[JsonRenderPlugin(path=["/", "/openapi.json"])],
+                                     openapi_router=Router(schema_path, route_handlers=[], include_in_schema=False,
+                                                           after_request=schema_not_found)),
         debug=debug,
         logging_config=None,  # kassa_platform.logs configures logging once per process
-        request_max_body_size=1024 * 1024,
+        request_max_body_size=runtime.settings.max_body_bytes,  # RequestBodyMiddleware refuses first
     )
     instrument(app, name, runtime)
     # Other services in this process reach this one through its app (embedded mode).

@@ -11,7 +11,7 @@ import asyncpg
 import msgspec
 from kassa_contract.errors import RENAMED_FIELDS, ErrorBody, ErrorEnvelope, KassaError
 from litestar import Request, Response
-from litestar.exceptions import HTTPException, NotFoundException, ValidationException
+from litestar.exceptions import HTTPException, NotFoundException, SerializationException, ValidationException
 from litestar.exceptions.http_exceptions import MethodNotAllowedException
 from sqlalchemy import exc as sa_exc
 
@@ -107,14 +107,15 @@ def handle_http(request: Request, exc: HTTPException) -> Response[bytes]:
         body = ErrorBody(code="not_found", message=str(exc.detail))
     elif isinstance(exc, MethodNotAllowedException):
         body = ErrorBody(code="method_not_allowed", message=f"{request.method} is not allowed on {request.url.path}")
-    elif status == 400 and "JSON" in str(exc.detail):
-        body = ErrorBody(code="malformed_json", message="The request body is not valid JSON")
+    elif status == 400 and (isinstance(exc.__cause__, SerializationException) or "JSON" in str(exc.detail)):
+        reason = _AT_PATH.sub("", str(exc.detail)).removeprefix("JSON is malformed: ")  # the decoder's words
+        body = ErrorBody(code="malformed_json", message=f"The request body is not valid JSON: {reason}")
     elif status == 401:
         body = ErrorBody(code="unauthorized", message=str(exc.detail))
     elif status == 403:
         body = ErrorBody(code="forbidden", message=str(exc.detail))
     elif status == 413:
-        body = ErrorBody(code="payload_too_large", message="The request body is too large")
+        body = ErrorBody(code="request_too_large", message="The request body is too large")
     elif status == 415:
         body = ErrorBody(code="unsupported_media_type", message=str(exc.detail))
     elif status >= 500:

@@ -1,10 +1,12 @@
 """`Idempotency-Key` on POST: a retried request gets the first response, never a second effect.
 
 The key is claimed (an `in_progress` row, unique per application and key) before the handler
-runs, and the response is stored when it finishes. A concurrent duplicate waits for the first
-to finish and replays it, or is refused with 409 if it takes too long; a duplicate with another
-body is refused with 409. A 5xx releases the key so the client may retry. A claim whose owner
-died is taken over once its lock expires.
+runs, and the response is stored when it finishes, if it reflects the executed request
+(`kept`): a refusal that says the request did not run (`kassa_contract.errors.NOT_EXECUTED`)
+and any 5xx release the key instead, so the same request may be retried with it. A concurrent
+duplicate waits for the first to finish and replays it (or runs itself, if the first released
+the key), or is refused with 409 if it takes too long; a request with other parameters under
+the same key is refused with 409. A claim whose owner died is taken over once its lock expires.
 """
 
 from __future__ import annotations
@@ -12,17 +14,20 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Literal
 
+import msgspec
 import sqlalchemy as sa
-from kassa_contract.errors import KassaError
+from kassa_contract.errors import NOT_EXECUTED, KassaError
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from sqlalchemy.exc import IntegrityError
 
 from .auth import PRINCIPAL_KEY, Principal
+from .body import BODY_KEY
 from .clock import Clock
 from .db import Database
+from .logs import request_id_var
 from .middleware import header
 from .tables import idempotency_keys
 
@@ -37,6 +42,49 @@ class Claim:
     status_code: int = 0
     headers: list[tuple[bytes, bytes]] | None = None
     body: bytes = b""
+    # The claim's lease, which also identifies it: the owner completes or releases only its own
+    # claim, never one that another request took over after this one's lease ran out.
+    locked_until: datetime | None = None
+
+
+def fingerprint(method: str, path: str, query: bytes, body: bytes) -> str:
+    """What makes two requests the same request: method, path, query and the body's parameters.
+
+    A JSON body is compared by its decoded value, encoded canonically (sorted keys, no
+    whitespace), so a client that re-encodes its body on a retry is replayed, not refused; any
+    other body by its bytes. The body's nesting is bounded before this runs (RequestBodyMiddleware).
+    """
+    try:
+        canonical = msgspec.json.encode(msgspec.json.decode(body), order="sorted")
+    except msgspec.DecodeError:
+        canonical = body
+    return hashlib.sha256(b"%s %s?%s\n%s" % (method.encode(), path.encode(), query, canonical)).hexdigest()
+
+
+class _Error(msgspec.Struct):
+    code: str
+
+
+class _Envelope(msgspec.Struct):
+    error: _Error
+
+
+_ENVELOPE = msgspec.json.Decoder(_Envelope)
+
+
+def kept(status: int, body: bytes) -> bool:
+    """Whether a response reflects the executed request, so that it is what a retry replays.
+
+    The one rule: a 5xx, or an error whose code says the request did not run, is not kept.
+    """
+    if status < 400:
+        return True
+    if status >= 500:
+        return False
+    try:
+        return _ENVELOPE.decode(body).error.code not in NOT_EXECUTED
+    except msgspec.DecodeError:
+        return True  # not our envelope: an answer of the endpoint itself
 
 
 class IdempotencyStore:
@@ -58,17 +106,17 @@ class IdempotencyStore:
 
     async def _try_claim(self, app_id: str, key: str, request_hash: str) -> Claim | None:
         now = self.clock.now()
+        lease = now + timedelta(seconds=LOCK_SECONDS)
         t = idempotency_keys
         try:
             async with self.db.begin() as conn:
                 await conn.execute(
                     sa.insert(t).values(
                         app_id=app_id, key=key, request_hash=request_hash, state="in_progress",
-                        locked_until=now + timedelta(seconds=LOCK_SECONDS), created_at=now,
-                        expires_at=now + self.ttl,
+                        locked_until=lease, created_at=now, expires_at=now + self.ttl,
                     )
                 )
-            return Claim("execute")
+            return Claim("execute", locked_until=lease)
         except IntegrityError:
             pass
         async with self.db.begin() as conn:
@@ -91,26 +139,31 @@ class IdempotencyStore:
                 taken = await conn.execute(
                     sa.update(t)
                     .where(t.c.app_id == app_id, t.c.key == key, t.c.locked_until == row.locked_until)
-                    .values(locked_until=now + timedelta(seconds=LOCK_SECONDS))
+                    .values(locked_until=lease)
                 )
                 if taken.rowcount == 1:
-                    return Claim("execute")
+                    return Claim("execute", locked_until=lease)
             return None
 
-    async def complete(self, app_id: str, key: str, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
-        kept = [[k.decode("latin-1"), v.decode("latin-1")] for k, v in headers if k.lower() in _REPLAYED_HEADERS]
+    async def complete(self, app_id: str, key: str, claim: Claim, status: int, headers: list[tuple[bytes, bytes]],
+                       body: bytes) -> None:
+        replayed = [[k.decode("latin-1"), v.decode("latin-1")] for k, v in headers if k.lower() in _REPLAYED_HEADERS]
+        if request_id := request_id_var.get():
+            replayed.append(["original-request", request_id])  # a replay has its own id; this names the first
         t = idempotency_keys
         async with self.db.begin() as conn:
             await conn.execute(
                 sa.update(t)
-                .where(t.c.app_id == app_id, t.c.key == key)
-                .values(state="completed", status_code=status, response_headers=kept, response_body=body)
+                .where(t.c.app_id == app_id, t.c.key == key, t.c.state == "in_progress",
+                       t.c.locked_until == claim.locked_until)
+                .values(state="completed", status_code=status, response_headers=replayed, response_body=body)
             )
 
-    async def release(self, app_id: str, key: str) -> None:
+    async def release(self, app_id: str, key: str, claim: Claim) -> None:
         t = idempotency_keys
         async with self.db.begin() as conn:
-            await conn.execute(sa.delete(t).where(t.c.app_id == app_id, t.c.key == key, t.c.state == "in_progress"))
+            await conn.execute(sa.delete(t).where(t.c.app_id == app_id, t.c.key == key, t.c.state == "in_progress",
+                                                  t.c.locked_until == claim.locked_until))
 
     async def purge_expired(self, batch: int = 5000) -> int:
         """Delete keys past their retention, in batches so that no transaction grows large."""
@@ -147,14 +200,8 @@ class IdempotencyMiddleware:
             raise KassaError("validation_error", "Idempotency-Key must be 1 to 255 characters", field="Idempotency-Key",
                              status=400)
 
-        chunks: list[bytes] = []
-        more = True
-        while more:
-            message = await receive()
-            chunks.append(message.get("body", b""))
-            more = message.get("more_body", False)
-        body = b"".join(chunks)
-        digest = hashlib.sha256(scope["method"].encode() + b" " + scope["path"].encode() + b"\n" + body).hexdigest()
+        body: bytes = scope[BODY_KEY]  # type: ignore[typeddict-item]  # read and bounded by RequestBodyMiddleware
+        digest = fingerprint(scope["method"], scope["path"], scope.get("query_string", b""), body)
 
         claim = await self.store.claim(principal.app_id, key, digest)
         if claim.outcome == "replay":
@@ -162,15 +209,6 @@ class IdempotencyMiddleware:
                         "headers": [*(claim.headers or []), (b"idempotent-replayed", b"true")]})
             await send({"type": "http.response.body", "body": claim.body})
             return
-
-        sent = False
-
-        async def replay_receive() -> Message:
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
 
         status = 500
         headers: list[tuple[bytes, bytes]] = []
@@ -186,11 +224,12 @@ class IdempotencyMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, replay_receive, capture)
+            await self.app(scope, receive, capture)
         except BaseException:
-            await self.store.release(principal.app_id, key)
+            await self.store.release(principal.app_id, key, claim)
             raise
-        if status >= 500:
-            await self.store.release(principal.app_id, key)
+        answer = b"".join(out)
+        if kept(status, answer):
+            await self.store.complete(principal.app_id, key, claim, status, headers, answer)
         else:
-            await self.store.complete(principal.app_id, key, status, headers, b"".join(out))
+            await self.store.release(principal.app_id, key, claim)

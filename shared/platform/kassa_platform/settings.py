@@ -28,6 +28,7 @@ class Settings:
     data_dir: Path = Path(".kassa")
     public_base_url: str = "http://127.0.0.1:8000"
     max_cart_lines: int = 250
+    max_body_bytes: int = 1024 * 1024
     idempotency_ttl_hours: int = 24
     api_key_cache_seconds: int = 30
     db_pool_size: int = 20
@@ -57,6 +58,7 @@ class Settings:
             "data_dir": data_dir,
             "public_base_url": os.environ.get("KASSA_PUBLIC_BASE_URL", "http://127.0.0.1:8000"),
             "max_cart_lines": _env_int("KASSA_MAX_CART_LINES", 250),
+            "max_body_bytes": _env_int("KASSA_MAX_BODY_BYTES", 1024 * 1024),
             "idempotency_ttl_hours": _env_int("KASSA_IDEMPOTENCY_TTL_HOURS", 24),
             "api_key_cache_seconds": _env_int("KASSA_API_KEY_CACHE_SECONDS", 30),
             "db_pool_size": _env_int("KASSA_DB_POOL_SIZE", 20),

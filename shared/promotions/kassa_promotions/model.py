@@ -23,14 +23,24 @@ class _Frozen(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     pass
 
 
-def _check_percent(percent: Decimal, what: str) -> None:
-    if not 0 < percent <= 100:
-        raise ValueError(f"{what}: a percentage must be in (0, 100], got {percent}")
+# Decimal places a percentage may have (12.3456 %). Together with the range this keeps every
+# percentage a plain, exact number: NaN, infinities and far-out exponents ("1E-999999") never
+# reach the Decimal arithmetic of pricing.
+PERCENT_PLACES = 4
+_PERCENT_STEP = Decimal(1).scaleb(-PERCENT_PLACES)
 
 
-def _check_amounts(amounts: Amounts | None, what: str) -> None:
+def _check_percent(percent: Decimal, field: str) -> None:
+    """The one check of every percentage a reward carries. Errors start with the field's wire
+    name (`percent: …`), which the caller reports as the field."""
+    if not (percent.is_finite() and 0 < percent <= 100 and percent.quantize(_PERCENT_STEP) == percent):
+        raise ValueError(f"{field}: a percentage must be a number in (0, 100] with at most {PERCENT_PLACES} "
+                         f"decimal places, got {percent}")
+
+
+def _check_amounts(amounts: Amounts | None, field: str) -> None:
     if amounts is not None and any(v < 0 for v in amounts.values()):
-        raise ValueError(f"{what}: amounts must not be negative")
+        raise ValueError(f"{field}: amounts must not be negative")
 
 
 # ---------------------------------------------------------------------------------- the cart
@@ -122,8 +132,8 @@ class PercentOff(_Reward, tag="percent_off"):
     max_discount: Amounts | None = None
 
     def __post_init__(self) -> None:
-        _check_percent(self.percent, "percent_off")
-        _check_amounts(self.max_discount, "percent_off.max_discount")
+        _check_percent(self.percent, "percent")
+        _check_amounts(self.max_discount, "maxDiscount")
 
 
 class FixedOff(_Reward, tag="fixed_off"):
@@ -132,7 +142,7 @@ class FixedOff(_Reward, tag="fixed_off"):
     amounts: Amounts
 
     def __post_init__(self) -> None:
-        _check_amounts(self.amounts, "fixed_off")
+        _check_amounts(self.amounts, "amounts")
 
 
 class FixedPerUnit(_Reward, tag="fixed_per_unit"):
@@ -141,7 +151,7 @@ class FixedPerUnit(_Reward, tag="fixed_per_unit"):
     amounts: Amounts
 
     def __post_init__(self) -> None:
-        _check_amounts(self.amounts, "fixed_per_unit")
+        _check_amounts(self.amounts, "amounts")
 
 
 class BuyXGetY(_Reward, tag="buy_x_get_y"):
@@ -158,10 +168,10 @@ class BuyXGetY(_Reward, tag="buy_x_get_y"):
 
     def __post_init__(self) -> None:
         if self.buy < 1 or self.get < 1:
-            raise ValueError("buy_x_get_y: buy and get must be >= 1")
+            raise ValueError(f"{'buy' if self.buy < 1 else 'get'}: buy and get must be >= 1")
         if self.max_applications is not None and self.max_applications < 1:
-            raise ValueError("buy_x_get_y: max_applications must be >= 1")
-        _check_percent(self.percent, "buy_x_get_y")
+            raise ValueError("maxApplications: must be >= 1")
+        _check_percent(self.percent, "percent")
 
 
 class Bundle(_Reward, tag="bundle"):
@@ -174,8 +184,8 @@ class Bundle(_Reward, tag="bundle"):
 
     def __post_init__(self) -> None:
         if len(self.groups) < 1:
-            raise ValueError("bundle: at least one group")
-        _check_amounts(self.prices, "bundle")
+            raise ValueError("groups: a bundle needs at least one group")
+        _check_amounts(self.prices, "prices")
 
 
 class ShippingOff(_Reward, tag="shipping_off"):
@@ -186,10 +196,10 @@ class ShippingOff(_Reward, tag="shipping_off"):
 
     def __post_init__(self) -> None:
         if (self.percent is None) == (self.amounts is None):
-            raise ValueError("shipping_off: give exactly one of percent and amounts")
+            raise ValueError("percent: give exactly one of percent and amounts")
         if self.percent is not None:
-            _check_percent(self.percent, "shipping_off")
-        _check_amounts(self.amounts, "shipping_off")
+            _check_percent(self.percent, "percent")
+        _check_amounts(self.amounts, "amounts")
 
 
 class GiftCard(_Reward, tag="gift_card"):

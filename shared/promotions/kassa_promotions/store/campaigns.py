@@ -3,6 +3,7 @@ their limits, and the statistics a merchant reads."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -24,8 +25,12 @@ _DEFINITION_FIELDS = ("reward", "items", "rules", "priority", "stacking", "start
                       "redemption_grace_hours", "currency")
 
 
+_OWN_FIELD = re.compile(r"^([a-z][A-Za-z0-9]*): (.+)$", re.DOTALL)
+
+
 def _engine_part(value: Any, type_: Any, field: str) -> Any:
-    """Validate a JSON object against the engine's type; errors name the field."""
+    """Validate a JSON object against the engine's type; errors name the field (a struct's own
+    check names it as `fieldName: what is wrong`)."""
     try:
         return msgspec.convert(value, type_, strict=False)
     except (msgspec.ValidationError, ValueError, TypeError) as exc:
@@ -34,6 +39,9 @@ def _engine_part(value: Any, type_: Any, field: str) -> Any:
         if " - at `$" in message:
             message, _, at = message.partition(" - at `$")
             path = field + at.rstrip("`")
+        own = _OWN_FIELD.match(message)
+        if own:
+            path, message = f"{path}.{own.group(1)}", own.group(2)
         raise KassaError("validation_error", message, field=path) from None
 
 

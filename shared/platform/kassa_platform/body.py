@@ -1,0 +1,116 @@
+"""Request bodies are bounded before anything decodes them: in size (413 `request_too_large`)
+and in JSON nesting (400 `json_too_deep`).
+
+Without the bounds a client could make the server buffer an endless chunked body, or hand the
+JSON decoder a `[[[[…` that exhausts the interpreter's recursion limit (a 500). The middleware
+reads the body once, checks it, keeps it on the scope (the idempotency fingerprint needs it) and
+replays it to the handler, so every route with a body is covered, including routes added later.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from kassa_contract.errors import KassaError
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from .middleware import header
+
+BODY_KEY = "kassa.body"
+# Deeper than any body the API accepts (its deepest shapes nest 5 or 6 levels, metadata included),
+# far below what exhausts the decoder's recursion.
+MAX_JSON_DEPTH = 32
+_NO_BODY = frozenset({"GET", "HEAD", "OPTIONS"})
+_NOT_BRACKETS = bytes(range(256)).translate(None, b"[]{}")
+_SQUARE = bytes.maketrans(b"{}", b"[]")
+
+
+def _nested_lists(depth: int) -> msgspec.json.Decoder:
+    """Decodes lists of lists nested at most `depth` deep: one level more is a type error, raised
+    where it is met, before the decoder goes any deeper."""
+    inner: Any = None
+    for _ in range(depth):
+        inner = list[inner]
+    return msgspec.json.Decoder(inner)
+
+
+_WITHIN_DEPTH = _nested_lists(MAX_JSON_DEPTH - 1)  # the innermost level is removed before decoding
+
+
+def too_large(limit: int) -> KassaError:
+    return KassaError("request_too_large", f"The request body exceeds {limit} bytes", details={"maxBytes": limit})
+
+
+def json_depth_exceeds(body: bytes) -> bool:
+    """Whether a JSON decoder reading `body` would nest deeper than MAX_JSON_DEPTH before it
+    stops (at the end, or at the first error it meets).
+
+    Nearly every request costs two `bytes.count`: a body with no more openers than the limit cannot
+    nest deeper. Otherwise the body's bracket structure, strings left out, is rewritten as nested
+    empty lists and decoded against a type that allows only MAX_JSON_DEPTH levels: all of it in C,
+    5 to 17 ms for a 1 MB body at worst, stopping at the first level too deep. A decoder error
+    (unbalanced brackets, data after the value) means the real decoder stops there too.
+    """
+    if body.count(b"[") + body.count(b"{") <= MAX_JSON_DEPTH:
+        return False
+    if b"\\" in body:  # hide escaped backslashes, then escaped quotes, so every `"` left delimits a string
+        body = body.replace(b"\\\\", b"__").replace(b'\\"', b"__")
+    outside_strings = b"".join(body.split(b'"')[::2])
+    # `{}` becomes `[]`; the innermost (empty) containers go, one level less to decode; siblings get commas.
+    brackets = outside_strings.translate(_SQUARE, _NOT_BRACKETS).replace(b"[]", b"").replace(b"][", b"],[")
+    try:
+        _WITHIN_DEPTH.decode(brackets)
+    except msgspec.ValidationError:
+        return True
+    except msgspec.DecodeError:
+        return False
+    return False
+
+
+async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
+    """The whole body, refused as soon as it is known to exceed `limit` bytes: by its declared
+    Content-Length before reading, or while reading one without (chunked)."""
+    declared = header(scope, b"content-length")
+    if declared is not None and declared.strip().isdigit() and int(declared) > limit:
+        raise too_large(limit)
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":  # the client went away: nothing to run, nobody to answer
+            raise KassaError("bad_request", "The client disconnected before sending the whole body")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise too_large(limit)
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+class RequestBodyMiddleware:
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in _NO_BODY:
+            await self.app(scope, receive, send)
+            return
+        body = await read_body(scope, receive, self.max_bytes)
+        if json_depth_exceeds(body):
+            raise KassaError("json_too_deep", f"The JSON body nests deeper than {MAX_JSON_DEPTH} levels",
+                             details={"maxDepth": MAX_JSON_DEPTH})
+        scope[BODY_KEY] = body  # type: ignore[literal-required]
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
