@@ -151,7 +151,7 @@ class Gateway(Process):
             f"  proxy_temp_path {self.workdir}/proxy;\n  fastcgi_temp_path {self.workdir}/fastcgi;\n"
             f"  uwsgi_temp_path {self.workdir}/uwsgi;\n  scgi_temp_path {self.workdir}/scgi;\n"
             f"  include {self.workdir}/kassa.conf;\n}}\n")
-        return [binary, "-c", str(self.workdir / "nginx.conf"), "-p", str(self.workdir)]
+        return [binary, "-c", str(self.workdir / "nginx.conf")]  # Debian's prefix: its modules load
 
     def environment(self) -> dict[str, str]:
         return {k: v for k, v in os.environ.items() if not k.startswith("KASSA_")}

@@ -68,6 +68,7 @@ CLIENTS = 16
 KILL_CART_AFTER = 15  # journeys of phase B completed when cart-2 dies (early: see the note in check_outcome)
 KILL_WORKER_AFTER = 140
 CART_ROUTES = ("/api/v1/carts", "/internal/carts")
+RETRY_LATER = ("idempotency_key_in_progress", "checkout_in_progress")  # 409s that say "try again shortly"
 
 
 # ---------------------------------------------------------------- the cluster
@@ -213,15 +214,16 @@ async def call(api: httpx.AsyncClient, traffic: Traffic, method: str, path: str,
             after = traffic.killed_at is not None and started >= traffic.killed_at
             (traffic.failed_after_kill if after else traffic.failed_before_kill).append(failure)
         elif response is not None and not (response.status_code == 503 or (
-                response.status_code == 409 and response.json()["error"]["code"] == "idempotency_key_in_progress")):
+                response.status_code == 409 and response.json()["error"]["code"] in RETRY_LATER)):
             traffic.sent[(method, route, response.status_code)] += 1
             if response.status_code == 409 and traffic.db:
                 rows = await sql(traffic.db, "SELECT * FROM idempotency_keys WHERE key = $1", key)
                 raise AssertionError(f"{method} {path} {body}: {response.text} {[dict(r) for r in rows]}")
             assert response.status_code < 400, f"{method} {path}: {response.status_code} {response.text}"
             return response.json()
-        # Not answered, or the key is still held by the process that died with the first attempt
-        # (it is taken over when its lock runs out): the same request again, shortly.
+        # Not answered, or "try again shortly": the key is still held by the process that died with
+        # the first attempt (taken over when its lock runs out), or that attempt's completion is
+        # still being finished. The same request again, shortly.
         assert time.monotonic() < deadline, f"{method} {path} never succeeded"
         await asyncio.sleep(0.2)
 
