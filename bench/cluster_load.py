@@ -30,15 +30,14 @@ import signal
 import sys
 import tempfile
 import time
-from collections import Counter
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
 
 import uvloop
 from common import (
-    LeanClient, Server, _cpu_ticks, bench_env, free_port, lean_clients, masked, migrate_and_create_app, pct,
-    print_failures, recreate_database, seed,
+    LeanClient, Recorder, RequestFailed, Server, _cpu_ticks, bench_env, free_port, lean_clients, masked, migrate_and_create_app,
+    pct, print_failures, recreate_database, seed,
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository, for tests.e2e.cluster
@@ -80,35 +79,17 @@ def cpu_seconds(pids: dict[str, list[int]]) -> dict[str, float]:
 
 
 async def _drive(p: Phase) -> dict:
-    latencies: dict[str, list[float]] = {step: [] for step in STEPS}
-    errors: Counter[str] = Counter()
-    examples: list[str] = []
     journeys = 0
     t0 = time.perf_counter()
     m0, m1 = t0 + p.warmup, t0 + p.warmup + p.duration
     marks: dict[str, dict[str, float]] = {}
-
-    async def call(client: LeanClient, step: str, method: str, url: str, body: dict | None = None) -> dict:
-        start = time.perf_counter()
-        try:
-            r = await client.request(method, url, json=body)
-        except (OSError, TimeoutError) as exc:
-            errors[f"{step}: {type(exc).__name__}"] += 1
-            raise
-        end = time.perf_counter()
-        if not r.is_success:
-            errors[f"{step}: HTTP {r.status_code}"] += 1
-            if len(examples) < 5:
-                examples.append(f"{method} {url} -> {r.status_code} {r.text[:300]}")
-            raise OSError(f"HTTP {r.status_code}")
-        if m0 <= end <= m1:
-            latencies[step].append((end - start) * 1000)
-        return r.json()
+    recorder = Recorder(STEPS, m0, m1)
+    call = recorder.call
 
     async def client_loop(client: LeanClient) -> None:
         nonlocal journeys
         while time.perf_counter() < m1:
-            with contextlib.suppress(OSError, TimeoutError):
+            with contextlib.suppress(RequestFailed):
                 cart = "/api/v1/carts/" + (await call(client, "create", "POST", "/api/v1/carts", {"currency": "EUR"}))["id"]
                 for variant in p.variants[:2]:
                     await call(client, "add_line", "POST", f"{cart}/line-items", {"variantId": variant, "quantity": 1})
@@ -130,7 +111,8 @@ async def _drive(p: Phase) -> dict:
     finally:
         await asyncio.gather(*(c.aclose() for c in clients))
     cpu = {k: marks["end"][k] - marks["start"][k] for k in marks["start"]}
-    return {"latencies": latencies, "errors": dict(errors), "examples": examples, "journeys": journeys,
+    return {"latencies": recorder.latencies, "errors": dict(recorder.errors), "examples": recorder.examples,
+            "journeys": journeys,
             "duration": p.duration, "cpu": cpu}
 
 
