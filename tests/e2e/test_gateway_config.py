@@ -96,7 +96,7 @@ class Stub:
                 writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: "
                              + str(len(reply)).encode() + b"\r\n\r\n" + reply)
                 await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
             pass
         finally:
             writer.close()
@@ -129,10 +129,21 @@ def stubs(tmp_path: Path, nginx: str) -> Iterator[tuple[Gateway, dict[str, Stub]
             yield gateway, found
         finally:
             gateway.stop()
-            for server in servers:
-                loop.call_soon_threadsafe(server.close)
+            asyncio.run_coroutine_threadsafe(_shut(servers), loop).result(10)
             loop.call_soon_threadsafe(loop.stop)
             thread.join(5)
+            loop.close()
+
+
+async def _shut(servers: list[asyncio.Server]) -> None:
+    """Close the stubs and end their connection handlers before their loop stops."""
+    for server in servers:
+        server.close()
+    current = asyncio.current_task()
+    handlers = [t for t in asyncio.all_tasks() if t is not current]
+    for task in handlers:
+        task.cancel()
+    await asyncio.gather(*handlers, return_exceptions=True)
 
 
 def test_routes_and_refusals(stubs: tuple[Gateway, dict[str, Stub]]) -> None:
