@@ -387,7 +387,7 @@ def run_mode(mode: str, args: argparse.Namespace, url: str, key: str, env: dict[
                 return None
             print(f"  {calibration['ok']} completes in {calibration['elapsed']:.1f} s: {calibration['rate']:.1f}/s")
 
-            needed = math.ceil(calibration["rate"] * 1.6 * (warmup + duration)) + 2 * args.clients
+            needed = math.ceil(calibration["rate"] * 2.5 * (warmup + duration)) + 2 * args.clients
             closed_phase = replace(phase, kind="closed", duration=duration, warmup=warmup, prepare=needed)
             print(f"\nRunning closed loop ({args.clients} buyers; preparing {needed} sessions first) ...", flush=True)
             closed = driver.apply(drive, (closed_phase,))
