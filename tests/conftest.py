@@ -207,8 +207,8 @@ class Backend:
         return self.name == "postgres"
 
 
-async def _backend(name: str, url: str, **settings: Any) -> AsyncIterator[Backend]:
-    clock = TestClock()
+async def _backend(name: str, url: str, clock: TestClock | None = None, **settings: Any) -> AsyncIterator[Backend]:
+    clock = clock or TestClock()
     # Small pools: every test process of every run on the machine shares PostgreSQL's 100 connections.
     runtime = build_runtime(Settings.from_env(**{"database_url": url, "redis_url": None, "api_key_cache_seconds": 30,
                                                  "db_pool_size": 8, "data_dir": Path(tempfile.mkdtemp()),

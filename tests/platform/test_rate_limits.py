@@ -11,11 +11,23 @@ import httpx
 import pytest
 from kassa_platform.ratelimit import Buckets, Policy
 
-from tests.conftest import Backend, Tenant, _backend, make_tenant
+from tests.conftest import Backend, Tenant, TestClock, _backend, make_tenant
 from tests.platform.test_errors_and_health import assert_envelope
 
 # Small quotas over long windows: a token comes back every 12 s (reads) of the test clock.
 LIMITS = {"reads": "5/60", "writes": "3/60", "completes": "2/60", "auth_failures": "3/60"}
+
+
+class FrozenClock(TestClock):
+    """Time that moves only when the test moves it: the bucket counts do not depend on how fast
+    the machine runs the test."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.start = TestClock.now(self)
+
+    def now(self):  # type: ignore[no-untyped-def]
+        return self.start + self.offset
 
 
 @pytest.fixture(scope="module", params=["sqlite", "pg", "redis"])
@@ -29,7 +41,7 @@ def limited_store(request: pytest.FixtureRequest) -> tuple[str, str, str | None]
 async def limited(limited_store: tuple[str, str, str | None]) -> AsyncIterator[Backend]:
     """The cart and checkout services with small limits."""
     name, url, redis_url = limited_store
-    async for backend in _backend(name, url, rate_limits=LIMITS, redis_url=redis_url):
+    async for backend in _backend(name, url, FrozenClock(), rate_limits=LIMITS, redis_url=redis_url):
         yield backend
 
 

@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 
 import asyncpg
-from sqlalchemy.engine import make_url
+from kassa_platform.db_watch import DatabaseWatch
 
 from .service import RELAY_JOB, WebhookModule
-
-log = logging.getLogger("kassa.webhooks.waker")
 
 CHANNEL = "kassa_outbox"
 SQLITE_POLL_SECONDS = 0.2
@@ -28,50 +25,26 @@ FALLBACK_CHECK_SECONDS = 2.0
 DEBOUNCE_SECONDS = 0.1
 
 
-class OutboxWaker:
+class OutboxWaker(DatabaseWatch):
+    name = "outbox waker"
+
     def __init__(self, module: WebhookModule, database_url: str) -> None:
+        super().__init__(database_url)
         self.module = module
-        self.url = database_url
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="kassa-outbox-waker")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                if self.url.startswith("postgresql"):
-                    await self._listen()
-                else:
-                    await self._poll(SQLITE_POLL_SECONDS)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - the database restarting: listen again shortly
-                log.warning("outbox listener stopped (%s: %s); reconnecting", type(exc).__name__, exc)
-                await asyncio.sleep(1.0)
 
     async def _kick(self) -> None:
         await self.module.hint(RELAY_JOB)
         await asyncio.sleep(DEBOUNCE_SECONDS)
 
-    async def _poll(self, interval: float) -> None:
+    async def _poll(self) -> None:
         while True:
             if await self.module.relay.has_pending():
                 await self._kick()
-            await asyncio.sleep(interval)
+            await asyncio.sleep(SQLITE_POLL_SECONDS)
 
     async def _listen(self) -> None:
-        dsn = make_url(self.url).set(drivername="postgresql").render_as_string(hide_password=False)
         notified = asyncio.Event()
-        conn = await asyncpg.connect(dsn, timeout=5)
+        conn = await asyncpg.connect(self.listen_dsn, timeout=5)
         try:
             await conn.add_listener(CHANNEL, lambda *_: notified.set())
             notified.set()  # whatever was written while nobody listened

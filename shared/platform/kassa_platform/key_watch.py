@@ -24,10 +24,10 @@ import time
 
 import asyncpg
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
 from .auth import KeyResolver
 from .db import Database
+from .db_watch import DatabaseWatch
 from .tables import api_keys
 
 log = logging.getLogger("kassa.keys")
@@ -38,42 +38,19 @@ PROBE_SECONDS = 5.0
 USAGE_FLUSH_SECONDS = 10.0
 
 
-class KeyWatch:
+class KeyWatch(DatabaseWatch):
+    name = "API key watch"
+
     def __init__(self, resolver: KeyResolver, db: Database, database_url: str) -> None:
+        super().__init__(database_url)
         self.resolver = resolver
         self.db = db
-        self.url = database_url
-        self._task: asyncio.Task[None] | None = None
         self._flushed_at = time.monotonic()
-        # Set once the listener (or the SQLite watch) is in place: tests wait for it.
-        self.listening = asyncio.Event()
-
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="kassa-key-watch")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await super().stop()
         with contextlib.suppress(Exception):
             await self.resolver.flush_usage()
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                if self.url.startswith("postgresql"):
-                    await self._listen()
-                else:
-                    await self._poll()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - the database restarting: watch again shortly
-                self.listening.clear()
-                log.warning("API key watch stopped (%s: %s); reconnecting", type(exc).__name__, exc)
-                await asyncio.sleep(1.0)
 
     async def _flush_if_due(self) -> None:
         if time.monotonic() - self._flushed_at >= USAGE_FLUSH_SECONDS:
@@ -84,12 +61,10 @@ class KeyWatch:
                 log.warning("could not record API key use (%s: %s)", type(exc).__name__, exc)
 
     async def _listen(self) -> None:
-        dsn = make_url(self.url).set(drivername="postgresql").render_as_string(hide_password=False)
-        conn = await asyncpg.connect(dsn, timeout=5, server_settings={"application_name": "kassa-key-watch"})
+        conn = await asyncpg.connect(self.listen_dsn, timeout=5, server_settings={"application_name": "kassa-key-watch"})
         try:
             await conn.add_listener(CHANNEL, lambda _conn, _pid, _channel, digest: self.resolver.forget(digest))
             self.resolver.forget()
-            self.listening.set()
             probed = time.monotonic()
             while True:
                 await asyncio.sleep(1.0)
@@ -100,7 +75,6 @@ class KeyWatch:
                     probed = time.monotonic()
                 await self._flush_if_due()
         finally:
-            self.listening.clear()
             with contextlib.suppress(Exception):
                 await conn.close(timeout=2)
 
@@ -114,6 +88,5 @@ class KeyWatch:
             if first or changed != seen:
                 self.resolver.forget()
                 seen, first = changed, False
-                self.listening.set()
             await self._flush_if_due()
             await asyncio.sleep(SQLITE_POLL_SECONDS)

@@ -117,7 +117,8 @@ class ScriptRunner:
                 for command in setup:
                     reply = await protocol.send(command)
                     if isinstance(reply, hiredis.ReplyError):
-                        protocol.transport.close()
+                        if protocol.transport is not None:
+                            protocol.transport.close()
                         raise RedisError(f"Redis refused the connection setup: {reply}")
             self._protocol = protocol
             return protocol

@@ -22,7 +22,7 @@ def upgrade() -> None:
         batch.create_index(batch.f('ix_api_keys_changed_at'), ['changed_at'], unique=False)
     # Every process caches resolved keys; a key that stops working (revoked, rolled, its scopes
     # changed, deleted) NOTIFYs `kassa_api_keys` with its digest, delivered at commit, and every
-    # listening process drops it from its cache (kassa_platform.key_events). A trigger rather than
+    # listening process drops it from its cache (kassa_platform.key_watch). A trigger rather than
     # the application code, so that an operator's manual UPDATE is seen too. The batched
     # `last_used_at` writes touch none of these columns and notify nothing.
     if op.get_bind().dialect.name == "postgresql":
