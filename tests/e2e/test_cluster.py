@@ -99,7 +99,10 @@ def start_cluster(tmp: Path, docker_compose: str, db: str, redis_url: str) -> Cl
                   # PostgreSQL's connections are shared with the rest of the suite: small pools.
                   KASSA_DB_POOL_SIZE="2",
                   # The receiver is on loopback; a killed worker's claims come back after 3 s, not 60.
-                  KASSA_WEBHOOKS_ALLOW_PRIVATE_NETWORKS="all", KASSA_WEBHOOKS_LEASE_SECONDS="3")
+                  KASSA_WEBHOOKS_ALLOW_PRIVATE_NETWORKS="all", KASSA_WEBHOOKS_LEASE_SECONDS="3",
+                  # One key drives every simulated shopper, beyond one storefront's 100 writes/s.
+                  KASSA_RATE_LIMIT_READS="100000", KASSA_RATE_LIMIT_WRITES="100000",
+                  KASSA_RATE_LIMIT_COMPLETES="100000")
     ports = {name: free_port() for name in ("cart-1", "cart-2", "checkout", "webhooks", "gateway")}
     # Compose gives both cart replicas one name, `cart`; loopback has no such alias, so the calls of
     # checkout and the workers go to cart-1 (the cart process killed below is cart-2).

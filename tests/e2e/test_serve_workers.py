@@ -66,6 +66,7 @@ async def test_two_worker_processes_share_one_port_and_their_metrics(tmp_path: P
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("KASSA_")},
            "KASSA_DATABASE_URL": pg_url, "KASSA_DATA_DIR": str(tmp_path), "KASSA_LOG_FORMAT": "text",
            "KASSA_DB_POOL_SIZE": "3",  # PostgreSQL's connections are shared with the other tests
+           "KASSA_RATE_LIMIT_WRITES": "100000",  # up to 600 carts as fast as they go, with one key
            "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
     log = tmp_path / "serve.log"
     with log.open("wb") as out:
