@@ -36,6 +36,7 @@ import argparse
 import asyncio
 import math
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -48,6 +49,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 import uvloop
+from checkout_breakdown import account, print_accounting, print_profile
 from common import (
     Server, bench_env, cpu_snapshot, masked, migrate_and_create_app, pct, plain_dsn, print_cpu, print_failures,
     recreate_database, seed, single_connection_clients,
@@ -56,6 +58,7 @@ from common import (
 DEFAULT_DB = "postgresql://postgres@127.0.0.1:5432/kassa_checkout_bench"
 TARGET_P99_MS = 150.0
 PREPARERS = 32  # concurrent session preparers (untimed)
+DISTRIBUTED_POOL = "10"  # KASSA_DB_POOL_SIZE of each distributed process
 ADDRESS = {"firstName": "Bench", "lastName": "Buyer", "addressLine1": "Unter den Linden 1", "city": "Berlin",
            "postalCode": "10117", "countryCode": "DE"}
 CARD = {"type": "card", "card": {"number": "4242424242424242", "expMonth": 12, "expYear": 2030, "cvc": "123"}}
@@ -69,18 +72,20 @@ PG_COUNTERS = ("xact_commit", "xact_rollback", "tup_returned", "tup_fetched", "t
 @dataclass(frozen=True)
 class Phase:
     kind: str  # "calibrate" | "closed" | "open"
-    base_url: str
+    base_url: str  # the checkout service: sessions and completes
+    cart_url: str  # the cart service: carts (the same base when embedded)
     key: str
     db_url: str
     variants: list[str]
     method_id: str
-    server_pid: int
+    server_pids: dict[str, int]  # the server processes whose CPU counts (py-spy samples the first)
     clients: int
     duration: float  # the measured window (calibrate: the most it runs)
     warmup: float  # before the measured window (not counted)
     prepare: int  # sessions to prepare before the phase
     rate: float = 0.0  # completes/s of the open loop
     idempotency_keys: bool = False
+    profile: str = ""  # a file: py-spy samples the server over the measured window into it (raw stacks)
 
 
 def drive(phase: Phase) -> dict:
@@ -96,35 +101,37 @@ async def _pg_counters(db: asyncpg.Connection) -> dict[str, int]:
 async def _drive(p: Phase) -> dict:
     # One single-connection client per connection: httpcore's pool costs O(connections) per request.
     clients = single_connection_clients(p.base_url, p.key, max(p.clients, PREPARERS), timeout=60)
+    carts = clients if p.cart_url == p.base_url else single_connection_clients(p.cart_url, p.key, PREPARERS, 60)
     db = await asyncpg.connect(plain_dsn(p.db_url))
     try:
         prep_started = time.perf_counter()
-        sessions, prep_errors = await _prepare(p, clients[:PREPARERS])
+        sessions, prep_errors = await _prepare(p, list(zip(carts[:PREPARERS], clients[:PREPARERS], strict=True)))
         prep_seconds = time.perf_counter() - prep_started
         drained = await _outbox_drained(db)
         result = await _run(p, clients[:p.clients], sessions, db)
     finally:
-        await asyncio.gather(*(c.aclose() for c in clients))
+        await asyncio.gather(*(c.aclose() for c in {*clients, *carts}))
         await db.close()
     result.update(prepared=len(sessions), prep_seconds=prep_seconds, prep_errors=prep_errors, drained=drained)
     return result
 
 
-async def _prepare(p: Phase, clients: list[httpx.AsyncClient]) -> tuple[list[str], list[str]]:
-    """p.prepare sessions, each on a cart of its own (2 or 3 lines, shipping address and method)."""
+async def _prepare(p: Phase, clients: list[tuple[httpx.AsyncClient, httpx.AsyncClient]]) -> tuple[list[str], list[str]]:
+    """p.prepare sessions, each on a cart of its own (2 or 3 lines, shipping address and method);
+    `clients`: pairs of (cart service, checkout service) clients."""
     sessions: list[str] = []
     errors: list[str] = []
     todo = iter(range(p.prepare))
 
-    async def preparer(client: httpx.AsyncClient) -> None:
+    async def preparer(cart_client: httpx.AsyncClient, client: httpx.AsyncClient) -> None:
         for i in todo:
             lines = [{"variantId": v, "quantity": 1 + (i + j) % 2} for j, v in enumerate(p.variants[:2 + i % 2])]
             try:
-                r = await client.post("/api/v1/carts", json={"currency": "EUR", "shippingAddress": ADDRESS,
-                                                             "lineItems": lines})
+                r = await cart_client.post("/api/v1/carts", json={"currency": "EUR", "shippingAddress": ADDRESS,
+                                                                  "lineItems": lines})
                 r.raise_for_status()
                 cart_id = r.json()["id"]
-                r = await client.put(f"/api/v1/carts/{cart_id}/shipping-method",
+                r = await cart_client.put(f"/api/v1/carts/{cart_id}/shipping-method",
                                      json={"shippingMethodId": p.method_id})
                 r.raise_for_status()
                 r = await client.post("/api/v1/checkout/sessions", json={"cartId": cart_id})
@@ -136,7 +143,7 @@ async def _prepare(p: Phase, clients: list[httpx.AsyncClient]) -> tuple[list[str
             except httpx.HTTPError as exc:
                 errors.append(f"{type(exc).__name__}: {exc}")
 
-    await asyncio.gather(*(preparer(c) for c in clients))
+    await asyncio.gather(*(preparer(*pair) for pair in clients))
     return sessions, errors
 
 
@@ -222,9 +229,16 @@ async def _run(p: Phase, clients: list[httpx.AsyncClient], sessions: list[str], 
                 outcome["launched"] += m0 <= due
                 i += 1
 
+    spy: list[asyncio.subprocess.Process] = []
+
     async def mark(name: str, at: float) -> None:
         await asyncio.sleep(max(0.0, at - time.perf_counter()))
-        marks[name] = {"cpu": cpu_snapshot(p.server_pid), "pg": await _pg_counters(db), "at": time.perf_counter()}
+        marks[name] = {"cpu": cpu_snapshot(p.server_pids), "pg": await _pg_counters(db), "at": time.perf_counter()}
+        if name == "start" and p.profile:
+            spy.append(await asyncio.create_subprocess_exec(
+                shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(next(iter(p.server_pids.values()))), "--rate", "200",
+                "--duration", str(int(p.duration)), "--format", "raw", "--native", "--output", p.profile,
+                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL))
 
     markers = [asyncio.create_task(mark("start", m0)), asyncio.create_task(mark("end", m1))]
     if p.kind == "open":
@@ -238,6 +252,8 @@ async def _run(p: Phase, clients: list[httpx.AsyncClient], sessions: list[str], 
         return {"kind": p.kind, "rate": outcome["ok"] / elapsed, "ok": outcome["ok"], "elapsed": elapsed,
                 "latencies": latencies, "errors": dict(errors), "examples": examples, "duration": p.duration}
     await asyncio.gather(*markers)
+    for process in spy:
+        await process.wait()
     cpu = {k: marks["end"]["cpu"][k] - marks["start"]["cpu"][k] for k in marks["start"]["cpu"]}
     pg = {k: marks["end"]["pg"][k] - marks["start"]["pg"][k] for k in PG_COUNTERS}
     return {"kind": p.kind, "latencies": latencies, "send_delays": send_delays, "errors": dict(errors),
@@ -269,7 +285,8 @@ def print_phase(title: str, r: dict) -> None:
     done = max(r["ok_in_window"], 1)
     if cpu := r["cpu"]:
         print_cpu(cpu, secs)
-        print(f"  CPU ms per complete: server {1000 * cpu['server'] / done:.1f}, "
+        each = ", ".join(f"{k[7:]} {1000 * v / done:.1f}" for k, v in cpu.items() if k.startswith("server "))
+        print(f"  CPU ms per complete: server {1000 * cpu['server'] / done:.1f}{f' ({each})' if each else ''}, "
               f"postgres {1000 * cpu['postgres'] / done:.1f}")
     if pg := r["pg"]:
         print("  PostgreSQL per complete (whole database, relay included): "
@@ -295,8 +312,15 @@ async def check_database(url: str, completes: int) -> list[str]:
         found = {name: await db.fetchval(sql) for name, sql in q.items()}
         claimed = await db.fetchval("SELECT count(*) FROM checkout_sessions WHERE claim_token IS NOT NULL")
         pending = await db.fetchval("SELECT count(*) FROM checkout_sessions WHERE cart_pending IS NOT NULL")
+        # Where PostgreSQL read rows over the whole run (preparation included): a query reading far
+        # more rows than it returns shows up here.
+        scans = await db.fetch("SELECT relname, seq_scan, seq_tup_read, idx_scan, idx_tup_fetch FROM pg_stat_user_tables "
+                               "ORDER BY seq_tup_read + coalesce(idx_tup_fetch, 0) DESC LIMIT 6")
     finally:
         await db.close()
+    print("\nRows read by table over the run (pg_stat_user_tables): " + "; ".join(
+        f"{r['relname']} {r['seq_scan']} seq scans reading {r['seq_tup_read']}, {r['idx_scan']} index scans "
+        f"fetching {r['idx_tup_fetch']}" for r in scans))
     problems = [f"{name}: {n} for {completes} successful completes" for name, n in found.items() if n != completes]
     problems += [f"{claimed} sessions still claimed"] if claimed else []
     problems += [f"{pending} sessions still owe their cart a call"] if pending else []
@@ -305,51 +329,62 @@ async def check_database(url: str, completes: int) -> list[str]:
     return problems
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--duration", type=float, default=30.0, help="seconds per measured phase (default 30)")
-    parser.add_argument("--clients", type=int, default=64, help="closed-loop buyers and connections (default 64)")
-    parser.add_argument("--quick", action="store_true", help="5 s phases, to check that everything works")
-    parser.add_argument("--idempotency-keys", action="store_true",
-                        help="send an Idempotency-Key with every complete, as a careful storefront would")
-    parser.add_argument("--keep-database", action="store_true", help="leave the database in place for inspection")
-    args = parser.parse_args()
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so that `finally` stops the server
+@dataclass
+class Deployment:
+    """The server processes of one run mode, and where the driver reaches them."""
+
+    mode: str  # "embedded" | "distributed"
+    servers: dict[str, Server]
+    base_url: str  # the checkout service
+    cart_url: str
+
+    @property
+    def pids(self) -> dict[str, int]:
+        return {name: server.pid for name, server in self.servers.items()}
+
+    def stop(self) -> None:
+        for server in reversed(self.servers.values()):
+            server.stop()
+
+
+def start(mode: str, env: dict[str, str], tmp: Path) -> Deployment:
+    """embedded: one `kassa serve` (cart, checkout and webhooks behind the path router; checkout calls
+    the cart service in-process). distributed: `kassa serve cart`, `kassa serve checkout` (KASSA_CART_URL
+    pointing at the first: its calls go over loopback HTTP) and `kassa serve webhooks` (the relay)."""
+    if mode == "embedded":
+        server = Server(env, tmp / "server.log").start()
+        return Deployment(mode, {"server": server}, server.base, server.base)
+    # Three processes of two pools each: 10 connections per pool keep them inside PostgreSQL's
+    # default 100 connections beside whatever else uses the server (2 cores use fewer anyway).
+    env = {**env, "KASSA_DB_POOL_SIZE": DISTRIBUTED_POOL}
+    cart = Server(env, tmp / "cart.log", "cart").start()
+    checkout = Server({**env, "KASSA_CART_URL": cart.base}, tmp / "checkout.log", "checkout").start()
+    webhooks = Server(env, tmp / "webhooks.log", "webhooks").start()
+    # checkout first: py-spy samples the first process
+    return Deployment(mode, {"checkout": checkout, "cart": cart, "webhooks": webhooks}, checkout.base, cart.base)
+
+
+def run_mode(mode: str, args: argparse.Namespace, url: str, key: str, env: dict[str, str], tmp: Path) -> dict | None:
+    """Calibrate, closed loop, open loop at half the closed loop's rate (and, embedded, a profiled closed
+    loop) against one deployment; prints each phase and returns the figures of the summary."""
     duration = 5.0 if args.quick else args.duration
     warmup = 1.0 if args.quick else 3.0
-    url = os.environ.get("KASSA_BENCH_DATABASE_URL", DEFAULT_DB)
-
-    asyncio.run(recreate_database(url))
-    tmp = Path(tempfile.mkdtemp(prefix="kassa-bench-"))
-    env = bench_env(url, tmp)
-    _, key = migrate_and_create_app(env)
-
-    server = Server(env, tmp / "server.log").start()
-    base_url = server.base
+    deployment = start(mode, env, tmp)
     try:
-        variants, method_id = seed(base_url, key)
+        variants, method_id = seed(deployment.cart_url, key)
         load = os.getloadavg()
-        print("Kassa checkout completion benchmark")
-        print(f"  server   1 process (`kassa serve`, embedded: cart + checkout + webhooks, uvicorn + uvloop, "
-              f"no Redis: jobs in-process) at {base_url}")
-        print(f"           checkout -> cart calls over ASGITransport in that process; its log: {tmp / 'server.log'}")
-        print(f"  database {masked(url)}")
-        print(f"  driver   separate process, httpx HTTP/1.1 keep-alive, one connection per buyer; "
-              f"{warmup:.0f} s warm-up before each {duration:.0f} s phase")
-        print(f"  complete POST /api/v1/checkout-sessions/{{id}}/complete (test card 4242…) on a session prepared "
-              f"beforehand{' with an Idempotency-Key' if args.idempotency_keys else ''}")
-        print(f"  machine  {os.cpu_count()} cores, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at the start")
-
-        phase = Phase("calibrate", base_url, key, url, variants, method_id, server.pid, args.clients,
-                      duration=3.0 if args.quick else 6.0, warmup=0.0, prepare=args.clients * (4 if args.quick else 8),
-                      idempotency_keys=args.idempotency_keys)
+        print(f"\n======== {mode}: " + ", ".join(f"{n} pid {pid}" for n, pid in deployment.pids.items())
+              + f"; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at the start")
+        phase = Phase("calibrate", deployment.base_url, deployment.cart_url, key, url, variants, method_id,
+                      deployment.pids, args.clients, duration=3.0 if args.quick else 6.0, warmup=0.0,
+                      prepare=args.clients * (4 if args.quick else 8), idempotency_keys=args.idempotency_keys)
         with get_context("spawn").Pool(1) as driver:  # leaving the block terminates the driver process
             print(f"\nCalibrating ({args.clients} buyers, {phase.prepare} sessions) ...", flush=True)
             calibration = driver.apply(drive, (phase,))
             if calibration["errors"] or calibration["prep_errors"] or not calibration["ok"]:
                 print_phase("Calibration FAILED", {**calibration, "ok_in_window": 0, "cpu": {}, "pg": {},
                                                    "ran_out": False})
-                return 1
+                return None
             print(f"  {calibration['ok']} completes in {calibration['elapsed']:.1f} s: {calibration['rate']:.1f}/s")
 
             needed = math.ceil(calibration["rate"] * 1.6 * (warmup + duration)) + 2 * args.clients
@@ -360,35 +395,135 @@ def main() -> int:
             max_rate = closed["ok_in_window"] / duration
             rate = max_rate / 2
             if rate <= 0:
-                raise SystemExit("no complete succeeded in the closed loop; cannot run the open loop")
+                print("no complete succeeded in the closed loop; cannot run the open loop")
+                return None
 
             needed = math.ceil(rate * (warmup + duration)) + args.clients
             open_phase = replace(closed_phase, kind="open", rate=rate, prepare=needed)
             print(f"\nRunning open loop at {rate:.1f} completes/s (preparing {needed} sessions first) ...", flush=True)
             opened = driver.apply(drive, (open_phase,))
-        print_phase(f"Open loop: {rate:.1f} completes/s (half of {max_rate:.1f}), {duration:.0f} s", opened)
+            print_phase(f"Open loop: {rate:.1f} completes/s (half of {max_rate:.1f}), {duration:.0f} s", opened)
 
-        completes = calibration["ok"] + closed["ok"] + opened["ok"]
-        problems = asyncio.run(check_database(url, completes))
-        p50, p99 = pct(opened["latencies"], 50), pct(opened["latencies"], 99)
-        n_errors = sum(sum(r["errors"].values()) + len(r["prep_errors"]) for r in (calibration, closed, opened))
-        invalid = n_errors or closed["ran_out"] or opened["ran_out"] or problems
-        print("\nSummary")
-        print(f"  {'max completes/s, ' + str(args.clients) + ' buyers (closed loop)':<46}{max_rate:>10.1f}")
-        print(f"  {'complete p50 at half load (ms)':<46}{p50:>10.1f}")
-        print(f"  {'complete p99 at half load (ms)':<46}{p99:>10.1f}   target < {TARGET_P99_MS:.0f} ms  "
-              f"{'met' if p99 < TARGET_P99_MS else 'MISSED'}")
-        print(f"  {'complete max at half load (ms)':<46}{max(opened['latencies'], default=float('nan')):>10.1f}")
-        print(f"  {'errors (non-2xx or transport)':<46}{n_errors:>10}")
-        for problem in problems:
-            print(f"  !!! {problem}")
-        valid = "  run valid: no errors, database consistent"
-        print("  !!! RUN HAD ERRORS: FIGURES NOT VALID !!!" if invalid else valid)
+            profiled: list[tuple[str, str, dict]] = []
+            if mode == "embedded" and not args.no_profile:
+                # Sampled apart from the measured phases: py-spy pauses the server for each sample.
+                seconds = 5.0 if args.quick else 15.0
+                for title, base, load_rate in (("under the closed loop", closed_phase, max_rate),
+                                               ("at half load (open loop)", open_phase, rate)):
+                    needed = math.ceil(load_rate * 1.6 * (warmup + seconds)) + 2 * args.clients
+                    path = str(tmp / f"profile-{base.kind}.txt")
+                    print(f"\nProfiling the server {title} ({seconds:.0f} s, py-spy --native at 200 Hz; preparing "
+                          f"{needed} sessions first) ...", flush=True)
+                    result = driver.apply(drive, (replace(base, duration=seconds, prepare=needed, profile=path),))
+                    print_phase(f"Profiled {title} (py-spy attached), {seconds:.0f} s", result)
+                    profiled.append((title, path, result))
     finally:
-        server.stop()
-        if not args.keep_database:
-            asyncio.run(recreate_database(url, create=False))
+        deployment.stop()
+    for title, path, result in profiled:
+        print_profile(path, title, 1000 * result["cpu"]["server"] / max(result["ok_in_window"], 1))
+    phases = (calibration, closed, opened, *(r for _, _, r in profiled))
+    completes = sum(r["ok"] for r in phases)
+    problems = asyncio.run(check_database(url, completes))
+    n_errors = sum(sum(r["errors"].values()) + len(r["prep_errors"]) for r in phases)
+    per = lambda r: {k: 1000 * v / max(r["ok_in_window"], 1) for k, v in r["cpu"].items()  # noqa: E731
+                     if k.startswith("server")}
+    return {"max_rate": max_rate, "cpu_full": per(closed), "cpu_half": per(opened),
+            "p50": pct(opened["latencies"], 50), "p99": pct(opened["latencies"], 99),
+            "max": max(opened["latencies"], default=float("nan")), "errors": n_errors, "problems": problems,
+            "invalid": bool(n_errors or closed["ran_out"] or opened["ran_out"] or problems)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--duration", type=float, default=30.0, help="seconds per measured phase (default 30)")
+    parser.add_argument("--clients", type=int, default=64, help="closed-loop buyers and connections (default 64)")
+    parser.add_argument("--quick", action="store_true", help="5 s phases, to check that everything works")
+    parser.add_argument("--mode", choices=("embedded", "distributed", "both"), default="both",
+                        help="which deployment to measure (default both, embedded first)")
+    parser.add_argument("--no-profile", action="store_true", help="skip the py-spy phase (embedded)")
+    parser.add_argument("--idempotency-keys", action="store_true",
+                        help="send an Idempotency-Key with every complete, as a careful storefront would")
+    parser.add_argument("--keep-database", action="store_true", help="leave the database in place for inspection")
+    args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so that `finally` stops the servers
+    url = os.environ.get("KASSA_BENCH_DATABASE_URL", DEFAULT_DB)
+    modes = ("embedded", "distributed") if args.mode == "both" else (args.mode,)
+    load = os.getloadavg()
+    print("Kassa checkout completion benchmark")
+    print("  embedded     1 process: `kassa serve` (cart + checkout + webhooks behind the path router, uvicorn +\n"
+          "               uvloop, no Redis: jobs in-process); checkout calls the cart service in that process")
+    print("  distributed  3 processes: `kassa serve cart`, `kassa serve checkout` (KASSA_CART_URL: loopback HTTP),\n"
+          "               `kassa serve webhooks`; no Redis: each runs its jobs in-process; "
+          f"KASSA_DB_POOL_SIZE={DISTRIBUTED_POOL} each")
+    print(f"  database     {masked(url)}, recreated for each mode")
+    print(f"  driver       separate process, httpx HTTP/1.1 keep-alive, one connection per buyer; "
+          f"{1 if args.quick else 3} s warm-up before each {5 if args.quick else args.duration:.0f} s phase")
+    print(f"  complete     POST /api/v1/checkout-sessions/{{id}}/complete (test card 4242…) on a session prepared "
+          f"beforehand{' with an Idempotency-Key' if args.idempotency_keys else ''}")
+    print(f"  machine      {os.cpu_count()} cores, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at the start")
+
+    results: dict[str, dict] = {}
+    accounting = None
+    for mode in modes:
+        asyncio.run(recreate_database(url))
+        tmp = Path(tempfile.mkdtemp(prefix=f"kassa-bench-{mode}-"))
+        env = bench_env(url, tmp)
+        _, key = migrate_and_create_app(env)
+        try:
+            result = run_mode(mode, args, url, key, env, tmp)
+            if result is None:
+                return 1
+            results[mode] = result
+            if mode == "embedded":
+                variants, method_id = seed_ids(url)
+                accounting = uvloop.run(account(url, str(tmp), key, variants, method_id, 20 if args.quick else 100,
+                                                ADDRESS, CARD))
+        finally:
+            if not args.keep_database:
+                asyncio.run(recreate_database(url, create=False))
+    if accounting is not None:
+        print_accounting(accounting, results["embedded"]["cpu_full"]["server"])
+    print_summary(results, args.clients)
     return 0
+
+
+def seed_ids(url: str) -> tuple[list[str], str]:
+    """The variants and shipping method that `seed` made (the accounting prepares its own sessions)."""
+    async def read() -> tuple[list[str], str]:
+        db = await asyncpg.connect(plain_dsn(url))
+        try:
+            variants = [r["id"] for r in await db.fetch("SELECT id FROM variants ORDER BY sku")]
+            return variants, await db.fetchval("SELECT id FROM shipping_methods LIMIT 1")
+        finally:
+            await db.close()
+
+    return asyncio.run(read())
+
+
+def print_summary(results: dict[str, dict], clients: int) -> None:
+    modes = list(results)
+    print("\nSummary" + "".join(f"{m:>14}" for m in modes))
+    rows = [
+        (f"max completes/s, {clients} buyers (closed loop)", lambda r: f"{r['max_rate']:.1f}"),
+        ("server CPU ms per complete, full load", lambda r: f"{r['cpu_full']['server']:.2f}"),
+        ("server CPU ms per complete, half load", lambda r: f"{r['cpu_half']['server']:.2f}"),
+        ("complete p50 at half load (ms)", lambda r: f"{r['p50']:.1f}"),
+        (f"complete p99 at half load (ms), target < {TARGET_P99_MS:.0f}",
+         lambda r: f"{r['p99']:.1f} {'met' if r['p99'] < TARGET_P99_MS else 'MISSED'}"),
+        ("complete max at half load (ms)", lambda r: f"{r['max']:.1f}"),
+        ("errors (non-2xx or transport)", lambda r: f"{r['errors']}"),
+    ]
+    for label, value in rows:
+        print(f"  {label:<52}" + "".join(f"{value(results[m]):>14}" for m in modes))
+    for mode in modes:
+        each = {k[7:]: v for k, v in results[mode]["cpu_full"].items() if k.startswith("server ")}
+        if each:
+            print(f"  {mode}: CPU ms per complete by process at full load: "
+                  + ", ".join(f"{k} {v:.2f}" for k, v in each.items()))
+        for problem in results[mode]["problems"]:
+            print(f"  !!! {mode}: {problem}")
+    invalid = any(r["invalid"] for r in results.values())
+    print("  !!! RUN HAD ERRORS: FIGURES NOT VALID !!!" if invalid else "  run valid: no errors, database consistent")
 
 
 if __name__ == "__main__":

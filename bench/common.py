@@ -288,10 +288,11 @@ def _cpu_ticks(pid: str) -> tuple[str, int]:
     return name, int(fields[11]) + int(fields[12])  # utime + stime
 
 
-def cpu_snapshot(server_pid: int) -> dict[str, float]:
-    """CPU seconds so far: the server process, all postgres processes, this driver, the machine
-    (busy and total); {} where /proc cannot be read."""
+def cpu_snapshot(server_pid: int | dict[str, int]) -> dict[str, float]:
+    """CPU seconds so far: the server process (or the sum of several, each also as `server <name>`),
+    all postgres processes, this driver, the machine (busy and total); {} where /proc cannot be read."""
     tick = os.sysconf("SC_CLK_TCK")
+    servers = server_pid if isinstance(server_pid, dict) else {}
     try:
         postgres = 0
         for pid in filter(str.isdigit, os.listdir("/proc")):
@@ -299,7 +300,9 @@ def cpu_snapshot(server_pid: int) -> dict[str, float]:
                 name, t = _cpu_ticks(pid)
                 postgres += t if name == "postgres" else 0
         cpu = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-        return {"server": _cpu_ticks(str(server_pid))[1] / tick, "postgres": postgres / tick,
+        each = {f"server {name}": _cpu_ticks(str(pid))[1] / tick for name, pid in servers.items()}
+        server = sum(each.values()) if servers else _cpu_ticks(str(server_pid))[1] / tick
+        return {"server": server, **each, "postgres": postgres / tick,
                 "busy": (sum(cpu) - cpu[3] - cpu[4]) / tick, "total": sum(cpu) / tick, "driver": time.process_time()}
     except OSError:
         return {}

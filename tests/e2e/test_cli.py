@@ -28,7 +28,8 @@ def kassa(*args: str, cwd: Path, env: dict[str, str] | None = None, check: bool 
 
 
 @contextmanager
-def serving(*args: str, cwd: Path, env: dict[str, str] | None = None) -> Iterator[tuple[str, list[str]]]:
+def serving(*args: str, cwd: Path, env: dict[str, str] | None = None,
+            timeout: float = 30) -> Iterator[tuple[str, list[str]]]:
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "kassa.cli", "serve", *args, "--port", str(port)], cwd=cwd,
                             env={**os.environ, "KASSA_LOG_FORMAT": "text", **(env or {})},
@@ -38,7 +39,7 @@ def serving(*args: str, cwd: Path, env: dict[str, str] | None = None) -> Iterato
     try:
         # its output is read only once it has exited (reading a running server's pipe would block)
         wait_until_ready(proc, base, lambda: proc.stdout.read() if proc.stdout and proc.poll() is not None else "",
-                         timeout=30)
+                         timeout=timeout)
         yield base, lines
     finally:
         proc.terminate()

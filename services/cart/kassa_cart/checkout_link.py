@@ -1,12 +1,17 @@
 """What the checkout service asks of carts (`/internal/carts/...`): lock, reopen, convert.
 
-Each runs in one transaction under the cart's row lock and is idempotent for its session, so
-the checkout saga may retry any step, and its reconcile job may replay one after a crash.
+Each is idempotent for its session, so the checkout saga may retry any step, and its reconcile
+job may replay one after a crash. On PostgreSQL a lock or conversion with nothing to reserve or
+confirm is optimistic like every cart change (carts.py): the read, then one statement writing the
+cart at the version read with its event; anything more (promotions to reserve or confirm, a
+customer to serialize on, an abandonment to mark recovered) runs in one transaction under the
+cart's row lock, as everything does on SQLite.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 import msgspec
 import sqlalchemy as sa
@@ -22,14 +27,26 @@ from kassa_contract.internal import (
 )
 from kassa_platform.auth import Principal
 from kassa_platform.db import is_postgres, transaction
+from kassa_platform.direct import DirectStatement
+from kassa_platform.outbox import event_params, insert_event_after
 from kassa_promotions.store.codes import code_key
 from kassa_promotions.store.redemptions import ReservationRequest
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .abandonment import mark_recovered
-from .carts import _UPDATE, CartDocument, CartService, CartState, cart_view
+from .carts import (
+    _DIRECT_UPDATE_AND_EMIT,
+    _LOADS,
+    _UPDATE,
+    OPTIMISTIC_ATTEMPTS,
+    CartDocument,
+    CartService,
+    CartState,
+    Priced,
+    cart_view,
+)
 from .pricing import available_shipping
-from .tables import carts
+from .tables import cart_abandonments, carts
 
 
 class CheckoutLink:
@@ -37,34 +54,45 @@ class CheckoutLink:
         self.carts = carts
 
     async def lock(self, principal: Principal, cart_id: str, body: LockCartForCheckout) -> LockedCart:
+        if self.carts.db.direct is not None:  # PostgreSQL: optimistic, as every cart change is (carts.py)
+            for _ in range(OPTIMISTIC_ATTEMPTS):
+                locked = await self._lock_unlocked(principal, cart_id, body)
+                if locked is _NEEDS_LOCK:
+                    break
+                if locked is not None:
+                    return locked  # type: ignore[return-value]
+        return await self._lock_locked(principal, cart_id, body)
+
+    async def _lock_unlocked(self, principal: Principal, cart_id: str, body: LockCartForCheckout) -> object:
+        """Read without a lock, write guarded by the version read, with the event, in one statement: the
+        LockedCart, None when the cart changed meanwhile, `_NEEDS_LOCK` when there is something to
+        reserve (or a customer to serialize on): that needs the row lock and a transaction."""
+        carts = self.carts
+        now = carts.clock.now()
+        async with carts.db.on_demand() as conn:
+            row = await carts._load(conn, principal.app_id, cart_id, lock=False)
+            state = await self._locking(conn, row, body)
+            if await self._serializes(conn, state):
+                return _NEEDS_LOCK
+            pricing = await self._priced(conn, row, state)
+            if pricing.engine:
+                return _NEEDS_LOCK
+            values, cart = carts._write(state, pricing, now)
+            written = await carts.db.direct.fetchrow(_DIRECT_UPDATE_AND_EMIT, {  # type: ignore[union-attr]
+                "b_id": cart_id, "b_app_id": state.app_id, "b_version": row.version, **values,
+                **event_params(**carts._event(CART_UPDATED, state, cart, now))})
+        return None if written is None else LockedCart(cart=cart, redemption_ids=[])
+
+    async def _lock_locked(self, principal: Principal, cart_id: str, body: LockCartForCheckout) -> LockedCart:
         carts = self.carts
         now = carts.clock.now()
         async with transaction(carts.db) as conn:
             row = await carts._load(conn, principal.app_id, cart_id, lock=True)
-            state = carts._state(row)
-            shown = {code_key(d.code) for d in msgspec.convert(row.document, CartDocument).discounts
-                     if d.applied and d.code}
-            if state.status == "converted" or (state.status == "checkout"
-                                               and state.checkout_session_id != body.session_id):
-                raise KassaError("cart_not_open", f"Cart {cart_id} is {state.status}"
-                                 + (" with another checkout session" if state.status == "checkout" else ""),
-                                 details={"status": state.status})
-            if not state.lines:
-                raise KassaError("cart_empty", "A cart without line items cannot be checked out", status=422)
-            _take_addresses(state, body)
-            if body.customer_email is not None:
-                state.customer_email = body.customer_email
-            if body.require_shipping_method and state.shipping_method_id is None:
-                await self._require_shipping(conn, state)
-            state.status, state.checkout_session_id = "checkout", body.session_id
-            state.version += 1
-            await self._serialize_customer(conn, state)
-            pricing = await carts._price(conn, state)
-            for lost in (d for d in pricing.discounts if d.code and not d.applied and code_key(d.code) in shown):
-                # A code the shopper saw applied no longer applies (its limit was reached meanwhile, say):
-                # refuse rather than charge more than the cart showed; the transaction rolls back.
-                raise KassaError("discount_invalid", lost.message or "A discount code of this cart no longer applies",
-                                 field="discountCodes", details={"reason": lost.reason, "code": lost.code})
+            state = await self._locking(conn, row, body)
+            if await self._serializes(conn, state):
+                key = f"{state.app_id}:{(state.customer_email or '').lower()}"
+                await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(key, 0))))
+            pricing = await self._priced(conn, row, state)
             requests = [ReservationRequest.from_discount(d, await self._code_id(conn, state.app_id, d.code))
                         for d in pricing.engine]
             # An open cart holds no reservations (reopening releases them): nothing to reserve, nothing to do.
@@ -85,6 +113,34 @@ class CheckoutLink:
         return LockedCart(cart=cart, redemption_ids=[o.redemption_id for o in result.outcomes],
                           reservation_expires_at=result.expires_at)
 
+    async def _locking(self, conn: AsyncConnection, row: Any, body: LockCartForCheckout) -> CartState:
+        """The cart of `row` moved to `checkout` for the session, with the buyer's addresses and email."""
+        state = self.carts._state(row)
+        if state.status == "converted" or (state.status == "checkout" and state.checkout_session_id != body.session_id):
+            raise KassaError("cart_not_open", f"Cart {row.id} is {state.status}"
+                             + (" with another checkout session" if state.status == "checkout" else ""),
+                             details={"status": state.status})
+        if not state.lines:
+            raise KassaError("cart_empty", "A cart without line items cannot be checked out", status=422)
+        _take_addresses(state, body)
+        if body.customer_email is not None:
+            state.customer_email = body.customer_email
+        if body.require_shipping_method and state.shipping_method_id is None:
+            await self._require_shipping(conn, state)
+        state.status, state.checkout_session_id = "checkout", body.session_id
+        state.version += 1
+        return state
+
+    async def _priced(self, conn: AsyncConnection, row: Any, state: CartState) -> Priced:
+        """The cart repriced for checkout; refused if a code the shopper saw applied no longer applies (its
+        limit was reached meanwhile, say): rather than charge more than the cart showed."""
+        shown = {code_key(d.code) for d in msgspec.convert(row.document, CartDocument).discounts if d.applied and d.code}
+        pricing = await self.carts._price(conn, state)
+        for lost in (d for d in pricing.discounts if d.code and not d.applied and code_key(d.code) in shown):
+            raise KassaError("discount_invalid", lost.message or "A discount code of this cart no longer applies",
+                             field="discountCodes", details={"reason": lost.reason, "code": lost.code})
+        return pricing
+
     async def reopen(self, principal: Principal, cart_id: str, body: ReopenCart) -> Cart:
         carts = self.carts
         now = carts.clock.now()
@@ -99,21 +155,50 @@ class CheckoutLink:
             return await self._save(conn, state, now)
 
     async def convert(self, principal: Principal, cart_id: str, body: ConvertCart) -> Cart:
+        if self.carts.db.direct is not None:  # PostgreSQL: optimistic, as every cart change is (carts.py)
+            for _ in range(OPTIMISTIC_ATTEMPTS):
+                cart = await self._convert_unlocked(principal, cart_id, body)
+                if cart is _NEEDS_LOCK:
+                    break
+                if cart is not None:
+                    return cart  # type: ignore[return-value]
+        return await self._convert_locked(principal, cart_id, body)
+
+    async def _convert_unlocked(self, principal: Principal, cart_id: str, body: ConvertCart) -> object:
+        """A cart without discounts that was never abandoned (nothing to confirm, nothing recovered): read,
+        then the guarded write with its event in one statement. None when the cart changed meanwhile (an
+        abandonment moves its version too), `_NEEDS_LOCK` when there is more to do."""
+        service = self.carts
+        now = service.clock.now()
+        row = await service.db.direct.fetchrow(_DIRECT_CONVERT_LOAD,  # type: ignore[union-attr]
+                                               {"cart_id": cart_id, "app_id": principal.app_id})
+        if row is None:
+            raise KassaError("cart_not_found", f"No cart {cart_id}")
+        document = msgspec.convert(row.document, CartDocument)
+        if row.status == "converted":
+            return _converted_before(row, document, body)
+        if row.abandoned or any(d.applied for d in document.discounts):
+            return _NEEDS_LOCK
+        state = service._state(row)
+        cart = _converting(state, row, document, body, now)
+        written = await service.db.direct.fetchrow(_DIRECT_CONVERTED, {  # type: ignore[union-attr]
+            "b_id": cart_id, "b_app_id": state.app_id, "b_version": row.version, "status": state.status,
+            "checkout_session_id": state.checkout_session_id, "version": state.version, "updated_at": now,
+            **event_params(**service._event(CART_UPDATED, state, cart, now))})
+        return None if written is None else cart
+
+    async def _convert_locked(self, principal: Principal, cart_id: str, body: ConvertCart) -> Cart:
         service = self.carts
         now = service.clock.now()
         async with transaction(service.db) as conn:
             row = await service._load(conn, principal.app_id, cart_id, lock=True)
+            document = msgspec.convert(row.document, CartDocument)
+            if row.status == "converted":
+                return _converted_before(row, document, body)
             state = service._state(row)
-            if state.status == "converted":
-                if state.checkout_session_id != body.session_id:
-                    raise KassaError("cart_not_open", f"Cart {cart_id} was converted by another checkout session",
-                                     details={"status": "converted"})
-                return cart_view(row, msgspec.convert(row.document, CartDocument))
             # The order exists and was paid: the cart converts whatever happened to it since the lock
             # (reopened by an expiry racing the payment, say). Redemptions released meanwhile are taken
             # again; one that no longer fits is honoured anyway: the buyer paid that price.
-            # The order copied the cart as locked: the converted cart keeps its document, not a new price.
-            document = msgspec.convert(row.document, CartDocument)
             if any(d.applied for d in document.discounts):  # without discounts the lock reserved nothing
                 try:
                     await service.redemptions.confirm(conn, app_id=state.app_id, cart_id=state.id,
@@ -121,13 +206,10 @@ class CheckoutLink:
                 except KassaError as exc:
                     if exc.code != "redemption_expired":
                         raise
-            state.status, state.checkout_session_id = "converted", body.session_id
-            state.version += 1
+            cart = _converting(state, row, document, body, now)
             values = {"status": state.status, "checkout_session_id": state.checkout_session_id,
                       "version": state.version, "updated_at": now}
             await conn.execute(carts.update().where(carts.c.id == state.id, carts.c.app_id == state.app_id), values)
-            cart = cart_view(row, document)
-            cart.status, cart.updated_at = "converted", now
             await service._emit(conn, CART_UPDATED, state, cart, now)
             await mark_recovered(conn, app_id=state.app_id, cart_id=state.id, now=now, order_id=body.order_id,
                                  sequence=state.version)
@@ -150,17 +232,13 @@ class CheckoutLink:
         await self.carts._emit(conn, CART_UPDATED, state, cart, now)
         return cart
 
-    async def _serialize_customer(self, conn: AsyncConnection, state: CartState) -> None:
+    async def _serializes(self, conn: AsyncConnection, state: CartState) -> bool:
         """Per-customer limits count the customer's held reservations when pricing: two carts of one
         customer locking at once must take turns, or both would see the last use free. PostgreSQL
         takes a transaction-scoped advisory lock on the customer; SQLite writers are serialized anyway."""
         if not state.customer_email or not is_postgres(conn):
-            return
-        index = (await self.carts._config(conn, state)).campaigns
-        if not (state.discount_codes or index.has_per_customer_limits):
-            return
-        key = f"{state.app_id}:{state.customer_email.lower()}"
-        await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(key, 0))))
+            return False
+        return bool(state.discount_codes or (await self.carts._config(conn, state)).campaigns.has_per_customer_limits)
 
     async def _require_shipping(self, conn: AsyncConnection, state: CartState) -> None:
         config = (await self.carts._config(conn, state)).config
@@ -189,3 +267,33 @@ def _take_addresses(state: CartState, body: LockCartForCheckout) -> None:
     if body.require_billing_address and state.billing_address is None:
         raise KassaError("address_required", "This checkout collects a billing address (or set "
                          "`billingSameAsShipping`)", field="billingAddress")
+
+
+def _converted_before(row: Any, document: CartDocument, body: ConvertCart) -> Cart:
+    """Converting again for the same session changes nothing; another session's conversion is refused."""
+    if row.checkout_session_id != body.session_id:
+        raise KassaError("cart_not_open", f"Cart {row.id} was converted by another checkout session",
+                         details={"status": "converted"})
+    return cart_view(row, document)
+
+
+def _converting(state: CartState, row: Any, document: CartDocument, body: ConvertCart, now: datetime) -> Cart:
+    """The cart converted for the session. The order copied the cart as locked: the converted cart keeps
+    its document, not a new price."""
+    state.status, state.checkout_session_id = "converted", body.session_id
+    state.version += 1
+    cart = cart_view(row, document)
+    cart.status, cart.updated_at = "converted", now
+    return cart
+
+
+_NEEDS_LOCK = object()  # the optimistic path cannot do this change: take the row lock
+# A cart to convert, with whether it was ever abandoned (then its recovery is recorded under the lock).
+_DIRECT_CONVERT_LOAD = DirectStatement(_LOADS[False, False].add_columns(
+    sa.exists().where(cart_abandonments.c.cart_id == carts.c.id, cart_abandonments.c.app_id == carts.c.app_id)
+    .label("abandoned")))
+_DIRECT_CONVERTED = DirectStatement(insert_event_after(
+    carts.update().where(carts.c.id == sa.bindparam("b_id"), carts.c.app_id == sa.bindparam("b_app_id"),
+                         carts.c.version == sa.bindparam("b_version"))
+    .values({name: sa.bindparam(name) for name in ("status", "checkout_session_id", "version", "updated_at")})
+    .returning(carts.c.id).cte("written")))

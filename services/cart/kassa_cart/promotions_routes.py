@@ -8,11 +8,11 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
-from kassa_contract.base import Request as RequestBody
 from kassa_contract.common import Page
 from kassa_contract.errors import KassaError
 from kassa_contract.promotions import (
     AssignCode,
+    CancelRedemptions,
     Campaign,
     CampaignStats,
     Code,
@@ -30,7 +30,6 @@ from kassa_platform.db import transaction
 from kassa_platform.pagination import DEFAULT_LIMIT, Cursor, Limit, check_limit
 from litestar import Controller, Request, Response, get, patch, post
 from litestar.params import FromPath, JSONBody, QueryParameter
-from msgspec import Meta
 
 from .config import bump_config_version
 from .service import CartModule, module_of
@@ -189,11 +188,6 @@ class VoucherController(Controller):
         async with m.db() as conn:
             return await validate_voucher(conn, m, caller(request).app_id, data)
 
-
-
-
-class CancelRedemptions(RequestBody):
-    order_id: Annotated[str, Meta(min_length=1, max_length=60)]
 
 
 RedemptionStatusQuery = Annotated[str | None, QueryParameter(name="status", required=False)]

@@ -1,8 +1,11 @@
 """Completing a session: a saga across the cart service, the payment provider and our tables.
 
-    claim the session ─► lock the cart (reprice, reserve promotions) ─► record the attempt and
-    the locked cart ─► pay (authorize + capture, keyed by the session id) ─► order, payment and
-    session in one transaction (unique order per session) ─► convert the cart
+    claim (and read) the session ─► lock the cart (reprice, reserve promotions) ─► record the
+    attempt and the locked cart ─► pay (authorize + capture, keyed by the session id) ─► order,
+    payment, session and their events at once (unique order per session) ─► convert the cart
+
+Each of our own steps is one statement on PostgreSQL (saga_rows.py), so a complete costs the
+cart service's two calls and four statements of ours, with no transaction round trips.
 
 One completer at a time holds the session's claim (a conditional update with a deadline);
 others get 409 `checkout_in_progress`, or the finished session once it is complete. If the
@@ -14,11 +17,12 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import msgspec
 import sqlalchemy as sa
-from kassa_contract.cart import Cart, CartAddress
+from kassa_contract.cart import Cart
 from kassa_contract.checkout import (
     CHECKOUT_SESSION_COMPLETED,
     ORDER_CREATED,
@@ -33,21 +37,21 @@ from kassa_contract.checkout import (
     PaymentMethodInput,
 )
 from kassa_contract.errors import KassaError
-from kassa_platform.auth import Principal
+from kassa_platform.auth import Principal, hash_key
 from kassa_platform.clock import Clock
 from kassa_platform.db import Database, transaction
 from kassa_platform.ids import new_id
 from kassa_platform.outbox import Event, write_events
 from kassa_platform.tables import applications
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .cart_client import CartClient
 from .payments.connector import PaymentConnector, PaymentOutcome
 from .payments.methods import METHOD_IDS, card_brand
+from .saga_rows import SagaRows
 from .sessions import SOURCE, SessionService, SessionStore, _in_progress, authorize
 from .tables import checkout_sessions as sessions
-from .tables import orders, payments
-from .views import OrderDocument, order_view, payment_view
+from .tables import payments
+from .views import OrderDocument, payment_view
 
 log = logging.getLogger("kassa.checkout.saga")
 S = sessions.c
@@ -79,48 +83,41 @@ class CompletionSaga:
         self.sessions = sessions_
         self.cart = cart
         self.connectors = connectors
+        self.rows = SagaRows(db)
 
     # ---------------------------------------------------------------- the request
 
     async def complete(self, principal: Principal, session_id: str, body: CompleteCheckoutSession,
                        session_secret: str | None) -> CheckoutSession:
         now = self.clock.now()
-        async with self.db() as conn:
-            row = await self.store.load(conn, principal.app_id, session_id)
-        authorize(principal, row, session_secret)
-        if row.status == "complete":
-            return self.store.view(row)  # a retry after success gets the finished session
-        _check_open(row, now)
         method = body.payment_method
-        # `actionResult` alone finishes the attempt that asked for a second step, with its own method.
-        continuing = method.action_result is not None and row.payment_status == "requires_action"
-        if not continuing:
-            _check_method(row, method)
-        connector = self.connectors.for_environment(principal.environment)
+        _check_input(method)
         token = new_id("clm")
-        if not await self._claim(row, token, now, expected=None, awaiting_action=continuing):
-            async with self.db() as conn:
-                row = await self.store.load(conn, principal.app_id, session_id)
-            if row.status == "complete":
-                return self.store.view(row)
-            _check_open(row, now)
-            if continuing and row.claim_token is None:  # the second step was settled meanwhile
-                _check_method(row, method)
-            raise _in_progress(session_id)
-
-        collect = msgspec.convert(row.collect, CollectFlags)
+        # One statement claims and reads the session; when it cannot, `_not_claimed` finds out why.
+        row = None
+        if principal.is_secret or session_secret:
+            row = await self.rows.claim(app_id=principal.app_id, session_id=session_id, token=token, now=now,
+                                        until=now + CLAIM, awaiting_action=method.type is None,
+                                        secret_hash=None if principal.is_secret else hash_key(session_secret or ""))
+        if row is None:
+            return await self._not_claimed(principal, session_id, session_secret, method, now)
+        # `actionResult` finishes the attempt that asked for a second step, with its own method.
+        continuing = method.action_result is not None and row.payment_status == "requires_action"
         try:
+            if not continuing:
+                _check_allowed(row, method)
+            connector = self.connectors.for_environment(principal.environment)
             # The cart's stored addresses stand unless the body gives others (the cart service refuses
             # with 422 `address_required` when the session collects one and neither exists).
             locked = await self.cart.lock(row.app_id, row.cart_id, session_id=row.id, shipping=body.shipping_address,
                                           billing=body.billing_address,
                                           billing_same_as_shipping=body.billing_same_as_shipping,
-                                          email=body.customer_email, collect=collect)
+                                          email=body.customer_email, collect=msgspec.convert(row.collect, CollectFlags))
         except BaseException:
             await self._release(row.id, token)
             raise
         cart = locked.cart
-        payment_id = await self._record_attempt(row, token, cart, method)
+        payment = await self._record_attempt(row, token, cart, method)
         # From here on the provider may have moved money: on a crash the claim is left to lapse and
         # the reconcile job asks the provider what happened.
         try:
@@ -134,33 +131,42 @@ class CompletionSaga:
         if outcome.status == "authorized":
             outcome = await connector.capture(key=row.id, amount=cart.total)
         if outcome.status == "captured":
-            return await self._finish(row.id, token, payment_id, cart, outcome)
+            return await self._finish(row, token, payment, cart, outcome)
         if outcome.status == "requires_action":
-            await self._await_action(row.id, token, payment_id, outcome)
+            await self._await_action(row.id, token, payment.id, outcome)
             raise KassaError("payment_action_required", "The payment needs a second step: complete the session "
-                             "again with `paymentMethod.actionResult` once the buyer has passed it", status=402,
-                             details={"paymentId": payment_id, "nextAction": {"type": outcome.next_action}})
-        row = await self._fail(row.id, token, payment_id, outcome)
+                             "again with `paymentMethod: {\"actionResult\": ...}` once the buyer has passed it",
+                             status=402, details={"paymentId": payment.id, "nextAction": {"type": outcome.next_action}})
+        row = await self._fail(row.id, token, payment.id, outcome)
         await self.sessions.settle_cart(row)
         retryable = outcome.failure_code == "processing_error"
         raise KassaError("payment_failed" if retryable else "payment_declined",
                          outcome.failure_message or "The payment was declined", status=402,
-                         details={"reason": outcome.failure_code, "paymentId": payment_id, "retryable": retryable})
+                         details={"reason": outcome.failure_code, "paymentId": payment.id, "retryable": retryable})
+
+    async def _not_claimed(self, principal: Principal, session_id: str, session_secret: str | None,
+                           method: PaymentMethodInput, now: datetime) -> CheckoutSession:
+        """Why the session could not be claimed: unknown (or the wrong secret), complete (a retry after
+        success gets the finished session), no longer open, no second step waiting, or another completer."""
+        async with self.db() as conn:
+            row = await self.store.load(conn, principal.app_id, session_id)
+        authorize(principal, row, session_secret)
+        if row.status == "complete":
+            return self.store.view(row)
+        _check_open(row, now)
+        if method.type is None and row.claim_token is None:
+            raise _no_action_waiting()
+        raise _in_progress(session_id)
 
     # ---------------------------------------------------------------- steps
 
-    async def _claim(self, row: Any, token: str, now: datetime, *, expected: str | None,
-                     awaiting_action: bool = False) -> bool:
-        """Take the session for one completer. `expected`: the lapsed claim the reconcile job takes over;
-        `awaiting_action`: only while a payment still waits for its second step."""
-        # A lapsed claim is never taken by a buyer's retry: only `reconcile` may, after asking the
-        # provider what the cut-off attempt did.
-        taken = S.claim_token.is_(None) if expected is None else S.claim_token == expected
-        query = sa.update(sessions).where(S.id == row.id, S.status == "open", taken)
-        if awaiting_action:
-            query = query.where(S.payment_status == "requires_action")
+    async def _take_over(self, row: Any, token: str, now: datetime) -> bool:
+        """The reconcile job takes a lapsed claim over (a buyer's retry never does: only the job may,
+        after asking the provider what the cut-off attempt did)."""
         async with transaction(self.db) as conn:
-            result = await conn.execute(query.values(claim_token=token, claim_until=now + CLAIM))
+            result = await conn.execute(sa.update(sessions).where(S.id == row.id, S.status == "open",
+                                                                  S.claim_token == row.claim_token)
+                                        .values(claim_token=token, claim_until=now + CLAIM))
         return result.rowcount == 1
 
     async def _release(self, session_id: str, token: str, **values: Any) -> Any:
@@ -169,9 +175,27 @@ class CompletionSaga:
                                .values(claim_token=None, claim_until=None, **values))
             return (await conn.execute(sa.select(sessions).where(S.id == session_id))).first()
 
-    async def _record_attempt(self, row: Any, token: str, cart: Cart, method: PaymentMethodInput) -> str:
-        """One payment row per attempt, written with the locked cart before any money moves. A second
-        step (`actionResult`) continues the attempt that asked for it."""
+    async def _record_attempt(self, row: Any, token: str, cart: Cart, method: PaymentMethodInput) -> Any:
+        """One payment row per attempt, written with the locked cart before any money moves; returns it."""
+        if row.payment_status == "requires_action":
+            return await self._continue_attempt(row, token, cart, method)
+        now = self.clock.now()
+        number = method.card.number.replace(" ", "") if method.card else None
+        payment = await self.rows.record_attempt(
+            session_id=row.id, token=token, locked_cart=msgspec.to_builtins(cart), amount_total=cart.total, now=now,
+            payment={"id": new_id("pay"), "app_id": row.app_id, "session_id": row.id, "order_id": None,
+                     "status": "pending", "connector": "test", "method": method.type,
+                     "card_brand": card_brand(number) if number else None,
+                     "card_last4": number[-4:] if number else None, "amount": cart.total, "amount_refunded": 0,
+                     "currency": cart.currency, "provider_ref": None, "failure_code": None, "failure_message": None,
+                     "created_at": now, "updated_at": now})
+        if payment is None:  # the claim lapsed and the reconcile job took the session over
+            raise _in_progress(row.id)
+        return payment
+
+    async def _continue_attempt(self, row: Any, token: str, cart: Cart, method: PaymentMethodInput) -> Any:
+        """A session whose last attempt waits for its second step: `actionResult` (or the same card)
+        continues that attempt; another method starts a new one."""
         now = self.clock.now()
         async with transaction(self.db) as conn:
             last = (await conn.execute(sa.select(payments).where(P.session_id == row.id)
@@ -181,69 +205,49 @@ class CompletionSaga:
             number = method.card.number.replace(" ", "") if method.card else None
             if last is not None and last.status == "requires_action" and (
                     method.action_result is not None or (number or "")[-4:] == (last.card_last4 or "")):
-                return last.id  # the second step of the attempt that asked for it
-            payment_id = new_id("pay")
-            await conn.execute(sa.insert(payments).values(
-                id=payment_id, app_id=row.app_id, session_id=row.id, order_id=None,
+                return last
+            inserted = await conn.execute(sa.insert(payments).values(
+                id=new_id("pay"), app_id=row.app_id, session_id=row.id, order_id=None,
                 attempt=(last.attempt + 1) if last is not None else 1, status="pending", connector="test",
-                method=method.type, card_brand=card_brand(number) if number else None, card_last4=number[-4:] if number else None, amount=cart.total,
-                amount_refunded=0, currency=cart.currency, created_at=now, updated_at=now))
-        return payment_id
+                method=method.type, card_brand=card_brand(number) if number else None,
+                card_last4=number[-4:] if number else None, amount=cart.total, amount_refunded=0,
+                currency=cart.currency, created_at=now, updated_at=now).returning(*payments.c))
+            return inserted.first()
 
-    async def _finish(self, session_id: str, token: str, payment_id: str, cart: Cart,
-                      outcome: PaymentOutcome) -> CheckoutSession:
-        """The order, the captured payment and the completed session: one transaction, four statements."""
+    async def _finish(self, row: Any, token: str, payment: Any, cart: Cart, outcome: PaymentOutcome) -> CheckoutSession:
+        """The order, the captured payment and the completed session, with their events: all or nothing
+        (one statement on PostgreSQL), guarded by the claim; a unique order per session."""
         now = self.clock.now()
         order_id = new_id("ord")
-        try:
-            async with transaction(self.db) as conn:
-                row = await self.store.update(
-                    conn, session_id, now, where=S.claim_token == token, status="complete", order_id=order_id,
-                    payment_status="paid", completed_at=now, claim_token=None, claim_until=None,
-                    cart_pending="convert", last_payment_error=None)
-                if row is None:
-                    raise _Superseded
-                metadata = _merged_metadata(cart, row)
-                order = await self._create_order(conn, row, order_id, payment_id, cart, metadata, now)
-                payment = payment_view((await conn.execute(
-                    sa.update(payments).where(P.id == payment_id)
-                    .values(status="captured", order_id=order_id, provider_ref=outcome.provider_ref, failure_code=None,
-                            failure_message=None, updated_at=now)
-                    .returning(*payments.c))).first())
-                await write_events(conn, [
-                    Event(type=ORDER_CREATED, aggregate_id=order_id, sequence=1,
-                          data=OrderEventData(order_id=order_id, session_id=row.id, cart_id=row.cart_id, sequence=1,
-                                              order=order, metadata=metadata)),
-                    Event(type=PAYMENT_CAPTURED, aggregate_id=payment_id, sequence=1,
-                          data=PaymentEventData(payment_id=payment_id, session_id=row.id, sequence=1, payment=payment,
-                                                order_id=order_id, metadata=metadata)),
-                    self.store.event(CHECKOUT_SESSION_COMPLETED, row, order_id=order_id),
-                ], app_id=row.app_id, source=SOURCE, now=now)
-        except (_Superseded, sa.exc.IntegrityError):
+        done = SimpleNamespace(**{**_fields(row, sessions), "status": "complete", "order_id": order_id,
+                                  "payment_status": "paid", "completed_at": now, "claim_token": None,
+                                  "claim_until": None, "cart_pending": "convert", "last_payment_error": None,
+                                  "amount_total": cart.total, "version": row.version + 1, "updated_at": now})
+        metadata = _merged_metadata(cart, done)
+        values, order = _order(done, payment.id, cart, metadata, now)
+        captured = payment_view(SimpleNamespace(**{
+            **_fields(payment, payments), "status": "captured", "order_id": order_id,
+            "provider_ref": outcome.provider_ref, "failure_code": None, "failure_message": None, "updated_at": now}))
+        events = [
+            Event(type=ORDER_CREATED, aggregate_id=order_id, sequence=1,
+                  data=OrderEventData(order_id=order_id, session_id=row.id, cart_id=row.cart_id, sequence=1,
+                                      order=order, metadata=metadata)),
+            Event(type=PAYMENT_CAPTURED, aggregate_id=payment.id, sequence=1,
+                  data=PaymentEventData(payment_id=payment.id, session_id=row.id, sequence=1, payment=captured,
+                                        order_id=order_id, metadata=metadata)),
+            self.store.event(CHECKOUT_SESSION_COMPLETED, done, order_id=order_id),
+        ]
+        if not await self.rows.finish(session_id=row.id, token=token, version=done.version, order=values,
+                                      payment_id=payment.id, provider_ref=outcome.provider_ref, events=events,
+                                      app_id=row.app_id, now=now):
             # Another completer (the reconcile job after a lapsed claim) got there first: its order stands.
             async with self.db() as conn:
-                row = (await conn.execute(sa.select(sessions).where(S.id == session_id))).first()
-            if row.status == "complete":
-                return self.store.view(row)
-            raise _in_progress(session_id) from None
-        await self.sessions.settle_cart(row)
-        return self.store.view(row)
-
-    @staticmethod
-    async def _create_order(conn: AsyncConnection, row: Any, order_id: str, payment_id: str, cart: Cart,
-                            metadata: dict[str, Any], now: datetime) -> Order:
-        document = OrderDocument(line_items=cart.line_items, discounts=[d for d in cart.discounts if d.applied],
-                                 shipping_method=cart.shipping_method, tax_lines=cart.tax_lines,
-                                 taxes_included=cart.taxes_included)
-        inserted = await conn.execute(sa.insert(orders).values(
-            id=order_id, app_id=row.app_id, session_id=row.id, cart_id=row.cart_id, status="paid",
-            currency=cart.currency, customer_email=cart.customer_email, document=msgspec.to_builtins(document),
-            shipping_address=msgspec.to_builtins(cart.shipping_address),
-            billing_address=msgspec.to_builtins(cart.billing_address),
-            subtotal=cart.subtotal, discount_total=cart.discount_total, shipping_total=cart.shipping_total,
-            tax_total=cart.tax_total, total=cart.total, item_count=cart.item_count, amount_refunded=0,
-            metadata=metadata, payment_id=payment_id, version=1, created_at=now, updated_at=now).returning(*orders.c))
-        return order_view(inserted.first())
+                found = (await conn.execute(sa.select(sessions).where(S.id == row.id))).first()
+            if found.status == "complete":
+                return self.store.view(found)
+            raise _in_progress(row.id)
+        await self.sessions.settle_cart(done)
+        return self.store.view(done)
 
     async def _await_action(self, session_id: str, token: str, payment_id: str, outcome: PaymentOutcome) -> None:
         now = self.clock.now()
@@ -285,7 +289,7 @@ class CompletionSaga:
         done = 0
         for row in lapsed:
             token = new_id("clm")
-            if not await self._claim(row, token, now, expected=row.claim_token):
+            if not await self._take_over(row, token, now):
                 continue  # another reconciler took it
             try:
                 await self._resolve(row, token)
@@ -308,7 +312,7 @@ class CompletionSaga:
             outcome = await connector.capture(key=row.id, amount=cart.total)
         if outcome is not None and outcome.status == "captured" and cart is not None and payment is not None:
             log.info("reconcile: session %s was paid; creating its order", row.id)
-            await self._finish(row.id, token, payment.id, cart, outcome)
+            await self._finish(row, token, payment, cart, outcome)
         elif outcome is not None and outcome.status == "requires_action" and payment is not None:
             await self._await_action(row.id, token, payment.id, outcome)
         else:
@@ -332,11 +336,12 @@ def _check_open(row: Any, now: datetime) -> None:
         raise KassaError("checkout_session_expired", f"Checkout session {row.id} has expired", status=409)
 
 
-def _check_method(row: Any, method: PaymentMethodInput) -> None:
-    """A payment method that can start an attempt on this session."""
+def _check_input(method: PaymentMethodInput) -> None:
+    """A payment method that can start an attempt, or `actionResult` alone."""
     if method.type is None:
-        raise KassaError("validation_error", "`paymentMethod.type` is required: `actionResult` alone only finishes "
-                         "a payment waiting for its second step", field="paymentMethod.type")
+        if method.action_result is None:
+            raise KassaError("validation_error", "`paymentMethod.type` is required", field="paymentMethod.type")
+        return
     if method.type not in METHOD_IDS:
         raise KassaError("validation_error", f"Unknown payment method `{method.type}`", field="paymentMethod.type")
     if method.type == "card" and method.card is None:
@@ -344,9 +349,41 @@ def _check_method(row: Any, method: PaymentMethodInput) -> None:
     if method.type != "card" and not method.token:
         raise KassaError("validation_error", f"A {method.type} payment needs the wallet's `token`",
                          field="paymentMethod.token")
+
+
+def _check_allowed(row: Any, method: PaymentMethodInput) -> None:
     if row.allowed_methods and method.type not in row.allowed_methods:
         raise KassaError("payment_method_not_allowed", f"This checkout does not accept `{method.type}` "
                          f"(allowed: {', '.join(row.allowed_methods)})", field="paymentMethod.type", status=422)
+
+
+def _no_action_waiting() -> KassaError:
+    return KassaError("validation_error", "`paymentMethod.type` is required: `actionResult` alone only finishes "
+                      "a payment waiting for its second step", field="paymentMethod.type")
+
+
+def _fields(row: Any, table: sa.Table) -> dict[str, Any]:
+    return {c.name: getattr(row, c.name) for c in table.c}
+
+
+def _order(row: Any, payment_id: str, cart: Cart, metadata: dict[str, Any],
+           now: datetime) -> tuple[dict[str, Any], Order]:
+    """The order row copied from the locked cart, and the Order it shows (built here, not read back)."""
+    discounts = [d for d in cart.discounts if d.applied]
+    document = OrderDocument(line_items=cart.line_items, discounts=discounts, shipping_method=cart.shipping_method,
+                             tax_lines=cart.tax_lines, taxes_included=cart.taxes_included)
+    common = {"id": row.order_id, "status": "paid", "session_id": row.id, "cart_id": row.cart_id,
+              "currency": cart.currency, "customer_email": cart.customer_email, "subtotal": cart.subtotal,
+              "discount_total": cart.discount_total, "shipping_total": cart.shipping_total,
+              "tax_total": cart.tax_total, "total": cart.total, "item_count": cart.item_count, "amount_refunded": 0,
+              "metadata": metadata, "payment_id": payment_id, "created_at": now, "updated_at": now}
+    values = {**common, "app_id": row.app_id, "document": msgspec.to_builtins(document), "version": 1,
+              "shipping_address": msgspec.to_builtins(cart.shipping_address),
+              "billing_address": msgspec.to_builtins(cart.billing_address)}
+    order = Order(**common, line_items=cart.line_items, discounts=discounts, shipping_method=cart.shipping_method,
+                  tax_lines=cart.tax_lines, taxes_included=cart.taxes_included,
+                  shipping_address=cart.shipping_address, billing_address=cart.billing_address)
+    return values, order
 
 
 def _merged_metadata(cart: Cart, row: Any) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from kassa_contract.errors import KassaError
 from kassa_platform.auth import Principal, hash_key
 from kassa_platform.clock import Clock
 from kassa_platform.db import Database, is_postgres, transaction
+from kassa_platform.direct import DirectStatement
 from kassa_platform.ids import new_id, random_token
 from kassa_platform.outbox import Event, write_events
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -43,6 +44,12 @@ from .views import payment_view, session_view
 SOURCE = "checkout"
 log = logging.getLogger("kassa.checkout")
 S = sessions.c
+
+
+# The cart call a session owed has landed (once: a concurrent settle of the same call changes nothing).
+_SETTLED = (sa.update(sessions).where(S.id == sa.bindparam("w_session_id"), S.cart_pending == sa.bindparam("w_pending"))
+            .values(cart_pending=None))
+_DIRECT_SETTLED = DirectStatement(_SETTLED)
 
 
 def clean_metadata(meta: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -203,9 +210,12 @@ class SessionService:
                 return False  # the cart service is away: the reconcile job tries again
             # A refusal will not change on a retry (the cart is gone, or another session owns it).
             log.warning("cart %s refused %s for session %s: %s", row.cart_id, row.cart_pending, row.id, exc.code)
-        async with transaction(self.db) as conn:
-            await conn.execute(sa.update(sessions).where(S.id == row.id, S.cart_pending == row.cart_pending)
-                               .values(cart_pending=None))
+        params = {"w_session_id": row.id, "w_pending": row.cart_pending}
+        if self.db.direct is not None:
+            await self.db.direct.fetchrow(_DIRECT_SETTLED, params)
+        else:
+            async with transaction(self.db) as conn:
+                await conn.execute(_SETTLED, params)
         return True
 
     async def settle_pending(self, *, limit: int = 100) -> int:

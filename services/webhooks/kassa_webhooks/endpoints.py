@@ -26,6 +26,7 @@ from kassa_contract.webhooks import (
     UpdateWebhookEndpoint,
     WebhookEndpoint,
     WebhookEndpointDisabledData,
+    WebhookTestData,
 )
 from kassa_platform.auth import Principal
 from kassa_platform.ids import new_id
@@ -217,8 +218,9 @@ class EndpointService:
                              "first")
         event_id = new_id("evt")
         payload = _encoder.encode(EventEnvelope(id=event_id, type=WEBHOOK_TEST, version=EVENT_VERSION, created_at=now,
-                                                data={"endpointId": endpoint_id, "sequence": 0,
-                                                      "message": "A test delivery from Kassa"}))
+                                                data=msgspec.to_builtins(WebhookTestData(
+                                                    endpoint_id=endpoint_id, sequence=0,
+                                                    message="A test delivery from Kassa"))))
         await store_events(conn, [{"id": event_id, "app_id": app_id, "type": WEBHOOK_TEST, "source": SOURCE,
                                    "aggregate_id": endpoint_id, "sequence": 0, "payload": payload,
                                    "created_at": now, "relayed_at": now}])

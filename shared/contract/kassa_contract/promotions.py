@@ -170,6 +170,12 @@ class ValidationResult(Model):
     message: str | None = None
 
 
+class CancelRedemptions(Request):
+    """Give back what an order's confirmed redemptions took (a refund or a return)."""
+
+    order_id: Annotated[str, Meta(min_length=1, max_length=60)]
+
+
 class Redemption(Model):
     id: str
     campaign_id: str

@@ -134,6 +134,14 @@ class WebhookEndpointStats(Model):
     failing_since: datetime | None
 
 
+class WebhookTestData(Model):
+    """`webhook_endpoint.test` data: the delivery asked for by `POST …/webhook-endpoints/{id}/test`."""
+
+    endpoint_id: str
+    sequence: int
+    message: str
+
+
 class WebhookEndpointDisabledData(Model):
     """`webhook_endpoint.disabled` data."""
 

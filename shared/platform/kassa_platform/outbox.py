@@ -54,15 +54,22 @@ async def write_event(
 _EVENT_COLUMNS = ("id", "app_id", "type", "source", "aggregate_id", "sequence", "payload", "created_at")
 
 
-def insert_event_after(written: sa.CTE) -> sa.Insert:
-    """One statement that adds an event only if `written` (an INSERT/UPDATE ... RETURNING, as a CTE)
-    wrote a row (PostgreSQL). The change and its event commit together without a transaction: a
-    guarded write plus its event costs one round trip instead of BEGIN, write, event, COMMIT.
-    Execute it with `event_params(...)` beside the write's own parameters."""
-    values = sa.select(*[sa.bindparam(f"event_{name}", type_=outbox_events.c[name].type) for name in _EVENT_COLUMNS])
+def insert_event_after(written: sa.CTE, count: int = 1) -> sa.Insert:
+    """One statement that adds `count` events only if `written` (an INSERT/UPDATE ... RETURNING, as a
+    CTE) wrote a row (PostgreSQL). The change and its events commit together without a transaction: a
+    guarded write plus its events costs one round trip instead of BEGIN, write, events, COMMIT.
+    Execute it with `event_params(...)` (one event) or `events_params(...)` beside the write's own
+    parameters."""
+    rows = [sa.select(*[sa.bindparam(f"{_prefix(i)}{name}", type_=outbox_events.c[name].type)
+                        for name in _EVENT_COLUMNS]).where(sa.exists(sa.select(written.c[0])))
+            for i in range(count)]
     return (outbox_events.insert()
-            .from_select(list(_EVENT_COLUMNS), values.select_from(written))
+            .from_select(list(_EVENT_COLUMNS), rows[0] if count == 1 else sa.union_all(*rows))
             .returning(outbox_events.c.id))
+
+
+def _prefix(index: int) -> str:
+    return "event_" if index == 0 else f"event{index}_"
 
 
 def event_params(*, app_id: str, type: str, source: str, aggregate_id: str, sequence: int, data: Any,
@@ -71,6 +78,13 @@ def event_params(*, app_id: str, type: str, source: str, aggregate_id: str, sequ
     row = _row(app_id=app_id, type=type, source=source, aggregate_id=aggregate_id, sequence=sequence, data=data,
                now=now)
     return {f"event_{name}": value for name, value in row.items()}
+
+
+def events_params(events: list[Event], *, app_id: str, source: str, now: datetime) -> dict[str, Any]:
+    """The parameters of an `insert_event_after(written, len(events))` statement."""
+    return {f"{_prefix(i)}{name}": value for i, e in enumerate(events)
+            for name, value in _row(app_id=app_id, type=e.type, source=source, aggregate_id=e.aggregate_id,
+                                    sequence=e.sequence, data=e.data, now=now).items()}
 
 
 class Event(msgspec.Struct, frozen=True, kw_only=True):

@@ -1,6 +1,7 @@
 """Calls from one Kassa service to another, the same way in both run modes.
 
-Embedded, the other service's app lives in this process and is called over `ASGITransport`;
+Embedded, the other service's app lives in this process and is called as an ASGI app (the same
+request its HTTP server would hand it, without building httpx's request and response objects);
 distributed, `KASSA_<SERVICE>_URL` names where it answers and the call goes over the network.
 Either way the call carries the deployment's service token and the application it acts for,
 has a timeout, and is retried a bounded number of times when the other side is down or fails
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -40,6 +42,15 @@ class ServiceClient:
         self.attempts = attempts
         self.backoff = backoff
         self._client: httpx.AsyncClient | None = None
+        # Called with (method, path) before each request goes out (tests and the bench count calls with it).
+        self.listeners: list[Callable[[str, str], None]] = []
+
+    def _in_process(self) -> Any:
+        """The other service's app when it runs in this process and no URL sends the call elsewhere;
+        an httpx client set on `_client` takes over (tests put failing transports there)."""
+        if self._client is not None or self._settings.service_urls.get(self.name):
+            return None
+        return self._services.get(APP_KEY_PREFIX + self.name)
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
@@ -61,21 +72,28 @@ class ServiceClient:
         body = None if json is None else msgspec.json.encode(json)
         headers = {"Authorization": f"Service {self._settings.service_token}", "X-Kassa-Application": app_id,
                    "Content-Type": "application/json"}
+        app = self._in_process()
         last = ""
         for attempt in range(self.attempts):
             if attempt:
                 await asyncio.sleep(self.backoff * (3 ** (attempt - 1)) * (0.5 + random.random()))  # noqa: S311
+            for listener in self.listeners:
+                listener(method, path)
             try:
-                response = await self._http().request(method, path, content=body, headers=headers)
+                if app is not None:
+                    status, content = await asgi_request(app, method, path, body, headers)
+                else:
+                    response = await self._http().request(method, path, content=body, headers=headers)
+                    status, content = response.status_code, response.content
             except (httpx.TransportError, OSError) as exc:
                 last = type(exc).__name__
                 continue
-            if response.status_code >= 500:
-                last = f"HTTP {response.status_code}"
+            if status >= 500:
+                last = f"HTTP {status}"
                 continue
-            payload = _decoder.decode(response.content) if response.content else None
-            if response.status_code >= 400:
-                raise _error_of(payload, response.status_code)
+            payload = _decoder.decode(content) if content else None
+            if status >= 400:
+                raise _error_of(payload, status)
             return payload
         raise ServiceUnavailable(self.name, last)
 
@@ -83,6 +101,34 @@ class ServiceClient:
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+
+
+async def asgi_request(app: Any, method: str, path: str, body: bytes | None,
+                       headers: dict[str, str]) -> tuple[int, bytes]:
+    """One HTTP request to an ASGI app in this process: (status, body). As with httpx's
+    ASGITransport, an exception the app raises reaches the caller."""
+    path, _, query = path.partition("?")
+    scope = {"type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"}, "http_version": "1.1",
+             "method": method, "scheme": "http", "path": path, "raw_path": path.encode(), "root_path": "",
+             "query_string": query.encode(), "client": ("127.0.0.1", 0), "server": ("kassa.internal", 80),
+             "headers": [(b"host", b"kassa.internal"), (b"content-length", str(len(body or b"")).encode()),
+                         *((k.lower().encode(), v.encode("latin-1")) for k, v in headers.items())]}
+    request = [{"type": "http.request", "body": body or b"", "more_body": False}]
+    status = 500
+    chunks: list[bytes] = []
+
+    async def receive() -> dict[str, Any]:
+        return request.pop() if request else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+        elif message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))
+
+    await app(scope, receive, send)
+    return status, b"".join(chunks)
 
 
 def _error_of(payload: Any, status: int) -> KassaError:

@@ -21,6 +21,8 @@ from kassa_contract.checkout import PaymentMethodInput
 from kassa_contract.errors import KassaError
 from kassa_platform.clock import Clock
 from kassa_platform.db import Database, is_postgres, transaction
+from kassa_platform.direct import DirectStatement
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..tables import test_payment_intents as intents
@@ -34,6 +36,26 @@ DECLINES = {
 }
 THREE_D_SECURE = "4000002760003184"
 MESSAGES = {"authentication_failed": "The card's authentication failed"}
+
+
+def _first_status(method: PaymentMethodInput, number: str) -> tuple[str, str | None]:
+    """(status, failure code) of a new intent for `method`."""
+    if method.type == "card":
+        failure = DECLINES.get(number, (None, None))[0]
+        return ("requires_action" if number == THREE_D_SECURE else "failed" if failure else "authorized"), failure
+    failure = "card_declined" if method.token == "tok_decline" else None
+    return ("failed" if failure else "authorized"), failure
+
+
+_FIRST = DirectStatement(
+    postgresql.insert(intents).values({c.name: sa.bindparam(c.name) for c in intents.c})
+    .on_conflict_do_nothing(index_elements=[intents.c.key]).returning(*intents.c))
+
+
+_CAPTURE = DirectStatement(
+    intents.update().where(intents.c.key == sa.bindparam("w_key"), intents.c.status == "authorized")
+    .values(status="captured", captured=sa.bindparam("captured"), charges=intents.c.charges + 1,
+            updated_at=sa.bindparam("updated_at")).returning(*intents.c))
 
 
 class TestConnector:
@@ -65,6 +87,13 @@ class TestConnector:
         brand = card_brand(number) if number else None
         last4 = number[-4:] if number else None
         now = self.clock.now()
+        if method.type is not None and self.db.direct is not None:
+            # A key seen for the first time (every first attempt): one statement, no transaction.
+            values = self._values(_first_status(method, number), amount, currency, now)
+            row = await self.db.direct.fetchrow(_FIRST, {**values, "key": key, "refunded": 0, "refund_ids": [],
+                                                         "created_at": now})
+            if row is not None:
+                return self._outcome(row, card_brand=brand, card_last4=last4)
         async with transaction(self.db) as conn:
             row = await self._intent(conn, key)
             if row is not None and row.status in ("authorized", "captured"):
@@ -74,25 +103,30 @@ class TestConnector:
                                                                          or number == THREE_D_SECURE):
                 if method.action_result is None:
                     return self._outcome(row, card_brand=brand, card_last4=last4)
-                status, failure = ("authorized", None) if method.action_result == "approved" \
-                    else ("failed", "authentication_failed")
-            elif method.type == "card":
-                failure = DECLINES.get(number, (None, None))[0]
-                status = "requires_action" if number == THREE_D_SECURE else ("failed" if failure else "authorized")
+                status = ("authorized", None) if method.action_result == "approved" else ("failed", "authentication_failed")
             else:
-                failure = "card_declined" if method.token == "tok_decline" else None
-                status = "failed" if failure else "authorized"
-            values = {"status": status, "amount": amount, "currency": currency, "failure_code": failure,
-                      "updated_at": now}
+                status = _first_status(method, number)
+            values = self._values(status, amount, currency, now)
             if row is None:
-                query = intents.insert().values(key=key, captured=0, refunded=0, refund_ids=[], charges=0,
-                                                created_at=now, **values)
+                query = intents.insert().values(key=key, refunded=0, refund_ids=[], created_at=now, **values)
             else:
                 query = intents.update().where(intents.c.key == key).values(**values)
             row = (await conn.execute(query.returning(*intents.c))).first()
         return self._outcome(row, card_brand=brand, card_last4=last4)
 
+    @staticmethod
+    def _values(status: tuple[str, str | None], amount: int, currency: str, now: Any) -> dict[str, Any]:
+        """An intent's new state (nothing captured yet)."""
+        return {"status": status[0], "failure_code": status[1], "amount": amount, "currency": currency,
+                "captured": 0, "charges": 0, "updated_at": now}
+
     async def capture(self, *, key: str, amount: int) -> PaymentOutcome:
+        if self.db.direct is not None:
+            # An authorized intent (the common case): captured in one guarded statement.
+            row = await self.db.direct.fetchrow(_CAPTURE, {"w_key": key, "captured": amount,
+                                                           "updated_at": self.clock.now()})
+            if row is not None:
+                return self._outcome(row)
         async with transaction(self.db) as conn:
             row = await self._intent(conn, key)
             if row is None or row.status not in ("authorized", "captured"):

@@ -1,0 +1,33 @@
+"""Abandoned carts: each abandonment, its recovery status, and a summary over a window."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from kassa_contract.abandoned import AbandonedCart, AbandonedCartSummary, RecoveryStatus
+from kassa_contract.common import Page
+
+from .._base import M, Call, RequestOptions, Resource, operation, paginated, returns, returns_page
+from ._util import iso
+
+ABANDONED = "/api/v1/abandoned-carts"
+
+
+class AbandonedCarts(Resource[M]):
+    """`client.abandoned_carts` (scope `carts:read`)."""
+
+    @paginated
+    def list(self, *, since: datetime | str | None = None, until: datetime | str | None = None,
+             recovery_status: RecoveryStatus | None = None, limit: int | None = None, cursor: str | None = None,
+             options: RequestOptions | None = None) -> Call[Page[AbandonedCart]]:
+        """One row per abandonment, newest first; `since` <= abandoned at < `until` (the API's `from` and `to`)."""
+        params = {"from": iso(since), "to": iso(until), "recoveryStatus": recovery_status, "limit": limit,
+                  "cursor": cursor}
+        return Call("GET", ABANDONED, returns_page(AbandonedCart), params=params, options=options)
+
+    @operation
+    def summary(self, *, window_days: int | None = None,
+                options: RequestOptions | None = None) -> Call[AbandonedCartSummary]:
+        """Abandoned and recovered counts and values over the trailing `window_days` (1-365, default 30)."""
+        return Call("GET", f"{ABANDONED}/summary", returns(AbandonedCartSummary), params={"windowDays": window_days},
+                    options=options)

@@ -1,0 +1,189 @@
+"""Promotions: campaigns, their voucher codes, validating a code, and redemptions."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from kassa_contract.base import UNSET, UnsetT
+from kassa_contract.common import Page
+from kassa_contract.promotions import (
+    AssignCode,
+    Campaign,
+    CampaignStats,
+    CancelRedemptions,
+    Code,
+    CodesCreated,
+    CreateCampaign,
+    CreateCodes,
+    ImportCodes,
+    Redemption,
+    Stacking,
+    Trigger,
+    UpdateCampaign,
+    ValidateLine,
+    ValidateVoucher,
+    ValidationResult,
+)
+
+from .._base import M, Call, RequestOptions, Resource, operation, paginated, returns, returns_list, returns_page
+from ._util import iso, seg
+
+CAMPAIGNS = "/api/v1/campaigns"
+CODES = "/api/v1/codes"
+REDEMPTIONS = "/api/v1/redemptions"
+
+
+class Campaigns(Resource[M]):
+    """`client.campaigns` (scopes `promotions:read`, `promotions:write`). Rewards, items and rules are the
+    promotions engine's JSON shapes (shared/promotions/README.md)."""
+
+    @operation
+    def create(self, *, name: str, reward: dict[str, Any], trigger: Trigger = "code", items: dict[str, Any] | None = None,
+               rules: dict[str, Any] | None = None, priority: int = 0, stacking: Stacking = "stackable",
+               starts_at: datetime | None = None, ends_at: datetime | None = None, redemption_grace_hours: int = 0,
+               currency: str | None = None, usage_limit: int | None = None, budget: int | None = None,
+               active: bool = True, options: RequestOptions | None = None) -> Call[Campaign]:
+        """Create a campaign: `trigger="automatic"` applies to every cart it matches, `"code"` needs a voucher code."""
+        body = CreateCampaign(name=name, reward=reward, trigger=trigger, items=items, rules=rules, priority=priority,
+                              stacking=stacking, starts_at=starts_at, ends_at=ends_at,
+                              redemption_grace_hours=redemption_grace_hours, currency=currency,
+                              usage_limit=usage_limit, budget=budget, active=active)
+        return Call("POST", CAMPAIGNS, returns(Campaign), body, options=options)
+
+    @paginated
+    def list(self, *, active: bool | None = None, limit: int | None = None, cursor: str | None = None,
+             options: RequestOptions | None = None) -> Call[Page[Campaign]]:
+        """The campaigns, a page at a time; `active` filters."""
+        return Call("GET", CAMPAIGNS, returns_page(Campaign), params={"active": active, "limit": limit, "cursor": cursor},
+                    options=options)
+
+    @operation
+    def retrieve(self, campaign_id: str, *, options: RequestOptions | None = None) -> Call[Campaign]:
+        """One campaign."""
+        return Call("GET", f"{CAMPAIGNS}/{seg(campaign_id)}", returns(Campaign), options=options)
+
+    @operation
+    def update(self, campaign_id: str, *, name: str | UnsetT = UNSET, reward: dict[str, Any] | UnsetT = UNSET,
+               items: dict[str, Any] | None | UnsetT = UNSET, rules: dict[str, Any] | None | UnsetT = UNSET,
+               priority: int | UnsetT = UNSET, stacking: Stacking | UnsetT = UNSET,
+               starts_at: datetime | None | UnsetT = UNSET, ends_at: datetime | None | UnsetT = UNSET,
+               redemption_grace_hours: int | UnsetT = UNSET, usage_limit: int | None | UnsetT = UNSET,
+               budget: int | None | UnsetT = UNSET, options: RequestOptions | None = None) -> Call[Campaign]:
+        """Change the fields given; `None` clears one that may be empty."""
+        body = UpdateCampaign(name=name, reward=reward, items=items, rules=rules, priority=priority, stacking=stacking,
+                              starts_at=starts_at, ends_at=ends_at, redemption_grace_hours=redemption_grace_hours,
+                              usage_limit=usage_limit, budget=budget)
+        return Call("PATCH", f"{CAMPAIGNS}/{seg(campaign_id)}", returns(Campaign), body, options=options)
+
+    @operation
+    def activate(self, campaign_id: str, *, options: RequestOptions | None = None) -> Call[Campaign]:
+        """Turn the campaign on."""
+        return Call("POST", f"{CAMPAIGNS}/{seg(campaign_id)}/activate", returns(Campaign), options=options)
+
+    @operation
+    def deactivate(self, campaign_id: str, *, options: RequestOptions | None = None) -> Call[Campaign]:
+        """Turn the campaign off (carts stop getting it on their next pricing)."""
+        return Call("POST", f"{CAMPAIGNS}/{seg(campaign_id)}/deactivate", returns(Campaign), options=options)
+
+    @operation
+    def stats(self, campaign_id: str, *, options: RequestOptions | None = None) -> Call[CampaignStats]:
+        """Uses, reserved uses, discount granted and what is left of its limits."""
+        return Call("GET", f"{CAMPAIGNS}/{seg(campaign_id)}/stats", returns(CampaignStats), options=options)
+
+
+class Codes(Resource[M]):
+    """`client.codes`: a campaign's voucher codes (scopes `promotions:read`, `promotions:write`)."""
+
+    @operation
+    def create(self, campaign_id: str, *, code: str | None = None, count: int | None = None, prefix: str = "",
+               pattern: str = "########", usage_limit: int | None = None, balance: int | None = None,
+               assigned_to: str | None = None, options: RequestOptions | None = None) -> Call[CodesCreated]:
+        """One generic `code` (many uses), or `count` unique codes from `prefix` + `pattern` (`#` is a random character)."""
+        body = CreateCodes(code=code, count=count, prefix=prefix, pattern=pattern, usage_limit=usage_limit,
+                           balance=balance, assigned_to=assigned_to)
+        return Call("POST", f"{CAMPAIGNS}/{seg(campaign_id)}/codes", returns(CodesCreated), body, options=options)
+
+    @operation
+    def import_codes(self, campaign_id: str, *, codes: Iterable[str], usage_limit: int | None = 1,
+                     balance: int | None = None, options: RequestOptions | None = None) -> Call[CodesCreated]:
+        """Import existing codes (up to 100,000) into a campaign."""
+        body = ImportCodes(codes=list(codes), usage_limit=usage_limit, balance=balance)
+        return Call("POST", f"{CAMPAIGNS}/{seg(campaign_id)}/codes/import", returns(CodesCreated), body,
+                    options=options)
+
+    @paginated
+    def list(self, campaign_id: str, *, status: str | None = None, limit: int | None = None, cursor: str | None = None,
+             options: RequestOptions | None = None) -> Call[Page[Code]]:
+        """A campaign's codes, a page at a time; `status` filters (`active`, `redeemed`, ...)."""
+        return Call("GET", f"{CAMPAIGNS}/{seg(campaign_id)}/codes", returns_page(Code),
+                    params={"status": status, "limit": limit, "cursor": cursor}, options=options)
+
+    @operation
+    def retrieve(self, code: str, *, options: RequestOptions | None = None) -> Call[Code]:
+        """One code: status, uses, balance."""
+        return Call("GET", f"{CODES}/{seg(code)}", returns(Code), options=options)
+
+    @operation
+    def assign(self, code: str, *, customer: str, options: RequestOptions | None = None) -> Call[Code]:
+        """Reserve the code for one customer (an email or your customer id)."""
+        return Call("POST", f"{CODES}/{seg(code)}/assign", returns(Code), AssignCode(customer=customer),
+                    options=options)
+
+    @operation
+    def distribute(self, code: str, *, options: RequestOptions | None = None) -> Call[Code]:
+        """Mark the code as handed out."""
+        return Call("POST", f"{CODES}/{seg(code)}/distribute", returns(Code), options=options)
+
+    @operation
+    def deactivate(self, code: str, *, options: RequestOptions | None = None) -> Call[Code]:
+        """Stop the code from applying."""
+        return Call("POST", f"{CODES}/{seg(code)}/deactivate", returns(Code), options=options)
+
+
+class Vouchers(Resource[M]):
+    """`client.vouchers`: check a code against a basket without reserving anything."""
+
+    @operation
+    def validate(self, *, code: str, currency: str, line_items: Iterable[ValidateLine] = (), shipping_amount: int = 0,
+                 customer_email: str | None = None, customer_id: str | None = None,
+                 options: RequestOptions | None = None) -> Call[ValidationResult]:
+        """Whether `code` applies to these lines, and the discount it would give (or the reason it does not)."""
+        body = ValidateVoucher(code=code, currency=currency, line_items=list(line_items),
+                               shipping_amount=shipping_amount, customer_email=customer_email, customer_id=customer_id)
+        return Call("POST", "/api/v1/vouchers/validate", returns(ValidationResult), body, options=options)
+
+
+class Redemptions(Resource[M]):
+    """`client.redemptions`: every use of a campaign (reserved, confirmed, released, rejected with a reason)."""
+
+    @paginated
+    def list(self, *, campaign_id: str | None = None, status: str | None = None,
+             created_from: datetime | str | None = None, created_to: datetime | str | None = None,
+             limit: int | None = None, cursor: str | None = None,
+             options: RequestOptions | None = None) -> Call[Page[Redemption]]:
+        """Redemptions, newest first, a page at a time."""
+        params = {"campaignId": campaign_id, "status": status, "createdFrom": iso(created_from),
+                  "createdTo": iso(created_to), "limit": limit, "cursor": cursor}
+        return Call("GET", REDEMPTIONS, returns_page(Redemption), params=params, options=options)
+
+    @operation
+    def export(self, *, campaign_id: str | None = None, status: str | None = None,
+               created_from: datetime | str | None = None, created_to: datetime | str | None = None,
+               options: RequestOptions | None = None) -> Call[str]:
+        """Every matching redemption as CSV text (header line first)."""
+        params = {"campaignId": campaign_id, "status": status, "createdFrom": iso(created_from),
+                  "createdTo": iso(created_to)}
+        return Call("GET", f"{REDEMPTIONS}/export", _text, params=params, options=options)
+
+    @operation
+    def cancel(self, *, order_id: str, options: RequestOptions | None = None) -> Call[builtins.list[Redemption]]:
+        """Give back the usage, budget and gift-card value an order's confirmed redemptions took."""
+        return Call("POST", f"{REDEMPTIONS}/cancel", returns_list(Redemption), CancelRedemptions(order_id=order_id),
+                    options=options)
+
+
+def _text(content: bytes) -> str:
+    return content.decode("utf-8")

@@ -1,0 +1,76 @@
+"""The wire types, from the contract package the services use: what you pass in and what you get back.
+
+    from kassa_sdk.types import CartAddress, LineItemInput, PaymentMethodInput, CardInput
+"""
+
+from kassa_contract.abandoned import (
+    AbandonedCart,
+    AbandonedCartSummary,
+    AbandonedCustomer,
+    Branding,
+    BrandingInput,
+    CurrencyAmount,
+    EmbedConfig,
+)
+from kassa_contract.base import UNSET
+from kassa_contract.cart import (
+    AppliedDiscount,
+    Cart,
+    CartAddress,
+    LineDiscountAllocation,
+    LineItem,
+    LineItemInput,
+    Notice,
+    Product,
+    SelectedShippingMethod,
+    ShippingMethod,
+    ShippingOption,
+    TaxLine,
+    TaxRate,
+    TaxSettings,
+    Variant,
+    VariantInput,
+)
+from kassa_contract.checkout import (
+    CardInput,
+    CheckoutSession,
+    CollectFlags,
+    EmbedToken,
+    Order,
+    Payment,
+    PaymentError,
+    PaymentMethod,
+    PaymentMethodInput,
+    Refund,
+)
+from kassa_contract.common import Page
+from kassa_contract.promotions import (
+    Campaign,
+    CampaignStats,
+    Code,
+    CodesCreated,
+    DiscountLine,
+    Redemption,
+    ValidatedDiscount,
+    ValidateLine,
+    ValidationResult,
+)
+from kassa_contract.webhooks import (
+    Event,
+    RecoveryResult,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEndpointStats,
+)
+
+__all__ = [
+    "UNSET", "AbandonedCart", "AbandonedCartSummary", "AbandonedCustomer", "AppliedDiscount", "Branding",
+    "BrandingInput", "Campaign", "CampaignStats", "CardInput", "Cart", "CartAddress", "CheckoutSession", "Code",
+    "CodesCreated", "CollectFlags", "CurrencyAmount", "DiscountLine", "EmbedConfig", "EmbedToken", "Event",
+    "LineDiscountAllocation", "LineItem", "LineItemInput", "Notice", "Order", "Page", "Payment", "PaymentError",
+    "PaymentMethod", "PaymentMethodInput", "Product", "Redemption", "RecoveryResult", "Refund",
+    "SelectedShippingMethod", "ShippingMethod", "ShippingOption", "TaxLine", "TaxRate", "TaxSettings",
+    "ValidateLine", "ValidatedDiscount", "ValidationResult", "Variant", "VariantInput", "WebhookAttempt",
+    "WebhookDelivery", "WebhookEndpoint", "WebhookEndpointStats",
+]

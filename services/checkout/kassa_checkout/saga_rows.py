@@ -1,0 +1,136 @@
+"""The completion saga's writes: each step one statement on PostgreSQL, one transaction on SQLite.
+
+A complete runs four writes of its own: the claim (which also reads the session), the attempt
+(with the cart as locked), the finish (session, order, payment and their events) and the owed
+cart call settled. On PostgreSQL each is ONE statement, the multi-table ones chained by
+data-modifying CTEs and guarded by the claim token, so they need no transaction (no BEGIN/COMMIT
+round trips) and run on the direct asyncpg pool (kassa_platform.direct), like the cart's hot path.
+On SQLite the same Core parts run in a transaction through SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+import sqlalchemy as sa
+from kassa_platform.db import Database, transaction
+from kassa_platform.direct import DirectStatement
+from kassa_platform.outbox import Event, events_params, insert_event_after, write_events
+
+from .tables import checkout_sessions as sessions
+from .tables import orders, payments
+
+S = sessions.c
+P = payments.c
+SOURCE = "checkout"
+
+
+def _claim_statement(secret: bool, awaiting_action: bool) -> sa.Update:
+    """Take an open, unexpired, unclaimed session of the application for one completer, and read it."""
+    query = (sa.update(sessions)
+             .where(S.id == sa.bindparam("w_session_id"), S.app_id == sa.bindparam("w_app_id"), S.status == "open",
+                    S.claim_token.is_(None), S.expires_at > sa.bindparam("w_now"))
+             .values(claim_token=sa.bindparam("token"), claim_until=sa.bindparam("until"))
+             .returning(*sessions.c))
+    if secret:  # a browser's publishable key claims only with the session's secret
+        query = query.where(S.client_secret_hash == sa.bindparam("w_secret_hash"))
+    if awaiting_action:  # `actionResult` alone: only while a payment waits for its second step
+        query = query.where(S.payment_status == "requires_action")
+    return query
+
+
+_CLAIMS = {(secret, action): _claim_statement(secret, action) for secret in (False, True) for action in (False, True)}
+_DIRECT_CLAIMS = {key: DirectStatement(statement) for key, statement in _CLAIMS.items()}
+
+_LOCKED = (sa.update(sessions).where(S.id == sa.bindparam("w_session_id"), S.claim_token == sa.bindparam("w_token"))
+           .values(locked_cart=sa.bindparam("locked_cart"), amount_total=sa.bindparam("amount_total"),
+                   updated_at=sa.bindparam("now")))
+_PAYMENT_COLUMNS = [c.name for c in payments.c if c.name != "attempt"]
+_NEXT_ATTEMPT = (sa.select(sa.func.coalesce(sa.func.max(P.attempt), 0) + 1)
+                 .where(P.session_id == sa.bindparam("w_session_id")).scalar_subquery())
+# PostgreSQL: the locked cart on the session and the attempt's payment row, in one statement.
+_ATTEMPT = DirectStatement(
+    payments.insert().from_select(
+        [*_PAYMENT_COLUMNS, "attempt"],
+        sa.select(*[sa.bindparam(f"p_{name}", type_=P[name].type) for name in _PAYMENT_COLUMNS], _NEXT_ATTEMPT)
+        .select_from(_LOCKED.returning(S.id).cte("locked")))
+    .returning(*payments.c))
+
+# The finish, guarded by the claim: the session complete, its order, the captured payment.
+_COMPLETED = (sa.update(sessions).where(S.id == sa.bindparam("w_session_id"), S.claim_token == sa.bindparam("w_token"))
+              .values(status="complete", order_id=sa.bindparam("order_id"), payment_status="paid",
+                      completed_at=sa.bindparam("now"), claim_token=None, claim_until=None, cart_pending="convert",
+                      last_payment_error=None, version=sa.bindparam("version"), updated_at=sa.bindparam("now")))
+_ORDER_COLUMNS = [c.name for c in orders.c]
+_CAPTURED = (sa.update(payments).where(P.id == sa.bindparam("w_payment_id"))
+             .values(status="captured", order_id=sa.bindparam("order_id"), provider_ref=sa.bindparam("provider_ref"),
+                     failure_code=None, failure_message=None, updated_at=sa.bindparam("now")))
+FINISH_EVENTS = 3  # order.created, payment.captured, checkout.session.completed
+
+
+def _finish_statement() -> sa.Insert:
+    completed = _COMPLETED.returning(S.id).cte("completed")
+    order = (orders.insert()
+             .from_select(_ORDER_COLUMNS, sa.select(*[sa.bindparam(f"o_{name}", type_=orders.c[name].type)
+                                                      for name in _ORDER_COLUMNS]).select_from(completed))
+             .returning(orders.c.id).cte("ordered"))
+    captured = _CAPTURED.where(sa.exists(sa.select(order.c.id))).returning(P.id).cte("captured")
+    return insert_event_after(captured, FINISH_EVENTS)
+
+
+_FINISH = DirectStatement(_finish_statement())
+class SagaRows:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def claim(self, *, app_id: str, session_id: str, token: str, now: datetime, until: datetime,
+                    secret_hash: str | None, awaiting_action: bool) -> Any:
+        """The session as claimed, or None when it cannot be claimed (the caller finds out why)."""
+        key = (secret_hash is not None, awaiting_action)
+        params = {"w_session_id": session_id, "w_app_id": app_id, "w_now": now, "token": token, "until": until}
+        if secret_hash is not None:
+            params["w_secret_hash"] = secret_hash
+        if self.db.direct is not None:
+            return await self.db.direct.fetchrow(_DIRECT_CLAIMS[key], params)
+        async with transaction(self.db) as conn:
+            return (await conn.execute(_CLAIMS[key], params)).first()
+
+    async def record_attempt(self, *, session_id: str, token: str, locked_cart: dict[str, Any], amount_total: int,
+                             payment: dict[str, Any], now: datetime) -> Any:
+        """The cart as locked on the session, and a new payment row (its attempt numbered next): the
+        payment row, or None when the claim was lost."""
+        lock = {"w_session_id": session_id, "w_token": token, "locked_cart": locked_cart, "amount_total": amount_total,
+                "now": now}
+        if self.db.direct is not None:
+            return await self.db.direct.fetchrow(_ATTEMPT, {**lock, **{f"p_{k}": v for k, v in payment.items()}})
+        async with transaction(self.db) as conn:
+            if (await conn.execute(_LOCKED, lock)).rowcount != 1:
+                return None
+            attempt = (await conn.execute(sa.select(_NEXT_ATTEMPT), {"w_session_id": session_id})).scalar_one()
+            return (await conn.execute(payments.insert().values(**payment, attempt=attempt)
+                                       .returning(*payments.c))).first()
+
+    async def finish(self, *, session_id: str, token: str, version: int, order: dict[str, Any], payment_id: str,
+                     provider_ref: str | None, events: list[Event], app_id: str, now: datetime) -> bool:
+        """Session complete, order, captured payment and their events, all or nothing; False when
+        nothing was written: the claim was lost, or the session has its order already (the unique
+        order per session)."""
+        completed = {"w_session_id": session_id, "w_token": token, "version": version, "order_id": order["id"],
+                     "now": now}
+        captured = {"w_payment_id": payment_id, "order_id": order["id"], "provider_ref": provider_ref, "now": now}
+        try:
+            if self.db.direct is not None:
+                return await self.db.direct.fetchrow(_FINISH, {
+                    **completed, **captured, **{f"o_{k}": v for k, v in order.items()},
+                    **events_params(events, app_id=app_id, source=SOURCE, now=now)}) is not None
+            async with transaction(self.db) as conn:
+                if (await conn.execute(_COMPLETED, completed)).rowcount != 1:
+                    return False
+                await conn.execute(orders.insert(), order)
+                await conn.execute(_CAPTURED, captured)
+                await write_events(conn, events, app_id=app_id, source=SOURCE, now=now)
+            return True
+        except (sa.exc.IntegrityError, asyncpg.UniqueViolationError):
+            return False

@@ -1,0 +1,312 @@
+"""Every resource's calls through the SDK against the real apps, on SQLite and PostgreSQL, with the
+async client and with the blocking one (each scenario runs with both)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+import kassa_sdk
+from kassa_sdk import AsyncPage, SyncPage
+from kassa_sdk._base import Resource
+from kassa_sdk.types import (
+    BrandingInput,
+    CartAddress,
+    CollectFlags,
+    LineItemInput,
+    PaymentMethodInput,
+    ValidateLine,
+    VariantInput,
+)
+from tests.cart.conftest import sweep_for
+from tests.conftest import Backend
+from tests.sdk.conftest import OK_CARD, Shop, delivered, sdk_apps
+from tests.webhooks.conftest import make_merchant
+from tests.webhooks.receiver import Receiver
+
+FAR_FUTURE = datetime(2100, 1, 1, tzinfo=UTC)  # later than the test clock ever gets
+ADDRESS = CartAddress(address_line1="Unter den Linden 1", city="Berlin", country_code="DE")
+
+
+class Threaded:
+    """The blocking client seen through awaitables: each call runs in a worker thread, the event loop
+    serves the request meanwhile. Lets one scenario drive both clients."""
+
+    def __init__(self, target: Any) -> None:
+        self._target = target
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._target, name)
+        if isinstance(value, Resource):
+            return Threaded(value)
+        return lambda *args, **kwargs: asyncio.to_thread(value, *args, **kwargs)
+
+
+async def every(page: SyncPage[Any] | AsyncPage[Any]) -> list[Any]:
+    """Every item from this page on, whichever client fetched it."""
+    if isinstance(page, SyncPage):
+        return await asyncio.to_thread(lambda: list(page.auto_paging_iter()))
+    return [item async for item in page.auto_paging_iter()]
+
+
+# Each operation is written once for both clients, so the blocking client runs the scenarios on
+# SQLite only, and the async one on both databases.
+@pytest.fixture(params=[("async", "sqlite"), ("async", "pg"), ("sync", "sqlite")], ids="-".join)
+def api_backend(request: pytest.FixtureRequest) -> Backend:
+    return request.getfixturevalue(f"{request.param[1]}_backend")
+
+
+@pytest.fixture
+async def api_shop(api_backend: Backend) -> Shop:
+    apps = sdk_apps(api_backend)
+    return Shop(await make_merchant(apps.webhooks), apps)
+
+
+@pytest.fixture
+async def api(request: pytest.FixtureRequest, api_shop: Shop) -> AsyncIterator[Any]:
+    shop = api_shop
+    if request.node.callspec.params["api_backend"][0] == "async":
+        async with shop.async_client() as client:
+            yield client
+    else:
+        with shop.sync_client() as blocking:
+            yield Threaded(blocking)
+
+
+def sku() -> str:
+    return f"SKU-{uuid.uuid4().hex[:10]}"
+
+
+async def test_catalog_and_pricing_settings(api: Any) -> None:
+    product = await api.products.create(name="Shirt", variants=[VariantInput(sku=sku(), prices={"EUR": 1500})],
+                                        categories=["tops"], metadata={"color": "blue"})
+    assert product.name == "Shirt" and product.variants[0].prices == {"EUR": 1500}
+    assert (await api.products.retrieve(product.id)).id == product.id
+    renamed = await api.products.update(product.id, name="T-shirt", description=None)
+    assert renamed.name == "T-shirt" and renamed.metadata == {"color": "blue"}  # untouched fields stay
+    cleared = await api.products.update(product.id, metadata=None)
+    assert cleared.metadata is None
+    two = await api.products.add_variant(product.id, sku=sku(), prices={"EUR": 1700, "USD": 1900}, name="Large")
+    assert len(two.variants) == 2
+    repriced = await api.products.update_variant(product.id, two.variants[1].id, prices={"EUR": 1800})
+    assert repriced.variants[1].prices == {"EUR": 1800}
+    assert product.id in [p.id for p in await every(await api.products.list(limit=50))]
+
+    method = await api.shipping_methods.create(name="Standard", prices={"EUR": 490}, free_above={"EUR": 5000},
+                                               countries=["DE", "AT"])
+    assert sorted(method.countries or []) == ["AT", "DE"] and method.tax_class == "shipping"
+    assert [m.id for m in await api.shipping_methods.list()] == [method.id]
+    assert (await api.shipping_methods.retrieve(method.id)).name == "Standard"
+    updated = await api.shipping_methods.update(method.id, free_above=None, active=False)
+    assert updated.free_above is None and not updated.active and updated.prices == {"EUR": 490}
+    assert await api.shipping_methods.delete(method.id) is None
+    with pytest.raises(kassa_sdk.ShippingMethodNotFoundError):
+        await api.shipping_methods.retrieve(method.id)
+
+    rate = await api.tax_rates.create(country_code="DE", rate="19", name="USt")
+    assert (rate.rate, rate.tax_class) == ("19", "standard")
+    assert [r.id for r in await api.tax_rates.list()] == [rate.id]
+    assert await api.tax_rates.delete(rate.id) is None
+    assert await api.tax_rates.list() == []
+    assert (await api.tax_settings.retrieve()).prices_include_tax in (True, False)
+    assert (await api.tax_settings.update(prices_include_tax=False)).prices_include_tax is False
+
+
+async def test_carts_from_create_to_discount(api: Any) -> None:
+    product = await api.products.create(name="Mug", variants=[VariantInput(sku=sku(), prices={"EUR": 1000})])
+    variant = product.variants[0].id
+    await api.shipping_methods.create(name="Post", prices={"EUR": 500})
+    campaign = await api.campaigns.create(name="Ten off", reward={"type": "percent_off", "percent": 10})
+    await api.codes.create(campaign.id, code="TENOFF")
+
+    cart = await api.carts.create(currency="EUR", line_items=[LineItemInput(variant_id=variant, quantity=2)],
+                                  customer_email="ana@example.com", metadata={"src": "sdk"})
+    assert cart.status == "open" and cart.subtotal == 2000 and cart.client_secret
+    assert (await api.carts.retrieve(cart.id)).client_secret is None  # shown once
+    cart = await api.carts.update(cart.id, shipping_address=ADDRESS, customer_email=None)
+    assert cart.shipping_address == ADDRESS and cart.customer_email is None and cart.metadata == {"src": "sdk"}
+    cart = await api.carts.add_line_item(cart.id, sku="GIFT", name="Gift wrap", unit_price=300)
+    assert cart.item_count == 3 and cart.line_items[-1].custom
+    cart = await api.carts.update_line_item(cart.id, cart.line_items[0].id, quantity=3)
+    assert cart.line_items[0].quantity == 3
+    cart = await api.carts.remove_line_item(cart.id, cart.line_items[-1].id)
+    assert cart.subtotal == 3000
+    options = await api.carts.list_shipping_methods(cart.id)
+    assert [o.amount for o in options] == [500] and not options[0].selected
+    cart = await api.carts.select_shipping_method(cart.id, shipping_method_id=options[0].id)
+    assert cart.shipping_total == 500 and cart.shipping_method and cart.shipping_method.id == options[0].id
+    cart = await api.carts.apply_discount_code(cart.id, code="TENOFF")
+    assert cart.discount_total == 300 and cart.discounts[0].code == "TENOFF"
+    cart = await api.carts.remove_discount_code(cart.id, "TENOFF")
+    assert cart.discount_total == 0 and cart.discounts == []
+    cart = await api.carts.select_shipping_method(cart.id, shipping_method_id=None)
+    assert cart.shipping_method is None
+
+
+async def test_promotions(api: Any) -> None:
+    starts = datetime.now(UTC) - timedelta(days=1)
+    campaign = await api.campaigns.create(name="Spring", reward={"type": "percent_off", "percent": 20},
+                                          starts_at=starts, usage_limit=100, budget=100_000, currency="EUR")
+    assert campaign.trigger == "code" and campaign.usage_limit == 100 and campaign.starts_at == starts
+    assert (await api.campaigns.retrieve(campaign.id)).name == "Spring"
+    campaign = await api.campaigns.update(campaign.id, name="Spring sale", usage_limit=None)
+    assert campaign.name == "Spring sale" and campaign.usage_limit is None and campaign.budget == 100_000
+    assert not (await api.campaigns.deactivate(campaign.id)).active
+    assert (await api.campaigns.activate(campaign.id)).active
+    assert campaign.id in [c.id for c in await every(await api.campaigns.list(active=True))]
+
+    generic = await api.codes.create(campaign.id, code="SPRING20")
+    assert generic.created == 1 and generic.codes[0].code == "SPRING20"
+    unique = await api.codes.create(campaign.id, count=3, prefix="SP-", pattern="####")
+    assert unique.created == 3 and all(c.code.startswith("SP-") for c in unique.codes)
+    imported = await api.codes.import_codes(campaign.id, codes=["IMPORT-1", "IMPORT-2"])
+    assert imported.created == 2
+    first = await api.codes.list(campaign.id, limit=2)
+    assert len(first.data) == 2 and first.has_more
+    assert len(await every(first)) == 6
+    assert (await api.codes.retrieve("SPRING20")).uses == 0
+    assert (await api.codes.assign("IMPORT-1", customer="ana@example.com")).assigned_to == "ana@example.com"
+    assert (await api.codes.distribute("IMPORT-2")).status == "distributed"
+    assert (await api.codes.deactivate("IMPORT-2")).status == "deactivated"
+    stats = await api.campaigns.stats(campaign.id)
+    assert stats.codes == 6 and stats.uses == 0
+
+    valid = await api.vouchers.validate(code="SPRING20", currency="EUR",
+                                        line_items=[ValidateLine(unit_price=1000, quantity=2)])
+    assert valid.valid and valid.discount_total == 400
+    invalid = await api.vouchers.validate(code="IMPORT-2", currency="EUR", line_items=[ValidateLine(unit_price=1000)])
+    assert not invalid.valid and invalid.reason
+
+    # A redemption: an order paid with the code, then cancelled.
+    product = await api.products.create(name="Hat", variants=[VariantInput(sku=sku(), prices={"EUR": 1000})])
+    cart = await api.carts.create(currency="EUR", line_items=[LineItemInput(variant_id=product.variants[0].id)],
+                                  discount_codes=["SPRING20"])
+    session = await api.checkout.sessions.create(cart_id=cart.id)
+    paid = await api.checkout.sessions.complete(session.id, payment_method=OK_CARD, shipping_address=ADDRESS)
+    redemptions = await every(await api.redemptions.list(campaign_id=campaign.id))
+    assert [(r.code, r.status, r.order_id) for r in redemptions] == [("SPRING20", "confirmed", paid.order_id)]
+    assert (await api.redemptions.list(created_from=FAR_FUTURE)).data == []
+    csv = await api.redemptions.export(campaign_id=campaign.id)
+    assert csv.splitlines()[0].startswith("id,campaignId,code") and "SPRING20" in csv
+    cancelled = await api.redemptions.cancel(order_id=paid.order_id)
+    assert [r.status for r in cancelled] == ["cancelled"]
+
+
+async def test_checkout_orders_and_refunds(api: Any) -> None:
+    product = await api.products.create(name="Lamp", variants=[VariantInput(sku=sku(), prices={"EUR": 2500})])
+    cart = await api.carts.create(currency="EUR", line_items=[LineItemInput(variant_id=product.variants[0].id)])
+    session = await api.checkout.sessions.create(cart_id=cart.id, collect=CollectFlags(billing_address=True),
+                                                 metadata={"order_ref": "A-1"}, allowed_methods=["card"],
+                                                 success_url="https://shop.example/ok")
+    assert session.status == "open" and session.url.endswith(f"/s/{session.id}") and session.client_secret
+    assert session.allowed_methods == ["card"] and session.metadata == {"order_ref": "A-1"}
+    assert (await api.checkout.sessions.retrieve(session.id)).cart_id == cart.id
+    assert [m.type for m in await api.payment_methods.list(session_id=session.id)] == ["card"]
+    assert len(await api.payment_methods.list()) >= 1
+    token = await api.checkout.sessions.create_embed_token(session_id=session.id, origin="https://shop.example")
+    assert token.session_id == session.id and token.origin == "https://shop.example" and token.token
+
+    second_step = PaymentMethodInput(type="card", card=kassa_sdk.types.CardInput(number="4000002760003184"))
+    with pytest.raises(kassa_sdk.PaymentActionRequiredError):
+        await api.checkout.sessions.complete(session.id, payment_method=second_step, shipping_address=ADDRESS,
+                                             billing_same_as_shipping=True, customer_email="ana@example.com")
+    done = await api.checkout.sessions.complete(session.id, shipping_address=ADDRESS, billing_same_as_shipping=True,
+                                                payment_method=PaymentMethodInput(type="card", card=second_step.card,
+                                                                                  action_result="approved"))
+    assert done.status == "complete" and done.payment_status == "paid" and done.order_id
+    payments = await api.checkout.sessions.list_payments(session.id)
+    assert [p.status for p in payments] == ["captured"]
+
+    order = await api.orders.retrieve(done.order_id)
+    assert order.total == 2500 and order.metadata["order_ref"] == "A-1" and order.billing_address == ADDRESS
+    assert (await api.orders.list(limit=1)).data[0].id == order.id  # newest first
+    refund = await api.orders.refunds.create(order.id, amount=1000, reason="damaged")
+    assert (refund.amount, refund.status, refund.reason) == (1000, "succeeded", "damaged")
+    rest = await api.orders.refunds.create(order.id)
+    assert rest.amount == 1500
+    assert [r.id for r in await api.orders.refunds.list(order.id)] == [refund.id, rest.id]
+    assert (await api.orders.retrieve(order.id)).status == "refunded"
+
+    other = await api.carts.create(currency="EUR", line_items=[LineItemInput(variant_id=product.variants[0].id)])
+    open_session = await api.checkout.sessions.create(cart_id=other.id)
+    assert (await api.checkout.sessions.cancel(open_session.id)).status == "cancelled"
+    assert (await api.checkout.sessions.cancel(open_session.id)).status == "cancelled"  # safe to repeat
+
+
+async def test_embed_config_and_abandoned_carts(api: Any, api_shop: Shop) -> None:
+    shop = api_shop
+    config = await api.embed_config.update(cart_abandonment_threshold_minutes=60,
+                                           cart_recovery_url_template="https://shop.example/cart/{cartId}",
+                                           allowed_origins=["https://shop.example"],
+                                           branding=BrandingInput(display_name="Shop", primary_color="#112233"))
+    assert config.effective_cart_abandonment_threshold_minutes == 60 and config.allowed_origins == [
+        "https://shop.example"]
+    config = await api.embed_config.update(cart_abandonment_threshold_minutes=None)
+    assert config.cart_abandonment_threshold_minutes is None and config.branding
+    assert config.branding.display_name == "Shop"  # untouched fields stay
+    assert (await api.embed_config.retrieve()).effective_cart_abandonment_threshold_minutes == 1440
+    await api.embed_config.update(cart_abandonment_threshold_minutes=15)
+
+    product = await api.products.create(name="Sock", variants=[VariantInput(sku=sku(), prices={"EUR": 400})])
+    cart = await api.carts.create(currency="EUR", customer_email="bo@example.com",
+                                  line_items=[LineItemInput(variant_id=product.variants[0].id, quantity=3)])
+    shop.backend.clock.advance(minutes=16)
+    assert await sweep_for(shop.merchant) == 1
+    rows = await every(await api.abandoned_carts.list(recovery_status="not_contacted"))
+    assert [(r.cart_id, r.total, r.item_count) for r in rows] == [(cart.id, 1200, 3)]
+    assert rows[0].customer and rows[0].customer.email == "bo@example.com"
+    assert (await api.abandoned_carts.list(since=FAR_FUTURE)).data == []
+    assert (await api.abandoned_carts.list(until=FAR_FUTURE, limit=1)).data[0].cart_id == cart.id
+    summary = await api.abandoned_carts.summary(window_days=7)
+    assert summary.window_days == 7 and summary.abandoned_count == 1
+    assert [(v.currency, v.amount) for v in summary.abandoned_value] == [("EUR", 1200)]
+    with pytest.raises(kassa_sdk.ValidationError) as bad:
+        await api.abandoned_carts.summary(window_days=0)
+    assert bad.value.field == "windowDays"
+
+
+async def test_webhook_endpoints_deliveries_and_events(api: Any, api_shop: Shop, receiver: Receiver) -> None:
+    shop = api_shop
+    endpoint = await api.webhook_endpoints.create(url=receiver.url, enabled_events=["cart.*"], description="crm")
+    assert endpoint.secret.startswith("whsec_") and endpoint.enabled_events == ["cart.*"]
+    receiver.secrets.append(endpoint.secret)
+    assert (await api.webhook_endpoints.retrieve(endpoint.id)).secret != endpoint.secret  # obfuscated
+    assert [e.id for e in await every(await api.webhook_endpoints.list())] == [endpoint.id]
+    endpoint = await api.webhook_endpoints.update(endpoint.id, enabled_events=["*"], description=None)
+    assert endpoint.enabled_events == ["*"] and endpoint.description is None
+
+    cart = await api.carts.create(currency="EUR")
+    await delivered(shop, receiver, 1)
+    events = await every(await api.events.list(type="cart.created"))
+    assert [e.data["cartId"] for e in events] == [cart.id]
+    event = await api.events.retrieve(events[0].id)
+    assert event.type == "cart.created" and event.version == "1"
+    deliveries = await every(await api.events.list_deliveries(event.id))
+    assert [(d.endpoint_id, d.status) for d in deliveries] == [(endpoint.id, "succeeded")]
+    delivery = await api.webhook_deliveries.retrieve(deliveries[0].id)
+    assert delivery.attempt_count == 1
+    attempts = await every(await api.webhook_deliveries.list_attempts(delivery.id))
+    assert [(a.succeeded, a.status_code) for a in attempts] == [(True, 200)]
+    assert (await api.webhook_deliveries.resend(delivery.id)).status == "pending"
+    test = await api.webhook_endpoints.send_test(endpoint.id)
+    assert test.event_type == "webhook_endpoint.test"
+    await delivered(shop, receiver, 3)
+    listed = await every(await api.webhook_endpoints.list_deliveries(endpoint.id, status="succeeded"))
+    assert {d.event_type for d in listed} == {"cart.created", "webhook_endpoint.test"}
+    assert (await api.webhook_endpoints.list_deliveries(endpoint.id, event_type="cart.created",
+                                                        since=FAR_FUTURE)).data == []
+    since = shop.backend.clock.now() - timedelta(hours=1)  # the server's clock: tests move it forward
+    assert (await api.webhook_endpoints.recover(endpoint.id, since=since)).recovered == 0
+    stats = await api.webhook_endpoints.stats(endpoint.id, window_hours=1)
+    assert stats.succeeded >= 3 and stats.failed == 0
+
+    rotated = await api.webhook_endpoints.rotate_secret(endpoint.id, overlap_hours=1)
+    assert rotated.secret.startswith("whsec_") and rotated.secret != endpoint.secret
+    assert await api.webhook_endpoints.delete(endpoint.id) is None
+    with pytest.raises(kassa_sdk.WebhookEndpointNotFoundError):
+        await api.webhook_endpoints.retrieve(endpoint.id)
