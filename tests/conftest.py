@@ -209,8 +209,9 @@ class Backend:
 
 async def _backend(name: str, url: str) -> AsyncIterator[Backend]:
     clock = TestClock()
+    # Small pools: every test process of every run on the machine shares PostgreSQL's 100 connections.
     runtime = build_runtime(Settings.from_env(database_url=url, redis_url=None, api_key_cache_seconds=30,
-                                              data_dir=Path(tempfile.mkdtemp())), clock=clock)
+                                              db_pool_size=8, data_dir=Path(tempfile.mkdtemp())), clock=clock)
     counter = StatementCounter()
     counter.attach(runtime.db)
     # The cart and checkout services behind the embedded path router, as `kassa serve` runs them.

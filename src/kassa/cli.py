@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from kassa_contract.api_keys import DEFAULT_ROLL_EXPIRY_HOURS
 from kassa_platform.settings import Settings
 
 from .services import SERVICES, build_runtime, components, job_registry, unreachable
@@ -164,55 +165,110 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_apps_create(args: argparse.Namespace) -> int:
-    from kassa_platform.auth import create_application
+async def _in_transaction(settings: Settings, work):  # type: ignore[no-untyped-def]
+    """Migrate, then run `work(conn, now)` in one transaction on a one-connection engine."""
     from kassa_platform.clock import Clock
     from kassa_platform.db import Database, create_engine, transaction
 
-    settings = _settings(args)
+    await _migrate(settings)
+    engine = create_engine(settings.database_url, pool_size=1)
+    try:
+        async with transaction(Database(engine)) as conn:
+            return await work(conn, Clock().now())
+    finally:
+        await engine.dispose()
 
-    async def main() -> str:
-        await _migrate(settings)
-        engine = create_engine(settings.database_url, pool_size=1)
-        try:
-            async with transaction(Database(engine)) as conn:
-                return await create_application(conn, args.name, args.env, Clock().now())
-        finally:
-            await engine.dispose()
 
-    print(asyncio.run(main()))
+def cmd_apps_create(args: argparse.Namespace) -> int:
+    from kassa_platform.auth import create_application
+
+    async def work(conn, now):  # type: ignore[no-untyped-def]
+        return await create_application(conn, args.name, args.env, now)
+
+    print(asyncio.run(_in_transaction(_settings(args), work)))
     return 0
 
 
-def cmd_keys_create(args: argparse.Namespace) -> int:
-    from kassa_platform.auth import create_key, find_application
-    from kassa_platform.clock import Clock
-    from kassa_platform.db import Database, create_engine, transaction
+async def _application(conn, ref: str) -> str:  # type: ignore[no-untyped-def]
+    from kassa_platform.auth import find_application
 
-    settings = _settings(args)
+    app_id = await find_application(conn, ref)
+    if app_id is None:
+        raise SystemExit(f"no single application with id or name {ref!r}")
+    return app_id
+
+
+def cmd_keys_create(args: argparse.Namespace) -> int:
+    from kassa_platform.auth import create_key
+
     if not args.publishable and not args.scopes:
         print("give --scopes a,b,c (or '*') for a secret key, or --publishable", file=sys.stderr)
         return 2
 
-    async def main() -> str:
-        await _migrate(settings)
-        engine = create_engine(settings.database_url, pool_size=1)
-        try:
-            async with transaction(Database(engine)) as conn:
-                app_id = await find_application(conn, args.app)
-                if app_id is None:
-                    raise SystemExit(f"no single application with id or name {args.app!r}")
-                scopes = [s.strip() for s in (args.scopes or "").split(",") if s.strip()]
-                return await create_key(conn, app_id, kind="publishable" if args.publishable else "secret",
-                                        scopes=scopes or None, now=Clock().now())
-        finally:
-            await engine.dispose()
+    async def work(conn, now):  # type: ignore[no-untyped-def]
+        scopes = [s.strip() for s in (args.scopes or "").split(",") if s.strip()]
+        return await create_key(conn, await _application(conn, args.app),
+                                kind="publishable" if args.publishable else "secret", scopes=scopes or None,
+                                now=now, name=args.name)
 
     try:
-        print(asyncio.run(main()))
+        print(asyncio.run(_in_transaction(_settings(args), work)))
     except ValueError as exc:
         print(str(exc), file=sys.stderr)
         return 2
+    return 0
+
+
+def cmd_keys_list(args: argparse.Namespace) -> int:
+    from kassa_platform import api_keys
+
+    async def work(conn, now):  # type: ignore[no-untyped-def]
+        app_id = await _application(conn, args.app)
+        keys, cursor = [], None
+        while True:
+            page = await api_keys.list_keys(conn, app_id, now, limit=100, cursor=cursor, include_inactive=args.all)
+            keys += page.data
+            if not (cursor := page.next_cursor):
+                return keys
+
+    def when(value) -> str:  # type: ignore[no-untyped-def]
+        return value.strftime("%Y-%m-%d %H:%M") if value else "-"
+
+    rows = [("ID", "KEY", "SCOPES", "CREATED", "LAST USED", "EXPIRES", "REVOKED", "NAME")]
+    for k in asyncio.run(_in_transaction(_settings(args), work)):
+        rows.append((k.id, f"{k.prefix}…{k.last4}", ",".join(k.scopes) if k.type == "secret" else "(publishable)",
+                     when(k.created_at), when(k.last_used_at), when(k.expires_at), when(k.revoked_at), k.name or ""))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+    return 0
+
+
+def cmd_keys_change(args: argparse.Namespace) -> int:
+    """`kassa keys revoke|roll KEY`: KEY is a key id or the key itself (a leaked key in hand)."""
+    from kassa_contract.errors import KassaError
+    from kassa_platform import api_keys
+
+    async def work(conn, now):  # type: ignore[no-untyped-def]
+        found = await api_keys.find_key(conn, args.key)
+        if found is None:
+            raise SystemExit(f"no API key {args.key!r}")
+        app_id, key_id = found
+        if args.keys_command == "revoke":
+            return (await api_keys.revoke(conn, None, app_id, key_id, now))[0]
+        return (await api_keys.roll(conn, None, app_id, key_id, args.expires_in_hours, now))[0]
+
+    try:
+        key = asyncio.run(_in_transaction(_settings(args), work))
+    except KassaError as exc:
+        print(f"{exc.code}: {exc.message}", file=sys.stderr)
+        return 2
+    if args.keys_command == "revoke":
+        print(f"revoked {key.id} ({key.prefix}…{key.last4}); every server refuses it within a second")
+    else:
+        print(key.secret)
+        print(f"new key {key.id}; the old secret works until "
+              f"{'now' if args.expires_in_hours == 0 else f'{args.expires_in_hours} h from now'}", file=sys.stderr)
     return 0
 
 
@@ -318,7 +374,20 @@ def build_parser() -> argparse.ArgumentParser:
     kind = create_key.add_mutually_exclusive_group()
     kind.add_argument("--scopes", help="comma-separated scopes for a secret key, or '*'")
     kind.add_argument("--publishable", action="store_true", help="a browser key: catalog and own carts")
+    create_key.add_argument("--name", help="what the key is for, shown by `kassa keys list`")
     create_key.set_defaults(func=cmd_keys_create)
+    list_keys = keys.add_parser("list", help="an application's keys (prefix and last four, never the key)")
+    list_keys.add_argument("app", help="application id or name")
+    list_keys.add_argument("--all", action="store_true", help="include revoked and expired keys")
+    list_keys.set_defaults(func=cmd_keys_list)
+    revoke = keys.add_parser("revoke", help="revoke a key at once (every server refuses it within a second)")
+    revoke.add_argument("key", help="the key's id (key_…) or the key itself")
+    revoke.set_defaults(func=cmd_keys_change)
+    roll = keys.add_parser("roll", help="replace a key by a new one (printed once); the old one expires")
+    roll.add_argument("key", help="the key's id (key_…) or the key itself")
+    roll.add_argument("--expires-in-hours", type=int, default=DEFAULT_ROLL_EXPIRY_HOURS, choices=range(0, 169),
+                      metavar="0-168", help="how long the old key keeps working (default 24; 0: stops now)")
+    roll.set_defaults(func=cmd_keys_change)
 
     vouchers = sub.add_parser("vouchers", help="promotion codes").add_subparsers(dest="vouchers_command", required=True)
     generate = vouchers.add_parser("generate", help="generate unique codes for a campaign")

@@ -294,3 +294,22 @@ async def test_the_async_client_runs_calls_in_parallel(shop: Shop) -> None:
         assert [c.subtotal for c in carts] == [700 * q for q in range(1, 21)]
         again = await asyncio.gather(*(kassa.carts.retrieve(c.id) for c in carts))
         assert [c.id for c in again] == [c.id for c in carts]
+
+
+def test_every_operation_has_a_docstring_and_takes_options() -> None:
+    from kassa_sdk._base import Resource, _Operation
+
+    kassa = kassa_sdk.Kassa("sk_test_x", base_url="http://kassa.test")
+    resources = [value for value in vars(kassa).values() if isinstance(value, Resource)]
+    resources += [nested for r in resources for nested in vars(r).values() if isinstance(nested, Resource)]
+    operations = [(type(r).__name__, name, op) for r in resources for name, op in vars(type(r)).items()
+                  if isinstance(op, _Operation)]
+    assert len(operations) > 70
+    for owner, name, op in operations:
+        assert op.__doc__ and op.__doc__.strip(), f"{owner}.{name} has no docstring"
+        assert "options" in op.__wrapped__.__code__.co_varnames, f"{owner}.{name} takes no options"
+    for cls in (kassa_sdk.Kassa, kassa_sdk.AsyncKassa, kassa_sdk.SyncPage, kassa_sdk.AsyncPage):
+        for name, member in vars(cls).items():
+            if callable(member) and not name.startswith("_"):
+                assert member.__doc__, f"{cls.__name__}.{name} has no docstring"
+    kassa.close()

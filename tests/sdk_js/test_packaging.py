@@ -4,8 +4,10 @@ storefront bundle stays within its budget."""
 
 from __future__ import annotations
 
+import base64
 import importlib.util
 import json
+import os
 import re
 import subprocess
 import sys
@@ -15,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Tenant
-from tests.sdk_js.conftest import JS, RunNode
+from tests.sdk_js.conftest import JS, RunNode, passed
 
 ROOT = JS.parents[1]
 TSC = JS / "node_modules" / "typescript" / "bin" / "tsc"
@@ -42,7 +44,8 @@ def test_npm_pack_builds_the_package(package: str, js_build: Path, tmp_path: Pat
     for target in manifest["exports"].values():
         for file in (target.values() if isinstance(target, dict) else [target]):
             assert "package/" + file.removeprefix("./") in names, (file, sorted(names))
-    assert "package/README.md" in names
+    if package in OWN:
+        assert "package/README.md" in names
     assert not any("/test/" in n or n.endswith(".tsbuildinfo") for n in names), names
 
 
@@ -52,42 +55,86 @@ def test_the_example_app_type_checks(js_build: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-def quick_start(package: str) -> str:
+def quick_start(package: str) -> tuple[str, str]:
+    """The README's quick start code and its language (ts or tsx)."""
     readme = (JS / "packages" / package / "README.md").read_text()
     section = readme.split("## Quick start", 1)[1]
-    code = re.search(r"```tsx?\n(.*?)```", section, re.S)
+    code = re.search(r"```(tsx?)\n(.*?)```", section, re.S)
     assert code, f"{package}/README.md has no quick start code block"
-    lines = code.group(1).strip().splitlines()
+    lines = code.group(2).strip().splitlines()
     assert len(lines) <= 12, f"the quick start of {package} has {len(lines)} lines"
-    return code.group(1)
+    return code.group(2), code.group(1)
+
+
+# How the harness drives each quick start: a script runs; a route handler is called with a signed
+# delivery; a component is rendered in jsdom.
+DRIVERS = {
+    "js": "await import('./js.run.mjs');",
+    "webhooks": """
+const { POST } = await import('./webhooks.run.mjs');
+const sample = JSON.parse(process.env.KASSA_SAMPLE_DELIVERY);
+const answer = await POST(new Request('http://shop.test/hooks', { method: 'POST', headers: sample.headers, body: sample.body }));
+assert.equal(answer.status, 204);
+const forged = await POST(new Request('http://shop.test/hooks', { method: 'POST', headers: sample.headers, body: sample.body + ' ' }));
+assert.equal(forged.status, 400);
+console.log('verified', sample.id);""",
+    "react": """
+const { root } = await import('../packages/react/test/dom.js');
+const { createElement } = await import('react');
+const { createRoot } = await import('react-dom/client');
+const { kassa, CartTotal } = await import('./react.run.mjs');
+const variantId = (await kassa.products.list({ limit: 1 })).data[0].variants[0].id;
+const cart = await kassa.carts.create({ currency: 'EUR', lineItems: [{ variantId, quantity: 3 }] });
+const reactRoot = createRoot(root);
+reactRoot.render(createElement(CartTotal, { cartId: cart.id }));
+for (let i = 0; i < 400 && !/items/.test(root.textContent); i++) await new Promise((r) => setTimeout(r, 5));
+console.log('rendered:', root.textContent);
+assert.match(root.textContent, /^3 items, 36.00 EUR$/);
+reactRoot.unmount();""",
+}
+
+
+def sample_delivery(secret: str) -> dict[str, object]:
+    from datetime import UTC, datetime
+
+    from svix.webhooks import Webhook
+
+    body = json.dumps({"id": "evt_quickstart", "type": "cart.abandoned", "version": "1",
+                       "createdAt": datetime.now(UTC).isoformat(), "data": {"cartId": "cart_1", "sequence": 3,
+                                                                            "recoveryUrl": None}})
+    now = datetime.now(UTC)
+    headers = {"webhook-id": "evt_quickstart", "webhook-timestamp": str(int(now.timestamp())),
+               "webhook-signature": Webhook(secret).sign("evt_quickstart", now, body)}
+    return {"id": "evt_quickstart", "body": body, "headers": headers}
 
 
 @pytest.mark.parametrize("package", OWN)
 async def test_the_readme_quick_start_works_as_written(package: str, js_build: Path, js_tenant: Tenant,
                                                        run_node: RunNode) -> None:
     """The README's code, unchanged, type-checked and run with the environment it names."""
-    source = quick_start(package)
+    source, language = quick_start(package)
     work = JS / ".build" / "quickstart"
     work.mkdir(parents=True, exist_ok=True)
-    ts = work / f"{package}.ts"
+    ts = work / f"{package}.{language}"
     ts.write_text(source)
     checked = subprocess.run(["node", str(TSC), "--noEmit", "--strict", "--module", "nodenext", "--target", "es2022",
-                              "--types", "node", "--skipLibCheck", str(ts)], cwd=JS, capture_output=True, text=True,
-                             timeout=180)
+                              "--jsx", "react-jsx", "--types", "node", "--skipLibCheck", str(ts)], cwd=JS,
+                             capture_output=True, text=True, timeout=180)
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    # What the quick start expects to find: a product, and shipping to Germany.
+    # What the quick starts expect to find: a product, and shipping to Germany.
     await js_tenant.post("/api/v1/products", {"name": "Cup", "variants": [{"sku": "cup-1", "prices": {"EUR": 1200}}]})
     await js_tenant.post("/api/v1/shipping-methods", {"name": "DHL", "prices": {"EUR": 490}, "countries": ["DE"]})
-    # Run as a node test file, so the harness reports it like the others.
-    script = work / f"{package}.test.mjs"
-    script.write_text("import { test } from 'node:test';\n"
-                      f"test('quick start of {package}', async () => {{ await import('./{package}.run.mjs'); }});\n")
     (work / f"{package}.run.mjs").write_text(
-        subprocess.run([str(ESBUILD), str(ts), "--format=esm", "--log-level=error"], check=True, capture_output=True,
-                       text=True).stdout)
-    output = await run_node(script, tenant=js_tenant)
-    if package == "js":
-        assert "2 items, total" in output, output
+        subprocess.run([str(ESBUILD), str(ts), "--format=esm", "--jsx=automatic", "--log-level=error"], check=True,
+                       capture_output=True, text=True).stdout)
+    script = work / f"{package}.test.mjs"  # a node test file, so the harness reports it like the others
+    script.write_text("import assert from 'node:assert/strict';\nimport { test } from 'node:test';\n"
+                      f"test('quick start of {package}', async () => {{\n{DRIVERS[package]}\n}});\n")
+    secret = "whsec_" + base64.b64encode(os.urandom(24)).decode()
+    output = await run_node(script, tenant=js_tenant, env={"KASSA_WEBHOOK_SECRET": secret,
+                                                           "KASSA_SAMPLE_DELIVERY": json.dumps(sample_delivery(secret))})
+    expected = {"js": "2 items, total", "webhooks": "win back cart_1", "react": "rendered: 3 items"}[package]
+    assert expected in output and passed(output) == 1, output
 
 
 def test_the_storefront_bundle_stays_within_8_kb(js_build: Path) -> None:

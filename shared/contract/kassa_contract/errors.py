@@ -25,6 +25,9 @@ ERROR_STATUS: dict[str, int] = {
     "rate_limited": 429,
     "internal_error": 500,
     "service_unavailable": 503,
+    # API keys
+    "api_key_not_found": 404,
+    "api_key_inactive": 409,
     # carts
     "cart_not_found": 404,
     "cart_not_open": 409,

@@ -7,36 +7,28 @@ password hash protects low-entropy secrets, which these are not) and keeps looku
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
 import sqlalchemy as sa
+from kassa_contract.api_keys import SCOPES
 from kassa_contract.errors import KassaError
 from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from .clock import Clock
 from .db import Database
 from .ids import new_id, random_token
 from .tables import api_keys, applications
 
+log = logging.getLogger("kassa.auth")
+
 Environment = Literal["test", "live"]
 KeyKind = Literal["secret", "publishable", "service"]
-
-# Every scope a secret key can hold. `*` grants them all.
-SCOPES: frozenset[str] = frozenset(
-    {
-        "carts:read", "carts:write",
-        "catalog:read", "catalog:write",
-        "settings:read", "settings:write",
-        "checkout:read", "checkout:write",
-        "orders:read", "orders:write",
-        "promotions:read", "promotions:write",
-        "webhooks:manage",
-    }
-)
 
 # What a browser may do with a publishable key: read the catalog, build its own cart, and see and
 # pay its own checkout session (routes marked `publishable` also demand that cart's or session's secret).
@@ -81,28 +73,36 @@ async def create_application(conn: AsyncConnection, name: str, environment: Envi
     return app_id
 
 
-async def create_key(
+async def issue_key(
     conn: AsyncConnection,
     app_id: str,
     *,
     kind: Literal["secret", "publishable"],
     scopes: list[str] | None,
     now: datetime,
-) -> str:
-    """Create a key and return it in full: the only time it is ever seen."""
+    name: str | None = None,
+) -> tuple[str, str]:
+    """Create a key; returns its id and the key in full: the only time it is ever seen."""
     env = (await conn.execute(sa.select(applications.c.environment).where(applications.c.id == app_id))).scalar_one_or_none()
     if env is None:
         raise ValueError(f"no application {app_id}")
     prefix = f"{'sk' if kind == 'secret' else 'pk'}_{env}_"
     raw = prefix + random_token(24)
     granted = _validate_scopes(scopes or ["*"]) if kind == "secret" else sorted(PUBLISHABLE_SCOPES)
+    key_id = new_id("key")
     await conn.execute(
         sa.insert(api_keys).values(
-            id=new_id("key"), app_id=app_id, kind=kind, key_hash=hash_key(raw), prefix=prefix,
-            last4=raw[-4:], scopes=granted, created_at=now,
+            id=key_id, app_id=app_id, kind=kind, key_hash=hash_key(raw), prefix=prefix,
+            last4=raw[-4:], scopes=granted, created_at=now, name=name,
         )
     )
-    return raw
+    return key_id, raw
+
+
+async def create_key(conn: AsyncConnection, app_id: str, *, kind: Literal["secret", "publishable"],
+                     scopes: list[str] | None, now: datetime, name: str | None = None) -> str:
+    """Create a key and return it in full."""
+    return (await issue_key(conn, app_id, kind=kind, scopes=scopes, now=now, name=name))[1]
 
 
 async def find_application(conn: AsyncConnection, ref: str) -> str | None:
@@ -115,13 +115,35 @@ async def find_application(conn: AsyncConnection, ref: str) -> str | None:
     return row[0][0] if len(row) == 1 else None
 
 
-class KeyResolver:
-    """Bearer key -> Principal, with a short in-process cache (revocation lands within its TTL)."""
+# A key's use is written to `last_used_at` at most this often per process, in batches (KeyWatch).
+USAGE_RECORD_SECONDS = 60.0
+UNKNOWN_KEY_CACHE_SECONDS = 2.0
 
-    def __init__(self, db: Database, ttl_seconds: float) -> None:
+
+class KeyResolver:
+    """Bearer key -> Principal, with an in-process cache.
+
+    A key that stops working is dropped from every process's cache by a notification
+    (`kassa_platform.key_watch`); the cache lifetime only bounds how long a lost notification
+    could keep it alive. A rolled key's expiry is checked on every hit.
+    """
+
+    def __init__(self, db: Database, ttl_seconds: float, clock: Clock | None = None) -> None:
         self._sessions = db
         self._ttl = ttl_seconds
-        self._cache: dict[str, tuple[float, Principal | None]] = {}
+        self.clock = clock or Clock()
+        # digest -> (monotonic deadline, principal or None for an unknown key, expiry timestamp or None)
+        self._cache: dict[str, tuple[float, Principal | None, float | None]] = {}
+        self._usage_due: dict[str, float] = {}  # key id -> monotonic time from which its next use is recorded
+        self._used: dict[str, datetime] = {}  # key id -> a recent use, waiting to be written
+
+    def cached(self, raw: str) -> Principal | None:
+        """The key's principal if this process knows it is valid, without a query (the brute-force
+        guard lets such keys through)."""
+        hit = self._cache.get(hash_key(raw)) if raw and len(raw) <= 200 else None
+        if hit is None or hit[0] <= time.monotonic() or (hit[2] is not None and hit[2] <= self.clock.timestamp()):
+            return None
+        return hit[1]
 
     async def resolve(self, raw: str) -> Principal | None:
         if not raw or len(raw) > 200:
@@ -129,12 +151,16 @@ class KeyResolver:
         digest = hash_key(raw)
         hit = self._cache.get(digest)
         now = time.monotonic()
-        if hit and hit[0] > now:
-            return hit[1]
-        principal = await self._load(digest)
-        if len(self._cache) > 10_000:
-            self._cache.clear()
-        self._cache[digest] = (now + (self._ttl if principal else 2.0), principal)
+        if hit is not None and hit[0] > now and (hit[2] is None or hit[2] > self.clock.timestamp()):
+            principal = hit[1]
+        else:
+            principal, expires = await self._load(digest)
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[digest] = (now + (self._ttl if principal else UNKNOWN_KEY_CACHE_SECONDS), principal, expires)
+        if principal is not None and self._usage_due.get(principal.key_id, 0.0) <= now:
+            self._usage_due[principal.key_id] = now + USAGE_RECORD_SECONDS
+            self._used[principal.key_id] = self.clock.now()
         return principal
 
     async def service(self, app_id: str) -> Principal | None:
@@ -150,25 +176,52 @@ class KeyResolver:
                                       .where(applications.c.id == app_id))).scalar_one_or_none()
         principal = None if env is None else Principal(app_id=app_id, environment=env, key_id="service",
                                                        kind="service", scopes=frozenset({"*"}))
-        self._cache["app:" + app_id] = (now + (self._ttl if principal else 2.0), principal)
+        self._cache["app:" + app_id] = (now + (self._ttl if principal else UNKNOWN_KEY_CACHE_SECONDS), principal, None)
         return principal
 
-    async def _load(self, digest: str) -> Principal | None:
+    async def _load(self, digest: str) -> tuple[Principal | None, float | None]:
+        now = self.clock.now()
         query = (
-            sa.select(api_keys.c.id, api_keys.c.app_id, api_keys.c.kind, api_keys.c.scopes, applications.c.environment)
+            sa.select(api_keys.c.id, api_keys.c.app_id, api_keys.c.kind, api_keys.c.scopes, api_keys.c.expires_at,
+                      applications.c.environment)
             .join(applications, applications.c.id == api_keys.c.app_id)
-            .where(api_keys.c.key_hash == digest, api_keys.c.revoked_at.is_(None))
+            .where(api_keys.c.key_hash == digest, api_keys.c.revoked_at.is_(None),
+                   sa.or_(api_keys.c.expires_at.is_(None), api_keys.c.expires_at > now))
         )
         async with self._sessions() as conn:
             row = (await conn.execute(query)).first()
         if row is None:
-            return None
+            return None, None
         # A publishable key can do what browsers may do today, whatever was stored when it was made.
         scopes = PUBLISHABLE_SCOPES if row.kind == "publishable" else frozenset(row.scopes)
-        return Principal(app_id=row.app_id, environment=row.environment, key_id=row.id, kind=row.kind, scopes=scopes)
+        principal = Principal(app_id=row.app_id, environment=row.environment, key_id=row.id, kind=row.kind,
+                              scopes=scopes)
+        return principal, None if row.expires_at is None else row.expires_at.timestamp()
 
-    def forget(self) -> None:
-        self._cache.clear()
+    def forget(self, digest: str | None = None) -> None:
+        """Drop one key (by digest) from the cache, or every key."""
+        if digest is None:
+            self._cache.clear()
+        else:
+            self._cache.pop(digest, None)
+
+    async def flush_usage(self) -> int:
+        """Write the recorded uses to `last_used_at`: one batch, whatever the request rate."""
+        used, self._used = self._used, {}
+        if not used:
+            return 0
+        t = api_keys
+        statement = (sa.update(t).where(t.c.id == sa.bindparam("key_id"),
+                                        sa.or_(t.c.last_used_at.is_(None), t.c.last_used_at < sa.bindparam("used")))
+                     .values(last_used_at=sa.bindparam("used")))
+        try:
+            async with self._sessions.begin() as conn:
+                await conn.execute(statement, [{"key_id": k, "used": when} for k, when in used.items()])
+        except Exception:
+            for key_id, when in used.items():  # kept for the next flush (newer uses win)
+                self._used.setdefault(key_id, when)
+            raise
+        return len(used)
 
 
 PRINCIPAL_KEY = "kassa.principal"

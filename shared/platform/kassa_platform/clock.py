@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 
 class Clock:
     def now(self) -> datetime:
         return datetime.now(UTC)
+
+    def timestamp(self) -> float:
+        """Seconds since the epoch by this clock, read cheaply where every request reads it (rate
+        limits): the system's time unless a subclass moves `now`, whose time it then follows."""
+        return time.time() if type(self).now is Clock.now else self.now().timestamp()
 
 
 def as_utc(value: datetime) -> datetime:

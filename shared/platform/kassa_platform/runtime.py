@@ -17,6 +17,7 @@ from .cors import BrowserOrigins
 from .db import Database, create_engine
 from .idempotency import IdempotencyStore
 from .jobs import ArqQueue, InProcessRunner, JobContext, JobQueue, JobRegistry
+from .key_watch import KeyWatch
 from .settings import Settings
 
 
@@ -30,7 +31,8 @@ class Runtime:
             settings.database_url, pool_size=4 if settings.is_sqlite else settings.db_pool_size
         )
         self.db: Database = Database(self.engine, direct_pool_size=settings.db_pool_size)
-        self.keys = KeyResolver(self.db, settings.api_key_cache_seconds)
+        self.keys = KeyResolver(self.db, settings.api_key_cache_seconds, self.clock)
+        self.key_watch = KeyWatch(self.keys, self.db, settings.database_url)
         self.idempotency = IdempotencyStore(self.db, self.clock, settings.idempotency_ttl_hours)
         self.registry = registry
         self.services: dict[str, Any] = {}
@@ -50,12 +52,14 @@ class Runtime:
         if self._started:
             return
         self._started = True
+        self.key_watch.start()
         if self.runner is not None:
             self.runner.start()
 
     async def close(self) -> None:
         if self.runner is not None:
             await self.runner.stop()
+        await self.key_watch.stop()
         if self.arq is not None:
             await self.arq.close()
         await self.origins.close()

@@ -33,6 +33,13 @@ api_keys = sa.Table(
     sa.Column("scopes", JSON, nullable=False),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("revoked_at", UTCDateTime(), nullable=True),
+    sa.Column("name", sa.String(100), nullable=True),
+    # A rolled key's old secret works until then.
+    sa.Column("expires_at", UTCDateTime(), nullable=True),
+    # Written in batches, at most once a minute per key and process (auth.KeyResolver), never per request.
+    sa.Column("last_used_at", UTCDateTime(), nullable=True),
+    # Moves when a key stops working (revoked, rolled): processes on SQLite watch it to drop cached keys.
+    sa.Column("changed_at", UTCDateTime(), nullable=True, index=True),
 )
 
 idempotency_keys = sa.Table(

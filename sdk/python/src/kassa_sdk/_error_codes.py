@@ -59,6 +59,14 @@ class InternalError(InternalServerError):
     """`internal_error` (usually HTTP 500)."""
 
 
+class ApiKeyNotFoundError(NotFoundError):
+    """`api_key_not_found` (usually HTTP 404)."""
+
+
+class ApiKeyInactiveError(ConflictError):
+    """`api_key_inactive` (usually HTTP 409)."""
+
+
 class CartNotFoundError(NotFoundError):
     """`cart_not_found` (usually HTTP 404)."""
 
@@ -278,6 +286,8 @@ ERROR_CLASSES: dict[str, type[KassaApiError]] = {
     "rate_limited": RateLimitedError,
     "internal_error": InternalError,
     "service_unavailable": ServiceUnavailableError,
+    "api_key_not_found": ApiKeyNotFoundError,
+    "api_key_inactive": ApiKeyInactiveError,
     "cart_not_found": CartNotFoundError,
     "cart_not_open": CartNotOpenError,
     "cart_line_not_found": CartLineNotFoundError,
@@ -335,6 +345,8 @@ __all__ = [
     "AddressRequiredError",
     "AllowedMethodsUnsupportedError",
     "AlreadyCompletedError",
+    "ApiKeyInactiveError",
+    "ApiKeyNotFoundError",
     "CampaignNotFoundError",
     "CartEmptyError",
     "CartLineNotFoundError",

@@ -1,0 +1,5 @@
+export { KassaProvider, useKassa } from './context.js';
+export {
+  rebuildCart, useKassaCheckout,
+  type CartReset, type CheckoutStatus, type KassaCheckout, type Totals, type UseKassaCheckoutOptions,
+} from './checkout.js';

@@ -1,0 +1,54 @@
+"""Every event type Kassa emits and the type of its `data`: the one list SDKs and docs are made from
+(`sdk/js/scripts/generate.py` turns it into `@kassa/webhooks`' TypeScript types)."""
+
+from __future__ import annotations
+
+from .base import Model
+from .checkout import (
+    CHECKOUT_SESSION_CANCELLED,
+    CHECKOUT_SESSION_COMPLETED,
+    CHECKOUT_SESSION_EXPIRED,
+    ORDER_CREATED,
+    ORDER_REFUNDED,
+    PAYMENT_CAPTURED,
+    PAYMENT_FAILED,
+    OrderEventData,
+    PaymentEventData,
+    RefundEventData,
+    SessionEventData,
+)
+from .events import (
+    CART_ABANDONED,
+    CART_CREATED,
+    CART_RECOVERED,
+    CART_UPDATED,
+    CartAbandonedData,
+    CartEventData,
+    CartRecoveredData,
+)
+from .webhooks import WEBHOOK_ENDPOINT_DISABLED, WEBHOOK_TEST, WebhookEndpointDisabledData
+
+
+class WebhookTestData(Model):
+    """`webhook_endpoint.test`: the sample a merchant sends to one endpoint (POST …/test)."""
+
+    endpoint_id: str
+    sequence: int
+    message: str
+
+
+EVENT_DATA: dict[str, type[Model]] = {
+    CART_CREATED: CartEventData,
+    CART_UPDATED: CartEventData,
+    CART_ABANDONED: CartAbandonedData,
+    CART_RECOVERED: CartRecoveredData,
+    CHECKOUT_SESSION_COMPLETED: SessionEventData,
+    CHECKOUT_SESSION_CANCELLED: SessionEventData,
+    CHECKOUT_SESSION_EXPIRED: SessionEventData,
+    ORDER_CREATED: OrderEventData,
+    ORDER_REFUNDED: RefundEventData,
+    PAYMENT_CAPTURED: PaymentEventData,
+    PAYMENT_FAILED: PaymentEventData,
+    WEBHOOK_ENDPOINT_DISABLED: WebhookEndpointDisabledData,
+    WEBHOOK_TEST: WebhookTestData,
+}
