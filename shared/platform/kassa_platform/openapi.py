@@ -97,7 +97,10 @@ def _document(schema: Any) -> None:
     if not isinstance(schema, Schema):
         return
     if schema.description in ENUMS_BY_DESCRIPTION and schema.enum is None:
-        schema.enum = list(ENUMS_BY_DESCRIPTION[schema.description])
+        nullable = ((isinstance(schema.type, list) and OpenAPIType.NULL in schema.type)
+                    or any(isinstance(inner, Schema) and inner.type == OpenAPIType.NULL
+                           for inner in [*(schema.one_of or ()), *(schema.any_of or ())]))
+        schema.enum = [*ENUMS_BY_DESCRIPTION[schema.description], *([None] if nullable else [])]
     for name, value in (schema.properties or {}).items():
         prefix = ID_PREFIXES.get(name)
         if prefix:
