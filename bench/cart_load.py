@@ -29,7 +29,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
@@ -38,7 +37,7 @@ from urllib.parse import urlsplit
 import uvloop
 from common import (
     Server, bench_env, cpu_snapshot, masked, migrate_and_create_app, pct, print_cpu, print_failures, recreate_database,
-    LeanClient, lean_clients, seed,
+    LeanClient, Recorder, RequestFailed, lean_clients, seed,
 )
 
 DEFAULT_DB = "postgresql://postgres@127.0.0.1:5432/kassa_bench"
@@ -83,46 +82,24 @@ class Phase:
     rate: float | None = None  # flows/s for the open loop; None = closed loop
 
 
-class FlowFailed(Exception):
-    pass
-
-
 def drive(phase: Phase) -> dict:
     """Entry point of the driver process: run one phase, return latencies, counts, errors and CPU."""
     return uvloop.run(_drive(phase))
 
 
 async def _drive(p: Phase) -> dict:
-    latencies: dict[str, list[float]] = {op: [] for op in OPS}
     start_delays: list[float] = []
-    errors: Counter[str] = Counter()
-    examples: list[str] = []
     flows = launched = 0
     t0 = time.perf_counter()
     m0, m1 = t0 + p.warmup, t0 + p.warmup + p.duration  # the measured window
+    recorder = Recorder(OPS, m0, m1)
+    call = recorder.call
     marks: dict[str, dict[str, float]] = {}
     # One connection per client, leased per flow; a lean client so that the driver's CPU goes to load.
     clients = lean_clients(p.base_url, p.key, p.clients, timeout=30)
     idle: asyncio.Queue[LeanClient] = asyncio.Queue()
     for client in clients:
         idle.put_nowait(client)
-
-    async def call(client: LeanClient, op: str, method: str, url: str, body: dict | None = None) -> dict:
-        start = time.perf_counter()
-        try:
-            r = await client.request(method, url, json=body)
-        except (OSError, TimeoutError) as exc:
-            errors[f"{op}: {type(exc).__name__}"] += 1
-            raise FlowFailed from exc
-        end = time.perf_counter()
-        if not r.is_success:
-            errors[f"{op}: HTTP {r.status_code}"] += 1
-            if len(examples) < 5:
-                examples.append(f"{method} {url} -> {r.status_code} {r.text[:300]}")
-            raise FlowFailed
-        if m0 <= end <= m1:  # successes only: the figures count completed work
-            latencies[op].append((end - start) * 1000)
-        return r.json()
 
     async def flow(due: float) -> None:
         """One cart's life; `due` is when it should start (its lateness is recorded as `start_delays`)."""
@@ -137,7 +114,7 @@ async def _drive(p: Phase) -> dict:
                 await call(client, "add_line", "POST", f"{cart}/line-items", {"variantId": variant, "quantity": 1})
             await call(client, "select_shipping", "PUT", f"{cart}/shipping-method", {"shippingMethodId": p.method_id})
             await call(client, "get", "GET", cart)
-        except FlowFailed:
+        except RequestFailed:
             return
         finally:
             idle.put_nowait(client)
@@ -173,7 +150,8 @@ async def _drive(p: Phase) -> dict:
     finally:
         await asyncio.gather(*(client.aclose() for client in clients))
     cpu = {k: marks["end"][k] - marks["start"][k] for k in marks["start"]} if marks["start"] else {}
-    return {"latencies": latencies, "start_delays": start_delays, "errors": dict(errors), "examples": examples,
+    return {"latencies": recorder.latencies, "start_delays": start_delays, "errors": dict(recorder.errors),
+            "examples": recorder.examples,
             "flows": flows, "launched": launched, "duration": p.duration, "cpu": cpu}
 
 

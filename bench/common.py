@@ -18,6 +18,7 @@ import ssl
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -270,6 +271,40 @@ class LeanClient:
             writer.close()
             with contextlib.suppress(OSError):
                 await writer.wait_closed()
+
+
+class RequestFailed(Exception):
+    """A request of a load driver did not succeed (the Recorder has counted it)."""
+
+
+class Recorder:
+    """What a load driver measures: the latency of each successful request that ends inside the
+    measured window (`start`, `end`, perf_counter times), and the failures by kind with a few
+    examples."""
+
+    def __init__(self, operations: tuple[str, ...], start: float, end: float) -> None:
+        self.latencies: dict[str, list[float]] = {op: [] for op in operations}
+        self.errors: Counter[str] = Counter()
+        self.examples: list[str] = []
+        self.start, self.end = start, end
+
+    async def call(self, client: LeanClient, op: str, method: str, url: str, body: Any = None) -> Any:
+        """The request's JSON answer; RequestFailed on a transport error or a non-2xx answer."""
+        started = time.perf_counter()
+        try:
+            r = await client.request(method, url, json=body)
+        except (OSError, TimeoutError) as exc:
+            self.errors[f"{op}: {type(exc).__name__}"] += 1
+            raise RequestFailed from exc
+        ended = time.perf_counter()
+        if not r.is_success:
+            self.errors[f"{op}: HTTP {r.status_code}"] += 1
+            if len(self.examples) < 5:
+                self.examples.append(f"{method} {url} -> {r.status_code} {r.text[:300]}")
+            raise RequestFailed
+        if self.start <= ended <= self.end:  # successes only: the figures count completed work
+            self.latencies[op].append((ended - started) * 1000)
+        return r.json()
 
 
 def lean_clients(base_url: str, key: str, count: int, timeout: float) -> list[LeanClient]:

@@ -1,8 +1,8 @@
 """The embedded mode's path router: every service app behind one port, one base URL.
 
-Distributed deployments put the real gateway (Caddy, deploy/Caddyfile) in front of the service
-processes; this router gives the same URL layout in one process, so clients cannot tell the two
-modes apart (tests/e2e/test_gateway_config.py holds the Caddyfile to the same prefixes).
+Distributed deployments put the real gateway (nginx, deploy/nginx/kassa.conf.template) in front
+of the service processes; this router gives the same URL layout in one process, so clients cannot
+tell the two modes apart (tests/e2e/test_gateway_config.py holds the gateway to the same prefixes).
 """
 
 from __future__ import annotations

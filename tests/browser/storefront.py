@@ -10,12 +10,15 @@ backend, `POST /embed-token` which asks Kassa for an embed token with the mercha
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
 Page = str | bytes
+# More of the shop's backend: a POST route's handler, given the JSON body and the page's origin.
+Handler = Callable[[dict[str, Any], str], Awaitable[tuple[int, Any]]]
 
 
 @dataclass
@@ -26,6 +29,7 @@ class Storefront:
     pages: dict[str, tuple[Page, str]] = field(default_factory=dict)
     secret_keys: dict[str, str] = field(default_factory=dict)  # checkout session id -> merchant's key
     token_requests: list[str] = field(default_factory=list)  # session ids, in order
+    routes: dict[str, Handler] = field(default_factory=dict)  # POST path -> handler
     client: httpx.AsyncClient | None = None
 
     def add_page(self, path: str, body: Page, content_type: str = "text/html; charset=utf-8") -> str:
@@ -41,14 +45,15 @@ class Storefront:
         if scope["type"] != "http":
             return
         path, method = scope["path"], scope["method"]
-        if method == "POST" and path == "/embed-token":
+        if method == "POST" and (path == "/embed-token" or path in self.routes):
             body = b""
             while True:
                 message = await receive()
                 body += message.get("body", b"")
                 if not message.get("more_body"):
                     break
-            status, payload = await self._embed_token(json.loads(body or b"{}"), _host_origin(scope))
+            handler = self.routes.get(path, self._embed_token)
+            status, payload = await handler(json.loads(body or b"{}"), _host_origin(scope))
             await _respond(send, status, json.dumps(payload).encode(), "application/json")
             return
         found = self.pages.get(path)

@@ -11,7 +11,7 @@ import pytest
 
 import kassa_sdk
 from kassa_sdk.types import CardInput, CartAddress, LineItemInput, PaymentMethodInput, VariantInput
-from tests.e2e.test_distributed_checkout import _intents, deployment, fresh_pg  # noqa: F401 - fixtures (caddy: tests/e2e/conftest.py)
+from tests.e2e.test_distributed_checkout import _intents, deployment, fresh_pg  # noqa: F401 - fixtures (nginx: tests/e2e/conftest.py)
 
 pytestmark = pytest.mark.slow
 

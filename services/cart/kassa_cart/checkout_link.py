@@ -10,6 +10,7 @@ cart's row lock, as everything does on SQLite.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -54,14 +55,21 @@ class CheckoutLink:
         self.carts = carts
 
     async def lock(self, principal: Principal, cart_id: str, body: LockCartForCheckout) -> LockedCart:
-        if self.carts.db.direct is not None:  # PostgreSQL: optimistic, as every cart change is (carts.py)
+        return await self._optimistic(self._lock_unlocked, self._lock_locked, principal, cart_id, body)
+
+    async def _optimistic(self, unlocked: Callable[..., Awaitable[object]], locked: Callable[..., Awaitable[Any]],
+                          *args: Any) -> Any:
+        """PostgreSQL: `unlocked` first (optimistic, as every cart change is: carts.py), again when the
+        cart changed meanwhile; `locked` (the row lock, in a transaction) when it needs more or lost
+        too often. SQLite: `locked`."""
+        if self.carts.db.direct is not None:
             for _ in range(OPTIMISTIC_ATTEMPTS):
-                locked = await self._lock_unlocked(principal, cart_id, body)
-                if locked is _NEEDS_LOCK:
+                done = await unlocked(*args)
+                if done is _NEEDS_LOCK:
                     break
-                if locked is not None:
-                    return locked  # type: ignore[return-value]
-        return await self._lock_locked(principal, cart_id, body)
+                if done is not None:
+                    return done
+        return await locked(*args)
 
     async def _lock_unlocked(self, principal: Principal, cart_id: str, body: LockCartForCheckout) -> object:
         """Read without a lock, write guarded by the version read, with the event, in one statement: the
@@ -155,14 +163,7 @@ class CheckoutLink:
             return await self._save(conn, state, now)
 
     async def convert(self, principal: Principal, cart_id: str, body: ConvertCart) -> Cart:
-        if self.carts.db.direct is not None:  # PostgreSQL: optimistic, as every cart change is (carts.py)
-            for _ in range(OPTIMISTIC_ATTEMPTS):
-                cart = await self._convert_unlocked(principal, cart_id, body)
-                if cart is _NEEDS_LOCK:
-                    break
-                if cart is not None:
-                    return cart  # type: ignore[return-value]
-        return await self._convert_locked(principal, cart_id, body)
+        return await self._optimistic(self._convert_unlocked, self._convert_locked, principal, cart_id, body)
 
     async def _convert_unlocked(self, principal: Principal, cart_id: str, body: ConvertCart) -> object:
         """A cart without discounts that was never abandoned (nothing to confirm, nothing recovered): read,

@@ -9,7 +9,7 @@ the router's 404, a crash).
   unless its handler chose a policy of its own (a public asset that may be cached).
 
 The servers send no `Server` banner (`kassa serve` runs uvicorn with `server_header=False`; the
-gateway's Caddyfile drops Caddy's).
+gateway's nginx template drops nginx's).
 """
 
 from __future__ import annotations
