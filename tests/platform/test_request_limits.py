@@ -117,3 +117,27 @@ def test_deep_malformed_json_is_deep(body: bytes) -> None:
 async def test_malformed_json_of_any_shape_is_a_400(tenant: Tenant, body: bytes) -> None:
     answer = await tenant.request("POST", "/api/v1/carts", content=body, headers={"content-type": "application/json"})
     assert answer.status_code == 400 and answer.json()["error"]["code"] in ("malformed_json", "json_too_deep")
+
+
+# ---------------------------------------------------------------- NUL characters (PostgreSQL text cannot hold them)
+
+
+async def test_a_nul_character_anywhere_is_refused_naming_where(tenant: Tenant) -> None:
+    """Found by the fuzz test: a discount code with a NUL was a 500 on PostgreSQL."""
+    cart = await tenant.cart()
+    for path, body, field in [
+        (f"/api/v1/carts/{cart['id']}/discount-codes", {"code": "A\x00B"}, "code"),
+        ("/api/v1/carts", {"currency": "EUR", "metadata": {"note": ["ok", "n\x00l"]}}, "metadata.note[1]"),
+        ("/api/v1/carts", {"currency": "EUR", "metadata": {"k\x00": "v"}}, "metadata.k\x00"),
+    ]:
+        assert_envelope(await tenant.post(path, body), 422, "validation_error", field)
+    csv = await tenant.request("POST", "/api/v1/campaigns/x/codes/import", content=b"code\nA\x00B\n",
+                               headers={"content-type": "text/csv"})
+    assert_envelope(csv, 422, "validation_error")
+    assert_envelope(await tenant.get("/api/v1/codes/A%00B"), 400, "validation_error")
+    assert_envelope(await tenant.get("/api/v1/orders", params={"cursor": "a\x00"}), 400, "validation_error")
+
+
+async def test_text_that_only_spells_a_nul_escape_is_fine(tenant: Tenant) -> None:
+    made = await tenant.post("/api/v1/carts", {"currency": "EUR", "metadata": {"note": "\\u0000"}})
+    assert made.status_code == 201 and made.json()["metadata"] == {"note": "\\u0000"}, made.text

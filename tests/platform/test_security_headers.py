@@ -75,6 +75,14 @@ async def test_the_openapi_documents_are_json_without_pages_or_scripts(suite: ht
         assert document.status_code == 200 and document.headers["content-type"].endswith("json")
         assert document.json()["openapi"].startswith("3.") and "<script" not in document.text
         assert_hardened(document)
+    # It says what the API does: errors in the envelope, the bearer key.
+    document = document.json()
+    for item in document["paths"].values():
+        for operation in item.values():
+            assert operation["responses"]["default"]["content"]["application/json"]["schema"] == {
+                "$ref": "#/components/schemas/ErrorEnvelope"}
+            assert not [code for code in operation["responses"] if code[0] in "45"]
+    assert document["security"] == [{"bearerKey": []}]
     for page in ("swagger", "redoc", "elements", "rapidoc", "stoplight", "scalar", "openapi.yaml"):
         missing = await suite.get(f"/schema/{service}/{page}")
         assert missing.status_code == 404 and missing.json()["error"]["code"] in ("route_not_found", "not_found")

@@ -96,8 +96,8 @@ class Shop:
     def backend(self) -> Backend:
         return self.apps.backend
 
-    def async_client(self, app: Any = None, **kw: Any) -> AsyncKassa:
-        return AsyncKassa(self.key, base_url=BASE_URL, transport=httpx.ASGITransport(app=app or self.apps.app), **kw)
+    def async_client(self, app: Any = None, *, key: str | None = None, **kw: Any) -> AsyncKassa:
+        return AsyncKassa(key or self.key, base_url=BASE_URL, transport=httpx.ASGITransport(app=app or self.apps.app), **kw)
 
     def sync_client(self, app: Any = None, **kw: Any) -> Kassa:
         return Kassa(self.key, base_url=BASE_URL, transport=LoopTransport(app or self.apps.app,

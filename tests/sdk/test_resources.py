@@ -238,6 +238,35 @@ async def test_checkout_orders_and_refunds(api: Any) -> None:
     assert (await api.checkout.sessions.cancel(open_session.id)).status == "cancelled"  # safe to repeat
 
 
+async def test_api_keys(api: Any, api_shop: Shop) -> None:
+    made = await api.api_keys.create(scopes=["carts:read", "orders:read"], name="reporting")
+    assert made.secret and made.secret.startswith("sk_test_") and made.last4 == made.secret[-4:]
+    assert (made.name, sorted(made.scopes), made.revoked_at) == ("reporting", ["carts:read", "orders:read"], None)
+    publishable = await api.api_keys.create(type="publishable")
+    assert publishable.secret and publishable.secret.startswith("pk_test_")
+
+    listed = await every(await api.api_keys.list(limit=1))
+    assert {made.id, publishable.id} <= {k.id for k in listed} and all(k.secret is None for k in listed)
+    assert (await api.api_keys.retrieve(made.id)).prefix == "sk_test_"
+
+    rolled = await api.api_keys.roll(made.id, expires_in_hours=0)
+    assert rolled.secret and rolled.secret != made.secret
+    async with api_shop.async_client(key=rolled.secret) as reporting:
+        assert (await reporting.orders.list()).data == []
+        with pytest.raises(kassa_sdk.ForbiddenError):
+            await reporting.products.create(name="Nope", variants=[VariantInput(sku=sku(), prices={"EUR": 1})])
+    async with api_shop.async_client(key=made.secret, max_retries=0) as old:
+        with pytest.raises(kassa_sdk.UnauthorizedError):
+            await old.orders.list()
+
+    revoked = await api.api_keys.revoke(publishable.id)
+    assert revoked.revoked_at is not None
+    assert publishable.id not in {k.id for k in await every(await api.api_keys.list())}
+    assert publishable.id in {k.id for k in await every(await api.api_keys.list(include_inactive=True))}
+    with pytest.raises(kassa_sdk.ApiKeyNotFoundError):
+        await api.api_keys.retrieve("key_unknown")
+
+
 async def test_embed_config_and_abandoned_carts(api: Any, api_shop: Shop) -> None:
     shop = api_shop
     config = await api.embed_config.update(cart_abandonment_threshold_minutes=60,

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from msgspec import Meta
 
 from .base import UNSET, Model, Request, UnsetT
+from .common import CurrencyCode
 
 # Minutes of inactivity before a cart counts as abandoned: the allowed range and the default.
 THRESHOLD_MIN_MINUTES = 15
@@ -79,7 +80,7 @@ class AbandonedCart(Model):
     cart_id: str
     sequence: int
     customer: AbandonedCustomer | None
-    currency: str
+    currency: CurrencyCode
     total: int
     item_count: int
     abandoned_at: datetime
@@ -90,7 +91,7 @@ class AbandonedCart(Model):
 
 
 class CurrencyAmount(Model):
-    currency: str
+    currency: CurrencyCode
     amount: int
 
 

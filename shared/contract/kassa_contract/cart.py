@@ -153,7 +153,7 @@ class TaxLine(Model):
 class Cart(Model):
     id: str
     status: CartStatus
-    currency: str
+    currency: CurrencyCode
     customer_email: str | None
     line_items: list[LineItem]
     shipping_address: CartAddress | None
@@ -272,7 +272,7 @@ class ShippingOption(Model):
     id: str
     name: str
     amount: int
-    currency: str
+    currency: CurrencyCode
     selected: bool
 
 
@@ -290,7 +290,7 @@ class CreateTaxRate(Request):
 
 class TaxRate(Model):
     id: str
-    country_code: str
+    country_code: CountryCode
     region: str | None
     tax_class: str
     rate: str

@@ -9,7 +9,7 @@ from msgspec import Meta
 
 from .base import UNSET, Model, Request, UnsetT
 from .cart import AppliedDiscount, CartAddress, LineItem, SelectedShippingMethod, TaxLine
-from .common import Amount, Email, Metadata
+from .common import Amount, CurrencyCode, Email, Metadata
 
 SessionStatus = Literal["open", "complete", "cancelled", "expired"]
 PaymentStatus = Literal["pending", "requires_action", "captured", "failed", "refunded", "partially_refunded"]
@@ -50,7 +50,7 @@ class CheckoutSession(Model):
     cart_id: str
     url: str
     collect: CollectFlags
-    currency: str
+    currency: CurrencyCode
     amount_total: int
     discount_code: str | None
     metadata: dict[str, Any] | None
@@ -126,7 +126,7 @@ class Payment(Model):
     card_last4: str | None
     amount: int
     amount_refunded: int
-    currency: str
+    currency: CurrencyCode
     failure_code: str | None
     failure_message: str | None
     created_at: datetime
@@ -138,7 +138,7 @@ class Order(Model):
     status: OrderStatus
     session_id: str
     cart_id: str
-    currency: str
+    currency: CurrencyCode
     customer_email: str | None
     line_items: list[LineItem]
     discounts: list[AppliedDiscount]
@@ -174,7 +174,7 @@ class Refund(Model):
     order_id: str
     payment_id: str
     amount: Amount
-    currency: str
+    currency: CurrencyCode
     reason: str | None
     status: Literal["pending", "succeeded", "failed"]
     promotions_restored: bool

@@ -12,8 +12,11 @@ from .errors import KassaError
 
 T = TypeVar("T")
 
-CurrencyCode = Annotated[str, Meta(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, upper case")]
-CountryCode = Annotated[str, Meta(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2, upper case")]
+# The descriptions also key the values the OpenAPI documents list for them (documented.py).
+CURRENCY_DESCRIPTION = "ISO 4217 code, upper case"
+COUNTRY_DESCRIPTION = "ISO 3166-1 alpha-2, upper case"
+CurrencyCode = Annotated[str, Meta(pattern=r"^[A-Z]{3}$", description=CURRENCY_DESCRIPTION)]
+CountryCode = Annotated[str, Meta(pattern=r"^[A-Z]{2}$", description=COUNTRY_DESCRIPTION)]
 Email = Annotated[str, Meta(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 Amount = Annotated[int, Meta(ge=0, le=10**15, description="Minor units of the currency")]
 Name = Annotated[str, Meta(min_length=1, max_length=200)]

@@ -64,7 +64,7 @@ class Campaign(Model):
     starts_at: datetime | None
     ends_at: datetime | None
     redemption_grace_hours: int
-    currency: str | None
+    currency: CurrencyCode | None
     usage_limit: int | None
     budget: int | None
     active: bool
@@ -184,7 +184,7 @@ class Redemption(Model):
     order_id: str | None
     customer: str | None
     amount: int
-    currency: str
+    currency: CurrencyCode
     status: str
     reason: str | None
     message: str | None

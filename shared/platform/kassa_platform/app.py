@@ -21,6 +21,7 @@ from .errors import EXCEPTION_HANDLERS, error_response
 from .idempotency import IdempotencyMiddleware
 from .metrics import CONTENT_TYPE, instrument, render
 from .middleware import AuthMiddleware, RequestIdMiddleware
+from .openapi import finish_openapi
 from .runtime import Runtime
 from .security_headers import security_headers
 from .service_client import APP_KEY_PREFIX
@@ -108,6 +109,7 @@ def build_service_app(
         request_max_body_size=runtime.settings.max_body_bytes,  # RequestBodyMiddleware refuses first
     )
     instrument(app, name, runtime)
+    finish_openapi(app)
     # Other services in this process reach this one through its app (embedded mode).
     runtime.services[APP_KEY_PREFIX + name] = app
     return app

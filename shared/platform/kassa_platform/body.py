@@ -1,5 +1,6 @@
 """Request bodies are bounded before anything decodes them: in size (413 `request_too_large`)
-and in JSON nesting (400 `json_too_deep`).
+and in JSON nesting (400 `json_too_deep`); and no text of a request (body, path, query) may hold
+a NUL character, which PostgreSQL's text cannot store (422 `validation_error`, not a 500).
 
 Without the bounds a client could make the server buffer an endless chunked body, or hand the
 JSON decoder a `[[[[…` that exhausts the interpreter's recursion limit (a 500). The middleware
@@ -68,6 +69,37 @@ def json_depth_exceeds(body: bytes) -> bool:
     return False
 
 
+def nul_refused(field: str | None, *, in_body: bool = False) -> KassaError:
+    """Text with a NUL character (`\\u0000` in JSON, `%00` in a URL): PostgreSQL's text cannot hold
+    it, so no field of the API accepts it."""
+    return KassaError("validation_error", "Text must not contain the NUL character (\\u0000)", field=field,
+                      status=422 if in_body else 400)
+
+
+def _nul_path(body: bytes) -> str | None:
+    """The wire path of the first string holding a NUL (`metadata.note`, `lineItems[0].sku`; "" for
+    the body itself), or None: none does, or the body is not JSON (its decoder will say so). Its
+    nesting is already bounded."""
+    try:
+        value = msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        return None
+    pending: list[tuple[str, Any]] = [("", value)]
+    while pending:
+        path, value = pending.pop(0)
+        if isinstance(value, str) and "\x00" in value:
+            return path
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                here = f"{path}.{key}" if path else key
+                if "\x00" in key:
+                    return here
+                pending.append((here, inner))
+        elif isinstance(value, list):
+            pending.extend((f"{path}[{i}]", inner) for i, inner in enumerate(value))
+    return None
+
+
 async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
     """The whole body, refused as soon as it is known to exceed `limit` bytes: by its declared
     Content-Length before reading, or while reading one without (chunked)."""
@@ -96,13 +128,22 @@ class RequestBodyMiddleware:
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] in _NO_BODY:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if "\x00" in scope["path"] or b"%00" in scope.get("query_string", b""):
+            raise nul_refused(None)
+        if scope["method"] in _NO_BODY:
             await self.app(scope, receive, send)
             return
         body = await read_body(scope, receive, self.max_bytes)
         if json_depth_exceeds(body):
             raise KassaError("json_too_deep", f"The JSON body nests deeper than {MAX_JSON_DEPTH} levels",
                              details={"maxDepth": MAX_JSON_DEPTH})
+        if b"\x00" in body:  # raw, in a CSV import say (JSON cannot hold it raw)
+            raise nul_refused(None, in_body=True)
+        if b"\\u0000" in body and (where := _nul_path(body)) is not None:
+            raise nul_refused(where or None, in_body=True)
         scope[BODY_KEY] = body  # type: ignore[literal-required]
         replayed = False
 

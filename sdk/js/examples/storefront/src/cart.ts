@@ -1,6 +1,6 @@
 // A storefront's cart logic on @kassa/js: one Kassa client with the publishable key, the cart id
 // and its secret kept in sessionStorage so the cart survives a reload.
-import { CartNotFoundError, Kassa, type Cart, type CartAddress, type SecretStore } from '@kassa/js';
+import { CartNotFoundError, Kassa, type Cart, type CartAddress, type CreateCartInput, type SecretStore } from '@kassa/js';
 
 const STORAGE_KEY = 'shop.cart';
 
@@ -15,7 +15,7 @@ export function createClient(baseUrl: string, publishableKey: string): Kassa {
 }
 
 /** The shopper's open cart: the stored one if it still exists, else a new one. */
-export async function currentCart(kassa: Kassa, currency: string): Promise<Cart> {
+export async function currentCart(kassa: Kassa, currency: CreateCartInput['currency']): Promise<Cart> {
   const stored = sessionStorage.getItem(STORAGE_KEY);
   if (stored) {
     try {

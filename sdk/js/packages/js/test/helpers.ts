@@ -18,7 +18,7 @@ export const storefront = (options: Partial<ConstructorParameters<typeof Kassa>[
   new Kassa({ apiKey: publishableKey, baseUrl, ...options });
 
 export const ADDRESS = { firstName: 'Ada', addressLine1: 'Unter den Linden 1', city: 'Berlin', postalCode: '10117',
-                         countryCode: 'DE' };
+                         countryCode: 'DE' as const };
 export const OK_CARD = { type: 'card', card: { number: '4242424242424242', expMonth: 12, expYear: 2030, cvc: '123' } };
 export const DECLINED_CARD = { type: 'card', card: { number: '4000000000000002' } };
 

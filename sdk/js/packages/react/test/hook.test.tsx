@@ -13,7 +13,7 @@ const baseUrl = process.env.KASSA_URL!;
 const kassa = new Kassa({ apiKey: process.env.KASSA_PUBLISHABLE_KEY!, baseUrl });
 // The merchant's server, here in the same process (jsdom makes it look like a browser).
 const server = new KassaServer({ apiKey: process.env.KASSA_SECRET_KEY!, baseUrl, dangerouslyAllowSecretKeyInBrowser: true });
-const ADDRESS = { addressLine1: 'Unter den Linden 1', city: 'Berlin', countryCode: 'DE' };
+const ADDRESS = { addressLine1: 'Unter den Linden 1', city: 'Berlin', countryCode: 'DE' as const };
 const CARD = { type: 'card', card: { number: '4242424242424242', expMonth: 12, expYear: 2030, cvc: '123' } };
 
 async function shop() {
