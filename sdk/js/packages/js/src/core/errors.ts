@@ -53,7 +53,8 @@ export class CheckoutSessionNotFoundError extends NotFoundError { override name 
 export class ConflictError extends KassaApiError { override name = 'ConflictError'; }
 /** 409 `cart_not_open`: the cart is in checkout or converted; build a new one (`@kassa/react` does). */
 export class CartNotOpenError extends ConflictError { override name = 'CartNotOpenError'; }
-/** 409 `idempotency_key_reused` (another request used this key) or `idempotency_key_in_progress`. */
+/** 409 `idempotency_key_reused` (another request used this key), `idempotency_key_in_progress`, or
+ * `idempotency_key_executed` (the first request ran but its answer was lost: read the resource). */
 export class IdempotencyError extends ConflictError { override name = 'IdempotencyError'; }
 /** 422 `discount_invalid`: `details.reason` says why the code does not apply. */
 export class DiscountInvalidError extends KassaApiError { override name = 'DiscountInvalidError'; }
@@ -90,6 +91,7 @@ const BY_CODE: Record<string, ApiErrorClass> = {
   cart_not_open: CartNotOpenError,
   idempotency_key_reused: IdempotencyError,
   idempotency_key_in_progress: IdempotencyError,
+  idempotency_key_executed: IdempotencyError,
   discount_invalid: DiscountInvalidError,
   address_required: AddressRequiredError,
   payment_declined: PaymentError,
