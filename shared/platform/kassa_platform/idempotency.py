@@ -262,9 +262,11 @@ class IdempotencyMiddleware:
                 out.append(message.get("body", b""))
             await send(message)
 
+        # The request's first committed change marks the claim (a self-guarded route's is never marked).
         handler = scope.get("route_handler")
-        mark = None if handler is not None and handler.opt.get("self_guarded") else \
-            executed.PendingMark(self.store.db, principal.app_id, key, claim.locked_until)  # type: ignore[arg-type]
+        guarded = handler is not None and handler.opt.get("self_guarded")
+        mark = None if guarded else executed.PendingMark(self.store.db, principal.app_id, key,
+                                                         claim.locked_until)  # type: ignore[arg-type]
         executed.current.set(mark)
         try:
             await self.app(scope, receive, capture)
