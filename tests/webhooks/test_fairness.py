@@ -15,8 +15,9 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from kassa_webhooks import fairness
+from kassa_webhooks import fairness, jobs
 from kassa_webhooks.config import WebhookConfig
+from kassa_webhooks.service import DELIVER_JOB
 
 from tests.webhooks.conftest import Merchant, Webhooks, make_merchant
 from tests.webhooks.receiver import Receiver
@@ -92,6 +93,39 @@ async def test_a_dead_tenant_does_not_delay_another(webhooks: Webhooks, short_ti
             await _disable_all(a, a_endpoints)
             running.cancel()
             await asyncio.gather(running, return_exceptions=True)
+
+
+async def test_a_spent_budget_hands_open_requests_over(webhooks: Webhooks, short_timeout: WebhookConfig,
+                                                       receiver: Receiver, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run whose budget is spent returns at once, not after its hung requests time out (the
+    process would take no new work meanwhile); their results are still written, once."""
+    monkeypatch.setattr(jobs, "DELIVER_BUDGET_SECONDS", 0.5)
+    a, b = await make_merchant(webhooks), await make_merchant(webhooks)
+    async with dead_receivers(2) as dead:
+        for r in dead:
+            await a.endpoint(r, maxConcurrency=100)
+        for _ in range(20):
+            await a.emit()
+        await webhooks.relay()
+        started = time.monotonic()
+        await webhooks.deliver()
+        assert time.monotonic() - started < TIMEOUT - 1  # it did not wait for A's requests
+        assert sum(len(r.received) for r in dead) == 40  # which are all still open
+        assert any(name == DELIVER_JOB for name, _, _ in webhooks.queue.hints)  # the follow-up is queued
+        # The follow-up run takes new work at once, beside the requests it inherited.
+        await b.endpoint(receiver)
+        started = time.monotonic()
+        event = await b.emit()
+        await webhooks.relay()
+        await webhooks.deliver()
+        await receiver.wait_for(1, timeout=TIMEOUT * 2)
+        assert time.monotonic() - started < BOUND and receiver.ok()[0].event_id == event
+        for r in dead:  # the dead endpoints answer at last: each open request writes its own result
+            assert r.gate is not None
+            r.gate.set()
+        await webhooks.module.deliverer.settle()
+    deliveries = await a.deliveries()
+    assert len(deliveries) == 40 and {(d.status, d.attempt_count) for d in deliveries} == {("succeeded", 1)}
 
 
 # ---------------------------------------------------------------- the rule itself

@@ -203,12 +203,22 @@ class Deliverer:
         self._recording: set[asyncio.Task[None]] = set()
         self._urls: dict[str, httpx.URL] = {}
         self._random = random.Random()
-        self._announce: asyncio.Queue[AttemptResult | None] | None = None
+        # The running loop's queue of results (None: new work was announced); None when no loop runs.
+        self._results: asyncio.Queue[AttemptResult | None] | None = None
+        # Requests open in this process: of the running loop, or carried over from one whose budget
+        # ran out (they outlive it, see `run`). Per application for the fair share (fairness.py).
+        self._requests: set[asyncio.Task[None]] = set()
+        self._held: Counter[str] = Counter()
 
     def wake(self) -> None:
         """New work may be due: a running loop claims again without waiting for a result."""
-        if self._announce is not None:
-            self._announce.put_nowait(None)
+        if self._results is not None:
+            self._results.put_nowait(None)
+
+    async def settle(self) -> None:
+        """Wait until every open request is answered and its result written (tests, shutdown)."""
+        while self._requests:
+            await asyncio.gather(*list(self._requests), return_exceptions=True)
 
     @contextlib.asynccontextmanager
     async def connection(self, item: Claimed) -> AsyncIterator[httpx.AsyncHTTPTransport]:
@@ -244,6 +254,9 @@ class Deliverer:
                     await t.aclose()
 
     async def close(self) -> None:
+        for task in list(self._requests):  # shutdown: the lease brings these deliveries back
+            task.cancel()
+        await asyncio.gather(*list(self._requests), return_exceptions=True)
         for transports in self._idle.values():
             for transport in transports:
                 await transport.aclose()
@@ -254,50 +267,47 @@ class Deliverer:
     async def run(self, *, budget_seconds: float = 30.0) -> tuple[int, bool]:
         """Deliver what is due until nothing is (or the time budget is spent).
 
-        Returns (attempts made, whether the budget ran out). New claims are made as slots free up,
-        so one slow endpoint never holds back the others; results are written in batches while the
-        next requests are out.
+        Returns (attempts recorded, whether the budget ran out). New claims are made as slots free
+        up, so one slow endpoint never holds back the others; results are written in batches while
+        the next requests are out. When the budget runs out the loop stops claiming and returns at
+        once: requests still open carry over to the next run, which the job queues at once (each
+        writes its own result if none is running). Waiting for them instead would leave the
+        process taking no new work for up to a delivery timeout, and others' deliveries would
+        wait behind one tenant's endpoints that never answer.
         """
         deadline = time.monotonic() + budget_seconds
-        results: asyncio.Queue[AttemptResult | None] = asyncio.Queue()  # None: new work was announced
-        in_flight: set[asyncio.Task[None]] = set()
-        held: Counter[str] = Counter()  # requests in flight per application (fairness.py, rule 3)
+        results: asyncio.Queue[AttemptResult | None] = asyncio.Queue()
         attempts = 0
         exhausted = False  # the last claim found nothing more to take
         woken = False  # new work was announced: worth a claim even for a few free slots
-
-        async def attempt_into_queue(item: Claimed) -> None:
-            try:
-                results.put_nowait(await self.attempt(item))
-            finally:
-                held[item.app_id] -= 1
-                if held[item.app_id] <= 0:
-                    del held[item.app_id]
-
-        self._announce = results
+        self._results = results
         try:
             while True:
-                room = self.config.max_in_flight - len(in_flight)
+                room = self.config.max_in_flight - len(self._requests)
                 # Claim in batches: a claim is a transaction, so not one per freed slot.
                 worth_claiming = (room >= min(self.config.claim_batch // 4, self.config.max_in_flight)
-                                  or not in_flight or (woken and room > 0))
-                if worth_claiming and time.monotonic() < deadline and (not exhausted or not in_flight):
+                                  or not self._requests or (woken and room > 0))
+                if worth_claiming and time.monotonic() < deadline and (not exhausted or not self._requests):
                     woken = False
-                    claimed = await self.claim(min(room, self.config.claim_batch), held)
+                    claimed = await self.claim(min(room, self.config.claim_batch), self._held)
                     exhausted = len(claimed) < min(room, self.config.claim_batch)
                     for item in claimed:
-                        held[item.app_id] += 1
-                        task = asyncio.create_task(attempt_into_queue(item))
-                        in_flight.add(task)
-                        task.add_done_callback(in_flight.discard)
-                if not in_flight and results.empty():
+                        self._held[item.app_id] += 1
+                        task = asyncio.create_task(self._send(item))
+                        self._requests.add(task)
+                        task.add_done_callback(self._requests.discard)
+                if not self._requests and results.empty():
                     if self._recording:  # their rows still hold slots: once written, claim again
                         await self._drain_recording()
                         exhausted = False
                         continue
                     return attempts, time.monotonic() >= deadline
-                batch = [await results.get()]
-                if in_flight:  # let the results that follow closely join this batch
+                try:
+                    async with asyncio.timeout(max(deadline - time.monotonic(), 0.0)):
+                        batch = [await results.get()]
+                except TimeoutError:
+                    break  # the budget is spent: what is still open carries over
+                if self._requests:  # let the results that follow closely join this batch
                     await asyncio.sleep(RECORD_WINDOW_SECONDS)
                 while not results.empty():
                     batch.append(results.get_nowait())
@@ -309,11 +319,35 @@ class Deliverer:
                     # `sending`) until its result is written, so the cap holds meanwhile.
                     await self._record_soon(finished)
                 exhausted = False  # a result freed a slot, or new work was announced
-        finally:
-            self._announce = None
-            for task in list(in_flight):  # cancelled mid-delivery (shutdown, job timeout): the lease brings them back
+        except BaseException:
+            self._results = None
+            for task in list(self._requests):  # shutdown, job timeout: the lease brings them back
                 task.cancel()
+            raise
+        finally:
+            self._results = None
+            # Results that came in after the last batch (from here on, each request writes its own).
+            finished = [results.get_nowait() for _ in range(results.qsize())]
+            if any(r is not None for r in finished):
+                await self._record_soon([r for r in finished if r is not None])
             await self._drain_recording()
+        return attempts, True
+
+    async def _send(self, item: Claimed) -> None:
+        """One request, its result handed to the running loop, or written here when none runs."""
+        try:
+            result = await self.attempt(item)
+        finally:
+            self._held[item.app_id] -= 1
+            if self._held[item.app_id] <= 0:
+                del self._held[item.app_id]
+        if self._results is not None:
+            self._results.put_nowait(result)
+            return
+        try:
+            await self.record([result])
+        except Exception:  # noqa: BLE001 - the lease brings the delivery back
+            log.exception("could not record the attempt of delivery %s", item.id)
 
     async def _drain_recording(self) -> None:
         pending, self._recording = self._recording, set()
