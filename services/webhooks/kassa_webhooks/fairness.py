@@ -18,7 +18,8 @@ dead endpoints would otherwise fill every slot and the others would wait for the
    succeeds; its other deliveries keep their own retry schedule and wait their turn.
 
 Within those limits a claim of `limit` deliveries gives each listed endpoint an equal share,
-in the listed order.
+in the listed order. And a delivery run never waits on hung requests: when its time budget is
+spent it hands them to the next run (delivery.Deliverer.run).
 """
 
 from __future__ import annotations
