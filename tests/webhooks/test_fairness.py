@@ -15,15 +15,15 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from kassa_webhooks import fairness, jobs
+from kassa_webhooks import delivery, fairness, jobs
 from kassa_webhooks.config import WebhookConfig
 from kassa_webhooks.service import DELIVER_JOB
 
 from tests.webhooks.conftest import Merchant, Webhooks, make_merchant
 from tests.webhooks.receiver import Receiver
 
-TIMEOUT = 3.0  # the delivery timeout for these tests: a hung request holds its slot this long
-BOUND = 1.0  # B's delivery must arrive within this (0.07 s when the worker is quiet)
+TIMEOUT = 5.0  # the delivery timeout for these tests: a hung request holds its slot this long
+BOUND = 1.5  # B's delivery must arrive within this (0.07 s when the worker is quiet)
 
 
 @asynccontextmanager
@@ -126,6 +126,28 @@ async def test_a_spent_budget_hands_open_requests_over(webhooks: Webhooks, short
         await webhooks.module.deliverer.settle()
     deliveries = await a.deliveries()
     assert len(deliveries) == 40 and {(d.status, d.attempt_count) for d in deliveries} == {("succeeded", 1)}
+
+
+async def test_claims_list_endpoints_round_robin_across_applications(webhooks: Webhooks, receiver: Receiver) -> None:
+    """However many endpoints one application has due, another's first endpoint is listed before
+    its second: a claim of a few deliveries still reaches every application."""
+    a, b = await make_merchant(webhooks), await make_merchant(webhooks)
+    a_endpoints = [(await a.endpoint(receiver))["id"] for _ in range(5)]
+    b_endpoint = (await b.endpoint(receiver))["id"]
+    await a.emit()
+    await b.emit()
+    await webhooks.relay()
+    now = webhooks.backend.clock.now()
+    try:
+        async with webhooks.backend.runtime.db() as conn:
+            listed = (await conn.execute(delivery._DUE_ENDPOINTS, {"now": now, "limit": 10_000,
+                                                                   "recently": now - timedelta(days=1)})).all()
+        order = [row.id for row in listed]
+        assert set(a_endpoints) | {b_endpoint} <= set(order)
+        a_positions = sorted(order.index(endpoint_id) for endpoint_id in a_endpoints)
+        assert a_positions[0] < order.index(b_endpoint) < a_positions[1] or order.index(b_endpoint) < a_positions[0]
+    finally:
+        await webhooks.deliver()
 
 
 # ---------------------------------------------------------------- the rule itself
