@@ -31,9 +31,20 @@ def allocate(total: int, weights: Mapping[str, int]) -> dict[str, int]:
     return {k: p for k, p in zip(keys, parts, strict=True) if p}
 
 
+_UNDISCOUNTED: dict[int, tuple[UnitSplit, ...]] = {}  # quantity -> the split of 0 (most lines)
+
+
 def unit_splits(amount: int, quantity: int) -> tuple[UnitSplit, ...]:
     """`amount` over `quantity` units: `extra` units carry one minor unit more than the rest,
     so a line never holds more than two unit prices."""
+    if amount == 0:
+        # Frozen Structs: one shared answer per quantity (bounded: quantities people buy).
+        found = _UNDISCOUNTED.get(quantity)
+        if found is None:
+            found = (UnitSplit(quantity=quantity, unit_discount=0),)
+            if quantity <= 1000:
+                _UNDISCOUNTED[quantity] = found
+        return found
     base, extra = divmod(amount, quantity)
     splits = []
     if extra:

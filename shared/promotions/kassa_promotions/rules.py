@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from .matching import CartView
 from .model import (
@@ -109,17 +110,24 @@ def is_relevant(campaign: Campaign, view: CartView) -> bool:
 
 
 def remaining_budget(campaign: Campaign) -> int | None:
-    budgets = [b for b in (campaign.remaining_budget, campaign.remaining_period_budget) if b is not None]
-    return min(budgets) if budgets else None
+    budget, period = campaign.remaining_budget, campaign.remaining_period_budget
+    if period is None:
+        return budget
+    return period if budget is None else min(budget, period)
 
 
 def _customer_eligible(campaign: Campaign, customer: Customer) -> bool:
     rules = campaign.rules
-    email = customer.email.lower() if customer.email else None
-    if customer.id is not None and customer.id in rules.exclude_customer_ids:
+    # Most campaigns restrict nobody, or only by segment: the emptiness tests come first, and
+    # the email is lowered only when a rule needs it.
+    if rules.exclude_customer_ids and customer.id is not None and customer.id in rules.exclude_customer_ids:
         return False
-    if email and rules.exclude_emails and email in {e.lower() for e in rules.exclude_emails}:
-        return False
+    if rules.exclude_emails or rules.emails:
+        email = customer.email.lower() if customer.email else None
+        if email and rules.exclude_emails and email in {e.lower() for e in rules.exclude_emails}:
+            return False
+    else:
+        email = None
     if rules.exclude_segments and not rules.exclude_segments.isdisjoint(customer.segments):
         return False
     if rules.customer_ids or rules.emails:  # an identity list: the customer must be on it
@@ -138,10 +146,14 @@ def _assigned_to_customer(code: AppliedCode, customer: Customer) -> bool:
     return owner == customer.id or (customer.email is not None and owner.lower() == customer.email.lower())
 
 
+_UNSET: Any = object()  # budget not given: `standing_miss` works it out
+
+
 def standing_miss(campaign: Campaign, code: AppliedCode | None, customer: Customer, now: datetime,
-                  currency: str) -> Miss | None:
+                  currency: str, budget: int | None = _UNSET) -> Miss | None:
     """The first reason, in a fixed order, why this campaign (or code) cannot apply to any cart
-    of this customer right now; None if it can."""
+    of this customer right now; None if it can. `budget`: `remaining_budget(campaign)`, when
+    the caller has it already."""
     if code is not None:
         if code.status == "deactivated" or not campaign.active:
             return Miss(Reason.CODE_INACTIVE)
@@ -157,30 +169,35 @@ def standing_miss(campaign: Campaign, code: AppliedCode | None, customer: Custom
         return Miss(Reason.NOT_STARTED)
     if campaign.ends_at is not None:
         # A code stays redeemable for the grace period: vouchers handed out on the last day work.
-        grace = timedelta(hours=campaign.redemption_grace_hours) if code is not None else timedelta()
-        if now >= campaign.ends_at + grace:
+        if code is not None and campaign.redemption_grace_hours:
+            expired = now >= campaign.ends_at + timedelta(hours=campaign.redemption_grace_hours)
+        else:
+            expired = now >= campaign.ends_at
+        if expired:
             return Miss(Reason.EXPIRED)
 
-    # An automatic campaign got here only if relevant, which includes the currency.
-    if code is not None and not currency_ok(campaign, currency):
-        return Miss(Reason.CURRENCY_MISMATCH)
-
-    if code is not None and not _assigned_to_customer(code, customer):
-        anonymous = customer.id is None and customer.email is None
-        return Miss(Reason.ASSIGNED_TO_OTHER_CUSTOMER, {"variant": "anonymous"} if anonymous else {})
+    if code is not None:
+        # An automatic campaign got here only if relevant, which includes the currency.
+        if not currency_ok(campaign, currency):
+            return Miss(Reason.CURRENCY_MISMATCH)
+        if not _assigned_to_customer(code, customer):
+            anonymous = customer.id is None and customer.email is None
+            return Miss(Reason.ASSIGNED_TO_OTHER_CUSTOMER, {"variant": "anonymous"} if anonymous else {})
+    rules = campaign.rules
     if not _customer_eligible(campaign, customer):
         return Miss(Reason.CUSTOMER_NOT_ELIGIBLE)
-    if campaign.rules.first_order_only and not customer.is_first_order:
+    if rules.first_order_only and not customer.is_first_order:
         return Miss(Reason.NOT_FIRST_ORDER)
 
     if code is not None and code.remaining_uses is not None and code.remaining_uses <= 0:
         return Miss(Reason.USAGE_LIMIT_REACHED)
     if campaign.remaining_uses is not None and campaign.remaining_uses <= 0:
         return Miss(Reason.USAGE_LIMIT_REACHED)
-    limit = campaign.rules.per_customer_limit
+    limit = rules.per_customer_limit
     if limit is not None and customer.usage.get(campaign.id, 0) >= limit:
         return Miss(Reason.CUSTOMER_LIMIT_REACHED)
-    budget = remaining_budget(campaign)
+    if budget is _UNSET:
+        budget = remaining_budget(campaign)
     if budget is not None and budget <= 0:
         return Miss(Reason.BUDGET_EXHAUSTED)
     if isinstance(campaign.reward, GiftCard) and (code is None or not code.balance or code.balance <= 0):
