@@ -19,15 +19,16 @@ def allocate(total: int, weights: Mapping[str, int]) -> dict[str, int]:
     if total <= 0:
         return {}
     keys = [k for k, w in weights.items() if w > 0]
-    whole = sum(weights[k] for k in keys)
+    values = [weights[k] for k in keys]
+    whole = sum(values)
     if total > whole:
         raise ValueError("cannot allocate more than the weights hold")
     # Exact cases need no apportioning (and apportion's exact fractions are not free).
     if total == whole:
-        return {k: weights[k] for k in keys}
+        return dict(zip(keys, values, strict=True))
     if len(keys) == 1:
         return {keys[0]: total}
-    parts = apportion(total, [weights[k] for k in keys], [(weights[k], k) for k in keys])
+    parts = apportion(total, values, list(zip(values, keys, strict=True)))
     return {k: p for k, p in zip(keys, parts, strict=True) if p}
 
 

@@ -76,24 +76,24 @@ class _Buckets:
     __slots__ = ("product", "variant", "category", "wide")
 
     def __init__(self) -> None:
-        self.product: dict[str, list[int]] = {}
-        self.variant: dict[str, list[int]] = {}
-        self.category: dict[str, list[int]] = {}
+        self.product: dict[str, tuple[int, ...]] = {}
+        self.variant: dict[str, tuple[int, ...]] = {}
+        self.category: dict[str, tuple[int, ...]] = {}
         self.wide: list[int] = []
 
     def file(self, keys: dict[str, set[str]], entry: int) -> None:
         for kind in _KINDS:
-            table: dict[str, list[int]] = getattr(self, kind)
+            table: dict[str, tuple[int, ...]] = getattr(self, kind)
             for value in keys[kind]:
-                table.setdefault(value, []).append(entry)
+                table[value] = table.get(value, ()) + (entry,)
 
     def merged(self, other: _Buckets) -> _Buckets:
         out = _Buckets()
         for kind in _KINDS:
-            table: dict[str, list[int]] = getattr(out, kind)
+            table: dict[str, tuple[int, ...]] = getattr(out, kind)
             for source in (getattr(self, kind), getattr(other, kind)):
                 for value, entries in source.items():
-                    table.setdefault(value, []).extend(entries)
+                    table[value] = table.get(value, ()) + entries
         out.wide = self.wide + other.wide
         return out
 
@@ -119,6 +119,9 @@ class CampaignIndex:
         # Proven meal deals: rank -> (first slot, groups); slot + i is the entry of group i, so
         # the lookup that finds the deal also finds which lines each group matches.
         self._groups: dict[int, tuple[int, tuple[ItemMatcher, ...]]] = {}
+        # Not proven, but an item matcher with includes and excludes: the lines that hit its
+        # includes, less the excluded ones, are its lines (rank -> matcher).
+        self._filtered: dict[int, ItemMatcher] = {}
         buckets: dict[str | None, _Buckets] = {}
         slot = len(kept)
         for rank, candidate in enumerate(self._ranked):
@@ -129,6 +132,9 @@ class CampaignIndex:
             groups: tuple[ItemMatcher, ...] = campaign.reward.groups if isinstance(campaign.reward, Bundle) else ()
             if proven and groups:
                 self._groups[rank] = (slot, groups)
+            items = campaign.items
+            if keys is not None and not proven and not groups and items is not None and items.has_includes:
+                self._filtered[rank] = items
             for currency in (sorted(currencies) if currencies is not None else [None]):
                 table = buckets.setdefault(currency, _Buckets())
                 if keys is None:
@@ -180,21 +186,20 @@ class CampaignIndex:
         # and by category, is the last one in its list).
         lines_of: dict[int, list[CartLine]] = {}
         for ln in view.lines:
-            for found in (products.get(ln.product_id) if ln.product_id is not None else None,  # type: ignore[arg-type]
-                          variants.get(ln.variant_id) if ln.variant_id is not None else None,  # type: ignore[arg-type]
-                          *[categories.get(c) for c in ln.categories]):
-                if found:
-                    for entry in found:
-                        got = lines_of.get(entry)
-                        if got is None:
-                            lines_of[entry] = [ln]
-                        elif got[-1] is not ln:
-                            got.append(ln)
+            entries = products.get(ln.product_id, ()) + variants.get(ln.variant_id, ())  # type: ignore[arg-type]
+            for category in ln.categories:
+                entries += categories.get(category, ())
+            for entry in entries:
+                got = lines_of.get(entry)
+                if got is None:
+                    lines_of[entry] = [ln]
+                elif got[-1] is not ln:
+                    got.append(ln)
         count = len(self._ranked)
         ranks = [entry for entry in lines_of if entry < count]
         ranks += buckets.wide
         ranks.sort()
-        ranked, proven, groups_of = self._ranked, self._proven, self._groups
+        ranked, proven, groups_of, filtered = self._ranked, self._proven, self._groups, self._filtered
         eligible: dict[int, tuple[CartLine, ...]] = {}
         matched: dict[int, tuple[CartLine, ...]] = {}
         out: list[Candidate] = []
@@ -209,8 +214,14 @@ class CampaignIndex:
                         for i, group in enumerate(groups):
                             matched[id(group)] = tuple(lines_of.get(slot + i, ()))
                 out.append(candidate)
-            elif view.eligible(candidate.campaign):
-                # A bucket hit is on an include; excludes (and a bundle's other groups) decided.
+            elif rank in filtered:
+                # A bucket hit is on an include: the excludes decide.
+                matcher = filtered[rank]
+                lines = tuple(ln for ln in lines_of.get(rank, ()) if matcher.matches(ln))
+                if lines:
+                    eligible[id(candidate.campaign)] = lines
+                    out.append(candidate)
+            elif view.eligible(candidate.campaign):  # the exact test (a meal deal with items, ...)
                 out.append(candidate)
         view.know(eligible, matched, self)
         return out
