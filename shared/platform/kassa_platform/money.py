@@ -59,25 +59,22 @@ def apportion(total: int, weights: Sequence[Decimal | Fraction | int], tiebreak:
 
 
 def _apportion_ints(total: int, weights: Sequence[int], tiebreak: Sequence[tuple] | None) -> list[int]:
-    """The same split for integer weights, in integer arithmetic (no Fractions: many times faster)."""
+    """The same split for integer weights, in integer arithmetic (no Fractions: many times faster).
+    Hot (every discount over a cart's lines): comprehensions, and a sort on plain tuples."""
     n = len(weights)
-    if any(w < 0 for w in weights):
+    if min(weights) < 0:
         raise ValueError("weights must not be negative")
     weight_sum = sum(weights)
     if weight_sum == 0:
         weights, weight_sum = [1] * n, n
     sign = -1 if total < 0 else 1
     magnitude = abs(total)
-    parts = []
-    remainders = []
-    for w in weights:
-        q, r = divmod(magnitude * w, weight_sum)
-        parts.append(q)
-        remainders.append(r)
+    parts = [magnitude * w // weight_sum for w in weights]
     left = magnitude - sum(parts)
     if left:
+        remainders = [magnitude * w - p * weight_sum for w, p in zip(weights, parts, strict=True)]
         keys = tiebreak or [()] * n
-        order = sorted(range(n), key=lambda i: (remainders[i], keys[i], -i), reverse=True)
-        for i in order[:left]:
-            parts[i] += 1
-    return [sign * p for p in parts]
+        # Largest remainder first, then the tiebreak, then the earlier position (-i larger).
+        for _, _, minus_i in sorted(zip(remainders, keys, range(0, -n, -1), strict=True), reverse=True)[:left]:
+            parts[-minus_i] += 1
+    return [sign * p for p in parts] if sign < 0 else parts

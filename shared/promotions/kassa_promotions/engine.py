@@ -119,7 +119,7 @@ class _Run:
         eligible = self.view.eligible(campaign)
         outcome: Grant | Miss | None = basket_miss(campaign, eligible, self.remaining, currency)
         if outcome is None:
-            outcome = compute(campaign, code, self.view, self.remaining, self.shipping_left, currency)
+            outcome = compute(campaign, code, self.view, self.remaining, self.shipping_left, currency, eligible)
         if isinstance(outcome, Miss):
             self.reject(candidate, outcome)
             return

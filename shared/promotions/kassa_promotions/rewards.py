@@ -49,6 +49,8 @@ def _percent_of(amount: int, percent: Decimal | int) -> int:
 
 
 def _remaining_of(eligible: Sequence[CartLine], remaining: Mapping[str, int]) -> dict[str, int]:
+    if len(eligible) == len(remaining):  # every line (ids are unique): a copy, in the same cart order
+        return dict(remaining)
     return {ln.id: remaining[ln.id] for ln in eligible}
 
 
@@ -194,9 +196,11 @@ _SHIPPING = "\x00shipping"  # a key no line id can be: sorts apart in apportion'
 
 
 def compute(campaign: Campaign, code: AppliedCode | None, view: CartView, remaining: Mapping[str, int],
-            shipping_left: int, currency: str) -> Grant | Miss:
+            shipping_left: int, currency: str, eligible: Sequence[CartLine] | None = None) -> Grant | Miss:
+    """`eligible`: `view.eligible(campaign)`, when the caller has it already."""
     reward = campaign.reward
-    eligible = view.eligible(campaign)
+    if eligible is None:
+        eligible = view.eligible(campaign)
     if isinstance(reward, PercentOff):
         return percent_off(reward, eligible, remaining, currency)
     if isinstance(reward, FixedOff):
