@@ -37,7 +37,7 @@ def apportion(total: int, weights: Sequence[Decimal | Fraction | int], tiebreak:
         if total:
             raise ValueError("cannot apportion a non-zero amount over nothing")
         return []
-    if all(type(w) is int for w in weights):
+    if set(map(type, weights)) == {int}:  # (no generator: this runs for every discount split)
         return _apportion_ints(total, weights, tiebreak)  # type: ignore[arg-type]
     fw = [Fraction(w) if not isinstance(w, Decimal) else Fraction(w) for w in weights]
     if any(w < 0 for w in fw):

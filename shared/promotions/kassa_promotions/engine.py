@@ -91,7 +91,7 @@ class _Run:
     def reject(self, candidate: Candidate, miss: Miss) -> None:
         c = candidate.campaign
         code = candidate.code.code if candidate.code else None
-        self.rejected.append(Rejection(campaign_id=c.id, code=code, name=c.name, reason=miss.reason.value,
+        self.rejected.append(Rejection(campaign_id=c.id, code=code, name=c.name, reason=miss.reason._value_,
                                        params=miss.params, currency=self.currency))
 
     def stacking_miss(self, candidate: Candidate) -> Miss | None:
@@ -168,10 +168,10 @@ class _Run:
 
     def result(self) -> Evaluation:
         remaining = self.remaining
-        lines = tuple(
+        lines = tuple([
             LineAllocation(line_id=ln.id, amount=amount, unit_splits=unit_splits(amount, ln.quantity))
             for ln in self.cart.lines for amount in (ln.unit_price * ln.quantity - remaining[ln.id],)
-        )
+        ])
         return Evaluation(currency=self.cart.currency, lines=lines,
                           shipping_discount=self.cart.shipping_amount - self.shipping_left,
                           discounts=tuple(self.applied), rejected=tuple(self.rejected))

@@ -122,7 +122,7 @@ def buy_x_get_y(reward: BuyXGetY, eligible: Sequence[CartLine], remaining: Mappi
 def bundle(reward: Bundle, eligible: Sequence[CartLine], remaining: Mapping[str, int], currency: str,
            group_lines: Sequence[Sequence[CartLine]]) -> Grant | Miss:
     """`group_lines`: the lines each group matches."""
-    empty = sum(1 for lines in group_lines if not lines)
+    empty = len(group_lines) - sum(map(bool, group_lines))
     if empty:  # the usual incomplete meal deal: say how many groups are missing, skip the search
         return Miss(Reason.BUNDLE_INCOMPLETE, {"count": empty})
     group_ids = [frozenset(ln.id for ln in lines) for lines in group_lines]

@@ -211,7 +211,7 @@ def standing_miss(campaign: Campaign, code: AppliedCode | None, customer: Custom
 def basket_miss(campaign: Campaign, eligible: Sequence[CartLine], remaining: Mapping[str, int],
                 currency: str) -> Miss | None:
     """Conditions on the cart as it is when this campaign's turn comes."""
-    if targets_items(campaign) and not eligible:
+    if not eligible and targets_items(campaign):
         return Miss(Reason.NO_MATCHING_ITEMS)
     rules = campaign.rules
     if rules.min_quantity is not None:
