@@ -72,9 +72,18 @@ def _apportion_ints(total: int, weights: Sequence[int], tiebreak: Sequence[tuple
     parts = [magnitude * w // weight_sum for w in weights]
     left = magnitude - sum(parts)
     if left:
+        # The `left` largest remainders get one unit more; among equal remainders at the cut, the
+        # greater tiebreak, then the earlier position. Found with a sort of plain ints: ties at
+        # the cut are rare, and only they need the tiebreak.
         remainders = [magnitude * w - p * weight_sum for w, p in zip(weights, parts, strict=True)]
-        keys = tiebreak or [()] * n
-        # Largest remainder first, then the tiebreak, then the earlier position (-i larger).
-        for _, _, minus_i in sorted(zip(remainders, keys, range(0, -n, -1), strict=True), reverse=True)[:left]:
-            parts[-minus_i] += 1
+        ranked = sorted(remainders, reverse=True)
+        cut = ranked[left - 1]
+        need = left - ranked.index(cut)  # units for the remainders equal to the cut
+        tied = [i for i, r in enumerate(remainders) if r == cut]
+        if need < len(tied):
+            keys = tiebreak or [()] * n
+            tied = sorted(tied, key=lambda i: (keys[i], -i), reverse=True)[:need]
+        parts = [p + 1 if r > cut else p for p, r in zip(parts, remainders, strict=True)]
+        for i in tied:
+            parts[i] += 1
     return [sign * p for p in parts] if sign < 0 else parts

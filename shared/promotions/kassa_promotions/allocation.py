@@ -18,8 +18,10 @@ def allocate(total: int, weights: Mapping[str, int]) -> dict[str, int]:
     """Split `total` (0 <= total <= sum of weights) over the keys; only non-zero parts are kept."""
     if total <= 0:
         return {}
-    keys = [k for k, w in weights.items() if w > 0]
-    values = [weights[k] for k in keys]
+    keys, values = list(weights), list(weights.values())
+    if values and min(values) <= 0:  # (rare: a line already fully discounted)
+        keys = [k for k, w in weights.items() if w > 0]
+        values = [weights[k] for k in keys]
     whole = sum(values)
     if total > whole:
         raise ValueError("cannot allocate more than the weights hold")
