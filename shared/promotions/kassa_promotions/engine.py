@@ -45,7 +45,7 @@ from .model import (
 )
 from .reasons import Miss, Reason
 from .rewards import Grant, clamp_to_budget, compute, percent_off_delivered
-from .rules import basket_miss, is_relevant, remaining_budget, standing_miss
+from .rules import basket_miss, date_miss, is_relevant, only_dates_stand, remaining_budget, standing_miss
 
 
 class Candidate:
@@ -53,7 +53,7 @@ class Candidate:
     that does not depend on the cart, worked out once: `CampaignIndex` keeps one per automatic
     campaign, so pricing a cart builds none of them."""
 
-    __slots__ = ("campaign", "code", "key", "priority", "basket_percentage", "reward_type", "budget")
+    __slots__ = ("campaign", "code", "key", "priority", "basket_percentage", "reward_type", "budget", "dates_only")
 
     def __init__(self, campaign: Campaign, code: AppliedCode | None = None) -> None:
         self.campaign = campaign
@@ -63,6 +63,7 @@ class Candidate:
         self.basket_percentage = isinstance(campaign.reward, PercentOff) and campaign.items is None
         self.reward_type: str = type(campaign.reward).__struct_config__.tag  # type: ignore[assignment]
         self.budget = remaining_budget(campaign)
+        self.dates_only = code is None and only_dates_stand(campaign)  # see rules.only_dates_stand
 
 
 def _order_key(candidate: Candidate) -> tuple:
@@ -110,7 +111,10 @@ class _Run:
 
     def consider(self, candidate: Candidate, *, promotion: bool = True) -> None:
         campaign, code, currency = candidate.campaign, candidate.code, self.currency
-        miss = standing_miss(campaign, code, self.customer, self.now, currency, candidate.budget)
+        if candidate.dates_only:
+            miss = date_miss(campaign, None, self.now)
+        else:
+            miss = standing_miss(campaign, code, self.customer, self.now, currency, candidate.budget)
         if miss is None and promotion:
             miss = self.stacking_miss(candidate)
         if miss is not None:

@@ -146,6 +146,33 @@ def _assigned_to_customer(code: AppliedCode, customer: Customer) -> bool:
     return owner == customer.id or (customer.email is not None and owner.lower() == customer.email.lower())
 
 
+def date_miss(campaign: Campaign, code: AppliedCode | None, now: datetime) -> Miss | None:
+    if campaign.starts_at is not None and now < campaign.starts_at:
+        return Miss(Reason.NOT_STARTED)
+    if campaign.ends_at is not None:
+        # A code stays redeemable for the grace period: vouchers handed out on the last day work.
+        if code is not None and campaign.redemption_grace_hours:
+            expired = now >= campaign.ends_at + timedelta(hours=campaign.redemption_grace_hours)
+        else:
+            expired = now >= campaign.ends_at
+        if expired:
+            return Miss(Reason.EXPIRED)
+    return None
+
+
+def only_dates_stand(campaign: Campaign) -> bool:
+    """Whether, for an automatic campaign, `standing_miss` comes down to `date_miss` whoever the
+    customer: no rule on who may buy, no limit reached, budget left. Worked out once per
+    campaign (`engine.Candidate`), so most candidates skip the other checks."""
+    rules = campaign.rules
+    budget = remaining_budget(campaign)
+    return not (rules.customer_ids or rules.exclude_customer_ids or rules.emails or rules.exclude_emails
+                or rules.segments or rules.exclude_segments or rules.first_order_only
+                or rules.per_customer_limit is not None
+                or (campaign.remaining_uses is not None and campaign.remaining_uses <= 0)
+                or (budget is not None and budget <= 0) or isinstance(campaign.reward, GiftCard))
+
+
 _UNSET: Any = object()  # budget not given: `standing_miss` works it out
 
 
@@ -165,16 +192,9 @@ def standing_miss(campaign: Campaign, code: AppliedCode | None, customer: Custom
             return Miss(Reason.CODE_INACTIVE)
     # (An inactive automatic campaign is not relevant, so it never gets here.)
 
-    if campaign.starts_at is not None and now < campaign.starts_at:
-        return Miss(Reason.NOT_STARTED)
-    if campaign.ends_at is not None:
-        # A code stays redeemable for the grace period: vouchers handed out on the last day work.
-        if code is not None and campaign.redemption_grace_hours:
-            expired = now >= campaign.ends_at + timedelta(hours=campaign.redemption_grace_hours)
-        else:
-            expired = now >= campaign.ends_at
-        if expired:
-            return Miss(Reason.EXPIRED)
+    miss = date_miss(campaign, code, now)
+    if miss is not None:
+        return miss
 
     if code is not None:
         # An automatic campaign got here only if relevant, which includes the currency.
