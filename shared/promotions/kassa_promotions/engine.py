@@ -131,15 +131,17 @@ class _Run:
 
     def grant(self, candidate: Candidate, grant: Grant, promotion: bool) -> None:
         campaign, code = candidate.campaign, candidate.code
-        for line_id, part in grant.lines.items():
-            self.remaining[line_id] -= part
+        remaining, lines = self.remaining, grant.lines
+        for line_id, part in lines.items():
+            remaining[line_id] -= part
         self.shipping_left -= grant.shipping
+        amount = sum(lines.values()) + grant.shipping  # (Grant.amount)
         spend = None
-        if isinstance(campaign.reward, GiftCard) and code is not None:
-            spend = GiftCardSpend(spent=grant.amount, balance_left=(code.balance or 0) - grant.amount)
+        if code is not None and isinstance(campaign.reward, GiftCard):
+            spend = GiftCardSpend(spent=amount, balance_left=(code.balance or 0) - amount)
         self.applied.append(AppliedDiscount(
             campaign_id=campaign.id, code=code.code if code else None, name=campaign.name,
-            reward_type=candidate.reward_type, amount=grant.amount, lines=grant.lines, shipping=grant.shipping,
+            reward_type=candidate.reward_type, amount=amount, lines=lines, shipping=grant.shipping,
             clamped=grant.clamped, note=grant.note, gift_card=spend,
         ))
         self.applied_campaigns.add(campaign.id)

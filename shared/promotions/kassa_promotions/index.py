@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from functools import cached_property
+from typing import Any
 
 from .engine import Candidate, evaluate_view
 from .matching import CartView
@@ -40,6 +41,9 @@ from .model import (
 from .rules import campaign_currencies, targets_items
 
 _KINDS = ("product", "variant", "category")
+# How the index knows a candidate's lines: from the lookup alone; the lookup and each meal-deal
+# group's; the lookup less the excluded lines; the exact test (`CartView.eligible`).
+_PROVEN, _GROUPS, _FILTERED, _EXACT = "proven", "groups", "filtered", "exact"
 
 
 def _matcher_keys(m: ItemMatcher) -> dict[str, frozenset[str]]:
@@ -146,6 +150,14 @@ class CampaignIndex:
                         table.file(_matcher_keys(group), slot + i)  # type: ignore[arg-type]
             if proven and groups:
                 slot += len(groups)
+        # What `_candidates` does with each rank: (candidate, id of its campaign, how, extra).
+        self._plan: list[tuple[Candidate, int, str, Any]] = [
+            (candidate, id(candidate.campaign),
+             _GROUPS if rank in self._groups else _FILTERED if rank in self._filtered
+             else _PROVEN if self._proven[rank] else _EXACT,
+             self._groups.get(rank) or self._filtered.get(rank))
+            for rank, candidate in enumerate(self._ranked)
+        ]
         # A cart in one currency looks in one place: that currency's campaigns and the others.
         anywhere = buckets.pop(None, _Buckets())
         self._any = anywhere
@@ -199,27 +211,27 @@ class CampaignIndex:
         ranks = [entry for entry in lines_of if entry < count]
         ranks += buckets.wide
         ranks.sort()
-        ranked, proven, groups_of, filtered = self._ranked, self._proven, self._groups, self._filtered
+        plan = self._plan
         eligible: dict[int, tuple[CartLine, ...]] = {}
         matched: dict[int, tuple[CartLine, ...]] = {}
         out: list[Candidate] = []
         for rank in ranks:
-            candidate = ranked[rank]
-            if proven[rank]:
+            candidate, key, how, extra = plan[rank]
+            if how is _PROVEN:
                 hit = lines_of.get(rank)
                 if hit is not None:  # (a basket-wide campaign's lines are all the lines)
-                    eligible[id(candidate.campaign)] = tuple(hit)
-                    if rank in groups_of:
-                        slot, groups = groups_of[rank]
-                        for i, group in enumerate(groups):
-                            matched[id(group)] = tuple(lines_of.get(slot + i, ()))
+                    eligible[key] = tuple(hit)
                 out.append(candidate)
-            elif rank in filtered:
-                # A bucket hit is on an include: the excludes decide.
-                matcher = filtered[rank]
-                lines = tuple(ln for ln in lines_of.get(rank, ()) if matcher.matches(ln))
+            elif how is _GROUPS:  # a proven meal deal: its lines, and each group's
+                eligible[key] = tuple(lines_of[rank])
+                slot, groups = extra
+                for i, group in enumerate(groups):
+                    matched[id(group)] = tuple(lines_of.get(slot + i, ()))
+                out.append(candidate)
+            elif how is _FILTERED:  # a bucket hit is on an include: the excludes decide
+                lines = tuple(ln for ln in lines_of.get(rank, ()) if extra.matches(ln))
                 if lines:
-                    eligible[id(candidate.campaign)] = lines
+                    eligible[key] = lines
                     out.append(candidate)
             elif view.eligible(candidate.campaign):  # the exact test (a meal deal with items, ...)
                 out.append(candidate)
