@@ -126,7 +126,8 @@ def _scenario(rnd: random.Random) -> tuple[Cart, list[Campaign], list[AppliedCod
     for i in range(rnd.choice([0, 0, 1, 2])):
         campaign = _campaign(rnd, f"camp_code_{i}", "code")
         codes.append(AppliedCode(code=f"CODE{i}", campaign=campaign,
-                                 status=rnd.choice(["active", "active", "reserved", "expired", "redeemed", "deactivated"]),
+                                 status=rnd.choice(["active", "active", "reserved", "expired", "redeemed",
+                                                    "deactivated"]),
                                  remaining_uses=rnd.choice([None, None, 0, 1]),
                                  assigned_to=rnd.choice([None, None, "cus_1", "ana@example.com", "cus_9"])))
     if codes and rnd.random() < 0.2:

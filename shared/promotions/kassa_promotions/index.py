@@ -111,7 +111,8 @@ class CampaignIndex:
             # campaign with an id wins, as in `evaluate`.
             first = campaign.id not in seen
             seen.add(campaign.id)
-            if first and campaign.trigger == "automatic" and campaign.active and not isinstance(campaign.reward, GiftCard):
+            if (first and campaign.trigger == "automatic" and campaign.active
+                    and not isinstance(campaign.reward, GiftCard)):
                 kept.append(campaign)
         self._campaigns = kept
         # Candidates in evaluation order (the engine's order key, which is cart-independent for

@@ -240,7 +240,10 @@ def basket_miss(campaign: Campaign, eligible: Sequence[CartLine], remaining: Map
             return Miss(Reason.MIN_QUANTITY_NOT_MET, {"count": rules.min_quantity - quantity})
     if rules.min_subtotal is not None or rules.max_subtotal is not None:
         # Every line (ids are unique): what is left of the basket, without a lookup per line.
-        value = sum(remaining.values()) if len(eligible) == len(remaining) else sum(remaining[ln.id] for ln in eligible)
+        if len(eligible) == len(remaining):
+            value = sum(remaining.values())
+        else:
+            value = sum(remaining[ln.id] for ln in eligible)
         if rules.min_subtotal is not None and value < rules.min_subtotal[currency]:
             return Miss(Reason.MINIMUM_NOT_MET, {"short": rules.min_subtotal[currency] - value})
         if rules.max_subtotal is not None and value > rules.max_subtotal[currency]:
