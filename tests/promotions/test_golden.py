@@ -160,3 +160,23 @@ def corpus_digest() -> str:
 
 def test_the_corpus_prices_exactly_as_captured() -> None:
     assert corpus_digest() == GOLDEN
+
+
+def test_a_campaign_whose_standing_is_its_dates_is_refused_only_by_its_dates() -> None:
+    """`rules.only_dates_stand` lets the engine skip the other standing checks: on every campaign
+    of the corpus, for every customer, it must be right."""
+    from kassa_promotions.rules import date_miss, only_dates_stand, standing_miss
+
+    rnd = random.Random(61)
+    customers = [Customer(), Customer(id="cus_1", email="ana@example.com", segments=frozenset({"vip"})),
+                 Customer(id="cus_2", email="bo@example.com", segments=frozenset({"staff"}), is_first_order=True,
+                          usage={"camp_0": 5})]
+    checked = 0
+    for _ in range(300):
+        cart, autos, _codes, _customer, _options = _scenario(rnd)
+        for campaign in autos:
+            if only_dates_stand(campaign):
+                checked += 1
+                for customer in customers:
+                    assert standing_miss(campaign, None, customer, NOW, cart.currency) == date_miss(campaign, None, NOW)
+    assert checked > 100
