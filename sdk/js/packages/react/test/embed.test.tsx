@@ -48,7 +48,7 @@ test('createSession() flows into <CheckoutEmbed>, whose completion completes the
     return (
       <CheckoutEmbed sessionId={checkout.sessionId} locale="de" submitDisabled={!accepted}
                      fetchEmbedToken={async () => {
-                       const token = await server.checkout.createEmbedToken({ sessionId: checkout.sessionId!,
+                       const token = await server.checkout.sessions.createEmbedToken({ sessionId: checkout.sessionId!,
                                                                               origin: 'http://shop.test' }) as EmbedToken;
                        token.url ??= `${baseUrl}/s/${token.sessionId}?embed=${token.token}`;  // until the contract has it
                        tokens.push(token);
