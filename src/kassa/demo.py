@@ -51,7 +51,7 @@ async def ensure_demo(runtime: Runtime, base_url: str) -> str | None:
 
   Then choose shipping (PUT /api/v1/carts/CART_ID/shipping-method), open a checkout session with the
   secret key (POST /api/v1/checkout/sessions {{"cartId": "CART_ID"}}) and complete it with the test
-  card 4242 4242 4242 4242 (README, "Checkout in brief").
+  card 4242 4242 4242 4242 (docs/api-reference.md, "Checkout in brief").
 """
     env_file = runtime.settings.data_dir / "demo.env"
     Path(env_file).parent.mkdir(parents=True, exist_ok=True)
