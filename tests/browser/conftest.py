@@ -23,6 +23,7 @@ import os
 import socket
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -147,17 +148,18 @@ class KassaWeb:
     backend: Backend
 
 
-@pytest.fixture(scope="session")
-async def kassa(testrun_uid: str) -> AsyncIterator[KassaWeb]:
-    async with fresh_database(f"kassa_browser_{testrun_uid[:8]}_{worker_id()}") as url:
+@asynccontextmanager
+async def serve_kassa(database: str, **settings: Any) -> AsyncIterator[KassaWeb]:
+    """Kassa over real HTTP on a fresh database `database`; `settings` override Settings (rate_limits, …)."""
+    async with fresh_database(database) as url:
         await migrate(url, components())
         sock = _listening_socket()
         origin = f"http://127.0.0.1:{sock.getsockname()[1]}"
         clock = TestClock()
-        settings = Settings.from_env(database_url=url, redis_url=None, public_base_url=origin,
-                                     data_dir=Path(tempfile.mkdtemp(prefix="kassa-browser-")), db_pool_size=5,
-                                     extra={"KASSA_WEBHOOKS_ALLOW_PRIVATE_NETWORKS": "all"})
-        runtime = build_runtime(settings, clock=clock)
+        settings = {"extra": {"KASSA_WEBHOOKS_ALLOW_PRIVATE_NETWORKS": "all"}, **settings}
+        config = Settings.from_env(database_url=url, redis_url=None, public_base_url=origin,
+                                   data_dir=Path(tempfile.mkdtemp(prefix="kassa-browser-")), db_pool_size=5, **settings)
+        runtime = build_runtime(config, clock=clock)
         apps = [(d.path_prefixes, d.create_app(runtime, owns_runtime=False)) for d in SERVICES.values()]
         router = PathRouter(apps, default=apps[0][1])
         server = LoopbackServer(router, [sock])
@@ -170,6 +172,12 @@ async def kassa(testrun_uid: str) -> AsyncIterator[KassaWeb]:
             finally:
                 await server.stop()
                 await runtime.close()
+
+
+@pytest.fixture(scope="session")
+async def kassa(testrun_uid: str) -> AsyncIterator[KassaWeb]:
+    async with serve_kassa(f"kassa_browser_{testrun_uid[:8]}_{worker_id()}") as web:
+        yield web
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,8 @@
 """What one complete costs: SQL statements and calls to the cart service, held so that a regression fails.
 
 Counted on the real path (the checkout app over ASGI, its calls to the cart service through
-`service_client`), the webhook relay not running. The figures are those of README.md
-("Checkout in brief", cost) and of `./dev bench checkout_load`.
+`service_client`), the webhook relay not running. The figures are those of
+docs/benchmarks.md ("The cost of a checkout completion") and of `./dev bench checkout_load`.
 """
 
 from __future__ import annotations

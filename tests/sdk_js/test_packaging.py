@@ -49,6 +49,13 @@ def test_npm_pack_builds_the_package(package: str, js_build: Path, tmp_path: Pat
     assert not any("/test/" in n or n.endswith(".tsbuildinfo") for n in names), names
 
 
+@pytest.mark.parametrize("package", PACKAGES)
+def test_the_package_type_checks(package: str, js_build: Path) -> None:
+    done = subprocess.run(["node", str(TSC), "--noEmit", "-p", str(JS / "packages" / package)], cwd=JS,
+                          capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 def test_the_example_app_type_checks(js_build: Path) -> None:
     done = subprocess.run(["node", str(TSC), "--noEmit", "-p", str(JS / "examples" / "storefront")], cwd=JS,
                           capture_output=True, text=True, timeout=180)

@@ -2,6 +2,8 @@
 
 * `@kassa/js`: each service's OpenAPI document (built from its app, as `/schema/<service>` serves
   it) through openapi-typescript into `packages/js/src/generated/<service>.ts`.
+* `@kassa/js`'s error classes, one per code of `kassa_contract.errors.ERROR_STATUS`
+  (error_classes.py), into `packages/js/src/generated/errors.ts`.
 * `@kassa/webhooks`: every event type and its payload, from the contract package's msgspec types
   (`kassa_contract.event_catalog`), through msgspec's JSON Schema into
   `packages/webhooks/src/generated/events.ts`.
@@ -53,7 +55,10 @@ def openapi_types() -> dict[Path, str]:
 
 
 def generated() -> dict[Path, str]:
+    from error_classes import error_classes  # noqa: PLC0415 - beside this script
+
     files = openapi_types()
+    files[JS / "packages" / "js" / "src" / "generated" / "errors.ts"] = error_classes()
     events = JS / "packages" / "webhooks" / "src" / "generated" / "events.ts"
     if events.parent.exists():
         from event_types import event_types  # noqa: PLC0415 - beside this script

@@ -1,7 +1,8 @@
 """The webhook service's settings: environment variables with working defaults.
 
 Environment: `KASSA_WEBHOOKS_TIMEOUT_SECONDS` (15), `KASSA_WEBHOOKS_LEASE_SECONDS` (60),
-`KASSA_WEBHOOKS_MAX_IN_FLIGHT` (300), `KASSA_WEBHOOKS_RETRY_SCHEDULE` (seconds, comma-separated;
+`KASSA_WEBHOOKS_MAX_IN_FLIGHT` (256), `KASSA_WEBHOOKS_MAX_IN_FLIGHT_PER_APP` (half of it: fairness.py),
+`KASSA_WEBHOOKS_RETRY_SCHEDULE` (seconds, comma-separated;
 default 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h), `KASSA_WEBHOOKS_RETENTION_DAYS` (30) and
 `KASSA_WEBHOOKS_ALLOW_PRIVATE_NETWORKS`.
 
@@ -51,11 +52,19 @@ class WebhookConfig:
     relay_batch: int = 500
     claim_batch: int = 200
     max_in_flight: int = 256  # requests one worker keeps open at once, all endpoints together
+    # Of those, one application may hold at most this many (0: half of max_in_flight): fairness.py.
+    max_in_flight_per_app: int = 0
+    # An endpoint with no success for this long gets one request in flight at a time (fairness.py).
+    failing_backoff_after: timedelta = timedelta(seconds=30)
     retention: timedelta = timedelta(days=30)  # events, deliveries and attempts (retention.py)
     allow_private_all: bool = False
     allow_private_apps: set[str] = field(default_factory=set)
     # Seals endpoint secrets at rest; from the deployment's signing key (a random one for a bare config).
     sealer: Sealer = field(default_factory=lambda: Sealer(secrets.token_urlsafe(32), SEALING_PURPOSE))
+
+    def __post_init__(self) -> None:
+        if self.max_in_flight_per_app <= 0:
+            self.max_in_flight_per_app = max(1, self.max_in_flight // 2)
 
     def allows_private(self, app_id: str) -> bool:
         return self.allow_private_all or app_id in self.allow_private_apps
@@ -72,6 +81,7 @@ class WebhookConfig:
             request_timeout=float(_env(settings, "KASSA_WEBHOOKS_TIMEOUT_SECONDS", "15")),
             lease=timedelta(seconds=float(_env(settings, "KASSA_WEBHOOKS_LEASE_SECONDS", "60"))),
             max_in_flight=int(_env(settings, "KASSA_WEBHOOKS_MAX_IN_FLIGHT", "256")),
+            max_in_flight_per_app=int(_env(settings, "KASSA_WEBHOOKS_MAX_IN_FLIGHT_PER_APP", "0")),
             retention=timedelta(days=min(3650, max(1, int(_env(settings, "KASSA_WEBHOOKS_RETENTION_DAYS", "30"))))),
             allow_private_all=everyone,
             allow_private_apps=set() if everyone else {a.strip() for a in allow.split(",") if a.strip()},

@@ -7,9 +7,12 @@ their results are recorded in batches. PostgreSQL therefore always knows what is
 and a worker killed mid-delivery costs at most a repeat after the lease (receivers dedupe on
 `webhook-id`).
 
-Per endpoint, at most `max_concurrency` deliveries are in flight across all workers (claims of
-one endpoint take a transaction-scoped advisory lock on PostgreSQL; SQLite serializes writes).
-Endpoints with `ordered_delivery` get one delivery per aggregate at a time, in sequence order.
+Claims are fair across applications (the rule and its reasons: fairness.py): due endpoints are
+listed round robin across applications, at most `max_concurrency` deliveries per endpoint are in
+flight across all workers (claims of one endpoint take a transaction-scoped advisory lock on
+PostgreSQL; SQLite serializes writes), one application holds at most `max_in_flight_per_app` of a
+worker's requests, and an endpoint failing for a while gets one request at a time. Endpoints with
+`ordered_delivery` get one delivery per aggregate at a time, in sequence order.
 """
 
 from __future__ import annotations
@@ -21,8 +24,8 @@ import hashlib
 import logging
 import random
 import time
-from collections import OrderedDict, defaultdict
-from collections.abc import AsyncIterator
+from collections import Counter, OrderedDict, defaultdict
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -38,6 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from .config import WebhookConfig
 from .endpoint_secrets import active_secrets_query
 from .endpoints import disable_endpoint
+from .fairness import DueEndpoint, allot
 from .metrics import count_attempts
 from .signing import Signer
 from .ssrf import http_transport, was_blocked
@@ -61,15 +65,27 @@ e = webhook_endpoints
 _earlier = webhook_deliveries.alias("earlier")
 
 _DUE = sa.and_(d.c.status.in_(("pending", "sending")), d.c.next_attempt_at <= sa.bindparam("now"))
-# Endpoints with something due: one probe of the (endpoint_id, next_attempt_at) index per endpoint,
-# not a scan of every due row (a backlog of thousands stays as cheap as a backlog of one).
-_DUE_ENDPOINTS = (
-    sa.select(e.c.id, e.c.disabled, e.c.deleted_at, e.c.max_concurrency, e.c.ordered_delivery)
-    .where(sa.or_(e.c.deleted_at.is_(None), e.c.deleted_at > sa.bindparam("recently")),
-           sa.exists().where(d.c.endpoint_id == e.c.id, _DUE))
-    .order_by(e.c.id)
-    .limit(sa.bindparam("limit"))
+# Endpoints with something due: one probe of the (endpoint_id, next_attempt_at) index per endpoint
+# (the oldest due row), not a scan of every due row (a backlog of thousands stays as cheap as a
+# backlog of one).
+_oldest_due = sa.select(sa.func.min(d.c.next_attempt_at)).where(d.c.endpoint_id == e.c.id, _DUE).scalar_subquery()
+_endpoints_due = (
+    sa.select(e.c.id, e.c.app_id, e.c.disabled, e.c.deleted_at, e.c.max_concurrency, e.c.ordered_delivery,
+              e.c.failing_since, _oldest_due.label("oldest_due"))
+    .where(sa.or_(e.c.deleted_at.is_(None), e.c.deleted_at > sa.bindparam("recently")))
+    .subquery("endpoints_due")
 )
+# Round robin across applications (fairness.py, rule 1): each application's endpoints numbered by
+# how long their work has waited; every application's first endpoint is listed before any second.
+_ranked = (
+    sa.select(_endpoints_due, sa.func.row_number().over(partition_by=_endpoints_due.c.app_id,
+                                                        order_by=(_endpoints_due.c.oldest_due, _endpoints_due.c.id))
+              .label("turn"))
+    .where(_endpoints_due.c.oldest_due.is_not(None))
+    .subquery("ranked")
+)
+_DUE_ENDPOINTS = (sa.select(_ranked).order_by(_ranked.c.turn, _ranked.c.oldest_due, _ranked.c.id)
+                  .limit(sa.bindparam("limit")))
 _IN_FLIGHT = (
     sa.select(d.c.endpoint_id, sa.func.count())
     .where(d.c.endpoint_id.in_(sa.bindparam("endpoint_ids", expanding=True)), d.c.status == "sending",
@@ -187,12 +203,22 @@ class Deliverer:
         self._recording: set[asyncio.Task[None]] = set()
         self._urls: dict[str, httpx.URL] = {}
         self._random = random.Random()
-        self._announce: asyncio.Queue[AttemptResult | None] | None = None
+        # The running loop's queue of results (None: new work was announced); None when no loop runs.
+        self._results: asyncio.Queue[AttemptResult | None] | None = None
+        # Requests open in this process: of the running loop, or carried over from one whose budget
+        # ran out (they outlive it, see `run`). Per application for the fair share (fairness.py).
+        self._requests: set[asyncio.Task[None]] = set()
+        self._held: Counter[str] = Counter()
 
     def wake(self) -> None:
         """New work may be due: a running loop claims again without waiting for a result."""
-        if self._announce is not None:
-            self._announce.put_nowait(None)
+        if self._results is not None:
+            self._results.put_nowait(None)
+
+    async def settle(self) -> None:
+        """Wait until every open request is answered and its result written (tests, shutdown)."""
+        while self._requests:
+            await asyncio.gather(*list(self._requests), return_exceptions=True)
 
     @contextlib.asynccontextmanager
     async def connection(self, item: Claimed) -> AsyncIterator[httpx.AsyncHTTPTransport]:
@@ -228,6 +254,9 @@ class Deliverer:
                     await t.aclose()
 
     async def close(self) -> None:
+        for task in list(self._requests):  # shutdown: the lease brings these deliveries back
+            task.cancel()
+        await asyncio.gather(*list(self._requests), return_exceptions=True)
         for transports in self._idle.values():
             for transport in transports:
                 await transport.aclose()
@@ -238,55 +267,87 @@ class Deliverer:
     async def run(self, *, budget_seconds: float = 30.0) -> tuple[int, bool]:
         """Deliver what is due until nothing is (or the time budget is spent).
 
-        Returns (attempts made, whether the budget ran out). New claims are made as slots free up,
-        so one slow endpoint never holds back the others; results are written in batches while the
-        next requests are out.
+        Returns (attempts recorded, whether the budget ran out). New claims are made as slots free
+        up, so one slow endpoint never holds back the others; results are written in batches while
+        the next requests are out. When the budget runs out the loop stops claiming and returns at
+        once: requests still open carry over to the next run, which the job queues at once (each
+        writes its own result if none is running). Waiting for them instead would leave the
+        process taking no new work for up to a delivery timeout, and others' deliveries would
+        wait behind one tenant's endpoints that never answer.
         """
         deadline = time.monotonic() + budget_seconds
-        results: asyncio.Queue[AttemptResult | None] = asyncio.Queue()  # None: new work was announced
-        in_flight: set[asyncio.Task[None]] = set()
+        results: asyncio.Queue[AttemptResult | None] = asyncio.Queue()
         attempts = 0
         exhausted = False  # the last claim found nothing more to take
-
-        async def attempt_into_queue(item: Claimed) -> None:
-            results.put_nowait(await self.attempt(item))
-
-        self._announce = results
+        woken = False  # new work was announced: worth a claim even for a few free slots
+        self._results = results
         try:
             while True:
-                room = self.config.max_in_flight - len(in_flight)
+                room = self.config.max_in_flight - len(self._requests)
                 # Claim in batches: a claim is a transaction, so not one per freed slot.
-                worth_claiming = room >= min(self.config.claim_batch // 4, self.config.max_in_flight) or not in_flight
-                if worth_claiming and time.monotonic() < deadline and (not exhausted or not in_flight):
-                    claimed = await self.claim(min(room, self.config.claim_batch))
+                worth_claiming = (room >= min(self.config.claim_batch // 4, self.config.max_in_flight)
+                                  or not self._requests or (woken and room > 0))
+                if worth_claiming and time.monotonic() < deadline and (not exhausted or not self._requests):
+                    woken = False
+                    claimed = await self.claim(min(room, self.config.claim_batch), self._held)
                     exhausted = len(claimed) < min(room, self.config.claim_batch)
                     for item in claimed:
-                        task = asyncio.create_task(attempt_into_queue(item))
-                        in_flight.add(task)
-                        task.add_done_callback(in_flight.discard)
-                if not in_flight and results.empty():
+                        self._held[item.app_id] += 1
+                        task = asyncio.create_task(self._send(item))
+                        self._requests.add(task)
+                        task.add_done_callback(self._requests.discard)
+                if not self._requests and results.empty():
                     if self._recording:  # their rows still hold slots: once written, claim again
                         await self._drain_recording()
                         exhausted = False
                         continue
                     return attempts, time.monotonic() >= deadline
-                batch = [await results.get()]
-                if in_flight:  # let the results that follow closely join this batch
+                try:
+                    async with asyncio.timeout(max(deadline - time.monotonic(), 0.0)):
+                        batch = [await results.get()]
+                except TimeoutError:
+                    break  # the budget is spent: what is still open carries over
+                if self._requests:  # let the results that follow closely join this batch
                     await asyncio.sleep(RECORD_WINDOW_SECONDS)
                 while not results.empty():
                     batch.append(results.get_nowait())
                 finished = [r for r in batch if r is not None]
+                woken = woken or len(finished) < len(batch)
                 if finished:
                     attempts += len(finished)
                     # Written while the next requests go out; a slot counts as taken (its row is still
                     # `sending`) until its result is written, so the cap holds meanwhile.
                     await self._record_soon(finished)
                 exhausted = False  # a result freed a slot, or new work was announced
-        finally:
-            self._announce = None
-            for task in list(in_flight):  # cancelled mid-delivery (shutdown, job timeout): the lease brings them back
+        except BaseException:
+            self._results = None
+            for task in list(self._requests):  # shutdown, job timeout: the lease brings them back
                 task.cancel()
+            raise
+        finally:
+            self._results = None
+            # Results that came in after the last batch (from here on, each request writes its own).
+            finished = [results.get_nowait() for _ in range(results.qsize())]
+            if any(r is not None for r in finished):
+                await self._record_soon([r for r in finished if r is not None])
             await self._drain_recording()
+        return attempts, True
+
+    async def _send(self, item: Claimed) -> None:
+        """One request, its result handed to the running loop, or written here when none runs."""
+        try:
+            result = await self.attempt(item)
+        finally:
+            self._held[item.app_id] -= 1
+            if self._held[item.app_id] <= 0:
+                del self._held[item.app_id]
+        if self._results is not None:
+            self._results.put_nowait(result)
+            return
+        try:
+            await self.record([result])
+        except Exception:  # noqa: BLE001 - the lease brings the delivery back
+            log.exception("could not record the attempt of delivery %s", item.id)
 
     async def _drain_recording(self) -> None:
         pending, self._recording = self._recording, set()
@@ -305,7 +366,9 @@ class Deliverer:
 
     # ---------------------------------------------------------------- claim
 
-    async def claim(self, limit: int) -> list[Claimed]:
+    async def claim(self, limit: int, held: Mapping[str, int] | None = None) -> list[Claimed]:
+        """Take up to `limit` due deliveries, as fairness.py shares them out; `held`: requests this
+        worker has in flight per application."""
         now = self.clock.now()
         async with transaction(self.db) as conn:
             postgres = is_postgres(conn)
@@ -319,24 +382,19 @@ class Deliverer:
             active = [ep for ep in endpoints if not (ep.disabled or ep.deleted_at is not None)]
             if not active:
                 return []
-            if postgres:  # sorted (by the query): claimers never wait on each other in a cycle
-                for ep in active:
-                    await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_key(ep.id))))
+            if postgres:  # in id order: claimers never wait on each other in a cycle
+                for endpoint_id in sorted(ep.id for ep in active):
+                    await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_key(endpoint_id))))
             in_flight = dict((await conn.execute(_IN_FLIGHT, {"endpoint_ids": [ep.id for ep in active],
                                                               "now": now})).all())
+            allotted = allot([DueEndpoint(ep.id, ep.app_id, ep.max_concurrency, ep.failing_since) for ep in active],
+                             in_flight=in_flight, held=held or {}, limit=limit, config=self.config, now=now)
             rows: list[Any] = []
             caps = {ep.id: ep.max_concurrency for ep in active}
-            # An equal share of the batch per endpoint: the first endpoints in the list must not
-            # take every slot and leave the others waiting for the next claim.
-            share = -(-limit // len(active))
             for ep in active:
-                room = min(ep.max_concurrency - in_flight.get(ep.id, 0), share, limit - len(rows))
-                if room <= 0:
-                    continue
-                rows.extend((await conn.execute(_CLAIMS[(ep.ordered_delivery, postgres)],
-                                                {"endpoint_id": ep.id, "now": now, "limit": room})).all())
-                if len(rows) >= limit:
-                    break
+                if ep.id in allotted:
+                    rows.extend((await conn.execute(_CLAIMS[(ep.ordered_delivery, postgres)],
+                                                    {"endpoint_id": ep.id, "now": now, "limit": allotted[ep.id]})).all())
             if not rows:
                 return []
             await conn.execute(_MARK_SENDING, {"ids": [r.id for r in rows], "lease": now + self.config.lease,

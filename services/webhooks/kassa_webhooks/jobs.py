@@ -24,8 +24,8 @@ from .service import DELIVER_JOB, RELAY_JOB, Coalescer, module_of_context
 log = logging.getLogger("kassa.webhooks.jobs")
 registry = JobRegistry()
 
-# Job timeouts are 60 s; a delivery run stops claiming after its budget and then finishes what is in
-# flight (at most the 15 s request timeout) and writes it.
+# Job timeouts are 60 s; a delivery run stops claiming after its budget and returns: requests still
+# open carry over to the follow-up run (delivery.Deliverer.run), so a job never waits on them.
 RELAY_BUDGET_SECONDS = 30.0
 DELIVER_BUDGET_SECONDS = 30.0
 OUTBOX_KEEP_HOURS = 24

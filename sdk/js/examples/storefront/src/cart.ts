@@ -19,7 +19,7 @@ export async function currentCart(kassa: Kassa, currency: CreateCartInput['curre
   const stored = sessionStorage.getItem(STORAGE_KEY);
   if (stored) {
     try {
-      const cart = await kassa.carts.get(stored);
+      const cart = await kassa.carts.retrieve(stored);
       if (cart.status === 'open') return cart;
     } catch (error) {
       if (!(error instanceof CartNotFoundError)) throw error;

@@ -1,6 +1,6 @@
 import { HttpClient, type ClientOptions, type HttpRequest } from './core/http.js';
 import { Carts, type SecretStore } from './resources/carts.js';
-import { Checkout } from './resources/checkout.js';
+import { Checkout, PaymentMethods } from './resources/checkout.js';
 import { Products } from './resources/products.js';
 
 export interface KassaOptions extends ClientOptions {
@@ -12,7 +12,7 @@ export interface KassaOptions extends ClientOptions {
 }
 
 /**
- * The storefront client: carts, the catalog, checkout sessions. In a browser, give it a
+ * The storefront client: carts, the catalog, checkout sessions, payment methods. In a browser, give it a
  * publishable key; on a server, a secret key (and import `KassaServer` from `@kassa/js/server`
  * for the rest of the API).
  */
@@ -20,6 +20,7 @@ export class Kassa {
   readonly carts: Carts;
   readonly products: Products;
   readonly checkout: Checkout;
+  readonly paymentMethods: PaymentMethods;
   protected readonly http: HttpClient;
   protected readonly secrets: SecretStore;
 
@@ -29,6 +30,7 @@ export class Kassa {
     this.carts = new Carts(this.http, this.secrets);
     this.products = new Products(this.http);
     this.checkout = new Checkout(this.http, this.secrets);
+    this.paymentMethods = new PaymentMethods(this.http);
   }
 
   /** Any call the typed resources do not cover yet, with the same retries, keys and errors. */

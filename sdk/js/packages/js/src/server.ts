@@ -4,7 +4,7 @@
  */
 import { Kassa, type KassaOptions } from './client.js';
 import {
-  AbandonedCarts, Campaigns, Codes, EmbedConfigs, Events, Orders, ProductsAdmin, Redemptions, ShippingMethods,
+  AbandonedCarts, ApiKeys, Campaigns, Codes, EmbedConfigs, Events, Orders, ProductsAdmin, Redemptions, ShippingMethods,
   TaxRates, TaxSettings, Vouchers, WebhookDeliveries, WebhookEndpoints,
 } from './resources/admin.js';
 
@@ -23,6 +23,7 @@ export class KassaServer extends Kassa {
   readonly webhookEndpoints: WebhookEndpoints;
   readonly webhookDeliveries: WebhookDeliveries;
   readonly events: Events;
+  readonly apiKeys: ApiKeys;
 
   constructor(options: KassaOptions) {
     super(options);
@@ -41,6 +42,7 @@ export class KassaServer extends Kassa {
     this.webhookEndpoints = new WebhookEndpoints(http);
     this.webhookDeliveries = new WebhookDeliveries(http);
     this.events = new Events(http);
+    this.apiKeys = new ApiKeys(http);
   }
 }
 

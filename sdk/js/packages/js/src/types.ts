@@ -51,6 +51,7 @@ export type AbandonedCartSummary = CartSchemas['AbandonedCartSummary'];
 export type Campaign = CartSchemas['Campaign'];
 export type Code = CartSchemas['Code'];
 export type ShippingMethod = CartSchemas['ShippingMethod'];
+export type ApiKey = CartSchemas['ApiKey'];
 export type TaxRate = CartSchemas['TaxRate'];
 export type WebhookEndpoint = WebhookSchemas['WebhookEndpoint'];
 export type WebhookDelivery = WebhookSchemas['WebhookDelivery'];

@@ -34,7 +34,7 @@ export function setupShop() {
     const method = await kassa.shippingMethods.create({ name: 'DHL', prices: { EUR: 490 }, countries: ['DE'] });
     const campaign = await kassa.campaigns.create({ name: 'Five off', reward: { type: 'fixed_off', amounts: { EUR: 500 } } });
     const code = `FIVE-${sku}`.toUpperCase();
-    await kassa.campaigns.createCodes(campaign.id, { code });
+    await kassa.codes.create(campaign.id, { code });
     return { variantId: product.variants[0]!.id, shippingMethodId: method.id, code };
   })());
 }

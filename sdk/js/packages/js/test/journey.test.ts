@@ -26,21 +26,21 @@ test('a shopper builds a cart with a publishable key and pays a session the serv
   cart = await kassa.carts.applyDiscountCode(cart.id, { code });
   assert.equal(cart.discountTotal, 500);
   assert.equal(cart.total, 5000 - 500 + 490 + cart.taxTotal * Number(!cart.taxesIncluded));
-  assert.deepEqual(await kassa.carts.get(cart.id), cart);
+  assert.deepEqual(await kassa.carts.retrieve(cart.id), cart);
 
   // The storefront's server opens the session with its secret key and hands id and secret to the page.
   const session = await server().checkout.sessions.create({ cartId: cart.id });
   assert.equal(session.status, 'open');
-  const read = await kassa.checkout.sessions.get(session.id, { clientSecret: session.clientSecret! });
+  const read = await kassa.checkout.sessions.retrieve(session.id, { clientSecret: session.clientSecret! });
   assert.equal(read.id, session.id);
-  const methods = await kassa.checkout.listPaymentMethods({ sessionId: session.id },
+  const methods = await kassa.paymentMethods.list({ sessionId: session.id },
                                                           { clientSecret: session.clientSecret! });
   assert.ok(methods.some((m) => m.type === 'card'));
   const paid = await kassa.checkout.sessions.complete(session.id, { paymentMethod: OK_CARD },
                                                       { clientSecret: session.clientSecret! });
   assert.equal(paid.status, 'complete');
   assert.ok(paid.orderId);
-  const order = await server().orders.get(paid.orderId!);
+  const order = await server().orders.retrieve(paid.orderId!);
   assert.equal(order.total, cart.total);
-  assert.equal((await kassa.carts.get(cart.id)).status, 'converted');
+  assert.equal((await kassa.carts.retrieve(cart.id)).status, 'converted');
 });

@@ -134,7 +134,7 @@ export function useKassaCheckout(cart: Cart | string | null | undefined, options
     let cancelled = false; // StrictMode and a new id: an answer for an old request is dropped
     dispatch({ type: 'load' });
     const load = async () => {
-      const loaded = await kassa.carts.get(cartId);
+      const loaded = await kassa.carts.retrieve(cartId);
       const methods = loaded.shippingAddress ? await kassa.carts.listShippingMethods(cartId) : undefined;
       return { loaded, methods };
     };
@@ -210,7 +210,7 @@ export function useKassaCheckout(cart: Cart | string | null | undefined, options
     selectMethod: (shippingMethodId: string) => run((id) => kassa.carts.selectShippingMethod(id, { shippingMethodId })),
     applyDiscountCode: (code: string) => run((id) => kassa.carts.applyDiscountCode(id, { code })),
     removeDiscountCode: (code: string) => run((id) => kassa.carts.removeDiscountCode(id, code)),
-    refresh: () => run((id) => kassa.carts.get(id), true),
+    refresh: () => run((id) => kassa.carts.retrieve(id), true),
     createSession,
     /** The embedded checkout reported the order (`<CheckoutEmbed onComplete>`). */
     markCompleted: (orderId: string | null = null) => dispatch({ type: 'completed', orderId }),

@@ -80,7 +80,7 @@ test('the state machine, totals bound to the cart the server answered, and the s
     assert.equal(view().cart, cart, 'the state is the answer itself');
     assert.equal(view().totals?.total, cart.total);
     assert.equal(root.querySelector('#total')?.textContent, `${cart.total} EUR`);
-    const server_copy = await server.carts.get(cart.id);
+    const server_copy = await server.carts.retrieve(cart.id);
     assert.equal(server_copy.total, view().totals?.total);
 
     const error = await step(() => view().applyDiscountCode('NOT-A-CODE'), view);
@@ -93,7 +93,7 @@ test('the state machine, totals bound to the cart the server answered, and the s
     assert.match(sessionId, /^cs_/);
     assert.equal(view().sessionId, sessionId);
     view().markCompleted('ord_x');
-    await until(() => view().status === 'completed', 'completed');
+    await until(() => statuses.at(-1) === 'completed', 'completed to be committed'); // effects run after the render
     assert.deepEqual(statuses, ['idle', 'loading', 'ready', 'submitting', 'ready', 'submitting', 'ready',
                                 'submitting', 'ready', 'submitting', 'error', 'submitting', 'ready', 'completed']);
   } finally {
@@ -133,7 +133,7 @@ test('a cart that left "open" elsewhere is rebuilt from its lines and address, a
     // In another tab, the shopper paid for this very cart: it is converted now.
     const session = await server.checkout.sessions.create({ cartId: created.id });
     await server.checkout.sessions.complete(session.id, { paymentMethod: CARD });
-    assert.equal((await server.carts.get(created.id)).status, 'converted');
+    assert.equal((await server.carts.retrieve(created.id)).status, 'converted');
 
     const after = await step(() => view().addLineItem({ variantId: saucer, quantity: 1 }), view);
     assert.notEqual(after.id, created.id);
@@ -150,6 +150,33 @@ test('a cart that left "open" elsewhere is rebuilt from its lines and address, a
     const next = await step(() => view().updateLineItem(after.lineItems[1]!.id, 3), view);
     assert.equal(next.id, after.id);
     assert.equal(next.itemCount, 5);
+  } finally {
+    unmount();
+  }
+});
+
+test('a cart this browser cannot see any more (404) is rebuilt too, and the change replayed once only', async () => {
+  const { mug, saucer } = await shop();
+  // Made by the server: this browser's client never got its secret, so to it the cart is not found.
+  const theirs = await server.carts.create({ currency: 'EUR', lineItems: [{ variantId: mug, quantity: 2 }] });
+  const resets: CartReset[] = [];
+  const { view, statuses, unmount } = render(theirs, (reset) => resets.push(reset));
+  try {
+    await until(() => view() !== undefined, 'the first render');
+    const error = await step(() => view().applyDiscountCode('NOT-A-CODE'), view);
+    // Rebuilt from the lines it knew, then the code tried once on the new cart: refused there too.
+    assert.ok(error instanceof DiscountInvalidError, String(error));
+    const rebuilt = view().cart!;
+    assert.notEqual(rebuilt.id, theirs.id);
+    assert.deepEqual(view().reset, { previousCartId: theirs.id, cartId: rebuilt.id, reason: 'cart_not_found' });
+    assert.deepEqual(resets, [view().reset]);
+    assert.deepEqual(rebuilt.lineItems.map((l) => [l.variantId, l.quantity]), [[mug, 2]]);
+    assert.equal(view().status, 'error');
+    assert.equal(view().error, error);
+    const next = await step(() => view().addLineItem({ variantId: saucer, quantity: 1 }), view);
+    assert.equal(next.id, rebuilt.id, 'no second rebuild: the new cart is this browser\'s');
+    assert.equal(view().status, 'ready');
+    assert.deepEqual(statuses, ['ready', 'submitting', 'error', 'submitting', 'ready']);
   } finally {
     unmount();
   }

@@ -1,7 +1,16 @@
 /**
- * Typed errors. Every answer that is not a success becomes a `KassaApiError` subclass chosen by
- * the envelope's `error.code` first, then by the HTTP status; transport failures are
- * `KassaConnectionError` (and its `KassaTimeoutError`), an abort by the caller `KassaAbortError`.
+ * Typed errors, in the same tree as the Python SDK's:
+ *
+ *     KassaError
+ *     ├── KassaConnectionError        no answer (network down, reset, DNS)
+ *     │   └── KassaTimeoutError       ... because the attempt timed out
+ *     ├── KassaAbortError             the caller's `signal` aborted
+ *     └── KassaApiError               Kassa answered with its error envelope
+ *         └── one class per status    NotFoundError, ConflictError, … (below)
+ *             └── one class per code  CartNotFoundError, CartNotOpenError, … (generated/errors.ts)
+ *
+ * An answer becomes the class of its `error.code` first, so `instanceof CartNotOpenError` is
+ * exact; a code this SDK does not know yet (a newer server) falls back to its status's class.
  */
 
 /** Base class of every error this SDK throws. */
@@ -39,31 +48,40 @@ export class KassaApiError extends KassaError {
   }
 }
 
+export type ApiErrorClass = new (status: number, body: ErrorEnvelope | undefined, headers: Headers) => KassaApiError;
+
+/** 400: the request could not be read (malformed JSON, a bad query parameter). */
 export class BadRequestError extends KassaApiError { override name = 'BadRequestError'; }
-/** 422 `validation_error` (and 400 `bad_request`, `malformed_json`): `field` names the culprit. */
-export class ValidationError extends BadRequestError { override name = 'ValidationError'; }
-export class AuthenticationError extends KassaApiError { override name = 'AuthenticationError'; }
-export class PermissionDeniedError extends KassaApiError { override name = 'PermissionDeniedError'; }
-/** 403 `origin_not_allowed`: add the page's origin to `allowedOrigins` (PUT /api/v1/embed-config). */
-export class OriginNotAllowedError extends PermissionDeniedError { override name = 'OriginNotAllowedError'; }
+/** 401: no API key, or one Kassa does not know (revoked, expired, mistyped). */
+export class UnauthorizedError extends KassaApiError { override name = 'UnauthorizedError'; }
+/** 402: the payment did not go through (declined, failed, or it needs a second step). */
+export class PaymentRequiredError extends KassaApiError { override name = 'PaymentRequiredError'; }
+/** 403: the key is valid but may not do this (scope, key kind, a browser origin not allowed). */
+export class ForbiddenError extends KassaApiError { override name = 'ForbiddenError'; }
+/** 404: no such object for this application (or for this key and secret). */
 export class NotFoundError extends KassaApiError { override name = 'NotFoundError'; }
-/** 404 `cart_not_found`: the cart does not exist, or this key and cart secret may not see it. */
-export class CartNotFoundError extends NotFoundError { override name = 'CartNotFoundError'; }
-export class CheckoutSessionNotFoundError extends NotFoundError { override name = 'CheckoutSessionNotFoundError'; }
+/** 405: the path exists, but not with this method. */
+export class MethodNotAllowedError extends KassaApiError { override name = 'MethodNotAllowedError'; }
+/** 409: the object's state does not allow this now, or an Idempotency-Key conflict. */
 export class ConflictError extends KassaApiError { override name = 'ConflictError'; }
-/** 409 `cart_not_open`: the cart is in checkout or converted; build a new one (`@kassa/react` does). */
-export class CartNotOpenError extends ConflictError { override name = 'CartNotOpenError'; }
-/** 409 `idempotency_key_reused` (another request used this key) or `idempotency_key_in_progress`. */
-export class IdempotencyError extends ConflictError { override name = 'IdempotencyError'; }
-/** 422 `discount_invalid`: `details.reason` says why the code does not apply. */
-export class DiscountInvalidError extends KassaApiError { override name = 'DiscountInvalidError'; }
-/** 422 `address_required`: `field` is `shippingAddress` or `billingAddress`. */
-export class AddressRequiredError extends KassaApiError { override name = 'AddressRequiredError'; }
-/** 402 `payment_declined`, `payment_failed`, `payment_action_required`. */
-export class PaymentError extends KassaApiError { override name = 'PaymentError'; }
+/** 413: the request body is too large. */
+export class PayloadTooLargeError extends KassaApiError { override name = 'PayloadTooLargeError'; }
+/** 415: the body is not JSON. */
+export class UnsupportedMediaTypeError extends KassaApiError { override name = 'UnsupportedMediaTypeError'; }
+/** 422: the request was read but breaks a rule; `field` names the culprit. */
 export class UnprocessableEntityError extends KassaApiError { override name = 'UnprocessableEntityError'; }
-export class RateLimitError extends KassaApiError { override name = 'RateLimitError'; }
+/** 429: a rate limit; the client retries after `Retry-After` before throwing it. */
+export class TooManyRequestsError extends KassaApiError { override name = 'TooManyRequestsError'; }
+/** 500 and any other 5xx without a class of its own. */
 export class InternalServerError extends KassaApiError { override name = 'InternalServerError'; }
+/** 503: Kassa (or its database) is briefly unavailable; retried before it is thrown. */
+export class ServiceUnavailableError extends InternalServerError { override name = 'ServiceUnavailableError'; }
+
+export const STATUS_CLASSES: Record<number, ApiErrorClass> = {
+  400: BadRequestError, 401: UnauthorizedError, 402: PaymentRequiredError, 403: ForbiddenError, 404: NotFoundError,
+  405: MethodNotAllowedError, 409: ConflictError, 413: PayloadTooLargeError, 415: UnsupportedMediaTypeError,
+  422: UnprocessableEntityError, 429: TooManyRequestsError, 500: InternalServerError, 503: ServiceUnavailableError,
+};
 
 /** The request never got an answer (network down, connection reset, DNS). */
 export class KassaConnectionError extends KassaError {
@@ -75,37 +93,3 @@ export class KassaConnectionError extends KassaError {
 export class KassaTimeoutError extends KassaConnectionError { override name = 'KassaTimeoutError'; }
 /** The caller's `signal` aborted the request. */
 export class KassaAbortError extends KassaError { override name = 'KassaAbortError'; }
-
-type ApiErrorClass = new (status: number, body: ErrorEnvelope | undefined, headers: Headers) => KassaApiError;
-
-const BY_CODE: Record<string, ApiErrorClass> = {
-  validation_error: ValidationError,
-  bad_request: ValidationError,
-  malformed_json: ValidationError,
-  unauthorized: AuthenticationError,
-  forbidden: PermissionDeniedError,
-  origin_not_allowed: OriginNotAllowedError,
-  cart_not_found: CartNotFoundError,
-  checkout_session_not_found: CheckoutSessionNotFoundError,
-  cart_not_open: CartNotOpenError,
-  idempotency_key_reused: IdempotencyError,
-  idempotency_key_in_progress: IdempotencyError,
-  discount_invalid: DiscountInvalidError,
-  address_required: AddressRequiredError,
-  payment_declined: PaymentError,
-  payment_failed: PaymentError,
-  payment_action_required: PaymentError,
-  rate_limited: RateLimitError,
-};
-
-const BY_STATUS: Record<number, ApiErrorClass> = {
-  400: BadRequestError, 401: AuthenticationError, 403: PermissionDeniedError, 404: NotFoundError,
-  409: ConflictError, 422: UnprocessableEntityError, 429: RateLimitError,
-};
-
-/** The error class for an answer: by code, else by status (5xx: InternalServerError). */
-export function apiError(status: number, body: ErrorEnvelope | undefined, headers: Headers): KassaApiError {
-  const code = body?.error?.code;
-  const cls = (code && BY_CODE[code]) || BY_STATUS[status] || (status >= 500 ? InternalServerError : KassaApiError);
-  return new cls(status, body, headers);
-}

@@ -4,8 +4,8 @@
  * typed errors. A body is serialized once to a string and a fresh request is built per attempt
  * (a Request's body can be read only once).
  */
+import { apiError } from './api-error.js';
 import {
-  apiError,
   KassaAbortError,
   KassaApiError,
   KassaConnectionError,
@@ -140,7 +140,7 @@ export class HttpClient {
       }
       let retryAfter: number | undefined;
       if (response) {
-        const payload = await readJson(response);
+        const payload = await readBody(response);
         if (response.ok) return payload as T;
         failure = apiError(response.status, payload as ErrorEnvelope | undefined, response.headers);
         if (!shouldRetry(response.status, (failure as KassaApiError).code)) throw failure;
@@ -163,9 +163,10 @@ export class HttpClient {
   }
 }
 
-async function readJson(response: Response): Promise<unknown> {
+async function readBody(response: Response): Promise<unknown> {
   const text = await response.text();
   if (!text) return undefined;
+  if (response.ok && !/json/i.test(response.headers.get('content-type') ?? '')) return text; // a CSV export
   try {
     return JSON.parse(text);
   } catch {

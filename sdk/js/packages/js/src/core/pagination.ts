@@ -8,7 +8,8 @@ export interface Page<T> {
   nextCursor?: string | null;
 }
 
-export class PagePromise<T> implements PromiseLike<Page<T>>, AsyncIterable<T> {
+export class PagePromise<T> implements Promise<Page<T>>, AsyncIterable<T> {
+  readonly [Symbol.toStringTag] = 'PagePromise';
   private first: Promise<Page<T>> | undefined;
 
   constructor(private readonly load: (cursor: string | undefined) => Promise<Page<T>>) {}
@@ -22,6 +23,14 @@ export class PagePromise<T> implements PromiseLike<Page<T>>, AsyncIterable<T> {
     onRejected?: ((reason: unknown) => B | PromiseLike<B>) | null,
   ): Promise<A | B> {
     return this.firstPage().then(onFulfilled, onRejected);
+  }
+
+  catch<B = never>(onRejected?: ((reason: unknown) => B | PromiseLike<B>) | null): Promise<Page<T> | B> {
+    return this.firstPage().catch(onRejected);
+  }
+
+  finally(onFinally?: (() => void) | null): Promise<Page<T>> {
+    return this.firstPage().finally(onFinally);
   }
 
   /** Every page in turn, starting with the first. */

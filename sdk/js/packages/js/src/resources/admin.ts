@@ -1,4 +1,7 @@
-/** The rest of the API, for servers holding a secret key. Method names follow the operation ids. */
+/**
+ * The rest of the API, for servers holding a secret key. Resources and methods carry the Python
+ * SDK's names in camelCase (`retrieve`, `orders.refunds.create`, `apiKeys.roll`, …).
+ */
 import type { HttpClient, HttpRequest, RequestOptions } from '../core/http.js';
 import { PagePromise, type Page } from '../core/pagination.js';
 import type {
@@ -53,7 +56,7 @@ export class ShippingMethods extends Resource {
   list(o?: RequestOptions): Promise<Item<C['listShippingMethods']>[]> {
     return this.items('/api/v1/shipping-methods', o);
   }
-  get(id: string, o?: RequestOptions): Promise<ResultOf<C['getShippingMethod']>> {
+  retrieve(id: string, o?: RequestOptions): Promise<ResultOf<C['getShippingMethod']>> {
     return this.call('GET', `/api/v1/shipping-methods/${e(id)}`, undefined, o);
   }
   update(id: string, body: BodyOf<C['updateShippingMethod']>, o?: RequestOptions): Promise<ResultOf<C['updateShippingMethod']>> {
@@ -77,7 +80,7 @@ export class TaxRates extends Resource {
 }
 
 export class TaxSettings extends Resource {
-  get(o?: RequestOptions): Promise<ResultOf<C['getTaxSettings']>> {
+  retrieve(o?: RequestOptions): Promise<ResultOf<C['getTaxSettings']>> {
     return this.call('GET', '/api/v1/tax-settings', undefined, o);
   }
   update(body: BodyOf<C['updateTaxSettings']>, o?: RequestOptions): Promise<ResultOf<C['updateTaxSettings']>> {
@@ -86,7 +89,7 @@ export class TaxSettings extends Resource {
 }
 
 export class EmbedConfigs extends Resource {
-  get(o?: RequestOptions): Promise<ResultOf<C['getEmbedConfig']>> {
+  retrieve(o?: RequestOptions): Promise<ResultOf<C['getEmbedConfig']>> {
     return this.call('GET', '/api/v1/embed-config', undefined, o);
   }
   /** Changes the fields named (allowedOrigins, cartAbandonmentThresholdMinutes, …); `null` clears one. */
@@ -99,7 +102,7 @@ export class AbandonedCarts extends Resource {
   list(query?: QueryOf<C['listAbandonedCarts']>, o?: RequestOptions): PagePromise<Item<C['listAbandonedCarts']>> {
     return this.pages('/api/v1/abandoned-carts', query, o);
   }
-  summarize(query?: QueryOf<C['summarizeAbandonedCarts']>, o?: RequestOptions): Promise<ResultOf<C['summarizeAbandonedCarts']>> {
+  summary(query?: QueryOf<C['summarizeAbandonedCarts']>, o?: RequestOptions): Promise<ResultOf<C['summarizeAbandonedCarts']>> {
     return this.call('GET', '/api/v1/abandoned-carts/summary', undefined, o, query);
   }
 }
@@ -111,7 +114,7 @@ export class Campaigns extends Resource {
   list(query?: QueryOf<C['listCampaigns']>, o?: RequestOptions): PagePromise<Item<C['listCampaigns']>> {
     return this.pages('/api/v1/campaigns', query, o);
   }
-  get(id: string, o?: RequestOptions): Promise<ResultOf<C['getCampaign']>> {
+  retrieve(id: string, o?: RequestOptions): Promise<ResultOf<C['getCampaign']>> {
     return this.call('GET', `/api/v1/campaigns/${e(id)}`, undefined, o);
   }
   update(id: string, body: BodyOf<C['updateCampaign']>, o?: RequestOptions): Promise<ResultOf<C['updateCampaign']>> {
@@ -123,19 +126,24 @@ export class Campaigns extends Resource {
   deactivate(id: string, o?: RequestOptions): Promise<ResultOf<C['deactivateCampaign']>> {
     return this.call('POST', `/api/v1/campaigns/${e(id)}/deactivate`, undefined, o);
   }
-  getStats(id: string, o?: RequestOptions): Promise<ResultOf<C['getCampaignStats']>> {
+  stats(id: string, o?: RequestOptions): Promise<ResultOf<C['getCampaignStats']>> {
     return this.call('GET', `/api/v1/campaigns/${e(id)}/stats`, undefined, o);
-  }
-  createCodes(id: string, body: BodyOf<C['createCodes']>, o?: RequestOptions): Promise<ResultOf<C['createCodes']>> {
-    return this.call('POST', `/api/v1/campaigns/${e(id)}/codes`, body, o);
-  }
-  listCodes(id: string, query?: QueryOf<C['listCodes']>, o?: RequestOptions): PagePromise<Item<C['listCodes']>> {
-    return this.pages(`/api/v1/campaigns/${e(id)}/codes`, query, o);
   }
 }
 
 export class Codes extends Resource {
-  get(code: string, o?: RequestOptions): Promise<ResultOf<C['getCode']>> {
+  /** One code (`code`), or `count` generated ones, in a campaign. */
+  create(campaignId: string, body: BodyOf<C['createCodes']>, o?: RequestOptions): Promise<ResultOf<C['createCodes']>> {
+    return this.call('POST', `/api/v1/campaigns/${e(campaignId)}/codes`, body, o);
+  }
+  /** Existing codes (up to 100,000) into a campaign. */
+  importCodes(campaignId: string, body: BodyOf<C['importCodes']>, o?: RequestOptions): Promise<ResultOf<C['importCodes']>> {
+    return this.call('POST', `/api/v1/campaigns/${e(campaignId)}/codes/import`, body, o);
+  }
+  list(campaignId: string, query?: QueryOf<C['listCodes']>, o?: RequestOptions): PagePromise<Item<C['listCodes']>> {
+    return this.pages(`/api/v1/campaigns/${e(campaignId)}/codes`, query, o);
+  }
+  retrieve(code: string, o?: RequestOptions): Promise<ResultOf<C['getCode']>> {
     return this.call('GET', `/api/v1/codes/${e(code)}`, undefined, o);
   }
   assign(code: string, body: BodyOf<C['assignCode']>, o?: RequestOptions): Promise<ResultOf<C['assignCode']>> {
@@ -160,24 +168,37 @@ export class Redemptions extends Resource {
   list(query?: QueryOf<C['listRedemptions']>, o?: RequestOptions): PagePromise<Item<C['listRedemptions']>> {
     return this.pages('/api/v1/redemptions', query, o);
   }
+  /** Every matching redemption as CSV text (header line first). */
+  export(query?: QueryOf<C['exportRedemptions']>, o?: RequestOptions): Promise<string> {
+    return this.call('GET', '/api/v1/redemptions/export', undefined, o, query);
+  }
   cancel(body: BodyOf<C['cancelRedemptions']>, o?: RequestOptions): Promise<ResultOf<C['cancelRedemptions']>> {
     return this.call('POST', '/api/v1/redemptions/cancel', body, o);
   }
 }
 
+export class Refunds extends Resource {
+  /** Refunds `amount` (default: the rest) of an order. */
+  create(orderId: string, body?: BodyOf<K['createRefund']>, o?: RequestOptions): Promise<ResultOf<K['createRefund']>> {
+    return this.call('POST', `/api/v1/orders/${e(orderId)}/refunds`, body ?? {}, o);
+  }
+  list(orderId: string, o?: RequestOptions): Promise<Item<K['listRefunds']>[]> {
+    return this.items(`/api/v1/orders/${e(orderId)}/refunds`, o);
+  }
+}
+
 export class Orders extends Resource {
+  readonly refunds: Refunds;
+
+  constructor(http: HttpClient) {
+    super(http);
+    this.refunds = new Refunds(http);
+  }
   list(query?: QueryOf<K['listOrders']>, o?: RequestOptions): PagePromise<Item<K['listOrders']>> {
     return this.pages('/api/v1/orders', query, o);
   }
-  get(id: string, o?: RequestOptions): Promise<ResultOf<K['getOrder']>> {
+  retrieve(id: string, o?: RequestOptions): Promise<ResultOf<K['getOrder']>> {
     return this.call('GET', `/api/v1/orders/${e(id)}`, undefined, o);
-  }
-  /** Refunds `amount` (default: the rest) of an order. */
-  createRefund(id: string, body: BodyOf<K['createRefund']>, o?: RequestOptions): Promise<ResultOf<K['createRefund']>> {
-    return this.call('POST', `/api/v1/orders/${e(id)}/refunds`, body ?? {}, o);
-  }
-  listRefunds(id: string, o?: RequestOptions): Promise<Item<K['listRefunds']>[]> {
-    return this.items(`/api/v1/orders/${e(id)}/refunds`, o);
   }
 }
 
@@ -191,7 +212,7 @@ export class WebhookEndpoints extends Resource {
   list(query?: QueryOf<W['listWebhookEndpoints']>, o?: RequestOptions): PagePromise<Item<W['listWebhookEndpoints']>> {
     return this.pages(ENDPOINTS, query, o);
   }
-  get(id: string, o?: RequestOptions): Promise<ResultOf<W['getWebhookEndpoint']>> {
+  retrieve(id: string, o?: RequestOptions): Promise<ResultOf<W['getWebhookEndpoint']>> {
     return this.call('GET', `${ENDPOINTS}/${e(id)}`, undefined, o);
   }
   update(id: string, body: BodyOf<W['updateWebhookEndpoint']>, o?: RequestOptions): Promise<ResultOf<W['updateWebhookEndpoint']>> {
@@ -209,7 +230,7 @@ export class WebhookEndpoints extends Resource {
   recover(id: string, body: BodyOf<W['recoverWebhookDeliveries']>, o?: RequestOptions): Promise<ResultOf<W['recoverWebhookDeliveries']>> {
     return this.call('POST', `${ENDPOINTS}/${e(id)}/recover`, body, o);
   }
-  getStats(id: string, query?: QueryOf<W['getWebhookEndpointStats']>, o?: RequestOptions): Promise<ResultOf<W['getWebhookEndpointStats']>> {
+  stats(id: string, query?: QueryOf<W['getWebhookEndpointStats']>, o?: RequestOptions): Promise<ResultOf<W['getWebhookEndpointStats']>> {
     return this.call('GET', `${ENDPOINTS}/${e(id)}/stats`, undefined, o, query);
   }
   listDeliveries(id: string, query?: QueryOf<W['listEndpointDeliveries']>,
@@ -219,7 +240,7 @@ export class WebhookEndpoints extends Resource {
 }
 
 export class WebhookDeliveries extends Resource {
-  get(id: string, o?: RequestOptions): Promise<ResultOf<W['getWebhookDelivery']>> {
+  retrieve(id: string, o?: RequestOptions): Promise<ResultOf<W['getWebhookDelivery']>> {
     return this.call('GET', `/api/v1/webhook-deliveries/${e(id)}`, undefined, o);
   }
   listAttempts(id: string, query?: QueryOf<W['listWebhookAttempts']>, o?: RequestOptions): PagePromise<Item<W['listWebhookAttempts']>> {
@@ -234,10 +255,35 @@ export class Events extends Resource {
   list(query?: QueryOf<W['listEvents']>, o?: RequestOptions): PagePromise<Item<W['listEvents']>> {
     return this.pages('/api/v1/events', query, o);
   }
-  get(id: string, o?: RequestOptions): Promise<ResultOf<W['getEvent']>> {
+  retrieve(id: string, o?: RequestOptions): Promise<ResultOf<W['getEvent']>> {
     return this.call('GET', `/api/v1/events/${e(id)}`, undefined, o);
   }
   listDeliveries(id: string, query?: QueryOf<W['listEventDeliveries']>, o?: RequestOptions): PagePromise<Item<W['listEventDeliveries']>> {
     return this.pages(`/api/v1/events/${e(id)}/deliveries`, query, o);
+  }
+}
+
+const KEYS = '/api/v1/api-keys';
+
+/** The application's API keys (scopes `keys:read`, `keys:write`); a key never grants more than its own scopes. */
+export class ApiKeys extends Resource {
+  /** Prefix and last four of each key, never the secret; `includeInactive` adds revoked and expired ones. */
+  list(query?: QueryOf<C['listApiKeys']>, o?: RequestOptions): PagePromise<Item<C['listApiKeys']>> {
+    return this.pages(KEYS, query, o);
+  }
+  retrieve(id: string, o?: RequestOptions): Promise<ResultOf<C['getApiKey']>> {
+    return this.call('GET', `${KEYS}/${e(id)}`, undefined, o);
+  }
+  /** A new key; its `secret` is in this answer only. */
+  create(body: BodyOf<C['createApiKey']>, o?: RequestOptions): Promise<ResultOf<C['createApiKey']>> {
+    return this.call('POST', KEYS, body, o);
+  }
+  /** A new secret (in this answer only); the old one keeps working for `expiresInHours` (0: stops at once). */
+  roll(id: string, body?: BodyOf<C['rollApiKey']>, o?: RequestOptions): Promise<ResultOf<C['rollApiKey']>> {
+    return this.call('POST', `${KEYS}/${e(id)}/roll`, body ?? {}, o);
+  }
+  /** Revokes the key at once, in every process of the deployment. */
+  revoke(id: string, o?: RequestOptions): Promise<ResultOf<C['revokeApiKey']>> {
+    return this.call('DELETE', `${KEYS}/${e(id)}`, undefined, o);
   }
 }

@@ -27,7 +27,7 @@ export class Carts {
     this.secrets.set(cartId, cartSecret);
   }
 
-  get(cartId: string, options?: CartRequestOptions): Promise<Cart> {
+  retrieve(cartId: string, options?: CartRequestOptions): Promise<Cart> {
     return this.call('GET', cartId, '', undefined, options);
   }
 

@@ -21,7 +21,7 @@ export class CheckoutSessions {
     return session;
   }
 
-  get(sessionId: string, options?: SessionRequestOptions): Promise<CheckoutSession> {
+  retrieve(sessionId: string, options?: SessionRequestOptions): Promise<CheckoutSession> {
     return this.call('GET', `${SESSIONS}/${encodeURIComponent(sessionId)}`, undefined, sessionId, options);
   }
 
@@ -42,6 +42,11 @@ export class CheckoutSessions {
     return (await this.http.request<{ data: Payment[] }>({ ...options, method: 'GET', path })).data;
   }
 
+  /** Server side: a 15-minute token that lets `origin` embed the session's payment step. */
+  createEmbedToken(body: BodyOf<Op['createEmbedToken']>, options?: RequestOptions): Promise<EmbedToken> {
+    return this.http.request({ ...options, method: 'POST', path: '/api/v1/checkout-sessions/embed-token', body });
+  }
+
   private call<T>(method: 'GET' | 'POST', path: string, body: unknown, sessionId: string,
                   options?: SessionRequestOptions): Promise<T> {
     const secret = options?.clientSecret ?? this.secrets.get(sessionId);
@@ -55,17 +60,16 @@ export class CheckoutSessions {
 export class Checkout {
   readonly sessions: CheckoutSessions;
 
-  constructor(private readonly http: HttpClient, secrets: SecretStore) {
+  constructor(http: HttpClient, secrets: SecretStore) {
     this.sessions = new CheckoutSessions(http, secrets);
   }
+}
 
-  /** Server side: a 15-minute token that lets `origin` embed the session's payment step. */
-  createEmbedToken(body: BodyOf<Op['createEmbedToken']>, options?: RequestOptions): Promise<EmbedToken> {
-    return this.http.request({ ...options, method: 'POST', path: '/api/v1/checkout-sessions/embed-token', body });
-  }
+export class PaymentMethods {
+  constructor(private readonly http: HttpClient) {}
 
   /** The payment methods on offer, narrowed to a session's `allowedMethods` when you name it. */
-  async listPaymentMethods(query?: { sessionId?: string }, options?: SessionRequestOptions): Promise<PaymentMethod[]> {
+  async list(query?: { sessionId?: string }, options?: SessionRequestOptions): Promise<PaymentMethod[]> {
     const secret = options?.clientSecret;
     const answer = await this.http.request<{ data: PaymentMethod[] }>({
       ...options, method: 'GET', path: '/api/v1/payment-methods', query,

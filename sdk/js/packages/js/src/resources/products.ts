@@ -12,7 +12,7 @@ export class Products {
       { ...options, method: 'GET', path: '/api/v1/products', query: { ...query, cursor: cursor ?? query?.cursor } }));
   }
 
-  get(productId: string, options?: RequestOptions): Promise<Product> {
+  retrieve(productId: string, options?: RequestOptions): Promise<Product> {
     return this.http.request({ ...options, method: 'GET', path: `/api/v1/products/${encodeURIComponent(productId)}` });
   }
 }
