@@ -242,3 +242,206 @@ async def test_the_frame_talks_to_the_token_origin_only(page: Any, kassa: KassaW
     await page.evaluate("() => window.frameLoaded")
     assert await page.evaluate("window.messages") == []
     assert not page.frames[1].url.startswith(kassa.origin)
+
+
+async def new_page(browser: Any, width: int = 1280, locale: str = "en-US") -> tuple[Any, Any, list[str]]:
+    context = await browser.new_context(viewport={"width": width, "height": 800}, locale=locale)
+    context.set_default_timeout(10_000)
+    page = await context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("response", lambda r: errors.append(f"{r.status} {r.url}")
+            if r.status >= 400 and not r.url.endswith("/favicon.ico")
+            and not (r.status in (402, 422) and "/s/" in r.url) else None)  # refusals the page shows
+    return context, page, errors
+
+
+async def pay_by_keyboard(page: Any) -> None:
+    await tab_to(page, "[data-pay]")
+    await page.keyboard.press("Enter")
+
+
+async def test_a_declined_card_shows_why_and_the_next_card_pays_once(
+        browser: Any, kassa: KassaWeb, storefront: Storefront, screenshot: Any) -> None:
+    tenant, variant = await merchant(kassa)
+    session = await open_session(tenant, variant, storefront, collect={"shippingAddress": False,
+                                                                       "billingAddress": False})
+    context, page, errors = await new_page(browser)
+    try:
+        await page.goto(session["url"])
+        await expect_step(page, "payment")
+        alert = page.get_by_role("alert")
+        await fill_card(page, DECLINED_CARD)
+        await pay_by_keyboard(page)
+        await expect(alert).to_have_text("Your payment was declined: the card was declined. Try another card.")
+        await expect(page.locator("#payment-error")).to_be_focused()
+        await screenshot(page, "hosted-1280-declined", full_page=True)
+        await axe_check(page, "declined")
+        await fill_card(page, NO_FUNDS_CARD)
+        await pay_by_keyboard(page)
+        await expect(alert).to_contain_text("insufficient funds")
+        await fill_card(page, GOOD_CARD)
+        await pay_by_keyboard(page)
+        await page.wait_for_url(session["successUrl"])
+    finally:
+        await context.close()
+    assert not errors, errors
+    done, payments = await order_of(kassa, tenant, session["id"])
+    assert [p["status"] for p in payments] == ["failed", "failed", "captured"]
+    orders = (await tenant.get("/api/v1/orders")).json()["data"]
+    assert [o["id"] for o in orders] == [done["orderId"]]
+
+
+async def test_the_second_step_card_passes_its_challenge(
+        browser: Any, kassa: KassaWeb, storefront: Storefront, screenshot: Any) -> None:
+    tenant, variant = await merchant(kassa)
+    session = await open_session(tenant, variant, storefront, collect={"shippingAddress": False,
+                                                                       "billingAddress": False})
+    context, page, errors = await new_page(browser)
+    try:
+        await page.goto(session["url"])
+        await fill_card(page, CHALLENGE_CARD)
+        await pay_by_keyboard(page)
+        await expect(page.get_by_role("heading", name="Confirm this payment")).to_be_focused()
+        await screenshot(page, "hosted-1280-challenge", full_page=True)
+        await axe_check(page, "challenge")
+        await page.keyboard.press("Tab")
+        await expect(page.get_by_role("button", name="Confirm payment")).to_be_focused()
+        await page.keyboard.press("Enter")
+        await page.wait_for_url(session["successUrl"])
+    finally:
+        await context.close()
+    assert not errors, errors
+    done, payments = await order_of(kassa, tenant, session["id"])
+    assert done["status"] == "complete" and [p["status"] for p in payments] == ["captured"]
+
+
+@pytest.mark.parametrize("width", [1280, 375])
+async def test_the_billing_step_takes_an_address_of_its_own(
+        browser: Any, kassa: KassaWeb, storefront: Storefront, screenshot: Any, width: int) -> None:
+    tenant, variant = await merchant(kassa)
+    session = await open_session(tenant, variant, storefront, collect={"shippingAddress": True,
+                                                                       "billingAddress": True})
+    context, page, errors = await new_page(browser, width)
+    try:
+        await page.goto(session["url"])
+        await walk_to_payment(page, billing=True, shots=f"hosted-{width}", screenshot=screenshot, axe=width == 1280)
+        await expect(page.locator('[data-recap="billing"]')).to_contain_text("Ada Lovelace, Unter den Linden 1")
+        await fill_card(page, GOOD_CARD)
+        await pay_by_keyboard(page)
+        await page.wait_for_url(session["successUrl"])
+    finally:
+        await context.close()
+    assert not errors, errors
+    done, _ = await order_of(kassa, tenant, session["id"])
+    order = (await tenant.get(f"/api/v1/orders/{done['orderId']}")).json()
+    assert order["billingAddress"]["addressLine1"] == "Unter den Linden 1"
+
+
+@pytest.mark.parametrize("width", [1280, 375])
+async def test_a_payment_only_session_shows_the_payment_step_alone(
+        browser: Any, kassa: KassaWeb, storefront: Storefront, screenshot: Any, width: int) -> None:
+    tenant, variant = await merchant(kassa)
+    session = await open_session(tenant, variant, storefront, collect={"shippingAddress": False,
+                                                                       "billingAddress": False})
+    context, page, errors = await new_page(browser, width)
+    try:
+        await page.goto(session["url"])
+        await expect_step(page, "payment")
+        await expect(page.locator("section.step")).to_have_count(1)
+        await axe_check(page, "payment-only")
+        await screenshot(page, f"hosted-{width}-payment-only", full_page=True)
+        await fill_card(page, GOOD_CARD)
+        await pay_by_keyboard(page)
+        await page.wait_for_url(session["successUrl"])
+    finally:
+        await context.close()
+    assert not errors, errors
+
+
+async def test_german_shoppers_get_german_labels_errors_and_money(
+        browser: Any, kassa: KassaWeb, storefront: Storefront, screenshot: Any) -> None:
+    tenant, variant = await merchant(kassa)
+    session = await open_session(tenant, variant, storefront)
+    context, page, errors = await new_page(browser, 1280, locale="de-DE")
+    try:
+        await page.goto(session["url"])
+        await expect(page.get_by_role("heading", name="Kasse", exact=True)).to_be_visible()
+        email = page.get_by_label("E-Mail")
+        await tab_to(page, "#email")
+        await page.keyboard.type("nicht-gueltig")
+        await page.keyboard.press("Enter")
+        # The error sits by its field, is tied to it, and is announced.
+        await expect(email).to_have_attribute("aria-invalid", "true")
+        await expect(page.locator("#email-error")).to_have_text("Bitte eine E-Mail-Adresse wie name@example.com angeben")
+        await expect(page.locator("#announcer")).to_contain_text("Bitte eine E-Mail-Adresse")
+        await expect(email).to_be_focused()
+        await screenshot(page, "hosted-1280-de-error", full_page=True)
+        await email.fill("")
+        await page.keyboard.type("ada@example.com")
+        await page.keyboard.press("Enter")
+        await expect_step(page, "shipping")
+        await expect(page.locator("#shipping-country")).to_have_value("DE")
+        await expect(page.locator("#announcer")).to_have_text("Schritt: Lieferadresse")
+        await expect(page.locator("[data-pay]")).to_have_text("Bezahlen 49,00\xa0€")  # tax once the country is known
+        await axe_check(page, "de")
+    finally:
+        await context.close()
+    assert not errors, errors
+
+
+async def test_discount_codes_apply_and_come_off_by_keyboard(
+        browser: Any, kassa: KassaWeb, storefront: Storefront) -> None:
+    tenant, variant = await merchant(kassa)
+    camp = (await tenant.post("/api/v1/campaigns", {"name": "Welcome", "reward": {"type": "fixed_off",
+                                                                                   "amounts": {"EUR": 500}}})).json()
+    assert (await tenant.post(f"/api/v1/campaigns/{camp['id']}/codes", {"code": "WELCOME5"})).status_code == 201
+    session = await open_session(tenant, variant, storefront, collect={"shippingAddress": False,
+                                                                       "billingAddress": False})
+    context, page, errors = await new_page(browser)
+    try:
+        await page.goto(session["url"])
+        pay = page.get_by_role("button", name="Pay")
+        await type_field(page, "#discount-code", "nope")
+        await page.keyboard.press("Enter")
+        await expect(page.locator("#discount-code")).to_have_attribute("aria-invalid", "true")
+        await expect(page.locator("#discount-code-error")).not_to_be_empty()
+        await page.locator("#discount-code").fill("")
+        await page.keyboard.type("welcome5")
+        await page.keyboard.press("Enter")
+        await expect(page.locator("#summary")).to_contain_text("WELCOME5")
+        await expect(page.locator("#summary .discount")).to_contain_text("-€5.00")
+        await expect(pay).to_have_text("Pay €44.00")
+        await tab_to(page, "[data-remove-code]")
+        await page.keyboard.press("Enter")
+        await expect(page.locator("#summary")).not_to_contain_text("WELCOME5")
+        await expect(page.locator("#discount-code")).to_be_focused()
+    finally:
+        await context.close()
+    assert not errors, errors
+
+
+async def test_terminal_pages(browser: Any, kassa: KassaWeb, storefront: Storefront, screenshot: Any) -> None:
+    tenant, variant = await merchant(kassa)
+    done = await open_session(tenant, variant, storefront, collect={"shippingAddress": False, "billingAddress": False})
+    paid = await tenant.post(f"/api/v1/checkout-sessions/{done['id']}/complete", {
+        "paymentMethod": {"type": "card", "card": {"number": "4242424242424242"}}})
+    assert paid.status_code == 200, paid.text
+    cancelled = await open_session(tenant, variant, storefront)
+    await tenant.delete(f"/api/v1/checkout/sessions/{cancelled['id']}")
+    for width in (1280, 375):
+        context, page, errors = await new_page(browser, width)
+        try:
+            await page.goto(done["url"])
+            await expect(page.get_by_role("heading", name="Thank you for your order")).to_be_visible()
+            await expect(page.get_by_text(paid.json()["orderId"])).to_be_visible()
+            await screenshot(page, f"hosted-{width}-completed", full_page=True)
+            await axe_check(page, "completed")
+            await page.goto(cancelled["url"])
+            await expect(page.get_by_role("link", name="Back to the shop").first).to_have_attribute(
+                "href", cancelled["cancelUrl"])
+            await screenshot(page, f"hosted-{width}-cancelled", full_page=True)
+            await axe_check(page, "cancelled")
+        finally:
+            await context.close()
+        assert not errors, errors

@@ -73,6 +73,7 @@ class Summary:
     discounts: list[dict[str, Any]]
     shipping: str | None
     shipping_name: str | None
+    shipping_row: bool  # a payment-only checkout without shipping shows no shipping line
     tax_lines: list[dict[str, str]]
     taxes_included: bool
     subtotal: str
@@ -80,7 +81,7 @@ class Summary:
     item_count: int
 
 
-def summarize(cart: Cart, locale: str) -> Summary:
+def summarize(cart: Cart, locale: str, *, collects_shipping: bool = True) -> Summary:
     def money(amount: int) -> str:
         return format_money(amount, cart.currency, locale)
 
@@ -91,6 +92,7 @@ def summarize(cart: Cart, locale: str) -> Summary:
                     "message": d.message} for d in cart.discounts],
         shipping=None if cart.shipping_method is None else money(cart.shipping_total),
         shipping_name=None if cart.shipping_method is None else cart.shipping_method.name,
+        shipping_row=collects_shipping or cart.shipping_method is not None,
         tax_lines=[{"name": t.name, "rate": t.rate, "amount": money(t.amount)} for t in cart.tax_lines],
         taxes_included=cart.taxes_included, subtotal=money(cart.subtotal), total=money(cart.total),
         item_count=cart.item_count,
@@ -171,27 +173,32 @@ class HostedPages:
                              details={"status": state})
         return row
 
-    async def update(self, principal: Principal, session_id: str, body: UpdateCart) -> Cart:
+    async def update(self, principal: Principal, session_id: str, body: UpdateCart) -> tuple[Any, Cart]:
         row = await self._open_session(principal, session_id)
-        return await self.cart.update(row.app_id, row.cart_id, UpdateCart(
+        return row, await self.cart.update(row.app_id, row.cart_id, UpdateCart(
             customer_email=body.customer_email, shipping_address=body.shipping_address,
             billing_address=body.billing_address))  # never the cart's metadata
 
-    async def shipping_options(self, principal: Principal, session_id: str) -> tuple[Cart, list[ShippingOption]]:
+    async def shipping_options(self, principal: Principal, session_id: str) -> tuple[Any, Cart, list[ShippingOption]]:
         row = await self._open_session(principal, session_id)
-        return await self.cart.get(row.app_id, row.cart_id), await self.cart.shipping_options(row.app_id, row.cart_id)
+        return (row, await self.cart.get(row.app_id, row.cart_id),
+                await self.cart.shipping_options(row.app_id, row.cart_id))
 
-    async def select_shipping(self, principal: Principal, session_id: str, method_id: str | None) -> Cart:
+    async def select_shipping(self, principal: Principal, session_id: str, method_id: str | None) -> tuple[Any, Cart]:
         row = await self._open_session(principal, session_id)
-        return await self.cart.select_shipping(row.app_id, row.cart_id, method_id)
+        return row, await self.cart.select_shipping(row.app_id, row.cart_id, method_id)
 
-    async def apply_code(self, principal: Principal, session_id: str, code: str) -> Cart:
+    async def apply_code(self, principal: Principal, session_id: str, code: str) -> tuple[Any, Cart]:
         row = await self._open_session(principal, session_id)
-        return await self.cart.apply_code(row.app_id, row.cart_id, code)
+        return row, await self.cart.apply_code(row.app_id, row.cart_id, code)
 
-    async def remove_code(self, principal: Principal, session_id: str, code: str) -> Cart:
+    async def remove_code(self, principal: Principal, session_id: str, code: str) -> tuple[Any, Cart]:
         row = await self._open_session(principal, session_id)
-        return await self.cart.remove_code(row.app_id, row.cart_id, code)
+        return row, await self.cart.remove_code(row.app_id, row.cart_id, code)
+
+
+def collects_shipping(row: Any) -> bool:
+    return bool((row.collect or {}).get("shippingAddress", True))
 
 
 def address_lines(address: CartAddress | None, messages: Messages) -> list[str]:

@@ -32,7 +32,7 @@ from ..service import module_of
 from . import assets, i18n
 from .i18n import Messages
 from .money import format_money
-from .page import address_lines, palette, summarize
+from .page import address_lines, collects_shipping, palette, summarize
 from .security import EmbedRefused, embed_origin, new_nonce, origin_of, page_headers, safe_color, safe_image_url
 
 TEMPLATES = Environment(loader=FileSystemLoader(str(Path(__file__).parent / "templates")),
@@ -75,9 +75,10 @@ def _recaps(cart: Cart, t: Messages, locale: str) -> dict[str, str]:
     return recaps
 
 
-def _summary_html(cart: Cart, t: Messages, locale: str, *, removable: bool) -> str:
+def _summary_html(cart: Cart, t: Messages, locale: str, *, removable: bool, shipping: bool) -> str:
     return TEMPLATES.get_template("_summary.html").render(
-        t=t, summary=summarize(cart, locale), codes=[d for d in cart.discounts if d.code], removable=removable)
+        t=t, summary=summarize(cart, locale, collects_shipping=shipping), codes=[d for d in cart.discounts if d.code],
+        removable=removable)
 
 
 def _options_html(cart: Cart, options: list[ShippingOption], t: Messages, locale: str) -> str:
@@ -125,10 +126,10 @@ async def checkout_page(request: Request[Any, Any, Any], session_id: FromPath[st
     default_country = {"de": "DE"}.get(lang, "US")
     body = TEMPLATES.get_template("page.html").render(
         t=t, locale=lang, row=row, cart=cart, state=view.state, steps=view.steps, current=view.current,
-        summary=summarize(cart, lang), codes=[d for d in cart.discounts if d.code], removable=view.state is None,
+        summary=summarize(cart, lang, collects_shipping="shipping" in view.steps), codes=[d for d in cart.discounts if d.code], removable=view.state is None,
         recaps=_recaps(cart, t, lang), methods=view.methods, boot=boot, embedded=embedded,
         palette=palette(color) if color else None, nonce=nonce, logo_url=logo,
-        display_name=branding.display_name or t("page.title"), success_url=success_url, cancel_url=cancel_url,
+        display_name=branding.display_name or t("page.secure"), success_url=success_url, cancel_url=cancel_url,
         countries=i18n.countries(lang), default_country=default_country, empty_address=EMPTY_ADDRESS,
         billing_same=cart.billing_address is None or cart.billing_address == cart.shipping_address,
         options=None)
@@ -162,11 +163,11 @@ class PageCode(Body):
     code: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
 
 
-def _state(cart: Cart, locale: str | None, **extra: Any) -> dict[str, Any]:
+def _state(row: Any, cart: Cart, locale: str | None, **extra: Any) -> dict[str, Any]:
     """The page's answer to each of its changes: what it shows that the change may have moved."""
     lang = i18n.negotiate(locale, None)
     t = Messages(lang)
-    return {"summaryHtml": _summary_html(cart, t, lang, removable=True),
+    return {"summaryHtml": _summary_html(cart, t, lang, removable=True, shipping=collects_shipping(row)),
             "payLabel": t("payment.pay", total=format_money(cart.total, cart.currency, lang)),
             "recaps": _recaps(cart, t, lang), "hasShippingMethod": cart.shipping_method is not None, **extra}
 
@@ -176,34 +177,34 @@ async def page_update_cart(request: Request[Any, Any, Any], session_id: FromPath
     body = UpdateCart(customer_email=data.customer_email if data.customer_email is not None else UNSET,
                       shipping_address=data.shipping_address if data.shipping_address is not None else UNSET,
                       billing_address=data.billing_address if data.billing_address is not None else UNSET)
-    cart = await _pages(request).update(caller(request), session_id, body)
-    return _state(cart, locale)
+    row, cart = await _pages(request).update(caller(request), session_id, body)
+    return _state(row, cart, locale)
 
 
 async def page_shipping_options(request: Request[Any, Any, Any], session_id: FromPath[str],
                                 locale: LocaleParam = None) -> dict[str, Any]:
-    cart, options = await _pages(request).shipping_options(caller(request), session_id)
+    row, cart, options = await _pages(request).shipping_options(caller(request), session_id)
     lang = i18n.negotiate(locale, None)
-    return _state(cart, locale, optionsHtml=_options_html(cart, options, Messages(lang), lang),
+    return _state(row, cart, locale, optionsHtml=_options_html(cart, options, Messages(lang), lang),
                   optionCount=len(options))
 
 
 async def page_select_shipping(request: Request[Any, Any, Any], session_id: FromPath[str],
                                data: JSONBody[PageShippingMethod], locale: LocaleParam = None) -> dict[str, Any]:
-    cart = await _pages(request).select_shipping(caller(request), session_id, data.shipping_method_id)
-    return _state(cart, locale)
+    row, cart = await _pages(request).select_shipping(caller(request), session_id, data.shipping_method_id)
+    return _state(row, cart, locale)
 
 
 async def page_apply_code(request: Request[Any, Any, Any], session_id: FromPath[str], data: JSONBody[PageCode],
                           locale: LocaleParam = None) -> dict[str, Any]:
-    cart = await _pages(request).apply_code(caller(request), session_id, data.code)
-    return _state(cart, locale)
+    row, cart = await _pages(request).apply_code(caller(request), session_id, data.code)
+    return _state(row, cart, locale)
 
 
 async def page_remove_code(request: Request[Any, Any, Any], session_id: FromPath[str], code: FromPath[str],
                            locale: LocaleParam = None) -> dict[str, Any]:
-    cart = await _pages(request).remove_code(caller(request), session_id, code)
-    return _state(cart, locale)
+    row, cart = await _pages(request).remove_code(caller(request), session_id, code)
+    return _state(row, cart, locale)
 
 
 async def page_complete(request: Request[Any, Any, Any], session_id: FromPath[str],

@@ -152,7 +152,7 @@
       var first = current === null;
       current = step;
       post({ type: 'kassa.step.changed', step: step });
-      if (!first) announce(t('step.now', { step: $('h2', section(step)).textContent.trim() }));
+      if (!first) announce(t('step.now', { step: t('step.' + step) }));
     }
     if (focus) {
       var target = $('input:not([type=hidden]):not([disabled]), select', formOf(step));
