@@ -1,4 +1,4 @@
-"""@kassa/js and @kassa/react against a real Kassa: each compiled test file of their test folders
+"""@kassa/embed (in jsdom), @kassa/js and @kassa/react against a real Kassa: each compiled test file of their test folders
 runs under `node --test` with an application of its own (see conftest.py). The React tests render
 in jsdom."""
 
@@ -11,7 +11,7 @@ import pytest
 from tests.conftest import Tenant
 from tests.sdk_js.conftest import JS, RunNode, passed
 
-FILES = sorted((p.parent.parent.name, p.name.split(".")[0]) for package in ("js", "react")
+FILES = sorted((p.parent.parent.name, p.name.split(".")[0]) for package in ("embed", "js", "react")
                for p in (JS / "packages" / package / "test").glob("*.test.ts*"))
 
 

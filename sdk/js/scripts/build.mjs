@@ -1,8 +1,12 @@
 // Builds one package of the workspace: `tsc` emits ES modules and their .d.ts files into dist/,
-// esbuild adds a CommonJS bundle per entry point (for `require`). Usage: node scripts/build.mjs <package>
+// esbuild adds a CommonJS bundle per entry point (for `require`), and the minified browser builds a
+// package lists under `kassa.browserBuilds` (@kassa/embed's script and module, which Kassa serves).
+// Usage: node scripts/build.mjs <package> [--assets]
+//   --assets  also copies the browser builds to the package's `kassa.servedBy` folder (committed
+//             there, so the Python service needs no Node; tests/sdk_js/test_embed_assets.py compares)
 import { execFileSync } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { copyFileSync, readFileSync, rmSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
@@ -20,4 +24,9 @@ for (const [entry, target] of Object.entries(pkg.exports)) {
   const source = join(dir, 'src', (entry === '.' ? 'index' : entry.slice(2)) + '.ts');
   await build({ entryPoints: [source], outfile: join(dir, target.require), bundle: true, format: 'cjs',
                 platform: 'neutral', target: 'es2022', external, logLevel: 'warning' });
+}
+for (const { outfile, ...options } of pkg.kassa?.browserBuilds ?? []) {
+  await build({ entryPoints: [join(dir, 'src', 'index.ts')], outfile: join(dir, outfile), bundle: true, minify: true,
+                platform: 'browser', target: 'es2020', legalComments: 'none', logLevel: 'warning', ...options });
+  if (process.argv.includes('--assets')) copyFileSync(join(dir, outfile), join(dir, pkg.kassa.servedBy, basename(outfile)));
 }
