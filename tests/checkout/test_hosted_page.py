@@ -167,12 +167,14 @@ async def test_assets_have_hashed_names_and_are_cached_forever(shop: Shop) -> No
     urls = re.findall(r'(?:src|href)="(/static/checkout/[^"]+)"', html)
     assert {u.rsplit(".", 1)[1] for u in urls} == {"js", "css"}
     for url in urls:
-        answer = await shop.backend.client.get(url)
-        assert answer.status_code == 200
+        answer = await shop.backend.client.get(url, headers={"accept-encoding": "identity"})
+        assert answer.status_code == 200 and "content-encoding" not in answer.headers
         assert answer.headers["cache-control"] == "public, max-age=31536000, immutable"
         digest = url.rsplit("/", 1)[1].split(".")[1]
         assert hashlib.sha256(answer.content).hexdigest()[:12] == digest
         assert answer.headers["content-type"].startswith("text/javascript" if url.endswith(".js") else "text/css")
+        zipped = await shop.backend.client.get(url, headers={"accept-encoding": "gzip"})
+        assert zipped.headers["content-encoding"] == "gzip" and zipped.content == answer.content  # httpx inflates
     missing = await shop.backend.client.get("/static/checkout/checkout.000000000000.js")
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "route_not_found"
 

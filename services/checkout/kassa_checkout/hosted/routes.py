@@ -28,6 +28,7 @@ from litestar import Request, Response, delete, get, patch, post, put
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 
+from ..embed_script import _accepts_gzip as accepts_gzip
 from ..service import module_of
 from . import assets, i18n
 from .i18n import Messages
@@ -137,11 +138,15 @@ async def checkout_page(request: Request[Any, Any, Any], session_id: FromPath[st
                                           image_origin=origin_of(logo) if logo else None))
 
 
-async def static_asset(name: FromPath[str]) -> Response[bytes]:
+async def static_asset(request: Request[Any, Any, Any], name: FromPath[str]) -> Response[bytes]:
     asset = assets.ASSETS.get(name)
     if asset is None:
         raise KassaError("route_not_found", f"No static file {name}")
-    return Response(asset.body, media_type=asset.media_type, headers={"Cache-Control": assets.IMMUTABLE})
+    headers = {"Cache-Control": assets.IMMUTABLE, "Vary": "Accept-Encoding"}
+    if accepts_gzip(request.headers.get("accept-encoding", "")):
+        headers["Content-Encoding"] = "gzip"
+        return Response(asset.gzipped, media_type=asset.media_type, headers=headers)
+    return Response(asset.body, media_type=asset.media_type, headers=headers)
 
 
 # ---------------------------------------------------------------- the page's own calls
