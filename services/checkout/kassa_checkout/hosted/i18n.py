@@ -11,6 +11,7 @@ from typing import Any
 
 import msgspec
 from babel import Locale
+from markupsafe import Markup
 
 DIR = Path(__file__).parent / "locales"
 DEFAULT = "en"
@@ -67,3 +68,19 @@ def countries(locale: str) -> list[tuple[str, str]]:
 def _sort_key(name: str) -> str:
     """Accents aside ("Österreich" among the O's), as a shopper scans a list."""
     return "".join(ch for ch in unicodedata.normalize("NFKD", name) if not unicodedata.combining(ch)).casefold()
+
+
+@lru_cache(maxsize=16)
+def _country_options(locale: str) -> str:
+    from markupsafe import escape
+
+    return "".join(f'<option value="{code}">{escape(name)}</option>' for code, name in countries(locale))
+
+
+def country_options(locale: str, selected: str | None) -> Markup:
+    """The `<option>`s of a country select, built once per locale (about 250 of them: rendering them
+    through the template on every page view was half the page's render time)."""
+    html = _country_options(locale)
+    if selected and len(selected) == 2 and selected.isalpha():
+        html = html.replace(f'<option value="{selected}">', f'<option value="{selected}" selected>', 1)
+    return Markup(html)

@@ -40,6 +40,7 @@ TEMPLATES = Environment(loader=FileSystemLoader(str(Path(__file__).parent / "tem
                         autoescape=select_autoescape(default=True), trim_blocks=True, lstrip_blocks=True,
                         auto_reload=False)
 TEMPLATES.globals["assets"] = assets.URLS
+TEMPLATES.globals["country_options"] = i18n.country_options
 LocaleParam = Annotated[str | None, QueryParameter(name="locale", required=False, max_length=35)]
 Language = Annotated[str | None, HeaderParameter(name="accept-language", required=False)]
 PAGE = {"page": True}
@@ -131,7 +132,7 @@ async def checkout_page(request: Request[Any, Any, Any], session_id: FromPath[st
         recaps=_recaps(cart, t, lang), methods=view.methods, boot=boot, embedded=embedded,
         palette=palette(color) if color else None, nonce=nonce, logo_url=logo,
         display_name=branding.display_name or t("page.secure"), success_url=success_url, cancel_url=cancel_url,
-        countries=i18n.countries(lang), default_country=default_country, empty_address=EMPTY_ADDRESS,
+        default_country=default_country, empty_address=EMPTY_ADDRESS,
         billing_same=cart.billing_address is None or cart.billing_address == cart.shipping_address,
         options=None)
     return _html(body, 200, page_headers(nonce=nonce, frame_origin=frame_origin,
