@@ -1,15 +1,23 @@
 """Promotions engine benchmark: prices a 50-line cart against many automatic campaigns.
 
-    uv run python bench/pricing.py [--runs 2000] [--seed 7]
+    uv run python bench/pricing.py [--runs 2000] [--seed 7] [--callgrind]
 
 For 10, 100, 1,000 and 10,000 active automatic campaigns over a catalog of 20,000 products in
 1,000 categories, it builds a `CampaignIndex` once, then times `index.evaluate(cart, ...)`
 (candidate lookup + evaluation, sharing the per-cart line matching) on a rotating set of 25
 carts of 50 lines, and prints p50 / p99 / mean in ms, with the average number of candidates and
 of discounts applied; p99 also in CPU time (thread time: what preemption on a busy machine does
-not inflate), and the garbage collections that ran during the timed runs. "apportion" is the
-part of the mean spent in `kassa_platform.money.apportion` (exact-fraction largest remainder);
-"p50 no index" times `evaluate` given every campaign (no index) over fewer runs, for comparison.
+not inflate), and the garbage collections that ran during the timed runs. Only the evaluation
+is timed, after three untimed passes over every cart. "apportion" is the time per evaluation
+spent in `kassa_platform.money.apportion` (largest remainder), measured in a separate untimed
+pass (its clock is not in the timed runs); "p50 no index" times `evaluate` given every campaign
+(no index) over fewer runs, for comparison. At 1,000 campaigns it also prints the median CPU of
+the heaviest cart (the one behind p99) and of the median cart.
+
+`--callgrind` (needs valgrind): also counts the machine instructions of one evaluation of those
+two carts at 1,000 campaigns, under callgrind (two short scripted runs per cart, 0 and 20
+evaluations, subtracted). Unlike time, the count does not move with the machine's load: it is
+the figure to compare code before and after a change.
 
 Campaign mix (roughly what a large merchant runs): most target a few specific products or
 variants, some target categories (with excludes and minimum spends), some are meal deals or
@@ -24,8 +32,15 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
+import pickle
 import random
+import re
+import shutil
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -128,12 +143,15 @@ def make_campaign(i: int, rnd: random.Random, catalog: Catalog) -> Campaign:
 
 
 class ApportionClock:
-    """Measures the time spent in `kassa_platform.money.apportion` (exact fractions), the
-    largest single cost of a basket-level discount on a 50-line cart. Measurement only."""
+    """Measures the time spent in `kassa_platform.money.apportion`, the largest single cost of a
+    basket-level discount on a 50-line cart. Installed only for its own untimed pass."""
 
     def __init__(self) -> None:
         self.ns = 0
-        original = allocation.apportion
+        self.original = allocation.apportion
+
+    def __enter__(self) -> ApportionClock:
+        original = self.original
 
         def timed(*args, **kwargs):  # type: ignore[no-untyped-def]
             start = time.perf_counter_ns()
@@ -143,6 +161,10 @@ class ApportionClock:
                 self.ns += time.perf_counter_ns() - start
 
         allocation.apportion = timed  # type: ignore[assignment]
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        allocation.apportion = self.original  # type: ignore[assignment]
 
 
 def percentile(samples: list[float], q: float) -> float:
@@ -150,8 +172,8 @@ def percentile(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def bench(count: int, runs: int, rnd: random.Random, catalog: Catalog, carts: list[Cart], customer: Customer,
-          clock: ApportionClock) -> tuple[float, float]:
+def bench(count: int, runs: int, rnd: random.Random, catalog: Catalog, carts: list[Cart],
+          customer: Customer) -> tuple[float, float, list[Campaign], list[float]]:
     wide = basket_wide_campaigns(max(1, min(BASKET_WIDE, count // 100)))
     campaigns = wide + [make_campaign(i, rnd, catalog) for i in range(count - len(wide))]
     built = time.perf_counter()
@@ -163,6 +185,9 @@ def bench(count: int, runs: int, rnd: random.Random, catalog: Catalog, carts: li
         everything = evaluate(cart, now=NOW, campaigns=campaigns, customer=customer)
         assert index.evaluate(cart, now=NOW, customer=customer) == everything
         assert evaluate(cart, now=NOW, campaigns=index.candidates(cart), customer=customer) == everything
+    for _ in range(3):
+        for cart in carts:
+            index.evaluate(cart, now=NOW, customer=customer)
     gc.collect()
     gc.freeze()
     samples: list[float] = []
@@ -171,7 +196,6 @@ def bench(count: int, runs: int, rnd: random.Random, catalog: Catalog, carts: li
     collections = [0]
     gc.callbacks.append(counter := lambda phase, _info: collections.__setitem__(0, collections[0] + (phase == "start")))
     candidates = applied = 0
-    clock.ns = 0
     for r in range(runs):
         cart = carts[r % len(carts)]
         before = collections[0]
@@ -185,7 +209,11 @@ def bench(count: int, runs: int, rnd: random.Random, catalog: Catalog, carts: li
     slowest = sorted(range(runs), key=samples.__getitem__)[-max(1, runs // 100):]  # the runs behind p99
     for cart in carts:
         candidates += len(index.candidates(cart)) * runs // len(carts)
-    apportion_ms = clock.ns / 1e6 / runs
+    with ApportionClock() as clock:  # untimed: its own clock would weigh on the timed runs
+        for r in range(runs // 4):
+            index.evaluate(carts[r % len(carts)], now=NOW, customer=customer)
+    apportion_ms = clock.ns / 1e6 / (runs // 4)
+    per_cart = [statistics.median(cpu[i::len(carts)]) for i in range(len(carts))]  # CPU ms, by cart
     no_index: list[float] = []
     for r in range(max(20, runs // 20)):
         cart = carts[r % len(carts)]
@@ -196,30 +224,78 @@ def bench(count: int, runs: int, rnd: random.Random, catalog: Catalog, carts: li
           f"{percentile(cpu, 0.99):>8.3f} {statistics.fmean(samples):>9.3f} {apportion_ms:>10.3f} "
           f"{candidates / runs:>11.1f} {applied / runs:>8.1f} {build_ms:>9.1f} {percentile(no_index, 0.50):>13.3f} "
           f"{sum(collected):>4}/{sum(collected[i] > 0 for i in slowest)}")
-    return percentile(samples, 0.99), percentile(cpu, 0.99)
+    return percentile(samples, 0.99), percentile(cpu, 0.99), campaigns, per_cart
+
+
+def replay(path: str, cart: int, evaluations: int) -> None:
+    """The scripted run callgrind counts: load, index, warm up, then `evaluations` evaluations."""
+    with open(path, "rb") as f:
+        carts, campaigns, customer = pickle.load(f)  # noqa: S301 (our own temporary file)
+    index = CampaignIndex(campaigns)
+    for c in carts:
+        index.evaluate(c, now=NOW, customer=customer)
+    for _ in range(evaluations):
+        index.evaluate(carts[cart], now=NOW, customer=customer)
+
+
+def instructions(carts: list[Cart], campaigns: list[Campaign], customer: Customer, cart: int) -> int | None:
+    """Machine instructions of one evaluation of `carts[cart]`, by callgrind: a run with 20
+    evaluations less a run with none."""
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "set.pickle")
+        with open(path, "wb") as f:
+            pickle.dump((carts, campaigns, customer), f)
+        counts = []
+        for evaluations in (0, 20):
+            done = subprocess.run(
+                [valgrind, "--tool=callgrind", f"--callgrind-out-file={os.path.join(tmp, 'out')}", sys.executable,
+                 __file__, "--replay", path, "--cart", str(cart), "--evaluations", str(evaluations)],
+                capture_output=True, text=True, check=True)
+            counts.append(int(re.search(r"Collected : (\d+)", done.stderr).group(1)))  # type: ignore[union-attr]
+    return (counts[1] - counts[0]) // 20
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--callgrind", action="store_true", help="count instructions per evaluation (valgrind)")
+    parser.add_argument("--replay", help=argparse.SUPPRESS)
+    parser.add_argument("--cart", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--evaluations", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.replay:
+        replay(args.replay, args.cart, args.evaluations)
+        return
     rnd = random.Random(args.seed)
     catalog = Catalog(rnd)
     carts = [make_cart(rnd, catalog) for _ in range(CARTS)]
     customer = Customer(id="cus_1", email="ana@example.com", segments=frozenset({"club"}))
     print(f"cart: {CART_LINES} lines; catalog: {PRODUCTS:,} products, {CATEGORIES} categories; times in ms")
-    clock = ApportionClock()
     print(f"{'campaigns':>10} {'runs':>6} {'p50':>9} {'p99':>9} {'p99 cpu':>8} {'mean':>9} {'apportion':>10} "
           f"{'candidates':>11} {'applied':>8} {'build ms':>9} {'p50 no index':>13} {'gc':>6}")
-    at_1000 = (0.0, 0.0)
+    at_1000: tuple[float, float, list[Campaign], list[float]] = (0.0, 0.0, [], [])
     for count in (10, 100, 1_000, 10_000):
         runs = args.runs if count < 10_000 else max(200, args.runs // 4)
-        figures = bench(count, runs, rnd, catalog, carts, customer, clock)
+        figures = bench(count, runs, rnd, catalog, carts, customer)
         at_1000 = figures if count == 1_000 else at_1000
-    wall, cpu = at_1000
+    wall, cpu, campaigns, per_cart = at_1000
     print(f"1,000 campaigns: p99 {wall:.3f} ms wall clock, {cpu:.3f} ms of CPU (thread time); target < 2 ms: "
           f"{'met' if wall < 2 else 'MISSED'} (wall), {'met' if cpu < 2 else 'MISSED'} (CPU)")
+    by_cost = sorted(range(len(carts)), key=per_cart.__getitem__)
+    heaviest, median = by_cost[-1], by_cost[len(by_cost) // 2]
+    print(f"1,000 campaigns, median CPU per evaluation: heaviest cart (#{heaviest}) {per_cart[heaviest]:.3f} ms, "
+          f"median cart (#{median}) {per_cart[median]:.3f} ms")
+    if args.callgrind:
+        counts = {i: instructions(carts, campaigns, customer, i) for i in (heaviest, median)}
+        if counts[heaviest] is None:
+            print("instructions: valgrind not found")
+        else:
+            print(f"1,000 campaigns, instructions per evaluation (callgrind): heaviest cart (#{heaviest}) "
+                  f"{counts[heaviest]:,}, median cart (#{median}) {counts[median]:,}")
     print("(p99 cpu: the evaluation's own CPU time, which a busy machine's preemption does not inflate; gc: garbage "
           "collections during the timed runs / how many of the runs behind p99 saw one)")
 

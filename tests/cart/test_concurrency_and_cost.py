@@ -69,6 +69,20 @@ async def test_on_postgres_a_line_item_add_is_two_statements_without_a_transacti
     assert [(e.type, e.sequence) for e in events] == [("cart.created", 1), ("cart.updated", 2)]
 
 
+async def test_on_postgres_an_idempotency_key_marks_its_claim_in_the_write_itself(pg_tenant: Tenant) -> None:
+    """With a key: the claim, the same two statements (the write also marks the claim executed, in
+    the same statement: kassa_platform.executed), and the stored answer."""
+    variant = await pg_tenant.variant()
+    cart = await pg_tenant.cart()
+    with pg_tenant.backend.counter as counted:
+        response = await pg_tenant.post(f"/api/v1/carts/{cart['id']}/line-items", {"variantId": variant},
+                                        headers={"Idempotency-Key": f"cost-{cart['id']}"})
+    assert response.status_code == 200
+    claim, read, write, answer = counted.statements
+    assert claim.startswith("INSERT INTO idempotency_keys") and answer.startswith("UPDATE idempotency_keys")
+    assert "outbox_events" in write and "UPDATE idempotency_keys" in write and "idempotency_keys" not in read
+
+
 async def test_on_postgres_an_unknown_variant_is_refused_from_the_one_read(pg_tenant: Tenant) -> None:
     """The cart read carries the variant (an outer join): a variant that does not exist needs no second query."""
     cart = await pg_tenant.cart()

@@ -97,3 +97,15 @@ def test_integer_and_exact_apportionment_agree(total: int, weights: list[int]) -
 
     keys = [(w, i) for i, w in enumerate(weights)]
     assert apportion(total, weights, keys) == apportion(total, [Fraction(w) for w in weights], keys)
+
+
+@given(total=st.integers(min_value=-10**4, max_value=10**4),
+       weights=st.lists(st.integers(min_value=0, max_value=3), min_size=1, max_size=12),
+       keyed=st.booleans())
+def test_integer_and_exact_apportionment_agree_on_ties(total: int, weights: list[int], keyed: bool) -> None:
+    """Many equal remainders: the tiebreak (or, without one, the position) decides, the same way
+    in the integer path (a sort on plain tuples) as in the exact one."""
+    from fractions import Fraction
+
+    keys = [(w, f"k{i % 3}") for i, w in enumerate(weights)] if keyed else None
+    assert apportion(total, weights, keys) == apportion(total, [Fraction(w) for w in weights], keys)

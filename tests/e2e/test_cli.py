@@ -29,7 +29,7 @@ def kassa(*args: str, cwd: Path, env: dict[str, str] | None = None, check: bool 
 
 @contextmanager
 def serving(*args: str, cwd: Path, env: dict[str, str] | None = None,
-            timeout: float = 30) -> Iterator[tuple[str, list[str]]]:
+            timeout: float = 60) -> Iterator[tuple[str, list[str]]]:
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "kassa.cli", "serve", *args, "--port", str(port)], cwd=cwd,
                             env={**os.environ, "KASSA_LOG_FORMAT": "text", **(env or {})},

@@ -111,7 +111,9 @@ ROUTES: list[HTTPRouteHandler] = [
     *_both(get, "/{session_id:str}/payments", session_payments, "listCheckoutSessionPayments", canonical=SESSIONS,
            opt={"scope": "checkout:read"}),
     *_both(post, "/{session_id:str}/complete", complete_session, "completeCheckoutSession", canonical=SESSIONS_ALT,
-           status_code=200, opt={"scope": "checkout:write", "rate_limit": "completes", **BROWSER}),
+           status_code=200, opt={"scope": "checkout:write", "rate_limit": "completes", **BROWSER,
+                                 # the saga holds a claim on the session: a retry after a crash reruns it
+                                 "self_guarded": True}),
     post(SESSIONS_ALT + "/embed-token", operation_id="createEmbedToken", opt={"scope": "checkout:write"})(
         create_embed_token),
     get("/api/v1/payment-methods", operation_id="listPaymentMethods", opt={"scope": "checkout:read", **BROWSER})(

@@ -19,6 +19,7 @@ ERROR_STATUS: dict[str, int] = {
     "conflict": 409,
     "idempotency_key_reused": 409,
     "idempotency_key_in_progress": 409,
+    "idempotency_key_executed": 409,
     "request_too_large": 413,
     "json_too_deep": 400,
     "unsupported_media_type": 415,

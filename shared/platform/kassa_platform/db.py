@@ -19,6 +19,7 @@ from sqlalchemy import event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from . import executed
 from .direct import DirectPool, OnDemandConnection
 
 NAMING_CONVENTION = {
@@ -112,6 +113,8 @@ class Database:
         self._reader = engine.execution_options(isolation_level="AUTOCOMMIT") if is_postgres(engine) else engine
         # PostgreSQL: hot-path statements on asyncpg directly (kassa_platform.direct); None on SQLite.
         self.direct = DirectPool(engine.url, direct_pool_size) if is_postgres(engine) else None
+        if not event.contains(engine.sync_engine, "after_cursor_execute", _note_write):
+            event.listen(engine.sync_engine, "after_cursor_execute", _note_write)
 
     def on_demand(self) -> OnDemandConnection:
         """A stand-in for a read connection that opens one only if a statement needs it."""
@@ -130,11 +133,36 @@ class Database:
         return self.engine.begin()
 
 
+_WROTE = "kassa.wrote"
+
+
+def _note_write(conn: sa.Connection, cursor: Any, _statement: str, _parameters: Any, context: Any,
+                _executemany: bool) -> None:
+    """Remember that the connection's transaction changed a row (`transaction` asks)."""
+    if context is not None and (context.isinsert or context.isupdate or context.isdelete) and cursor.rowcount != 0:
+        conn.info[_WROTE] = True
+
+
 @asynccontextmanager
 async def transaction(db: Database) -> AsyncIterator[AsyncConnection]:
-    """A connection inside one transaction: commit on success, roll back on any error."""
+    """A connection inside one transaction: commit on success, roll back on any error.
+
+    The first transaction of a request with an Idempotency-Key that changes a row also marks the
+    key's claim `executed` before it commits (kassa_platform.executed), or rolls back if the claim
+    was taken over meanwhile.
+    """
+    mark = executed.pending(db)
     async with db.begin() as conn:
+        if mark is not None:
+            conn.info[_WROTE] = False
         yield conn
+        if mark is not None and executed.pending(db) is mark and conn.info.pop(_WROTE, False):
+            if (await conn.execute(executed.mark_statement(), mark.params())).rowcount != 1:
+                raise executed.claim_lost()
+        else:
+            mark = None
+    if mark is not None:
+        mark.marked = True
 
 
 def is_postgres(conn: AsyncConnection | AsyncEngine) -> bool:

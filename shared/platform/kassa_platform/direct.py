@@ -25,6 +25,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from . import executed
+
 _DIALECT = PGDialect_asyncpg()
 
 
@@ -37,9 +39,12 @@ _JSON_NULL = _JsonNull()
 
 class DirectStatement:
     """A Core statement compiled once for asyncpg: its SQL, its parameters in order, and which of
-    them are JSON."""
+    them are JSON. A write with RETURNING also gets its `marked` variant, run instead while a request
+    with an Idempotency-Key has not committed its change yet (kassa_platform.executed)."""
 
-    def __init__(self, statement: sa.Executable) -> None:
+    def __init__(self, statement: sa.Executable, *, variant: bool = True) -> None:
+        marked = executed.marked_variant(statement) if variant else None
+        self.marked = None if marked is None else DirectStatement(marked, variant=False)
         compiled = statement.compile(dialect=_DIALECT)  # type: ignore[attr-defined]
         self.sql = str(compiled)
         self.names: tuple[str, ...] = tuple(compiled.positiontup or ())
@@ -112,12 +117,20 @@ class DirectPool:
         return [Row(r) for r in await self._run("fetch", statement, params)]
 
     async def _run(self, method: str, statement: DirectStatement, params: dict[str, Any]) -> Any:
+        mark = executed.pending_on_pool(self) if statement.marked is not None else None
+        if mark is not None:
+            statement, params = statement.marked, {**params, **mark.params()}  # type: ignore[assignment]
         for listener in self.listeners:
             listener(statement.sql)
         args = statement.args(params)
         conn = await self._lease()
         try:
             result = await getattr(conn, method)(statement.sql, *args)
+        except asyncpg.DivisionByZeroError:
+            self._give_back(conn)
+            if mark is not None:  # the marked variant's guard: the claim is no longer this request's
+                raise executed.claim_lost() from None
+            raise
         except asyncpg.PostgresError as exc:
             # A SQL error leaves the connection usable; a lost connection or a shutdown does not.
             if isinstance(exc, CONNECTION_LOST) or conn.is_closed():
@@ -132,6 +145,9 @@ class DirectPool:
                 self._drop_idle()
             raise
         self._give_back(conn)
+        if mark is not None and (result is not None if method == "fetchrow" else len(result) > 0):
+            # A row came back: the write happened, and the mark committed with it.
+            mark.marked = True
         return result
 
     async def _lease(self) -> asyncpg.Connection:

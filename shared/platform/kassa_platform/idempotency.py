@@ -7,6 +7,13 @@ and any 5xx release the key instead, so the same request may be retried with it.
 duplicate waits for the first to finish and replays it (or runs itself, if the first released
 the key), or is refused with 409 if it takes too long; a request with other parameters under
 the same key is refused with 409. A claim whose owner died is taken over once its lock expires.
+
+The request's first committed change marks the claim `executed` in the same transaction
+(kassa_platform.executed). From then on the key is never released: an answer that is not kept
+ends the claim's lock instead, and a claim that is `executed` but has no stored answer (its
+process died in between) is never taken over: a retry gets 409 `idempotency_key_executed`.
+Routes whose handler guards its own effect (`opt={"self_guarded": True}`: the checkout
+completion, which holds a claim on the session) are not marked; a retry runs them again.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from sqlalchemy.exc import IntegrityError
 from .auth import PRINCIPAL_KEY, Principal
 from .body import BODY_KEY
 from .clock import Clock
+from . import executed
 from .db import Database
 from .logs import request_id_var
 from .middleware import header
@@ -134,11 +142,19 @@ class IdempotencyStore:
             if row.state == "completed":
                 headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in (row.response_headers or [])]
                 return Claim("replay", row.status_code, headers, row.response_body or b"")
-            if row.locked_until <= now:
-                # The first owner died mid-request: take over, but only one of us.
+            if row.state == "executed" and row.locked_until <= now:
+                # Its change committed, its answer was never stored: running it again would repeat it.
+                raise KassaError("idempotency_key_executed",
+                                 "The request with this Idempotency-Key ran and its change stands, but its answer "
+                                 "was lost before it could be stored; it will not run again. Read the resource "
+                                 "to see the result, and use a new key for a new request")
+            if row.state == "in_progress" and row.locked_until <= now:
+                # The first owner died mid-request: take over, but only one of us, and only while
+                # its change has not committed (its commit marks the row `executed`).
                 taken = await conn.execute(
                     sa.update(t)
-                    .where(t.c.app_id == app_id, t.c.key == key, t.c.locked_until == row.locked_until)
+                    .where(t.c.app_id == app_id, t.c.key == key, t.c.state == "in_progress",
+                           t.c.locked_until == row.locked_until)
                     .values(locked_until=lease)
                 )
                 if taken.rowcount == 1:
@@ -154,16 +170,27 @@ class IdempotencyStore:
         async with self.db.begin() as conn:
             await conn.execute(
                 sa.update(t)
-                .where(t.c.app_id == app_id, t.c.key == key, t.c.state == "in_progress",
+                .where(t.c.app_id == app_id, t.c.key == key, t.c.state.in_(("in_progress", "executed")),
                        t.c.locked_until == claim.locked_until)
                 .values(state="completed", status_code=status, response_headers=replayed, response_body=body)
             )
 
     async def release(self, app_id: str, key: str, claim: Claim) -> None:
+        """Nothing was done: the key is free again (unless a commit whose outcome this process could
+        not tell marked it `executed`: that row stays)."""
         t = idempotency_keys
         async with self.db.begin() as conn:
             await conn.execute(sa.delete(t).where(t.c.app_id == app_id, t.c.key == key, t.c.state == "in_progress",
                                                   t.c.locked_until == claim.locked_until))
+
+    async def end_lease(self, app_id: str, key: str, claim: Claim) -> None:
+        """The request changed something but its answer is not kept (a 5xx after its commit): the key
+        stays `executed`, and its lock ends now so that a retry is told so at once."""
+        t = idempotency_keys
+        async with self.db.begin() as conn:
+            await conn.execute(sa.update(t).where(t.c.app_id == app_id, t.c.key == key, t.c.state == "executed",
+                                                  t.c.locked_until == claim.locked_until)
+                               .values(locked_until=self.clock.now()))
 
     async def purge_expired(self, batch: int = 5000) -> int:
         """Delete keys past their retention, in batches so that no transaction grows large."""
@@ -187,7 +214,19 @@ class IdempotencyMiddleware:
         self.store = store
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST":
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        # Each request its own claim, or none: in embedded mode a service calls another in the same
+        # task, and that request's commits are not the caller's change.
+        token = executed.current.set(None)
+        try:
+            await self._handle(scope, receive, send)
+        finally:
+            executed.current.reset(token)
+
+    async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
         key = header(scope, b"idempotency-key")
@@ -223,13 +262,28 @@ class IdempotencyMiddleware:
                 out.append(message.get("body", b""))
             await send(message)
 
+        # The request's first committed change marks the claim (a self-guarded route's is never marked).
+        handler = scope.get("route_handler")
+        guarded = handler is not None and handler.opt.get("self_guarded")
+        mark = None if guarded else executed.PendingMark(self.store.db, principal.app_id, key,
+                                                         claim.locked_until)  # type: ignore[arg-type]
+        executed.current.set(mark)
         try:
             await self.app(scope, receive, capture)
         except BaseException:
-            await self.store.release(principal.app_id, key, claim)
+            await self._not_kept(principal.app_id, key, claim, mark)
             raise
+        finally:
+            if mark is not None:
+                mark.closed = True
         answer = b"".join(out)
         if kept(status, answer):
             await self.store.complete(principal.app_id, key, claim, status, headers, answer)
         else:
-            await self.store.release(principal.app_id, key, claim)
+            await self._not_kept(principal.app_id, key, claim, mark)
+
+    async def _not_kept(self, app_id: str, key: str, claim: Claim, mark: executed.PendingMark | None) -> None:
+        if mark is not None and mark.marked:
+            await self.store.end_lease(app_id, key, claim)  # its change committed: the key must stay
+        else:
+            await self.store.release(app_id, key, claim)

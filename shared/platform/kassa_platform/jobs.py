@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Protocol
 
+from . import executed
 from .clock import Clock
 from .db import Database
 from .metrics import job_run
@@ -110,6 +111,8 @@ class InProcessRunner:
         task.add_done_callback(self._tasks.discard)
 
     async def _run(self, spec: JobSpec, args: tuple[Any, ...], job_id: str | None, defer: timedelta | None) -> None:
+        # The task copied the context of whatever enqueued it: a job's commits are no request's change.
+        executed.current.set(None)
         try:
             if defer:
                 await asyncio.sleep(defer.total_seconds())

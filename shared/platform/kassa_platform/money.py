@@ -37,7 +37,7 @@ def apportion(total: int, weights: Sequence[Decimal | Fraction | int], tiebreak:
         if total:
             raise ValueError("cannot apportion a non-zero amount over nothing")
         return []
-    if all(type(w) is int for w in weights):
+    if set(map(type, weights)) == {int}:  # (no generator: this runs for every discount split)
         return _apportion_ints(total, weights, tiebreak)  # type: ignore[arg-type]
     fw = [Fraction(w) if not isinstance(w, Decimal) else Fraction(w) for w in weights]
     if any(w < 0 for w in fw):
@@ -59,25 +59,31 @@ def apportion(total: int, weights: Sequence[Decimal | Fraction | int], tiebreak:
 
 
 def _apportion_ints(total: int, weights: Sequence[int], tiebreak: Sequence[tuple] | None) -> list[int]:
-    """The same split for integer weights, in integer arithmetic (no Fractions: many times faster)."""
+    """The same split for integer weights, in integer arithmetic (no Fractions: many times faster).
+    Hot (every discount over a cart's lines): comprehensions, and a sort on plain tuples."""
     n = len(weights)
-    if any(w < 0 for w in weights):
+    if min(weights) < 0:
         raise ValueError("weights must not be negative")
     weight_sum = sum(weights)
     if weight_sum == 0:
         weights, weight_sum = [1] * n, n
     sign = -1 if total < 0 else 1
     magnitude = abs(total)
-    parts = []
-    remainders = []
-    for w in weights:
-        q, r = divmod(magnitude * w, weight_sum)
-        parts.append(q)
-        remainders.append(r)
+    parts = [magnitude * w // weight_sum for w in weights]
     left = magnitude - sum(parts)
     if left:
-        keys = tiebreak or [()] * n
-        order = sorted(range(n), key=lambda i: (remainders[i], keys[i], -i), reverse=True)
-        for i in order[:left]:
+        # The `left` largest remainders get one unit more; among equal remainders at the cut, the
+        # greater tiebreak, then the earlier position. Found with a sort of plain ints: ties at
+        # the cut are rare, and only they need the tiebreak.
+        remainders = [magnitude * w - p * weight_sum for w, p in zip(weights, parts, strict=True)]
+        ranked = sorted(remainders, reverse=True)
+        cut = ranked[left - 1]
+        need = left - ranked.index(cut)  # units for the remainders equal to the cut
+        tied = [i for i, r in enumerate(remainders) if r == cut]
+        if need < len(tied):
+            keys = tiebreak or [()] * n
+            tied = sorted(tied, key=lambda i: (keys[i], -i), reverse=True)[:need]
+        parts = [p + 1 if r > cut else p for p, r in zip(parts, remainders, strict=True)]
+        for i in tied:
             parts[i] += 1
-    return [sign * p for p in parts]
+    return [sign * p for p in parts] if sign < 0 else parts

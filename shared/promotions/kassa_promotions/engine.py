@@ -25,9 +25,7 @@ Gift cards are payment, not promotion: they are never blocked and never block.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from itertools import groupby
 
 from .allocation import unit_splits
 from .matching import CartView
@@ -47,25 +45,29 @@ from .model import (
 )
 from .reasons import Miss, Reason
 from .rewards import Grant, clamp_to_budget, compute, percent_off_delivered
-from .rules import basket_miss, is_relevant, remaining_budget, standing_miss
+from .rules import basket_miss, date_miss, is_relevant, only_dates_stand, remaining_budget, standing_miss
 
 
-@dataclass(frozen=True, slots=True)
-class _Candidate:
-    campaign: Campaign
-    code: AppliedCode | None
+class Candidate:
+    """A campaign (or a code) as the engine considers it, with what it needs to know about it
+    that does not depend on the cart, worked out once: `CampaignIndex` keeps one per automatic
+    campaign, so pricing a cart builds none of them."""
 
-    def order_key(self) -> tuple:
-        c = self.campaign
-        return (-c.priority, c.created_at, c.id, self.code.code if self.code else "")
+    __slots__ = ("campaign", "code", "key", "priority", "basket_percentage", "reward_type", "budget", "dates_only")
+
+    def __init__(self, campaign: Campaign, code: AppliedCode | None = None) -> None:
+        self.campaign = campaign
+        self.code = code
+        self.key = (-campaign.priority, campaign.created_at, campaign.id, code.code if code else "")
+        self.priority = campaign.priority
+        self.basket_percentage = isinstance(campaign.reward, PercentOff) and campaign.items is None
+        self.reward_type: str = type(campaign.reward).__struct_config__.tag  # type: ignore[assignment]
+        self.budget = remaining_budget(campaign)
+        self.dates_only = code is None and only_dates_stand(campaign)  # see rules.only_dates_stand
 
 
-def _is_basket_percentage(campaign: Campaign) -> bool:
-    return isinstance(campaign.reward, PercentOff) and campaign.items is None
-
-
-def _reward_type(campaign: Campaign) -> str:
-    return type(campaign.reward).__struct_config__.tag  # type: ignore[return-value]
+def _order_key(candidate: Candidate) -> tuple:
+    return candidate.key
 
 
 class _Run:
@@ -74,11 +76,12 @@ class _Run:
     def __init__(self, view: CartView, customer: Customer, now: datetime, options: EngineOptions) -> None:
         cart = view.cart
         self.cart = cart
+        self.currency = cart.currency
         self.view = view
         self.customer = customer
         self.now = now
         self.options = options
-        self.remaining = {ln.id: ln.subtotal for ln in cart.lines}
+        self.remaining = {ln.id: ln.unit_price * ln.quantity for ln in cart.lines}
         self.shipping_left = cart.shipping_amount
         self.applied: list[AppliedDiscount] = []
         self.rejected: list[Rejection] = []
@@ -86,13 +89,14 @@ class _Run:
         self.blocker: tuple[Reason, str] | None = None  # (reason for later ones, name of the blocker)
         self.percentage_applied: str | None = None
 
-    def reject(self, candidate: _Candidate, miss: Miss) -> None:
+    def reject(self, candidate: Candidate, miss: Miss) -> None:
         c = candidate.campaign
         code = candidate.code.code if candidate.code else None
-        self.rejected.append(Rejection(campaign_id=c.id, code=code, name=c.name, reason=miss.reason.value,
-                                       params=miss.params, currency=self.cart.currency))
+        self.rejected.append(Rejection(campaign_id=c.id, code=code, name=c.name, reason=miss.reason._value_,
+                                       params=miss.params, currency=self.currency))
 
-    def stacking_miss(self, campaign: Campaign) -> Miss | None:
+    def stacking_miss(self, candidate: Candidate) -> Miss | None:
+        campaign = candidate.campaign
         if campaign.id in self.applied_campaigns:
             return Miss(Reason.ALREADY_APPLIED)
         if self.blocker is not None:
@@ -100,62 +104,67 @@ class _Run:
             return Miss(reason, {"other": other})
         if campaign.stacking == "exclusive" and self.applied:
             return Miss(Reason.EXCLUDED_BY_EXCLUSIVE, {"variant": "self", "other": self.applied[0].name})
-        if (self.percentage_applied is not None and _is_basket_percentage(campaign)
+        if (self.percentage_applied is not None and candidate.basket_percentage
                 and not self.options.allow_multiple_percentage_basket):
             return Miss(Reason.PERCENTAGE_ALREADY_APPLIED, {"other": self.percentage_applied})
         return None
 
-    def consider(self, candidate: _Candidate, *, promotion: bool = True) -> None:
-        campaign, code, currency = candidate.campaign, candidate.code, self.cart.currency
-        miss = standing_miss(campaign, code, self.customer, self.now, currency)
+    def consider(self, candidate: Candidate, *, promotion: bool = True) -> None:
+        campaign, code, currency = candidate.campaign, candidate.code, self.currency
+        if candidate.dates_only:
+            miss = date_miss(campaign, None, self.now)
+        else:
+            miss = standing_miss(campaign, code, self.customer, self.now, currency, candidate.budget)
         if miss is None and promotion:
-            miss = self.stacking_miss(campaign)
+            miss = self.stacking_miss(candidate)
         if miss is not None:
             self.reject(candidate, miss)
             return
         eligible = self.view.eligible(campaign)
         outcome: Grant | Miss | None = basket_miss(campaign, eligible, self.remaining, currency)
         if outcome is None:
-            outcome = compute(campaign, code, self.view, self.remaining, self.shipping_left, currency)
+            outcome = compute(campaign, code, self.view, self.remaining, self.shipping_left, currency, eligible)
         if isinstance(outcome, Miss):
             self.reject(candidate, outcome)
             return
-        self.grant(candidate, clamp_to_budget(outcome, remaining_budget(campaign), currency), promotion)
+        self.grant(candidate, clamp_to_budget(outcome, candidate.budget, currency), promotion)
 
-    def grant(self, candidate: _Candidate, grant: Grant, promotion: bool) -> None:
+    def grant(self, candidate: Candidate, grant: Grant, promotion: bool) -> None:
         campaign, code = candidate.campaign, candidate.code
-        for line_id, part in grant.lines.items():
-            self.remaining[line_id] -= part
+        remaining, lines = self.remaining, grant.lines
+        for line_id, part in lines.items():
+            remaining[line_id] -= part
         self.shipping_left -= grant.shipping
+        amount = sum(lines.values()) + grant.shipping  # (Grant.amount)
         spend = None
-        if isinstance(campaign.reward, GiftCard) and code is not None:
-            spend = GiftCardSpend(spent=grant.amount, balance_left=(code.balance or 0) - grant.amount)
+        if code is not None and isinstance(campaign.reward, GiftCard):
+            spend = GiftCardSpend(spent=amount, balance_left=(code.balance or 0) - amount)
         self.applied.append(AppliedDiscount(
             campaign_id=campaign.id, code=code.code if code else None, name=campaign.name,
-            reward_type=_reward_type(campaign), amount=grant.amount, lines=grant.lines, shipping=grant.shipping,
+            reward_type=candidate.reward_type, amount=amount, lines=lines, shipping=grant.shipping,
             clamped=grant.clamped, note=grant.note, gift_card=spend,
         ))
         self.applied_campaigns.add(campaign.id)
         if not promotion:
             return
-        if _is_basket_percentage(campaign):
+        if candidate.basket_percentage:
             self.percentage_applied = self.percentage_applied or campaign.name
         if campaign.stacking == "exclusive":
             self.blocker = (Reason.EXCLUDED_BY_EXCLUSIVE, campaign.name)
         elif campaign.stacking == "stop":
             self.blocker = (Reason.STOPPED_BY_EARLIER, campaign.name)
 
-    def order_percentages(self, tier: list[_Candidate]) -> list[_Candidate]:
+    def order_percentages(self, tier: list[Candidate]) -> list[Candidate]:
         """Re-sort the percentage basket vouchers of one priority among their own slots."""
-        slots = [i for i, cand in enumerate(tier) if _is_basket_percentage(cand.campaign)]
+        slots = [i for i, cand in enumerate(tier) if cand.basket_percentage]
         if len(slots) < 2:
             return tier
         basket = sum(self.remaining.values())
-        currency = self.cart.currency
+        currency = self.currency
 
-        def key(cand: _Candidate) -> tuple:
+        def key(cand: Candidate) -> tuple:
             delivered = percent_off_delivered(cand.campaign.reward, basket, currency)  # type: ignore[arg-type]
-            return (-delivered, *cand.order_key()[1:])
+            return (-delivered, *cand.key[1:])
 
         ordered = sorted((tier[i] for i in slots), key=key)
         tier = list(tier)
@@ -164,11 +173,11 @@ class _Run:
         return tier
 
     def result(self) -> Evaluation:
-        lines = tuple(
-            LineAllocation(line_id=ln.id, amount=ln.subtotal - self.remaining[ln.id],
-                           unit_splits=unit_splits(ln.subtotal - self.remaining[ln.id], ln.quantity))
-            for ln in self.cart.lines
-        )
+        remaining = self.remaining
+        lines = tuple([
+            LineAllocation(line_id=ln.id, amount=amount, unit_splits=unit_splits(amount, ln.quantity))
+            for ln in self.cart.lines for amount in (ln.unit_price * ln.quantity - remaining[ln.id],)
+        ])
         return Evaluation(currency=self.cart.currency, lines=lines,
                           shipping_discount=self.cart.shipping_amount - self.shipping_left,
                           discounts=tuple(self.applied), rejected=tuple(self.rejected))
@@ -201,35 +210,53 @@ def evaluate_view(
     codes: Sequence[AppliedCode] = (),
     customer: Customer | None = None,
     options: EngineOptions | None = None,
-    relevant: bool = False,
+    prepared: list[Candidate] | None = None,
 ) -> Evaluation:
     """`evaluate` on a cart view that may already know which lines each campaign matches.
-    `relevant=True`: the campaigns are `CampaignIndex` candidates, already tested for relevance
-    (the very test below), so it is not run twice."""
+    `prepared`: instead of `campaigns`, the `CampaignIndex` candidates, already tested for
+    relevance (the very test below) and already in evaluation order."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     run = _Run(view, customer or Customer(), now, options or EngineOptions())
 
-    promotions: list[_Candidate] = []
-    gift_cards: list[_Candidate] = []
-    seen_campaigns: set[str] = set()
-    for campaign in campaigns:
-        if campaign.id not in seen_campaigns and (relevant or is_relevant(campaign, view)):
-            promotions.append(_Candidate(campaign, None))
-        seen_campaigns.add(campaign.id)
+    promotions: list[Candidate] = []
+    gift_cards: list[Candidate] = []
+    if prepared is not None:
+        promotions = prepared
+    else:
+        seen_campaigns: set[str] = set()
+        for campaign in campaigns:
+            if campaign.id not in seen_campaigns and is_relevant(campaign, view):
+                promotions.append(Candidate(campaign))
+            seen_campaigns.add(campaign.id)
+    promotions_sorted = prepared is not None
     seen_codes: set[str] = set()
     for code in codes:
-        candidate = _Candidate(code.campaign, code)
+        candidate = Candidate(code.campaign, code)
         if code.code in seen_codes:
             run.reject(candidate, Miss(Reason.ALREADY_APPLIED))
             continue
         seen_codes.add(code.code)
-        (gift_cards if isinstance(code.campaign.reward, GiftCard) else promotions).append(candidate)
+        if isinstance(code.campaign.reward, GiftCard):
+            gift_cards.append(candidate)
+        else:
+            if promotions_sorted:
+                promotions, promotions_sorted = list(promotions), False  # never reorder the caller's list
+            promotions.append(candidate)
 
-    promotions.sort(key=_Candidate.order_key)
-    for _priority, tier in groupby(promotions, key=lambda cand: cand.campaign.priority):
-        for candidate in run.order_percentages(list(tier)):
+    if not promotions_sorted:
+        promotions.sort(key=_order_key)
+    # One priority at a time (the list is sorted by priority): percentage basket vouchers are
+    # re-sorted among their own slots within it.
+    start, count = 0, len(promotions)
+    while start < count:
+        priority, end = promotions[start].priority, start + 1
+        while end < count and promotions[end].priority == priority:
+            end += 1
+        tier = promotions[start:end] if end - start > 1 else [promotions[start]]
+        for candidate in run.order_percentages(tier):
             run.consider(candidate)
-    for candidate in sorted(gift_cards, key=_Candidate.order_key):
+        start = end
+    for candidate in sorted(gift_cards, key=_order_key):
         run.consider(candidate, promotion=False)
     return run.result()

@@ -17,21 +17,35 @@ class CartView:
     def __init__(self, cart: Cart) -> None:
         self.cart = cart
         self.lines = cart.lines
-        self._by_product: dict[str, list[int]] = {}
+        # The lines by product, variant and category: built on the first lookup (the index
+        # answers most campaigns itself, see `know`).
+        self._by_product: dict[str, list[int]] | None = None
         self._by_variant: dict[str, list[int]] = {}
         self._by_category: dict[str, list[int]] = {}
-        for i, ln in enumerate(cart.lines):
-            if ln.product_id is not None:
-                self._by_product.setdefault(ln.product_id, []).append(i)
-            if ln.variant_id is not None:
-                self._by_variant.setdefault(ln.variant_id, []).append(i)
-            for category in ln.categories:
-                self._by_category.setdefault(category, []).append(i)
         # Memos keyed by id(): the objects are kept alive in `_alive`, so an id cannot be reused
         # by another object while this view exists.
         self._matched: dict[int, tuple[CartLine, ...]] = {}
         self._eligible: dict[int, tuple[CartLine, ...]] = {}
         self._alive: list[object] = []
+
+    def _lookups(self) -> None:
+        by_product: dict[str, list[int]] = {}
+        for i, ln in enumerate(self.lines):
+            if ln.product_id is not None:
+                by_product.setdefault(ln.product_id, []).append(i)
+            if ln.variant_id is not None:
+                self._by_variant.setdefault(ln.variant_id, []).append(i)
+            for category in ln.categories:
+                self._by_category.setdefault(category, []).append(i)
+        self._by_product = by_product
+
+    def know(self, eligible: dict[int, tuple[CartLine, ...]], matched: dict[int, tuple[CartLine, ...]],
+             owner: object) -> None:
+        """Answers worked out elsewhere (`CampaignIndex`, from its own lookups), by id() of the
+        campaign (`eligible`) or matcher (`matched`); `owner` keeps those objects alive."""
+        self._eligible.update(eligible)
+        self._matched.update(matched)
+        self._alive.append(owner)
 
     def matching(self, matcher: ItemMatcher) -> tuple[CartLine, ...]:
         """The lines `matcher` matches, in cart order."""
@@ -48,8 +62,10 @@ class CartView:
         if includes == 0 or includes > len(self.lines):
             return tuple(ln for ln in self.lines if m.matches(ln))
         # Few includes: look them up rather than scan the lines.
+        if self._by_product is None:
+            self._lookups()
         positions: set[int] = set()
-        for source, keys in ((self._by_product, products), (self._by_variant, variants),
+        for source, keys in ((self._by_product or {}, products), (self._by_variant, variants),
                              (self._by_category, categories)):
             if keys:
                 get = source.get

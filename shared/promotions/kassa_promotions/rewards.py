@@ -49,6 +49,8 @@ def _percent_of(amount: int, percent: Decimal | int) -> int:
 
 
 def _remaining_of(eligible: Sequence[CartLine], remaining: Mapping[str, int]) -> dict[str, int]:
+    if len(eligible) == len(remaining):  # every line (ids are unique): a copy, in the same cart order
+        return dict(remaining)
     return {ln.id: remaining[ln.id] for ln in eligible}
 
 
@@ -118,16 +120,17 @@ def buy_x_get_y(reward: BuyXGetY, eligible: Sequence[CartLine], remaining: Mappi
 
 
 def bundle(reward: Bundle, eligible: Sequence[CartLine], remaining: Mapping[str, int], currency: str,
-           group_lines: Sequence[frozenset[str]]) -> Grant | Miss:
-    """`group_lines`: the ids of the lines each group matches."""
-    empty = sum(1 for ids in group_lines if not ids)
+           group_lines: Sequence[Sequence[CartLine]]) -> Grant | Miss:
+    """`group_lines`: the lines each group matches."""
+    empty = len(group_lines) - sum(map(bool, group_lines))
     if empty:  # the usual incomplete meal deal: say how many groups are missing, skip the search
         return Miss(Reason.BUNDLE_INCOMPLETE, {"count": empty})
+    group_ids = [frozenset(ln.id for ln in lines) for lines in group_lines]
     price = reward.prices[currency]
     # Units as runs of equal price: [price, line id, units left]; at most two runs per line.
     runs = [[p, ln.id, count] for ln in eligible for p, count in unit_prices(remaining[ln.id], ln.quantity)]
     runs.sort(key=lambda r: (-r[0], r[1]))  # most expensive first, so the shopper saves the most
-    members = [[i for i, r in enumerate(runs) if r[1] in ids] for ids in group_lines]
+    members = [[i for i, r in enumerate(runs) if r[1] in ids] for ids in group_ids]
     # Greedy, most constrained group first, so overlapping groups still form as many bundles
     # as they can in the usual cases (a main that is also a snack, etc.).
     order = sorted(range(len(members)), key=lambda g: (sum(runs[i][2] for i in members[g]), g))
@@ -193,9 +196,11 @@ _SHIPPING = "\x00shipping"  # a key no line id can be: sorts apart in apportion'
 
 
 def compute(campaign: Campaign, code: AppliedCode | None, view: CartView, remaining: Mapping[str, int],
-            shipping_left: int, currency: str) -> Grant | Miss:
+            shipping_left: int, currency: str, eligible: Sequence[CartLine] | None = None) -> Grant | Miss:
+    """`eligible`: `view.eligible(campaign)`, when the caller has it already."""
     reward = campaign.reward
-    eligible = view.eligible(campaign)
+    if eligible is None:
+        eligible = view.eligible(campaign)
     if isinstance(reward, PercentOff):
         return percent_off(reward, eligible, remaining, currency)
     if isinstance(reward, FixedOff):
@@ -205,8 +210,7 @@ def compute(campaign: Campaign, code: AppliedCode | None, view: CartView, remain
     if isinstance(reward, BuyXGetY):
         return buy_x_get_y(reward, eligible, remaining)
     if isinstance(reward, Bundle):
-        group_lines = [frozenset(ln.id for ln in view.matching(g)) for g in reward.groups]
-        return bundle(reward, eligible, remaining, currency, group_lines)
+        return bundle(reward, eligible, remaining, currency, [view.matching(g) for g in reward.groups])
     if isinstance(reward, ShippingOff):
         return shipping_off(reward, shipping_left, currency)
     if isinstance(reward, GiftCard):

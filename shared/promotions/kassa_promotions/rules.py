@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from .matching import CartView
 from .model import (
@@ -109,17 +110,24 @@ def is_relevant(campaign: Campaign, view: CartView) -> bool:
 
 
 def remaining_budget(campaign: Campaign) -> int | None:
-    budgets = [b for b in (campaign.remaining_budget, campaign.remaining_period_budget) if b is not None]
-    return min(budgets) if budgets else None
+    budget, period = campaign.remaining_budget, campaign.remaining_period_budget
+    if period is None:
+        return budget
+    return period if budget is None else min(budget, period)
 
 
 def _customer_eligible(campaign: Campaign, customer: Customer) -> bool:
     rules = campaign.rules
-    email = customer.email.lower() if customer.email else None
-    if customer.id is not None and customer.id in rules.exclude_customer_ids:
+    # Most campaigns restrict nobody, or only by segment: the emptiness tests come first, and
+    # the email is lowered only when a rule needs it.
+    if rules.exclude_customer_ids and customer.id is not None and customer.id in rules.exclude_customer_ids:
         return False
-    if email and rules.exclude_emails and email in {e.lower() for e in rules.exclude_emails}:
-        return False
+    if rules.exclude_emails or rules.emails:
+        email = customer.email.lower() if customer.email else None
+        if email and rules.exclude_emails and email in {e.lower() for e in rules.exclude_emails}:
+            return False
+    else:
+        email = None
     if rules.exclude_segments and not rules.exclude_segments.isdisjoint(customer.segments):
         return False
     if rules.customer_ids or rules.emails:  # an identity list: the customer must be on it
@@ -138,10 +146,41 @@ def _assigned_to_customer(code: AppliedCode, customer: Customer) -> bool:
     return owner == customer.id or (customer.email is not None and owner.lower() == customer.email.lower())
 
 
+def date_miss(campaign: Campaign, code: AppliedCode | None, now: datetime) -> Miss | None:
+    if campaign.starts_at is not None and now < campaign.starts_at:
+        return Miss(Reason.NOT_STARTED)
+    if campaign.ends_at is not None:
+        # A code stays redeemable for the grace period: vouchers handed out on the last day work.
+        if code is not None and campaign.redemption_grace_hours:
+            expired = now >= campaign.ends_at + timedelta(hours=campaign.redemption_grace_hours)
+        else:
+            expired = now >= campaign.ends_at
+        if expired:
+            return Miss(Reason.EXPIRED)
+    return None
+
+
+def only_dates_stand(campaign: Campaign) -> bool:
+    """Whether, for an automatic campaign, `standing_miss` comes down to `date_miss` whoever the
+    customer: no rule on who may buy, no limit reached, budget left. Worked out once per
+    campaign (`engine.Candidate`), so most candidates skip the other checks."""
+    rules = campaign.rules
+    budget = remaining_budget(campaign)
+    return not (rules.customer_ids or rules.exclude_customer_ids or rules.emails or rules.exclude_emails
+                or rules.segments or rules.exclude_segments or rules.first_order_only
+                or rules.per_customer_limit is not None
+                or (campaign.remaining_uses is not None and campaign.remaining_uses <= 0)
+                or (budget is not None and budget <= 0) or isinstance(campaign.reward, GiftCard))
+
+
+_UNSET: Any = object()  # budget not given: `standing_miss` works it out
+
+
 def standing_miss(campaign: Campaign, code: AppliedCode | None, customer: Customer, now: datetime,
-                  currency: str) -> Miss | None:
+                  currency: str, budget: int | None = _UNSET) -> Miss | None:
     """The first reason, in a fixed order, why this campaign (or code) cannot apply to any cart
-    of this customer right now; None if it can."""
+    of this customer right now; None if it can. `budget`: `remaining_budget(campaign)`, when
+    the caller has it already."""
     if code is not None:
         if code.status == "deactivated" or not campaign.active:
             return Miss(Reason.CODE_INACTIVE)
@@ -153,34 +192,32 @@ def standing_miss(campaign: Campaign, code: AppliedCode | None, customer: Custom
             return Miss(Reason.CODE_INACTIVE)
     # (An inactive automatic campaign is not relevant, so it never gets here.)
 
-    if campaign.starts_at is not None and now < campaign.starts_at:
-        return Miss(Reason.NOT_STARTED)
-    if campaign.ends_at is not None:
-        # A code stays redeemable for the grace period: vouchers handed out on the last day work.
-        grace = timedelta(hours=campaign.redemption_grace_hours) if code is not None else timedelta()
-        if now >= campaign.ends_at + grace:
-            return Miss(Reason.EXPIRED)
+    miss = date_miss(campaign, code, now)
+    if miss is not None:
+        return miss
 
-    # An automatic campaign got here only if relevant, which includes the currency.
-    if code is not None and not currency_ok(campaign, currency):
-        return Miss(Reason.CURRENCY_MISMATCH)
-
-    if code is not None and not _assigned_to_customer(code, customer):
-        anonymous = customer.id is None and customer.email is None
-        return Miss(Reason.ASSIGNED_TO_OTHER_CUSTOMER, {"variant": "anonymous"} if anonymous else {})
+    if code is not None:
+        # An automatic campaign got here only if relevant, which includes the currency.
+        if not currency_ok(campaign, currency):
+            return Miss(Reason.CURRENCY_MISMATCH)
+        if not _assigned_to_customer(code, customer):
+            anonymous = customer.id is None and customer.email is None
+            return Miss(Reason.ASSIGNED_TO_OTHER_CUSTOMER, {"variant": "anonymous"} if anonymous else {})
+    rules = campaign.rules
     if not _customer_eligible(campaign, customer):
         return Miss(Reason.CUSTOMER_NOT_ELIGIBLE)
-    if campaign.rules.first_order_only and not customer.is_first_order:
+    if rules.first_order_only and not customer.is_first_order:
         return Miss(Reason.NOT_FIRST_ORDER)
 
     if code is not None and code.remaining_uses is not None and code.remaining_uses <= 0:
         return Miss(Reason.USAGE_LIMIT_REACHED)
     if campaign.remaining_uses is not None and campaign.remaining_uses <= 0:
         return Miss(Reason.USAGE_LIMIT_REACHED)
-    limit = campaign.rules.per_customer_limit
+    limit = rules.per_customer_limit
     if limit is not None and customer.usage.get(campaign.id, 0) >= limit:
         return Miss(Reason.CUSTOMER_LIMIT_REACHED)
-    budget = remaining_budget(campaign)
+    if budget is _UNSET:
+        budget = remaining_budget(campaign)
     if budget is not None and budget <= 0:
         return Miss(Reason.BUDGET_EXHAUSTED)
     if isinstance(campaign.reward, GiftCard) and (code is None or not code.balance or code.balance <= 0):
@@ -194,7 +231,7 @@ def standing_miss(campaign: Campaign, code: AppliedCode | None, customer: Custom
 def basket_miss(campaign: Campaign, eligible: Sequence[CartLine], remaining: Mapping[str, int],
                 currency: str) -> Miss | None:
     """Conditions on the cart as it is when this campaign's turn comes."""
-    if targets_items(campaign) and not eligible:
+    if not eligible and targets_items(campaign):
         return Miss(Reason.NO_MATCHING_ITEMS)
     rules = campaign.rules
     if rules.min_quantity is not None:
@@ -202,7 +239,11 @@ def basket_miss(campaign: Campaign, eligible: Sequence[CartLine], remaining: Map
         if quantity < rules.min_quantity:
             return Miss(Reason.MIN_QUANTITY_NOT_MET, {"count": rules.min_quantity - quantity})
     if rules.min_subtotal is not None or rules.max_subtotal is not None:
-        value = sum(remaining[ln.id] for ln in eligible)
+        # Every line (ids are unique): what is left of the basket, without a lookup per line.
+        if len(eligible) == len(remaining):
+            value = sum(remaining.values())
+        else:
+            value = sum(remaining[ln.id] for ln in eligible)
         if rules.min_subtotal is not None and value < rules.min_subtotal[currency]:
             return Miss(Reason.MINIMUM_NOT_MET, {"short": rules.min_subtotal[currency] - value})
         if rules.max_subtotal is not None and value > rules.max_subtotal[currency]:

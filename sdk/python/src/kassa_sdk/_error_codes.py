@@ -43,6 +43,10 @@ class IdempotencyKeyInProgressError(ConflictError):
     """`idempotency_key_in_progress` (usually HTTP 409)."""
 
 
+class IdempotencyKeyExecutedError(ConflictError):
+    """`idempotency_key_executed` (usually HTTP 409)."""
+
+
 class RequestTooLargeError(PayloadTooLargeError):
     """`request_too_large` (usually HTTP 413)."""
 
@@ -280,6 +284,7 @@ ERROR_CLASSES: dict[str, type[KassaApiError]] = {
     "conflict": ConflictError,
     "idempotency_key_reused": IdempotencyKeyReusedError,
     "idempotency_key_in_progress": IdempotencyKeyInProgressError,
+    "idempotency_key_executed": IdempotencyKeyExecutedError,
     "request_too_large": RequestTooLargeError,
     "json_too_deep": JsonTooDeepError,
     "unsupported_media_type": UnsupportedMediaTypeError,
@@ -365,6 +370,7 @@ __all__ = [
     "DiscountCodeNotOnCartError",
     "DiscountInvalidError",
     "EventNotFoundError",
+    "IdempotencyKeyExecutedError",
     "IdempotencyKeyInProgressError",
     "IdempotencyKeyReusedError",
     "InternalError",

@@ -28,6 +28,8 @@ export class RouteNotFoundError extends NotFoundError { override name = 'RouteNo
 export class IdempotencyKeyReusedError extends ConflictError { override name = 'IdempotencyKeyReusedError'; }
 /** `idempotency_key_in_progress` (usually HTTP 409). */
 export class IdempotencyKeyInProgressError extends ConflictError { override name = 'IdempotencyKeyInProgressError'; }
+/** `idempotency_key_executed` (usually HTTP 409). */
+export class IdempotencyKeyExecutedError extends ConflictError { override name = 'IdempotencyKeyExecutedError'; }
 /** `request_too_large` (usually HTTP 413). */
 export class RequestTooLargeError extends PayloadTooLargeError { override name = 'RequestTooLargeError'; }
 /** `json_too_deep` (usually HTTP 400). */
@@ -154,6 +156,7 @@ export const ERROR_CLASSES: Record<string, ApiErrorClass> = {
   conflict: ConflictError,
   idempotency_key_reused: IdempotencyKeyReusedError,
   idempotency_key_in_progress: IdempotencyKeyInProgressError,
+  idempotency_key_executed: IdempotencyKeyExecutedError,
   request_too_large: RequestTooLargeError,
   json_too_deep: JsonTooDeepError,
   unsupported_media_type: UnsupportedMediaTypeError,
