@@ -215,6 +215,13 @@ async def test_the_frame_talks_to_the_token_origin_only(page: Any, kassa: KassaW
 
     frame = page.frame_locator("#checkout")
     pay = frame.get_by_role("button", name="Pay")
+    await frame.locator("#card-number").fill(DECLINED_CARD)
+    await frame.locator("#card-exp").fill("12/30")
+    await frame.locator("#card-cvc").fill("123")
+    await pay.click()
+    await wait("() => window.messages.some(m => m.type === 'kassa.error')")
+    error = (await messages(page, "kassa.error"))[0]
+    assert error["code"] == "payment_declined" and "declined" in error["message"]
     await frame.locator("#card-number").fill(GOOD_CARD)
     await frame.locator("#card-exp").fill("12/30")
     await frame.locator("#card-cvc").fill("123")

@@ -357,3 +357,25 @@ async def test_declines_and_the_second_step_through_the_page(shop: Shop) -> None
     assert done.status_code == 200 and done.json()["status"] == "complete"
     payments = (await shop.t.get(f"/api/v1/checkout/sessions/{session['id']}/payments")).json()["data"]
     assert [p["status"] for p in payments] == ["failed", "captured"]
+
+
+async def test_a_completed_embedded_session_shows_its_order_to_the_token_origin(shop: Shop) -> None:
+    session = await shop.session(successUrl="https://shop.example/thanks")
+    token = (await embed_token(shop, session["id"]))["token"]
+    assert (await shop.complete(session["id"])).status_code == 200
+    answer = await page(shop, session["id"], query=f"?embed={token}")
+    assert answer.status_code == 200 and 'data-terminal="completed"' in answer.text
+    assert csp(answer)["frame-ancestors"] == "https://shop.example"
+    assert "https://shop.example/thanks" not in answer.text  # embedded: the parent decides where to go
+
+
+async def test_the_page_credential_ends_with_its_session(shop: Shop) -> None:
+    session = await shop.session(expiresInMinutes=30)
+    headers = await credential(shop, session["id"])
+    shop.backend.clock.advance(minutes=31)
+    try:
+        late = await shop.backend.client.patch(f"/s/{session['id']}/cart", json={"customerEmail": "a@example.com"},
+                                               headers=headers)
+    finally:
+        shop.backend.clock.advance(minutes=-31)
+    assert late.status_code == 401 and late.json()["error"]["code"] == "unauthorized"

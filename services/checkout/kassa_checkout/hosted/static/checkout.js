@@ -131,7 +131,12 @@
     problems.forEach(function (p) { setFieldError(p[0], p[1]); });
     focusEl(problems[0][0]);
     announce(t('error.summary') + ' ' + problems[0][1]);
-    post({ type: 'kassa.error', code: 'validation_error', message: problems[0][1], field: problems[0][0].name });
+    var kind = form.getAttribute('data-form');
+    var name = problems[0][0].name;
+    // The API's field names: `shippingAddress.postalCode`, `customerEmail`, `code`, `card.number`.
+    var field = kind === 'shipping' || kind === 'billing' ? kind + 'Address.' + name
+      : kind === 'payment' ? 'card.' + name : name;
+    post({ type: 'kassa.error', code: 'validation_error', message: problems[0][1], field: field });
   }
 
   // ------------------------------------------------------------------ steps
