@@ -7,6 +7,7 @@ from kassa_platform.runtime import Runtime
 from litestar import Litestar
 
 from . import embed_script
+from .hosted.routes import ROUTES as HOSTED_ROUTES
 from .routes import ROUTES
 from .service import module_of
 
@@ -18,4 +19,5 @@ PATH_PREFIXES = ("/api/v1/checkout", "/api/v1/checkout-sessions", "/api/v1/payme
 
 def create_app(runtime: Runtime, *, owns_runtime: bool = True) -> Litestar:
     module_of(runtime)
-    return build_service_app("checkout", [*ROUTES, *embed_script.ROUTES], runtime, owns_runtime=owns_runtime)
+    return build_service_app("checkout", [*ROUTES, *HOSTED_ROUTES, *embed_script.ROUTES], runtime,
+                             owns_runtime=owns_runtime)

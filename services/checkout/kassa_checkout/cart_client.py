@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import msgspec
 from kassa_contract.abandoned import EmbedConfig
-from kassa_contract.cart import Cart, CartAddress
+from urllib.parse import quote
+
+from kassa_contract.cart import Cart, CartAddress, SelectShippingMethod, ShippingOption, UpdateCart
 from kassa_contract.checkout import CollectFlags
 from kassa_contract.internal import (
     CancelledRedemptions,
@@ -27,6 +29,24 @@ class CartClient:
     async def apply_code(self, app_id: str, cart_id: str, code: str) -> Cart:
         answer = await self.client.call("POST", f"/api/v1/carts/{cart_id}/discount-codes", app_id=app_id,
                                         json={"code": code})
+        return msgspec.convert(answer, Cart)
+
+    async def update(self, app_id: str, cart_id: str, body: UpdateCart) -> Cart:
+        return msgspec.convert(await self.client.call("PATCH", f"/api/v1/carts/{cart_id}", app_id=app_id, json=body),
+                               Cart)
+
+    async def shipping_options(self, app_id: str, cart_id: str) -> list[ShippingOption]:
+        answer = await self.client.call("GET", f"/api/v1/carts/{cart_id}/shipping-methods", app_id=app_id)
+        return msgspec.convert(answer["data"], list[ShippingOption])
+
+    async def select_shipping(self, app_id: str, cart_id: str, method_id: str | None) -> Cart:
+        answer = await self.client.call("PUT", f"/api/v1/carts/{cart_id}/shipping-method", app_id=app_id,
+                                        json=SelectShippingMethod(shipping_method_id=method_id))
+        return msgspec.convert(answer, Cart)
+
+    async def remove_code(self, app_id: str, cart_id: str, code: str) -> Cart:
+        answer = await self.client.call("DELETE", f"/api/v1/carts/{cart_id}/discount-codes/{quote(code, safe='')}",
+                                        app_id=app_id)
         return msgspec.convert(answer, Cart)
 
     async def lock(self, app_id: str, cart_id: str, *, session_id: str, shipping: CartAddress | None,

@@ -48,7 +48,7 @@ from .cart_client import CartClient
 from .payments.connector import PaymentConnector, PaymentOutcome
 from .payments.methods import METHOD_IDS, card_brand
 from .saga_rows import SagaRows
-from .sessions import SOURCE, SessionService, SessionStore, _in_progress, authorize
+from .sessions import SOURCE, SessionService, SessionStore, _in_progress, authorize, holds_session
 from .tables import checkout_sessions as sessions
 from .tables import payments
 from .views import OrderDocument, payment_view
@@ -95,10 +95,11 @@ class CompletionSaga:
         token = new_id("clm")
         # One statement claims and reads the session; when it cannot, `_not_claimed` finds out why.
         row = None
-        if principal.is_secret or session_secret:
+        trusted = holds_session(principal, session_id)
+        if trusted or session_secret:
             row = await self.rows.claim(app_id=principal.app_id, session_id=session_id, token=token, now=now,
                                         until=now + CLAIM, awaiting_action=method.type is None,
-                                        secret_hash=None if principal.is_secret else hash_key(session_secret or ""))
+                                        secret_hash=None if trusted else hash_key(session_secret or ""))
         if row is None:
             return await self._not_claimed(principal, session_id, session_secret, method, now)
         # `actionResult` finishes the attempt that asked for a second step, with its own method.

@@ -7,6 +7,7 @@ cart service); a test application without a list may embed anywhere, a live one 
 from __future__ import annotations
 
 from datetime import timedelta
+from urllib.parse import urlencode
 
 from kassa_contract.base import UNSET
 from kassa_contract.checkout import EmbedToken, EmbedTokenRequest
@@ -52,4 +53,5 @@ class EmbedTokens:
         now = self.clock.now()
         expires_at = min(now + TTL, row.expires_at)
         token = sign_token(self.key, PURPOSE, {"app": row.app_id, "sid": row.id, "origin": origin}, expires_at)
-        return EmbedToken(token=token, session_id=row.id, origin=origin, expires_at=expires_at)
+        url = f"{self.store.view(row).url}?{urlencode({'embed': token})}"
+        return EmbedToken(token=token, session_id=row.id, origin=origin, expires_at=expires_at, url=url)

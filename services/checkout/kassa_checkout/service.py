@@ -10,6 +10,7 @@ from kassa_platform.service_client import ServiceClient
 from .cart_client import CartClient
 from .completion import CompletionSaga, Connectors
 from .embed import EmbedTokens
+from .hosted.page import HostedPages
 from .orders import OrderService
 from .payments import TestConnector
 from .sessions import SessionService, SessionStore
@@ -25,6 +26,7 @@ class CheckoutModule:
     embed: EmbedTokens
     cart: CartClient
     connectors: Connectors
+    pages: HostedPages
 
 
 def module_of(runtime: Runtime) -> CheckoutModule:
@@ -42,6 +44,7 @@ def module_of(runtime: Runtime) -> CheckoutModule:
             orders=OrderService(runtime.db, runtime.clock, cart, connectors),
             embed=EmbedTokens(runtime.db, runtime.clock, store, cart, settings.signing_key),
             cart=cart, connectors=connectors,
+            pages=HostedPages(runtime.db, runtime.clock, store, cart, settings.signing_key),
         )
         runtime.services[KEY] = module
     return module

@@ -95,9 +95,16 @@ class SessionStore:
         return session_view(row, self.base_url, client_secret=client_secret)
 
 
+def holds_session(principal: Principal, session_id: str) -> bool:
+    """Whether the caller may act on the session without its client secret: a secret key (any session
+    of its application) or the hosted page's credential for this very session."""
+    return principal.is_secret or (principal.kind == "page" and principal.session_id == session_id)
+
+
 def authorize(principal: Principal, row: Any, session_secret: str | None) -> None:
-    """Secret keys see every session of their application; a browser needs the session's secret."""
-    if principal.is_secret:
+    """Secret keys see every session of their application, the hosted page its own session; a
+    browser with a publishable key needs the session's secret."""
+    if holds_session(principal, row.id):
         return
     if not session_secret or not hmac.compare_digest(hash_key(session_secret), row.client_secret_hash):
         raise KassaError("checkout_session_not_found", "No such checkout session (publishable keys need the "

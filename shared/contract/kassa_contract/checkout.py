@@ -112,6 +112,8 @@ class EmbedToken(Model):
     session_id: str
     origin: str
     expires_at: datetime
+    # The embedded page to frame: the session's `url` with `?embed=<token>`.
+    url: str
 
 
 class Payment(Model):

@@ -87,7 +87,7 @@ def build_service_app(
             RequestIdMiddleware,
             PreflightMiddleware,
             DefineMiddleware(AuthMiddleware, resolver=runtime.keys, service_token=runtime.settings.service_token,
-                             limiter=runtime.limiter),
+                             limiter=runtime.limiter, signing_key=runtime.settings.signing_key, clock=runtime.clock),
             DefineMiddleware(OriginGuardMiddleware, origins=runtime.origins,
                              public_base_url=runtime.settings.public_base_url),
             DefineMiddleware(RequestBodyMiddleware, max_bytes=runtime.settings.max_body_bytes),

@@ -22,10 +22,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from .clock import Clock
 from .db import Database
 from .ids import new_id, random_token
+from .signed_tokens import TokenInvalid, sign_token, verify_token
 from .tables import api_keys, applications
 
 Environment = Literal["test", "live"]
-KeyKind = Literal["secret", "publishable", "service"]
+KeyKind = Literal["secret", "publishable", "service", "page"]
 
 # What a browser may do with a publishable key: read the catalog, build its own cart, and see and
 # pay its own checkout session (routes marked `publishable` also demand that cart's or session's secret).
@@ -42,6 +43,8 @@ class Principal:
     key_id: str
     kind: KeyKind
     scopes: frozenset[str] = field(default_factory=frozenset)
+    # A page credential's one checkout session (kind "page"); None for every API key.
+    session_id: str | None = None
 
     @property
     def is_secret(self) -> bool:
@@ -230,6 +233,34 @@ class KeyResolver:
         return len(used)
 
 
+# ---------------------------------------------------------------- page credentials
+
+# The hosted checkout page's own credential: signed (no lookup), bound to one checkout session of
+# one application, valid at most as long as the session. It is accepted only by routes marked
+# `opt={"page": True}` (the page's own calls, which also check the session), never by the API.
+PAGE_KEY_PREFIX = "kcp_"
+PAGE_PURPOSE = "checkout_page"
+PAGE_SCOPES = frozenset({"checkout:read", "checkout:write"})
+
+
+def issue_page_key(signing_key: str, *, app_id: str, environment: str, session_id: str, expires_at: datetime) -> str:
+    return PAGE_KEY_PREFIX + sign_token(signing_key, PAGE_PURPOSE, {"app": app_id, "env": environment,
+                                                                    "sid": session_id}, expires_at)
+
+
+def page_principal(signing_key: str, raw: str, now: datetime) -> Principal | None:
+    """The principal of a valid page credential, else None (forged, expired, malformed)."""
+    try:
+        claims = verify_token(signing_key, PAGE_PURPOSE, raw.removeprefix(PAGE_KEY_PREFIX), now)
+    except TokenInvalid:
+        return None
+    app_id, env, session_id = claims.get("app"), claims.get("env"), claims.get("sid")
+    if not isinstance(app_id, str) or env not in ("test", "live") or not isinstance(session_id, str):
+        return None
+    return Principal(app_id=app_id, environment=env, key_id="page:" + session_id, kind="page", scopes=PAGE_SCOPES,
+                     session_id=session_id)
+
+
 PRINCIPAL_KEY = "kassa.principal"
 
 
@@ -256,6 +287,8 @@ def authorize(principal: Principal, handler: BaseRouteHandler, method: str, path
         # Internal routes answer other Kassa services only, never an API key.
         raise KassaError("route_not_found", f"No route {method} {path}")
     needed: str | None = handler.opt.get("scope")
+    if principal.kind == "page" and not handler.opt.get("page"):
+        raise KassaError("forbidden", "A checkout page credential may only make the hosted page's own calls")
     if principal.kind == "publishable" and not handler.opt.get("publishable", False):
         raise KassaError("forbidden", "This call needs a secret key; publishable keys cannot make it",
                          details={"keyKind": "publishable"})

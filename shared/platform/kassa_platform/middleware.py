@@ -13,7 +13,8 @@ import time
 from kassa_contract.errors import KassaError
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from .auth import PRINCIPAL_KEY, KeyResolver, Principal, authorize, is_public
+from .auth import PAGE_KEY_PREFIX, PRINCIPAL_KEY, KeyResolver, Principal, authorize, is_public, page_principal
+from .clock import Clock
 from .ratelimit import RateLimiter
 from .ids import new_id
 from .logs import request_id_var
@@ -72,17 +73,21 @@ class AuthMiddleware:
     """Resolve `Authorization: Bearer <key>` into a Principal on the scope, and apply rate limits.
 
     Routes marked `opt={"public": True}` (health, docs) skip it. A missing or unknown key is a
-    401; a key that may not call the route is a 403 (`auth.authorize`). A key this process does
+    401; a key that may not call the route is a 403 (`auth.authorize`). A hosted checkout page's
+    credential (`kcp_…`, `auth.page_principal`) is checked by its signature alone. A key this process does
     not hold as valid is looked up only if the client address has not used up its failed
     authentications (else 429). Then the key's buckets for the route class (`ratelimit`): 429 when
     empty, else the RateLimit headers on the response. Service-to-service calls are not limited.
     """
 
-    def __init__(self, app: ASGIApp, resolver: KeyResolver, service_token: str, limiter: RateLimiter) -> None:
+    def __init__(self, app: ASGIApp, resolver: KeyResolver, service_token: str, limiter: RateLimiter,
+                 signing_key: str = "", clock: Clock | None = None) -> None:
         self.app = app
         self.resolver = resolver
         self.service_token = service_token.encode()
         self.limiter = limiter
+        self.signing_key = signing_key
+        self.clock = clock or Clock()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         handler = scope.get("route_handler")
@@ -101,6 +106,9 @@ class AuthMiddleware:
             principal = await self._service(scope, key)
         elif scheme != "bearer" or not key:
             raise KassaError("unauthorized", "Malformed Authorization header: expected `Bearer <key>`")
+        elif key.startswith(PAGE_KEY_PREFIX) and self.signing_key:
+            # The hosted page's credential: a signature to check, nothing to look up (nothing to guess).
+            principal = page_principal(self.signing_key, key, self.clock.now())
         else:
             principal = self.resolver.cached(key)
             if principal is None:

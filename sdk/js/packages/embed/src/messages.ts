@@ -32,10 +32,10 @@ export interface EmbedToken {
 
 /** A failure reported to `onError`: the frame's `kassa.error`, or the embed's own. */
 export interface CheckoutError {
-  /** The API's error code (`card_declined`, …), or `embed_token_failed` from the embed itself. */
+  /** The checkout's error code (`payment_declined`, `validation_error`, …), or `embed_token_failed` from the embed itself. */
   code: string;
   message: string;
-  /** The form field it concerns, when there is one (`billingAddress`, `card.number`, …). */
+  /** The field it concerns, when there is one (`customerEmail`, `billingAddress`, `number`, …). */
   field?: string;
   /** What the embed caught, for `embed_token_failed`. */
   cause?: unknown;

@@ -275,6 +275,7 @@ export interface components {
             origin: string;
             sessionId: string;
             token: string;
+            url: string;
         };
         /** EmbedTokenRequest */
         EmbedTokenRequest: {

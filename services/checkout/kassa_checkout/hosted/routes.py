@@ -1,0 +1,242 @@
+"""HTTP for the hosted page: `GET /s/{id}`, its assets, and the page's own calls.
+
+The page's script calls routes of its own under `/s/{id}/…` rather than the public cart API: its
+credential (`kcp_…`, a signature naming one session) is then checked by one service, the cart
+service needs to know nothing about checkout sessions, each call is exactly one thing the page
+does (no line items, no metadata), and the answers carry the summary rendered by the same
+template and money formatter as the page itself. They are not in the OpenAPI document: they are
+the page's, not an integrator's. They pass the usual authentication, rate limits and
+idempotency (the script sends an `Idempotency-Key` with every POST).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Annotated, Any
+
+import msgspec
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from kassa_contract.base import UNSET
+from kassa_contract.base import Request as Body
+from kassa_contract.cart import Cart, CartAddress, ShippingOption, UpdateCart
+from kassa_contract.checkout import CompleteCheckoutSession
+from kassa_contract.common import Email
+from kassa_contract.errors import KassaError
+from kassa_platform.app import caller, runtime_of
+from litestar import Request, Response, delete, get, patch, post, put
+from litestar.handlers import HTTPRouteHandler
+from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
+
+from ..embed_script import _accepts_gzip as accepts_gzip
+from ..service import module_of
+from . import assets, i18n
+from .i18n import Messages
+from .money import format_money
+from .page import address_lines, collects_shipping, palette, summarize
+from .security import EmbedRefused, embed_origin, new_nonce, origin_of, page_headers, safe_color, safe_image_url
+
+TEMPLATES = Environment(loader=FileSystemLoader(str(Path(__file__).parent / "templates")),
+                        autoescape=select_autoescape(default=True), trim_blocks=True, lstrip_blocks=True,
+                        auto_reload=False)
+TEMPLATES.globals["assets"] = assets.URLS
+TEMPLATES.globals["country_options"] = i18n.country_options
+LocaleParam = Annotated[str | None, QueryParameter(name="locale", required=False, max_length=35)]
+Language = Annotated[str | None, HeaderParameter(name="accept-language", required=False)]
+PAGE = {"page": True}
+# What the script needs to speak: the messages it shows itself.
+_SCRIPT_MESSAGES = ("error.", "decline.", "payment.", "discount.", "step.")
+
+
+# The address form's values before the shopper typed any.
+EMPTY_ADDRESS = SimpleNamespace(**{f: None for f in CartAddress.__struct_fields__})
+
+
+def _pages(request: Request[Any, Any, Any]) -> Any:
+    return module_of(runtime_of(request)).pages
+
+
+def _html(body: str, status: int, headers: dict[str, str]) -> Response[str]:
+    return Response(body, status_code=status, media_type="text/html", headers=headers)
+
+
+def error_page(kind: str, status: int, locale: str) -> Response[str]:
+    """A plain page nobody may frame; it names no session and loads no script."""
+    body = TEMPLATES.get_template("error.html").render(t=Messages(locale), locale=locale, kind=kind, embedded=False,
+                                                       palette=None, nonce=None)
+    return _html(body, status, page_headers(nonce=None, frame_origin=None))
+
+
+def _recaps(cart: Cart, t: Messages, locale: str) -> dict[str, str]:
+    """What each finished step shows the shopper back."""
+    recaps = {"contact": cart.customer_email or "", "shipping": ", ".join(address_lines(cart.shipping_address, t)),
+              "billing": ", ".join(address_lines(cart.billing_address, t))}
+    if cart.shipping_method is not None:
+        recaps["shipping_method"] = (f"{cart.shipping_method.name} · "
+                                     f"{format_money(cart.shipping_total, cart.currency, locale)}")
+    return recaps
+
+
+def _summary_html(cart: Cart, t: Messages, locale: str, *, removable: bool, shipping: bool) -> str:
+    return TEMPLATES.get_template("_summary.html").render(
+        t=t, summary=summarize(cart, locale, collects_shipping=shipping), codes=[d for d in cart.discounts if d.code],
+        removable=removable)
+
+
+def _options_html(cart: Cart, options: list[ShippingOption], t: Messages, locale: str) -> str:
+    priced = [{"id": o.id, "name": o.name, "selected": o.selected, "price": format_money(o.amount, o.currency, locale)}
+              for o in options]
+    return TEMPLATES.get_template("_shipping_options.html").render(t=t, options=priced)
+
+
+async def checkout_page(request: Request[Any, Any, Any], session_id: FromPath[str], locale: LocaleParam = None,
+                        embed: Annotated[str | None, QueryParameter(name="embed", required=False, max_length=2000)] = None,
+                        mode: Annotated[str | None, QueryParameter(name="mode", required=False, max_length=40)] = None,
+                        accept_language: Language = None) -> Response[str]:
+    lang = i18n.negotiate(locale, accept_language)
+    pages = _pages(request)
+    row = await pages.find(session_id)
+    if row is None:
+        return error_page("not_found", 404, lang)
+    frame_origin = None
+    if embed is not None:
+        try:
+            frame_origin = embed_origin(runtime_of(request).settings.signing_key, embed, row, pages.clock.now())
+        except EmbedRefused as refused:
+            return error_page("bad_request" if refused.status == 400 else "forbidden", refused.status, lang)
+    try:
+        view = await pages.view(row, embed_origin=frame_origin, payment_only=mode == "payment-only")
+    except KassaError as exc:
+        if exc.status >= 500:
+            return error_page("unavailable", 503, lang)
+        raise
+    t = Messages(lang)
+    branding = view.branding
+    color = safe_color(branding.primary_color)
+    logo = safe_image_url(branding.logo_url)
+    nonce = new_nonce() if color else None
+    embedded = frame_origin is not None
+    success_url = row.success_url if (row.success_url or "").startswith(("https://", "http://")) else None
+    cancel_url = row.cancel_url if (row.cancel_url or "").startswith(("https://", "http://")) else None
+    cart = view.cart
+    boot = None
+    if view.state is None:
+        boot = {"sessionId": row.id, "credential": view.credential, "embedOrigin": frame_origin, "locale": lang,
+                "steps": view.steps, "current": view.current, "successUrl": success_url,
+                "billingSameDefault": True,
+                "messages": {k: v for k, v in t.catalog.items() if k.startswith(_SCRIPT_MESSAGES)}}
+    default_country = {"de": "DE"}.get(lang, "US")
+    body = TEMPLATES.get_template("page.html").render(
+        t=t, locale=lang, row=row, cart=cart, state=view.state, steps=view.steps, current=view.current,
+        summary=summarize(cart, lang, collects_shipping="shipping" in view.steps), codes=[d for d in cart.discounts if d.code], removable=view.state is None,
+        recaps=_recaps(cart, t, lang), methods=view.methods, boot=boot, embedded=embedded,
+        palette=palette(color) if color else None, nonce=nonce, logo_url=logo,
+        display_name=branding.display_name or t("page.secure"), success_url=success_url, cancel_url=cancel_url,
+        default_country=default_country, empty_address=EMPTY_ADDRESS,
+        billing_same=cart.billing_address is None or cart.billing_address == cart.shipping_address,
+        options=None)
+    return _html(body, 200, page_headers(nonce=nonce, frame_origin=frame_origin,
+                                          image_origin=origin_of(logo) if logo else None))
+
+
+async def static_asset(request: Request[Any, Any, Any], name: FromPath[str]) -> Response[bytes]:
+    asset = assets.ASSETS.get(name)
+    if asset is None:
+        raise KassaError("route_not_found", f"No static file {name}")
+    headers = {"Cache-Control": assets.IMMUTABLE, "Vary": "Accept-Encoding"}
+    if accepts_gzip(request.headers.get("accept-encoding", "")):
+        headers["Content-Encoding"] = "gzip"
+        return Response(asset.gzipped, media_type=asset.media_type, headers=headers)
+    return Response(asset.body, media_type=asset.media_type, headers=headers)
+
+
+# ---------------------------------------------------------------- the page's own calls
+
+
+class PageCartUpdate(Body):
+    """What the page may change on its cart (never line items or metadata)."""
+
+    customer_email: Email | None = None
+    shipping_address: CartAddress | None = None
+    billing_address: CartAddress | None = None
+
+
+class PageShippingMethod(Body):
+    shipping_method_id: Annotated[str, msgspec.Meta(min_length=1, max_length=40)]
+
+
+class PageCode(Body):
+    code: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+
+
+def _state(row: Any, cart: Cart, locale: str | None, **extra: Any) -> dict[str, Any]:
+    """The page's answer to each of its changes: what it shows that the change may have moved."""
+    lang = i18n.negotiate(locale, None)
+    t = Messages(lang)
+    return {"summaryHtml": _summary_html(cart, t, lang, removable=True, shipping=collects_shipping(row)),
+            "payLabel": t("payment.pay", total=format_money(cart.total, cart.currency, lang)),
+            "recaps": _recaps(cart, t, lang), "hasShippingMethod": cart.shipping_method is not None, **extra}
+
+
+async def page_update_cart(request: Request[Any, Any, Any], session_id: FromPath[str], data: JSONBody[PageCartUpdate],
+                           locale: LocaleParam = None) -> dict[str, Any]:
+    body = UpdateCart(customer_email=data.customer_email if data.customer_email is not None else UNSET,
+                      shipping_address=data.shipping_address if data.shipping_address is not None else UNSET,
+                      billing_address=data.billing_address if data.billing_address is not None else UNSET)
+    row, cart = await _pages(request).update(caller(request), session_id, body)
+    return _state(row, cart, locale)
+
+
+async def page_shipping_options(request: Request[Any, Any, Any], session_id: FromPath[str],
+                                locale: LocaleParam = None) -> dict[str, Any]:
+    row, cart, options = await _pages(request).shipping_options(caller(request), session_id)
+    lang = i18n.negotiate(locale, None)
+    return _state(row, cart, locale, optionsHtml=_options_html(cart, options, Messages(lang), lang),
+                  optionCount=len(options))
+
+
+async def page_select_shipping(request: Request[Any, Any, Any], session_id: FromPath[str],
+                               data: JSONBody[PageShippingMethod], locale: LocaleParam = None) -> dict[str, Any]:
+    row, cart = await _pages(request).select_shipping(caller(request), session_id, data.shipping_method_id)
+    return _state(row, cart, locale)
+
+
+async def page_apply_code(request: Request[Any, Any, Any], session_id: FromPath[str], data: JSONBody[PageCode],
+                          locale: LocaleParam = None) -> dict[str, Any]:
+    row, cart = await _pages(request).apply_code(caller(request), session_id, data.code)
+    return _state(row, cart, locale)
+
+
+async def page_remove_code(request: Request[Any, Any, Any], session_id: FromPath[str], code: FromPath[str],
+                           locale: LocaleParam = None) -> dict[str, Any]:
+    row, cart = await _pages(request).remove_code(caller(request), session_id, code)
+    return _state(row, cart, locale)
+
+
+async def page_complete(request: Request[Any, Any, Any], session_id: FromPath[str],
+                        data: JSONBody[CompleteCheckoutSession]) -> dict[str, Any]:
+    principal = caller(request)
+    if principal.kind != "page" or principal.session_id != session_id:
+        raise KassaError("checkout_session_not_found", f"No checkout session {session_id}")
+    session = await module_of(runtime_of(request)).saga.complete(principal, session_id, data, None)
+    return {"status": session.status, "orderId": session.order_id}
+
+
+HIDDEN = {"include_in_schema": False}
+ROUTES: list[HTTPRouteHandler] = [
+    get("/s/{session_id:str}", operation_id="hostedCheckoutPage", opt={"public": True}, **HIDDEN)(checkout_page),
+    get(assets.PREFIX + "/{name:str}", operation_id="hostedCheckoutAsset", opt={"public": True}, **HIDDEN)(
+        static_asset),
+    patch("/s/{session_id:str}/cart", operation_id="hostedPageUpdateCart", opt={"scope": "checkout:write", **PAGE},
+          **HIDDEN)(page_update_cart),
+    get("/s/{session_id:str}/shipping-methods", operation_id="hostedPageShippingOptions",
+        opt={"scope": "checkout:read", **PAGE}, **HIDDEN)(page_shipping_options),
+    put("/s/{session_id:str}/shipping-method", operation_id="hostedPageSelectShipping",
+        opt={"scope": "checkout:write", **PAGE}, **HIDDEN)(page_select_shipping),
+    post("/s/{session_id:str}/discount-codes", operation_id="hostedPageApplyCode", status_code=200,
+         opt={"scope": "checkout:write", **PAGE}, **HIDDEN)(page_apply_code),
+    delete("/s/{session_id:str}/discount-codes/{code:str}", operation_id="hostedPageRemoveCode", status_code=200,
+           opt={"scope": "checkout:write", **PAGE}, **HIDDEN)(page_remove_code),
+    post("/s/{session_id:str}/complete", operation_id="hostedPageComplete", status_code=200,
+         opt={"scope": "checkout:write", "rate_limit": "completes", **PAGE}, **HIDDEN)(page_complete),
+]

@@ -1,0 +1,454 @@
+"""The hosted checkout page `/s/{id}` in a real Chromium, top level (as a shopper opens a session's
+`url`), walked with the keyboard alone; plus a minimal frame-protocol check from a second origin.
+The full embedded suite (through @kassa/embed) is tests/browser/test_embedded_checkout.py."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from playwright.async_api import expect
+
+from tests.browser.conftest import ARTIFACTS, KassaWeb
+from tests.browser.storefront import Storefront
+from tests.conftest import Tenant, make_tenant
+
+ROOT = Path(__file__).resolve().parents[2]
+AXE = ROOT / "sdk" / "js" / "node_modules" / "axe-core" / "axe.min.js"
+DOCS_IMAGES = ROOT / "docs" / "images" / "checkout"
+GOOD_CARD, DECLINED_CARD, NO_FUNDS_CARD, CHALLENGE_CARD = (
+    "4242 4242 4242 4242", "4000 0000 0000 0002", "4000 0000 0000 9995", "4000 0027 6000 3184")
+
+
+async def merchant(kassa: KassaWeb, *, branding: dict[str, Any] | None = None) -> tuple[Tenant, str]:
+    tenant = await make_tenant(kassa.backend)
+    for name, price in (("Standard", 490), ("Express", 990)):
+        answer = await tenant.post("/api/v1/shipping-methods", {"name": name, "prices": {"EUR": price},
+                                                                "countries": ["DE"]})
+        assert answer.status_code == 201, answer.text
+    await tenant.post("/api/v1/tax-rates", {"countryCode": "DE", "rate": "19", "name": "MwSt"})
+    if branding is not None:
+        answer = await tenant.put("/api/v1/embed-config", {"branding": branding})
+        assert answer.status_code == 200, answer.text
+    product = await tenant.product({"EUR": 2450})
+    return tenant, product["variants"][0]["id"]
+
+
+async def open_session(tenant: Tenant, variant: str, storefront: Storefront | None = None, **body: Any) -> dict[str, Any]:
+    cart = await tenant.cart(lineItems=[{"variantId": variant, "quantity": 2}])
+    if storefront is not None:
+        body.setdefault("successUrl", storefront.add_page(f"/thanks-{cart['id']}", "<!doctype html><title>Thanks"
+                                                          "</title><h1>Thanks for your order</h1>"))
+        body.setdefault("cancelUrl", storefront.origin + "/cart")
+    answer = await tenant.post("/api/v1/checkout/sessions", {"cartId": cart["id"], **body})
+    assert answer.status_code == 201, answer.text
+    return answer.json()
+
+
+async def tab_to(page: Any, selector: str, *, limit: int = 40) -> None:
+    """Press Tab until `selector` has the focus (as a keyboard user moves through the page)."""
+    for _ in range(limit):
+        if await page.evaluate("s => document.activeElement && document.activeElement.matches(s)", selector):
+            return
+        await page.keyboard.press("Tab")
+    raise AssertionError(f"Tab never reached {selector}")
+
+
+async def type_field(page: Any, selector: str, text: str) -> None:
+    await tab_to(page, selector)
+    await page.keyboard.type(text)
+
+
+async def axe_check(page: Any, label: str) -> None:
+    """axe-core in the page: no serious or critical violation."""
+    if not await page.evaluate("() => !!window.axe"):
+        # Evaluated through the DevTools protocol, which the page's CSP (no inline script) does not govern.
+        await page.evaluate(AXE.read_text() + "\n;void 0")
+    result = await page.evaluate("async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+                                 ".map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target)}))")
+    bad = [v for v in result if v["impact"] in ("serious", "critical")]
+    assert not bad, f"axe at {label}: {json.dumps(bad, indent=1)}"
+
+
+async def expect_step(page: Any, step: str) -> None:
+    await expect(page.locator(f'[data-step="{step}"]')).to_have_attribute("data-state", "current")
+
+
+async def fill_address(page: Any, prefix: str) -> None:
+    await type_field(page, f"#{prefix}-first-name", "Ada")
+    await type_field(page, f"#{prefix}-last-name", "Lovelace")
+    await type_field(page, f"#{prefix}-line1", "Unter den Linden 1")
+    await type_field(page, f"#{prefix}-postal-code", "10117")
+    await type_field(page, f"#{prefix}-city", "Berlin")
+    await tab_to(page, f"#{prefix}-country")
+    await page.keyboard.type("Germany")  # a focused select picks the option typed
+    await expect(page.locator(f"#{prefix}-country")).to_have_value("DE")
+    await tab_to(page, f'[data-form="{"shipping" if prefix == "shipping" else "billing"}"] button[type=submit]')
+    await page.keyboard.press("Enter")
+
+
+async def fill_card(page: Any, number: str) -> None:
+    await page.locator("#card-number").fill("")
+    await type_field(page, "#card-number", number)
+    await page.locator("#card-exp").fill("")
+    await type_field(page, "#card-exp", "12 / 30")
+    await page.locator("#card-cvc").fill("")
+    await type_field(page, "#card-cvc", "123")
+
+
+async def walk_to_payment(page: Any, *, shots: str | None = None, screenshot: Any = None, axe: bool = False,
+                          billing: bool = False) -> None:
+    """Contact → shipping → shipping method (→ billing) by keyboard, checking each step."""
+    async def checkpoint(step: str) -> None:
+        await expect_step(page, step)
+        if axe:
+            await axe_check(page, step)
+        if shots:
+            await screenshot(page, f"{shots}-{step}", full_page=True)
+
+    await checkpoint("contact")
+    await type_field(page, "#email", "ada@example.com")
+    await page.keyboard.press("Enter")
+    await checkpoint("shipping")
+    await fill_address(page, "shipping")
+    await expect_step(page, "shipping_method")
+    await expect(page.get_by_label("Standard")).to_be_visible()
+    await checkpoint("shipping_method")
+    await tab_to(page, "input[name=shippingMethodId]")
+    await page.keyboard.press("Space")
+    await expect(page.locator("#summary")).to_contain_text("Standard")
+    await tab_to(page, '[data-form="shipping_method"] button[type=submit]')
+    await page.keyboard.press("Enter")
+    if billing:
+        await checkpoint("billing")
+        await tab_to(page, "#billing-same")
+        await page.keyboard.press("Space")  # a billing address of its own
+        await fill_address(page, "billing")
+    await checkpoint("payment")
+
+
+async def order_of(kassa: KassaWeb, tenant: Tenant, session_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    session = (await tenant.get(f"/api/v1/checkout/sessions/{session_id}")).json()
+    payments = (await tenant.get(f"/api/v1/checkout/sessions/{session_id}/payments")).json()["data"]
+    return session, payments
+
+
+@pytest.mark.parametrize("width", [1280, 375])
+async def test_a_shopper_pays_by_keyboard_alone_and_returns_to_the_shop(
+        browser: Any, kassa: KassaWeb, storefront: Storefront, screenshot: Any, width: int) -> None:
+    tenant, variant = await merchant(kassa, branding={"displayName": "Nordlicht Coffee", "primaryColor": "#0b5d4b"})
+    session = await open_session(tenant, variant, storefront)
+    context = await browser.new_context(viewport={"width": width, "height": 800}, locale="en-US")
+    context.set_default_timeout(10_000)
+    page = await context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("response", lambda r: errors.append(f"{r.status} {r.url}")
+            if r.status >= 400 and not r.url.endswith("/favicon.ico") else None)
+    try:
+        await page.goto(session["url"])
+        await expect(page.get_by_text("Nordlicht Coffee")).to_be_visible()
+        await walk_to_payment(page, shots=f"hosted-{width}", screenshot=screenshot, axe=True)
+        pay = page.get_by_role("button", name="Pay")
+        await expect(pay).to_be_disabled()  # nothing typed yet
+        await expect(pay).to_have_text("Pay €64.14")  # 2 × 24.50 + 4.90 shipping, 19 % tax on top
+        await fill_card(page, GOOD_CARD)
+        await expect(pay).to_be_enabled()
+        await tab_to(page, "[data-pay]")
+        await page.keyboard.press("Enter")
+        await page.wait_for_url(session["successUrl"])
+        await expect(page.get_by_role("heading", name="Thanks for your order")).to_be_visible()
+    finally:
+        await context.close()
+    assert not errors, errors
+    done, payments = await order_of(kassa, tenant, session["id"])
+    assert done["status"] == "complete" and done["orderId"]
+    assert [p["status"] for p in payments] == ["captured"] and payments[0]["cardLast4"] == "4242"
+    order = (await tenant.get(f"/api/v1/orders/{done['orderId']}")).json()
+    assert order["customerEmail"] == "ada@example.com" and order["total"] == 6414
+    assert order["shippingAddress"]["city"] == "Berlin"
+    assert (await tenant.get(f"/api/v1/carts/{session['cartId']}")).json()["status"] == "converted"
+
+
+FRAMING_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Shop</title></head><body>
+<h1>Shop</h1><iframe id="checkout" title="Checkout" src="__SRC__" style="width:100%;height:300px;border:0"></iframe>
+<script>
+window.messages = [];
+window.addEventListener('message', function (e) {
+  if (e.origin === '__KASSA__' && e.source === document.getElementById('checkout').contentWindow) window.messages.push(e.data);
+});
+window.frameLoaded = new Promise(function (r) { document.getElementById('checkout').addEventListener('load', r); });
+</script></body></html>"""
+
+
+async def embed_url(tenant: Tenant, session_id: str, origin: str) -> str:
+    answer = await tenant.post("/api/v1/checkout-sessions/embed-token", {"sessionId": session_id, "origin": origin})
+    assert answer.status_code == 201, answer.text
+    return answer.json()["url"]
+
+
+async def messages(page: Any, type_: str) -> list[dict[str, Any]]:
+    return await page.evaluate("t => window.messages.filter(m => m.type === t)", type_)
+
+
+async def test_the_frame_talks_to_the_token_origin_only(page: Any, kassa: KassaWeb, storefront: Storefront) -> None:
+    """The page framed by the token's origin: kassa.ready, step changes, heights, the parent's
+    submitDisabled composing with the page's own rule, kassa.completed without a redirect. The same
+    URL framed by another origin is refused by the browser."""
+    tenant, variant = await merchant(kassa)
+    session = await open_session(tenant, variant, storefront, collect={"shippingAddress": False,
+                                                                       "billingAddress": False})
+    url = await embed_url(tenant, session["id"], storefront.origin)
+    assert url.startswith(session["url"] + "?embed=")
+    html = FRAMING_PAGE.replace("__SRC__", url).replace("__KASSA__", kassa.origin)
+    await page.goto(storefront.add_page(f"/frame-{session['id']}", html))
+    wait = page.wait_for_function
+    await wait("() => window.messages.some(m => m.type === 'kassa.ready')")
+    await wait("() => window.messages.some(m => m.type === 'kassa.resize' && m.height > 200)")
+    assert [m["step"] for m in await messages(page, "kassa.step.changed")] == ["payment"]  # payment-only
+    assert all(m["sessionId"] == session["id"] for m in await page.evaluate("window.messages"))
+
+    frame = page.frame_locator("#checkout")
+    pay = frame.get_by_role("button", name="Pay")
+    await frame.locator("#card-number").fill(DECLINED_CARD)
+    await frame.locator("#card-exp").fill("12/30")
+    await frame.locator("#card-cvc").fill("123")
+    await pay.click()
+    await wait("() => window.messages.some(m => m.type === 'kassa.error')")
+    error = (await messages(page, "kassa.error"))[0]
+    assert error["code"] == "payment_declined" and "declined" in error["message"]
+    await frame.locator("#card-number").fill(GOOD_CARD)
+    await frame.locator("#card-exp").fill("12/30")
+    await frame.locator("#card-cvc").fill("123")
+    await expect(pay).to_be_enabled()
+    post = ("d => document.getElementById('checkout').contentWindow.postMessage("
+            "{type: 'kassa.submitDisabled', sessionId: d.sid, disabled: d.disabled}, d.origin)")
+    await page.evaluate(post, {"sid": session["id"], "disabled": True, "origin": kassa.origin})
+    await expect(pay).to_be_disabled()  # the parent's flag holds the complete form back
+    await page.evaluate(post, {"sid": "cs_other", "disabled": False, "origin": kassa.origin})
+    await expect(pay).to_be_disabled()  # another session's message changes nothing
+    await page.evaluate(post, {"sid": session["id"], "disabled": False, "origin": kassa.origin})
+    await expect(pay).to_be_enabled()
+    await pay.click()
+    await wait("() => window.messages.some(m => m.type === 'kassa.completed')")
+    completed = (await messages(page, "kassa.completed"))[0]
+    await expect(frame.get_by_role("heading", name="Thank you for your order")).to_be_visible()
+    assert page.frames[1].url == url  # embedded: no redirect to successUrl
+    done = (await tenant.get(f"/api/v1/checkout/sessions/{session['id']}")).json()
+    assert completed["orderId"] == done["orderId"] and done["status"] == "complete"
+
+    # The same URL framed by an origin the token does not name: the browser refuses to show it.
+    foreign = FRAMING_PAGE.replace("__SRC__", url).replace("__KASSA__", kassa.origin)
+    storefront.add_page(f"/foreign-{session['id']}", foreign)
+    await page.goto(f"{storefront.foreign_origin}/foreign-{session['id']}")
+    await page.evaluate("() => window.frameLoaded")
+    assert await page.evaluate("window.messages") == []
+    assert not page.frames[1].url.startswith(kassa.origin)
+
+
+async def new_page(browser: Any, width: int = 1280, locale: str = "en-US") -> tuple[Any, Any, list[str]]:
+    context = await browser.new_context(viewport={"width": width, "height": 800}, locale=locale)
+    context.set_default_timeout(10_000)
+    page = await context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("response", lambda r: errors.append(f"{r.status} {r.url}")
+            if r.status >= 400 and not r.url.endswith("/favicon.ico")
+            and not (r.status in (402, 422) and "/s/" in r.url) else None)  # refusals the page shows
+    return context, page, errors
+
+
+async def pay_by_keyboard(page: Any) -> None:
+    await tab_to(page, "[data-pay]")
+    await page.keyboard.press("Enter")
+
+
+async def test_a_declined_card_shows_why_and_the_next_card_pays_once(
+        browser: Any, kassa: KassaWeb, storefront: Storefront, screenshot: Any) -> None:
+    tenant, variant = await merchant(kassa)
+    session = await open_session(tenant, variant, storefront, collect={"shippingAddress": False,
+                                                                       "billingAddress": False})
+    context, page, errors = await new_page(browser)
+    try:
+        await page.goto(session["url"])
+        await expect_step(page, "payment")
+        alert = page.get_by_role("alert")
+        await fill_card(page, DECLINED_CARD)
+        await pay_by_keyboard(page)
+        await expect(alert).to_have_text("Your payment was declined: the card was declined. Try another card.")
+        await expect(page.locator("#payment-error")).to_be_focused()
+        await screenshot(page, "hosted-1280-declined", full_page=True)
+        await axe_check(page, "declined")
+        await fill_card(page, NO_FUNDS_CARD)
+        await pay_by_keyboard(page)
+        await expect(alert).to_contain_text("insufficient funds")
+        await fill_card(page, GOOD_CARD)
+        await pay_by_keyboard(page)
+        await page.wait_for_url(session["successUrl"])
+    finally:
+        await context.close()
+    assert not errors, errors
+    done, payments = await order_of(kassa, tenant, session["id"])
+    assert [p["status"] for p in payments] == ["failed", "failed", "captured"]
+    orders = (await tenant.get("/api/v1/orders")).json()["data"]
+    assert [o["id"] for o in orders] == [done["orderId"]]
+
+
+async def test_the_second_step_card_passes_its_challenge(
+        browser: Any, kassa: KassaWeb, storefront: Storefront, screenshot: Any) -> None:
+    tenant, variant = await merchant(kassa)
+    session = await open_session(tenant, variant, storefront, collect={"shippingAddress": False,
+                                                                       "billingAddress": False})
+    context, page, errors = await new_page(browser)
+    try:
+        await page.goto(session["url"])
+        await fill_card(page, CHALLENGE_CARD)
+        await pay_by_keyboard(page)
+        await expect(page.get_by_role("heading", name="Confirm this payment")).to_be_focused()
+        await screenshot(page, "hosted-1280-challenge", full_page=True)
+        await axe_check(page, "challenge")
+        await page.keyboard.press("Tab")
+        await expect(page.get_by_role("button", name="Confirm payment")).to_be_focused()
+        await page.keyboard.press("Enter")
+        await page.wait_for_url(session["successUrl"])
+    finally:
+        await context.close()
+    assert not errors, errors
+    done, payments = await order_of(kassa, tenant, session["id"])
+    assert done["status"] == "complete" and [p["status"] for p in payments] == ["captured"]
+
+
+@pytest.mark.parametrize("width", [1280, 375])
+async def test_the_billing_step_takes_an_address_of_its_own(
+        browser: Any, kassa: KassaWeb, storefront: Storefront, screenshot: Any, width: int) -> None:
+    tenant, variant = await merchant(kassa)
+    session = await open_session(tenant, variant, storefront, collect={"shippingAddress": True,
+                                                                       "billingAddress": True})
+    context, page, errors = await new_page(browser, width)
+    try:
+        await page.goto(session["url"])
+        await walk_to_payment(page, billing=True, shots=f"hosted-{width}", screenshot=screenshot, axe=width == 1280)
+        await expect(page.locator('[data-recap="billing"]')).to_contain_text("Ada Lovelace, Unter den Linden 1")
+        await fill_card(page, GOOD_CARD)
+        await pay_by_keyboard(page)
+        await page.wait_for_url(session["successUrl"])
+    finally:
+        await context.close()
+    assert not errors, errors
+    done, _ = await order_of(kassa, tenant, session["id"])
+    order = (await tenant.get(f"/api/v1/orders/{done['orderId']}")).json()
+    assert order["billingAddress"]["addressLine1"] == "Unter den Linden 1"
+
+
+@pytest.mark.parametrize("width", [1280, 375])
+async def test_a_payment_only_session_shows_the_payment_step_alone(
+        browser: Any, kassa: KassaWeb, storefront: Storefront, screenshot: Any, width: int) -> None:
+    tenant, variant = await merchant(kassa)
+    session = await open_session(tenant, variant, storefront, collect={"shippingAddress": False,
+                                                                       "billingAddress": False})
+    context, page, errors = await new_page(browser, width)
+    try:
+        await page.goto(session["url"])
+        await expect_step(page, "payment")
+        await expect(page.locator("section.step")).to_have_count(1)
+        await axe_check(page, "payment-only")
+        await screenshot(page, f"hosted-{width}-payment-only", full_page=True)
+        await fill_card(page, GOOD_CARD)
+        await pay_by_keyboard(page)
+        await page.wait_for_url(session["successUrl"])
+    finally:
+        await context.close()
+    assert not errors, errors
+
+
+async def test_german_shoppers_get_german_labels_errors_and_money(
+        browser: Any, kassa: KassaWeb, storefront: Storefront, screenshot: Any) -> None:
+    tenant, variant = await merchant(kassa)
+    session = await open_session(tenant, variant, storefront)
+    context, page, errors = await new_page(browser, 1280, locale="de-DE")
+    try:
+        await page.goto(session["url"])
+        await expect(page.get_by_role("heading", name="Kasse", exact=True)).to_be_visible()
+        email = page.get_by_label("E-Mail")
+        await tab_to(page, "#email")
+        await page.keyboard.type("nicht-gueltig")
+        await page.keyboard.press("Enter")
+        # The error sits by its field, is tied to it, and is announced.
+        await expect(email).to_have_attribute("aria-invalid", "true")
+        await expect(page.locator("#email-error")).to_have_text("Bitte eine E-Mail-Adresse wie name@example.com angeben")
+        await expect(page.locator("#announcer")).to_contain_text("Bitte eine E-Mail-Adresse")
+        await expect(email).to_be_focused()
+        await screenshot(page, "hosted-1280-de-error", full_page=True)
+        await email.fill("")
+        await page.keyboard.type("ada@example.com")
+        await page.keyboard.press("Enter")
+        await expect_step(page, "shipping")
+        await expect(page.locator("#shipping-country")).to_have_value("DE")
+        await expect(page.locator("#announcer")).to_have_text("Schritt: Lieferadresse")
+        await expect(page.locator("[data-pay]")).to_have_text("Bezahlen 49,00\xa0€")  # tax once the country is known
+        await axe_check(page, "de")
+    finally:
+        await context.close()
+    assert not errors, errors
+
+
+async def test_discount_codes_apply_and_come_off_by_keyboard(
+        browser: Any, kassa: KassaWeb, storefront: Storefront) -> None:
+    tenant, variant = await merchant(kassa)
+    camp = (await tenant.post("/api/v1/campaigns", {"name": "Welcome", "reward": {"type": "fixed_off",
+                                                                                   "amounts": {"EUR": 500}}})).json()
+    assert (await tenant.post(f"/api/v1/campaigns/{camp['id']}/codes", {"code": "WELCOME5"})).status_code == 201
+    session = await open_session(tenant, variant, storefront, collect={"shippingAddress": False,
+                                                                       "billingAddress": False})
+    context, page, errors = await new_page(browser)
+    try:
+        await page.goto(session["url"])
+        pay = page.get_by_role("button", name="Pay")
+        await type_field(page, "#discount-code", "nope")
+        await page.keyboard.press("Enter")
+        await expect(page.locator("#discount-code")).to_have_attribute("aria-invalid", "true")
+        await expect(page.locator("#discount-code-error")).not_to_be_empty()
+        await page.locator("#discount-code").fill("")
+        await page.keyboard.type("welcome5")
+        await page.keyboard.press("Enter")
+        await expect(page.locator("#summary")).to_contain_text("WELCOME5")
+        await expect(page.locator("#summary .discount")).to_contain_text("-€5.00")
+        await expect(pay).to_have_text("Pay €44.00")
+        await tab_to(page, "[data-remove-code]")
+        await page.keyboard.press("Enter")
+        await expect(page.locator("#summary")).not_to_contain_text("WELCOME5")
+        await expect(page.locator("#discount-code")).to_be_focused()
+    finally:
+        await context.close()
+    assert not errors, errors
+
+
+async def test_terminal_pages(browser: Any, kassa: KassaWeb, storefront: Storefront, screenshot: Any) -> None:
+    tenant, variant = await merchant(kassa)
+    done = await open_session(tenant, variant, storefront, collect={"shippingAddress": False, "billingAddress": False})
+    paid = await tenant.post(f"/api/v1/checkout-sessions/{done['id']}/complete", {
+        "paymentMethod": {"type": "card", "card": {"number": "4242424242424242"}}})
+    assert paid.status_code == 200, paid.text
+    cancelled = await open_session(tenant, variant, storefront)
+    await tenant.delete(f"/api/v1/checkout/sessions/{cancelled['id']}")
+    for width in (1280, 375):
+        context, page, errors = await new_page(browser, width)
+        try:
+            await page.goto(done["url"])
+            await expect(page.get_by_role("heading", name="Thank you for your order")).to_be_visible()
+            await expect(page.get_by_text(paid.json()["orderId"])).to_be_visible()
+            await screenshot(page, f"hosted-{width}-completed", full_page=True)
+            await axe_check(page, "completed")
+            await page.goto(cancelled["url"])
+            await expect(page.get_by_role("link", name="Back to the shop").first).to_have_attribute(
+                "href", cancelled["cancelUrl"])
+            await screenshot(page, f"hosted-{width}-cancelled", full_page=True)
+            await axe_check(page, "cancelled")
+        finally:
+            await context.close()
+        assert not errors, errors
