@@ -43,7 +43,8 @@ class Asset:
 ASSETS = {name: Asset.load(name) for name in ("embed.js", "embed.mjs")}
 
 
-def _accepts_gzip(header: str) -> bool:
+def accepts_gzip(header: str) -> bool:
+    """Whether an `Accept-Encoding` header takes gzip (the embed script and the hosted page's assets)."""
     for part in header.split(","):
         coding, _, params = part.strip().partition(";")
         if coding.strip().lower() == "gzip":
@@ -57,7 +58,7 @@ def embed_asset(request: Request[Any, Any, Any], name: FromPath[str]) -> Respons
     if asset is None:
         raise KassaError("route_not_found", f"No file {PREFIX}/{name}: the embed script is {PREFIX}/embed.js "
                          f"(or the ES module {PREFIX}/embed.mjs)")
-    gzipped = _accepts_gzip(request.headers.get("accept-encoding", ""))
+    gzipped = accepts_gzip(request.headers.get("accept-encoding", ""))
     etag = f'"{asset.etag}-gz"' if gzipped else f'"{asset.etag}"'
     headers = {"Cache-Control": CACHE_CONTROL, "ETag": etag, "Vary": "Accept-Encoding",
                "Access-Control-Allow-Origin": "*", "Cross-Origin-Resource-Policy": "cross-origin"}

@@ -28,7 +28,7 @@ from litestar import Request, Response, delete, get, patch, post, put
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 
-from ..embed_script import _accepts_gzip as accepts_gzip
+from ..embed_script import accepts_gzip
 from ..service import module_of
 from . import assets, i18n
 from .i18n import Messages
