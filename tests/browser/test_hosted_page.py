@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -143,14 +145,7 @@ async def test_a_shopper_pays_by_keyboard_alone_and_returns_to_the_shop(
         browser: Any, kassa: KassaWeb, storefront: Storefront, screenshot: Any, width: int) -> None:
     tenant, variant = await merchant(kassa, branding={"displayName": "Nordlicht Coffee", "primaryColor": "#0b5d4b"})
     session = await open_session(tenant, variant, storefront)
-    context = await browser.new_context(viewport={"width": width, "height": 800}, locale="en-US")
-    context.set_default_timeout(10_000)
-    page = await context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("response", lambda r: errors.append(f"{r.status} {r.url}")
-            if r.status >= 400 and not r.url.endswith("/favicon.ico") else None)
-    try:
+    async with shopper_page(browser, width, refusals_shown=False) as page:  # a clean walk: not one refusal
         await page.goto(session["url"])
         await expect(page.get_by_text("Nordlicht Coffee")).to_be_visible()
         await walk_to_payment(page, shots=f"hosted-{width}", screenshot=screenshot, axe=True)
@@ -163,9 +158,6 @@ async def test_a_shopper_pays_by_keyboard_alone_and_returns_to_the_shop(
         await page.keyboard.press("Enter")
         await page.wait_for_url(session["successUrl"])
         await expect(page.get_by_role("heading", name="Thanks for your order")).to_be_visible()
-    finally:
-        await context.close()
-    assert not errors, errors
     done, payments = await order_of(kassa, tenant, session["id"])
     assert done["status"] == "complete" and done["orderId"]
     assert [p["status"] for p in payments] == ["captured"] and payments[0]["cardLast4"] == "4242"
@@ -251,7 +243,11 @@ async def test_the_frame_talks_to_the_token_origin_only(page: Any, kassa: KassaW
     assert not page.frames[1].url.startswith(kassa.origin)
 
 
-async def new_page(browser: Any, width: int = 1280, locale: str = "en-US") -> tuple[Any, Any, list[str]]:
+@asynccontextmanager
+async def shopper_page(browser: Any, width: int = 1280, locale: str = "en-US", *,
+                       refusals_shown: bool = True) -> AsyncIterator[Any]:
+    """A page in a context of its own; closed afterwards, and then no script error and no failed
+    request may have happened (except, when `refusals_shown`, the 402/422 refusals the page shows)."""
     context = await browser.new_context(viewport={"width": width, "height": 800}, locale=locale)
     context.set_default_timeout(10_000)
     page = await context.new_page()
@@ -259,8 +255,12 @@ async def new_page(browser: Any, width: int = 1280, locale: str = "en-US") -> tu
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.on("response", lambda r: errors.append(f"{r.status} {r.url}")
             if r.status >= 400 and not r.url.endswith("/favicon.ico")
-            and not (r.status in (402, 422) and "/s/" in r.url) else None)  # refusals the page shows
-    return context, page, errors
+            and not (refusals_shown and r.status in (402, 422) and "/s/" in r.url) else None)
+    try:
+        yield page
+    finally:
+        await context.close()
+    assert not errors, errors
 
 
 async def pay_by_keyboard(page: Any) -> None:
@@ -273,8 +273,7 @@ async def test_a_declined_card_shows_why_and_the_next_card_pays_once(
     tenant, variant = await merchant(kassa)
     session = await open_session(tenant, variant, storefront, collect={"shippingAddress": False,
                                                                        "billingAddress": False})
-    context, page, errors = await new_page(browser)
-    try:
+    async with shopper_page(browser) as page:
         await page.goto(session["url"])
         await expect_step(page, "payment")
         alert = page.get_by_role("alert")
@@ -290,9 +289,6 @@ async def test_a_declined_card_shows_why_and_the_next_card_pays_once(
         await fill_card(page, GOOD_CARD)
         await pay_by_keyboard(page)
         await page.wait_for_url(session["successUrl"])
-    finally:
-        await context.close()
-    assert not errors, errors
     done, payments = await order_of(kassa, tenant, session["id"])
     assert [p["status"] for p in payments] == ["failed", "failed", "captured"]
     orders = (await tenant.get("/api/v1/orders")).json()["data"]
@@ -304,8 +300,7 @@ async def test_the_second_step_card_passes_its_challenge(
     tenant, variant = await merchant(kassa)
     session = await open_session(tenant, variant, storefront, collect={"shippingAddress": False,
                                                                        "billingAddress": False})
-    context, page, errors = await new_page(browser)
-    try:
+    async with shopper_page(browser) as page:
         await page.goto(session["url"])
         await fill_card(page, CHALLENGE_CARD)
         await pay_by_keyboard(page)
@@ -316,9 +311,6 @@ async def test_the_second_step_card_passes_its_challenge(
         await expect(page.get_by_role("button", name="Confirm payment")).to_be_focused()
         await page.keyboard.press("Enter")
         await page.wait_for_url(session["successUrl"])
-    finally:
-        await context.close()
-    assert not errors, errors
     done, payments = await order_of(kassa, tenant, session["id"])
     assert done["status"] == "complete" and [p["status"] for p in payments] == ["captured"]
 
@@ -329,17 +321,13 @@ async def test_the_billing_step_takes_an_address_of_its_own(
     tenant, variant = await merchant(kassa)
     session = await open_session(tenant, variant, storefront, collect={"shippingAddress": True,
                                                                        "billingAddress": True})
-    context, page, errors = await new_page(browser, width)
-    try:
+    async with shopper_page(browser, width) as page:
         await page.goto(session["url"])
         await walk_to_payment(page, billing=True, shots=f"hosted-{width}", screenshot=screenshot, axe=width == 1280)
         await expect(page.locator('[data-recap="billing"]')).to_contain_text("Ada Lovelace, Unter den Linden 1")
         await fill_card(page, GOOD_CARD)
         await pay_by_keyboard(page)
         await page.wait_for_url(session["successUrl"])
-    finally:
-        await context.close()
-    assert not errors, errors
     done, _ = await order_of(kassa, tenant, session["id"])
     order = (await tenant.get(f"/api/v1/orders/{done['orderId']}")).json()
     assert order["billingAddress"]["addressLine1"] == "Unter den Linden 1"
@@ -351,8 +339,7 @@ async def test_a_payment_only_session_shows_the_payment_step_alone(
     tenant, variant = await merchant(kassa)
     session = await open_session(tenant, variant, storefront, collect={"shippingAddress": False,
                                                                        "billingAddress": False})
-    context, page, errors = await new_page(browser, width)
-    try:
+    async with shopper_page(browser, width) as page:
         await page.goto(session["url"])
         await expect_step(page, "payment")
         await expect(page.locator("section.step")).to_have_count(1)
@@ -361,17 +348,13 @@ async def test_a_payment_only_session_shows_the_payment_step_alone(
         await fill_card(page, GOOD_CARD)
         await pay_by_keyboard(page)
         await page.wait_for_url(session["successUrl"])
-    finally:
-        await context.close()
-    assert not errors, errors
 
 
 async def test_german_shoppers_get_german_labels_errors_and_money(
         browser: Any, kassa: KassaWeb, storefront: Storefront, screenshot: Any) -> None:
     tenant, variant = await merchant(kassa)
     session = await open_session(tenant, variant, storefront)
-    context, page, errors = await new_page(browser, 1280, locale="de-DE")
-    try:
+    async with shopper_page(browser, 1280, locale="de-DE") as page:
         await page.goto(session["url"])
         await expect(page.get_by_role("heading", name="Kasse", exact=True)).to_be_visible()
         email = page.get_by_label("E-Mail")
@@ -392,9 +375,6 @@ async def test_german_shoppers_get_german_labels_errors_and_money(
         await expect(page.locator("#announcer")).to_have_text("Schritt: Lieferadresse")
         await expect(page.locator("[data-pay]")).to_have_text("Bezahlen 49,00\xa0€")  # tax once the country is known
         await axe_check(page, "de")
-    finally:
-        await context.close()
-    assert not errors, errors
 
 
 async def test_discount_codes_apply_and_come_off_by_keyboard(
@@ -405,8 +385,7 @@ async def test_discount_codes_apply_and_come_off_by_keyboard(
     assert (await tenant.post(f"/api/v1/campaigns/{camp['id']}/codes", {"code": "WELCOME5"})).status_code == 201
     session = await open_session(tenant, variant, storefront, collect={"shippingAddress": False,
                                                                        "billingAddress": False})
-    context, page, errors = await new_page(browser)
-    try:
+    async with shopper_page(browser) as page:
         await page.goto(session["url"])
         pay = page.get_by_role("button", name="Pay")
         await type_field(page, "#discount-code", "nope")
@@ -423,9 +402,6 @@ async def test_discount_codes_apply_and_come_off_by_keyboard(
         await page.keyboard.press("Enter")
         await expect(page.locator("#summary")).not_to_contain_text("WELCOME5")
         await expect(page.locator("#discount-code")).to_be_focused()
-    finally:
-        await context.close()
-    assert not errors, errors
 
 
 async def test_terminal_pages(browser: Any, kassa: KassaWeb, storefront: Storefront, screenshot: Any) -> None:
@@ -437,8 +413,7 @@ async def test_terminal_pages(browser: Any, kassa: KassaWeb, storefront: Storefr
     cancelled = await open_session(tenant, variant, storefront)
     await tenant.delete(f"/api/v1/checkout/sessions/{cancelled['id']}")
     for width in (1280, 375):
-        context, page, errors = await new_page(browser, width)
-        try:
+        async with shopper_page(browser, width) as page:
             await page.goto(done["url"])
             await expect(page.get_by_role("heading", name="Thank you for your order")).to_be_visible()
             await expect(page.get_by_text(paid.json()["orderId"])).to_be_visible()
@@ -449,6 +424,3 @@ async def test_terminal_pages(browser: Any, kassa: KassaWeb, storefront: Storefr
                 "href", cancelled["cancelUrl"])
             await screenshot(page, f"hosted-{width}-cancelled", full_page=True)
             await axe_check(page, "cancelled")
-        finally:
-            await context.close()
-        assert not errors, errors

@@ -48,6 +48,27 @@ def wait_for_http(proc: subprocess.Popen, url: str, output: Callable[[], str], *
     raise AssertionError(f"{name} did not become ready:\n{output()}")
 
 
+class ProcessEnv:
+    """The environment of one deployment's `kassa` processes: this process's environment without any
+    KASSA_* variable, the deployment's shared settings, and a data directory per process."""
+
+    def __init__(self, root: Path, shared: dict[str, str]) -> None:
+        self.root = root
+        self.base = {k: v for k, v in os.environ.items() if not k.startswith("KASSA_")}
+        self.shared = shared
+
+    def env_for(self, name: str, **extra: str) -> dict[str, str]:
+        (self.root / name).mkdir(exist_ok=True)
+        return {**self.base, **self.shared, "KASSA_DATA_DIR": str(self.root / name), **extra}
+
+    def kassa(self, *args: str) -> str:
+        """Runs a `kassa` command to its end; its last line of output."""
+        done = subprocess.run([sys.executable, "-m", "kassa.cli", *args], env=self.env_for("cli"), cwd=self.root,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, f"kassa {' '.join(args)}:\n{done.stdout}{done.stderr}"
+        return done.stdout.strip().splitlines()[-1]
+
+
 class Process:
     """A child process with its output in a log file; stopped gently, or killed."""
 

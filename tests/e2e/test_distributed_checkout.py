@@ -10,11 +10,8 @@ else could make them agree.
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import socket
-import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -25,7 +22,7 @@ import httpx
 import pytest
 
 from tests.conftest import free_port, fresh_database
-from tests.e2e.cluster import Gateway, Kassa
+from tests.e2e.cluster import Gateway, Kassa, ProcessEnv
 from tests.e2e.test_http_hardening import assert_hardened
 
 pytestmark = pytest.mark.slow
@@ -44,19 +41,11 @@ async def fresh_pg() -> AsyncIterator[str]:
 @pytest.fixture
 def deployment(tmp_path: Path, fresh_pg: str, nginx: str) -> Iterator[dict]:
     """Migrated by the CLI; an app + secret key from the CLI; the two service processes ready."""
-    base_env = {k: v for k, v in os.environ.items() if not k.startswith("KASSA_")}
     shared = {"KASSA_DATABASE_URL": fresh_pg, "KASSA_SERVICE_TOKEN": secrets.token_urlsafe(32),
               "KASSA_SIGNING_KEY": secrets.token_urlsafe(32), "KASSA_LOG_FORMAT": "text"}
 
-    def env_for(name: str, **extra: str) -> dict[str, str]:
-        (tmp_path / name).mkdir(exist_ok=True)
-        return {**base_env, **shared, "KASSA_DATA_DIR": str(tmp_path / name), **extra}
-
-    def kassa(*args: str) -> str:
-        done = subprocess.run([sys.executable, "-m", "kassa.cli", *args], env=env_for("cli"), cwd=tmp_path,
-                              capture_output=True, text=True, timeout=120)
-        assert done.returncode == 0, f"kassa {' '.join(args)}:\n{done.stdout}{done.stderr}"
-        return done.stdout.strip().splitlines()[-1]
+    deployment_env = ProcessEnv(tmp_path, shared)
+    env_for, kassa = deployment_env.env_for, deployment_env.kassa
 
     assert "migrations applied" in kassa("migrate")
     cart_port, checkout_port = free_port(), free_port()

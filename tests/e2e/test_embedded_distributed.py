@@ -6,10 +6,7 @@ pays in Chromium; the order exists and its webhook reaches the merchant."""
 
 from __future__ import annotations
 
-import os
 import secrets
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +20,7 @@ from tests.browser.storefront import Storefront
 from tests.browser.test_embedded_checkout import InFrame, events, pay_with, wait_event
 from tests.browser.test_hosted_page import GOOD_CARD, walk_to_payment
 from tests.conftest import free_port
-from tests.e2e.cluster import Gateway, Kassa
+from tests.e2e.cluster import Gateway, Kassa, ProcessEnv
 from tests.e2e.test_distributed_checkout import fresh_pg  # noqa: F401 - the fixture
 from tests.webhooks.receiver import Receiver
 
@@ -33,21 +30,13 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def cluster(tmp_path: Path, fresh_pg: str, nginx: str) -> Iterator[dict[str, Any]]:  # noqa: F811
     gateway_port = free_port()
-    base_env = {k: v for k, v in os.environ.items() if not k.startswith("KASSA_")}
     shared = {"KASSA_DATABASE_URL": fresh_pg, "KASSA_SERVICE_TOKEN": secrets.token_urlsafe(32),
               "KASSA_SIGNING_KEY": secrets.token_urlsafe(32), "KASSA_LOG_FORMAT": "text",
               "KASSA_PUBLIC_BASE_URL": f"http://127.0.0.1:{gateway_port}",
               "KASSA_WEBHOOKS_ALLOW_PRIVATE_NETWORKS": "all"}
 
-    def env_for(name: str, **extra: str) -> dict[str, str]:
-        (tmp_path / name).mkdir(exist_ok=True)
-        return {**base_env, **shared, "KASSA_DATA_DIR": str(tmp_path / name), **extra}
-
-    def kassa(*args: str) -> str:
-        done = subprocess.run([sys.executable, "-m", "kassa.cli", *args], env=env_for("cli"), cwd=tmp_path,
-                              capture_output=True, text=True, timeout=120)
-        assert done.returncode == 0, f"kassa {' '.join(args)}:\n{done.stdout}{done.stderr}"
-        return done.stdout.strip().splitlines()[-1]
+    deployment_env = ProcessEnv(tmp_path, shared)
+    env_for, kassa = deployment_env.env_for, deployment_env.kassa
 
     kassa("migrate")
     ports = {name: free_port() for name in ("cart", "checkout", "webhooks")}
