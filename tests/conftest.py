@@ -15,7 +15,7 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -35,6 +35,7 @@ from sqlalchemy import event
 
 from kassa.gateway import PathRouter
 from kassa.services import SERVICES, build_runtime, components
+from tests.support.localstripe import LocalStripe, LocalStripeUnavailable, start_localstripe
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 PG_URL = normalize_database_url(
@@ -165,6 +166,20 @@ async def redis_url() -> AsyncIterator[str]:
         async for key in client.scan_iter(match=f"{REDIS_PREFIX}:*", count=1000):
             await client.delete(key)
         await client.aclose()
+
+
+@pytest.fixture(scope="session")
+def localstripe() -> Iterator[LocalStripe]:
+    """localstripe (Stripe's API and Stripe.js, faked and stateful) for this xdist worker, on a free
+    port of 127.0.0.1 (tests/support/localstripe.py). Skips without it, fails under CI=true."""
+    try:
+        server = start_localstripe()
+    except LocalStripeUnavailable as exc:
+        _unavailable("localstripe", exc)
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 # ---------------------------------------------------------------- `kassa` processes
