@@ -145,6 +145,8 @@ async def test_a_crash_before_paying_unwinds_the_cart_lock(shop: Shop, monkeypat
     saga = _module(shop).saga
 
     class Dead:
+        name = "test"
+
         async def authorize(self, **_: Any) -> None:
             raise Crash
 

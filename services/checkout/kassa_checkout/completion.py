@@ -28,6 +28,7 @@ from kassa_contract.checkout import (
     ORDER_CREATED,
     PAYMENT_CAPTURED,
     PAYMENT_FAILED,
+    PAYMENT_REFUNDED,
     CheckoutSession,
     CollectFlags,
     CompleteCheckoutSession,
@@ -35,6 +36,7 @@ from kassa_contract.checkout import (
     OrderEventData,
     PaymentEventData,
     PaymentMethodInput,
+    PaymentRefundedData,
 )
 from kassa_contract.errors import KassaError
 from kassa_platform.auth import Principal, hash_key
@@ -45,33 +47,19 @@ from kassa_platform.outbox import Event, write_events
 from kassa_platform.tables import applications
 
 from .cart_client import CartClient
-from .payments.connector import PaymentConnector, PaymentOutcome
+from .payment_settings import Connectors
+from .payments.connector import Attempt, PaymentConnector, PaymentOutcome
 from .payments.methods import METHOD_IDS, card_brand
 from .saga_rows import SagaRows
 from .sessions import SOURCE, SessionService, SessionStore, _in_progress, authorize, holds_session
 from .tables import checkout_sessions as sessions
-from .tables import payments
+from .tables import payments, provider_events
 from .views import OrderDocument, payment_view
 
 log = logging.getLogger("kassa.checkout.saga")
 S = sessions.c
 P = payments.c
 CLAIM = timedelta(seconds=60)  # far above a completion's duration; a lapsed claim means a crash
-
-
-class Connectors:
-    """The connector that takes an application's payments: the built-in `test` one in test mode."""
-
-    def __init__(self, test: PaymentConnector, live: PaymentConnector | None = None) -> None:
-        self.test = test
-        self.live = live
-
-    def for_environment(self, environment: str) -> PaymentConnector:
-        connector = self.test if environment == "test" else self.live
-        if connector is None:
-            raise KassaError("payment_connector_unavailable", "No payment connector is configured for live mode",
-                             status=422)
-        return connector
 
 
 class CompletionSaga:
@@ -107,7 +95,9 @@ class CompletionSaga:
         try:
             if not continuing:
                 _check_allowed(row, method)
-            connector = self.connectors.for_environment(principal.environment)
+            connector = await self.connectors.for_app(row.app_id, principal.environment,
+                                                      (row.payment_provider, row.payment_settings_at))
+            _check_for_connector(connector, method)
             # The cart's stored addresses stand unless the body gives others (the cart service refuses
             # with 422 `address_required` when the session collects one and neither exists).
             locked = await self.cart.lock(row.app_id, row.cart_id, session_id=row.id, shipping=body.shipping_address,
@@ -118,11 +108,15 @@ class CompletionSaga:
             await self._release(row.id, token)
             raise
         cart = locked.cart
-        payment = await self._record_attempt(row, token, cart, method)
+        payment = await self._record_attempt(row, token, cart, method, connector.name)
+        attempt = self._attempt(row, payment)
         # From here on the provider may have moved money: on a crash the claim is left to lapse and
         # the reconcile job asks the provider what happened.
         try:
-            outcome = await connector.authorize(key=row.id, amount=cart.total, currency=cart.currency, method=method)
+            outcome = await connector.authorize(key=row.id, amount=cart.total, currency=cart.currency, method=method,
+                                                attempt=attempt)
+            if outcome.status in ("authorized", "captured") and not _pays_for(outcome, row.id, cart):
+                await self._refuse_mismatch(row, token, payment, connector, outcome, cart)
         except KassaError as exc:
             if exc.status >= 500:
                 raise
@@ -130,14 +124,19 @@ class CompletionSaga:
             await self.sessions.settle_cart(await self._release(row.id, token, cart_pending="reopen", locked_cart=None))
             raise
         if outcome.status == "authorized":
-            outcome = await connector.capture(key=row.id, amount=cart.total)
+            outcome = await connector.capture(key=row.id, amount=cart.total,
+                                              attempt=self._attempt(row, payment, outcome.provider_ref))
         if outcome.status == "captured":
             return await self._finish(row, token, payment, cart, outcome)
         if outcome.status == "requires_action":
             await self._await_action(row.id, token, payment.id, outcome)
+            next_action: dict[str, Any] = {"type": outcome.next_action}
+            if outcome.client_secret:  # for Stripe.js: the buyer authenticates in Stripe's own frame
+                next_action.update(provider=connector.name, paymentIntentId=outcome.provider_ref,
+                                   clientSecret=outcome.client_secret)
             raise KassaError("payment_action_required", "The payment needs a second step: complete the session "
                              "again with `paymentMethod: {\"actionResult\": ...}` once the buyer has passed it",
-                             status=402, details={"paymentId": payment.id, "nextAction": {"type": outcome.next_action}})
+                             status=402, details={"paymentId": payment.id, "nextAction": next_action})
         row = await self._fail(row.id, token, payment.id, outcome)
         await self.sessions.settle_cart(row)
         retryable = outcome.failure_code == "processing_error"
@@ -161,6 +160,58 @@ class CompletionSaga:
 
     # ---------------------------------------------------------------- steps
 
+    def _attempt(self, row: Any, payment: Any, provider_ref: str | None = None) -> Attempt:
+        async def remember(ref: str) -> None:
+            async with transaction(self.db) as conn:
+                await conn.execute(sa.update(payments).where(P.id == payment.id).values(provider_ref=ref))
+
+        return Attempt(app_id=row.app_id, session_id=row.id, payment_id=payment.id, cart_id=row.cart_id,
+                       provider_ref=provider_ref or payment.provider_ref, remember=remember)
+
+    async def _refuse_mismatch(self, row: Any, token: str, payment: Any, connector: PaymentConnector,
+                               outcome: PaymentOutcome, cart: Cart) -> None:
+        """A provider payment that is not for this session at this amount never becomes its order; money
+        it took for this session is given back (once: the refund is keyed by the provider's payment)."""
+        if outcome.session_id not in (None, row.id):
+            raise KassaError("payment_intent_invalid", "This payment was not made for this checkout session",
+                             field="paymentMethod.paymentIntentId", status=422)
+        await self.refund_unfulfilled(row.app_id, row.id, payment.id, connector, outcome, "amount_mismatch")
+        await self._fail(row.id, token, payment.id, PaymentOutcome(
+            status="failed", amount=outcome.amount, provider_ref=outcome.provider_ref, failure_code="amount_mismatch",
+            failure_message="The payment was for another amount than the cart's; it was refunded"))
+        raise KassaError("payment_intent_invalid", f"The payment was for {outcome.amount} {outcome.currency}, the "
+                         f"cart is now {cart.total} {cart.currency}: it was refunded; pay again",
+                         field="paymentMethod.paymentIntentId", status=422,
+                         details={"amount": outcome.amount, "cartTotal": cart.total, "refunded": True})
+
+    async def refund_unfulfilled(self, app_id: str, session_id: str, payment_id: str | None,
+                                 connector: PaymentConnector, outcome: PaymentOutcome, reason: str) -> bool:
+        """Give back a provider payment that cannot become an order, and tell the merchant: once per
+        provider payment (the refund's key is derived from it; the event is written with the first
+        refund's record). False when the provider refused or delayed it (the caller retries)."""
+        refund_id = "re_auto_" + outcome.provider_ref
+        if outcome.status == "authorized":  # nothing was taken: the hold lapses at the provider
+            return True
+        result = await connector.refund(key=session_id, refund_id=refund_id, amount=outcome.amount,
+                                        currency=outcome.currency or "", provider_ref=outcome.provider_ref)
+        if not (result.succeeded or result.pending):
+            log.error("automatic refund of %s failed: %s", outcome.provider_ref, result.failure_code)
+            return False
+        now = self.clock.now()
+        data = PaymentRefundedData(payment_id=payment_id or outcome.provider_ref, session_id=session_id, sequence=2,
+                                   amount=outcome.amount, currency=outcome.currency or "", reason=reason,  # type: ignore[arg-type]
+                                   provider_ref=outcome.provider_ref)
+        try:
+            async with transaction(self.db) as conn:
+                # The marker row makes the event once per provider payment.
+                await conn.execute(sa.insert(provider_events).values(app_id=app_id, event_id=refund_id,
+                                                                     type=PAYMENT_REFUNDED, received_at=now))
+                await write_events(conn, [Event(type=PAYMENT_REFUNDED, aggregate_id=payment_id or session_id,
+                                                sequence=2, data=data)], app_id=app_id, source=SOURCE, now=now)
+        except sa.exc.IntegrityError:
+            pass  # told already
+        return True
+
     async def _take_over(self, row: Any, token: str, now: datetime) -> bool:
         """The reconcile job takes a lapsed claim over (a buyer's retry never does: only the job may,
         after asking the provider what the cut-off attempt did)."""
@@ -176,25 +227,28 @@ class CompletionSaga:
                                .values(claim_token=None, claim_until=None, **values))
             return (await conn.execute(sa.select(sessions).where(S.id == session_id))).first()
 
-    async def _record_attempt(self, row: Any, token: str, cart: Cart, method: PaymentMethodInput) -> Any:
+    async def _record_attempt(self, row: Any, token: str, cart: Cart, method: PaymentMethodInput,
+                              connector: str) -> Any:
         """One payment row per attempt, written with the locked cart before any money moves; returns it."""
         if row.payment_status == "requires_action":
-            return await self._continue_attempt(row, token, cart, method)
+            return await self._continue_attempt(row, token, cart, method, connector)
         now = self.clock.now()
         number = method.card.number.replace(" ", "") if method.card else None
         payment = await self.rows.record_attempt(
             session_id=row.id, token=token, locked_cart=msgspec.to_builtins(cart), amount_total=cart.total, now=now,
             payment={"id": new_id("pay"), "app_id": row.app_id, "session_id": row.id, "order_id": None,
-                     "status": "pending", "connector": "test", "method": method.type,
+                     "status": "pending", "connector": connector, "method": method.type,
                      "card_brand": card_brand(number) if number else None,
                      "card_last4": number[-4:] if number else None, "amount": cart.total, "amount_refunded": 0,
-                     "currency": cart.currency, "provider_ref": None, "failure_code": None, "failure_message": None,
+                     "currency": cart.currency, "provider_ref": method.payment_intent_id, "failure_code": None,
+                     "failure_message": None,
                      "created_at": now, "updated_at": now})
         if payment is None:  # the claim lapsed and the reconcile job took the session over
             raise _in_progress(row.id)
         return payment
 
-    async def _continue_attempt(self, row: Any, token: str, cart: Cart, method: PaymentMethodInput) -> Any:
+    async def _continue_attempt(self, row: Any, token: str, cart: Cart, method: PaymentMethodInput,
+                                connector: str) -> Any:
         """A session whose last attempt waits for its second step: `actionResult` (or the same card)
         continues that attempt; another method starts a new one."""
         now = self.clock.now()
@@ -205,11 +259,13 @@ class CompletionSaga:
                 locked_cart=msgspec.to_builtins(cart), amount_total=cart.total, updated_at=now))
             number = method.card.number.replace(" ", "") if method.card else None
             if last is not None and last.status == "requires_action" and (
-                    method.action_result is not None or (number or "")[-4:] == (last.card_last4 or "")):
+                    method.action_result is not None or (number or "")[-4:] == (last.card_last4 or "")
+                    or (method.payment_intent_id is not None and method.payment_intent_id == last.provider_ref)):
                 return last
             inserted = await conn.execute(sa.insert(payments).values(
                 id=new_id("pay"), app_id=row.app_id, session_id=row.id, order_id=None,
-                attempt=(last.attempt + 1) if last is not None else 1, status="pending", connector="test",
+                attempt=(last.attempt + 1) if last is not None else 1, status="pending", connector=connector,
+                provider_ref=method.payment_intent_id,
                 method=method.type, card_brand=card_brand(number) if number else None,
                 card_last4=number[-4:] if number else None, amount=cart.total, amount_refunded=0,
                 currency=cart.currency, created_at=now, updated_at=now).returning(*payments.c))
@@ -278,6 +334,26 @@ class CompletionSaga:
                                app_id=row.app_id, source=SOURCE, now=now)
         return row
 
+    async def provider_failed(self, app_id: str, session_id: str, provider_ref: str, code: str, message: str) -> None:
+        """The provider says a payment waiting for its second step failed (the shopper's bank refused
+        the authentication after the page was closed): the attempt fails and the cart reopens."""
+        now = self.clock.now()
+        token = new_id("clm")
+        row = await self.rows.claim(app_id=app_id, session_id=session_id, token=token, now=now, until=now + CLAIM,
+                                    secret_hash=None, awaiting_action=True)
+        if row is None:
+            return  # not waiting for a second step: the request that confirmed it reported the decline
+        async with self.db() as conn:
+            payment = (await conn.execute(sa.select(payments).where(
+                P.session_id == session_id, P.provider_ref == provider_ref, P.status == "requires_action"))).first()
+        if payment is None:
+            await self._release(session_id, token)
+            return
+        updated = await self._fail(session_id, token, payment.id, PaymentOutcome(
+            status="failed", amount=payment.amount, provider_ref=provider_ref, failure_code=code,
+            failure_message=message))
+        await self.sessions.settle_cart(updated)
+
     # ---------------------------------------------------------------- recovery
 
     async def reconcile(self, *, limit: int = 50) -> int:
@@ -306,11 +382,18 @@ class CompletionSaga:
                                               .where(applications.c.id == row.app_id))).scalar_one()
             payment = (await conn.execute(sa.select(payments).where(P.session_id == row.id)
                                           .order_by(P.attempt.desc()).limit(1))).first()
-        connector = self.connectors.for_environment(environment)
-        outcome = await connector.status(key=row.id)
+        connector = await self.connectors.for_app(row.app_id, environment)
+        attempt = None if payment is None else self._attempt(row, payment)
+        outcome = None if attempt is None else await connector.status(key=row.id, attempt=attempt)
         cart = None if row.locked_cart is None else msgspec.convert(row.locked_cart, Cart)
-        if outcome is not None and outcome.status == "authorized" and cart is not None:
-            outcome = await connector.capture(key=row.id, amount=cart.total)
+        if outcome is not None and outcome.status in ("authorized", "captured") and cart is not None and \
+                not _pays_for(outcome, row.id, cart):
+            await self.refund_unfulfilled(row.app_id, row.id, payment.id, connector, outcome, "amount_mismatch")
+            outcome = PaymentOutcome(status="failed", amount=outcome.amount, provider_ref=outcome.provider_ref,
+                                     failure_code="amount_mismatch", failure_message="Refunded: another amount")
+        if outcome is not None and outcome.status == "authorized" and cart is not None and attempt is not None:
+            outcome = await connector.capture(key=row.id, amount=cart.total,
+                                              attempt=self._attempt(row, payment, outcome.provider_ref))
         if outcome is not None and outcome.status == "captured" and cart is not None and payment is not None:
             log.info("reconcile: session %s was paid; creating its order", row.id)
             await self._finish(row, token, payment, cart, outcome)
@@ -337,15 +420,46 @@ def _check_open(row: Any, now: datetime) -> None:
         raise KassaError("checkout_session_expired", f"Checkout session {row.id} has expired", status=409)
 
 
+def _pays_for(outcome: PaymentOutcome, session_id: str, cart: Cart) -> bool:
+    """The provider's payment is this session's, for the locked cart's amount and currency."""
+    return (outcome.amount == cart.total and outcome.currency in (None, cart.currency)
+            and outcome.session_id in (None, session_id))
+
+
+def _check_for_connector(connector: PaymentConnector, method: PaymentMethodInput) -> None:
+    """Card data never reaches Kassa for a real provider: Stripe takes what Stripe.js made of it."""
+    if connector.name == "stripe":
+        if method.card is not None:
+            raise KassaError("validation_error", "Card numbers are not accepted: collect the card with Stripe.js "
+                             "and send its `token` (tok_… or pm_…)", field="paymentMethod.card")
+        if method.type == "card" and not (method.token or "").startswith(("tok_", "pm_")):
+            raise KassaError("validation_error", "A card payment needs the `token` Stripe.js made of the card "
+                             "(tok_… or pm_…)", field="paymentMethod.token")
+        if method.type not in (None, "card", "stripe"):
+            raise KassaError("payment_method_not_allowed", f"`{method.type}` is not offered with Stripe",
+                             field="paymentMethod.type", status=422)
+        return
+    if method.type == "stripe":
+        raise KassaError("payment_method_not_allowed", "This application does not take payments with Stripe",
+                         field="paymentMethod.type", status=422)
+    if method.type == "card" and method.card is None and method.action_result is None:
+        raise KassaError("validation_error", "A card payment needs `card.number`", field="paymentMethod.card")
+
+
 def _check_input(method: PaymentMethodInput) -> None:
     """A payment method that can start an attempt, or `actionResult` alone."""
     if method.type is None:
         if method.action_result is None:
             raise KassaError("validation_error", "`paymentMethod.type` is required", field="paymentMethod.type")
         return
+    if method.type == "stripe":
+        if method.payment_intent_id is None:
+            raise KassaError("validation_error", "A `stripe` payment names its `paymentIntentId`",
+                             field="paymentMethod.paymentIntentId")
+        return
     if method.type not in METHOD_IDS:
         raise KassaError("validation_error", f"Unknown payment method `{method.type}`", field="paymentMethod.type")
-    if method.type == "card" and method.card is None:
+    if method.type == "card" and method.card is None and not method.token:
         raise KassaError("validation_error", "A card payment needs `card.number`", field="paymentMethod.card")
     if method.type != "card" and not method.token:
         raise KassaError("validation_error", f"A {method.type} payment needs the wallet's `token`",
@@ -353,7 +467,8 @@ def _check_input(method: PaymentMethodInput) -> None:
 
 
 def _check_allowed(row: Any, method: PaymentMethodInput) -> None:
-    if row.allowed_methods and method.type not in row.allowed_methods:
+    method_id = "card" if method.type == "stripe" else method.type  # a Stripe intent is paid by card
+    if row.allowed_methods and method_id not in row.allowed_methods:
         raise KassaError("payment_method_not_allowed", f"This checkout does not accept `{method.type}` "
                          f"(allowed: {', '.join(row.allowed_methods)})", field="paymentMethod.type", status=422)
 

@@ -24,7 +24,7 @@ from kassa_platform.pagination import newest_first_page
 from kassa_platform.tables import applications
 
 from .cart_client import CartClient
-from .completion import Connectors
+from .payment_settings import Connectors
 from .payments.connector import RefundOutcome
 from .sessions import SOURCE
 from .tables import orders, payments, refunds
@@ -59,7 +59,7 @@ class OrderService:
 
     async def refund(self, principal: Principal, order_id: str, body: CreateRefund) -> Refund:
         now = self.clock.now()
-        connector = self.connectors.for_environment(principal.environment)
+        connector = await self.connectors.for_app(principal.app_id, principal.environment)
         async with transaction(self.db) as conn:
             order = await self._load(conn, principal.app_id, order_id, lock=True)
             left = order.total - order.amount_refunded
@@ -78,7 +78,8 @@ class OrderService:
                 promotions_restored=False, created_at=now, updated_at=now))
             await conn.execute(sa.update(orders).where(O.id == order_id)
                                .values(amount_refunded=O.amount_refunded + amount))
-        outcome = await connector.refund(key=order.session_id, refund_id=refund_id, amount=amount)
+        outcome = await connector.refund(key=order.session_id, refund_id=refund_id, amount=amount,
+                                         currency=order.currency, provider_ref=await self._provider_ref(order.payment_id))
         row = await self._settle(refund_id, outcome)
         if row.status == "failed":
             raise KassaError("refund_failed", outcome.failure_message or "The provider refused the refund",
@@ -91,15 +92,22 @@ class OrderService:
             query = sa.select(refunds).where(R.id == refund_id)
             row = (await conn.execute(query.with_for_update() if is_postgres(conn) else query)).first()
             if row.status != "pending":
-                return row  # settled by the request or by the reconcile job, once
+                return row  # settled by the request, the provider's webhook or the reconcile job, once
+            if outcome.pending:  # the provider settles it later and tells us (its webhook; else reconcile asks)
+                await conn.execute(sa.update(refunds).where(R.id == refund_id)
+                                   .values(provider_ref=outcome.provider_ref, updated_at=now))
+                return (await conn.execute(sa.select(refunds).where(R.id == refund_id))).first()
             order = await self._load(conn, row.app_id, row.order_id, lock=True)
             if not outcome.succeeded:
-                await conn.execute(sa.update(refunds).where(R.id == refund_id).values(status="failed", updated_at=now))
+                await conn.execute(sa.update(refunds).where(R.id == refund_id).values(
+                    status="failed", provider_ref=outcome.provider_ref, failure_code=outcome.failure_code,
+                    failure_message=outcome.failure_message, updated_at=now))
                 await conn.execute(sa.update(orders).where(O.id == order.id)
                                    .values(amount_refunded=O.amount_refunded - row.amount))
                 return (await conn.execute(sa.select(refunds).where(R.id == refund_id))).first()
             status = "refunded" if order.amount_refunded >= order.total else "partially_refunded"
-            await conn.execute(sa.update(refunds).where(R.id == refund_id).values(status="succeeded", updated_at=now))
+            await conn.execute(sa.update(refunds).where(R.id == refund_id).values(
+                status="succeeded", provider_ref=outcome.provider_ref or row.provider_ref, updated_at=now))
             await conn.execute(sa.update(orders).where(O.id == order.id)
                                .values(status=status, version=O.version + 1, updated_at=now))
             await conn.execute(sa.update(payments).where(payments.c.id == row.payment_id).values(
@@ -130,8 +138,10 @@ class OrderService:
         """Refunds a crash left pending, and promotions still owed back."""
         async with self.db() as conn:
             rows = (await conn.execute(
-                sa.select(refunds, orders.c.session_id, applications.c.environment)
+                sa.select(refunds, orders.c.session_id, orders.c.currency.label("order_currency"),
+                          payments.c.provider_ref.label("payment_ref"), applications.c.environment)
                 .join(orders, orders.c.id == R.order_id).join(applications, applications.c.id == R.app_id)
+                .join(payments, payments.c.id == R.payment_id)
                 .where(sa.or_(sa.and_(R.status == "pending", R.updated_at <= self.clock.now() - timedelta(minutes=1)),
                               sa.and_(R.status == "succeeded", R.restore_promotions, ~R.promotions_restored)))
                 .order_by(R.created_at).limit(limit))).all()
@@ -139,8 +149,9 @@ class OrderService:
         for row in rows:
             try:
                 if row.status == "pending":
-                    connector = self.connectors.for_environment(row.environment)
-                    outcome = await connector.refund(key=row.session_id, refund_id=row.id, amount=row.amount)
+                    connector = await self.connectors.for_app(row.app_id, row.environment)
+                    outcome = await connector.refund(key=row.session_id, refund_id=row.id, amount=row.amount,
+                                                     currency=row.order_currency, provider_ref=row.payment_ref)
                     settled = await self._settle(row.id, outcome)
                 else:
                     settled = row
@@ -149,6 +160,24 @@ class OrderService:
             except KassaError as exc:
                 log.warning("refund %s not settled yet: %s", row.id, exc.code)
         return done
+
+    async def settle_from_provider(self, app_id: str, provider_ref: str, outcome: RefundOutcome,
+                                   refund_id: str | None = None) -> bool:
+        """A refund the provider reports on (its webhook): settled like the request would; False when
+        no refund of ours has that reference."""
+        async with self.db() as conn:
+            query = sa.select(refunds.c.id).where(R.app_id == app_id)
+            query = query.where(sa.or_(R.provider_ref == provider_ref, R.id == refund_id) if refund_id
+                                else R.provider_ref == provider_ref)
+            found = (await conn.execute(query)).first()
+        if found is None:
+            return False
+        await self._restore_promotions(await self._settle(found.id, outcome))
+        return True
+
+    async def _provider_ref(self, payment_id: str) -> str | None:
+        async with self.db() as conn:
+            return (await conn.execute(sa.select(payments.c.provider_ref).where(payments.c.id == payment_id))).scalar()
 
     @staticmethod
     async def _load(conn: Any, app_id: str, order_id: str, *, lock: bool = False) -> Any:

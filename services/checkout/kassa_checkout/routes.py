@@ -22,9 +22,10 @@ from kassa_contract.checkout import (
     Refund,
 )
 from kassa_contract.common import Page
+from kassa_contract.payments import PaymentIntentHandle, PaymentSettings, UpdatePaymentSettings
 from kassa_platform.app import caller, runtime_of
 from kassa_platform.pagination import DEFAULT_LIMIT, Cursor, Limit, check_limit
-from litestar import Request, delete, get, post
+from litestar import Request, delete, get, post, put
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 
@@ -92,6 +93,25 @@ async def list_refunds(request: Request[Any, Any, Any], order_id: FromPath[str])
     return {"data": await _module(request).orders.refunds(caller(request), order_id)}
 
 
+async def get_payment_settings(request: Request[Any, Any, Any]) -> PaymentSettings:
+    return await _module(request).payment_settings.get(caller(request))
+
+
+async def put_payment_settings(request: Request[Any, Any, Any], data: JSONBody[UpdatePaymentSettings]) -> PaymentSettings:
+    return await _module(request).payment_settings.update(caller(request), data)
+
+
+async def create_payment_intent(request: Request[Any, Any, Any], session_id: FromPath[str],
+                                session_secret: SessionSecret = None) -> PaymentIntentHandle:
+    return await _module(request).payment_intents.for_session(caller(request), session_id, session_secret)
+
+
+async def stripe_webhook(request: Request[Any, Any, Any], app_id: FromPath[str]) -> dict[str, Any]:
+    """Stripe's events for one application, verified by their signature (no API key)."""
+    return await _module(request).stripe_events.receive(app_id, await request.body(),
+                                                         request.headers.get("stripe-signature"))
+
+
 SESSIONS, SESSIONS_ALT = "/api/v1/checkout/sessions", "/api/v1/checkout-sessions"
 
 
@@ -118,6 +138,14 @@ ROUTES: list[HTTPRouteHandler] = [
         create_embed_token),
     get("/api/v1/payment-methods", operation_id="listPaymentMethods", opt={"scope": "checkout:read", **BROWSER})(
         list_payment_methods),
+    *_both(post, "/{session_id:str}/payment-intent", create_payment_intent, "createCheckoutSessionPaymentIntent",
+           canonical=SESSIONS_ALT, status_code=200, opt={"scope": "checkout:write", **BROWSER}),
+    get("/api/v1/payment-settings", operation_id="getPaymentSettings", opt={"scope": "payments:read"})(
+        get_payment_settings),
+    put("/api/v1/payment-settings", operation_id="updatePaymentSettings", opt={"scope": "payments:write"})(
+        put_payment_settings),
+    post("/webhooks/stripe/{app_id:str}", operation_id="receiveStripeEvent", status_code=200,
+         opt={"public": True, "self_guarded": True}, include_in_schema=False)(stripe_webhook),
     get("/api/v1/orders", operation_id="listOrders", opt={"scope": "orders:read"})(list_orders),
     get("/api/v1/orders/{order_id:str}", operation_id="getOrder", opt={"scope": "orders:read"})(get_order),
     post("/api/v1/orders/{order_id:str}/refunds", operation_id="createRefund", opt={"scope": "orders:write"})(

@@ -20,11 +20,15 @@ from kassa_platform.direct import DirectStatement
 from kassa_platform.outbox import Event, events_params, insert_event_after, write_events
 
 from .tables import checkout_sessions as sessions
-from .tables import orders, payments
+from .tables import orders, payment_settings, payments
 
 S = sessions.c
 P = payments.c
 SOURCE = "checkout"
+
+
+def _setting(column: sa.Column[Any]) -> sa.ScalarSelect[Any]:
+    return sa.select(column).where(payment_settings.c.app_id == S.app_id).scalar_subquery()
 
 
 def _claim_statement(secret: bool, awaiting_action: bool) -> sa.Update:
@@ -33,7 +37,9 @@ def _claim_statement(secret: bool, awaiting_action: bool) -> sa.Update:
              .where(S.id == sa.bindparam("w_session_id"), S.app_id == sa.bindparam("w_app_id"), S.status == "open",
                     S.claim_token.is_(None), S.expires_at > sa.bindparam("w_now"))
              .values(claim_token=sa.bindparam("token"), claim_until=sa.bindparam("until"))
-             .returning(*sessions.c))
+             # The application's payment provider comes along, so that choosing its connector costs nothing.
+             .returning(*sessions.c, _setting(payment_settings.c.provider).label("payment_provider"),
+                        _setting(payment_settings.c.updated_at).label("payment_settings_at")))
     if secret:  # a browser's publishable key claims only with the session's secret
         query = query.where(S.client_secret_hash == sa.bindparam("w_secret_hash"))
     if awaiting_action:  # `actionResult` alone: only while a payment waits for its second step

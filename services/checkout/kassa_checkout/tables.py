@@ -33,6 +33,8 @@ checkout_sessions = sa.Table(
     sa.Column("locked_cart", JSON, nullable=True),
     # A call to the cart service still owed ("convert" or "reopen"), retried until it lands.
     sa.Column("cart_pending", sa.String(12), nullable=True),
+    # The provider's payment a headless checkout confirms itself (Stripe: its PaymentIntent).
+    sa.Column("provider_intent", sa.String(255), nullable=True),
     sa.Column("version", sa.Integer(), nullable=False),
     sa.Column("expires_at", UTCDateTime(), nullable=False),
     sa.Column("created_at", UTCDateTime(), nullable=False),
@@ -65,12 +67,13 @@ payments = sa.Table(
     sa.Column("amount", sa.BigInteger(), nullable=False),
     sa.Column("amount_refunded", sa.BigInteger(), nullable=False),
     sa.Column("currency", sa.String(3), nullable=False),
-    sa.Column("provider_ref", sa.String(100), nullable=True),
-    sa.Column("failure_code", sa.String(40), nullable=True),
+    sa.Column("provider_ref", sa.String(255), nullable=True),
+    sa.Column("failure_code", sa.String(100), nullable=True),
     sa.Column("failure_message", sa.String(500), nullable=True),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
     sa.UniqueConstraint("session_id", "attempt", name="uq_payments_session_attempt"),
+    sa.Index("ix_payments_provider_ref", "provider_ref"),
 )
 
 orders = sa.Table(
@@ -114,6 +117,9 @@ refunds = sa.Table(
     sa.Column("currency", sa.String(3), nullable=False),
     sa.Column("reason", sa.String(500), nullable=True),
     sa.Column("status", sa.String(12), nullable=False),  # pending | succeeded | failed
+    sa.Column("provider_ref", sa.String(255), nullable=True),  # the provider's refund (Stripe `re_…`)
+    sa.Column("failure_code", sa.String(100), nullable=True),
+    sa.Column("failure_message", sa.String(500), nullable=True),
     sa.Column("restore_promotions", sa.Boolean(), nullable=False),
     sa.Column("promotions_restored", sa.Boolean(), nullable=False),
     sa.Column("created_at", UTCDateTime(), nullable=False),
@@ -134,6 +140,48 @@ test_payment_intents = sa.Table(
     sa.Column("refund_ids", JSON, nullable=False),
     sa.Column("charges", sa.Integer(), nullable=False),  # how often money actually moved
     sa.Column("failure_code", sa.String(40), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+# Which provider takes an application's payments, with its credentials (secrets sealed at rest).
+payment_settings = sa.Table(
+    "payment_settings",
+    metadata,
+    sa.Column("app_id", sa.String(40), primary_key=True),
+    sa.Column("provider", sa.String(20), nullable=False),  # test | stripe
+    sa.Column("capture_method", sa.String(12), nullable=False),  # automatic | manual
+    sa.Column("secret_key", sa.String(1000), nullable=True),  # sealed
+    sa.Column("secret_key_last4", sa.String(4), nullable=True),
+    sa.Column("publishable_key", sa.String(300), nullable=True),
+    sa.Column("webhook_secret", sa.String(1000), nullable=True),  # sealed
+    sa.Column("webhook_secret_last4", sa.String(4), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+# Events a provider sent us, by its own id: a redelivered event is acknowledged and ignored.
+provider_events = sa.Table(
+    "provider_events",
+    metadata,
+    sa.Column("app_id", sa.String(40), primary_key=True),
+    sa.Column("event_id", sa.String(255), primary_key=True),
+    sa.Column("type", sa.String(100), nullable=False),
+    sa.Column("received_at", UTCDateTime(), nullable=False),
+)
+
+disputes = sa.Table(
+    "disputes",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("app_id", sa.String(40), nullable=False),
+    sa.Column("order_id", sa.String(40), nullable=False, index=True),
+    sa.Column("payment_id", sa.String(40), nullable=False),
+    sa.Column("provider_ref", sa.String(255), nullable=False, unique=True),
+    sa.Column("amount", sa.BigInteger(), nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("reason", sa.String(100), nullable=True),
+    sa.Column("status", sa.String(40), nullable=False),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
 )

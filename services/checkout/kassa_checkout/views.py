@@ -57,4 +57,5 @@ def payment_view(row: Any) -> Payment:
 def refund_view(row: Any) -> Refund:
     return Refund(id=row.id, order_id=row.order_id, payment_id=row.payment_id, amount=row.amount,
                   currency=row.currency, reason=row.reason, status=row.status,
-                  promotions_restored=row.promotions_restored, created_at=row.created_at)
+                  promotions_restored=row.promotions_restored, created_at=row.created_at,
+                  failure_code=row.failure_code, failure_message=row.failure_message)

@@ -16,6 +16,7 @@ Scope = Literal[
     "settings:read", "settings:write",
     "checkout:read", "checkout:write",
     "orders:read", "orders:write",
+    "payments:read", "payments:write",
     "promotions:read", "promotions:write",
     "webhooks:manage",
     "keys:read", "keys:write",

@@ -76,12 +76,16 @@ class CardInput(Request):
 
 class PaymentMethodInput(Request):
     """`type` from the payment-methods catalog; a card's details for `card`, else a wallet token.
+    With the Stripe provider a card is never sent: `card` takes the `token` (`tok_…`) or payment
+    method (`pm_…`) that Stripe.js made of it, and `stripe` names a PaymentIntent the storefront
+    confirmed itself (`paymentIntentId`, from `POST …/payment-intent`).
     `actionResult` finishes a payment that asked for a second step (`approved` or `declined`): sent
     alone (`{"actionResult": "approved"}`), it continues that payment with the method it began with."""
 
     type: MethodId | None = None
     card: CardInput | None = None
     token: Annotated[str, Meta(max_length=500)] | None = None
+    payment_intent_id: Annotated[str, Meta(pattern=r"^pi_[A-Za-z0-9_]{1,250}$")] | None = None
     action_result: Literal["approved", "declined"] | None = None
 
 
@@ -181,6 +185,9 @@ class Refund(Model):
     status: Literal["pending", "succeeded", "failed"]
     promotions_restored: bool
     created_at: datetime
+    # Why the provider refused it (`failed`), in its own words.
+    failure_code: str | None = None
+    failure_message: str | None = None
 
 
 # ---------------------------------------------------------------- events
@@ -192,6 +199,10 @@ ORDER_CREATED = "order.created"
 ORDER_REFUNDED = "order.refunded"
 PAYMENT_CAPTURED = "payment.captured"
 PAYMENT_FAILED = "payment.failed"
+# A payment the provider took that could not become an order (its session ended or its cart
+# changed to another amount): Kassa gave the money back.
+PAYMENT_REFUNDED = "payment.refunded"
+ORDER_DISPUTED = "order.disputed"
 
 
 class SessionEventData(Model):
@@ -218,6 +229,32 @@ class PaymentEventData(Model):
     payment: Payment
     order_id: str | None = None
     metadata: dict[str, Any] | None = None
+
+
+class PaymentRefundedData(Model):
+    payment_id: str
+    session_id: str
+    sequence: int
+    amount: int
+    currency: CurrencyCode
+    reason: Literal["session_not_open", "amount_mismatch"]
+    provider_ref: str | None = None
+
+
+class Dispute(Model):
+    id: str
+    amount: int
+    currency: CurrencyCode
+    reason: str | None
+    status: str
+    created_at: datetime
+
+
+class DisputeEventData(Model):
+    order_id: str
+    payment_id: str
+    sequence: int
+    dispute: Dispute
 
 
 class RefundEventData(Model):

@@ -51,6 +51,10 @@ class Settings:
     signing_key: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     service_urls: dict[str, str] = field(default_factory=dict)
     rate_limits: dict[str, str] = field(default_factory=dict)  # RATE_LIMIT_ENV's names; absent: its default
+    # Stripe's API and Stripe.js: settings so that tests (and a regional proxy) can point them elsewhere.
+    stripe_api_base: str = "https://api.stripe.com"
+    stripe_js_url: str = "https://js.stripe.com/v3/"
+    stripe_timeout_seconds: float = 20.0
 
     @property
     def is_sqlite(self) -> bool:
@@ -78,6 +82,9 @@ class Settings:
             "service_urls": {name: os.environ[env].rstrip("/") for name, env in SERVICE_URL_ENV.items()
                              if os.environ.get(env)},
             "rate_limits": {name: os.environ[env] for name, (env, _) in RATE_LIMIT_ENV.items() if os.environ.get(env)},
+            "stripe_api_base": os.environ.get("KASSA_STRIPE_API_BASE", "https://api.stripe.com").rstrip("/"),
+            "stripe_js_url": os.environ.get("KASSA_STRIPE_JS_URL", "https://js.stripe.com/v3/"),
+            "stripe_timeout_seconds": float(os.environ.get("KASSA_STRIPE_TIMEOUT_SECONDS") or 20.0),
         }
         values.update(_deployment_secrets(Path(str(overrides.get("data_dir", data_dir)))))
         values.update(overrides)

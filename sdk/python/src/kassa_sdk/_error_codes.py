@@ -231,6 +231,22 @@ class PaymentNotCapturableError(ConflictError):
     """`payment_not_capturable` (usually HTTP 409)."""
 
 
+class PaymentProviderAuthFailedError(UnprocessableEntityError):
+    """`payment_provider_auth_failed` (usually HTTP 422)."""
+
+
+class PaymentProviderUnavailableError(ServiceUnavailableError):
+    """`payment_provider_unavailable` (usually HTTP 503)."""
+
+
+class PaymentIntentInvalidError(UnprocessableEntityError):
+    """`payment_intent_invalid` (usually HTTP 422)."""
+
+
+class WebhookSignatureInvalidError(BadRequestError):
+    """`webhook_signature_invalid` (usually HTTP 400)."""
+
+
 class RedemptionExpiredError(ConflictError):
     """`redemption_expired` (usually HTTP 409)."""
 
@@ -333,6 +349,10 @@ ERROR_CLASSES: dict[str, type[KassaApiError]] = {
     "payment_failed": PaymentFailedError,
     "payment_action_required": PaymentActionRequiredError,
     "payment_not_capturable": PaymentNotCapturableError,
+    "payment_provider_auth_failed": PaymentProviderAuthFailedError,
+    "payment_provider_unavailable": PaymentProviderUnavailableError,
+    "payment_intent_invalid": PaymentIntentInvalidError,
+    "webhook_signature_invalid": WebhookSignatureInvalidError,
     "redemption_expired": RedemptionExpiredError,
     "order_not_found": OrderNotFoundError,
     "refund_exceeds_amount": RefundExceedsAmountError,
@@ -383,8 +403,11 @@ __all__ = [
     "PaymentConnectorUnavailableError",
     "PaymentDeclinedError",
     "PaymentFailedError",
+    "PaymentIntentInvalidError",
     "PaymentMethodNotAllowedError",
     "PaymentNotCapturableError",
+    "PaymentProviderAuthFailedError",
+    "PaymentProviderUnavailableError",
     "ProductNotFoundError",
     "RateLimitedError",
     "RedemptionExpiredError",
@@ -408,5 +431,6 @@ __all__ = [
     "WebhookEndpointDisabledError",
     "WebhookEndpointNotFoundError",
     "WebhookSecretInvalidError",
+    "WebhookSignatureInvalidError",
     "WebhookUrlInvalidError",
 ]

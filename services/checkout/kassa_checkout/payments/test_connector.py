@@ -26,7 +26,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..tables import test_payment_intents as intents
-from .connector import PaymentOutcome, RefundOutcome
+from .connector import Attempt, PaymentOutcome, RefundOutcome
 from .methods import card_brand
 
 DECLINES = {
@@ -74,13 +74,14 @@ class TestConnector:
 
     @staticmethod
     def _outcome(row: Any, **extra: Any) -> PaymentOutcome:
-        return PaymentOutcome(status=row.status, amount=row.amount, provider_ref=f"test_{row.key}",
+        return PaymentOutcome(status=row.status, amount=row.amount, currency=row.currency, provider_ref=f"test_{row.key}",
                               failure_code=row.failure_code,
                               failure_message=MESSAGES.get(row.failure_code or "")
                               or next((m for c, m in DECLINES.values() if c == row.failure_code), None),
                               next_action="three_d_secure" if row.status == "requires_action" else None, **extra)
 
-    async def authorize(self, *, key: str, amount: int, currency: str, method: PaymentMethodInput) -> PaymentOutcome:
+    async def authorize(self, *, key: str, amount: int, currency: str, method: PaymentMethodInput,
+                        attempt: Attempt | None = None) -> PaymentOutcome:
         number = (method.card.number.replace(" ", "") if method.card else "")
         if method.type == "card" and not method.card:
             raise KassaError("validation_error", "A card payment needs `card.number`", field="paymentMethod.card")
@@ -120,7 +121,7 @@ class TestConnector:
         return {"status": status[0], "failure_code": status[1], "amount": amount, "currency": currency,
                 "captured": 0, "charges": 0, "updated_at": now}
 
-    async def capture(self, *, key: str, amount: int) -> PaymentOutcome:
+    async def capture(self, *, key: str, amount: int, attempt: Attempt | None = None) -> PaymentOutcome:
         if self.db.direct is not None:
             # An authorized intent (the common case): captured in one guarded statement.
             row = await self.db.direct.fetchrow(_CAPTURE, {"w_key": key, "captured": amount,
@@ -137,7 +138,8 @@ class TestConnector:
                     .returning(*intents.c))).first()
         return self._outcome(row)
 
-    async def refund(self, *, key: str, refund_id: str, amount: int) -> RefundOutcome:
+    async def refund(self, *, key: str, refund_id: str, amount: int, currency: str | None = None,
+                     provider_ref: str | None = None) -> RefundOutcome:
         async with transaction(self.db) as conn:
             row = await self._intent(conn, key)
             if row is None or row.status != "captured":
@@ -151,7 +153,7 @@ class TestConnector:
                 refunded=row.refunded + amount, refund_ids=[*row.refund_ids, refund_id], updated_at=self.clock.now()))
         return RefundOutcome(succeeded=True)
 
-    async def status(self, *, key: str) -> PaymentOutcome | None:
+    async def status(self, *, key: str, attempt: Attempt | None = None) -> PaymentOutcome | None:
         async with self.db() as conn:
             row = (await conn.execute(sa.select(intents).where(intents.c.key == key))).first()
         return None if row is None else self._outcome(row)

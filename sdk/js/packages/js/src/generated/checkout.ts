@@ -22,6 +22,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/checkout-sessions/{session_id}/payment-intent": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** CreatePaymentIntent */
+        post: operations["createCheckoutSessionPaymentIntent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/checkout-sessions/embed-token": {
         parameters: {
             query?: never;
@@ -153,6 +170,24 @@ export interface paths {
         /** ListPaymentMethods */
         get: operations["listPaymentMethods"];
         put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/payment-settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** GetPaymentSettings */
+        get: operations["getPaymentSettings"];
+        /** PutPaymentSettings */
+        put: operations["updatePaymentSettings"];
         post?: never;
         delete?: never;
         options?: never;
@@ -397,6 +432,16 @@ export interface components {
             message: string;
             paymentId?: string | null;
         };
+        /** PaymentIntentHandle */
+        PaymentIntentHandle: {
+            amount: number;
+            clientSecret: string;
+            currency: string;
+            paymentIntentId: string;
+            /** @constant */
+            provider: "stripe";
+            publishableKey: string;
+        };
         /** PaymentMethod */
         PaymentMethod: {
             connector: string;
@@ -409,8 +454,21 @@ export interface components {
             /** @enum {null|string} */
             actionResult?: "approved" | "declined" | null;
             card?: components["schemas"]["CardInput"] | null;
+            paymentIntentId?: string | null;
             token?: string | null;
             type?: string | null;
+        };
+        /** PaymentSettings */
+        PaymentSettings: {
+            /** @enum {string} */
+            captureMethod: "automatic" | "manual";
+            /** @enum {string} */
+            provider: "test" | "stripe";
+            publishableKey?: string | null;
+            secretKeyLast4?: string | null;
+            updatedAt?: string | null;
+            webhookSecretLast4?: string | null;
+            webhookUrl?: string | null;
         };
         /** Refund */
         Refund: {
@@ -423,6 +481,8 @@ export interface components {
              * @enum {string}
              */
             currency: "AED" | "AFN" | "ALL" | "AMD" | "ANG" | "AOA" | "ARS" | "AUD" | "AWG" | "AZN" | "BAM" | "BBD" | "BDT" | "BGN" | "BHD" | "BIF" | "BMD" | "BND" | "BOB" | "BRL" | "BSD" | "BTN" | "BWP" | "BYN" | "BZD" | "CAD" | "CDF" | "CHF" | "CLP" | "CNY" | "COP" | "CRC" | "CUP" | "CVE" | "CZK" | "DJF" | "DKK" | "DOP" | "DZD" | "EGP" | "ERN" | "ETB" | "EUR" | "FJD" | "FKP" | "GBP" | "GEL" | "GHS" | "GIP" | "GMD" | "GNF" | "GTQ" | "GYD" | "HKD" | "HNL" | "HTG" | "HUF" | "IDR" | "ILS" | "INR" | "IQD" | "IRR" | "ISK" | "JMD" | "JOD" | "JPY" | "KES" | "KGS" | "KHR" | "KMF" | "KPW" | "KRW" | "KWD" | "KYD" | "KZT" | "LAK" | "LBP" | "LKR" | "LRD" | "LSL" | "LYD" | "MAD" | "MDL" | "MGA" | "MKD" | "MMK" | "MNT" | "MOP" | "MRU" | "MUR" | "MVR" | "MWK" | "MXN" | "MYR" | "MZN" | "NAD" | "NGN" | "NIO" | "NOK" | "NPR" | "NZD" | "OMR" | "PAB" | "PEN" | "PGK" | "PHP" | "PKR" | "PLN" | "PYG" | "QAR" | "RON" | "RSD" | "RUB" | "RWF" | "SAR" | "SBD" | "SCR" | "SDG" | "SEK" | "SGD" | "SHP" | "SLE" | "SOS" | "SRD" | "SSP" | "STN" | "SYP" | "SZL" | "THB" | "TJS" | "TMT" | "TND" | "TOP" | "TRY" | "TTD" | "TWD" | "TZS" | "UAH" | "UGX" | "USD" | "UYI" | "UYU" | "UZS" | "VES" | "VND" | "VUV" | "WST" | "XAF" | "XCD" | "XOF" | "XPF" | "YER" | "ZAR" | "ZMW" | "ZWL";
+            failureCode?: string | null;
+            failureMessage?: string | null;
             id: string;
             orderId: string;
             paymentId: string;
@@ -447,6 +507,19 @@ export interface components {
             name: string;
             rate: string;
             taxableAmount: number;
+        };
+        /** UpdatePaymentSettings */
+        UpdatePaymentSettings: {
+            /**
+             * @default automatic
+             * @enum {string}
+             */
+            captureMethod?: "automatic" | "manual";
+            /** @enum {string} */
+            provider: "test" | "stripe";
+            publishableKey?: string | null;
+            secretKey?: string | null;
+            webhookSecret?: string | null;
         };
     };
     responses: never;
@@ -481,6 +554,39 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["CheckoutSession"];
+                };
+            };
+            /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    createCheckoutSessionPaymentIntent: {
+        parameters: {
+            query?: never;
+            header?: {
+                "x-checkout-secret"?: string | null;
+            };
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaymentIntentHandle"];
                 };
             };
             /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */
@@ -810,6 +916,68 @@ export interface operations {
                     "application/json": {
                         [key: string]: components["schemas"]["PaymentMethod"][];
                     };
+                };
+            };
+            /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    getPaymentSettings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaymentSettings"];
+                };
+            };
+            /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    updatePaymentSettings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdatePaymentSettings"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaymentSettings"];
                 };
             };
             /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */

@@ -122,6 +122,14 @@ export class PaymentFailedError extends PaymentRequiredError { override name = '
 export class PaymentActionRequiredError extends PaymentRequiredError { override name = 'PaymentActionRequiredError'; }
 /** `payment_not_capturable` (usually HTTP 409). */
 export class PaymentNotCapturableError extends ConflictError { override name = 'PaymentNotCapturableError'; }
+/** `payment_provider_auth_failed` (usually HTTP 422). */
+export class PaymentProviderAuthFailedError extends UnprocessableEntityError { override name = 'PaymentProviderAuthFailedError'; }
+/** `payment_provider_unavailable` (usually HTTP 503). */
+export class PaymentProviderUnavailableError extends ServiceUnavailableError { override name = 'PaymentProviderUnavailableError'; }
+/** `payment_intent_invalid` (usually HTTP 422). */
+export class PaymentIntentInvalidError extends UnprocessableEntityError { override name = 'PaymentIntentInvalidError'; }
+/** `webhook_signature_invalid` (usually HTTP 400). */
+export class WebhookSignatureInvalidError extends BadRequestError { override name = 'WebhookSignatureInvalidError'; }
 /** `redemption_expired` (usually HTTP 409). */
 export class RedemptionExpiredError extends ConflictError { override name = 'RedemptionExpiredError'; }
 /** `order_not_found` (usually HTTP 404). */
@@ -205,6 +213,10 @@ export const ERROR_CLASSES: Record<string, ApiErrorClass> = {
   payment_failed: PaymentFailedError,
   payment_action_required: PaymentActionRequiredError,
   payment_not_capturable: PaymentNotCapturableError,
+  payment_provider_auth_failed: PaymentProviderAuthFailedError,
+  payment_provider_unavailable: PaymentProviderUnavailableError,
+  payment_intent_invalid: PaymentIntentInvalidError,
+  webhook_signature_invalid: WebhookSignatureInvalidError,
   redemption_expired: RedemptionExpiredError,
   order_not_found: OrderNotFoundError,
   refund_exceeds_amount: RefundExceedsAmountError,

@@ -137,6 +137,22 @@ export interface CollectFlags {
   billingAddress?: boolean;
 }
 
+export interface Dispute {
+  id: string;
+  amount: number;
+  currency: string;
+  reason: string | null;
+  status: string;
+  createdAt: string;
+}
+
+export interface DisputeEventData {
+  orderId: string;
+  paymentId: string;
+  sequence: number;
+  dispute: Dispute;
+}
+
 /**
  * The part of one discount that falls on one line.
  */
@@ -241,6 +257,16 @@ export interface PaymentEventData {
   metadata?: Record<string, unknown> | null;
 }
 
+export interface PaymentRefundedData {
+  paymentId: string;
+  sessionId: string;
+  sequence: number;
+  amount: number;
+  currency: string;
+  reason: "amount_mismatch" | "session_not_open";
+  providerRef?: string | null;
+}
+
 export interface Refund {
   id: string;
   orderId: string;
@@ -251,6 +277,8 @@ export interface Refund {
   status: "failed" | "pending" | "succeeded";
   promotionsRestored: boolean;
   createdAt: string;
+  failureCode?: string | null;
+  failureMessage?: string | null;
 }
 
 export interface RefundEventData {
@@ -314,9 +342,11 @@ export interface EventDataMap {
   "checkout.session.completed": SessionEventData;
   "checkout.session.expired": SessionEventData;
   "order.created": OrderEventData;
+  "order.disputed": DisputeEventData;
   "order.refunded": RefundEventData;
   "payment.captured": PaymentEventData;
   "payment.failed": PaymentEventData;
+  "payment.refunded": PaymentRefundedData;
   "webhook_endpoint.disabled": WebhookEndpointDisabledData;
   "webhook_endpoint.test": WebhookTestData;
 }
@@ -330,9 +360,11 @@ export const EVENT_TYPES = [
   "checkout.session.completed",
   "checkout.session.expired",
   "order.created",
+  "order.disputed",
   "order.refunded",
   "payment.captured",
   "payment.failed",
+  "payment.refunded",
   "webhook_endpoint.disabled",
   "webhook_endpoint.test",
 ] as const;
