@@ -37,6 +37,7 @@ from kassa_platform.settings import Settings
 from kassa.gateway import PathRouter
 from kassa.services import SERVICES, build_runtime, components
 from tests.browser.storefront import Storefront
+from tests.support.served import KassaWeb, LoopbackServer, listening_socket, serve_kassa
 from tests.conftest import Backend, StatementCounter, TestClock, _unavailable, fresh_database, worker_id
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -105,73 +106,7 @@ def screenshot() -> Callable[..., Awaitable[Path]]:
     return take
 
 
-# ---------------------------------------------------------------- servers on loopback
-
-
-def _listening_socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(128)
-    sock.setblocking(False)
-    return sock
-
-
-class LoopbackServer:
-    """uvicorn serving an ASGI app on already-bound sockets, as a task of this event loop (so the
-    app can share the tests' database pools)."""
-
-    def __init__(self, app: Any, sockets: list[socket.socket]) -> None:
-        self.sockets = sockets
-        self.server = uvicorn.Server(uvicorn.Config(app, lifespan="off", log_config=None, access_log=False,
-                                                    timeout_graceful_shutdown=1))
-        self.task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        self.task = asyncio.create_task(self.server.serve(sockets=self.sockets))
-        while not self.server.started:
-            if self.task.done():
-                self.task.result()
-            await asyncio.sleep(0.01)  # uvicorn sets `started` from its own task: nothing else to wait on
-
-    async def stop(self) -> None:
-        self.server.should_exit = True
-        if self.task is not None:
-            await self.task
-
-
-@dataclass
-class KassaWeb:
-    """Kassa over real HTTP at `origin`; `backend` reaches the same apps over ASGI for setup."""
-
-    origin: str
-    backend: Backend
-
-
-@asynccontextmanager
-async def serve_kassa(database: str, **settings: Any) -> AsyncIterator[KassaWeb]:
-    """Kassa over real HTTP on a fresh database `database`; `settings` override Settings (rate_limits, …)."""
-    async with fresh_database(database) as url:
-        await migrate(url, components())
-        sock = _listening_socket()
-        origin = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        clock = TestClock()
-        settings = {"extra": {"KASSA_WEBHOOKS_ALLOW_PRIVATE_NETWORKS": "all"}, **settings}
-        config = Settings.from_env(database_url=url, redis_url=None, public_base_url=origin,
-                                   data_dir=Path(tempfile.mkdtemp(prefix="kassa-browser-")), db_pool_size=5, **settings)
-        runtime = build_runtime(config, clock=clock)
-        apps = [(d.path_prefixes, d.create_app(runtime, owns_runtime=False)) for d in SERVICES.values()]
-        router = PathRouter(apps, default=apps[0][1])
-        server = LoopbackServer(router, [sock])
-        await runtime.start()  # in-process jobs, as `kassa serve` runs them: webhooks go out on their own
-        await server.start()
-        counter = StatementCounter()
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=router), base_url=origin) as client:
-            try:
-                yield KassaWeb(origin, Backend("browser", runtime, client, clock, counter))
-            finally:
-                await server.stop()
-                await runtime.close()
+# ---------------------------------------------------------------- servers on loopback (tests/support/served.py)
 
 
 @pytest.fixture(scope="session")
@@ -182,7 +117,7 @@ async def kassa(testrun_uid: str) -> AsyncIterator[KassaWeb]:
 
 @pytest.fixture(scope="session")
 async def storefront_server(kassa: KassaWeb) -> AsyncIterator[Storefront]:
-    shop_sock, foreign_sock = _listening_socket(), _listening_socket()
+    shop_sock, foreign_sock = listening_socket(), listening_socket()
     shop = Storefront(kassa_origin=kassa.origin, origin=f"http://localhost:{shop_sock.getsockname()[1]}",
                       foreign_origin=f"http://localhost:{foreign_sock.getsockname()[1]}")
     server = LoopbackServer(shop, [shop_sock, foreign_sock])

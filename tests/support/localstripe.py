@@ -96,6 +96,23 @@ class LocalStripe:
         response.raise_for_status()
         return response.json()
 
+    async def card_token(self, number: str, *, exp_year: int = 2030, cvc: str = "123") -> str:
+        """What Stripe.js's `createToken(card)` makes of a card in the shopper's browser: a `tok_…`
+        (posted with the publishable key, as the mock does)."""
+        async with httpx.AsyncClient(base_url=self.url, timeout=10) as http:
+            response = await http.post("/v1/tokens", data={
+                "card[number]": number, "card[exp_month]": "12", "card[exp_year]": str(exp_year % 100),
+                "card[cvc]": cvc, "key": self.publishable_key})
+        response.raise_for_status()
+        return response.json()["id"]
+
+    async def get(self, path: str, **params: Any) -> Any:
+        """A GET of Stripe's API as the merchant's secret key sees it (for assertions)."""
+        async with self._http() as http:
+            response = await http.get(path, params=params)
+        response.raise_for_status()
+        return response.json()
+
     def client(self, *, api_key: str | None = None, base: str | None = None, timeout: float = 10.0) -> StripeClientCM:
         """`async with localstripe.client() as client:` a `stripe.StripeClient` on this localstripe
         (or on `base`, e.g. a fault proxy in front of it): async over httpx, no retries."""

@@ -284,7 +284,8 @@ class CompletionSaga:
         values, order = _order(done, payment.id, cart, metadata, now)
         captured = payment_view(SimpleNamespace(**{
             **_fields(payment, payments), "status": "captured", "order_id": order_id,
-            "provider_ref": outcome.provider_ref, "failure_code": None, "failure_message": None, "updated_at": now}))
+            "provider_ref": outcome.provider_ref, "failure_code": None, "failure_message": None, "updated_at": now,
+            "card_brand": payment.card_brand or outcome.card_brand, "card_last4": payment.card_last4 or outcome.card_last4}))
         events = [
             Event(type=ORDER_CREATED, aggregate_id=order_id, sequence=1,
                   data=OrderEventData(order_id=order_id, session_id=row.id, cart_id=row.cart_id, sequence=1,
@@ -295,7 +296,8 @@ class CompletionSaga:
             self.store.event(CHECKOUT_SESSION_COMPLETED, done, order_id=order_id),
         ]
         if not await self.rows.finish(session_id=row.id, token=token, version=done.version, order=values,
-                                      payment_id=payment.id, provider_ref=outcome.provider_ref, events=events,
+                                      payment_id=payment.id, provider_ref=outcome.provider_ref,
+                                      card=(outcome.card_brand, outcome.card_last4), events=events,
                                       app_id=row.app_id, now=now):
             # Another completer (the reconcile job after a lapsed claim) got there first: its order stands.
             async with self.db() as conn:

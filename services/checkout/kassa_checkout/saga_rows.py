@@ -72,6 +72,9 @@ _COMPLETED = (sa.update(sessions).where(S.id == sa.bindparam("w_session_id"), S.
 _ORDER_COLUMNS = [c.name for c in orders.c]
 _CAPTURED = (sa.update(payments).where(P.id == sa.bindparam("w_payment_id"))
              .values(status="captured", order_id=sa.bindparam("order_id"), provider_ref=sa.bindparam("provider_ref"),
+                     # The card as the provider saw it (Kassa never saw its number with Stripe).
+                     card_brand=sa.func.coalesce(P.card_brand, sa.bindparam("card_brand", type_=P.card_brand.type)),
+                     card_last4=sa.func.coalesce(P.card_last4, sa.bindparam("card_last4", type_=P.card_last4.type)),
                      failure_code=None, failure_message=None, updated_at=sa.bindparam("now")))
 FINISH_EVENTS = 3  # order.created, payment.captured, checkout.session.completed
 
@@ -119,13 +122,15 @@ class SagaRows:
                                        .returning(*payments.c))).first()
 
     async def finish(self, *, session_id: str, token: str, version: int, order: dict[str, Any], payment_id: str,
-                     provider_ref: str | None, events: list[Event], app_id: str, now: datetime) -> bool:
+                     provider_ref: str | None, card: tuple[str | None, str | None], events: list[Event], app_id: str,
+                     now: datetime) -> bool:
         """Session complete, order, captured payment and their events, all or nothing; False when
         nothing was written: the claim was lost, or the session has its order already (the unique
         order per session)."""
         completed = {"w_session_id": session_id, "w_token": token, "version": version, "order_id": order["id"],
                      "now": now}
-        captured = {"w_payment_id": payment_id, "order_id": order["id"], "provider_ref": provider_ref, "now": now}
+        captured = {"w_payment_id": payment_id, "order_id": order["id"], "provider_ref": provider_ref, "now": now,
+                    "card_brand": card[0], "card_last4": card[1]}
         try:
             if self.db.direct is not None:
                 return await self.db.direct.fetchrow(_FINISH, {
