@@ -74,6 +74,27 @@ async def stripe_kassa(localstripe: Any, testrun_uid: str) -> Any:
     from tests.conftest import worker_id
     from tests.support.served import serve_kassa
 
+    # Races of fifty completions at once: above the default 25 completes a second per application.
     async with serve_kassa(f"kassa_stripe_{testrun_uid[:8]}_{worker_id()}", stripe_api_base=localstripe.url,
-                           stripe_js_url=localstripe.js_url) as web:
+                           stripe_js_url=localstripe.js_url, rate_limits={"completes": "1000"}) as web:
+        yield web
+
+
+@pytest.fixture(scope="session")
+async def stripe_proxy(localstripe: Any) -> Any:
+    """A fault proxy in front of this worker's localstripe (tests/support/fault_proxy.py)."""
+    from tests.support.fault_proxy import FaultProxy
+
+    async with FaultProxy(localstripe.url) as proxy:
+        yield proxy
+
+
+@pytest.fixture(scope="session")
+async def proxied_stripe_kassa(stripe_proxy: Any, localstripe: Any, testrun_uid: str) -> Any:
+    """Kassa whose calls to Stripe go through `stripe_proxy`, with a one-second timeout."""
+    from tests.conftest import worker_id
+    from tests.support.served import serve_kassa
+
+    async with serve_kassa(f"kassa_stripe_faults_{testrun_uid[:8]}_{worker_id()}", stripe_api_base=stripe_proxy.url,
+                           stripe_js_url=localstripe.js_url, stripe_timeout_seconds=1.0) as web:
         yield web

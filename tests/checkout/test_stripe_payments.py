@@ -3,8 +3,6 @@ Stripe's hands only, declines, 3-D Secure, manual capture, refunds, headless int
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from tests.conftest import make_tenant
@@ -215,16 +213,5 @@ async def test_an_intent_for_another_amount_is_refunded_and_makes_no_order(shop:
     refunds = await shop.stripe.get("/v1/refunds", payment_intent=intent["paymentIntentId"])
     assert [r["amount"] for r in refunds["data"]] == [2500]
     assert await shop.orders_of(session["id"]) == []
-    events: list[dict[str, Any]] = await _events(shop, "payment.refunded")
+    events = await shop.events("payment.refunded")
     assert [e["data"]["reason"] for e in events] == ["amount_mismatch"]
-
-
-async def _events(shop: StripeShop, *types: str) -> list[dict[str, Any]]:
-    import msgspec
-    import sqlalchemy as sa
-    from kassa_platform.tables import outbox_events
-
-    async with shop.web.backend.runtime.db() as conn:
-        rows = await conn.execute(sa.select(outbox_events.c.payload).where(
-            outbox_events.c.app_id == shop.t.app_id, outbox_events.c.type.in_(types)).order_by(outbox_events.c.id))
-        return [msgspec.json.decode(r.payload) for r in rows]

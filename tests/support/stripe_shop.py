@@ -94,6 +94,17 @@ class StripeShop:
             return await http.post(self.webhook_url, content=content,
                                    headers={"Content-Type": "application/json", **signed})
 
+    async def events(self, *types: str) -> list[dict[str, Any]]:
+        """The application's outbox events of `types`, oldest first."""
+        import msgspec
+        import sqlalchemy as sa
+        from kassa_platform.tables import outbox_events
+
+        async with self.web.backend.runtime.db() as conn:
+            rows = await conn.execute(sa.select(outbox_events.c.payload).where(
+                outbox_events.c.app_id == self.t.app_id, outbox_events.c.type.in_(types)).order_by(outbox_events.c.id))
+            return [msgspec.json.decode(r.payload) for r in rows]
+
     async def orders_of(self, session_id: str) -> list[dict[str, Any]]:
         orders = (await self.t.get("/api/v1/orders?limit=100")).json()["data"]
         return [o for o in orders if o["sessionId"] == session_id]
