@@ -1,7 +1,7 @@
 """Load benchmark for completing checkout sessions on PostgreSQL: prints figures, it is not a test.
 
     ./dev bench checkout_load [--duration 30] [--clients 64] [--quick] [--mode embedded|distributed|both]
-                              [--no-profile] [--idempotency-keys] [--keep-database]
+                              [--no-profile] [--idempotency-keys] [--keep-database] [--provider test|stripe]
 
 Each mode: drop and recreate the database at KASSA_BENCH_DATABASE_URL (default
 postgresql://postgres@127.0.0.1:5432/kassa_checkout_bench; dropped again at the end unless
@@ -30,7 +30,13 @@ with reprice, payment (authorize + capture), order, cart conversion.
    stopped, completes run in this process one at a time to count SQL statements, round trips,
    transactions and internal calls per complete, and the CPU of the ASGI, saga and relay parts.
 
-Targets: at most 8 ms of server CPU per complete; p99 of a complete under 150 ms at half load. A
+With `--provider stripe` the application takes its payments with Stripe, played by localstripe
+(a third party's stateful fake of Stripe's API, started on loopback): each session gets a card
+token made as Stripe.js makes it (untimed), each complete pays with it (Stripe customer, intent,
+confirm); embedded only, without the profile and accounting phases. localstripe's CPU per complete
+is printed apart from Kassa's (target for Kassa's: at most 10 ms).
+
+Targets: at most 8 ms of server CPU per complete (test provider); p99 of a complete under 150 ms at half load. A
 missed latency target prints MISSED, any non-2xx response is reported loudly, the database is
 checked afterwards (one order and one capture per successful complete, no session left
 claimed), and the exit code is 0 whenever the run completes. CPU figures read /proc (Linux: the
@@ -60,8 +66,12 @@ import uvloop
 from checkout_breakdown import account, print_accounting, print_profile
 from common import (
     Server, bench_env, cpu_snapshot, masked, migrate_and_create_app, pct, plain_dsn, print_cpu, print_failures,
-    recreate_database, seed, single_connection_clients,
+    process_cpu, recreate_database, seed, single_connection_clients,
 )
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: localstripe's launcher
+from tests.support.localstripe import PUBLISHABLE_KEY as STRIPE_PUBLISHABLE_KEY  # noqa: E402
+from tests.support.localstripe import LocalStripe, start_localstripe  # noqa: E402
 
 DEFAULT_DB = "postgresql://postgres@127.0.0.1:5432/kassa_checkout_bench"
 TARGET_P99_MS = 150.0
@@ -94,6 +104,8 @@ class Phase:
     rate: float = 0.0  # completes/s of the open loop
     idempotency_keys: bool = False
     profile: str = ""  # a file: py-spy samples the server over the measured window into it (raw stacks)
+    stripe_url: str = ""  # localstripe, when the application pays with Stripe
+    stripe_pid: int = 0
 
 
 def drive(phase: Phase) -> dict:
@@ -114,9 +126,10 @@ async def _drive(p: Phase) -> dict:
     try:
         prep_started = time.perf_counter()
         sessions, prep_errors = await _prepare(p, list(zip(carts[:PREPARERS], clients[:PREPARERS], strict=True)))
+        tokens = await _card_tokens(p, sessions) if p.stripe_url else {}
         prep_seconds = time.perf_counter() - prep_started
         drained = await _outbox_drained(db)
-        result = await _run(p, clients[:p.clients], sessions, db)
+        result = await _run(p, clients[:p.clients], sessions, db, tokens)
     finally:
         await asyncio.gather(*(c.aclose() for c in {*clients, *carts}))
         await db.close()
@@ -155,6 +168,23 @@ async def _prepare(p: Phase, clients: list[tuple[httpx.AsyncClient, httpx.AsyncC
     return sessions, errors
 
 
+async def _card_tokens(p: Phase, sessions: list[str]) -> dict[str, str]:
+    """A card token per session, made as Stripe.js makes it in the shopper's browser (untimed)."""
+    tokens: dict[str, str] = {}
+    todo = iter(sessions)
+    async with httpx.AsyncClient(base_url=p.stripe_url, timeout=60) as http:
+        async def maker() -> None:
+            for session_id in todo:
+                r = await http.post("/v1/tokens", data={"card[number]": "4242424242424242", "card[exp_month]": "12",
+                                                        "card[exp_year]": "30", "card[cvc]": "123",
+                                                        "key": STRIPE_PUBLISHABLE_KEY})
+                r.raise_for_status()
+                tokens[session_id] = r.json()["id"]
+
+        await asyncio.gather(*(maker() for _ in range(8)))
+    return tokens
+
+
 async def _outbox_drained(db: asyncpg.Connection, limit: float = 120.0) -> bool:
     """Wait until the server's webhook relay has published every outbox row (it runs in the server)."""
     deadline = time.monotonic() + limit
@@ -166,7 +196,8 @@ async def _outbox_drained(db: asyncpg.Connection, limit: float = 120.0) -> bool:
     return False
 
 
-async def _run(p: Phase, clients: list[httpx.AsyncClient], sessions: list[str], db: asyncpg.Connection) -> dict:
+async def _run(p: Phase, clients: list[httpx.AsyncClient], sessions: list[str], db: asyncpg.Connection,
+               tokens: dict[str, str]) -> dict:
     latencies: list[float] = []  # ms; successes inside the measured window
     slowest: list[tuple[float, float, float]] = []  # (ms, s into the window, monotonic second of the minute)
     send_delays: list[float] = []  # ms; open loop: scheduled -> request handed to httpx
@@ -185,8 +216,9 @@ async def _run(p: Phase, clients: list[httpx.AsyncClient], sessions: list[str], 
         """One complete; its latency counts from `started` (the scheduled time in the open loop)."""
         headers = {"Idempotency-Key": f"complete-{session_id}"} if p.idempotency_keys else None
         try:
+            method = {"type": "card", "token": tokens[session_id]} if tokens else CARD
             r = await client.post(f"/api/v1/checkout-sessions/{session_id}/complete", headers=headers,
-                                  json={"shippingAddress": ADDRESS, "paymentMethod": CARD})
+                                  json={"shippingAddress": ADDRESS, "paymentMethod": method})
         except httpx.HTTPError as exc:
             errors[type(exc).__name__] += 1
             return
@@ -241,7 +273,10 @@ async def _run(p: Phase, clients: list[httpx.AsyncClient], sessions: list[str], 
 
     async def mark(name: str, at: float) -> None:
         await asyncio.sleep(max(0.0, at - time.perf_counter()))
-        marks[name] = {"cpu": cpu_snapshot(p.server_pids), "pg": await _pg_counters(db), "at": time.perf_counter()}
+        cpu = cpu_snapshot(p.server_pids)
+        if p.stripe_pid and cpu:  # the payment provider's stand-in, apart from Kassa's own CPU
+            cpu["localstripe"] = process_cpu(p.stripe_pid)
+        marks[name] = {"cpu": cpu, "pg": await _pg_counters(db), "at": time.perf_counter()}
         if name == "start" and p.profile:
             spy.append(await asyncio.create_subprocess_exec(
                 shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(next(iter(p.server_pids.values()))), "--rate", "200",
@@ -295,7 +330,9 @@ def print_phase(title: str, r: dict) -> None:
         print_cpu(cpu, secs)
         each = ", ".join(f"{k[7:]} {1000 * v / done:.1f}" for k, v in cpu.items() if k.startswith("server "))
         print(f"  CPU ms per complete: server {1000 * cpu['server'] / done:.1f}{f' ({each})' if each else ''}, "
-              f"postgres {1000 * cpu['postgres'] / done:.1f}")
+              f"postgres {1000 * cpu['postgres'] / done:.1f}"
+              + (f", localstripe {1000 * cpu['localstripe'] / done:.1f} (Stripe's stand-in, not Kassa)"
+                 if "localstripe" in cpu else ""))
     if pg := r["pg"]:
         print("  PostgreSQL per complete (whole database, relay included): "
               + ", ".join(f"{k.replace('xact_', 'tx ').replace('tup_', '')} {pg[k] / done:.1f}" for k in PG_COUNTERS))
@@ -306,7 +343,7 @@ def print_phase(title: str, r: dict) -> None:
         print_failures(bad, r["errors"], r["examples"], [f"    preparing: {e}" for e in r["prep_errors"][:5]])
 
 
-async def check_database(url: str, completes: int) -> list[str]:
+async def check_database(url: str, completes: int, provider: str = "test") -> list[str]:
     """What the completes left behind, against what the driver saw succeed."""
     db = await asyncpg.connect(plain_dsn(url))
     try:
@@ -314,7 +351,8 @@ async def check_database(url: str, completes: int) -> list[str]:
             "orders": "SELECT count(*) FROM orders",
             "complete sessions": "SELECT count(*) FROM checkout_sessions WHERE status = 'complete'",
             "captured payments": "SELECT count(*) FROM payments WHERE status = 'captured'",
-            "provider charges": "SELECT coalesce(sum(charges), 0) FROM test_payment_intents",
+            "provider charges": "SELECT coalesce(sum(charges), 0) FROM test_payment_intents" if provider == "test"
+            else "SELECT count(*) FROM payments WHERE status = 'captured' AND connector = 'stripe'",
             "converted carts": "SELECT count(*) FROM carts WHERE status = 'converted'",
         }
         found = {name: await db.fetchval(sql) for name, sql in q.items()}
@@ -377,15 +415,21 @@ def run_mode(mode: str, args: argparse.Namespace, url: str, key: str, env: dict[
     loop) against one deployment; prints each phase and returns the figures of the summary."""
     duration = 5.0 if args.quick else args.duration
     warmup = 1.0 if args.quick else 3.0
+    stripe = start_localstripe() if args.provider == "stripe" else None
+    if stripe is not None:
+        env = {**env, "KASSA_STRIPE_API_BASE": stripe.url}
     deployment = start(mode, env, tmp)
     try:
         variants, method_id = seed(deployment.cart_url, key)
+        if stripe is not None:
+            connect_stripe(deployment.base_url, key, stripe)
         load = os.getloadavg()
         print(f"\n======== {mode}: " + ", ".join(f"{n} pid {pid}" for n, pid in deployment.pids.items())
               + f"; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at the start")
         phase = Phase("calibrate", deployment.base_url, deployment.cart_url, key, url, variants, method_id,
                       deployment.pids, args.clients, duration=3.0 if args.quick else 6.0, warmup=0.0,
-                      prepare=args.clients * (4 if args.quick else 8), idempotency_keys=args.idempotency_keys)
+                      prepare=args.clients * (4 if args.quick else 8), idempotency_keys=args.idempotency_keys,
+                      stripe_url=stripe.url if stripe else "", stripe_pid=stripe.process.pid if stripe else 0)
         with get_context("spawn").Pool(1) as driver:  # leaving the block terminates the driver process
             print(f"\nCalibrating ({args.clients} buyers, {phase.prepare} sessions) ...", flush=True)
             calibration = driver.apply(drive, (phase,))
@@ -413,7 +457,7 @@ def run_mode(mode: str, args: argparse.Namespace, url: str, key: str, env: dict[
             print_phase(f"Open loop: {rate:.1f} completes/s (half of {max_rate:.1f}), {duration:.0f} s", opened)
 
             profiled: list[tuple[str, str, dict]] = []
-            if mode == "embedded" and not args.no_profile:
+            if mode == "embedded" and not args.no_profile and stripe is None:
                 # Sampled apart from the measured phases: py-spy pauses the server for each sample.
                 seconds = 5.0 if args.quick else 15.0
                 for title, base, load_rate in (("under the closed loop", closed_phase, max_rate),
@@ -427,11 +471,13 @@ def run_mode(mode: str, args: argparse.Namespace, url: str, key: str, env: dict[
                     profiled.append((title, path, result))
     finally:
         deployment.stop()
+        if stripe is not None:
+            stripe.stop()
     for title, path, result in profiled:
         print_profile(path, title, 1000 * result["cpu"]["server"] / max(result["ok_in_window"], 1))
     phases = (calibration, closed, opened, *(r for _, _, r in profiled))
     completes = sum(r["ok"] for r in phases)
-    problems = asyncio.run(check_database(url, completes))
+    problems = asyncio.run(check_database(url, completes, args.provider))
     n_errors = sum(sum(r["errors"].values()) + len(r["prep_errors"]) for r in phases)
     per = lambda r: {k: 1000 * v / max(r["ok_in_window"], 1) for k, v in r["cpu"].items()  # noqa: E731
                      if k.startswith("server")}
@@ -452,7 +498,12 @@ def main() -> int:
     parser.add_argument("--idempotency-keys", action="store_true",
                         help="send an Idempotency-Key with every complete, as a careful storefront would")
     parser.add_argument("--keep-database", action="store_true", help="leave the database in place for inspection")
+    parser.add_argument("--provider", choices=("test", "stripe"), default="test",
+                        help="the payment provider: the built-in test one, or Stripe played by localstripe "
+                             "(embedded only)")
     args = parser.parse_args()
+    if args.provider == "stripe":
+        args.mode = "embedded"
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so that `finally` stops the servers
     url = os.environ.get("KASSA_BENCH_DATABASE_URL", DEFAULT_DB)
     modes = ("embedded", "distributed") if args.mode == "both" else (args.mode,)
@@ -466,7 +517,8 @@ def main() -> int:
     print(f"  database     {masked(url)}, recreated for each mode")
     print(f"  driver       separate process, httpx HTTP/1.1 keep-alive, one connection per buyer; "
           f"{1 if args.quick else 3} s warm-up before each {5 if args.quick else args.duration:.0f} s phase")
-    print(f"  complete     POST /api/v1/checkout-sessions/{{id}}/complete (test card 4242…) on a session prepared "
+    paying = "Stripe (localstripe) with a card token 4242…" if args.provider == "stripe" else "test card 4242…"
+    print(f"  complete     POST /api/v1/checkout-sessions/{{id}}/complete ({paying}) on a session prepared "
           f"beforehand{' with an Idempotency-Key' if args.idempotency_keys else ''}")
     print(f"  machine      {os.cpu_count()} cores, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at the start")
 
@@ -482,7 +534,7 @@ def main() -> int:
             if result is None:
                 return 1
             results[mode] = result
-            if mode == "embedded":
+            if mode == "embedded" and args.provider == "test":
                 variants, method_id = seed_ids(url)
                 accounting = uvloop.run(account(url, str(tmp), key, variants, method_id, 20 if args.quick else 100,
                                                 ADDRESS, CARD))
@@ -493,6 +545,13 @@ def main() -> int:
         print_accounting(accounting, results["embedded"]["cpu_full"]["server"])
     print_summary(results, args.clients)
     return 0
+
+
+def connect_stripe(base_url: str, key: str, stripe: LocalStripe) -> None:
+    """The application's payment settings: Stripe, with localstripe's keys (checked once on save)."""
+    r = httpx.put(f"{base_url}/api/v1/payment-settings", headers={"Authorization": f"Bearer {key}"}, timeout=30,
+                  json={"provider": "stripe", "secretKey": stripe.api_key, "publishableKey": stripe.publishable_key})
+    r.raise_for_status()
 
 
 def seed_ids(url: str) -> tuple[list[str], str]:

@@ -331,6 +331,11 @@ def _cpu_ticks(pid: str) -> tuple[str, int]:
     return name, int(fields[11]) + int(fields[12])  # utime + stime
 
 
+def process_cpu(pid: int) -> float:
+    """CPU seconds a process has used so far."""
+    return _cpu_ticks(str(pid))[1] / os.sysconf("SC_CLK_TCK")
+
+
 def cpu_snapshot(server_pid: int | dict[str, int]) -> dict[str, float]:
     """CPU seconds so far: the server process (or the sum of several, each also as `server <name>`),
     all postgres processes, this driver, the machine (busy and total); {} where /proc cannot be read."""
