@@ -122,6 +122,40 @@ async def test_a_payment_after_the_session_ended_is_refunded_and_told(shop: Stri
     assert [(e["data"]["reason"], e["data"]["providerRef"]) for e in told] == [("session_not_open", intent_id)]
 
 
+async def _expire(shop: StripeShop) -> None:
+    from kassa_checkout.service import module_of
+
+    shop.web.backend.clock.advance(minutes=31)
+    await module_of(shop.web.backend.runtime).sessions.expire_due()
+
+
+async def test_a_payment_that_succeeds_after_its_session_expired_still_becomes_its_order(shop: StripeShop) -> None:
+    session = await shop.session(expiresInMinutes=30)
+    intent_id = await _intent(shop, session["id"])
+    await _expire(shop)
+    assert (await shop.t.get(f"/api/v1/checkout/sessions/{session['id']}")).json()["status"] == "expired"
+    await shop.confirm_headless(intent_id)  # the bank took its time; the cart is as it was
+    done = await shop.wait_for_order(session["id"])
+    assert done["status"] == "complete" and len(await shop.orders_of(session["id"])) == 1
+    assert (await shop.stripe.get("/v1/refunds", payment_intent=intent_id))["data"] == []
+
+
+async def test_a_late_payment_for_a_cart_that_changed_is_refunded(shop: StripeShop) -> None:
+    session = await shop.session(expiresInMinutes=30)
+    intent_id = await _intent(shop, session["id"])
+    await _expire(shop)
+    added = await shop.t.post(f"/api/v1/carts/{session['cartId']}/line-items", {"variantId": shop.variant, "quantity": 1})
+    assert added.status_code in (200, 201), added.text
+    await shop.confirm_headless(intent_id)
+    deadline = time.monotonic() + 15
+    refunds: list[dict[str, Any]] = []
+    while time.monotonic() < deadline and not refunds:
+        refunds = (await shop.stripe.get("/v1/refunds", payment_intent=intent_id))["data"]
+        await asyncio.sleep(0.05)  # waiting on localstripe's delivery
+    assert [r["amount"] for r in refunds] == [2500] and await shop.orders_of(session["id"]) == []
+    assert [e["data"]["reason"] for e in await shop.events("payment.refunded")] == ["amount_mismatch"]
+
+
 async def test_a_dispute_marks_the_order_and_tells_the_merchant_once(
         stripe_kassa: KassaWeb, localstripe: LocalStripe) -> None:
     shop = await StripeShop.open(stripe_kassa, localstripe)

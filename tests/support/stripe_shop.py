@@ -47,10 +47,10 @@ class StripeShop:
     def webhook_url(self) -> str:
         return f"{self.web.origin}/webhooks/stripe/{self.t.app_id}"
 
-    async def session(self, quantity: int = 1) -> dict[str, Any]:
+    async def session(self, quantity: int = 1, **body: Any) -> dict[str, Any]:
         cart = await self.t.cart(lineItems=[{"variantId": self.variant, "quantity": quantity}],
                                  shippingAddress=ADDRESS_DE)
-        response = await self.t.post("/api/v1/checkout/sessions", {"cartId": cart["id"]})
+        response = await self.t.post("/api/v1/checkout/sessions", {"cartId": cart["id"], **body})
         assert response.status_code == 201, response.text
         return response.json()
 

@@ -76,7 +76,9 @@ class CompletionSaga:
     # ---------------------------------------------------------------- the request
 
     async def complete(self, principal: Principal, session_id: str, body: CompleteCheckoutSession,
-                       session_secret: str | None) -> CheckoutSession:
+                       session_secret: str | None, *, late: bool = False) -> CheckoutSession:
+        """`late`: the provider's word that it took the money (its webhook) may still complete a
+        session that expired meanwhile, when its cart can still be converted at that amount."""
         now = self.clock.now()
         method = body.payment_method
         _check_input(method)
@@ -86,7 +88,7 @@ class CompletionSaga:
         trusted = holds_session(principal, session_id)
         if trusted or session_secret:
             row = await self.rows.claim(app_id=principal.app_id, session_id=session_id, token=token, now=now,
-                                        until=now + CLAIM, awaiting_action=method.type is None,
+                                        until=now + CLAIM, awaiting_action=method.type is None, late=late,
                                         secret_hash=None if trusted else hash_key(session_secret or ""))
         if row is None:
             return await self._not_claimed(principal, session_id, session_secret, method, now)

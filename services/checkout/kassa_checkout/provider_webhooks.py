@@ -121,7 +121,7 @@ class StripeEvents:
                               kind="service", scopes=frozenset({"*"}))
         body = CompleteCheckoutSession(payment_method=PaymentMethodInput(type="stripe", payment_intent_id=intent["id"]))
         try:
-            session = await self.saga.complete(principal, session_id, body, None)
+            session = await self.saga.complete(principal, session_id, body, None, late=True)
         except KassaError as exc:
             if exc.code in ("checkout_session_not_open", "checkout_session_expired", "cart_not_open", "cart_empty"):
                 await self._unfulfilled(app_id, session_id, intent, "session_not_open")

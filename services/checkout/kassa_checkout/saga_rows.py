@@ -31,11 +31,14 @@ def _setting(column: sa.Column[Any]) -> sa.ScalarSelect[Any]:
     return sa.select(column).where(payment_settings.c.app_id == S.app_id).scalar_subquery()
 
 
-def _claim_statement(secret: bool, awaiting_action: bool) -> sa.Update:
-    """Take an open, unexpired, unclaimed session of the application for one completer, and read it."""
+def _claim_statement(secret: bool, awaiting_action: bool, late: bool = False) -> sa.Update:
+    """Take an open, unexpired, unclaimed session of the application for one completer, and read it.
+    `late`: a payment the provider took (its webhook) may still complete a session that expired."""
+    usable = (sa.or_(S.status == "open", S.status == "expired") if late  # no IN: its list would not precompile
+              else sa.and_(S.status == "open", S.expires_at > sa.bindparam("w_now")))
     query = (sa.update(sessions)
-             .where(S.id == sa.bindparam("w_session_id"), S.app_id == sa.bindparam("w_app_id"), S.status == "open",
-                    S.claim_token.is_(None), S.expires_at > sa.bindparam("w_now"))
+             .where(S.id == sa.bindparam("w_session_id"), S.app_id == sa.bindparam("w_app_id"), usable,
+                    S.claim_token.is_(None))
              .values(claim_token=sa.bindparam("token"), claim_until=sa.bindparam("until"))
              # The application's payment provider comes along, so that choosing its connector costs nothing.
              .returning(*sessions.c, _setting(payment_settings.c.provider).label("payment_provider"),
@@ -47,7 +50,8 @@ def _claim_statement(secret: bool, awaiting_action: bool) -> sa.Update:
     return query
 
 
-_CLAIMS = {(secret, action): _claim_statement(secret, action) for secret in (False, True) for action in (False, True)}
+_CLAIMS = {(secret, action, late): _claim_statement(secret, action, late)
+           for secret in (False, True) for action in (False, True) for late in (False, True)}
 _DIRECT_CLAIMS = {key: DirectStatement(statement) for key, statement in _CLAIMS.items()}
 
 _LOCKED = (sa.update(sessions).where(S.id == sa.bindparam("w_session_id"), S.claim_token == sa.bindparam("w_token"))
@@ -95,10 +99,12 @@ class SagaRows:
         self.db = db
 
     async def claim(self, *, app_id: str, session_id: str, token: str, now: datetime, until: datetime,
-                    secret_hash: str | None, awaiting_action: bool) -> Any:
+                    secret_hash: str | None, awaiting_action: bool, late: bool = False) -> Any:
         """The session as claimed, or None when it cannot be claimed (the caller finds out why)."""
-        key = (secret_hash is not None, awaiting_action)
-        params = {"w_session_id": session_id, "w_app_id": app_id, "w_now": now, "token": token, "until": until}
+        key = (secret_hash is not None, awaiting_action, late)
+        params = {"w_session_id": session_id, "w_app_id": app_id, "token": token, "until": until}
+        if not late:
+            params["w_now"] = now
         if secret_hash is not None:
             params["w_secret_hash"] = secret_hash
         if self.db.direct is not None:
