@@ -98,14 +98,16 @@ class CompletionSaga:
         trusted = holds_session(principal, session_id)
         if trusted or session_secret:
             row = await self.rows.claim(app_id=principal.app_id, session_id=session_id, token=token, now=now,
-                                        until=now + CLAIM, awaiting_action=method.type is None,
+                                        until=now + CLAIM, awaiting_action=_second_step_alone(method),
                                         secret_hash=None if trusted else hash_key(session_secret or ""))
         if row is None:
             return await self._not_claimed(principal, session_id, session_secret, method, now)
         # `actionResult` finishes the attempt that asked for a second step, with its own method.
         continuing = method.action_result is not None and row.payment_status == "requires_action"
         try:
-            if not continuing:
+            if continuing:
+                await self._check_continues(row, method)
+            else:
                 _check_allowed(row, method)
             connector = self.connectors.for_environment(principal.environment)
             # The cart's stored addresses stand unless the body gives others (the cart service refuses
@@ -155,9 +157,31 @@ class CompletionSaga:
         if row.status == "complete":
             return self.store.view(row)
         _check_open(row, now)
-        if method.type is None and row.claim_token is None:
-            raise _no_action_waiting()
+        if _second_step_alone(method) and row.claim_token is None:
+            if method.type is None:
+                raise _no_action_waiting()
+            _check_input(method, continuation=False)  # nothing waits: the method must be able to start a payment
         raise _in_progress(session_id)
+
+    async def _check_continues(self, row: Any, method: PaymentMethodInput) -> None:
+        """`actionResult` finishes the payment that waits for its second step: a `type` (or a card)
+        sent with it must be that payment's own, never another method's."""
+        if method.type is None and method.card is None:
+            return
+        async with self.db() as conn:
+            waiting = (await conn.execute(sa.select(P.method, P.card_last4).where(P.session_id == row.id)
+                                          .order_by(P.attempt.desc()).limit(1))).first()
+        if waiting is None:
+            return
+        if method.type is not None and method.type != waiting.method:
+            raise KassaError("validation_error", f"The payment waiting for its second step is a `{waiting.method}` "
+                             f"payment: send `actionResult` alone or with `type: \"{waiting.method}\"`",
+                             field="paymentMethod.type")
+        number = method.card.number.replace(" ", "") if method.card else None
+        if number and waiting.card_last4 and number[-4:] != waiting.card_last4:
+            raise KassaError("validation_error", f"The payment waiting for its second step is the card ending in "
+                             f"{waiting.card_last4}: send `actionResult` alone or with that card",
+                             field="paymentMethod.card.number")
 
     # ---------------------------------------------------------------- steps
 
@@ -337,14 +361,23 @@ def _check_open(row: Any, now: datetime) -> None:
         raise KassaError("checkout_session_expired", f"Checkout session {row.id} has expired", status=409)
 
 
-def _check_input(method: PaymentMethodInput) -> None:
-    """A payment method that can start an attempt, or `actionResult` alone."""
+def _second_step_alone(method: PaymentMethodInput) -> bool:
+    """`actionResult` without the method's details (its `type` may be kept): it only finishes a payment
+    that waits for its second step."""
+    return method.action_result is not None and method.card is None and method.token is None
+
+
+def _check_input(method: PaymentMethodInput, *, continuation: bool = True) -> None:
+    """A payment method that can start an attempt, or `actionResult` alone (with or without the type
+    of the payment it finishes)."""
     if method.type is None:
         if method.action_result is None:
             raise KassaError("validation_error", "`paymentMethod.type` is required", field="paymentMethod.type")
         return
     if method.type not in METHOD_IDS:
         raise KassaError("validation_error", f"Unknown payment method `{method.type}`", field="paymentMethod.type")
+    if continuation and _second_step_alone(method):
+        return  # checked against the waiting payment once the session is claimed
     if method.type == "card" and method.card is None:
         raise KassaError("validation_error", "A card payment needs `card.number`", field="paymentMethod.card")
     if method.type != "card" and not method.token:

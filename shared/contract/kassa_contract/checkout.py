@@ -77,7 +77,9 @@ class CardInput(Request):
 class PaymentMethodInput(Request):
     """`type` from the payment-methods catalog; a card's details for `card`, else a wallet token.
     `actionResult` finishes a payment that asked for a second step (`approved` or `declined`): sent
-    alone (`{"actionResult": "approved"}`), it continues that payment with the method it began with."""
+    alone (`{"actionResult": "approved"}`), it continues that payment with the method it began with.
+    A `type` sent with it must be that payment's own (`{"type": "card", "actionResult": "approved"}`);
+    another type is 422 `validation_error` naming `paymentMethod.type`."""
 
     type: MethodId | None = None
     card: CardInput | None = None

@@ -30,7 +30,13 @@ export class CheckoutSessions {
     return this.http.request({ ...options, method: 'DELETE', path: `${SESSIONS}/${encodeURIComponent(sessionId)}` });
   }
 
-  /** Pays and creates the order; throws `PaymentError` on a decline, `AddressRequiredError` naming the field. */
+  /**
+   * Pays and creates the order; throws `PaymentError` on a decline, `AddressRequiredError` naming the field.
+   * A payment with a second step (3-D Secure) throws `PaymentActionRequiredError`: once the shopper has
+   * passed it, call again with `{ paymentMethod: { actionResult: 'approved' } }` (or `'declined'`). That
+   * continues the waiting payment with the method it began with (no card details again); a `type` may be
+   * kept if it is that payment's own (`{ type: 'card', actionResult: 'approved' }`), another is refused.
+   */
   complete(sessionId: string, body: BodyOf<Op['completeCheckoutSession']>,
            options?: SessionRequestOptions): Promise<CheckoutSession> {
     return this.call('POST', `/api/v1/checkout-sessions/${encodeURIComponent(sessionId)}/complete`, body, sessionId,
