@@ -165,14 +165,18 @@ async def test_forged_expired_and_other_session_tokens_get_an_unframable_error_p
 async def test_assets_have_hashed_names_and_are_cached_forever(shop: Shop) -> None:
     html = (await page(shop, (await shop.session())["id"])).text
     urls = re.findall(r'(?:src|href)="(/static/checkout/[^"]+)"', html)
-    assert {u.rsplit(".", 1)[1] for u in urls} == {"js", "css"}
+    assert {u.rsplit(".", 1)[1] for u in urls} == {"js", "css", "svg"}
+    # the page names its icon (a browser would otherwise ask for /favicon.ico and log the 404)
+    assert re.search(r'<link rel="icon" href="/static/checkout/favicon\.[0-9a-f]{12}\.svg" type="image/svg\+xml">',
+                     html)
     for url in urls:
         answer = await shop.backend.client.get(url, headers={"accept-encoding": "identity"})
         assert answer.status_code == 200 and "content-encoding" not in answer.headers
         assert answer.headers["cache-control"] == "public, max-age=31536000, immutable"
         digest = url.rsplit("/", 1)[1].split(".")[1]
         assert hashlib.sha256(answer.content).hexdigest()[:12] == digest
-        assert answer.headers["content-type"].startswith("text/javascript" if url.endswith(".js") else "text/css")
+        assert answer.headers["content-type"].startswith(
+            {"js": "text/javascript", "css": "text/css", "svg": "image/svg+xml"}[url.rsplit(".", 1)[1]])
         zipped = await shop.backend.client.get(url, headers={"accept-encoding": "gzip"})
         assert zipped.headers["content-encoding"] == "gzip" and zipped.content == answer.content  # httpx inflates
     missing = await shop.backend.client.get("/static/checkout/checkout.000000000000.js")
