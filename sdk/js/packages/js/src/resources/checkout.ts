@@ -1,7 +1,7 @@
 import type { HttpClient, RequestOptions } from '../core/http.js';
 import type { SecretStore } from './carts.js';
 import type {
-  BodyOf, CheckoutOperations as Op, CheckoutSession, EmbedToken, Payment, PaymentMethod,
+  BodyOf, CheckoutOperations as Op, CheckoutSession, EmbedToken, EmbedTokenInput, Payment, PaymentMethod,
 } from '../types.js';
 
 export interface SessionRequestOptions extends RequestOptions {
@@ -48,8 +48,9 @@ export class CheckoutSessions {
     return (await this.http.request<{ data: Payment[] }>({ ...options, method: 'GET', path })).data;
   }
 
-  /** Server side: a 15-minute token that lets `origin` embed the session's payment step. */
-  createEmbedToken(body: BodyOf<Op['createEmbedToken']>, options?: RequestOptions): Promise<EmbedToken> {
+  /** Server side: a 15-minute token that lets `origin` embed the session's checkout. It takes no
+   * `allowedMethods` (restrict methods when you create the session). */
+  createEmbedToken(body: EmbedTokenInput, options?: RequestOptions): Promise<EmbedToken> {
     return this.http.request({ ...options, method: 'POST', path: '/api/v1/checkout-sessions/embed-token', body });
   }
 
