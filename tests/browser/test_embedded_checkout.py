@@ -54,7 +54,8 @@ async def events(page: Any, type_: str | None = None) -> list[dict[str, Any]]:
 
 
 async def wait_event(page: Any, type_: str) -> dict[str, Any]:
-    await page.wait_for_function("t => window.shop.events.some(e => e.type === t)", arg=type_)
+    # (window.shop exists once the page's backend made the session)
+    await page.wait_for_function("t => window.shop && window.shop.events.some(e => e.type === t)", arg=type_)
     return (await events(page, type_))[-1]
 
 
