@@ -22,9 +22,9 @@ Page = str | bytes
 # More of the shop's backend: a POST route's handler, given the JSON body and the page's origin.
 Handler = Callable[[dict[str, Any], str], Awaitable[tuple[int, Any]]]
 
-# The shop's checkout page (`?cart=<id>`, or `?session=<id>` for a session made already): the
-# shop's backend creates the session, then the page mounts it. What the parent hears is kept in
-# `window.shop.events` for the tests to read.
+# The shop's checkout page (`?cart=<id>`, or `?session=<id>` for a session made already; `&locale=`
+# and `&loadTimeoutMs=` are passed to mountCheckout): the shop's backend creates the session, then
+# the page mounts it. What the parent hears is kept in `window.shop.events` for the tests to read.
 CHECKOUT_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Checkout · Example shop</title></head>
 <body><h1>Example shop</h1><main id="checkout"></main>
@@ -36,6 +36,7 @@ const sessionId = query.get('session') ?? (await post('/checkout', { cartId: que
 const events = [], on = (type, key) => (value) => events.push({ type, ...(key ? { [key]: value } : value) });
 window.shop = { events, sessionId, checkout: mountCheckout(document.getElementById('checkout'), {
   sessionId, fetchEmbedToken: () => post('/embed-token', { sessionId }), locale: query.get('locale') ?? undefined,
+  loadTimeoutMs: query.has('loadTimeoutMs') ? Number(query.get('loadTimeoutMs')) : undefined,
   onReady: on('ready'), onStepChange: on('step', 'step'), onComplete: on('completed'), onError: on('error') }) };
 </script></body></html>
 """

@@ -17,7 +17,7 @@ from playwright.async_api import expect
 
 from kassa_webhooks import jobs
 from tests.browser.conftest import KassaWeb
-from tests.browser.storefront import Storefront
+from tests.browser.storefront import CHECKOUT_PAGE, Storefront
 from tests.browser.test_hosted_page import (
     CHALLENGE_CARD, DECLINED_CARD, GOOD_CARD, axe_check, fill_card, merchant, tab_to, walk_to_payment,
 )
@@ -54,7 +54,8 @@ async def events(page: Any, type_: str | None = None) -> list[dict[str, Any]]:
 
 
 async def wait_event(page: Any, type_: str) -> dict[str, Any]:
-    await page.wait_for_function("t => window.shop.events.some(e => e.type === t)", arg=type_)
+    # (window.shop exists once the page's backend made the session)
+    await page.wait_for_function("t => window.shop && window.shop.events.some(e => e.type === t)", arg=type_)
     return (await events(page, type_))[-1]
 
 
@@ -269,3 +270,32 @@ async def test_foreign_origins_can_neither_frame_the_checkout_nor_talk_to_either
     assert await page.evaluate("() => window.shop.events") == []  # no ready, nothing
     framed = [f.url for f in page.frames[1:]]
     assert framed and not any(url.startswith(kassa.origin) for url in framed), framed
+
+
+async def test_a_checkout_that_never_loads_is_reported_after_the_load_timeout(
+        page: Any, kassa: KassaWeb, storefront: Storefront, screenshot: Any) -> None:
+    """A shop whose own CSP leaves Kassa out of `frame-src` never hears `kassa.ready`: after
+    `loadTimeoutMs` the embed tells the shop (`onError`: `embed_load_timeout`, once), so the shop can
+    say so instead of leaving an empty box."""
+    tenant, variant = await merchant(kassa)
+    cart = await tenant.cart(lineItems=[{"variantId": variant, "quantity": 1}])
+    storefront.allow_cart(cart["id"], tenant.secret_key, collect=PAYMENT_ONLY)
+    strict = CHECKOUT_PAGE.replace("__KASSA__", storefront.kassa_origin).replace(
+        "<head>", """<head><meta http-equiv="Content-Security-Policy" content="frame-src 'self'">""")
+    url = storefront.add_page("/checkout-strict.html", strict)
+    await page.goto(f"{url}?cart={cart['id']}&loadTimeoutMs=1500")
+    error = await wait_event(page, "error")
+    assert error == {"type": "error", "code": "embed_load_timeout",
+                     "message": "The checkout did not load within 1500 ms"}
+    await screenshot(page, "embed-load-timeout")
+    await page.wait_for_timeout(300)
+    assert [e["type"] for e in await events(page)] == ["error"]  # once, and never ready
+    assert storefront.token_requests.count(await page.evaluate("window.shop.sessionId")) == 1
+
+    # The same shop without the CSP mistake, and the same short limit: ready in time, no error.
+    cart = await tenant.cart(lineItems=[{"variantId": variant, "quantity": 1}])
+    storefront.allow_cart(cart["id"], tenant.secret_key, collect=PAYMENT_ONLY)
+    await page.goto(storefront.checkout_url(cart=cart["id"], loadTimeoutMs="10000"))
+    await wait_event(page, "ready")
+    await page.wait_for_timeout(300)
+    assert "error" not in [e["type"] for e in await events(page)]

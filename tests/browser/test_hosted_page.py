@@ -254,13 +254,45 @@ async def shopper_page(browser: Any, width: int = 1280, locale: str = "en-US", *
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.on("response", lambda r: errors.append(f"{r.status} {r.url}")
-            if r.status >= 400 and not r.url.endswith("/favicon.ico")
+            if r.status >= 400
             and not (refusals_shown and r.status in (402, 422) and "/s/" in r.url) else None)
     try:
         yield page
     finally:
         await context.close()
     assert not errors, errors
+
+
+async def test_the_page_names_an_icon_of_its_own_origin_that_loads(browser: Any, kassa: KassaWeb,
+                                                                      storefront: Storefront) -> None:
+    """No shopper's browser asks for `/favicon.ico` and logs a 404: every page (the steps, a terminal
+    page, the not-found page) names its icon, served from Kassa's origin as its CSP allows."""
+    tenant, variant = await merchant(kassa, branding={"displayName": "Nordlicht Coffee", "primaryColor": "#0b5d4b"})
+    session = await open_session(tenant, variant, storefront)
+    cancelled = await open_session(tenant, variant, storefront)
+    await tenant.delete(f"/api/v1/checkout/sessions/{cancelled['id']}")
+    context = await browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US")
+    try:
+        page = await context.new_page()
+        failed: list[str] = []
+        page.on("requestfailed", lambda r: failed.append(f"failed {r.url}"))
+        page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+        # Chromium's own request for `/favicon.ico` (when a page names no icon) is no event of the page's:
+        # its 404 shows as the console error every shopper would see.
+        page.on("console", lambda m: failed.append(f"console {m.text} {m.location.get('url')}")
+                if m.type in ("error", "warning") else None)
+        for url, status in ((session["url"], 200), (cancelled["url"], 200), (f"{kassa.origin}/s/cs_nope", 404)):
+            async with page.expect_response(lambda r: "favicon" in r.url, timeout=5_000) as icon:
+                assert (await page.goto(url)).status == status
+            answer = await icon.value
+            assert answer.url.startswith(kassa.origin + "/static/checkout/favicon."), answer.url
+            assert answer.status == 200 and answer.headers["content-type"].startswith("image/svg+xml")
+            declared = await page.evaluate("() => [...document.querySelectorAll('link[rel=icon]')].map(l => l.href)")
+            assert declared == [answer.url]
+        await page.wait_for_timeout(300)  # a late console message would land by now
+        assert not [f for f in failed if not f.endswith("/s/cs_nope")], failed  # (that page's own 404 is meant)
+    finally:
+        await context.close()
 
 
 async def pay_by_keyboard(page: Any) -> None:

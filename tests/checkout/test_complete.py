@@ -173,6 +173,36 @@ async def test_the_second_step_is_finished_by_the_action_result_alone(shop: Shop
     assert await _charges(shop, session["id"]) == 1
 
 
+async def test_the_second_step_may_keep_the_type_of_the_method_it_finishes(shop: Shop) -> None:
+    """A client that sends the method's `type` with `actionResult` finishes the waiting payment; another
+    method's type (or another card) is refused naming the field, and the waiting payment stands."""
+    session = await shop.session()
+    path = f"/api/v1/checkout-sessions/{session['id']}/complete"
+    # nothing waits for a second step: a card without its number cannot start a payment
+    assert_envelope(await shop.t.post(path, {"paymentMethod": {"type": "card", "actionResult": "approved"}}),
+                    422, "validation_error", "paymentMethod.card")
+    assert_envelope(await shop.complete(session["id"], THREE_DS_CARD), 402, "payment_action_required")
+    declined = await shop.t.post(path, {"paymentMethod": {"type": "card", "actionResult": "declined"}})
+    assert assert_envelope(declined, 402, "payment_declined")["details"]["reason"] == "authentication_failed"
+    waiting = assert_envelope(await shop.complete(session["id"], THREE_DS_CARD), 402, "payment_action_required")
+    for other, field in (({"type": "paypal", "actionResult": "approved"}, "paymentMethod.type"),
+                         ({"type": "paypal", "token": "tok_ok", "actionResult": "approved"}, "paymentMethod.type"),
+                         ({**OK_CARD, "actionResult": "approved"}, "paymentMethod.card.number")):
+        refused = assert_envelope(await shop.t.post(path, {"paymentMethod": other}), 422, "validation_error", field)
+        assert "card" in refused["message"]
+    seen = (await shop.t.get(f"/api/v1/checkout/sessions/{session['id']}")).json()
+    assert (seen["status"], seen["paymentStatus"]) == ("open", "requires_action")
+    assert (await shop.get_cart(session["cartId"]))["status"] == "checkout"
+    done = await shop.t.post(path, {"paymentMethod": {"type": "card", "actionResult": "approved"}})
+    assert done.status_code == 200, done.text
+    assert (done.json()["status"], done.json()["paymentStatus"]) == ("complete", "paid")
+    attempts = (await shop.t.get(f"/api/v1/checkout/sessions/{session['id']}/payments")).json()["data"]
+    assert [(p["id"], p["status"], p["method"], p["cardLast4"]) for p in attempts][-1] == \
+        (waiting["details"]["paymentId"], "captured", "card", "3184")
+    assert [p["status"] for p in attempts] == ["failed", "captured"]
+    assert await _charges(shop, session["id"]) == 1
+
+
 async def test_wallet_methods_and_bad_payment_input(shop: Shop) -> None:
     session = await shop.session()
     declined = await shop.complete(session["id"], {"type": "paypal", "token": "tok_decline"})

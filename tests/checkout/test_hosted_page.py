@@ -63,7 +63,9 @@ async def shipping_method(tenant: Tenant, name: str = "Standard", amount: int = 
                                                              "payment"]),
     ({"shippingAddress": False, "billingAddress": True}, "", ["contact", "billing", "payment"]),
     ({"shippingAddress": False, "billingAddress": False}, "", ["payment"]),
-    (None, "?mode=payment-only", ["payment"]),  # deprecated, still honoured
+    ({"shippingAddress": False, "billingAddress": False}, "?mode=payment-only", ["payment"]),  # deprecated
+    # deprecated, and skips only what the cart already holds: this empty cart walks every step
+    (None, "?mode=payment-only", ["contact", "shipping", "shipping_method", "payment"]),
 ])
 async def test_the_page_renders_the_steps_the_session_collects(shop: Shop, collect: Any, query: str,
                                                                 steps: list[str]) -> None:
@@ -77,6 +79,43 @@ async def test_the_page_renders_the_steps_the_session_collects(shop: Shop, colle
     # The session's and the cart's secrets never reach the page.
     assert session["clientSecret"] not in answer.text and "_secret_" not in answer.text
     assert re.search(r'<button type="submit" class="primary pay" data-pay disabled>Pay €30\.00</button>', answer.text)
+
+
+async def test_the_deprecated_payment_only_mode_shows_what_the_cart_holds(shop: Shop) -> None:
+    """`?mode=payment-only` on a session that collects shipping: the payment step alone once the cart
+    holds the contact, the address and the method (the storefront asked for them), its summary the
+    cart's shipping line with its price, on the page and in every answer to the page's calls; never a
+    shipping line "calculated at the next step" with no such step. A cart without them walks the steps:
+    a payment alone would be refused (`address_required`)."""
+    ship = await shipping_method(shop.t)
+    camp = (await shop.t.post("/api/v1/campaigns", {"name": "Ten off", "reward": {"type": "fixed_off",
+                                                                                   "amounts": {"EUR": 1000}}})).json()
+    assert (await shop.t.post(f"/api/v1/campaigns/{camp['id']}/codes", {"code": "TEN"})).status_code == 201
+    later = "Calculated at the next step"
+
+    empty = await shop.session()
+    html = (await page(shop, empty["id"], query="?mode=payment-only")).text
+    assert steps_of(html) == ["contact", "shipping", "shipping_method", "payment"]
+    assert boot_of(html)["current"] == "contact" and later in html  # the step that prices it is on the page
+
+    cart = await shop.cart(customerEmail="ada@example.com", shippingAddress=ADDRESS_DE)
+    chosen = await shop.t.put(f"/api/v1/carts/{cart['id']}/shipping-method", {"shippingMethodId": ship["id"]})
+    assert chosen.status_code == 200, chosen.text
+    session = await shop.session(cart["id"])
+    html = (await page(shop, session["id"], query="?mode=payment-only")).text
+    assert steps_of(html) == ["payment"] and boot_of(html)["steps"] == ["payment"]
+    assert re.search(r"Shipping <span class=\"muted\">\(Standard\)</span></dt><dd>€4\.90</dd>", html)
+    assert later not in html and "Pay €34.90" in html
+    headers = await credential(shop, session["id"])
+    applied = await shop.backend.client.post(f"/s/{session['id']}/discount-codes", json={"code": "TEN"},
+                                             headers=headers)
+    assert applied.status_code == 200, applied.text
+    summary = applied.json()["summaryHtml"]
+    assert "(Standard)</span></dt><dd>€4.90</dd>" in summary and later not in summary
+    assert applied.json()["payLabel"] == "Pay €24.90"
+    paid = await shop.backend.client.post(f"/s/{session['id']}/complete", json={"paymentMethod": OK_CARD},
+                                          headers=headers)
+    assert paid.status_code == 200 and paid.json()["status"] == "complete", paid.text
 
 
 async def test_a_returning_shopper_starts_at_the_first_step_not_yet_done(shop: Shop) -> None:
@@ -165,14 +204,18 @@ async def test_forged_expired_and_other_session_tokens_get_an_unframable_error_p
 async def test_assets_have_hashed_names_and_are_cached_forever(shop: Shop) -> None:
     html = (await page(shop, (await shop.session())["id"])).text
     urls = re.findall(r'(?:src|href)="(/static/checkout/[^"]+)"', html)
-    assert {u.rsplit(".", 1)[1] for u in urls} == {"js", "css"}
+    assert {u.rsplit(".", 1)[1] for u in urls} == {"js", "css", "svg"}
+    # the page names its icon (a browser would otherwise ask for /favicon.ico and log the 404)
+    assert re.search(r'<link rel="icon" href="/static/checkout/favicon\.[0-9a-f]{12}\.svg" type="image/svg\+xml">',
+                     html)
     for url in urls:
         answer = await shop.backend.client.get(url, headers={"accept-encoding": "identity"})
         assert answer.status_code == 200 and "content-encoding" not in answer.headers
         assert answer.headers["cache-control"] == "public, max-age=31536000, immutable"
         digest = url.rsplit("/", 1)[1].split(".")[1]
         assert hashlib.sha256(answer.content).hexdigest()[:12] == digest
-        assert answer.headers["content-type"].startswith("text/javascript" if url.endswith(".js") else "text/css")
+        assert answer.headers["content-type"].startswith(
+            {"js": "text/javascript", "css": "text/css", "svg": "image/svg+xml"}[url.rsplit(".", 1)[1]])
         zipped = await shop.backend.client.get(url, headers={"accept-encoding": "gzip"})
         assert zipped.headers["content-encoding"] == "gzip" and zipped.content == answer.content  # httpx inflates
     missing = await shop.backend.client.get("/static/checkout/checkout.000000000000.js")

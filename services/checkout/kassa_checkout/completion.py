@@ -88,14 +88,16 @@ class CompletionSaga:
         trusted = holds_session(principal, session_id)
         if trusted or session_secret:
             row = await self.rows.claim(app_id=principal.app_id, session_id=session_id, token=token, now=now,
-                                        until=now + CLAIM, awaiting_action=method.type is None, late=late,
+                                        until=now + CLAIM, awaiting_action=_second_step_alone(method), late=late,
                                         secret_hash=None if trusted else hash_key(session_secret or ""))
         if row is None:
             return await self._not_claimed(principal, session_id, session_secret, method, now)
         # `actionResult` finishes the attempt that asked for a second step, with its own method.
         continuing = method.action_result is not None and row.payment_status == "requires_action"
         try:
-            if not continuing:
+            if continuing:
+                await self._check_continues(row, method)
+            else:
                 _check_allowed(row, method)
             connector = await self.connectors.for_app(row.app_id, principal.environment,
                                                       (row.payment_provider, row.payment_settings_at))
@@ -156,9 +158,31 @@ class CompletionSaga:
         if row.status == "complete":
             return self.store.view(row)
         _check_open(row, now)
-        if method.type is None and row.claim_token is None:
-            raise _no_action_waiting()
+        if _second_step_alone(method) and row.claim_token is None:
+            if method.type is None:
+                raise _no_action_waiting()
+            _check_input(method, continuation=False)  # nothing waits: the method must be able to start a payment
         raise _in_progress(session_id)
+
+    async def _check_continues(self, row: Any, method: PaymentMethodInput) -> None:
+        """`actionResult` finishes the payment that waits for its second step: a `type` (or a card)
+        sent with it must be that payment's own, never another method's."""
+        if method.type is None and method.card is None:
+            return
+        async with self.db() as conn:
+            waiting = (await conn.execute(sa.select(P.method, P.card_last4).where(P.session_id == row.id)
+                                          .order_by(P.attempt.desc()).limit(1))).first()
+        if waiting is None:
+            return
+        if method.type is not None and method.type != waiting.method:
+            raise KassaError("validation_error", f"The payment waiting for its second step is a `{waiting.method}` "
+                             f"payment: send `actionResult` alone or with `type: \"{waiting.method}\"`",
+                             field="paymentMethod.type")
+        number = method.card.number.replace(" ", "") if method.card else None
+        if number and waiting.card_last4 and number[-4:] != waiting.card_last4:
+            raise KassaError("validation_error", f"The payment waiting for its second step is the card ending in "
+                             f"{waiting.card_last4}: send `actionResult` alone or with that card",
+                             field="paymentMethod.card.number")
 
     # ---------------------------------------------------------------- steps
 
@@ -450,8 +474,16 @@ def _check_for_connector(connector: PaymentConnector, method: PaymentMethodInput
         raise KassaError("validation_error", "A card payment needs `card.number`", field="paymentMethod.card")
 
 
-def _check_input(method: PaymentMethodInput) -> None:
-    """A payment method that can start an attempt, or `actionResult` alone."""
+def _second_step_alone(method: PaymentMethodInput) -> bool:
+    """`actionResult` without the method's details (its `type` may be kept): it only finishes a payment
+    that waits for its second step."""
+    return (method.action_result is not None and method.card is None and method.token is None
+            and method.payment_intent_id is None)
+
+
+def _check_input(method: PaymentMethodInput, *, continuation: bool = True) -> None:
+    """A payment method that can start an attempt, or `actionResult` alone (with or without the type
+    of the payment it finishes)."""
     if method.type is None:
         if method.action_result is None:
             raise KassaError("validation_error", "`paymentMethod.type` is required", field="paymentMethod.type")
@@ -463,6 +495,8 @@ def _check_input(method: PaymentMethodInput) -> None:
         return
     if method.type not in METHOD_IDS:
         raise KassaError("validation_error", f"Unknown payment method `{method.type}`", field="paymentMethod.type")
+    if continuation and _second_step_alone(method):
+        return  # checked against the waiting payment once the session is claimed
     if method.type == "card" and method.card is None and not method.token:
         raise KassaError("validation_error", "A card payment needs `card.number`", field="paymentMethod.card")
     if method.type != "card" and not method.token:

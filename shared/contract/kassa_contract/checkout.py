@@ -80,7 +80,9 @@ class PaymentMethodInput(Request):
     method (`pm_…`) that Stripe.js made of it, and `stripe` names a PaymentIntent the storefront
     confirmed itself (`paymentIntentId`, from `POST …/payment-intent`).
     `actionResult` finishes a payment that asked for a second step (`approved` or `declined`): sent
-    alone (`{"actionResult": "approved"}`), it continues that payment with the method it began with."""
+    alone (`{"actionResult": "approved"}`), it continues that payment with the method it began with.
+    A `type` sent with it must be that payment's own (`{"type": "card", "actionResult": "approved"}`);
+    another type is 422 `validation_error` naming `paymentMethod.type`."""
 
     type: MethodId | None = None
     card: CardInput | None = None

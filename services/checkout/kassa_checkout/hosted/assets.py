@@ -1,4 +1,4 @@
-"""The page's static files, served under content-hashed names (`checkout.3f2a9c1b04de.js`) so that
+"""The page's static files (script, styles, icon), served under content-hashed names (`checkout.3f2a9c1b04de.js`) so that
 browsers and proxies may keep them forever: a changed file is a new name."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 
 DIR = Path(__file__).parent / "static"
 PREFIX = "/static/checkout"
-TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
+TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}
 IMMUTABLE = "public, max-age=31536000, immutable"
 
 

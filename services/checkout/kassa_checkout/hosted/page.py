@@ -37,10 +37,14 @@ BRANDING_TTL = 10.0  # seconds a process keeps an application's branding (as it 
 S = sessions.c
 
 
-def steps_for(collect: CollectFlags, *, payment_only: bool = False) -> list[str]:
-    """The steps a session's page walks, in order. Collecting no address at all (or the deprecated
-    `?mode=payment-only`) is the payment step alone."""
-    if payment_only or not (collect.shipping_address or collect.billing_address):
+def steps_for(collect: CollectFlags, cart: Cart | None = None, *, payment_only: bool = False) -> list[str]:
+    """The steps a session's page walks, in order. Collecting no address at all is the payment step
+    alone. So is the deprecated `?mode=payment-only`, but only when the cart already holds all the
+    session collects (the storefront asked for it): a payment without them would be refused, so the
+    shopper walks the steps instead, and the summary only ever shows what the cart holds."""
+    if not (collect.shipping_address or collect.billing_address):
+        return ["payment"]
+    if payment_only and cart is not None and first_open_step(steps_for(collect), cart) == "payment":
         return ["payment"]
     steps = ["contact"]
     if collect.shipping_address:
@@ -73,7 +77,7 @@ class Summary:
     discounts: list[dict[str, Any]]
     shipping: str | None
     shipping_name: str | None
-    shipping_row: bool  # a payment-only checkout without shipping shows no shipping line
+    shipping_row: bool  # a checkout without a shipping step shows shipping only when the cart has a method
     tax_lines: list[dict[str, str]]
     taxes_included: bool
     subtotal: str
@@ -149,8 +153,8 @@ class HostedPages:
         now = self.clock.now()
         state = terminal_state(row, now)
         collect = msgspec.convert(row.collect, CollectFlags)
-        steps = steps_for(collect, payment_only=payment_only)
         cart = await self.cart.get(row.app_id, row.cart_id)
+        steps = steps_for(collect, cart, payment_only=payment_only)
         credential = None
         if state is None:
             credential = issue_page_key(self.signing_key, app_id=row.app_id, environment=row.environment,

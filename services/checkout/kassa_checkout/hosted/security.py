@@ -3,7 +3,7 @@
 Without an embed token the page may not be framed at all (`frame-ancestors 'none'` and
 `X-Frame-Options: DENY`). With a valid token for this session, exactly the token's origin may frame
 it. A forged, expired or other session's token gets an error page that nobody may frame. The
-script and styles come from our own origin only; the one inline element, the branding colours, is
+script, styles and icon come from our own origin only; the one inline element, the branding colours, is
 allowed by a per-response nonce. `Referrer-Policy: no-referrer` keeps the session id and the token
 out of other sites' logs.
 """

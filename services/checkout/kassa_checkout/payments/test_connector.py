@@ -83,12 +83,14 @@ class TestConnector:
     async def authorize(self, *, key: str, amount: int, currency: str, method: PaymentMethodInput,
                         attempt: Attempt | None = None) -> PaymentOutcome:
         number = (method.card.number.replace(" ", "") if method.card else "")
-        if method.type == "card" and not method.card:
+        # `actionResult` without the method's details (its `type` may be kept) only finishes a second step.
+        second_step = method.action_result is not None and method.card is None and method.token is None
+        if method.type == "card" and not method.card and not second_step:
             raise KassaError("validation_error", "A card payment needs `card.number`", field="paymentMethod.card")
         brand = card_brand(number) if number else None
         last4 = number[-4:] if number else None
         now = self.clock.now()
-        if method.type is not None and self.db.direct is not None:
+        if method.type is not None and not second_step and self.db.direct is not None:
             # A key seen for the first time (every first attempt): one statement, no transaction.
             values = self._values(_first_status(method, number), amount, currency, now)
             row = await self.db.direct.fetchrow(_FIRST, {**values, "key": key, "refunded": 0, "refund_ids": [],
@@ -99,12 +101,16 @@ class TestConnector:
             row = await self._intent(conn, key)
             if row is not None and row.status in ("authorized", "captured"):
                 return self._outcome(row, card_brand=brand, card_last4=last4)  # the same key never pays twice
-            # The second step: `actionResult` alone (no method), or with the card that asked for it.
-            if row is not None and row.status == "requires_action" and (method.type is None
+            # The second step: `actionResult` alone (with or without the method's type), or with the card
+            # that asked for it.
+            if row is not None and row.status == "requires_action" and (method.type is None or second_step
                                                                          or number == THREE_D_SECURE):
                 if method.action_result is None:
                     return self._outcome(row, card_brand=brand, card_last4=last4)
                 status = ("authorized", None) if method.action_result == "approved" else ("failed", "authentication_failed")
+            elif method.type is None or second_step:
+                raise KassaError("validation_error", "`actionResult` alone only finishes a payment waiting for its "
+                                 "second step", field="paymentMethod.type")
             else:
                 status = _first_status(method, number)
             values = self._values(status, amount, currency, now)

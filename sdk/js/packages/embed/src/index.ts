@@ -22,6 +22,11 @@ export interface MountCheckoutOptions {
   title?: string;
   /** The pay button starts disabled by the storefront (see `setSubmitDisabled`). */
   submitDisabled?: boolean;
+  /** How long the checkout may take, from mounting, to say it is ready (Kassa unreachable, a
+   * `frame-src` of your page's CSP that leaves Kassa out, …) before `onError` gets
+   * `embed_load_timeout`, once. Default 15 000 ms; 0 turns it off. The frame stays: a checkout that
+   * loads later still calls `onReady`. */
+  loadTimeoutMs?: number;
   onReady?: () => void;
   onStepChange?: (step: CheckoutStep) => void;
   onComplete?: (result: { sessionId: string; orderId: string }) => void;
@@ -36,6 +41,7 @@ export interface EmbeddedCheckout {
 }
 
 const MARGIN = 5_000; // refresh a token this long before it expires: it must still be valid on arrival
+const LOAD_TIMEOUT = 15_000; // the default of `loadTimeoutMs`
 
 export function mountCheckout(element: HTMLElement, options: MountCheckoutOptions): EmbeddedCheckout {
   const { sessionId } = options;
@@ -51,6 +57,7 @@ export function mountCheckout(element: HTMLElement, options: MountCheckoutOption
   let ready = false;
   let mounted = true;
   let timer: ReturnType<typeof setTimeout> | undefined;
+  let loading: ReturnType<typeof setTimeout> | undefined;
   let abort = new AbortController();
 
   const post = () => {
@@ -65,6 +72,7 @@ export function mountCheckout(element: HTMLElement, options: MountCheckoutOption
       token = await options.fetchEmbedToken(abort.signal);
       url = new URL(token.url);
     } catch (cause) {
+      clearTimeout(loading); // reported already: no second error for the same empty box
       if (mounted) options.onError?.({ code: 'embed_token_failed', message: 'No embed token with a `url`', cause });
       return;
     }
@@ -83,6 +91,7 @@ export function mountCheckout(element: HTMLElement, options: MountCheckoutOption
     switch (data.type) {
       case 'kassa.ready': {
         clearTimeout(timer);
+        clearTimeout(loading);
         // Sent again by every page the frame loads (each step may be one): the flag goes to each.
         const first = !ready;
         ready = true;
@@ -106,6 +115,14 @@ export function mountCheckout(element: HTMLElement, options: MountCheckoutOption
 
   win.addEventListener('message', onMessage);
   element.appendChild(iframe);
+  const limit = options.loadTimeoutMs ?? LOAD_TIMEOUT;
+  if (limit > 0 && Number.isFinite(limit)) {
+    loading = setTimeout(() => {
+      if (mounted && !ready) {
+        options.onError?.({ code: 'embed_load_timeout', message: `The checkout did not load within ${limit} ms` });
+      }
+    }, limit);
+  }
   void load();
 
   return {
@@ -117,6 +134,7 @@ export function mountCheckout(element: HTMLElement, options: MountCheckoutOption
       if (!mounted) return;
       mounted = false;
       clearTimeout(timer);
+      clearTimeout(loading);
       abort.abort();
       win.removeEventListener('message', onMessage);
       iframe.remove();

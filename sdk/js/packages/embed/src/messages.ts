@@ -32,7 +32,8 @@ export interface EmbedToken {
 
 /** A failure reported to `onError`: the frame's `kassa.error`, or the embed's own. */
 export interface CheckoutError {
-  /** The checkout's error code (`payment_declined`, `validation_error`, …), or `embed_token_failed` from the embed itself. */
+  /** The checkout's error code (`payment_declined`, `validation_error`, …), or the embed's own:
+   * `embed_token_failed`, `embed_load_timeout`. */
   code: string;
   message: string;
   /** The field it concerns, when there is one (`customerEmail`, `billingAddress`, `number`, …). */

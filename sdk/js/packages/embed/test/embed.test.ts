@@ -166,3 +166,57 @@ test('a failing token fetch is reported; unmount aborts a pending fetch, removes
   assert.deepEqual(seen, []);
   window.close();
 });
+
+test('a checkout that never says ready is reported once, after loadTimeoutMs (default 15 s), and may still load', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: Date.parse('2026-06-01T10:00:00Z') });
+  const { window, a, b } = page();
+  const slow = recorder();
+  const checkout = mountCheckout(a, { sessionId: 'cs_1', fetchEmbedToken: async () => token('cs_1'), ...slow.callbacks });
+  await settle();
+  const { iframe } = frameOf(a);
+  t.mock.timers.tick(14_999);
+  assert.deepEqual(slow.seen, []);
+  t.mock.timers.tick(1);
+  assert.deepEqual(slow.seen, ['error:embed_load_timeout']);
+  assert.deepEqual(slow.errors[0], { code: 'embed_load_timeout', message: 'The checkout did not load within 15000 ms' });
+  assert.ok(a.querySelector('iframe'), 'the frame stays');
+  t.mock.timers.tick(60_000);
+  send(window, { type: 'kassa.ready', sessionId: 'cs_1' }, iframe.contentWindow);
+  assert.deepEqual(slow.seen, ['error:embed_load_timeout', 'ready'], 'once; a late checkout still loads');
+  checkout.unmount();
+
+  // A shorter limit of the storefront's; a checkout ready in time, or unmounted first, reports nothing.
+  const short = recorder();
+  mountCheckout(b, { sessionId: 'cs_2', loadTimeoutMs: 50, fetchEmbedToken: async () => token('cs_2'), ...short.callbacks });
+  const inTime = recorder();
+  const c = window.document.body.appendChild(window.document.createElement('div'));
+  mountCheckout(c, { sessionId: 'cs_3', loadTimeoutMs: 50, fetchEmbedToken: async () => token('cs_3'), ...inTime.callbacks });
+  const gone = recorder();
+  const d = window.document.body.appendChild(window.document.createElement('div'));
+  mountCheckout(d, { sessionId: 'cs_4', loadTimeoutMs: 50, fetchEmbedToken: async () => token('cs_4'), ...gone.callbacks })
+    .unmount();
+  const off = recorder();
+  const e = window.document.body.appendChild(window.document.createElement('div'));
+  mountCheckout(e, { sessionId: 'cs_5', loadTimeoutMs: 0, fetchEmbedToken: async () => token('cs_5'), ...off.callbacks });
+  await settle();
+  send(window, { type: 'kassa.ready', sessionId: 'cs_3' }, c.querySelector('iframe')!.contentWindow);
+  t.mock.timers.tick(49);
+  assert.deepEqual(short.seen, []);
+  t.mock.timers.tick(1);
+  assert.deepEqual(short.seen, ['error:embed_load_timeout']);
+  assert.equal(short.errors[0]!.message, 'The checkout did not load within 50 ms');
+  t.mock.timers.tick(10 * 60_000);
+  assert.deepEqual(inTime.seen, ['ready']);
+  assert.deepEqual(gone.seen, []);
+  assert.deepEqual(off.seen, [], '0 turns the limit off');
+
+  // A failed token fetch is reported as such, not a second time as a timeout.
+  const failing = recorder();
+  const f = window.document.body.appendChild(window.document.createElement('div'));
+  mountCheckout(f, { sessionId: 'cs_6', loadTimeoutMs: 50, fetchEmbedToken: async () => { throw new Error('down'); },
+                     ...failing.callbacks });
+  await settle();
+  t.mock.timers.tick(1_000);
+  assert.deepEqual(failing.seen, ['error:embed_token_failed']);
+  window.close();
+});

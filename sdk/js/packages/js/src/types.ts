@@ -39,7 +39,9 @@ export type CheckoutSession = CheckoutSchemas['CheckoutSession'];
 export type CreateCheckoutSessionInput = CheckoutSchemas['CreateCheckoutSession'];
 export type CompleteCheckoutSessionInput = CheckoutSchemas['CompleteCheckoutSession'];
 export type EmbedToken = CheckoutSchemas['EmbedToken'];
-export type EmbedTokenInput = CheckoutSchemas['EmbedTokenRequest'];
+/** The session and the storefront origin. The document's `allowedMethods` is left out on purpose: Kassa
+ * refuses it (400 `allowed_methods_unsupported`); restrict methods on the session (`allowedMethods`). */
+export type EmbedTokenInput = Omit<CheckoutSchemas['EmbedTokenRequest'], 'allowedMethods'>;
 export type PaymentMethod = CheckoutSchemas['PaymentMethod'];
 export type Payment = CheckoutSchemas['Payment'];
 export type Order = CheckoutSchemas['Order'];

@@ -21,11 +21,11 @@ export function CheckoutEmbed({ sessionId, submitDisabled = false, className, st
   latest.current = rest;
   const disabled = useRef(submitDisabled);
   disabled.current = submitDisabled;
-  const { locale, title } = rest;
+  const { locale, title, loadTimeoutMs } = rest;
 
   useEffect(() => {
     const mounted = mountCheckout(host.current!, {
-      sessionId, locale, title, submitDisabled: disabled.current,
+      sessionId, locale, title, loadTimeoutMs, submitDisabled: disabled.current,
       fetchEmbedToken: (signal) => latest.current.fetchEmbedToken(signal),
       onReady: () => latest.current.onReady?.(),
       onStepChange: (step) => latest.current.onStepChange?.(step),
@@ -37,7 +37,7 @@ export function CheckoutEmbed({ sessionId, submitDisabled = false, className, st
       mounted.unmount();
       checkout.current = null;
     };
-  }, [sessionId, locale, title]);
+  }, [sessionId, locale, title, loadTimeoutMs]);
 
   useEffect(() => {
     checkout.current?.setSubmitDisabled(submitDisabled);

@@ -55,8 +55,11 @@ class CheckoutSessions(Resource[M]):
                  shipping_address: CartAddress | None = None, billing_address: CartAddress | None = None,
                  billing_same_as_shipping: bool = False, customer_email: str | None = None,
                  options: RequestOptions | None = None) -> Call[CheckoutSession]:
-        """Pay and place the order. A decline raises `PaymentDeclinedError`; a second step `PaymentActionRequiredError`
-        (complete again with `PaymentMethodInput(type=..., action_result="approved")`)."""
+        """Pay and place the order. A decline raises `PaymentDeclinedError`; a second step (3-D Secure)
+        `PaymentActionRequiredError`: once the buyer has passed it, complete again with
+        `PaymentMethodInput(action_result="approved")` (or `"declined"`). It continues the waiting payment
+        with the method it began with: no card details or addresses again; a `type` may be kept if it is
+        that payment's own (`type="card"`), another type is refused (`ValidationError` naming the field)."""
         body = CompleteCheckoutSession(payment_method=payment_method, shipping_address=shipping_address,
                                        billing_address=billing_address,
                                        billing_same_as_shipping=billing_same_as_shipping, customer_email=customer_email)

@@ -1,7 +1,7 @@
 import type { HttpClient, RequestOptions } from '../core/http.js';
 import type { SecretStore } from './carts.js';
 import type {
-  BodyOf, CheckoutOperations as Op, CheckoutSession, EmbedToken, Payment, PaymentMethod,
+  BodyOf, CheckoutOperations as Op, CheckoutSession, EmbedToken, EmbedTokenInput, Payment, PaymentMethod,
 } from '../types.js';
 
 export interface SessionRequestOptions extends RequestOptions {
@@ -30,7 +30,13 @@ export class CheckoutSessions {
     return this.http.request({ ...options, method: 'DELETE', path: `${SESSIONS}/${encodeURIComponent(sessionId)}` });
   }
 
-  /** Pays and creates the order; throws `PaymentError` on a decline, `AddressRequiredError` naming the field. */
+  /**
+   * Pays and creates the order; throws `PaymentError` on a decline, `AddressRequiredError` naming the field.
+   * A payment with a second step (3-D Secure) throws `PaymentActionRequiredError`: once the shopper has
+   * passed it, call again with `{ paymentMethod: { actionResult: 'approved' } }` (or `'declined'`). That
+   * continues the waiting payment with the method it began with (no card details again); a `type` may be
+   * kept if it is that payment's own (`{ type: 'card', actionResult: 'approved' }`), another is refused.
+   */
   complete(sessionId: string, body: BodyOf<Op['completeCheckoutSession']>,
            options?: SessionRequestOptions): Promise<CheckoutSession> {
     return this.call('POST', `/api/v1/checkout-sessions/${encodeURIComponent(sessionId)}/complete`, body, sessionId,
@@ -42,8 +48,9 @@ export class CheckoutSessions {
     return (await this.http.request<{ data: Payment[] }>({ ...options, method: 'GET', path })).data;
   }
 
-  /** Server side: a 15-minute token that lets `origin` embed the session's payment step. */
-  createEmbedToken(body: BodyOf<Op['createEmbedToken']>, options?: RequestOptions): Promise<EmbedToken> {
+  /** Server side: a 15-minute token that lets `origin` embed the session's checkout. It takes no
+   * `allowedMethods` (restrict methods when you create the session). */
+  createEmbedToken(body: EmbedTokenInput, options?: RequestOptions): Promise<EmbedToken> {
     return this.http.request({ ...options, method: 'POST', path: '/api/v1/checkout-sessions/embed-token', body });
   }
 
