@@ -18,7 +18,14 @@ from typing import Any, Literal
 import msgspec
 from kassa_contract import checkout, events, webhooks
 from kassa_contract.base import Model
-from kassa_contract.checkout import OrderEventData, PaymentEventData, RefundEventData, SessionEventData
+from kassa_contract.checkout import (
+    DisputeEventData,
+    OrderEventData,
+    PaymentEventData,
+    PaymentRefundedData,
+    RefundEventData,
+    SessionEventData,
+)
 from kassa_contract.events import CartAbandonedData, CartEventData, CartRecoveredData
 from kassa_contract.webhooks import WebhookEndpointDisabledData, WebhookTestData
 
@@ -76,6 +83,21 @@ class OrderRefundedEvent(EventBase):
     data: RefundEventData
 
 
+class OrderDisputedEvent(EventBase):
+    """The shopper's bank disputes the order's payment (a chargeback): `data.dispute` says why and how far."""
+
+    type: Literal["order.disputed"]
+    data: DisputeEventData
+
+
+class PaymentRefundedEvent(EventBase):
+    """A payment the provider took that could not become an order (its session ended, or the cart
+    changed to another amount): it was given back."""
+
+    type: Literal["payment.refunded"]
+    data: PaymentRefundedData
+
+
 class PaymentCapturedEvent(EventBase):
     type: Literal["payment.captured"]
     data: PaymentEventData
@@ -105,7 +127,8 @@ class UnknownEvent(EventBase):
 
 WebhookEvent = (CartCreatedEvent | CartUpdatedEvent | CartAbandonedEvent | CartRecoveredEvent
                 | CheckoutSessionCompletedEvent | CheckoutSessionCancelledEvent | CheckoutSessionExpiredEvent
-                | OrderCreatedEvent | OrderRefundedEvent | PaymentCapturedEvent | PaymentFailedEvent
+                | OrderCreatedEvent | OrderRefundedEvent | OrderDisputedEvent | PaymentCapturedEvent
+                | PaymentFailedEvent | PaymentRefundedEvent
                 | WebhookEndpointDisabledEvent | WebhookEndpointTestEvent | UnknownEvent)
 
 # event type (the contract's constants) -> class
@@ -119,8 +142,10 @@ EVENT_CLASSES: dict[str, type[EventBase]] = {
     checkout.CHECKOUT_SESSION_EXPIRED: CheckoutSessionExpiredEvent,
     checkout.ORDER_CREATED: OrderCreatedEvent,
     checkout.ORDER_REFUNDED: OrderRefundedEvent,
+    checkout.ORDER_DISPUTED: OrderDisputedEvent,
     checkout.PAYMENT_CAPTURED: PaymentCapturedEvent,
     checkout.PAYMENT_FAILED: PaymentFailedEvent,
+    checkout.PAYMENT_REFUNDED: PaymentRefundedEvent,
     webhooks.WEBHOOK_ENDPOINT_DISABLED: WebhookEndpointDisabledEvent,
     webhooks.WEBHOOK_TEST: WebhookEndpointTestEvent,
 }
