@@ -94,3 +94,40 @@ async def test_stripe_timing_out_is_retryable(shop: StripeShop, stripe_proxy: Fa
     assert response.status_code == 503 and response.json()["error"]["code"] == "payment_provider_unavailable"
     await _reconcile(shop)
     assert (await shop.pay_card(session["id"])).status_code == 200
+
+
+async def test_a_refund_stripe_refuses_is_failed_with_its_reason_and_restores_nothing(
+        shop: StripeShop, stripe_proxy: FaultProxy) -> None:
+    session = await shop.session()
+    order_id = (await shop.pay_card(session["id"])).json()["orderId"]
+    refused = (b'{"error": {"type": "invalid_request_error", "code": "charge_disputed", '
+               b'"message": "This charge is disputed and cannot be refunded."}}')
+    stripe_proxy.fail("POST", r"^/v1/refunds$", status=400, body=refused)
+    response = await shop.t.post(f"/api/v1/orders/{order_id}/refunds", {})
+    assert response.status_code == 422 and response.json()["error"]["code"] == "refund_failed", response.text
+    assert response.json()["error"]["details"]["reason"] == "charge_disputed"
+    [refund] = (await shop.t.get(f"/api/v1/orders/{order_id}/refunds")).json()["data"]
+    assert refund["status"] == "failed" and refund["failureCode"] == "charge_disputed"
+    assert refund["failureMessage"] == "This charge is disputed and cannot be refunded."
+    assert refund["promotionsRestored"] is False
+    order = (await shop.t.get(f"/api/v1/orders/{order_id}")).json()
+    assert order["status"] == "paid" and order["amountRefunded"] == 0
+
+
+async def test_a_pending_refund_settles_when_stripe_says_so(shop: StripeShop, stripe_proxy: FaultProxy) -> None:
+    session = await shop.session()
+    order_id = (await shop.pay_card(session["id"])).json()["orderId"]
+    [intent] = await shop.intents_of(session["id"])
+    pending = (b'{"id": "re_pending_1", "object": "refund", "amount": 2500, "currency": "eur", '
+               b'"payment_intent": "' + intent["id"].encode() + b'", "status": "pending"}')
+    stripe_proxy.fail("POST", r"^/v1/refunds$", status=200, body=pending)
+    response = await shop.t.post(f"/api/v1/orders/{order_id}/refunds", {})
+    assert response.status_code == 201 and response.json()["status"] == "pending", response.text
+    refund_id = response.json()["id"]
+    updated = {"id": "evt_refund_" + refund_id, "object": "event", "type": "refund.updated",
+               "data": {"object": {"id": "re_pending_1", "object": "refund", "amount": 2500, "currency": "eur",
+                                   "status": "succeeded", "metadata": {"kassa_refund_id": refund_id}}}}
+    assert (await shop.post_event(updated)).status_code == 200
+    [refund] = (await shop.t.get(f"/api/v1/orders/{order_id}/refunds")).json()["data"]
+    assert refund["status"] == "succeeded"
+    assert (await shop.t.get(f"/api/v1/orders/{order_id}")).json()["status"] == "refunded"
