@@ -224,6 +224,16 @@ async def test_a_stripe_application_gets_stripes_card_fields_and_exactly_stripes
     assert "frame-src" not in csp(over) and csp(over)["script-src"] == "'self'"
 
 
+async def test_another_applications_stripe_settings_change_nothing_for_this_one(shop: Shop) -> None:
+    other = Shop(await make_tenant(shop.backend), "")
+    await takes_stripe(other)
+    session = await shop.session(collect={"shippingAddress": False, "billingAddress": False})
+    headers = await credential(shop, session["id"])
+    paid = await shop.backend.client.post(f"/s/{session['id']}/complete", json={"paymentMethod": OK_CARD},
+                                          headers=headers)
+    assert paid.status_code == 200 and paid.json()["status"] == "complete", paid.text
+
+
 async def test_stripe_js_from_elsewhere_is_allowed_by_its_origin_alone(stripe_kassa: Any, localstripe: Any) -> None:
     from tests.support.stripe_shop import StripeShop
 
@@ -432,7 +442,7 @@ async def test_declines_and_the_second_step_through_the_page(shop: Shop) -> None
     path = f"/s/{session['id']}/complete"
     declined = await shop.backend.client.post(path, json={"paymentMethod": {"type": "card", "card": {
         "number": "4000000000000002"}}}, headers=headers)
-    assert declined.status_code == 402 and declined.json()["error"]["details"]["reason"] == "card_declined"
+    assert declined.status_code == 402 and declined.json()["error"]["details"]["reason"] == "card_declined", declined.text
     challenged = await shop.backend.client.post(path, json={"paymentMethod": THREE_DS_CARD}, headers=headers)
     assert challenged.json()["error"]["code"] == "payment_action_required"
     done = await shop.backend.client.post(path, json={"paymentMethod": {"actionResult": "approved"}}, headers=headers)
@@ -444,7 +454,8 @@ async def test_declines_and_the_second_step_through_the_page(shop: Shop) -> None
 async def test_a_completed_embedded_session_shows_its_order_to_the_token_origin(shop: Shop) -> None:
     session = await shop.session(successUrl="https://shop.example/thanks")
     token = (await embed_token(shop, session["id"]))["token"]
-    assert (await shop.complete(session["id"])).status_code == 200
+    completed = await shop.complete(session["id"])
+    assert completed.status_code == 200, completed.text
     answer = await page(shop, session["id"], query=f"?embed={token}")
     assert answer.status_code == 200 and 'data-terminal="completed"' in answer.text
     assert csp(answer)["frame-ancestors"] == "https://shop.example"
