@@ -65,15 +65,3 @@ async def shop(tenant: Tenant) -> Shop:
 @pytest.fixture
 async def pg_shop(pg_tenant: Tenant) -> Shop:
     return Shop(pg_tenant, await pg_tenant.variant({"EUR": 1500}))
-
-
-@pytest.fixture(scope="session")
-async def stripe_kassa(localstripe: Any, testrun_uid: str) -> Any:
-    """Kassa over real HTTP (so that localstripe's webhooks reach it) with Stripe's API and Stripe.js
-    pointed at this worker's localstripe."""
-    from tests.conftest import worker_id
-    from tests.support.served import serve_kassa
-
-    async with serve_kassa(f"kassa_stripe_{testrun_uid[:8]}_{worker_id()}", stripe_api_base=localstripe.url,
-                           stripe_js_url=localstripe.js_url) as web:
-        yield web

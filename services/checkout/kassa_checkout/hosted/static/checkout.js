@@ -474,15 +474,20 @@
       done();
       var token = result && result.token;
       if (token && typeof token.id === 'string') { pay({ type: 'card', token: token.id }); return; }
+      // Stripe.js's messages about the card are written for the shopper; others (a refused request) are not.
       var error = (result && result.error) || {};
-      cardError(error.message || t('stripe.card_incomplete'), error.code);
+      var forShopper = (error.type === 'validation_error' || error.type === 'card_error') && error.message;
+      cardError(forShopper || t('stripe.card_invalid'), error.code);
     }, function () {
       done();
-      cardError(t('stripe.card_incomplete'));
+      cardError(t('stripe.card_invalid'));
     });
   }
   // The bank's check (3-D Secure) in Stripe's own window; then Kassa asks Stripe how it went.
   function authenticate(action) {
+    // Framed, the page grows while Stripe's window is open: the window fits in the frame, not beyond it.
+    document.documentElement.classList.add('authenticating');
+    var closed = function () { document.documentElement.classList.remove('authenticating'); };
     busy(payForm, true);
     payButton.textContent = t('stripe.authenticating');
     announce(t('stripe.authenticating'));
@@ -490,9 +495,11 @@
       var intent = result && result.paymentIntent;
       // Stripe.js answers `error` when the check failed; a stand-in may only give the intent's status.
       var passed = !!intent && !result.error && ['succeeded', 'requires_capture', 'processing'].indexOf(intent.status) >= 0;
+      closed();
       busy(payForm, false);
       pay({ actionResult: passed ? 'approved' : 'declined' }, true);
     }, function () {
+      closed();
       busy(payForm, false);
       pay({ actionResult: 'declined' }, true);
     });
