@@ -182,6 +182,18 @@ def localstripe() -> Iterator[LocalStripe]:
         server.stop()
 
 
+@pytest.fixture(scope="session")
+async def stripe_kassa(localstripe: Any, testrun_uid: str) -> Any:
+    """Kassa over real HTTP (so that localstripe's webhooks reach it) with Stripe's API and Stripe.js
+    pointed at this worker's localstripe."""
+    from tests.support.served import serve_kassa  # it imports this module
+
+    # Races of fifty completions at once: above the default 25 completes a second per application.
+    async with serve_kassa(f"kassa_stripe_{testrun_uid[:8]}_{worker_id()}", stripe_api_base=localstripe.url,
+                           stripe_js_url=localstripe.js_url, rate_limits={"completes": "1000"}) as web:
+        yield web
+
+
 # ---------------------------------------------------------------- `kassa` processes
 
 

@@ -9,7 +9,8 @@ Shared by every browser test (any folder may use these fixtures by importing the
   embedded path router, as `kassa serve` runs them, over real HTTP (uvicorn on this event loop),
   with its in-process jobs running, on a PostgreSQL database of its own (the jobs relay every
   application's outbox, so they must not share a database with tests that run jobs themselves).
-* `storefront` — a merchant's shop on `http://localhost:Q`, a second origin (see storefront.py).
+* `storefront` — a merchant's shop on `http://localhost:Q`, a second origin (see storefront.py);
+  `stripe_storefront` is the same for `stripe_kassa` (Kassa with Stripe at this worker's localstripe).
 * `screenshot(page, name)` — saves `.artifacts/browser/<name>.png` (kept out of git).
 
 Chromium comes from Debian's `chromium` package (./dev test installs it) or `KASSA_CHROMIUM`;
@@ -115,8 +116,9 @@ async def kassa(testrun_uid: str) -> AsyncIterator[KassaWeb]:
         yield web
 
 
-@pytest.fixture(scope="session")
-async def storefront_server(kassa: KassaWeb) -> AsyncIterator[Storefront]:
+@asynccontextmanager
+async def serve_storefront(kassa: KassaWeb) -> AsyncIterator[Storefront]:
+    """A storefront (and its foreign origin) on loopback, its backend talking to `kassa`."""
     shop_sock, foreign_sock = listening_socket(), listening_socket()
     shop = Storefront(kassa_origin=kassa.origin, origin=f"http://localhost:{shop_sock.getsockname()[1]}",
                       foreign_origin=f"http://localhost:{foreign_sock.getsockname()[1]}")
@@ -130,8 +132,27 @@ async def storefront_server(kassa: KassaWeb) -> AsyncIterator[Storefront]:
             await server.stop()
 
 
+@pytest.fixture(scope="session")
+async def storefront_server(kassa: KassaWeb) -> AsyncIterator[Storefront]:
+    async with serve_storefront(kassa) as shop:
+        yield shop
+
+
 @pytest.fixture
 def storefront(storefront_server: Storefront) -> Storefront:
     """The worker's storefront; pages and sessions registered by earlier tests stay harmlessly."""
     storefront_server.token_requests.clear()
     return storefront_server
+
+
+@pytest.fixture(scope="session")
+async def stripe_storefront_server(stripe_kassa: KassaWeb) -> AsyncIterator[Storefront]:
+    async with serve_storefront(stripe_kassa) as shop:
+        yield shop
+
+
+@pytest.fixture
+def stripe_storefront(stripe_storefront_server: Storefront) -> Storefront:
+    """A storefront of the Kassa whose Stripe is this worker's localstripe (`stripe_kassa`)."""
+    stripe_storefront_server.token_requests.clear()
+    return stripe_storefront_server

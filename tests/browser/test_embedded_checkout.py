@@ -4,7 +4,7 @@ lines), its backend creating the session and the embed token with the merchant's
 
 What the parent page hears is what @kassa/embed routed to its callbacks (`window.shop.events`);
 what the shopper does is typed on the keyboard into the frame. The page's own behaviour at the top
-level is tests/browser/test_hosted_page.py, whose helpers walk the steps here too.
+level is tests/browser/test_hosted_page.py; the helpers both use are tests/support/checkout_page.py.
 """
 
 from __future__ import annotations
@@ -18,66 +18,25 @@ from playwright.async_api import expect
 from kassa_webhooks import jobs
 from tests.browser.conftest import KassaWeb
 from tests.browser.storefront import CHECKOUT_PAGE, Storefront
-from tests.browser.test_hosted_page import (
-    CHALLENGE_CARD, DECLINED_CARD, GOOD_CARD, axe_check, fill_card, merchant, tab_to, walk_to_payment,
+from tests.support.checkout_page import (  # noqa: F401  (InFrame, events, pay_with, wait_event: imported from here too)
+    CHALLENGE_CARD,
+    DECLINED_CARD,
+    GOOD_CARD,
+    InFrame,
+    assert_fits,
+    axe_check,
+    events,
+    fill_card,
+    merchant,
+    open_checkout,
+    pay_with,
+    tab_to,
+    wait_event,
+    walk_to_payment,
 )
-from tests.conftest import Tenant
 from tests.webhooks.receiver import Receiver
 
 PAYMENT_ONLY = {"shippingAddress": False, "billingAddress": False}
-
-
-class InFrame:
-    """The checkout frame with the top page's keyboard: what test_hosted_page's helpers use of a page."""
-
-    def __init__(self, page: Any, frame: Any) -> None:
-        self.page, self.frame, self.keyboard = page, frame, page.keyboard
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.frame, name)
-
-
-async def open_checkout(page: Any, storefront: Storefront, tenant: Tenant, variant: str, **session: Any) -> InFrame:
-    """A cart of two, the shop's checkout page for it, and the frame once the checkout said ready."""
-    cart = await tenant.cart(lineItems=[{"variantId": variant, "quantity": 2}])
-    storefront.allow_cart(cart["id"], tenant.secret_key, **session)
-    await page.goto(storefront.checkout_url(cart=cart["id"]))
-    await page.wait_for_function("() => window.shop && window.shop.events.some(e => e.type === 'ready')")
-    frame = page.frame_locator("#checkout iframe")
-    await expect(frame.locator("[data-step]").first).to_be_visible()
-    return InFrame(page, next(f for f in page.frames if f.url.startswith(storefront.kassa_origin + "/s/")))
-
-
-async def events(page: Any, type_: str | None = None) -> list[dict[str, Any]]:
-    found = await page.evaluate("() => window.shop.events")
-    return [e for e in found if type_ is None or e["type"] == type_]
-
-
-async def wait_event(page: Any, type_: str) -> dict[str, Any]:
-    # (window.shop exists once the page's backend made the session)
-    await page.wait_for_function("t => window.shop && window.shop.events.some(e => e.type === t)", arg=type_)
-    return (await events(page, type_))[-1]
-
-
-async def pay_with(view: InFrame, card: str) -> None:
-    await fill_card(view, card)
-    await expect(view.get_by_role("button", name="Pay")).to_be_enabled()
-    await tab_to(view, "[data-pay]")
-    await view.keyboard.press("Enter")
-
-
-async def assert_fits(view: InFrame, label: str) -> None:
-    """The iframe is as tall as the checkout's content: nothing scrolls inside it, nothing is left blank."""
-    content = "() => Math.ceil(document.documentElement.getBoundingClientRect().height)"
-    height = await view.frame.evaluate(content)
-    # kassa.resize is applied by the parent as it arrives: wait for the content's current height.
-    await view.page.wait_for_function(
-        "h => Math.abs(document.querySelector('#checkout iframe').getBoundingClientRect().height - h) <= 1", arg=height)
-    assert await view.frame.evaluate(content) == height, f"{label}: the content moved while measured"
-    scroll = await view.frame.evaluate("() => [document.documentElement.scrollHeight, innerHeight,"
-                                       " document.documentElement.scrollWidth, innerWidth]")
-    assert scroll[0] <= scroll[1], f"{label}: the frame scrolls ({scroll[0]} > {scroll[1]} px)"
-    assert scroll[2] <= scroll[3], f"{label}: the frame scrolls sideways ({scroll[2]} > {scroll[3]} px)"
 
 
 async def deliver(kassa: KassaWeb, receiver: Receiver, event_type: str) -> dict[str, Any]:

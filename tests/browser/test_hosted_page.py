@@ -4,140 +4,34 @@ The full embedded suite (through @kassa/embed) is tests/browser/test_embedded_ch
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from playwright.async_api import expect
 
-from tests.browser.conftest import ARTIFACTS, KassaWeb
+from tests.browser.conftest import KassaWeb
 from tests.browser.storefront import Storefront
-from tests.conftest import Tenant, make_tenant
-
-ROOT = Path(__file__).resolve().parents[2]
-AXE = ROOT / "sdk" / "js" / "node_modules" / "axe-core" / "axe.min.js"
-DOCS_IMAGES = ROOT / "docs" / "images" / "checkout"
-GOOD_CARD, DECLINED_CARD, NO_FUNDS_CARD, CHALLENGE_CARD = (
-    "4242 4242 4242 4242", "4000 0000 0000 0002", "4000 0000 0000 9995", "4000 0027 6000 3184")
-
-
-async def merchant(kassa: KassaWeb, *, branding: dict[str, Any] | None = None) -> tuple[Tenant, str]:
-    tenant = await make_tenant(kassa.backend)
-    for name, price in (("Standard", 490), ("Express", 990)):
-        answer = await tenant.post("/api/v1/shipping-methods", {"name": name, "prices": {"EUR": price},
-                                                                "countries": ["DE"]})
-        assert answer.status_code == 201, answer.text
-    await tenant.post("/api/v1/tax-rates", {"countryCode": "DE", "rate": "19", "name": "MwSt"})
-    if branding is not None:
-        answer = await tenant.put("/api/v1/embed-config", {"branding": branding})
-        assert answer.status_code == 200, answer.text
-    product = await tenant.product({"EUR": 2450})
-    return tenant, product["variants"][0]["id"]
-
-
-async def open_session(tenant: Tenant, variant: str, storefront: Storefront | None = None, **body: Any) -> dict[str, Any]:
-    cart = await tenant.cart(lineItems=[{"variantId": variant, "quantity": 2}])
-    if storefront is not None:
-        body.setdefault("successUrl", storefront.add_page(f"/thanks-{cart['id']}", "<!doctype html><title>Thanks"
-                                                          "</title><h1>Thanks for your order</h1>"))
-        body.setdefault("cancelUrl", storefront.origin + "/cart")
-    answer = await tenant.post("/api/v1/checkout/sessions", {"cartId": cart["id"], **body})
-    assert answer.status_code == 201, answer.text
-    return answer.json()
-
-
-async def tab_to(page: Any, selector: str, *, limit: int = 40) -> None:
-    """Press Tab until `selector` has the focus (as a keyboard user moves through the page)."""
-    for _ in range(limit):
-        if await page.evaluate("s => document.activeElement && document.activeElement.matches(s)", selector):
-            return
-        await page.keyboard.press("Tab")
-    raise AssertionError(f"Tab never reached {selector}")
-
-
-async def type_field(page: Any, selector: str, text: str) -> None:
-    await tab_to(page, selector)
-    await page.keyboard.type(text)
-
-
-async def axe_check(page: Any, label: str) -> None:
-    """axe-core in the page: no serious or critical violation."""
-    if not await page.evaluate("() => !!window.axe"):
-        # Evaluated through the DevTools protocol, which the page's CSP (no inline script) does not govern.
-        await page.evaluate(AXE.read_text() + "\n;void 0")
-    result = await page.evaluate("async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
-                                 ".map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target)}))")
-    bad = [v for v in result if v["impact"] in ("serious", "critical")]
-    assert not bad, f"axe at {label}: {json.dumps(bad, indent=1)}"
-
-
-async def expect_step(page: Any, step: str) -> None:
-    await expect(page.locator(f'[data-step="{step}"]')).to_have_attribute("data-state", "current")
-
-
-async def fill_address(page: Any, prefix: str) -> None:
-    await type_field(page, f"#{prefix}-first-name", "Ada")
-    await type_field(page, f"#{prefix}-last-name", "Lovelace")
-    await type_field(page, f"#{prefix}-line1", "Unter den Linden 1")
-    await type_field(page, f"#{prefix}-postal-code", "10117")
-    await type_field(page, f"#{prefix}-city", "Berlin")
-    await tab_to(page, f"#{prefix}-country")
-    await page.keyboard.type("Germany")  # a focused select picks the option typed
-    await expect(page.locator(f"#{prefix}-country")).to_have_value("DE")
-    await tab_to(page, f'[data-form="{"shipping" if prefix == "shipping" else "billing"}"] button[type=submit]')
-    await page.keyboard.press("Enter")
-
-
-async def fill_card(page: Any, number: str) -> None:
-    await page.locator("#card-number").fill("")
-    await type_field(page, "#card-number", number)
-    await page.locator("#card-exp").fill("")
-    await type_field(page, "#card-exp", "12 / 30")
-    await page.locator("#card-cvc").fill("")
-    await type_field(page, "#card-cvc", "123")
-
-
-async def walk_to_payment(page: Any, *, shots: str | None = None, screenshot: Any = None, axe: bool = False,
-                          billing: bool = False) -> None:
-    """Contact → shipping → shipping method (→ billing) by keyboard, checking each step."""
-    async def checkpoint(step: str) -> None:
-        await expect_step(page, step)
-        if axe:
-            await axe_check(page, step)
-        if shots:
-            await screenshot(page, f"{shots}-{step}", full_page=True)
-
-    await checkpoint("contact")
-    await type_field(page, "#email", "ada@example.com")
-    await page.keyboard.press("Enter")
-    await checkpoint("shipping")
-    await fill_address(page, "shipping")
-    await expect_step(page, "shipping_method")
-    await expect(page.get_by_label("Standard")).to_be_visible()
-    await checkpoint("shipping_method")
-    await tab_to(page, "input[name=shippingMethodId]")
-    await page.keyboard.press("Space")
-    await expect(page.locator("#summary")).to_contain_text("Standard")
-    await tab_to(page, '[data-form="shipping_method"] button[type=submit]')
-    await page.keyboard.press("Enter")
-    if billing:
-        await checkpoint("billing")
-        await tab_to(page, "#billing-same")
-        await page.keyboard.press("Space")  # a billing address of its own
-        await fill_address(page, "billing")
-    await checkpoint("payment")
-
-
-async def order_of(kassa: KassaWeb, tenant: Tenant, session_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    session = (await tenant.get(f"/api/v1/checkout/sessions/{session_id}")).json()
-    payments = (await tenant.get(f"/api/v1/checkout/sessions/{session_id}/payments")).json()["data"]
-    return session, payments
+from tests.conftest import Tenant
+from tests.support.checkout_page import (  # noqa: F401  (also imported from here by other test modules)
+    AXE,
+    CHALLENGE_CARD,
+    DECLINED_CARD,
+    DOCS_IMAGES,
+    GOOD_CARD,
+    NO_FUNDS_CARD,
+    ROOT,
+    axe_check,
+    expect_step,
+    fill_card,
+    merchant,
+    open_session,
+    order_of,
+    pay_by_keyboard,
+    shopper_page,
+    tab_to,
+    type_field,
+    walk_to_payment,
+)
 
 
 @pytest.mark.parametrize("width", [1280, 375])
@@ -243,26 +137,6 @@ async def test_the_frame_talks_to_the_token_origin_only(page: Any, kassa: KassaW
     assert not page.frames[1].url.startswith(kassa.origin)
 
 
-@asynccontextmanager
-async def shopper_page(browser: Any, width: int = 1280, locale: str = "en-US", *,
-                       refusals_shown: bool = True) -> AsyncIterator[Any]:
-    """A page in a context of its own; closed afterwards, and then no script error and no failed
-    request may have happened (except, when `refusals_shown`, the 402/422 refusals the page shows)."""
-    context = await browser.new_context(viewport={"width": width, "height": 800}, locale=locale)
-    context.set_default_timeout(10_000)
-    page = await context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("response", lambda r: errors.append(f"{r.status} {r.url}")
-            if r.status >= 400
-            and not (refusals_shown and r.status in (402, 422) and "/s/" in r.url) else None)
-    try:
-        yield page
-    finally:
-        await context.close()
-    assert not errors, errors
-
-
 async def test_the_page_names_an_icon_of_its_own_origin_that_loads(browser: Any, kassa: KassaWeb,
                                                                       storefront: Storefront) -> None:
     """No shopper's browser asks for `/favicon.ico` and logs a 404: every page (the steps, a terminal
@@ -293,11 +167,6 @@ async def test_the_page_names_an_icon_of_its_own_origin_that_loads(browser: Any,
         assert not [f for f in failed if not f.endswith("/s/cs_nope")], failed  # (that page's own 404 is meant)
     finally:
         await context.close()
-
-
-async def pay_by_keyboard(page: Any) -> None:
-    await tab_to(page, "[data-pay]")
-    await page.keyboard.press("Enter")
 
 
 async def test_a_declined_card_shows_why_and_the_next_card_pays_once(

@@ -68,19 +68,6 @@ async def pg_shop(pg_tenant: Tenant) -> Shop:
 
 
 @pytest.fixture(scope="session")
-async def stripe_kassa(localstripe: Any, testrun_uid: str) -> Any:
-    """Kassa over real HTTP (so that localstripe's webhooks reach it) with Stripe's API and Stripe.js
-    pointed at this worker's localstripe."""
-    from tests.conftest import worker_id
-    from tests.support.served import serve_kassa
-
-    # Races of fifty completions at once: above the default 25 completes a second per application.
-    async with serve_kassa(f"kassa_stripe_{testrun_uid[:8]}_{worker_id()}", stripe_api_base=localstripe.url,
-                           stripe_js_url=localstripe.js_url, rate_limits={"completes": "1000"}) as web:
-        yield web
-
-
-@pytest.fixture(scope="session")
 async def stripe_proxy(localstripe: Any) -> Any:
     """A fault proxy in front of this worker's localstripe (tests/support/fault_proxy.py)."""
     from tests.support.fault_proxy import FaultProxy

@@ -198,6 +198,98 @@ async def test_forged_expired_and_other_session_tokens_get_an_unframable_error_p
     assert answer.status_code == 403 and csp(answer)["frame-ancestors"] == "'none'"
 
 
+# ---------------------------------------------------------------- the payment provider: test or Stripe
+
+TEST_PROVIDER_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+                        "form-action 'self'; base-uri 'none'; object-src 'none'; frame-ancestors 'none'")
+
+
+async def takes_stripe(shop: Shop, publishable_key: str = "pk_test_page_0123456789") -> None:
+    """The application's settings name Stripe (written as the settings API stores them, without asking
+    Stripe, which this test's Kassa cannot reach: the page only shows Stripe's fields)."""
+    from kassa_checkout.payment_settings import SEALING_PURPOSE
+    from kassa_checkout.service import module_of
+    from kassa_platform.sealing import Sealer
+
+    runtime = shop.backend.runtime
+    sealer = Sealer(runtime.settings.signing_key, SEALING_PURPOSE)
+    await module_of(runtime).payment_settings.rows.save(shop.t.app_id, {
+        "provider": "stripe", "capture_method": "automatic", "secret_key": sealer.seal("sk_test_page_0123456789"),
+        "secret_key_last4": "6789", "publishable_key": publishable_key}, shop.backend.clock.now())
+
+
+async def test_the_test_providers_page_keeps_its_own_card_fields_and_policy(shop: Shop) -> None:
+    session = await shop.session(collect={"shippingAddress": False, "billingAddress": False})
+    answer = await page(shop, session["id"])
+    assert answer.headers["content-security-policy"] == TEST_PROVIDER_POLICY
+    assert 'autocomplete="cc-number"' in answer.text and "stripe" not in answer.text.lower()
+    assert "stripe" not in boot_of(answer.text)
+
+
+async def test_a_stripe_application_gets_stripes_card_fields_and_exactly_stripes_origins(shop: Shop) -> None:
+    await takes_stripe(shop)
+    session = await shop.session(allowedMethods=["card", "paypal"])
+    answer = await page(shop, session["id"])
+    assert answer.status_code == 200, answer.text
+    html = answer.text
+    # Stripe.js (before the page's script, both deferred: it runs first) and a place for its card fields.
+    assert re.search(r'<script src="https://js\.stripe\.com/v3/" defer></script>\s*<script src="/static/checkout/'
+                     r'checkout\.\w+\.js" defer>', html)
+    assert 'id="card-element"' in html and 'aria-labelledby="card-label"' in html
+    assert boot_of(html)["stripe"] == {"publishableKey": "pk_test_page_0123456789"}
+    # Kassa's own card inputs are gone: no card number can be typed into Kassa's page; cards only.
+    for gone in ('autocomplete="cc-number"', 'id="card-number"', 'id="card-cvc"', 'name="method" value="paypal"'):
+        assert gone not in html, gone
+    assert 'type="hidden" name="method" value="card"' in html
+    assert "sk_test_page" not in html
+    policy = csp(answer)
+    assert policy["script-src"] == "'self' https://js.stripe.com"
+    assert policy["frame-src"] == "https://js.stripe.com https://hooks.stripe.com"
+    assert policy["connect-src"] == "'self' https://api.stripe.com"
+    assert policy["default-src"] == "'none'" and policy["style-src"] == "'self'" and policy["img-src"] == "'self'"
+    assert policy["frame-ancestors"] == "'none'" and answer.headers["x-frame-options"] == "DENY"
+    assert "unsafe-inline" not in answer.headers["content-security-policy"]
+
+    # Framed: the same fields and origins, and the token's origin may frame it.
+    token = await embed_token(shop, session["id"])
+    framed = await page(shop, session["id"], query=f"?embed={token['token']}")
+    assert csp(framed)["frame-ancestors"] == "https://shop.example"
+    assert csp(framed)["frame-src"] == policy["frame-src"] and 'id="card-element"' in framed.text
+
+    # A page that takes no payment any more loads no script at all, Stripe's included.
+    await shop.t.delete(f"/api/v1/checkout/sessions/{session['id']}")
+    over = await page(shop, session["id"])
+    assert 'data-terminal="cancelled"' in over.text and "<script" not in over.text
+    assert "frame-src" not in csp(over) and csp(over)["script-src"] == "'self'"
+
+
+async def test_another_applications_stripe_settings_change_nothing_for_this_one(shop: Shop) -> None:
+    other = Shop(await make_tenant(shop.backend), "")
+    await takes_stripe(other)
+    session = await shop.session(collect={"shippingAddress": False, "billingAddress": False})
+    headers = await credential(shop, session["id"])
+    paid = await shop.backend.client.post(f"/s/{session['id']}/complete", json={"paymentMethod": OK_CARD},
+                                          headers=headers)
+    assert paid.status_code == 200 and paid.json()["status"] == "complete", paid.text
+
+
+async def test_stripe_js_from_elsewhere_is_allowed_by_its_origin_alone(stripe_kassa: Any, localstripe: Any) -> None:
+    from tests.support.stripe_shop import StripeShop
+
+    shop = await StripeShop.open(stripe_kassa, localstripe)
+    session = await shop.session()
+    async with httpx.AsyncClient(timeout=10) as http:
+        answer = await http.get(session["url"])
+    assert answer.status_code == 200, answer.text
+    origin = localstripe.url  # http://127.0.0.1:PORT
+    policy = csp(answer)
+    assert policy["script-src"] == f"'self' {origin}" and policy["connect-src"] == f"'self' {origin}"
+    assert policy["frame-src"] == origin
+    assert f'<script src="{localstripe.js_url}" defer>' in answer.text
+    assert boot_of(answer.text)["stripe"] == {"publishableKey": localstripe.publishable_key}
+    assert localstripe.api_key not in answer.text
+
+
 # ---------------------------------------------------------------- assets
 
 
@@ -393,7 +485,7 @@ async def test_declines_and_the_second_step_through_the_page(shop: Shop) -> None
     path = f"/s/{session['id']}/complete"
     declined = await shop.backend.client.post(path, json={"paymentMethod": {"type": "card", "card": {
         "number": "4000000000000002"}}}, headers=headers)
-    assert declined.status_code == 402 and declined.json()["error"]["details"]["reason"] == "card_declined"
+    assert declined.status_code == 402 and declined.json()["error"]["details"]["reason"] == "card_declined", declined.text
     challenged = await shop.backend.client.post(path, json={"paymentMethod": THREE_DS_CARD}, headers=headers)
     assert challenged.json()["error"]["code"] == "payment_action_required"
     done = await shop.backend.client.post(path, json={"paymentMethod": {"actionResult": "approved"}}, headers=headers)
@@ -405,7 +497,8 @@ async def test_declines_and_the_second_step_through_the_page(shop: Shop) -> None
 async def test_a_completed_embedded_session_shows_its_order_to_the_token_origin(shop: Shop) -> None:
     session = await shop.session(successUrl="https://shop.example/thanks")
     token = (await embed_token(shop, session["id"]))["token"]
-    assert (await shop.complete(session["id"])).status_code == 200
+    completed = await shop.complete(session["id"])
+    assert completed.status_code == 200, completed.text
     answer = await page(shop, session["id"], query=f"?embed={token}")
     assert answer.status_code == 200 and 'data-terminal="completed"' in answer.text
     assert csp(answer)["frame-ancestors"] == "https://shop.example"

@@ -15,7 +15,8 @@ import httpx
 import pytest
 from playwright.async_api import expect
 
-from tests.browser.conftest import LoopbackServer, _listening_socket, browser  # noqa: F401 - the fixture
+from tests.browser.conftest import browser  # noqa: F401 - the fixture
+from tests.support.served import LoopbackServer, listening_socket
 from tests.browser.storefront import Storefront
 from tests.browser.test_embedded_checkout import InFrame, events, pay_with, wait_event
 from tests.browser.test_hosted_page import GOOD_CARD, walk_to_payment
@@ -62,7 +63,7 @@ def cluster(tmp_path: Path, fresh_pg: str, nginx: str) -> Iterator[dict[str, Any
 
 @pytest.fixture
 async def shop(cluster: dict[str, Any]) -> AsyncIterator[Storefront]:
-    shop_sock, foreign_sock = _listening_socket(), _listening_socket()
+    shop_sock, foreign_sock = listening_socket(), listening_socket()
     storefront = Storefront(kassa_origin=cluster["gateway"].base,
                             origin=f"http://localhost:{shop_sock.getsockname()[1]}",
                             foreign_origin=f"http://localhost:{foreign_sock.getsockname()[1]}")

@@ -28,7 +28,9 @@ SOURCE = "checkout"
 
 
 def _setting(column: sa.Column[Any]) -> sa.ScalarSelect[Any]:
-    return sa.select(column).where(payment_settings.c.app_id == S.app_id).scalar_subquery()
+    # By the claimed application's id as bound, not correlated with the session's column: SQLite's
+    # RETURNING names columns unqualified, and `app_id = app_id` would match every application's row.
+    return sa.select(column).where(payment_settings.c.app_id == sa.bindparam("w_app_id")).scalar_subquery()
 
 
 def _claim_statement(secret: bool, awaiting_action: bool, late: bool = False) -> sa.Update:

@@ -29,6 +29,7 @@ from ..cart_client import CartClient
 from ..payments.methods import method_catalog
 from ..sessions import SessionStore
 from ..tables import checkout_sessions as sessions
+from ..tables import payment_settings
 from .i18n import Messages
 from .money import format_money
 
@@ -116,6 +117,7 @@ class PageView:
     methods: list[PaymentMethod]
     credential: str | None
     embed_origin: str | None
+    stripe_key: str | None = None  # the application's Stripe publishable key when Stripe takes its payments
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -129,11 +131,15 @@ class HostedPages:
         self._branding: dict[str, tuple[float, Branding]] = {}
 
     async def find(self, session_id: str) -> Any:
-        """The session (with its application's environment), whatever its application, or None: the
-        page's URL is a bearer URL, its id unguessable."""
+        """The session (with its application's environment and payment provider), whatever its
+        application, or None: the page's URL is a bearer URL, its id unguessable."""
         if not session_id.startswith("cs_") or len(session_id) > 40:
             return None
-        query = (sa.select(sessions, applications.c.environment).join(applications, applications.c.id == S.app_id)
+        settings = payment_settings.c
+        query = (sa.select(sessions, applications.c.environment, settings.provider.label("payment_provider"),
+                           settings.publishable_key.label("stripe_publishable_key"))
+                 .join(applications, applications.c.id == S.app_id)
+                 .outerjoin(payment_settings, settings.app_id == S.app_id)
                  .where(S.id == session_id))
         async with self.db() as conn:
             return (await conn.execute(query)).first()
@@ -159,9 +165,13 @@ class HostedPages:
         if state is None:
             credential = issue_page_key(self.signing_key, app_id=row.app_id, environment=row.environment,
                                         session_id=row.id, expires_at=row.expires_at)
+        stripe_key = row.stripe_publishable_key if row.payment_provider == "stripe" else None
+        methods = method_catalog(row.allowed_methods)
+        if stripe_key:  # Stripe takes cards only, through Stripe.js
+            methods = [m for m in methods if m.id == "card"]
         return PageView(row=row, cart=cart, state=state, steps=steps, current=first_open_step(steps, cart),
-                        branding=await self.branding(row.app_id), methods=method_catalog(row.allowed_methods),
-                        credential=credential, embed_origin=embed_origin)
+                        branding=await self.branding(row.app_id), methods=methods,
+                        credential=credential, embed_origin=embed_origin, stripe_key=stripe_key)
 
     # ---------------------------------------------------------------- the page's own calls
 

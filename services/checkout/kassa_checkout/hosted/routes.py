@@ -34,7 +34,17 @@ from . import assets, i18n
 from .i18n import Messages
 from .money import format_money
 from .page import address_lines, collects_shipping, palette, summarize
-from .security import EmbedRefused, embed_origin, new_nonce, origin_of, page_headers, safe_color, safe_image_url
+from .security import (
+    NO_SOURCES,
+    EmbedRefused,
+    embed_origin,
+    new_nonce,
+    origin_of,
+    page_headers,
+    safe_color,
+    safe_image_url,
+    stripe_sources,
+)
 
 TEMPLATES = Environment(loader=FileSystemLoader(str(Path(__file__).parent / "templates")),
                         autoescape=select_autoescape(default=True), trim_blocks=True, lstrip_blocks=True,
@@ -99,9 +109,10 @@ async def checkout_page(request: Request[Any, Any, Any], session_id: FromPath[st
     if row is None:
         return error_page("not_found", 404, lang)
     frame_origin = None
+    settings = runtime_of(request).settings
     if embed is not None:
         try:
-            frame_origin = embed_origin(runtime_of(request).settings.signing_key, embed, row, pages.clock.now())
+            frame_origin = embed_origin(settings.signing_key, embed, row, pages.clock.now())
         except EmbedRefused as refused:
             return error_page("bad_request" if refused.status == 400 else "forbidden", refused.status, lang)
     try:
@@ -120,11 +131,17 @@ async def checkout_page(request: Request[Any, Any, Any], session_id: FromPath[st
     cancel_url = row.cancel_url if (row.cancel_url or "").startswith(("https://", "http://")) else None
     cart = view.cart
     boot = None
+    # Stripe.js draws the card fields of an application that pays through Stripe: only while it can pay.
+    takes_cards = any(m.id == "card" for m in view.methods)
+    stripe_js = settings.stripe_js_url if view.state is None and view.stripe_key and takes_cards else None
     if view.state is None:
         boot = {"sessionId": row.id, "credential": view.credential, "embedOrigin": frame_origin, "locale": lang,
                 "steps": view.steps, "current": view.current, "successUrl": success_url,
                 "billingSameDefault": True,
                 "messages": {k: v for k, v in t.catalog.items() if k.startswith(_SCRIPT_MESSAGES)}}
+        if stripe_js:
+            boot["stripe"] = {"publishableKey": view.stripe_key}
+            boot["messages"].update((k, v) for k, v in t.catalog.items() if k.startswith("stripe."))
     default_country = {"de": "DE"}.get(lang, "US")
     body = TEMPLATES.get_template("page.html").render(
         t=t, locale=lang, row=row, cart=cart, state=view.state, steps=view.steps, current=view.current,
@@ -134,9 +151,10 @@ async def checkout_page(request: Request[Any, Any, Any], session_id: FromPath[st
         display_name=branding.display_name or t("page.secure"), success_url=success_url, cancel_url=cancel_url,
         default_country=default_country, empty_address=EMPTY_ADDRESS,
         billing_same=cart.billing_address is None or cart.billing_address == cart.shipping_address,
-        options=None)
+        options=None, stripe_js=stripe_js)
     return _html(body, 200, page_headers(nonce=nonce, frame_origin=frame_origin,
-                                          image_origin=origin_of(logo) if logo else None))
+                                          image_origin=origin_of(logo) if logo else None,
+                                          sources=stripe_sources(stripe_js) if stripe_js else NO_SOURCES))
 
 
 async def static_asset(request: Request[Any, Any, Any], name: FromPath[str]) -> Response[bytes]:

@@ -4,7 +4,8 @@ Without an embed token the page may not be framed at all (`frame-ancestors 'none
 `X-Frame-Options: DENY`). With a valid token for this session, exactly the token's origin may frame
 it. A forged, expired or other session's token gets an error page that nobody may frame. The
 script, styles and icon come from our own origin only; the one inline element, the branding colours, is
-allowed by a per-response nonce. `Referrer-Policy: no-referrer` keeps the session id and the token
+allowed by a per-response nonce. A page whose application takes payments with Stripe also allows
+exactly what Stripe.js needs (`stripe_sources`), and nothing else from anywhere else. `Referrer-Policy: no-referrer` keeps the session id and the token
 out of other sites' logs.
 """
 
@@ -12,6 +13,8 @@ from __future__ import annotations
 
 import re
 import secrets
+from functools import lru_cache
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -68,10 +71,41 @@ def origin_of(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def page_headers(*, nonce: str | None, frame_origin: str | None, image_origin: str | None = None) -> dict[str, str]:
+STRIPE_JS_ORIGIN = "https://js.stripe.com"
+
+
+@dataclass(frozen=True)
+class ScriptSources:
+    """Origins a payment provider's script needs, per directive (each a space-led list, or empty)."""
+
+    script: str = ""
+    connect: str = ""
+    frame: str = ""
+
+
+NO_SOURCES = ScriptSources()
+
+
+@lru_cache(maxsize=8)
+def stripe_sources(js_url: str) -> ScriptSources:
+    """What Stripe.js loaded from `js_url` needs. From Stripe's own origin, the origins Stripe documents
+    for Stripe.js and its card fields: the script and its frames on js.stripe.com, the 3-D Secure
+    frames on hooks.stripe.com, its calls to api.stripe.com. From anywhere else (a stand-in such as
+    localstripe in tests), that URL's origin for the script, its calls and its frames."""
+    origin = origin_of(js_url)
+    if origin == STRIPE_JS_ORIGIN:
+        return ScriptSources(script=f" {STRIPE_JS_ORIGIN}", connect=" https://api.stripe.com",
+                             frame=f" {STRIPE_JS_ORIGIN} https://hooks.stripe.com")
+    return ScriptSources(script=f" {origin}", connect=f" {origin}", frame=f" {origin}")
+
+
+def page_headers(*, nonce: str | None, frame_origin: str | None, image_origin: str | None = None,
+                 sources: ScriptSources = NO_SOURCES) -> dict[str, str]:
     images = "'self'" + (f" {image_origin}" if image_origin else "")
     styles = "'self'" + (f" 'nonce-{nonce}'" if nonce else "")
-    policy = (f"default-src 'none'; script-src 'self'; style-src {styles}; img-src {images}; connect-src 'self'; "
+    frames = f"frame-src{sources.frame}; " if sources.frame else ""
+    policy = (f"default-src 'none'; script-src 'self'{sources.script}; style-src {styles}; img-src {images}; "
+              f"connect-src 'self'{sources.connect}; {frames}"
               f"form-action 'self'; base-uri 'none'; object-src 'none'; "
               f"frame-ancestors {frame_origin or chr(39) + 'none' + chr(39)}")
     headers = {"Content-Security-Policy": policy, "Referrer-Policy": "no-referrer",

@@ -3,7 +3,9 @@
  * sends each step's data to the page's own routes (/s/{id}/...) with the page's credential, and
  * re-renders nothing itself but the pieces the server returns (the summary, the shipping options).
  * Embedded (the page was opened with a valid embed token), it talks to exactly the token's origin:
- * kassa.ready, kassa.step.changed, kassa.resize, kassa.completed, kassa.error out; kassa.submitDisabled in. */
+ * kassa.ready, kassa.step.changed, kassa.resize, kassa.completed, kassa.error out; kassa.submitDisabled in.
+ * When the application takes payments with Stripe (boot.stripe), Stripe.js draws the card fields: the
+ * card goes from them to Stripe, and only the token Stripe made of it comes to Kassa. */
 (function () {
   'use strict';
   var bootEl = document.getElementById('kassa-page');
@@ -329,6 +331,7 @@
   }
   function readyToPay() {
     for (var i = 0; i < steps.length - 1; i++) if (!state.done[steps[i]]) return false;
+    if (stripeBoot) return !!stripeCard && card.complete;
     return method() !== 'card' || cardProblems().length === 0;
   }
   // The pay button: disabled until the collected fields are complete, or while the parent says so.
@@ -336,7 +339,7 @@
     if (!payButton) return;
     payButton.disabled = state.busy || state.parentDisabled || current !== 'payment' || !readyToPay();
   }
-  function pay(paymentMethod) {
+  function pay(paymentMethod, afterAction) {
     var body = { paymentMethod: paymentMethod };
     if (hasStep('billing') && state.billingSame && hasStep('shipping')) body.billingSameAsShipping = true;
     busy(payForm, true);
@@ -350,7 +353,12 @@
       busy(payForm, false);
       payButton.textContent = payLabel;
       var e = err.error || {};
-      if (e.code === 'payment_action_required') { showChallenge(); return; }
+      if (e.code === 'payment_action_required') {
+        var action = e.details && e.details.nextAction;
+        if (!stripeBoot) { showChallenge(); return; }
+        if (action && action.provider === 'stripe' && action.clientSecret && !afterAction) { authenticate(action); return; }
+        err = { error: { code: e.code, message: t('stripe.authentication_incomplete') } };
+      }
       challenge.hidden = true;
       if (e.code === 'checkout_session_not_open') { window.location.reload(); return; }
       if (e.code === 'address_required' && e.field) {
@@ -359,7 +367,8 @@
       }
       if (e.code === 'payment_declined' || e.code === 'payment_failed') {
         var reason = e.details && e.details.reason;
-        var text = t('error.declined', { reason: boot.messages['decline.' + reason] || e.message });
+        var text = t('error.declined', { reason: boot.messages['decline.' + reason] ||
+                                                   boot.messages['stripe.decline.' + reason] || e.message });
         err = { error: { code: e.code, message: text } };
       }
       reportError(err, payForm);
@@ -396,6 +405,7 @@
       clearErrors(payForm);
       var m = method();
       if (m !== 'card') { pay({ type: m, token: 'tok_' + m }); return; }
+      if (stripeBoot) { payWithStripe(); return; }
       var problems = cardProblems();
       if (problems.length) { invalid(payForm, problems); return; }
       var exp = parseExpiry($('#card-exp').value);
@@ -405,6 +415,97 @@
     $('[data-challenge-approve]').addEventListener('click', function () { finishChallenge('approved'); });
     $('[data-challenge-decline]').addEventListener('click', function () { finishChallenge('declined'); });
   }
+
+  // --- the card through Stripe.js: its fields, its token, its 3-D Secure window
+  var stripeBoot = boot.stripe;
+  var stripe = null;
+  var stripeCard = null;
+  var card = { complete: false, errorShown: false };
+  var cardBox = $('[data-stripe-card]');
+  function focusCard() {
+    if (stripeCard && typeof stripeCard.focus === 'function') { stripeCard.focus(); return; }
+    focusEl($('input', cardBox));  // a stand-in for Stripe.js that draws plain inputs
+  }
+  function cardError(message, code) {
+    cardBox.classList.add('invalid');
+    card.errorShown = true;
+    reportError({ error: { code: code || 'validation_error', message: message, field: 'card' } }, payForm);
+    focusCard();
+  }
+  function stripeUnavailable() {
+    stripe = stripeCard = null;
+    var box = $('#payment-error');
+    box.textContent = t('stripe.unavailable');
+    box.hidden = false;
+    updatePay();
+  }
+  function mountStripe() {
+    if (typeof window.Stripe !== 'function') { stripeUnavailable(); return; }
+    try {
+      stripe = window.Stripe(stripeBoot.publishableKey, { locale: boot.locale });
+      stripeCard = stripe.elements().create('card', { style: { base: { fontSize: '16px', color: '#1f2328' } } });
+      stripeCard.mount(cardBox);
+    } catch (e) { stripeUnavailable(); return; }
+    stripeCard.on('change', function (event) {
+      // Stripe.js says whether the card is complete and what is wrong with it; a stand-in that says
+      // nothing leaves it to Stripe's answer to createToken.
+      card.complete = event && typeof event.complete === 'boolean' ? event.complete : true;
+      var box = $('#payment-error');
+      if (event && event.error) {
+        box.textContent = event.error.message;
+        box.hidden = false;
+        card.errorShown = true;
+      } else if (card.errorShown) {  // the shopper is correcting the card: its error goes (a decline stays)
+        box.hidden = true;
+        box.textContent = '';
+        card.errorShown = false;
+      }
+      cardBox.classList.toggle('invalid', card.errorShown);
+      updatePay();
+    });
+  }
+  function payWithStripe() {
+    card.errorShown = false;
+    cardBox.classList.remove('invalid');
+    busy(payForm, true);
+    payButton.textContent = t('payment.processing');
+    var done = function () { busy(payForm, false); payButton.textContent = payLabel; };
+    Promise.resolve().then(function () { return stripe.createToken(stripeCard); }).then(function (result) {
+      done();
+      var token = result && result.token;
+      if (token && typeof token.id === 'string') { pay({ type: 'card', token: token.id }); return; }
+      // Stripe.js's messages about the card are written for the shopper; others (a refused request) are not.
+      var error = (result && result.error) || {};
+      var forShopper = (error.type === 'validation_error' || error.type === 'card_error') && error.message;
+      cardError(forShopper || t('stripe.card_invalid'), error.code);
+    }, function () {
+      done();
+      cardError(t('stripe.card_invalid'));
+    });
+  }
+  // The bank's check (3-D Secure) in Stripe's own window; then Kassa asks Stripe how it went.
+  function authenticate(action) {
+    // Framed, the page grows while Stripe's window is open: the window fits in the frame, not beyond it.
+    document.documentElement.classList.add('authenticating');
+    var closed = function () { document.documentElement.classList.remove('authenticating'); };
+    busy(payForm, true);
+    payButton.textContent = t('stripe.authenticating');
+    announce(t('stripe.authenticating'));
+    Promise.resolve().then(function () { return stripe.confirmCardPayment(action.clientSecret); }).then(function (result) {
+      var intent = result && result.paymentIntent;
+      // Stripe.js answers `error` when the check failed; a stand-in may only give the intent's status.
+      var passed = !!intent && !result.error && ['succeeded', 'requires_capture', 'processing'].indexOf(intent.status) >= 0;
+      closed();
+      busy(payForm, false);
+      pay({ actionResult: passed ? 'approved' : 'declined' }, true);
+    }, function () {
+      closed();
+      busy(payForm, false);
+      pay({ actionResult: 'declined' }, true);
+    });
+  }
+  if (payForm && stripeBoot && cardBox) mountStripe();
+
   function finishChallenge(result) {
     challenge.hidden = true;
     payForm.hidden = false;
