@@ -51,18 +51,21 @@ def auth_failed(exc: Exception) -> KassaError:
                       "payment settings", status=422, field="secretKey", details={"provider": "stripe"})
 
 
-async def call(fn: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> dict[str, Any]:
-    """One call to Stripe, its answer as plain data, its transport and account errors mapped (card and
-    request errors pass through). A keyed write whose answer was lost is sent once more, same key."""
-    keyed = bool(args and isinstance(args[-1], dict) and args[-1].get("idempotency_key"))
+async def call(client: stripe.StripeClient, method: str, path: str, params: dict[str, Any] | None = None,
+               key: str | None = None) -> dict[str, Any]:
+    """One call to Stripe's API through the official client's raw request (its authentication, form
+    encoding, error classes and telemetry, without building its objects: a third of a call's CPU),
+    the answer as plain data; transport and account errors mapped, card and request errors passed
+    on. A keyed write whose answer was lost on the way is sent once more, with the same key."""
+    options = {"idempotency_key": key} if key else {}
     try:
         try:
-            result = await fn(*args, **kwargs)
+            response = await client.raw_request_async(method, path, **(params or {}), **options)
         except stripe.APIConnectionError:
-            if not keyed:
+            if not key:
                 raise
-            result = await fn(*args, **kwargs)
-        return result.to_dict() if hasattr(result, "to_dict") else result
+            response = await client.raw_request_async(method, path, **(params or {}), **options)
+        return response.data
     except (stripe.AuthenticationError, stripe.PermissionError) as exc:
         raise auth_failed(exc) from exc
     except (stripe.APIConnectionError, stripe.RateLimitError) as exc:
@@ -83,7 +86,6 @@ class StripeConnector:
         self.client = client
         self.capture_method = capture_method
         self.publishable_key = publishable_key
-        self._intents = client.v1.payment_intents
 
     # ---------------------------------------------------------------- the connector
 
@@ -92,7 +94,7 @@ class StripeConnector:
         if method.payment_intent_id is not None:  # the storefront confirmed its intent with Stripe.js
             return await self._read(method.payment_intent_id, attempt)
         if attempt.provider_ref is not None:  # the second step: the buyer passed 3-D Secure in Stripe's frame
-            intent = await call(self._intents.retrieve_async, attempt.provider_ref)
+            intent = await self._get(attempt.provider_ref)
             if intent["status"] == "requires_confirmation":
                 intent = await self._confirm(intent["id"], f"kassa-{attempt.payment_id}-confirm-action")
             return self._outcome(intent)
@@ -100,9 +102,9 @@ class StripeConnector:
         extra: dict[str, Any] = {"payment_method": method.token}
         if (method.token or "").startswith("tok_"):  # Stripe.js's card token: saved on a Customer, then paid with
             try:
-                customer = await call(self.client.v1.customers.create_async,
+                customer = await call(self.client, "post", "/v1/customers",
                                       {"source": method.token, "metadata": _metadata(attempt)},
-                                      {"idempotency_key": f"kassa-{attempt.payment_id}-customer"})
+                                      f"kassa-{attempt.payment_id}-customer")
             except stripe.CardError as exc:  # declined when the card was checked
                 return _declined_outcome(exc, amount, currency, attempt)
             card = _customer_card(customer)
@@ -120,19 +122,19 @@ class StripeConnector:
             "capture_method": self.capture_method, "payment_method_types": ["card"],
             "metadata": _metadata(attempt), **(extra or {}),
         }
-        return await call(self._intents.create_async, params,
-                          {"idempotency_key": key or f"kassa-{attempt.payment_id}-create"})
+        return await call(self.client, "post", "/v1/payment_intents", params,
+                          key or f"kassa-{attempt.payment_id}-create")
 
     async def capture(self, *, key: str, amount: int, attempt: Attempt) -> PaymentOutcome:
         if attempt.provider_ref is None:
             raise KassaError("payment_not_capturable", f"No Stripe payment for {key}", status=409)
-        intent = await call(self._intents.retrieve_async, attempt.provider_ref)
+        intent = await self._get(attempt.provider_ref)
         if intent["status"] == "requires_capture":
             try:
-                intent = await call(self._intents.capture_async, intent["id"], {},
-                                    {"idempotency_key": f"kassa-{attempt.payment_id}-capture"})
+                intent = await call(self.client, "post", f"/v1/payment_intents/{intent['id']}/capture", {},
+                                    f"kassa-{attempt.payment_id}-capture")
             except stripe.InvalidRequestError:
-                intent = await call(self._intents.retrieve_async, attempt.provider_ref)  # captured meanwhile
+                intent = await self._get(attempt.provider_ref)  # captured meanwhile
         return self._outcome(intent)
 
     async def refund(self, *, key: str, refund_id: str, amount: int, currency: str,
@@ -140,10 +142,9 @@ class StripeConnector:
         if provider_ref is None:
             return RefundOutcome(succeeded=False, failure_code="not_captured", failure_message="Nothing to refund")
         try:
-            refund = await call(self.client.v1.refunds.create_async,
+            refund = await call(self.client, "post", "/v1/refunds",
                                 {"payment_intent": provider_ref, "amount": to_stripe(amount, currency),
-                                 "metadata": {"kassa_refund_id": refund_id}},
-                                {"idempotency_key": f"kassa-{refund_id}"})
+                                 "metadata": {"kassa_refund_id": refund_id}}, f"kassa-{refund_id}")
         except stripe.StripeError as exc:  # Stripe refused it: already refunded, too much, disputed, ...
             return RefundOutcome(succeeded=False, failure_code=exc.code or "refund_refused",
                                  failure_message=exc.user_message or "Stripe refused the refund")
@@ -152,20 +153,20 @@ class StripeConnector:
     async def status(self, *, key: str, attempt: Attempt) -> PaymentOutcome | None:
         if attempt.provider_ref is None:
             return None  # no intent was recorded: none was confirmed, so no money moved
-        return self._outcome(await call(self._intents.retrieve_async, attempt.provider_ref))
+        return self._outcome(await self._get(attempt.provider_ref))
 
     async def verify_key(self) -> None:
         """One read call with no side effect: a key Stripe refuses is 422 `payment_provider_auth_failed`."""
-        await call(self._intents.list_async, {"limit": 1})
+        await call(self.client, "get", "/v1/payment_intents", {"limit": 1})
 
     async def session_intent(self, attempt: Attempt, amount: int, currency: str, new_key: str) -> dict[str, Any]:
         """The intent a headless checkout confirms itself: the session's own while it can still be paid
         (its amount brought up to date), else a new one made under `new_key`."""
         if attempt.provider_ref is not None:
-            intent = await call(self._intents.retrieve_async, attempt.provider_ref)
+            intent = await self._get(attempt.provider_ref)
             if intent["status"] in ("requires_payment_method", "requires_confirmation"):
                 if intent["amount"] != to_stripe(amount, currency):
-                    intent = await call(self._intents.modify_async, intent["id"],
+                    intent = await call(self.client, "post", f"/v1/payment_intents/{intent['id']}",
                                         {"amount": to_stripe(amount, currency)})
                 return intent
             if intent["status"] != "canceled":
@@ -174,9 +175,12 @@ class StripeConnector:
 
     # ---------------------------------------------------------------- steps
 
+    async def _get(self, intent_id: str) -> dict[str, Any]:
+        return await call(self.client, "get", f"/v1/payment_intents/{intent_id}")
+
     async def _read(self, intent_id: str, attempt: Attempt) -> PaymentOutcome:
         try:
-            intent = await call(self._intents.retrieve_async, intent_id)
+            intent = await self._get(intent_id)
         except stripe.InvalidRequestError as exc:
             raise _not_ours() from exc
         if (intent.get("metadata") or {}).get("kassa_session_id") != attempt.session_id:
@@ -185,11 +189,11 @@ class StripeConnector:
 
     async def _confirm(self, intent_id: str, idempotency_key: str) -> dict[str, Any]:
         try:
-            return await call(self._intents.confirm_async, intent_id, {}, {"idempotency_key": idempotency_key})
+            return await call(self.client, "post", f"/v1/payment_intents/{intent_id}/confirm", {}, idempotency_key)
         except stripe.CardError:  # declined: the intent waits for another method, with the decline on it
-            return await call(self._intents.retrieve_async, intent_id)
+            return await self._get(intent_id)
         except stripe.InvalidRequestError as exc:
-            intent = await call(self._intents.retrieve_async, intent_id)
+            intent = await self._get(intent_id)
             if intent["status"] in STATUSES:  # confirmed already (a retry after a lost answer)
                 return intent
             raise KassaError("payment_failed", exc.user_message or "Stripe refused the payment", status=402,
