@@ -44,9 +44,9 @@ class PaymentIntents:
                               provider_ref=row.provider_intent)
             intent = await connector.session_intent(attempt, cart.total, cart.currency,
                                                     new_key=f"kassa-{row.id}-{new_id('pi')}")
-            if intent.id == row.provider_intent or await self._keep(row, intent.id):
-                return PaymentIntentHandle(provider="stripe", payment_intent_id=intent.id,
-                                           client_secret=intent.client_secret, publishable_key=account.publishable_key,
+            if intent["id"] == row.provider_intent or await self._keep(row, intent["id"]):
+                return PaymentIntentHandle(provider="stripe", payment_intent_id=intent["id"],
+                                           client_secret=intent["client_secret"], publishable_key=account.publishable_key,
                                            amount=cart.total, currency=cart.currency)
         raise KassaError("checkout_in_progress", "The session's payment is changing; try again", status=409,
                          headers={"Retry-After": "1"})
