@@ -28,7 +28,9 @@ SOURCE = "checkout"
 
 
 def _setting(column: sa.Column[Any]) -> sa.ScalarSelect[Any]:
-    return sa.select(column).where(payment_settings.c.app_id == S.app_id).scalar_subquery()
+    # By the claim's own application id, not by correlation: SQLite renders RETURNING's columns
+    # unqualified, which would make `app_id = app_id` there and read another application's row.
+    return sa.select(column).where(payment_settings.c.app_id == sa.bindparam("w_app_id")).scalar_subquery()
 
 
 def _claim_statement(secret: bool, awaiting_action: bool) -> sa.Update:
