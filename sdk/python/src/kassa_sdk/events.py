@@ -18,7 +18,14 @@ from typing import Any, Literal
 import msgspec
 from kassa_contract import checkout, events, webhooks
 from kassa_contract.base import Model
-from kassa_contract.checkout import OrderEventData, PaymentEventData, RefundEventData, SessionEventData
+from kassa_contract.checkout import (
+    DisputeEventData,
+    OrderEventData,
+    PaymentEventData,
+    PaymentRefundedData,
+    RefundEventData,
+    SessionEventData,
+)
 from kassa_contract.events import CartAbandonedData, CartEventData, CartRecoveredData
 from kassa_contract.webhooks import WebhookEndpointDisabledData, WebhookTestData
 
@@ -76,6 +83,13 @@ class OrderRefundedEvent(EventBase):
     data: RefundEventData
 
 
+class OrderDisputedEvent(EventBase):
+    """The buyer disputed the order's payment with their bank (a chargeback): `data.dispute` says why and how much."""
+
+    type: Literal["order.disputed"]
+    data: DisputeEventData
+
+
 class PaymentCapturedEvent(EventBase):
     type: Literal["payment.captured"]
     data: PaymentEventData
@@ -84,6 +98,14 @@ class PaymentCapturedEvent(EventBase):
 class PaymentFailedEvent(EventBase):
     type: Literal["payment.failed"]
     data: PaymentEventData
+
+
+class PaymentRefundedEvent(EventBase):
+    """The provider took a payment that could not become an order (the session had ended, or the cart's amount
+    changed): Kassa gave the money back; `data.reason` says which."""
+
+    type: Literal["payment.refunded"]
+    data: PaymentRefundedData
 
 
 class WebhookEndpointDisabledEvent(EventBase):
@@ -105,8 +127,8 @@ class UnknownEvent(EventBase):
 
 WebhookEvent = (CartCreatedEvent | CartUpdatedEvent | CartAbandonedEvent | CartRecoveredEvent
                 | CheckoutSessionCompletedEvent | CheckoutSessionCancelledEvent | CheckoutSessionExpiredEvent
-                | OrderCreatedEvent | OrderRefundedEvent | PaymentCapturedEvent | PaymentFailedEvent
-                | WebhookEndpointDisabledEvent | WebhookEndpointTestEvent | UnknownEvent)
+                | OrderCreatedEvent | OrderRefundedEvent | OrderDisputedEvent | PaymentCapturedEvent | PaymentFailedEvent
+                | PaymentRefundedEvent                | WebhookEndpointDisabledEvent | WebhookEndpointTestEvent | UnknownEvent)
 
 # event type (the contract's constants) -> class
 EVENT_CLASSES: dict[str, type[EventBase]] = {
@@ -119,8 +141,10 @@ EVENT_CLASSES: dict[str, type[EventBase]] = {
     checkout.CHECKOUT_SESSION_EXPIRED: CheckoutSessionExpiredEvent,
     checkout.ORDER_CREATED: OrderCreatedEvent,
     checkout.ORDER_REFUNDED: OrderRefundedEvent,
+    checkout.ORDER_DISPUTED: OrderDisputedEvent,
     checkout.PAYMENT_CAPTURED: PaymentCapturedEvent,
     checkout.PAYMENT_FAILED: PaymentFailedEvent,
+    checkout.PAYMENT_REFUNDED: PaymentRefundedEvent,
     webhooks.WEBHOOK_ENDPOINT_DISABLED: WebhookEndpointDisabledEvent,
     webhooks.WEBHOOK_TEST: WebhookEndpointTestEvent,
 }
