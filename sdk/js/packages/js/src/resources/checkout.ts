@@ -1,7 +1,7 @@
 import type { HttpClient, RequestOptions } from '../core/http.js';
 import type { SecretStore } from './carts.js';
 import type {
-  BodyOf, CheckoutOperations as Op, CheckoutSession, EmbedToken, Payment, PaymentMethod,
+  BodyOf, CheckoutOperations as Op, CheckoutSession, EmbedToken, Payment, PaymentIntentHandle, PaymentMethod,
 } from '../types.js';
 
 export interface SessionRequestOptions extends RequestOptions {
@@ -30,7 +30,21 @@ export class CheckoutSessions {
     return this.http.request({ ...options, method: 'DELETE', path: `${SESSIONS}/${encodeURIComponent(sessionId)}` });
   }
 
-  /** Pays and creates the order; throws `PaymentError` on a decline, `AddressRequiredError` naming the field. */
+  /**
+   * Stripe, headless: the session's PaymentIntent (one per session, its amount kept up to date with the cart).
+   * Confirm it with Stripe.js (`publishableKey`, `clientSecret`), then `complete` the session with
+   * `{ paymentMethod: { type: 'stripe', paymentIntentId } }`.
+   */
+  createPaymentIntent(sessionId: string, options?: SessionRequestOptions): Promise<PaymentIntentHandle> {
+    return this.call('POST', `/api/v1/checkout-sessions/${encodeURIComponent(sessionId)}/payment-intent`, undefined,
+                     sessionId, options);
+  }
+
+  /**
+   * Pays and creates the order; throws `PaymentError` on a decline, `AddressRequiredError` naming the field.
+   * With Stripe, a card is what Stripe.js made of it (`{ type: 'card', token: 'tok_…' }` or `pm_…`), or the
+   * PaymentIntent the page confirmed (`{ type: 'stripe', paymentIntentId: 'pi_…' }`).
+   */
   complete(sessionId: string, body: BodyOf<Op['completeCheckoutSession']>,
            options?: SessionRequestOptions): Promise<CheckoutSession> {
     return this.call('POST', `/api/v1/checkout-sessions/${encodeURIComponent(sessionId)}/complete`, body, sessionId,
