@@ -1,4 +1,4 @@
-"""The `kassa` command: serve, worker, migrate, apps, keys."""
+"""The `kassa` command: serve, worker, migrate, apps, keys, payments, vouchers."""
 
 from __future__ import annotations
 
@@ -272,6 +272,88 @@ def cmd_keys_change(args: argparse.Namespace) -> int:
     return 0
 
 
+# `kassa payments set-stripe`'s options -> the API's fields, to name the option a refusal is about.
+PAYMENT_OPTIONS = {"provider": "provider", "secretKey": "--secret-key", "publishableKey": "--publishable-key",
+                   "webhookSecret": "--webhook-secret", "captureMethod": "--capture"}
+
+
+def cmd_payments(args: argparse.Namespace) -> int:
+    """`kassa payments show|set-stripe|set-test APP`: through the checkout service's own PaymentSettingsService,
+    so the key checks (mode, one call to Stripe) and the sealing are the API's."""
+    import os
+
+    import msgspec
+    import sqlalchemy as sa
+    from kassa_checkout.service import module_of
+    from kassa_contract.errors import KassaError
+    from kassa_contract.payments import PaymentSettings, UpdatePaymentSettings
+    from kassa_platform.auth import Principal
+    from kassa_platform.sealing import SealBroken
+    from kassa_platform.tables import applications
+
+    settings = _settings(args)
+
+    async def main() -> tuple[str, str, PaymentSettings]:
+        await _migrate(settings)
+        runtime = build_runtime(settings, ["checkout"])
+        try:
+            async with runtime.db() as conn:
+                app_id = await _application(conn, args.app)
+                environment = (await conn.execute(sa.select(applications.c.environment)
+                                                  .where(applications.c.id == app_id))).scalar_one()
+            principal = Principal(app_id=app_id, environment=environment, key_id="cli", kind="service",
+                                  scopes=frozenset({"payments:read", "payments:write"}))
+            service = module_of(runtime).payment_settings
+            if args.payments_command == "show":
+                return app_id, environment, await service.get(principal)
+            if args.payments_command == "set-test":
+                body = {"provider": "test", "captureMethod": args.capture}
+            else:
+                body = {"provider": "stripe", "secretKey": args.secret_key, "publishableKey": args.publishable_key,
+                        "webhookSecret": args.webhook_secret, "captureMethod": args.capture}
+            # Decoded as the API decodes a request body: the key shapes are checked here as there.
+            update = msgspec.convert({k: v for k, v in body.items() if v is not None}, UpdatePaymentSettings)
+            return app_id, environment, await service.update(principal, update)
+        finally:
+            await runtime.close()
+
+    try:
+        app_id, environment, shown = asyncio.run(main())
+    except msgspec.ValidationError as exc:
+        field = str(exc).rsplit("$.", 1)[-1].rstrip("`") if "$." in str(exc) else ""
+        option = PAYMENT_OPTIONS.get(field, field)
+        print(f"kassa payments: {option or 'a value'} is not valid ({str(exc).split(' - at ')[0]})", file=sys.stderr)
+        return 2
+    except KassaError as exc:
+        option = f" [{PAYMENT_OPTIONS.get(exc.field, exc.field)}]" if exc.field else ""
+        print(f"kassa payments: {exc.code}{option}: {exc.message}", file=sys.stderr)
+        return 2
+    except SealBroken:
+        print("kassa payments: the stored Stripe secrets were sealed under another signing key (KASSA_SIGNING_KEY): "
+              "set the keys again with `kassa payments set-stripe`", file=sys.stderr)
+        return 2
+    print(f"application     {app_id} ({environment})")
+    if environment == "live" and shown.updated_at is None:  # nothing saved: a live application takes no payments
+        print("provider        none: connect Stripe with `kassa payments set-stripe`")
+        return 0
+    print(f"provider        {shown.provider}")
+    print(f"capture         {shown.capture_method}")
+    if shown.provider == "stripe":
+        print(f"secret key      …{shown.secret_key_last4}")
+        print(f"publishable key {shown.publishable_key}")
+        print(f"webhook secret  {'…' + shown.webhook_secret_last4 if shown.webhook_secret_last4 else '(none)'}")
+        print(f"webhook URL     {shown.webhook_url}")
+        if args.payments_command != "show":
+            then = "" if shown.webhook_secret_last4 else ", then give its signing secret here (--webhook-secret whsec_…)"
+            print(f"\nIn Stripe's dashboard, add a webhook endpoint at {shown.webhook_url}{then}.", file=sys.stderr)
+            if "KASSA_PUBLIC_BASE_URL" not in os.environ:
+                print("(the URL is built from KASSA_PUBLIC_BASE_URL, not set here: set it to Kassa's public address)",
+                      file=sys.stderr)
+    if shown.updated_at:
+        print(f"updated         {shown.updated_at.strftime('%Y-%m-%d %H:%M')} UTC")
+    return 0
+
+
 class Progress:
     """A one-line progress bar on stderr (no dependency for something this small)."""
 
@@ -388,6 +470,27 @@ def build_parser() -> argparse.ArgumentParser:
     roll.add_argument("--expires-in-hours", type=int, default=DEFAULT_ROLL_EXPIRY_HOURS, choices=range(0, 169),
                       metavar="0-168", help="how long the old key keeps working (default 24; 0: stops now)")
     roll.set_defaults(func=cmd_keys_change)
+
+    payments = sub.add_parser("payments", help="an application's payment provider (test or Stripe)").add_subparsers(
+        dest="payments_command", required=True)
+    show = payments.add_parser("show", help="the provider, Stripe's keys by their last four, the webhook URL")
+    show.add_argument("app", help="application id or name")
+    show.set_defaults(func=cmd_payments)
+    set_stripe = payments.add_parser("set-stripe", help="take payments with Stripe (the secret key is checked "
+                                                        "against Stripe once)")
+    set_stripe.add_argument("app", help="application id or name")
+    set_stripe.add_argument("--secret-key", required=True, help="sk_… or rk_… (test keys for a test application, "
+                                                                "live keys for a live one)")
+    set_stripe.add_argument("--publishable-key", required=True, help="pk_… of the same mode")
+    set_stripe.add_argument("--webhook-secret", help="whsec_…: the signing secret of the endpoint at the webhook URL")
+    set_stripe.add_argument("--capture", choices=["automatic", "manual"], default="automatic",
+                            help="capture at payment (default) or later, when the order ships")
+    set_stripe.set_defaults(func=cmd_payments)
+    set_test = payments.add_parser("set-test", help="take payments with the built-in test provider (test "
+                                                    "applications only)")
+    set_test.add_argument("app", help="application id or name")
+    set_test.add_argument("--capture", choices=["automatic", "manual"], default="automatic")
+    set_test.set_defaults(func=cmd_payments)
 
     vouchers = sub.add_parser("vouchers", help="promotion codes").add_subparsers(dest="vouchers_command", required=True)
     generate = vouchers.add_parser("generate", help="generate unique codes for a campaign")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -18,6 +19,7 @@ from kassa_platform.tables import idempotency_keys
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.conftest import REDIS_PREFIX, free_port, wait_until_ready
+from tests.support.localstripe import REJECTED_KEY, LocalStripe
 
 pytestmark = pytest.mark.slow
 
@@ -138,3 +140,69 @@ def test_checkout_alone_refuses_to_start_without_the_cart_services_address(tmp_p
     done = subprocess.run([sys.executable, "-m", "kassa.cli", "serve", "checkout", "--port", str(free_port())],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "KASSA_CART_URL" in done.stderr
+
+
+def test_payments_show_set_test_and_the_refusals_of_a_live_application(tmp_path: Path) -> None:
+    live = kassa("apps", "create", "Live shop", "--env", "live", cwd=tmp_path).stdout.strip()
+    test_app = kassa("apps", "create", "Test shop", "--env", "test", cwd=tmp_path).stdout.strip()
+    shown = kassa("payments", "show", "Test shop", cwd=tmp_path).stdout
+    assert f"application     {test_app} (test)" in shown and "provider        test" in shown
+    assert "provider        none" in kassa("payments", "show", live, cwd=tmp_path).stdout  # no payments until Stripe
+    manual = kassa("payments", "set-test", test_app, "--capture", "manual", cwd=tmp_path).stdout
+    assert "provider        test" in manual and "capture         manual" in manual
+    assert "capture         manual" in kassa("payments", "show", test_app, cwd=tmp_path).stdout
+
+    refusals = {
+        "the test provider": (["set-test", live], "validation_error [provider]: A live application cannot"),
+        "test keys": (["set-stripe", live, "--secret-key", "sk_test_abcdefgh", "--publishable-key", "pk_test_abcdefgh"],
+                      "validation_error [--secret-key]: A live application takes Stripe live keys only"),
+        "a live publishable key": (["set-stripe", test_app, "--secret-key", "sk_test_abcdefgh",
+                                    "--publishable-key", "pk_live_abcdefgh"], "[--publishable-key]"),
+        "no key at all": (["set-stripe", test_app, "--secret-key", "hello", "--publishable-key", "pk_test_abcdefgh"],
+                          "--secret-key is not valid"),
+        "an unknown application": (["show", "nobody"], "no single application with id or name 'nobody'"),
+    }
+    for what, (args, message) in refusals.items():
+        done = kassa("payments", *args, cwd=tmp_path, check=False)
+        assert done.returncode != 0 and message in done.stderr, (what, done.stderr)
+        assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1, (what, done.stderr)
+    assert "capture         manual" in kassa("payments", "show", test_app, cwd=tmp_path).stdout  # nothing changed
+
+
+def test_payments_set_stripe_checks_the_key_with_stripe_and_the_server_uses_it(tmp_path: Path,
+                                                                               localstripe: LocalStripe) -> None:
+    env = {"KASSA_STRIPE_API_BASE": localstripe.url, "KASSA_PUBLIC_BASE_URL": "https://pay.shop.example"}
+    app_id = kassa("apps", "create", "Stripe shop", "--env", "test", cwd=tmp_path).stdout.strip()
+    rejected = kassa("payments", "set-stripe", app_id, "--secret-key", REJECTED_KEY, "--publishable-key",
+                     localstripe.publishable_key, cwd=tmp_path, env=env, check=False)
+    assert rejected.returncode == 2 and "payment_provider_auth_failed [--secret-key]" in rejected.stderr
+    assert "Traceback" not in rejected.stderr
+
+    done = kassa("payments", "set-stripe", app_id, "--secret-key", localstripe.api_key, "--publishable-key",
+                 localstripe.publishable_key, "--webhook-secret", "whsec_clitest4321", "--capture", "manual",
+                 cwd=tmp_path, env=env)
+    webhook_url = f"https://pay.shop.example/webhooks/stripe/{app_id}"
+    for line in ("provider        stripe", "capture         manual", f"secret key      …{localstripe.api_key[-4:]}",
+                 f"publishable key {localstripe.publishable_key}", "webhook secret  …4321",
+                 f"webhook URL     {webhook_url}"):
+        assert line in done.stdout, (line, done.stdout)
+    assert f"add a webhook endpoint at {webhook_url}" in done.stderr
+    assert done.stdout == kassa("payments", "show", app_id, cwd=tmp_path, env=env).stdout
+    with sqlite3.connect(tmp_path / ".kassa" / "kassa.db") as db:  # sealed at rest, never in clear
+        stored = db.execute("SELECT secret_key, webhook_secret FROM payment_settings WHERE app_id = ?",
+                            (app_id,)).fetchone()
+    assert all(value.startswith("sealed:v1:") for value in stored)
+    assert localstripe.api_key not in (tmp_path / ".kassa" / "kassa.db").read_bytes().decode("latin-1")
+
+    # The server opens what the command sealed (the same data directory's signing key) and pays through it.
+    key = kassa("keys", "create", app_id, "--scopes", "*", cwd=tmp_path).stdout.strip()
+    with serving(cwd=tmp_path, env=env) as (base, _):
+        headers = {"Authorization": f"Bearer {key}"}
+        product = httpx.post(f"{base}/api/v1/products", headers=headers, json={
+            "name": "Cup", "variants": [{"sku": "CUP-1", "prices": {"EUR": 1800}}]}).json()
+        cart = httpx.post(f"{base}/api/v1/carts", headers=headers, json={
+            "currency": "EUR", "lineItems": [{"variantId": product["variants"][0]["id"]}]}).json()
+        session = httpx.post(f"{base}/api/v1/checkout/sessions", headers=headers, json={"cartId": cart["id"]}).json()
+        intent = httpx.post(f"{base}/api/v1/checkout-sessions/{session['id']}/payment-intent", headers=headers)
+        assert intent.status_code == 200, intent.text
+        assert intent.json()["paymentIntentId"].startswith("pi_") and intent.json()["amount"] == 1800

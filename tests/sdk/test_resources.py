@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from kassa_checkout.payments.stripe import StripeConnector, new_client
+from kassa_checkout.service import module_of
 
 import kassa_sdk
 from kassa_sdk import AsyncPage, SyncPage
@@ -26,6 +28,7 @@ from kassa_sdk.types import (
 from tests.cart.conftest import sweep_for
 from tests.conftest import Backend
 from tests.sdk.conftest import OK_CARD, Shop, delivered, sdk_apps
+from tests.support.localstripe import REJECTED_KEY, LocalStripe
 from tests.webhooks.conftest import make_merchant
 from tests.webhooks.receiver import Receiver
 
@@ -339,3 +342,75 @@ async def test_webhook_endpoints_deliveries_and_events(api: Any, api_shop: Shop,
     assert await api.webhook_endpoints.delete(endpoint.id) is None
     with pytest.raises(kassa_sdk.WebhookEndpointNotFoundError):
         await api.webhook_endpoints.retrieve(endpoint.id)
+
+
+@pytest.fixture
+def stripe_api(api_shop: Shop, localstripe: LocalStripe, monkeypatch: pytest.MonkeyPatch) -> LocalStripe:
+    """The backend's Stripe connectors talk to this worker's localstripe (its address is the deployment's
+    KASSA_STRIPE_API_BASE, read once when the backend was built), for this test only."""
+    settings = module_of(api_shop.backend.runtime).payment_settings
+
+    def connector(account: Any) -> StripeConnector:
+        return StripeConnector(new_client(account.secret_key, api_base=localstripe.url, timeout=10),
+                               capture_method=account.capture_method, publishable_key=account.publishable_key)
+
+    monkeypatch.setattr(settings, "stripe_connector", connector)
+    return localstripe
+
+
+async def test_payment_settings_and_a_headless_stripe_checkout(api: Any, api_shop: Shop, stripe_api: LocalStripe) -> None:
+    settings = await api.payment_settings.retrieve()
+    assert (settings.provider, settings.capture_method, settings.webhook_url) == ("test", "automatic", None)
+    product = await api.products.create(name="Vase", variants=[VariantInput(sku=sku(), prices={"EUR": 3200})])
+    line = LineItemInput(variant_id=product.variants[0].id)
+    cart = await api.carts.create(currency="EUR", line_items=[line], shipping_address=ADDRESS)
+    session = await api.checkout.sessions.create(cart_id=cart.id)
+    with pytest.raises(kassa_sdk.PaymentConnectorUnavailableError):  # the test provider has no intents
+        await api.checkout.sessions.create_payment_intent(session.id)
+
+    with pytest.raises(kassa_sdk.ValidationError) as live_key:  # a test application takes test keys only
+        await api.payment_settings.update(provider="stripe", secret_key="sk_live_" + "a" * 24,
+                                          publishable_key=stripe_api.publishable_key)
+    assert live_key.value.field == "secretKey"
+    with pytest.raises(kassa_sdk.PaymentProviderAuthFailedError):  # Stripe refuses it
+        await api.payment_settings.update(provider="stripe", secret_key=REJECTED_KEY,
+                                          publishable_key=stripe_api.publishable_key)
+    assert (await api.payment_settings.retrieve()).provider == "test"  # nothing kept
+
+    saved = await api.payment_settings.update(provider="stripe", secret_key=stripe_api.api_key,
+                                              publishable_key=stripe_api.publishable_key,
+                                              webhook_secret="whsec_sdktest1234", capture_method="manual")
+    assert (saved.provider, saved.capture_method, saved.publishable_key) == ("stripe", "manual",
+                                                                            stripe_api.publishable_key)
+    assert (saved.secret_key_last4, saved.webhook_secret_last4) == (stripe_api.api_key[-4:], "1234")
+    assert saved.webhook_url and saved.webhook_url.endswith(f"/webhooks/stripe/{api_shop.merchant.app_id}")
+    assert await api.payment_settings.retrieve() == saved
+    kept = await api.payment_settings.update(provider="stripe")  # the stored keys stay; capture back to automatic
+    assert (kept.capture_method, kept.secret_key_last4) == ("automatic", saved.secret_key_last4)
+
+    handle = await api.checkout.sessions.create_payment_intent(session.id)
+    assert handle.provider == "stripe" and handle.payment_intent_id.startswith("pi_") and handle.client_secret
+    assert (handle.amount, handle.currency, handle.publishable_key) == (3200, "EUR", stripe_api.publishable_key)
+    again = await api.checkout.sessions.create_payment_intent(session.id)
+    assert again.payment_intent_id == handle.payment_intent_id  # one intent per session
+    async with stripe_api.client() as stripe:  # what Stripe.js does in the shopper's browser
+        method = await stripe.v1.payment_methods.create_async(
+            {"type": "card", "card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2030, "cvc": "123"}})
+        await stripe.v1.payment_intents.update_async(handle.payment_intent_id, {"payment_method": method.id})
+        confirmed = await stripe.v1.payment_intents.confirm_async(handle.payment_intent_id)
+    assert confirmed.status == "succeeded"
+    paid = await api.checkout.sessions.complete(session.id, payment_method=PaymentMethodInput(
+        type="stripe", payment_intent_id=handle.payment_intent_id))
+    assert paid.status == "complete" and paid.payment_status == "paid" and paid.order_id
+    # A card through Stripe.js's payment method, paid on the server.
+    cart = await api.carts.create(currency="EUR", line_items=[line], shipping_address=ADDRESS)
+    session = await api.checkout.sessions.create(cart_id=cart.id)
+    with pytest.raises(kassa_sdk.ValidationError) as card_number:  # card numbers never reach Kassa with Stripe
+        await api.checkout.sessions.complete(session.id, payment_method=OK_CARD)
+    assert card_number.value.field == "paymentMethod.card"
+    by_token = await api.checkout.sessions.complete(session.id, payment_method=PaymentMethodInput(
+        type="card", token=method.id))
+    assert by_token.payment_status == "paid" and by_token.order_id
+
+    back = await api.payment_settings.update(provider="test")
+    assert (back.provider, back.secret_key_last4, back.webhook_url) == ("test", None, None)

@@ -25,6 +25,7 @@ from .resources.catalog import Products
 from .resources.checkout import Checkout, PaymentMethods
 from .resources.embed_config import EmbedConfigResource
 from .resources.orders import Orders
+from .resources.payment_settings import PaymentSettingsResource
 from .resources.promotions import Campaigns, Codes, Redemptions, Vouchers
 from .resources.settings import ShippingMethods, TaxRates, TaxSettingsResource
 from .resources.webhooks import Events, WebhookDeliveries, WebhookEndpoints
@@ -43,6 +44,7 @@ class _Resources(Generic[M]):
         self.tax_settings: TaxSettingsResource[M] = TaxSettingsResource(client)
         self.checkout: Checkout[M] = Checkout(client)
         self.payment_methods: PaymentMethods[M] = PaymentMethods(client)
+        self.payment_settings: PaymentSettingsResource[M] = PaymentSettingsResource(client)
         self.orders: Orders[M] = Orders(client)
         self.campaigns: Campaigns[M] = Campaigns(client)
         self.codes: Codes[M] = Codes(client)

@@ -44,6 +44,7 @@ from kassa_contract.checkout import (
     Refund,
 )
 from kassa_contract.common import Page
+from kassa_contract.payments import PaymentIntentHandle, PaymentSettings
 from kassa_contract.promotions import (
     Campaign,
     CampaignStats,
@@ -69,8 +70,8 @@ __all__ = [
     "BrandingInput", "Campaign", "CampaignStats", "CardInput", "Cart", "CartAddress", "CheckoutSession", "Code",
     "CodesCreated", "CollectFlags", "CurrencyAmount", "DiscountLine", "EmbedConfig", "EmbedToken", "Event",
     "LineDiscountAllocation", "LineItem", "LineItemInput", "Notice", "Order", "Page", "Payment", "PaymentError",
-    "PaymentMethod", "PaymentMethodInput", "Product", "Redemption", "RecoveryResult", "Refund",
-    "SelectedShippingMethod", "ShippingMethod", "ShippingOption", "TaxLine", "TaxRate", "TaxSettings",
-    "ValidateLine", "ValidatedDiscount", "ValidationResult", "Variant", "VariantInput", "WebhookAttempt",
-    "WebhookDelivery", "WebhookEndpoint", "WebhookEndpointStats",
+    "PaymentIntentHandle", "PaymentMethod", "PaymentMethodInput", "PaymentSettings", "Product", "Redemption",
+    "RecoveryResult", "Refund", "SelectedShippingMethod", "ShippingMethod", "ShippingOption", "TaxLine", "TaxRate",
+    "TaxSettings", "ValidateLine", "ValidatedDiscount", "ValidationResult", "Variant", "VariantInput",
+    "WebhookAttempt", "WebhookDelivery", "WebhookEndpoint", "WebhookEndpointStats",
 ]

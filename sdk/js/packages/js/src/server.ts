@@ -4,13 +4,14 @@
  */
 import { Kassa, type KassaOptions } from './client.js';
 import {
-  AbandonedCarts, ApiKeys, Campaigns, Codes, EmbedConfigs, Events, Orders, ProductsAdmin, Redemptions, ShippingMethods,
-  TaxRates, TaxSettings, Vouchers, WebhookDeliveries, WebhookEndpoints,
+  AbandonedCarts, ApiKeys, Campaigns, Codes, EmbedConfigs, Events, Orders, PaymentSettingsResource, ProductsAdmin,
+  Redemptions, ShippingMethods, TaxRates, TaxSettings, Vouchers, WebhookDeliveries, WebhookEndpoints,
 } from './resources/admin.js';
 
 export class KassaServer extends Kassa {
   declare readonly products: ProductsAdmin;
   readonly orders: Orders;
+  readonly paymentSettings: PaymentSettingsResource;
   readonly shippingMethods: ShippingMethods;
   readonly taxRates: TaxRates;
   readonly taxSettings: TaxSettings;
@@ -30,6 +31,7 @@ export class KassaServer extends Kassa {
     const http = this.http;
     (this as { products: ProductsAdmin }).products = new ProductsAdmin(http);
     this.orders = new Orders(http);
+    this.paymentSettings = new PaymentSettingsResource(http);
     this.shippingMethods = new ShippingMethods(http);
     this.taxRates = new TaxRates(http);
     this.taxSettings = new TaxSettings(http);

@@ -46,6 +46,9 @@ export type PaymentMethod = CheckoutSchemas['PaymentMethod'];
 export type Payment = CheckoutSchemas['Payment'];
 export type Order = CheckoutSchemas['Order'];
 export type Refund = CheckoutSchemas['Refund'];
+export type PaymentIntentHandle = CheckoutSchemas['PaymentIntentHandle'];
+export type PaymentSettings = CheckoutSchemas['PaymentSettings'];
+export type UpdatePaymentSettingsInput = CheckoutSchemas['UpdatePaymentSettings'];
 // Server-side resources
 export type EmbedConfig = CartSchemas['EmbedConfig'];
 export type AbandonedCart = CartSchemas['AbandonedCart'];

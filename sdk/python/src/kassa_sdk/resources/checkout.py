@@ -18,6 +18,7 @@ from kassa_contract.checkout import (
     PaymentMethod,
     PaymentMethodInput,
 )
+from kassa_contract.payments import PaymentIntentHandle
 
 from .._base import M, BaseClient, Call, RequestOptions, Resource, operation, returns, returns_list
 from ._util import listed, seg
@@ -59,11 +60,26 @@ class CheckoutSessions(Resource[M]):
         `PaymentActionRequiredError`: once the buyer has passed it, complete again with
         `PaymentMethodInput(action_result="approved")` (or `"declined"`). It continues the waiting payment
         with the method it began with: no card details or addresses again; a `type` may be kept if it is
-        that payment's own (`type="card"`), another type is refused (`ValidationError` naming the field)."""
+        that payment's own (`type="card"`), another type is refused (`ValidationError` naming the field).
+
+        With the Stripe provider the card never reaches Kassa: pass what Stripe.js made of it,
+        `PaymentMethodInput(type="card", token="tok_…")` (or a `pm_…`), or, for a PaymentIntent the storefront
+        confirmed itself (see `create_payment_intent`), `PaymentMethodInput(type="stripe", payment_intent_id="pi_…")`
+        (on the wire `{"type": "card", "token": "tok_…"}` and `{"type": "stripe", "paymentIntentId": "pi_…"}`)."""
         body = CompleteCheckoutSession(payment_method=payment_method, shipping_address=shipping_address,
                                        billing_address=billing_address,
                                        billing_same_as_shipping=billing_same_as_shipping, customer_email=customer_email)
         return Call("POST", f"{SESSIONS_ALT}/{seg(session_id)}/complete", returns(CheckoutSession), body,
+                    options=options)
+
+    @operation
+    def create_payment_intent(self, session_id: str, *,
+                              options: RequestOptions | None = None) -> Call[PaymentIntentHandle]:
+        """Headless checkouts on Stripe: the session's PaymentIntent (one per session, its amount kept up to date
+        with the cart). Confirm it with Stripe.js (`publishable_key`, `client_secret`), then `complete` the session
+        with `PaymentMethodInput(type="stripe", payment_intent_id=handle.payment_intent_id)`. An application
+        without Stripe raises `PaymentConnectorUnavailableError`."""
+        return Call("POST", f"{SESSIONS_ALT}/{seg(session_id)}/payment-intent", returns(PaymentIntentHandle),
                     options=options)
 
     @operation

@@ -202,6 +202,25 @@ export class Orders extends Resource {
   }
 }
 
+/**
+ * Which provider takes the application's payments (scopes `payments:read`, `payments:write`): the built-in
+ * `test` one (test applications only) or Stripe. Secrets go in and come back as their last four only.
+ */
+export class PaymentSettingsResource extends Resource {
+  /** The provider, capture method, Stripe's publishable key, and the `webhookUrl` to register in Stripe. */
+  retrieve(o?: RequestOptions): Promise<ResultOf<K['getPaymentSettings']>> {
+    return this.call('GET', '/api/v1/payment-settings', undefined, o);
+  }
+  /**
+   * `{ provider: 'stripe', secretKey, publishableKey, webhookSecret?, captureMethod? }`: keys in the application's
+   * mode, a new secret key checked once against Stripe (`PaymentProviderAuthFailedError`); a later update may leave
+   * a secret out to keep the stored one. `{ provider: 'test' }` for a test application.
+   */
+  update(body: BodyOf<K['updatePaymentSettings']>, o?: RequestOptions): Promise<ResultOf<K['updatePaymentSettings']>> {
+    return this.call('PUT', '/api/v1/payment-settings', body, o);
+  }
+}
+
 const ENDPOINTS = '/api/v1/webhook-endpoints';
 
 export class WebhookEndpoints extends Resource {

@@ -1,7 +1,8 @@
 import type { HttpClient, RequestOptions } from '../core/http.js';
 import type { SecretStore } from './carts.js';
 import type {
-  BodyOf, CheckoutOperations as Op, CheckoutSession, EmbedToken, EmbedTokenInput, Payment, PaymentMethod,
+  BodyOf, CheckoutOperations as Op, CheckoutSession, EmbedToken, EmbedTokenInput, Payment, PaymentIntentHandle,
+  PaymentMethod,
 } from '../types.js';
 
 export interface SessionRequestOptions extends RequestOptions {
@@ -31,7 +32,19 @@ export class CheckoutSessions {
   }
 
   /**
+   * Stripe, headless: the session's PaymentIntent (one per session, its amount kept up to date with the cart).
+   * Confirm it with Stripe.js (`publishableKey`, `clientSecret`), then `complete` the session with
+   * `{ paymentMethod: { type: 'stripe', paymentIntentId } }`.
+   */
+  createPaymentIntent(sessionId: string, options?: SessionRequestOptions): Promise<PaymentIntentHandle> {
+    return this.call('POST', `/api/v1/checkout-sessions/${encodeURIComponent(sessionId)}/payment-intent`, undefined,
+                     sessionId, options);
+  }
+
+  /**
    * Pays and creates the order; throws `PaymentError` on a decline, `AddressRequiredError` naming the field.
+   * With Stripe, a card is what Stripe.js made of it (`{ type: 'card', token: 'tok_…' }` or `pm_…`), or the
+   * PaymentIntent the page confirmed (`{ type: 'stripe', paymentIntentId: 'pi_…' }`).
    * A payment with a second step (3-D Secure) throws `PaymentActionRequiredError`: once the shopper has
    * passed it, call again with `{ paymentMethod: { actionResult: 'approved' } }` (or `'declined'`). That
    * continues the waiting payment with the method it began with (no card details again); a `type` may be
