@@ -2,6 +2,7 @@
 
     ./dev bench checkout_load [--duration 30] [--clients 64] [--quick] [--mode embedded|distributed|both]
                               [--no-profile] [--idempotency-keys] [--keep-database] [--provider test|stripe]
+                              [--rate R]
 
 Each mode: drop and recreate the database at KASSA_BENCH_DATABASE_URL (default
 postgresql://postgres@127.0.0.1:5432/kassa_checkout_bench; dropped again at the end unless
@@ -445,7 +446,7 @@ def run_mode(mode: str, args: argparse.Namespace, url: str, key: str, env: dict[
             closed = driver.apply(drive, (closed_phase,))
             print_phase(f"Closed loop: {args.clients} buyers, {duration:.0f} s", closed)
             max_rate = closed["ok_in_window"] / duration
-            rate = max_rate / 2
+            rate = args.rate or max_rate / 2
             if rate <= 0:
                 print("no complete succeeded in the closed loop; cannot run the open loop")
                 return None
@@ -454,7 +455,8 @@ def run_mode(mode: str, args: argparse.Namespace, url: str, key: str, env: dict[
             open_phase = replace(closed_phase, kind="open", rate=rate, prepare=needed)
             print(f"\nRunning open loop at {rate:.1f} completes/s (preparing {needed} sessions first) ...", flush=True)
             opened = driver.apply(drive, (open_phase,))
-            print_phase(f"Open loop: {rate:.1f} completes/s (half of {max_rate:.1f}), {duration:.0f} s", opened)
+            share = "as asked" if args.rate else f"half of {max_rate:.1f}"
+            print_phase(f"Open loop: {rate:.1f} completes/s ({share}), {duration:.0f} s", opened)
 
             profiled: list[tuple[str, str, dict]] = []
             if mode == "embedded" and not args.no_profile and stripe is None:
@@ -498,6 +500,9 @@ def main() -> int:
     parser.add_argument("--idempotency-keys", action="store_true",
                         help="send an Idempotency-Key with every complete, as a careful storefront would")
     parser.add_argument("--keep-database", action="store_true", help="leave the database in place for inspection")
+    parser.add_argument("--rate", type=float, default=0.0,
+                        help="the open loop's completes/s (default: half the closed loop's); e.g. the Stripe "
+                             "run's rate, to compare both providers' CPU per complete at one load")
     parser.add_argument("--provider", choices=("test", "stripe"), default="test",
                         help="the payment provider: the built-in test one, or Stripe played by localstripe "
                              "(embedded only)")

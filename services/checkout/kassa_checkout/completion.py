@@ -188,8 +188,7 @@ class CompletionSaga:
 
     def _attempt(self, row: Any, payment: Any, provider_ref: str | None = None) -> Attempt:
         async def remember(ref: str) -> None:
-            async with transaction(self.db) as conn:
-                await conn.execute(sa.update(payments).where(P.id == payment.id).values(provider_ref=ref))
+            await self.rows.remember(payment.id, ref)
 
         return Attempt(app_id=row.app_id, session_id=row.id, payment_id=payment.id, cart_id=row.cart_id,
                        provider_ref=provider_ref or payment.provider_ref, remember=remember)

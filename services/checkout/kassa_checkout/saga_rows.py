@@ -96,6 +96,9 @@ def _finish_statement() -> sa.Insert:
 
 
 _FINISH = DirectStatement(_finish_statement())
+_REMEMBER = (sa.update(payments).where(P.id == sa.bindparam("w_payment_id"))
+             .values(provider_ref=sa.bindparam("provider_ref")))
+_DIRECT_REMEMBER = DirectStatement(_REMEMBER.returning(P.id))
 class SagaRows:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -128,6 +131,15 @@ class SagaRows:
             attempt = (await conn.execute(sa.select(_NEXT_ATTEMPT), {"w_session_id": session_id})).scalar_one()
             return (await conn.execute(payments.insert().values(**payment, attempt=attempt)
                                        .returning(*payments.c))).first()
+
+    async def remember(self, payment_id: str, provider_ref: str) -> None:
+        """The provider's object for an attempt, stored before money can move (one statement)."""
+        params = {"w_payment_id": payment_id, "provider_ref": provider_ref}
+        if self.db.direct is not None:
+            await self.db.direct.fetchrow(_DIRECT_REMEMBER, params)
+            return
+        async with transaction(self.db) as conn:
+            await conn.execute(_REMEMBER, params)
 
     async def finish(self, *, session_id: str, token: str, version: int, order: dict[str, Any], payment_id: str,
                      provider_ref: str | None, card: tuple[str | None, str | None], events: list[Event], app_id: str,
