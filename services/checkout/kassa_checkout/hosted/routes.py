@@ -11,6 +11,7 @@ idempotency (the script sends an `Idempotency-Key` with every POST).
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Annotated, Any
@@ -31,6 +32,7 @@ from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 from ..embed_script import accepts_gzip
 from ..service import module_of
 from . import assets, i18n
+from .fragments import Fragments
 from .i18n import Messages
 from .money import format_money
 from .page import address_lines, collects_shipping, palette, summarize
@@ -51,11 +53,24 @@ TEMPLATES = Environment(loader=FileSystemLoader(str(Path(__file__).parent / "tem
                         auto_reload=False)
 TEMPLATES.globals["assets"] = assets.URLS
 TEMPLATES.globals["country_options"] = i18n.country_options
+FRAGMENTS = Fragments(TEMPLATES)
+TEMPLATES.globals["cached"] = FRAGMENTS.cached
+TEMPLATES.globals["address_fields"] = FRAGMENTS.address_fields
 LocaleParam = Annotated[str | None, QueryParameter(name="locale", required=False, max_length=35)]
 Language = Annotated[str | None, HeaderParameter(name="accept-language", required=False)]
 PAGE = {"page": True}
 # What the script needs to speak: the messages it shows itself.
 _SCRIPT_MESSAGES = ("error.", "decline.", "payment.", "discount.", "step.")
+
+
+@lru_cache(maxsize=32)
+def _script_messages(locale: str, *, stripe: bool) -> dict[str, str]:
+    """The messages the page's script shows itself (the Stripe card fields' too where they draw)."""
+    catalog = Messages(locale).catalog
+    messages = {k: v for k, v in catalog.items() if k.startswith(_SCRIPT_MESSAGES)}
+    if stripe:
+        messages.update((k, v) for k, v in catalog.items() if k.startswith("stripe."))
+    return messages  # shared by every view: read, never changed
 
 
 # The address form's values before the shopper typed any.
@@ -137,11 +152,9 @@ async def checkout_page(request: Request[Any, Any, Any], session_id: FromPath[st
     if view.state is None:
         boot = {"sessionId": row.id, "credential": view.credential, "embedOrigin": frame_origin, "locale": lang,
                 "steps": view.steps, "current": view.current, "successUrl": success_url,
-                "billingSameDefault": True,
-                "messages": {k: v for k, v in t.catalog.items() if k.startswith(_SCRIPT_MESSAGES)}}
+                "billingSameDefault": True, "messages": _script_messages(lang, stripe=bool(stripe_js))}
         if stripe_js:
             boot["stripe"] = {"publishableKey": view.stripe_key}
-            boot["messages"].update((k, v) for k, v in t.catalog.items() if k.startswith("stripe."))
     default_country = {"de": "DE"}.get(lang, "US")
     body = TEMPLATES.get_template("page.html").render(
         t=t, locale=lang, row=row, cart=cart, state=view.state, steps=view.steps, current=view.current,
