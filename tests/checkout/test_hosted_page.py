@@ -537,13 +537,20 @@ async def test_kept_fragments_render_the_same_page_as_the_templates(shop: Shop) 
          "billingAddress": odd},
     ]
     collects = [None, {"shippingAddress": True, "billingAddress": True}, {"shippingAddress": False, "billingAddress": True}]
+    await shop.t.put("/api/v1/embed-config", {"branding": {"displayName": "Nordlicht <Coffee> & Co",
+                                                           "primaryColor": "#FFD500",
+                                                           "logoUrl": "https://cdn.example/logo.png?a=1&b=2"}})
     pages = []
-    for body in carts:
-        for collect in collects:
+    for i, body in enumerate(carts):
+        for j, collect in enumerate(collects):
             cart = await shop.cart(**body)
-            session = await shop.session(cart["id"], **({"collect": collect} if collect else {}))
+            urls = {"successUrl": "https://shop.example/thanks?o=1&x=<y>", "cancelUrl": "https://shop.example/cart"}
+            session = await shop.session(cart["id"], **({"collect": collect} if collect else {}),
+                                         **(urls if (i + j) % 2 else {}))
             for query in ("", "?locale=de"):
                 pages.append(f"/s/{session['id']}{query}")
+            if i == j:
+                pages.append(f"/s/{session['id']}?embed={(await embed_token(shop, session['id']))['token']}")
 
     def same_parts(html: str) -> str:
         html = re.sub(r'"credential":\s*"[^"]*"', '"credential":"-"', html)
@@ -562,4 +569,7 @@ async def test_kept_fragments_render_the_same_page_as_the_templates(shop: Shop) 
     finally:
         fragments.ENABLED = True
     assert kept[:len(pages)] == plain and kept[len(pages):] == plain[::-1]
-    assert "Zo\u00eb &lt;b&gt;" in "".join(plain) and "O&#39;Brien &amp; &#34;Sons&#34;" in "".join(plain)
+    everything = "".join(plain)
+    assert "Zo\u00eb &lt;b&gt;" in everything and "O&#39;Brien &amp; &#34;Sons&#34;" in everything
+    assert "Nordlicht &lt;Coffee&gt; &amp; Co" in everything and 'class="embedded"' in everything
+    assert "https://shop.example/thanks?o=1&amp;x=&lt;y&gt;" in everything

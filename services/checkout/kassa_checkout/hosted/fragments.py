@@ -10,6 +10,11 @@ The templates stay the one source of the markup; these only remember what they r
   marker where each value goes; a view puts in its own values, escaped as the macro escapes them.
   (Through the macro, the address forms were the larger part of the page's render time.)
 
+* `page(key, values, render)`: a whole page, rendered once per key with a marker in place of each
+  of its own values, which a view then puts in (escaped, unless they are Markup). A value the
+  template tests (`{% if … %}`) gets a marker only when it is set, and whether it is set is part
+  of the key; everything else the template reads must be named by the key.
+
 `ENABLED = False` renders everything through the templates again (the tests compare both).
 """
 
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import re
 from types import SimpleNamespace
+from collections.abc import Callable
 from typing import Any
 
 from jinja2 import Environment
@@ -27,7 +33,7 @@ from .i18n import Messages
 ENABLED = True
 LIMIT = 4096  # kept fragments (a key per locale × country × filled fields: far fewer in practice)
 ADDRESS_FIELDS = ("first_name", "last_name", "address_line1", "address_line2", "postal_code", "city")
-_MARK = re.compile("\x00([0-9])\x00")
+_MARK = re.compile("\x00([0-9]+)\x00")
 
 
 class Fragments:
@@ -35,6 +41,7 @@ class Fragments:
         self.templates = templates
         self._blocks: dict[tuple[Any, ...], Markup] = {}
         self._addresses: dict[tuple[Any, ...], list[str]] = {}
+        self._pages: dict[tuple[Any, ...], list[str]] = {}
 
     def cached(self, *key: Any, caller: Any) -> Markup:
         if not ENABLED:
@@ -66,3 +73,18 @@ class Fragments:
             self._addresses[key] = parts
         # parts: text, value index, text, value index, …, text
         return Markup("".join(part if i % 2 == 0 else escape(values[int(part)]) for i, part in enumerate(parts)))
+
+    def page(self, key: tuple[Any, ...], values: dict[str, Any], render: Callable[[dict[str, Any]], str]) -> str:
+        """`render(values)` for these values, from the page kept for `key` and whether each value is set."""
+        if not ENABLED:
+            return render(values)
+        key = (*key, tuple(values), *(bool(v) for v in values.values()))
+        parts = self._pages.get(key)
+        if parts is None:
+            markers = {name: (Markup if isinstance(value, Markup) else str)(f"\x00{i}\x00") if value else value
+                       for i, (name, value) in enumerate(values.items())}
+            if len(self._pages) >= LIMIT:
+                self._pages.clear()
+            parts = self._pages[key] = _MARK.split(render(markers))
+        ordered = list(values.values())
+        return "".join(part if i % 2 == 0 else escape(ordered[int(part)]) for i, part in enumerate(parts))

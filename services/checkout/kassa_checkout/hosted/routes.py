@@ -18,6 +18,7 @@ from typing import Annotated, Any
 
 import msgspec
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2.utils import htmlsafe_json_dumps
 from kassa_contract.base import UNSET
 from kassa_contract.base import Request as Body
 from kassa_contract.cart import Cart, CartAddress, ShippingOption, UpdateCart
@@ -28,6 +29,7 @@ from kassa_platform.app import caller, runtime_of
 from litestar import Request, Response, delete, get, patch, post, put
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
+from markupsafe import Markup
 
 from ..embed_script import accepts_gzip
 from ..service import module_of
@@ -55,12 +57,17 @@ TEMPLATES.globals["assets"] = assets.URLS
 TEMPLATES.globals["country_options"] = i18n.country_options
 FRAGMENTS = Fragments(TEMPLATES)
 TEMPLATES.globals["cached"] = FRAGMENTS.cached
-TEMPLATES.globals["address_fields"] = FRAGMENTS.address_fields
 LocaleParam = Annotated[str | None, QueryParameter(name="locale", required=False, max_length=35)]
 Language = Annotated[str | None, HeaderParameter(name="accept-language", required=False)]
 PAGE = {"page": True}
 # What the script needs to speak: the messages it shows itself.
 _SCRIPT_MESSAGES = ("error.", "decline.", "payment.", "discount.", "step.")
+
+
+def _boot_json(boot: dict[str, Any]) -> Markup:
+    """What `boot | tojson` renders in a template."""
+    return htmlsafe_json_dumps(boot, dumps=TEMPLATES.policies["json.dumps_function"],
+                               **TEMPLATES.policies["json.dumps_kwargs"])
 
 
 @lru_cache(maxsize=32)
@@ -156,15 +163,38 @@ async def checkout_page(request: Request[Any, Any, Any], session_id: FromPath[st
         if stripe_js:
             boot["stripe"] = {"publishableKey": view.stripe_key}
     default_country = {"de": "DE"}.get(lang, "US")
-    body = TEMPLATES.get_template("page.html").render(
-        t=t, locale=lang, row=row, cart=cart, state=view.state, steps=view.steps, current=view.current,
-        summary=summarize(cart, lang, collects_shipping="shipping" in view.steps), codes=[d for d in cart.discounts if d.code], removable=view.state is None,
-        recaps=_recaps(cart, t, lang), methods=view.methods, boot=boot, embedded=embedded,
-        palette=palette(color) if color else None, nonce=nonce, logo_url=logo,
-        display_name=branding.display_name or t("page.secure"), success_url=success_url, cancel_url=cancel_url,
-        default_country=default_country, empty_address=EMPTY_ADDRESS,
-        billing_same=cart.billing_address is None or cart.billing_address == cart.shipping_address,
-        options=None, stripe_js=stripe_js)
+    shipping = "shipping" in view.steps
+    summary = summarize(cart, lang, collects_shipping=shipping)
+    # What the page shows of this view's own: put into the page kept for everything else (fragments.page).
+    values: dict[str, Any] = {
+        "boot_json": _boot_json(boot) if boot else None, "nonce": nonce, "logo_url": logo,
+        "display_name": branding.display_name or t("page.secure"), "success_url": success_url,
+        "cancel_url": cancel_url, "email": cart.customer_email,
+        "shipping_fields": FRAGMENTS.address_fields(lang, "shipping", "shipping", cart.shipping_address or EMPTY_ADDRESS,
+                                                    default_country) if shipping else None,
+        "billing_fields": FRAGMENTS.address_fields(lang, "billing", "billing", cart.billing_address or EMPTY_ADDRESS,
+                                                   default_country) if "billing" in view.steps else None,
+        "summary_html": Markup(TEMPLATES.get_template("_summary.html").render(
+            t=t, summary=summary, codes=[d for d in cart.discounts if d.code], removable=view.state is None)),
+        "pay_total": summary.total,
+        **{f"recap_{step}": text for step, text in _recaps(cart, t, lang).items()},
+    }
+    billing_same = cart.billing_address is None or cart.billing_address == cart.shipping_address
+    pal = palette(color) if color else None
+
+    def render(v: dict[str, Any]) -> str:
+        return TEMPLATES.get_template("page.html").render(
+            t=t, locale=lang, row=row, state=view.state, steps=view.steps, current=view.current,
+            recaps={k[6:]: x for k, x in v.items() if k.startswith("recap_")}, methods=view.methods, embedded=embedded,
+            palette=pal, billing_same=billing_same, options=None, stripe_js=stripe_js,
+            **{k: x for k, x in v.items() if not k.startswith("recap_")})
+
+    if view.state is None:  # the steps; a finished session's page (rare) names its order: rendered whole
+        key = (lang, tuple(view.steps), view.current, embedded, tuple(pal.items()) if pal else None,
+               tuple(m.id for m in view.methods), stripe_js, billing_same)
+        body = FRAGMENTS.page(key, values, render)
+    else:
+        body = render(values)
     return _html(body, 200, page_headers(nonce=nonce, frame_origin=frame_origin,
                                           image_origin=origin_of(logo) if logo else None,
                                           sources=stripe_sources(stripe_js) if stripe_js else NO_SOURCES))
