@@ -21,8 +21,8 @@ The templates stay the one source of the markup; these only remember what they r
 from __future__ import annotations
 
 import re
-from types import SimpleNamespace
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 from jinja2 import Environment
@@ -32,6 +32,7 @@ from .i18n import Messages
 
 ENABLED = True
 LIMIT = 4096  # kept fragments (a key per locale × country × filled fields: far fewer in practice)
+PAGE_LIMIT = 256  # kept pages, ~20 KB each (keys: locale × steps × current step × provider × what is set)
 ADDRESS_FIELDS = ("first_name", "last_name", "address_line1", "address_line2", "postal_code", "city")
 _MARK = re.compile("\x00([0-9]+)\x00")
 
@@ -83,7 +84,7 @@ class Fragments:
         if parts is None:
             markers = {name: (Markup if isinstance(value, Markup) else str)(f"\x00{i}\x00") if value else value
                        for i, (name, value) in enumerate(values.items())}
-            if len(self._pages) >= LIMIT:
+            if len(self._pages) >= PAGE_LIMIT:
                 self._pages.clear()
             parts = self._pages[key] = _MARK.split(render(markers))
         ordered = list(values.values())

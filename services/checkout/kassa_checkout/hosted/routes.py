@@ -62,6 +62,7 @@ Language = Annotated[str | None, HeaderParameter(name="accept-language", require
 PAGE = {"page": True}
 # What the script needs to speak: the messages it shows itself.
 _SCRIPT_MESSAGES = ("error.", "decline.", "payment.", "discount.", "step.")
+_PALETTE = ("brand", "on_brand", "ink")  # page.palette's colours
 
 
 def _boot_json(boot: dict[str, Any]) -> Markup:
@@ -178,20 +179,21 @@ async def checkout_page(request: Request[Any, Any, Any], session_id: FromPath[st
             t=t, summary=summary, codes=[d for d in cart.discounts if d.code], removable=view.state is None)),
         "pay_total": summary.total,
         **{f"recap_{step}": text for step, text in _recaps(cart, t, lang).items()},
+        **{f"palette_{name}": c for name, c in (palette(color) if color else dict.fromkeys(_PALETTE)).items()},
     }
     billing_same = cart.billing_address is None or cart.billing_address == cart.shipping_address
-    pal = palette(color) if color else None
 
     def render(v: dict[str, Any]) -> str:
+        rest = {k: x for k, x in v.items() if not k.startswith(("recap_", "palette_"))}
         return TEMPLATES.get_template("page.html").render(
             t=t, locale=lang, row=row, state=view.state, steps=view.steps, current=view.current,
             recaps={k[6:]: x for k, x in v.items() if k.startswith("recap_")}, methods=view.methods, embedded=embedded,
-            palette=pal, billing_same=billing_same, options=None, stripe_js=stripe_js,
-            **{k: x for k, x in v.items() if not k.startswith("recap_")})
+            palette={k: v[f"palette_{k}"] for k in _PALETTE} if v["palette_brand"] else None,
+            billing_same=billing_same, options=None, stripe_js=stripe_js, **rest)
 
     if view.state is None:  # the steps; a finished session's page (rare) names its order: rendered whole
-        key = (lang, tuple(view.steps), view.current, embedded, tuple(pal.items()) if pal else None,
-               tuple(m.id for m in view.methods), stripe_js, billing_same)
+        key = (lang, tuple(view.steps), view.current, embedded, tuple(m.id for m in view.methods), stripe_js,
+               billing_same)
         body = FRAGMENTS.page(key, values, render)
     else:
         body = render(values)
