@@ -515,3 +515,61 @@ async def test_the_page_credential_ends_with_its_session(shop: Shop) -> None:
     finally:
         shop.backend.clock.advance(minutes=-31)
     assert late.status_code == 401 and late.json()["error"]["code"] == "unauthorized"
+
+
+# ---------------------------------------------------------------- kept fragments
+
+
+async def test_kept_fragments_render_the_same_page_as_the_templates(shop: Shop) -> None:
+    """The page from kept fragments (hosted/fragments.py) is byte for byte the page the templates
+    render, apart from the per-response nonce and credential: for carts with and without addresses,
+    with values that need escaping, in both locales, each rendered after others filled the cache."""
+    from kassa_checkout.hosted import fragments
+
+    odd = {"firstName": "Zoë <b>", "lastName": "O'Brien & \"Sons\"", "addressLine1": "Rue <script>x</script> 1",
+           "city": "Köln", "postalCode": "50667", "countryCode": "FR"}
+    carts = [
+        {},
+        {"customerEmail": "a@example.com", "shippingAddress": ADDRESS_DE},
+        {"customerEmail": "a@example.com", "shippingAddress": {**ADDRESS_DE, "countryCode": "AT"}},
+        {"customerEmail": "b@example.com", "shippingAddress": odd, "billingAddress": {**ADDRESS_DE, "lastName": "B"}},
+        {"customerEmail": "c&d@example.com", "shippingAddress": {**odd, "addressLine2": "Hinterhaus", "company": "X"},
+         "billingAddress": odd},
+    ]
+    collects = [None, {"shippingAddress": True, "billingAddress": True}, {"shippingAddress": False, "billingAddress": True}]
+    await shop.t.put("/api/v1/embed-config", {"branding": {"displayName": "Nordlicht <Coffee> & Co",
+                                                           "primaryColor": "#FFD500",
+                                                           "logoUrl": "https://cdn.example/logo.png?a=1&b=2"}})
+    pages = []
+    for i, body in enumerate(carts):
+        for j, collect in enumerate(collects):
+            cart = await shop.cart(**body)
+            urls = {"successUrl": "https://shop.example/thanks?o=1&x=<y>", "cancelUrl": "https://shop.example/cart"}
+            session = await shop.session(cart["id"], **({"collect": collect} if collect else {}),
+                                         **(urls if (i + j) % 2 else {}))
+            for query in ("", "?locale=de"):
+                pages.append(f"/s/{session['id']}{query}")
+            if i == j:
+                pages.append(f"/s/{session['id']}?embed={(await embed_token(shop, session['id']))['token']}")
+
+    def same_parts(html: str) -> str:
+        html = re.sub(r'"credential":\s*"[^"]*"', '"credential":"-"', html)
+        return re.sub(r'nonce="[^"]*"', 'nonce="-"', html)
+
+    async def render(path: str) -> str:
+        answer = await shop.backend.client.get(path)
+        assert answer.status_code == 200, answer.text
+        return same_parts(answer.text)
+
+    assert fragments.ENABLED
+    kept = [await render(path) for path in pages] + [await render(path) for path in reversed(pages)]
+    fragments.ENABLED = False
+    try:
+        plain = [await render(path) for path in pages]
+    finally:
+        fragments.ENABLED = True
+    assert kept[:len(pages)] == plain and kept[len(pages):] == plain[::-1]
+    everything = "".join(plain)
+    assert "Zo\u00eb &lt;b&gt;" in everything and "O&#39;Brien &amp; &#34;Sons&#34;" in everything
+    assert "Nordlicht &lt;Coffee&gt; &amp; Co" in everything and 'class="embedded"' in everything
+    assert "https://shop.example/thanks?o=1&amp;x=&lt;y&gt;" in everything

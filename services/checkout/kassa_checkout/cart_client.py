@@ -24,7 +24,7 @@ class CartClient:
         self.client = client
 
     async def get(self, app_id: str, cart_id: str) -> Cart:
-        return msgspec.convert(await self.client.call("GET", f"/api/v1/carts/{cart_id}", app_id=app_id), Cart)
+        return await self.client.call("GET", f"/api/v1/carts/{cart_id}", app_id=app_id, into=Cart)
 
     async def apply_code(self, app_id: str, cart_id: str, code: str) -> Cart:
         answer = await self.client.call("POST", f"/api/v1/carts/{cart_id}/discount-codes", app_id=app_id,

@@ -25,6 +25,14 @@ from .settings import Settings
 IDLE_CONNECTIONS = 64  # keep-alive connections kept per service beyond the calls in flight
 APP_KEY_PREFIX = "app:"  # runtime.services[f"app:{name}"]: a service app built in this process
 _decoder = msgspec.json.Decoder()
+_typed_decoders: dict[Any, msgspec.json.Decoder[Any]] = {}
+
+
+def _typed_decoder(type_: Any) -> msgspec.json.Decoder[Any]:
+    decoder = _typed_decoders.get(type_)
+    if decoder is None:
+        decoder = _typed_decoders[type_] = msgspec.json.Decoder(type_)
+    return decoder
 
 
 class ServiceUnavailable(KassaError):
@@ -74,8 +82,9 @@ class ServiceClient:
             self._client = httpx.AsyncClient(transport=transport, base_url=url, timeout=self._timeout)
         return self._client
 
-    async def call(self, method: str, path: str, *, app_id: str, json: Any = None) -> Any:
-        """The decoded JSON answer; a 4xx of the other service raised as the same KassaError."""
+    async def call(self, method: str, path: str, *, app_id: str, json: Any = None, into: Any = None) -> Any:
+        """The decoded JSON answer (decoded straight into the type `into` where given); a 4xx of the other
+        service raised as the same KassaError."""
         body = None if json is None else msgspec.json.encode(json)
         headers = {"Authorization": f"Service {self._settings.service_token}", "X-Kassa-Application": app_id,
                    "Content-Type": "application/json"}
@@ -97,6 +106,8 @@ class ServiceClient:
             if status >= 500:
                 last = f"HTTP {status}"
                 continue
+            if into is not None and status < 400:
+                return _typed_decoder(into).decode(content)
             payload = _decoder.decode(content) if content else None
             if status >= 400:
                 raise _error_of(payload, status)

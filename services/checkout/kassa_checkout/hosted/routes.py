@@ -11,12 +11,14 @@ idempotency (the script sends an `Idempotency-Key` with every POST).
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Annotated, Any
 
 import msgspec
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2.utils import htmlsafe_json_dumps
 from kassa_contract.base import UNSET
 from kassa_contract.base import Request as Body
 from kassa_contract.cart import Cart, CartAddress, ShippingOption, UpdateCart
@@ -27,10 +29,12 @@ from kassa_platform.app import caller, runtime_of
 from litestar import Request, Response, delete, get, patch, post, put
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
+from markupsafe import Markup
 
 from ..embed_script import accepts_gzip
 from ..service import module_of
 from . import assets, i18n
+from .fragments import Fragments
 from .i18n import Messages
 from .money import format_money
 from .page import address_lines, collects_shipping, palette, summarize
@@ -51,11 +55,30 @@ TEMPLATES = Environment(loader=FileSystemLoader(str(Path(__file__).parent / "tem
                         auto_reload=False)
 TEMPLATES.globals["assets"] = assets.URLS
 TEMPLATES.globals["country_options"] = i18n.country_options
+FRAGMENTS = Fragments(TEMPLATES)
+TEMPLATES.globals["cached"] = FRAGMENTS.cached
 LocaleParam = Annotated[str | None, QueryParameter(name="locale", required=False, max_length=35)]
 Language = Annotated[str | None, HeaderParameter(name="accept-language", required=False)]
 PAGE = {"page": True}
 # What the script needs to speak: the messages it shows itself.
 _SCRIPT_MESSAGES = ("error.", "decline.", "payment.", "discount.", "step.")
+_PALETTE = ("brand", "on_brand", "ink")  # page.palette's colours
+
+
+def _boot_json(boot: dict[str, Any]) -> Markup:
+    """What `boot | tojson` renders in a template."""
+    return htmlsafe_json_dumps(boot, dumps=TEMPLATES.policies["json.dumps_function"],
+                               **TEMPLATES.policies["json.dumps_kwargs"])
+
+
+@lru_cache(maxsize=32)
+def _script_messages(locale: str, *, stripe: bool) -> dict[str, str]:
+    """The messages the page's script shows itself (the Stripe card fields' too where they draw)."""
+    catalog = Messages(locale).catalog
+    messages = {k: v for k, v in catalog.items() if k.startswith(_SCRIPT_MESSAGES)}
+    if stripe:
+        messages.update((k, v) for k, v in catalog.items() if k.startswith("stripe."))
+    return messages  # shared by every view: read, never changed
 
 
 # The address form's values before the shopper typed any.
@@ -137,21 +160,43 @@ async def checkout_page(request: Request[Any, Any, Any], session_id: FromPath[st
     if view.state is None:
         boot = {"sessionId": row.id, "credential": view.credential, "embedOrigin": frame_origin, "locale": lang,
                 "steps": view.steps, "current": view.current, "successUrl": success_url,
-                "billingSameDefault": True,
-                "messages": {k: v for k, v in t.catalog.items() if k.startswith(_SCRIPT_MESSAGES)}}
+                "billingSameDefault": True, "messages": _script_messages(lang, stripe=bool(stripe_js))}
         if stripe_js:
             boot["stripe"] = {"publishableKey": view.stripe_key}
-            boot["messages"].update((k, v) for k, v in t.catalog.items() if k.startswith("stripe."))
     default_country = {"de": "DE"}.get(lang, "US")
-    body = TEMPLATES.get_template("page.html").render(
-        t=t, locale=lang, row=row, cart=cart, state=view.state, steps=view.steps, current=view.current,
-        summary=summarize(cart, lang, collects_shipping="shipping" in view.steps), codes=[d for d in cart.discounts if d.code], removable=view.state is None,
-        recaps=_recaps(cart, t, lang), methods=view.methods, boot=boot, embedded=embedded,
-        palette=palette(color) if color else None, nonce=nonce, logo_url=logo,
-        display_name=branding.display_name or t("page.secure"), success_url=success_url, cancel_url=cancel_url,
-        default_country=default_country, empty_address=EMPTY_ADDRESS,
-        billing_same=cart.billing_address is None or cart.billing_address == cart.shipping_address,
-        options=None, stripe_js=stripe_js)
+    shipping = "shipping" in view.steps
+    summary = summarize(cart, lang, collects_shipping=shipping)
+    # What the page shows of this view's own: put into the page kept for everything else (fragments.page).
+    values: dict[str, Any] = {
+        "boot_json": _boot_json(boot) if boot else None, "nonce": nonce, "logo_url": logo,
+        "display_name": branding.display_name or t("page.secure"), "success_url": success_url,
+        "cancel_url": cancel_url, "email": cart.customer_email,
+        "shipping_fields": FRAGMENTS.address_fields(lang, "shipping", "shipping", cart.shipping_address or EMPTY_ADDRESS,
+                                                    default_country) if shipping else None,
+        "billing_fields": FRAGMENTS.address_fields(lang, "billing", "billing", cart.billing_address or EMPTY_ADDRESS,
+                                                   default_country) if "billing" in view.steps else None,
+        "summary_html": Markup(TEMPLATES.get_template("_summary.html").render(
+            t=t, summary=summary, codes=[d for d in cart.discounts if d.code], removable=view.state is None)),
+        "pay_total": summary.total,
+        **{f"recap_{step}": text for step, text in _recaps(cart, t, lang).items()},
+        **{f"palette_{name}": c for name, c in (palette(color) if color else dict.fromkeys(_PALETTE)).items()},
+    }
+    billing_same = cart.billing_address is None or cart.billing_address == cart.shipping_address
+
+    def render(v: dict[str, Any]) -> str:
+        rest = {k: x for k, x in v.items() if not k.startswith(("recap_", "palette_"))}
+        return TEMPLATES.get_template("page.html").render(
+            t=t, locale=lang, row=row, state=view.state, steps=view.steps, current=view.current,
+            recaps={k[6:]: x for k, x in v.items() if k.startswith("recap_")}, methods=view.methods, embedded=embedded,
+            palette={k: v[f"palette_{k}"] for k in _PALETTE} if v["palette_brand"] else None,
+            billing_same=billing_same, options=None, stripe_js=stripe_js, **rest)
+
+    if view.state is None:  # the steps; a finished session's page (rare) names its order: rendered whole
+        key = (lang, tuple(view.steps), view.current, embedded, tuple(m.id for m in view.methods), stripe_js,
+               billing_same)
+        body = FRAGMENTS.page(key, values, render)
+    else:
+        body = render(values)
     return _html(body, 200, page_headers(nonce=nonce, frame_origin=frame_origin,
                                           image_origin=origin_of(logo) if logo else None,
                                           sources=stripe_sources(stripe_js) if stripe_js else NO_SOURCES))
