@@ -171,3 +171,20 @@ async def test_a_dispute_marks_the_order_and_tells_the_merchant_once(
     [told] = await shop.events("order.disputed")
     assert told["data"]["orderId"] == done["orderId"]
     assert told["data"]["dispute"]["reason"] == "fraudulent" and told["data"]["dispute"]["amount"] == 2500
+
+
+async def test_an_authorization_for_an_ended_session_is_let_go_of_not_captured(
+        stripe_kassa: KassaWeb, localstripe: LocalStripe) -> None:
+    shop = await StripeShop.open(stripe_kassa, localstripe, capture="manual")
+    session = await shop.session()
+    intent_id = await _intent(shop, session["id"])
+    assert (await shop.t.delete(f"/api/v1/checkout/sessions/{session['id']}")).status_code == 200
+    held = await shop.confirm_headless(intent_id)
+    assert held["status"] == "requires_capture"
+    # localstripe sends no event for an authorization; Stripe's would look like this.
+    event = {"id": "evt_" + uuid.uuid4().hex[:14], "object": "event", "type": "payment_intent.amount_capturable_updated",
+             "data": {"object": held}}
+    assert (await shop.post_event(event)).status_code == 200
+    assert (await shop.stripe.get(f"/v1/payment_intents/{intent_id}"))["status"] == "canceled"
+    assert (await shop.stripe.get("/v1/refunds", payment_intent=intent_id))["data"] == []
+    assert await shop.orders_of(session["id"]) == [] and await shop.events("payment.refunded") == []

@@ -215,7 +215,8 @@ class CompletionSaga:
         provider payment (the refund's key is derived from it; the event is written with the first
         refund's record). False when the provider refused or delayed it (the caller retries)."""
         refund_id = "re_auto_" + outcome.provider_ref
-        if outcome.status == "authorized":  # nothing was taken: the hold lapses at the provider
+        if outcome.status == "authorized":  # nothing was taken: the shopper's hold is let go of
+            await connector.release(key=session_id, provider_ref=outcome.provider_ref)
             return True
         result = await connector.refund(key=session_id, refund_id=refund_id, amount=outcome.amount,
                                         currency=outcome.currency or "", provider_ref=outcome.provider_ref)

@@ -69,3 +69,7 @@ class PaymentConnector(Protocol):
 
     async def status(self, *, key: str, attempt: Attempt) -> PaymentOutcome | None:
         """What the provider knows of the attempt, or None if it never saw it."""
+
+    async def release(self, *, key: str, provider_ref: str) -> None:
+        """Let go of an authorization that will never be captured (the shopper's hold ends now rather
+        than when the bank drops it). Idempotent."""

@@ -185,6 +185,13 @@ class StripeConnector:
             return None  # no intent was recorded: none was confirmed, so no money moved
         return self._outcome(await self._get(attempt.provider_ref))
 
+    async def release(self, *, key: str, provider_ref: str) -> None:
+        try:
+            await call(self.client, "post", f"/v1/payment_intents/{provider_ref}/cancel", {},
+                       f"kassa-{provider_ref}-release")
+        except stripe.InvalidRequestError:
+            pass  # cancelled or captured already: nothing is held by this call
+
     async def verify_key(self) -> None:
         """One read call with no side effect: a key Stripe refuses is 422 `payment_provider_auth_failed`."""
         await call(self.client, "get", "/v1/payment_intents", {"limit": 1})

@@ -159,6 +159,9 @@ class TestConnector:
                 refunded=row.refunded + amount, refund_ids=[*row.refund_ids, refund_id], updated_at=self.clock.now()))
         return RefundOutcome(succeeded=True)
 
+    async def release(self, *, key: str, provider_ref: str) -> None:
+        """Nothing to let go of: the test provider captures in the request that authorized."""
+
     async def status(self, *, key: str, attempt: Attempt | None = None) -> PaymentOutcome | None:
         async with self.db() as conn:
             row = (await conn.execute(sa.select(intents).where(intents.c.key == key))).first()
