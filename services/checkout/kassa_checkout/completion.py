@@ -51,7 +51,7 @@ from .payment_settings import Connectors
 from .payments.connector import Attempt, PaymentConnector, PaymentOutcome
 from .payments.methods import METHOD_IDS, card_brand
 from .saga_rows import SagaRows
-from .sessions import SOURCE, SessionService, SessionStore, _in_progress, authorize, holds_session
+from .sessions import SOURCE, SessionService, SessionStore, _in_progress, authorize, check_open, holds_session
 from .tables import checkout_sessions as sessions
 from .tables import payments, provider_events
 from .views import OrderDocument, payment_view
@@ -157,7 +157,7 @@ class CompletionSaga:
         authorize(principal, row, session_secret)
         if row.status == "complete":
             return self.store.view(row)
-        _check_open(row, now)
+        check_open(row, now)
         if _second_step_alone(method) and row.claim_token is None:
             if method.type is None:
                 raise _no_action_waiting()
@@ -438,14 +438,6 @@ class CompletionSaga:
 class _Superseded(Exception):
     pass
 
-
-
-def _check_open(row: Any, now: datetime) -> None:
-    if row.status != "open":
-        raise KassaError("checkout_session_not_open", f"Checkout session {row.id} is {row.status}", status=409,
-                         details={"status": row.status})
-    if row.expires_at <= now:
-        raise KassaError("checkout_session_expired", f"Checkout session {row.id} has expired", status=409)
 
 
 def _pays_for(outcome: PaymentOutcome, session_id: str, cart: Cart) -> bool:

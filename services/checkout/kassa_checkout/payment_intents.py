@@ -17,7 +17,7 @@ from kassa_platform.ids import new_id
 from .cart_client import CartClient
 from .payment_settings import Connectors
 from .payments.connector import Attempt
-from .sessions import SessionStore, authorize
+from .sessions import SessionStore, authorize, check_open
 from .tables import checkout_sessions as sessions
 
 
@@ -36,9 +36,7 @@ class PaymentIntents:
             async with self.db() as conn:
                 row = await self.store.load(conn, principal.app_id, session_id)
             authorize(principal, row, session_secret)
-            if row.status != "open" or row.expires_at <= self.clock.now():
-                raise KassaError("checkout_session_not_open", f"Checkout session {row.id} is not open", status=409,
-                                 details={"status": row.status})
+            check_open(row, self.clock.now())
             cart = await self.cart.get(row.app_id, row.cart_id)
             attempt = Attempt(app_id=row.app_id, session_id=row.id, payment_id="", cart_id=row.cart_id,
                               provider_ref=row.provider_intent)

@@ -112,10 +112,9 @@ class StripeEvents:
                                        .where(applications.c.id == app_id))).scalar_one()
 
     async def _succeeded(self, app_id: str, intent: dict[str, Any]) -> None:
-        metadata = intent.get("metadata") or {}
-        session_id = metadata.get("kassa_session_id")
-        if not session_id or metadata.get("kassa_app_id") != app_id:
-            return  # not this application's (a Stripe account may serve several, or other software)
+        session_id = _session_of(app_id, intent)
+        if session_id is None:
+            return
         environment = await self._environment(app_id)
         principal = Principal(app_id=app_id, environment=environment, key_id="provider:stripe",  # type: ignore[arg-type]
                               kind="service", scopes=frozenset({"*"}))
@@ -124,13 +123,13 @@ class StripeEvents:
             session = await self.saga.complete(principal, session_id, body, None, late=True)
         except KassaError as exc:
             if exc.code in ("checkout_session_not_open", "checkout_session_expired", "cart_not_open", "cart_empty"):
-                await self._unfulfilled(app_id, session_id, intent, "session_not_open")
+                await self._unfulfilled(principal, session_id, intent)
                 return
             if exc.code == "payment_intent_invalid":
                 return  # another amount: refunded and told by the saga
             raise
         if session.status == "complete" and not await self._paid_by(session.order_id, intent["id"]):
-            await self._unfulfilled(app_id, session_id, intent, "session_not_open")  # paid twice: give one back
+            await self._unfulfilled(principal, session_id, intent)  # paid twice: give one back
 
     async def _paid_by(self, order_id: str | None, intent_id: str) -> bool:
         async with self.db() as conn:
@@ -138,26 +137,26 @@ class StripeEvents:
                                       .where(orders.c.id == order_id))).scalar()
         return ref == intent_id
 
-    async def _unfulfilled(self, app_id: str, session_id: str, intent: dict[str, Any], reason: str) -> None:
-        connector = await self.connectors.for_app(app_id, await self._environment(app_id))
+    async def _unfulfilled(self, principal: Principal, session_id: str, intent: dict[str, Any]) -> None:
+        """A payment for a session that cannot take it: given back (or its authorization let go of)."""
+        app_id = principal.app_id
+        connector = await self.connectors.for_app(app_id, principal.environment)
         currency = str(intent["currency"]).upper()
         outcome = PaymentOutcome(status="captured" if intent["status"] == "succeeded" else "authorized",
                                  amount=from_stripe(int(intent["amount"]), currency), currency=currency,
                                  provider_ref=intent["id"], session_id=session_id)
         if not await self.saga.refund_unfulfilled(app_id, session_id, (intent.get("metadata") or {}).get(
-                "kassa_payment_id") or None, connector, outcome, reason):
+                "kassa_payment_id") or None, connector, outcome, "session_not_open"):
             raise KassaError("payment_provider_unavailable", "The refund did not go through yet", status=503)
 
     async def _failed(self, app_id: str, intent: dict[str, Any]) -> None:
         """A payment that failed after its second step (the page reports first-step declines itself)."""
-        metadata = intent.get("metadata") or {}
-        session_id = metadata.get("kassa_session_id")
-        if session_id and metadata.get("kassa_app_id") == app_id:
+        session_id = _session_of(app_id, intent)
+        if session_id is not None:
+            error = intent.get("last_payment_error") or {}
             await self.saga.provider_failed(app_id, session_id, intent["id"],
-                                            (intent.get("last_payment_error") or {}).get("decline_code")
-                                            or (intent.get("last_payment_error") or {}).get("code") or "card_declined",
-                                            (intent.get("last_payment_error") or {}).get("message")
-                                            or "The payment failed")
+                                            error.get("decline_code") or error.get("code") or "card_declined",
+                                            error.get("message") or "The payment failed")
 
     async def _dispute(self, app_id: str, dispute: dict[str, Any]) -> None:
         intent_id = dispute.get("payment_intent")
@@ -191,3 +190,11 @@ class StripeEvents:
                                                     dispute=Dispute(id=dispute_id, created_at=now, **{
                                                         k: values[k] for k in ("amount", "currency", "reason",
                                                                                "status")})))
+
+
+def _session_of(app_id: str, intent: dict[str, Any]) -> str | None:
+    """The checkout session a PaymentIntent was made for, when this application made it (a Stripe
+    account may serve several applications, or other software)."""
+    metadata = intent.get("metadata") or {}
+    session_id = metadata.get("kassa_session_id")
+    return session_id if session_id and metadata.get("kassa_app_id") == app_id else None

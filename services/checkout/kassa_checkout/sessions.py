@@ -95,6 +95,15 @@ class SessionStore:
         return session_view(row, self.base_url, client_secret=client_secret)
 
 
+def check_open(row: Any, now: datetime) -> None:
+    """The session can still be paid: open, and not past its expiry."""
+    if row.status != "open":
+        raise KassaError("checkout_session_not_open", f"Checkout session {row.id} is {row.status}", status=409,
+                         details={"status": row.status})
+    if row.expires_at <= now:
+        raise KassaError("checkout_session_expired", f"Checkout session {row.id} has expired", status=409)
+
+
 def holds_session(principal: Principal, session_id: str) -> bool:
     """Whether the caller may act on the session without its client secret: a secret key (any session
     of its application) or the hosted page's credential for this very session."""

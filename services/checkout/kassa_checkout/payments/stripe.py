@@ -14,7 +14,6 @@ key Stripe refuses is 422 `payment_provider_auth_failed`; Stripe's 5xx, 429 and 
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,7 +26,6 @@ from kassa_contract.errors import KassaError
 from .connector import Attempt, PaymentOutcome, RefundOutcome
 from .stripe_amounts import from_stripe, to_stripe
 
-log = logging.getLogger("kassa.checkout.stripe")
 
 RETRY_AFTER_SECONDS = 5
 # A PaymentIntent's status → the saga's outcome.
