@@ -20,6 +20,7 @@ Scope = Literal[
     "promotions:read", "promotions:write",
     "webhooks:manage",
     "keys:read", "keys:write",
+    "application:read", "application:write",
     "*",
 ]
 SCOPES: frozenset[str] = frozenset(get_args(Scope)) - {"*"}

@@ -15,6 +15,8 @@ EndpointUrl = Annotated[str, Meta(min_length=1, max_length=2048)]
 Description = Annotated[str, Meta(max_length=500)]
 MaxConcurrency = Annotated[int, Meta(ge=1, le=100)]
 OverlapHours = Annotated[int, Meta(ge=0, le=168)]
+# An API version (`kassa_contract.versions.VERSIONS`); an unknown one is 400 `api_version_invalid`.
+ApiVersion = Annotated[str, Meta(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
 
 DeliveryStatus = Literal["pending", "sending", "succeeded", "failed"]
 
@@ -35,6 +37,8 @@ class CreateWebhookEndpoint(Request):
     max_concurrency: MaxConcurrency = 10
     # Bring an existing `whsec_…` secret (e.g. when moving from another sender); generated when absent.
     secret: str | None = None
+    # The API version events are rendered in for this endpoint; absent: the application's.
+    api_version: ApiVersion | None = None
 
 
 class UpdateWebhookEndpoint(Request):
@@ -46,6 +50,8 @@ class UpdateWebhookEndpoint(Request):
     disabled: bool | UnsetT = UNSET
     ordered_delivery: bool | UnsetT = UNSET
     max_concurrency: MaxConcurrency | UnsetT = UNSET
+    # Moving it changes the shape of every event delivered from then on, pending ones included.
+    api_version: ApiVersion | UnsetT = UNSET
 
 
 class RotateWebhookSecret(Request):
@@ -71,6 +77,7 @@ class WebhookEndpoint(Model):
     disabled_at: datetime | None
     ordered_delivery: bool
     max_concurrency: int
+    api_version: str
     # The full `whsec_…` value only in the response that created or rotated it; obfuscated after.
     secret: str
     created_at: datetime
@@ -83,6 +90,7 @@ class Event(Model):
     id: str
     type: str
     version: str
+    api_version: str  # the version `data` is shown in: the caller's
     created_at: datetime
     data: dict[str, Any]
 

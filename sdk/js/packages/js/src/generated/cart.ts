@@ -878,7 +878,7 @@ export interface components {
         /** CreateApiKey */
         CreateApiKey: {
             name?: string | null;
-            scopes?: ("carts:read" | "carts:write" | "catalog:read" | "catalog:write" | "settings:read" | "settings:write" | "checkout:read" | "checkout:write" | "orders:read" | "orders:write" | "payments:read" | "payments:write" | "promotions:read" | "promotions:write" | "webhooks:manage" | "keys:read" | "keys:write" | "*")[] | null;
+            scopes?: ("carts:read" | "carts:write" | "catalog:read" | "catalog:write" | "settings:read" | "settings:write" | "checkout:read" | "checkout:write" | "orders:read" | "orders:write" | "payments:read" | "payments:write" | "promotions:read" | "promotions:write" | "webhooks:manage" | "keys:read" | "keys:write" | "application:read" | "application:write" | "*")[] | null;
             /**
              * @default secret
              * @enum {string}

@@ -407,7 +407,6 @@ export interface components {
             attempt: number;
             cardBrand: string | null;
             cardLast4: string | null;
-            connector: string;
             /** Format: date-time */
             createdAt: string;
             /**
@@ -420,6 +419,7 @@ export interface components {
             id: string;
             method: string;
             orderId: string | null;
+            provider: string;
             sessionId: string;
             /** @enum {string} */
             status: "pending" | "requires_action" | "captured" | "failed" | "refunded" | "partially_refunded";
@@ -444,9 +444,9 @@ export interface components {
         };
         /** PaymentMethod */
         PaymentMethod: {
-            connector: string;
             id: string;
             name: string;
+            provider: string;
             type: string;
         };
         /** PaymentMethodInput */

@@ -235,6 +235,7 @@ export interface components {
     schemas: {
         /** CreateWebhookEndpoint */
         CreateWebhookEndpoint: {
+            apiVersion?: string | null;
             description?: string | null;
             /** @default false */
             disabled?: boolean;
@@ -263,6 +264,7 @@ export interface components {
         };
         /** Event */
         Event: {
+            apiVersion: string;
             /** Format: date-time */
             createdAt: string;
             data: {
@@ -309,6 +311,7 @@ export interface components {
         };
         /** UpdateWebhookEndpoint */
         UpdateWebhookEndpoint: {
+            apiVersion?: string;
             description?: string | null;
             disabled?: boolean;
             enabledEvents?: string[];
@@ -350,6 +353,7 @@ export interface components {
         };
         /** WebhookEndpoint */
         WebhookEndpoint: {
+            apiVersion: string;
             /** Format: date-time */
             createdAt: string;
             description: string | null;
