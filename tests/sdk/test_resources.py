@@ -270,6 +270,19 @@ async def test_api_keys(api: Any, api_shop: Shop) -> None:
         await api.api_keys.retrieve("key_unknown")
 
 
+async def test_application_and_its_version_pin(api: Any) -> None:
+    from kassa_contract.versions import FIRST_VERSION, LATEST_VERSION, VERSIONS
+
+    application = await api.application.retrieve()
+    assert (application.api_version, application.latest_api_version) == (LATEST_VERSION, LATEST_VERSION)
+    assert application.api_versions == list(VERSIONS)
+    assert (await api.application.upgrade_version(LATEST_VERSION)).api_version == LATEST_VERSION
+    with pytest.raises(kassa_sdk.ApiVersionDowngradeError):
+        await api.application.upgrade_version(FIRST_VERSION)
+    with pytest.raises(kassa_sdk.ApiVersionInvalidError):
+        await api.application.upgrade_version("1999-01-01")
+
+
 async def test_embed_config_and_abandoned_carts(api: Any, api_shop: Shop) -> None:
     shop = api_shop
     config = await api.embed_config.update(cart_abandonment_threshold_minutes=60,

@@ -120,6 +120,8 @@ def render_event(envelope: dict[str, Any], version: str,
     than the event's gives the event as stored.
     """
     stored = envelope.get("apiVersion") or FIRST_VERSION
+    if version >= stored:
+        return envelope
     kind = envelope.get("type")
     data = envelope.get("data")
     for change in changes:  # newest first
@@ -128,7 +130,7 @@ def render_event(envelope: dict[str, Any], version: str,
             if transform is not None:
                 data = transform(data)
     envelope["data"] = data
-    envelope["apiVersion"] = version if version < stored else stored
+    envelope["apiVersion"] = version
     return envelope
 
 

@@ -92,6 +92,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/application": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** GetApplication */
+        get: operations["getApplication"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/application/upgrade-version": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** UpgradeVersion */
+        post: operations["upgradeApiVersion"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/campaigns": {
         parameters: {
             query?: never;
@@ -726,6 +760,18 @@ export interface components {
             /** @enum {string} */
             type: "secret" | "publishable";
         };
+        /** Application */
+        Application: {
+            apiVersion: string;
+            apiVersions: string[];
+            /** Format: date-time */
+            createdAt: string;
+            /** @enum {string} */
+            environment: "test" | "live";
+            id: string;
+            latestApiVersion: string;
+            name: string;
+        };
         /** AppliedDiscount */
         AppliedDiscount: {
             amount: number;
@@ -1287,6 +1333,10 @@ export interface components {
                 [key: string]: number;
             };
         };
+        /** UpgradeApiVersion */
+        UpgradeApiVersion: {
+            version: string;
+        };
         /** ValidatedDiscount */
         ValidatedDiscount: {
             amount: number;
@@ -1375,7 +1425,10 @@ export interface operations {
                 recoveryStatus?: string | null;
                 to?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
             path?: never;
             cookie?: never;
         };
@@ -1406,7 +1459,10 @@ export interface operations {
             query?: {
                 windowDays?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
             path?: never;
             cookie?: never;
         };
@@ -1439,7 +1495,10 @@ export interface operations {
                 includeInactive?: boolean;
                 limit?: number;
             };
-            header?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
             path?: never;
             cookie?: never;
         };
@@ -1468,7 +1527,10 @@ export interface operations {
     createApiKey: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
             path?: never;
             cookie?: never;
         };
@@ -1501,7 +1563,10 @@ export interface operations {
     getApiKey: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
             path: {
                 key_id: string;
             };
@@ -1532,7 +1597,10 @@ export interface operations {
     revokeApiKey: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
             path: {
                 key_id: string;
             };
@@ -1563,7 +1631,10 @@ export interface operations {
     rollApiKey: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
             path: {
                 key_id: string;
             };
@@ -1595,6 +1666,74 @@ export interface operations {
             };
         };
     };
+    getApplication: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Application"];
+                };
+            };
+            /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    upgradeApiVersion: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpgradeApiVersion"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Application"];
+                };
+            };
+            /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
     listCampaigns: {
         parameters: {
             query?: {
@@ -1602,7 +1741,10 @@ export interface operations {
                 cursor?: string | null;
                 limit?: number;
             };
-            header?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
             path?: never;
             cookie?: never;
         };
@@ -1631,7 +1773,10 @@ export interface operations {
     createCampaign: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
             path?: never;
             cookie?: never;
         };
@@ -1664,7 +1809,10 @@ export interface operations {
     getCampaign: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
             path: {
                 campaign_id: string;
             };
@@ -1695,7 +1843,10 @@ export interface operations {
     updateCampaign: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
             path: {
                 campaign_id: string;
             };
@@ -1730,7 +1881,10 @@ export interface operations {
     activateCampaign: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
             path: {
                 campaign_id: string;
             };
@@ -1765,7 +1919,10 @@ export interface operations {
                 limit?: number;
                 status?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
             path: {
                 campaign_id: string;
             };
@@ -1796,7 +1953,10 @@ export interface operations {
     createCodes: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
             path: {
                 campaign_id: string;
             };
@@ -1831,7 +1991,10 @@ export interface operations {
     importCodes: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
             path: {
                 campaign_id: string;
             };
@@ -1862,7 +2025,10 @@ export interface operations {
     deactivateCampaign: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
             path: {
                 campaign_id: string;
             };
@@ -1893,7 +2059,10 @@ export interface operations {
     getCampaignStats: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
             path: {
                 campaign_id: string;
             };
@@ -1924,7 +2093,10 @@ export interface operations {
     createCart: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
             path?: never;
             cookie?: never;
         };
@@ -1958,6 +2130,8 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
                 "x-cart-secret"?: string | null;
             };
             path: {
@@ -1991,6 +2165,8 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
                 "x-cart-secret"?: string | null;
             };
             path: {
@@ -2028,6 +2204,8 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
                 "x-cart-secret"?: string | null;
             };
             path: {
@@ -2065,6 +2243,8 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
                 "x-cart-secret"?: string | null;
             };
             path: {
@@ -2099,6 +2279,8 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
                 "x-cart-secret"?: string | null;
             };
             path: {
@@ -2136,6 +2318,8 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
                 "x-cart-secret"?: string | null;
             };
             path: {
@@ -2170,6 +2354,8 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
                 "x-cart-secret"?: string | null;
             };
             path: {
@@ -2208,6 +2394,8 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
                 "x-cart-secret"?: string | null;
             };
             path: {
@@ -2245,6 +2433,8 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
                 "x-cart-secret"?: string | null;
             };
             path: {
@@ -2279,7 +2469,10 @@ export interface operations {
     getCode: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
             path: {
                 code: string;
             };
@@ -2310,7 +2503,10 @@ export interface operations {
     assignCode: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
             path: {
                 code: string;
             };
@@ -2345,7 +2541,10 @@ export interface operations {
     deactivateCode: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
             path: {
                 code: string;
             };
@@ -2376,7 +2575,10 @@ export interface operations {
     distributeCode: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
             path: {
                 code: string;
             };
@@ -2407,7 +2609,10 @@ export interface operations {
     getEmbedConfig: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
             path?: never;
             cookie?: never;
         };
@@ -2436,7 +2641,10 @@ export interface operations {
     updateEmbedConfig: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
             path?: never;
             cookie?: never;
         };
@@ -2472,7 +2680,10 @@ export interface operations {
                 cursor?: string | null;
                 limit?: number;
             };
-            header?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
             path?: never;
             cookie?: never;
         };
@@ -2501,7 +2712,10 @@ export interface operations {
     createProduct: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
             path?: never;
             cookie?: never;
         };
@@ -2534,7 +2748,10 @@ export interface operations {
     getProduct: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
             path: {
                 product_id: string;
             };
@@ -2565,7 +2782,10 @@ export interface operations {
     updateProduct: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
             path: {
                 product_id: string;
             };
@@ -2600,7 +2820,10 @@ export interface operations {
     addVariant: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
             path: {
                 product_id: string;
             };
@@ -2635,7 +2858,10 @@ export interface operations {
     updateVariant: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
             path: {
                 product_id: string;
                 variant_id: string;
@@ -2678,7 +2904,10 @@ export interface operations {
                 limit?: number;
                 status?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
             path?: never;
             cookie?: never;
         };
@@ -2707,7 +2936,10 @@ export interface operations {
     cancelRedemptions: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
             path?: never;
             cookie?: never;
         };
@@ -2747,7 +2979,10 @@ export interface operations {
                 createdTo?: string | null;
                 status?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
             path?: never;
             cookie?: never;
         };
@@ -2776,7 +3011,10 @@ export interface operations {
     listShippingMethods: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
             path?: never;
             cookie?: never;
         };
@@ -2807,7 +3045,10 @@ export interface operations {
     createShippingMethod: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
             path?: never;
             cookie?: never;
         };
@@ -2840,7 +3081,10 @@ export interface operations {
     getShippingMethod: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
             path: {
                 method_id: string;
             };
@@ -2871,7 +3115,10 @@ export interface operations {
     deleteShippingMethod: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
             path: {
                 method_id: string;
             };
@@ -2900,7 +3147,10 @@ export interface operations {
     updateShippingMethod: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
             path: {
                 method_id: string;
             };
@@ -2935,7 +3185,10 @@ export interface operations {
     listTaxRates: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
             path?: never;
             cookie?: never;
         };
@@ -2966,7 +3219,10 @@ export interface operations {
     createTaxRate: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
             path?: never;
             cookie?: never;
         };
@@ -2999,7 +3255,10 @@ export interface operations {
     deleteTaxRate: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
             path: {
                 rate_id: string;
             };
@@ -3028,7 +3287,10 @@ export interface operations {
     getTaxSettings: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
             path?: never;
             cookie?: never;
         };
@@ -3057,7 +3319,10 @@ export interface operations {
     updateTaxSettings: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
             path?: never;
             cookie?: never;
         };
@@ -3090,7 +3355,10 @@ export interface operations {
     validateVoucher: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
             path?: never;
             cookie?: never;
         };
