@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from msgspec import Meta
 
 from .base import UNSET, Model, Request, UnsetT
+from .versions import FIRST_VERSION
 
 # An exact event type (`cart.updated`), a family (`cart.*`), or every event (`*`).
 EventPattern = Annotated[str, Meta(pattern=r"^(\*|[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*(\.\*)?)$", max_length=80)]
@@ -84,13 +85,14 @@ class WebhookEndpoint(Model):
     updated_at: datetime
 
 
-class Event(Model):
+class Event(Model, kw_only=True):
     """An event as stored by the webhook service: the envelope that every delivery sends."""
 
     id: str
     type: str
     version: str
-    api_version: str  # the version `data` is shown in: the caller's
+    # The API version `data` is shown in: the caller's (an event stored before versions: the first).
+    api_version: str = FIRST_VERSION
     created_at: datetime
     data: dict[str, Any]
 

@@ -142,4 +142,4 @@ def version_error_message(value: str) -> str:
 
 
 __all__ = ["CHANGES", "EVENT_OPERATIONS", "FIRST_VERSION", "LATEST_VERSION", "PLANS", "VERSIONS", "VERSION_HEADER",
-           "VersionChange", "VersionPlan", "is_version", "render_event", "version_error_message"]
+           "Transform", "VersionChange", "VersionPlan", "is_version", "render_event", "version_error_message"]
