@@ -264,7 +264,8 @@ export interface components {
         };
         /** Event */
         Event: {
-            apiVersion: string;
+            /** @default 2026-11-30 */
+            apiVersion?: string;
             /** Format: date-time */
             createdAt: string;
             data: {
