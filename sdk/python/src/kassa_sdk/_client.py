@@ -21,6 +21,7 @@ from ._pagination import AsyncPage, AsyncPager, SyncPage
 from ._retry import retry_delay
 from .resources.abandoned_carts import AbandonedCarts
 from .resources.api_keys import ApiKeys
+from .resources.application import ApplicationResource
 from .resources.carts import Carts
 from .resources.catalog import Products
 from .resources.checkout import Checkout, PaymentMethods
@@ -57,6 +58,7 @@ class _Resources(Generic[M]):
         self.webhook_deliveries: WebhookDeliveries[M] = WebhookDeliveries(client)
         self.events: Events[M] = Events(client)
         self.api_keys: ApiKeys[M] = ApiKeys(client)
+        self.application: ApplicationResource[M] = ApplicationResource(client)
 
 
 def _transport_error(exc: httpx.TransportError, request: httpx.Request | None) -> APIConnectionError:

@@ -306,3 +306,16 @@ export class ApiKeys extends Resource {
     return this.call('DELETE', `${KEYS}/${e(id)}`, undefined, o);
   }
 }
+
+const APPLICATION = '/api/v1/application';
+
+export class ApplicationResource extends Resource {
+  /** The application the key belongs to, with `apiVersion`: its pin (what a request without `Kassa-Version` gets). */
+  retrieve(o?: RequestOptions): Promise<ResultOf<C['getApplication']>> {
+    return this.call('GET', APPLICATION, undefined, o);
+  }
+  /** Moves the pin forward to `version` (never back). This SDK's requests name their version anyway. */
+  upgradeVersion(body: BodyOf<C['upgradeApiVersion']>, o?: RequestOptions): Promise<ResultOf<C['upgradeApiVersion']>> {
+    return this.call('POST', `${APPLICATION}/upgrade-version`, body, o);
+  }
+}
