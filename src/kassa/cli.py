@@ -182,10 +182,33 @@ async def _in_transaction(settings: Settings, work):  # type: ignore[no-untyped-
 def cmd_apps_create(args: argparse.Namespace) -> int:
     from kassa_platform.auth import create_application
 
-    async def work(conn, now):  # type: ignore[no-untyped-def]
-        return await create_application(conn, args.name, args.env, now)
+    from kassa_contract.versions import LATEST_VERSION
 
-    print(asyncio.run(_in_transaction(_settings(args), work)))
+    async def work(conn, now):  # type: ignore[no-untyped-def]
+        return await create_application(conn, args.name, args.env, now, api_version=args.api_version or LATEST_VERSION)
+
+    try:
+        print(asyncio.run(_in_transaction(_settings(args), work)))
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
+    return 0
+
+
+def cmd_apps_upgrade_version(args: argparse.Namespace) -> int:
+    """Move an application's API version pin forward (audited as done by `cli`)."""
+    from kassa_contract.errors import KassaError
+    from kassa_contract.versions import LATEST_VERSION
+    from kassa_platform.applications import upgrade_api_version
+
+    async def work(conn, now):  # type: ignore[no-untyped-def]
+        app_id = await _application(conn, args.app)
+        return await upgrade_api_version(conn, app_id, args.version or LATEST_VERSION, actor="cli", now=now)
+
+    try:
+        application = asyncio.run(_in_transaction(_settings(args), work))
+    except KassaError as exc:
+        raise SystemExit(exc.message) from None
+    print(f"{application.id} is on API version {application.api_version}")
     return 0
 
 
@@ -448,7 +471,12 @@ def build_parser() -> argparse.ArgumentParser:
     create_app = apps.add_parser("create", help="create an application")
     create_app.add_argument("name")
     create_app.add_argument("--env", choices=["test", "live"], required=True)
+    create_app.add_argument("--api-version", help="the API version to pin it to (default: the newest)")
     create_app.set_defaults(func=cmd_apps_create)
+    upgrade = apps.add_parser("upgrade-version", help="move an application's API version pin forward")
+    upgrade.add_argument("app", help="application id or name")
+    upgrade.add_argument("version", nargs="?", help="the version (default: the newest)")
+    upgrade.set_defaults(func=cmd_apps_upgrade_version)
 
     keys = sub.add_parser("keys", help="API keys").add_subparsers(dest="keys_command", required=True)
     create_key = keys.add_parser("create", help="create an API key (printed once)")

@@ -272,18 +272,22 @@ async def test_api_keys(api: Any, api_shop: Shop) -> None:
         await api.api_keys.retrieve("key_unknown")
 
 
-async def test_the_application_and_its_api_version_pin(api: Any, api_shop: Shop) -> None:
+async def test_application_and_its_version_pin(api: Any) -> None:
     application = await api.application.retrieve()
-    assert (application.id, application.api_version) == (api_shop.merchant.app_id, LATEST_VERSION)
-    assert application.latest_api_version == LATEST_VERSION and application.api_versions == list(VERSIONS)
-    assert (await api.application.upgrade_version(version=LATEST_VERSION)).api_version == LATEST_VERSION  # a no-op
+    assert (application.api_version, application.latest_api_version) == (LATEST_VERSION, LATEST_VERSION)
+    assert application.api_versions == list(VERSIONS)
+    assert (await api.application.upgrade_version(LATEST_VERSION)).api_version == LATEST_VERSION
     with pytest.raises(kassa_sdk.ApiVersionDowngradeError):
-        await api.application.upgrade_version(version=FIRST_VERSION)
+        await api.application.upgrade_version(FIRST_VERSION)
+    with pytest.raises(kassa_sdk.ApiVersionInvalidError):
+        await api.application.upgrade_version("1999-01-01")
 
+
+async def test_an_application_pinned_to_the_first_version_moves_forward(api_shop: Shop) -> None:
     old = await pinned_tenant(api_shop.backend, FIRST_VERSION)  # an application made before the newest version
     async with api_shop.async_client(key=old.secret_key) as kassa:
         assert (await kassa.application.retrieve()).api_version == FIRST_VERSION
-        assert (await kassa.application.upgrade_version(version=LATEST_VERSION)).api_version == LATEST_VERSION
+        assert (await kassa.application.upgrade_version(LATEST_VERSION)).api_version == LATEST_VERSION
         assert (await kassa.application.retrieve()).api_version == LATEST_VERSION
 
 

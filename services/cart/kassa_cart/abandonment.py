@@ -48,7 +48,8 @@ from kassa_contract.events import (
     EventEnvelope,
 )
 from kassa_platform.clock import Clock
-from kassa_platform.db import Database, UTCDateTime, is_postgres, transaction
+from kassa_platform.columns import UTCDateTime
+from kassa_platform.db import Database, is_postgres, transaction
 from kassa_platform.ids import new_id
 from kassa_platform.outbox import write_event
 from kassa_platform.pagination import check_limit, newest_first_page

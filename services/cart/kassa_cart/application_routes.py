@@ -1,4 +1,4 @@
-"""HTTP for the calling application (API.md, "Platform"): its view and its API version pin.
+"""HTTP for the calling application (docs/contract.md, "Platform"): its view and its API version pin.
 
 Served by the cart service beside the API keys (`api_key_routes`); the rules live in
 `kassa_platform.applications`.

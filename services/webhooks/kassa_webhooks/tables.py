@@ -8,7 +8,7 @@ delivery job does with it next, so a lost job or a dead worker loses nothing.
 from __future__ import annotations
 
 import sqlalchemy as sa
-from kassa_platform.db import JSON, UTCDateTime, new_metadata
+from kassa_platform.columns import JSON, UTCDateTime, new_metadata
 
 metadata = new_metadata()
 

@@ -1,4 +1,4 @@
-"""API keys: the wire types of key management (API.md, "Platform") and the scopes a key can hold."""
+"""API keys: the wire types of key management (docs/contract.md, "Platform") and the scopes a key can hold."""
 
 from __future__ import annotations
 

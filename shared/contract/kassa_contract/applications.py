@@ -1,4 +1,4 @@
-"""The calling application itself (API.md, "Platform"): its pin to an API version."""
+"""The calling application itself (docs/contract.md, "Platform"): its pin to an API version."""
 
 from __future__ import annotations
 

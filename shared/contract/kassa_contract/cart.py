@@ -1,4 +1,4 @@
-"""Carts, catalog, shipping and tax: the cart service's wire types (API.md, "Carts")."""
+"""Carts, catalog, shipping and tax: the cart service's wire types (docs/contract.md, "Carts")."""
 
 from __future__ import annotations
 

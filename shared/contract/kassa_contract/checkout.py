@@ -1,4 +1,4 @@
-"""Checkout sessions, payments, orders and refunds (API.md, "Checkout sessions, payments, orders")."""
+"""Checkout sessions, payments, orders and refunds (docs/contract.md, "Checkout sessions, payments, orders")."""
 
 from __future__ import annotations
 

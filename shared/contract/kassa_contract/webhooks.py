@@ -1,4 +1,4 @@
-"""Webhook endpoints, events, deliveries and attempts: the webhook service's wire types (API.md, "Webhooks")."""
+"""Webhook endpoints, events, deliveries and attempts: the webhook service's wire types (docs/contract.md, "Webhooks")."""
 
 from __future__ import annotations
 

@@ -28,6 +28,8 @@ from typing import Any
 import sqlalchemy as sa
 from kassa_contract.errors import KassaError
 
+from .tables import idempotency_keys
+
 
 @dataclass(eq=False)
 class PendingMark:
@@ -71,9 +73,6 @@ def claim_lost() -> KassaError:
 
 
 def _keys() -> sa.Table:
-    # Imported here: tables imports db, which imports this module (through direct).
-    from .tables import idempotency_keys
-
     return idempotency_keys
 
 

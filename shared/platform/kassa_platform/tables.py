@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from .db import JSON, UTCDateTime, new_metadata
+from .columns import JSON, UTCDateTime, new_metadata
 
 metadata = new_metadata()
 

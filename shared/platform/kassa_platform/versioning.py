@@ -19,7 +19,9 @@ from typing import Any
 
 import msgspec
 from kassa_contract.errors import KassaError
-from kassa_contract.versions import PLANS, VERSIONS, Transform, version_error_message
+from collections.abc import Mapping
+
+from kassa_contract.versions import PLANS, VERSIONS, Transform, VersionPlan, version_error_message
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from .auth import PRINCIPAL_KEY
@@ -31,13 +33,13 @@ _decoder = msgspec.json.Decoder()
 _encoder = msgspec.json.Encoder()
 
 
-def requested_version(scope: Scope, pinned: str) -> str:
+def requested_version(scope: Scope, pinned: str, plans: Mapping[str, VersionPlan] = PLANS) -> str:
     """The version of this call: its header's if it names one, else the application's pin."""
     named = header(scope, VERSION_HEADER)
     if named is None:
         return pinned
     named = named.strip()
-    if named not in PLANS:
+    if named not in plans:
         raise KassaError("api_version_invalid", version_error_message(named), details={"versions": list(VERSIONS)})
     return named
 
@@ -51,16 +53,17 @@ def operation_of(scope: Scope) -> str | None:
 class ApiVersionMiddleware:
     """Runs after authentication (it needs the principal) and after the body is read and bounded."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, plans: Mapping[str, VersionPlan] = PLANS) -> None:
         self.app = app
+        self.plans = plans
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         principal = scope.get(PRINCIPAL_KEY) if scope["type"] == "http" else None  # type: ignore[misc]
         if principal is None or principal.kind == "service":
             await self.app(scope, receive, send)
             return
-        version = requested_version(scope, principal.api_version)
-        plan = PLANS[version]
+        version = requested_version(scope, principal.api_version, self.plans)
+        plan = self.plans[version]
         version_header = (VERSION_HEADER, version.encode())
         op = operation_of(scope)
         upgrade = plan.requests.get(op) if op else None

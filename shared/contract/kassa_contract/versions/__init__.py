@@ -68,13 +68,11 @@ class VersionPlan:
     requests: Mapping[str, Transform]  # operation id -> this version's body to the newest
     events: Mapping[str, Transform]  # event type -> newest `data` to this version's
 
-    def render_event(self, envelope: dict[str, Any]) -> dict[str, Any]:
-        """A decoded event envelope in this version (its `data` passed back, `apiVersion` set)."""
-        return render_event(envelope, self.version)
 
 
-def _plan(version: str) -> VersionPlan:
-    newer = [c for c in CHANGES if c.version > version]  # newest first
+def plan_for(version: str, changes: tuple[VersionChange, ...] = CHANGES) -> VersionPlan:
+    """The transforms for a caller on `version`, composed once (`changes`: newest first)."""
+    newer = [c for c in changes if c.version > version]  # newest first
     responses: dict[str, list[Transform]] = {}
     requests: dict[str, list[Transform]] = {}
     events: dict[str, list[Transform]] = {}
@@ -90,14 +88,14 @@ def _plan(version: str) -> VersionPlan:
     composed_responses = {op: _compose(ts) for op, ts in responses.items()}
     if composed_events:
         for op, shape in EVENT_OPERATIONS.items():
-            render_one = _event_renderer(version)
+            render_one = _event_renderer(version, changes)
             composed_responses[op] = render_one if shape == "one" else _page_of(render_one)
     return VersionPlan(version, composed_responses, {op: _compose(ts) for op, ts in requests.items()},
                        composed_events)
 
 
-def _event_renderer(version: str) -> Transform:
-    return lambda envelope: render_event(envelope, version)
+def _event_renderer(version: str, changes: tuple[VersionChange, ...]) -> Transform:
+    return lambda envelope: render_event(envelope, version, changes)
 
 
 def _page_of(inner: Transform) -> Transform:
@@ -109,10 +107,11 @@ def _page_of(inner: Transform) -> Transform:
     return run
 
 
-PLANS: Mapping[str, VersionPlan] = {v: _plan(v) for v in VERSIONS}
+PLANS: Mapping[str, VersionPlan] = {v: plan_for(v) for v in VERSIONS}
 
 
-def render_event(envelope: dict[str, Any], version: str) -> dict[str, Any]:
+def render_event(envelope: dict[str, Any], version: str,
+                 changes: tuple[VersionChange, ...] = CHANGES) -> dict[str, Any]:
     """A decoded event envelope in `version`.
 
     An event is stored in the shape of the version that was newest when it was written (its
@@ -121,15 +120,17 @@ def render_event(envelope: dict[str, Any], version: str) -> dict[str, Any]:
     than the event's gives the event as stored.
     """
     stored = envelope.get("apiVersion") or FIRST_VERSION
+    if version >= stored:
+        return envelope
     kind = envelope.get("type")
     data = envelope.get("data")
-    for change in CHANGES:  # newest first
+    for change in changes:  # newest first
         if version < change.version <= stored:
             transform = change.events.get(kind)  # type: ignore[arg-type]
             if transform is not None:
                 data = transform(data)
     envelope["data"] = data
-    envelope["apiVersion"] = version if version < stored else stored
+    envelope["apiVersion"] = version
     return envelope
 
 
@@ -142,4 +143,4 @@ def version_error_message(value: str) -> str:
 
 
 __all__ = ["CHANGES", "EVENT_OPERATIONS", "FIRST_VERSION", "LATEST_VERSION", "PLANS", "VERSIONS", "VERSION_HEADER",
-           "Transform", "VersionChange", "VersionPlan", "is_version", "render_event", "version_error_message"]
+           "Transform", "VersionChange", "VersionPlan", "is_version", "plan_for", "render_event", "version_error_message"]

@@ -206,6 +206,17 @@ export class Orders extends Resource {
  * Which provider takes the application's payments (scopes `payments:read`, `payments:write`): the built-in
  * `test` one (test applications only) or Stripe. Secrets go in and come back as their last four only.
  */
+export class ApplicationResource extends Resource {
+  /** The application: its `apiVersion` pin, the newest version and every version there is. */
+  retrieve(o?: RequestOptions): Promise<ResultOf<C['getApplication']>> {
+    return this.call('GET', '/api/v1/application', undefined, o);
+  }
+  /** Move the pin forward (never back: `ApiVersionDowngradeError`). Read the API's version changelog first. */
+  upgradeVersion(version: string, o?: RequestOptions): Promise<ResultOf<C['upgradeApiVersion']>> {
+    return this.call('POST', '/api/v1/application/upgrade-version', { version }, o);
+  }
+}
+
 export class PaymentSettingsResource extends Resource {
   /** The provider, capture method, Stripe's publishable key, and the `webhookUrl` to register in Stripe. */
   retrieve(o?: RequestOptions): Promise<ResultOf<K['getPaymentSettings']>> {
@@ -304,18 +315,5 @@ export class ApiKeys extends Resource {
   /** Revokes the key at once, in every process of the deployment. */
   revoke(id: string, o?: RequestOptions): Promise<ResultOf<C['revokeApiKey']>> {
     return this.call('DELETE', `${KEYS}/${e(id)}`, undefined, o);
-  }
-}
-
-const APPLICATION = '/api/v1/application';
-
-export class ApplicationResource extends Resource {
-  /** The application the key belongs to, with `apiVersion`: its pin (what a request without `Kassa-Version` gets). */
-  retrieve(o?: RequestOptions): Promise<ResultOf<C['getApplication']>> {
-    return this.call('GET', APPLICATION, undefined, o);
-  }
-  /** Moves the pin forward to `version` (never back). This SDK's requests name their version anyway. */
-  upgradeVersion(body: BodyOf<C['upgradeApiVersion']>, o?: RequestOptions): Promise<ResultOf<C['upgradeApiVersion']>> {
-    return this.call('POST', `${APPLICATION}/upgrade-version`, body, o);
   }
 }
