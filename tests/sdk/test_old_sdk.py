@@ -1,6 +1,7 @@
 """Old clients keep working (issue 21): the Python SDK as built before API versions existed
 (tests/sdk/fixtures/old_sdk, commit 1a13d08) runs its README's quick start, pays the session and
-reads its payments against today's Kassa over real HTTP, in a virtual environment of its own.
+reads its payments against today's `kassa serve` (a real process, SQLite: only uv is needed), in a
+virtual environment of its own, for applications made with `kassa apps create --api-version`.
 
 The old SDK sends no `Kassa-Version`, so it gets its application's pin. Pinned to the first version
 (2026-11-30) every answer has the shape it was built for: a payment names its `connector`. Pinned to
@@ -10,7 +11,6 @@ pins are for.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import re
@@ -20,20 +20,13 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from kassa_contract.versions import FIRST_VERSION, LATEST_VERSION
 
-from tests.browser.conftest import kassa  # noqa: F401 - the shared fixture: Kassa over real HTTP
-from tests.support.old_sdk import (
-    OLD_SDK_COMMIT,
-    REPO,
-    old_sdk_python,
-    old_wheels,
-    pinned_tenant,
-    readme_quick_start,
-    wheel_readme,
-)
-from tests.support.served import KassaWeb
+from tests.e2e.test_cli import kassa as kassa_cli
+from tests.e2e.test_cli import serving
+from tests.support.old_sdk import OLD_SDK_COMMIT, REPO, old_sdk_python, old_wheels, readme_quick_start, wheel_readme
 
 # After the quick start (which leaves `cart` and `session` behind): pay, then read the session's
 # payments and the payment methods with the same old SDK, and the payments' raw JSON beside them.
@@ -84,49 +77,66 @@ def test_the_fixture_wheels_are_the_sources_of_the_commit_before_api_versions() 
     assert compared == len(sources) and compared > 40, (compared, len(sources))
 
 
-async def run_old_sdk(python: Path, script: Path, env: dict[str, str]) -> tuple[str, dict[str, Any]]:
-    """Runs `script` with the old SDK's python (the served Kassa answers on this event loop meanwhile);
-    the quick start's output and the JSON the continuation prints."""
-    proc = await asyncio.create_subprocess_exec(str(python), str(script), cwd=script.parent, env=env,
-                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    out, err = await asyncio.wait_for(proc.communicate(), 120)
-    assert proc.returncode == 0, out.decode() + err.decode()
-    *quick_start_output, last = out.decode().strip().splitlines()
+def run_old_sdk(python: Path, script: Path, env: dict[str, str]) -> tuple[str, dict[str, Any]]:
+    """Runs `script` with the old SDK's python; the quick start's output and the JSON the continuation prints."""
+    done = subprocess.run([str(python), str(script)], cwd=script.parent, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    *quick_start_output, last = done.stdout.strip().splitlines()
     return "\n".join(quick_start_output), json.loads(last)
 
 
-async def test_the_sdk_from_before_api_versions_works_pinned_to_the_first_version(
-        kassa: KassaWeb, tmp_path: Path) -> None:  # noqa: F811 - the imported fixture
-    python = await asyncio.to_thread(old_sdk_python, tmp_path)
+def pinned_application(base: str, pin: str, cwd: Path) -> dict[str, str]:
+    """An application of `kassa serve` pinned to `pin` (`kassa apps create --api-version`), with a secret
+    key and a product; the environment the old SDK's quick start reads."""
+    app_id = kassa_cli("apps", "create", "old-sdk", "--env", "test", "--api-version", pin, cwd=cwd).stdout.strip()
+    key = kassa_cli("keys", "create", app_id, "--scopes", "*", cwd=cwd).stdout.strip()
+    made = httpx.post(f"{base}/api/v1/products", headers={"Authorization": f"Bearer {key}"}, timeout=30,
+                      json={"name": "Cup", "variants": [{"sku": "cup-1", "prices": {"EUR": 1200}}]})
+    assert made.status_code == 201, made.text
+    env = {**os.environ, "KASSA_API_KEY": key, "KASSA_BASE_URL": base, "KASSA_VARIANT_ID": made.json()["variants"][0]["id"]}
+    env.pop("PYTHONPATH", None)  # nothing of this repository: only what the old wheels bring
+    return env
+
+
+def pin_of(env: dict[str, str]) -> str:
+    answer = httpx.get(f"{env['KASSA_BASE_URL']}/api/v1/application", timeout=30,
+                       headers={"Authorization": f"Bearer {env['KASSA_API_KEY']}"})
+    return str(answer.json()["apiVersion"])
+
+
+@pytest.mark.slow
+def test_the_sdk_from_before_api_versions_works_pinned_to_the_first_version(tmp_path: Path) -> None:
+    python = old_sdk_python(tmp_path)  # skips without uv (fails under CI=true)
     [sdk_wheel] = [w for w in old_wheels() if w.name.startswith("kassa_sdk-")]
     script = tmp_path / "old_client.py"
     script.write_text(readme_quick_start(wheel_readme(sdk_wheel)) + AFTER_QUICK_START)
 
     results: dict[str, tuple[str, dict[str, Any]]] = {}
-    for pin in (FIRST_VERSION, LATEST_VERSION):
-        tenant = await pinned_tenant(kassa.backend, pin)
-        made = await tenant.post("/api/v1/products", {"name": "Cup", "variants": [
-            {"sku": f"cup-{pin}", "prices": {"EUR": 1200}}]})
-        assert made.status_code == 201, made.text
-        env = {**os.environ, "KASSA_API_KEY": tenant.secret_key, "KASSA_BASE_URL": kassa.origin,
-               "KASSA_VARIANT_ID": made.json()["variants"][0]["id"]}
-        env.pop("PYTHONPATH", None)  # nothing of this repository: only what the old wheels bring
-        results[pin] = await run_old_sdk(python, script, env)
+    with serving(cwd=tmp_path, timeout=120) as (base, _):  # `kassa serve`, as the old README says
+        env = pinned_application(base, FIRST_VERSION, tmp_path)
+        assert pin_of(env) == FIRST_VERSION
+        results[FIRST_VERSION] = run_old_sdk(python, script, env)
+        # The merchant moves the pin to the newest version; the old client is not updated.
+        moved = httpx.post(f"{base}/api/v1/application/upgrade-version", json={"version": LATEST_VERSION},
+                           headers={"Authorization": f"Bearer {env['KASSA_API_KEY']}"}, timeout=30)
+        assert moved.status_code == 200 and pin_of(env) == LATEST_VERSION, moved.text
+        results[LATEST_VERSION] = run_old_sdk(python, script, env)
 
     # Pinned to the first version: the README's quick start, a paid session and its payments in the
     # shape the old SDK knows.
     printed, old = results[FIRST_VERSION]
-    assert re.fullmatch(rf"\d+ EUR {re.escape(kassa.origin)}/s/cs_\w+", printed), printed
+    assert re.fullmatch(rf"\d+ EUR {re.escape(base)}/s/cs_\w+", printed), printed
     assert old["status"] == "complete" and old["order"], old
     assert old["payments"] == [{"connector": "test", "status": "captured", "amount": old["payments"][0]["amount"]}]
     assert old["methods"] == ["test"], old
     assert old["answered"] == FIRST_VERSION
     assert [("connector" in p, "provider" in p) for p in old["raw"]] == [(True, False)], old["raw"]
 
-    # Pinned to the newest: carts and sessions did not change, so those calls still work, but the
-    # payments come in the newest shape, which the old types cannot read.
+    # Once the pin moves to the newest: carts and sessions did not change, so those calls still work,
+    # but payments come in the newest shape, which the old types cannot read.
     printed, new = results[LATEST_VERSION]
-    assert re.fullmatch(rf"\d+ EUR {re.escape(kassa.origin)}/s/cs_\w+", printed), printed
+    assert re.fullmatch(rf"\d+ EUR {re.escape(base)}/s/cs_\w+", printed), printed
     assert new["status"] == "complete", new
     assert new["answered"] == LATEST_VERSION
     assert [("connector" in p, "provider" in p) for p in new["raw"]] == [(False, True)], new["raw"]
