@@ -7,6 +7,8 @@
 * `@kassa/webhooks`: every event type and its payload, from the contract package's msgspec types
   (`kassa_contract.event_catalog`), through msgspec's JSON Schema into
   `packages/webhooks/src/generated/events.ts`.
+* The API versions (`kassa_contract.versions`, api_versions.py) into `generated/version.ts` of
+  `@kassa/js` (which sends the newest as `Kassa-Version`) and of `@kassa/webhooks`.
 
     uv run python sdk/js/scripts/generate.py           # write the files
     uv run python sdk/js/scripts/generate.py --check   # exit 1 if a committed file differs
@@ -59,6 +61,10 @@ def generated() -> dict[Path, str]:
 
     files = openapi_types()
     files[JS / "packages" / "js" / "src" / "generated" / "errors.ts"] = error_classes()
+    from api_versions import api_versions  # noqa: PLC0415 - beside this script
+
+    for package in ("js", "webhooks"):
+        files[JS / "packages" / package / "src" / "generated" / "version.ts"] = api_versions()
     events = JS / "packages" / "webhooks" / "src" / "generated" / "events.ts"
     if events.parent.exists():
         from event_types import event_types  # noqa: PLC0415 - beside this script
