@@ -870,7 +870,9 @@ export interface components {
             id: string;
             itemCount: number;
             lineItems: components["schemas"]["LineItem"][];
-            metadata: Record<string, never> | null;
+            metadata: {
+                [key: string]: unknown;
+            } | null;
             notices: components["schemas"]["Notice"][];
             shippingAddress: components["schemas"]["CartAddress"] | null;
             shippingMethod: components["schemas"]["SelectedShippingMethod"] | null;
@@ -1090,7 +1092,9 @@ export interface components {
             discountAllocations?: components["schemas"]["LineDiscountAllocation"][];
             discountTotal: number;
             id: string;
-            metadata?: Record<string, never> | null;
+            metadata?: {
+                [key: string]: unknown;
+            } | null;
             name: string;
             productId: string | null;
             quantity: number;
@@ -1161,7 +1165,9 @@ export interface components {
             createdAt: string;
             description: string | null;
             id: string;
-            metadata: Record<string, never> | null;
+            metadata: {
+                [key: string]: unknown;
+            } | null;
             name: string;
             taxClass: string;
             variants: components["schemas"]["Variant"][];
@@ -1388,7 +1394,9 @@ export interface components {
         /** Variant */
         Variant: {
             id: string;
-            metadata?: Record<string, never> | null;
+            metadata?: {
+                [key: string]: unknown;
+            } | null;
             name: string;
             prices: {
                 [key: string]: number;

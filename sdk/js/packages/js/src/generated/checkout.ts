@@ -346,7 +346,9 @@ export interface components {
             discountAllocations?: components["schemas"]["LineDiscountAllocation"][];
             discountTotal: number;
             id: string;
-            metadata?: Record<string, never> | null;
+            metadata?: {
+                [key: string]: unknown;
+            } | null;
             name: string;
             productId: string | null;
             quantity: number;
