@@ -78,3 +78,10 @@ def insert_ignoring(conn: AsyncConnection, table: sa.Table, rows: list[dict[str,
     """INSERT … ON CONFLICT (index_elements) DO NOTHING, in the connection's dialect."""
     insert = (pg_insert if is_postgres(conn) else sqlite_insert)(table)
     return insert.values(rows).on_conflict_do_nothing(index_elements=index_elements)  # type: ignore[no-any-return]
+
+
+def upsert(conn: AsyncConnection, table: sa.Table, values: dict[str, Any], index_elements: list[Any],
+           set_: dict[str, Any]) -> sa.Insert:
+    """INSERT … ON CONFLICT (index_elements) DO UPDATE SET set_, in the connection's dialect."""
+    insert = (pg_insert if is_postgres(conn) else sqlite_insert)(table).values(**values)
+    return insert.on_conflict_do_update(index_elements=index_elements, set_=set_)  # type: ignore[no-any-return]
