@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from kassa_contract.api_keys import DEFAULT_ROLL_EXPIRY_HOURS
-from kassa_platform.settings import Settings
+from kassa_platform.settings import Settings, SettingsError
 
 from .services import SERVICES, build_runtime, components, job_registry, unreachable
 
@@ -58,7 +58,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print("note: running one service alone on SQLite; set KASSA_DATABASE_URL to PostgreSQL for the "
               "distributed mode", file=sys.stderr)
     base_url = f"http://{args.host}:{args.port}"
-    settings = Settings.from_env(public_base_url=base_url) if "KASSA_PUBLIC_BASE_URL" not in __import__("os").environ else settings
+    if not Settings.is_set("public_base_url"):
+        settings = Settings.from_env(public_base_url=base_url)
     if args.workers > 1:
         if not args.service:
             print("--workers runs several processes of one service (kassa serve cart --workers 4); the embedded "
@@ -112,6 +113,7 @@ def _serve_workers(args: argparse.Namespace, settings: Settings) -> int:
     from .serving import serve_workers
 
     asyncio.run(_migrate(settings))  # once, before the workers start
+    # The worker processes read their settings from the environment: the address this command chose too.
     os.environ.setdefault("KASSA_PUBLIC_BASE_URL", settings.public_base_url)
     print(f"Kassa service {args.service}: {args.workers} processes listening on http://{args.host}:{args.port} "
           f"(database {_redact(settings.database_url)}, "
@@ -303,7 +305,6 @@ PAYMENT_OPTIONS = {"provider": "provider", "secretKey": "--secret-key", "publish
 def cmd_payments(args: argparse.Namespace) -> int:
     """`kassa payments show|set-stripe|set-test APP`: through the checkout service's own PaymentSettingsService,
     so the key checks (mode, one call to Stripe) and the sealing are the API's."""
-    import os
 
     import msgspec
     import sqlalchemy as sa
@@ -369,7 +370,7 @@ def cmd_payments(args: argparse.Namespace) -> int:
         if args.payments_command != "show":
             then = "" if shown.webhook_secret_last4 else ", then give its signing secret here (--webhook-secret whsec_…)"
             print(f"\nIn Stripe's dashboard, add a webhook endpoint at {shown.webhook_url}{then}.", file=sys.stderr)
-            if "KASSA_PUBLIC_BASE_URL" not in os.environ:
+            if not Settings.is_set("public_base_url"):
                 print("(the URL is built from KASSA_PUBLIC_BASE_URL, not set here: set it to Kassa's public address)",
                       file=sys.stderr)
     if shown.updated_at:
@@ -540,7 +541,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except SettingsError as exc:  # a variable Kassa cannot use: stop now, naming it
+        print(f"kassa: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
