@@ -25,7 +25,7 @@ from kassa_contract.versions import PLANS, VERSIONS, Transform, VersionPlan, ver
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from .auth import PRINCIPAL_KEY
-from .body import BODY_KEY
+from .body import BODY_KEY, replaying
 from .middleware import header
 
 VERSION_HEADER = b"kassa-version"
@@ -68,7 +68,7 @@ class ApiVersionMiddleware:
         op = operation_of(scope)
         upgrade = plan.requests.get(op) if op else None
         if upgrade is not None and BODY_KEY in scope:
-            receive = _upgraded(scope, upgrade)
+            receive = replaying(_upgraded(scope, upgrade), receive)
         downgrade = plan.responses.get(op) if op else None
         if downgrade is None:
             async def send_with_version(message: Message) -> None:
@@ -81,23 +81,14 @@ class ApiVersionMiddleware:
         await self.app(scope, receive, _rendering(send, downgrade, version_header))
 
 
-def _upgraded(scope: Scope, upgrade: Transform) -> Receive:
+def _upgraded(scope: Scope, upgrade: Transform) -> bytes:
     """The request body in the newest shape, for the handler and the idempotency fingerprint."""
     try:
-        body = _encoder.encode(upgrade(_decoder.decode(scope[BODY_KEY])))  # type: ignore[literal-required]
+        body: bytes = _encoder.encode(upgrade(_decoder.decode(scope[BODY_KEY])))  # type: ignore[literal-required]
     except msgspec.DecodeError:
         body = scope[BODY_KEY]  # type: ignore[literal-required]  # not JSON: the handler says so
     scope[BODY_KEY] = body  # type: ignore[literal-required]
-    sent = False
-
-    async def receive() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return {"type": "http.disconnect"}
-
-    return receive
+    return body
 
 
 def _rendering(send: Send, downgrade: Transform, version_header: tuple[bytes, bytes]) -> Send:
