@@ -15,6 +15,7 @@ from .carts import CartService
 from .catalog import Catalog
 from .checkout_link import CheckoutLink
 from .config import ConfigStore
+from .customers import CustomerService
 
 KEY = "cart"
 
@@ -30,6 +31,7 @@ class CartModule:
     codes: CodeStore
     redemptions: RedemptionStore
     checkout: CheckoutLink
+    customers: CustomerService
 
 
 def module_of(runtime: Runtime) -> CartModule:
@@ -38,6 +40,7 @@ def module_of(runtime: Runtime) -> CartModule:
         carts = CartService(runtime.db, runtime.clock, max_lines=runtime.settings.max_cart_lines,
                             signing_key=runtime.settings.signing_key)
         module = CartModule(runtime.db, runtime.clock, carts, carts.catalog, ConfigStore(), CampaignStore(), carts.codes,
-                            carts.redemptions, CheckoutLink(carts))
+                            carts.redemptions, CheckoutLink(carts),
+                            CustomerService(runtime.db, runtime.clock))
         runtime.services[KEY] = module
     return module

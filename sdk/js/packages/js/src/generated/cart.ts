@@ -454,6 +454,60 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/customers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** ListCustomers */
+        get: operations["listCustomers"];
+        put?: never;
+        /** Create */
+        post: operations["createCustomer"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/customers/{customer_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** GetCustomer */
+        get: operations["getCustomer"];
+        put?: never;
+        post?: never;
+        /** DeleteCustomer */
+        delete: operations["deleteCustomer"];
+        options?: never;
+        head?: never;
+        /** Update */
+        patch: operations["updateCustomer"];
+        trace?: never;
+    };
+    "/api/v1/customers/{customer_id}/segments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Segments */
+        post: operations["updateCustomerSegments"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/embed-config": {
         parameters: {
             query?: never;
@@ -924,7 +978,7 @@ export interface components {
         /** CreateApiKey */
         CreateApiKey: {
             name?: string | null;
-            scopes?: ("carts:read" | "carts:write" | "catalog:read" | "catalog:write" | "settings:read" | "settings:write" | "checkout:read" | "checkout:write" | "orders:read" | "orders:write" | "payments:read" | "payments:write" | "promotions:read" | "promotions:write" | "webhooks:manage" | "keys:read" | "keys:write" | "application:read" | "application:write" | "*")[] | null;
+            scopes?: ("carts:read" | "carts:write" | "catalog:read" | "catalog:write" | "settings:read" | "settings:write" | "checkout:read" | "checkout:write" | "orders:read" | "orders:write" | "payments:read" | "payments:write" | "promotions:read" | "promotions:write" | "customers:read" | "customers:write" | "webhooks:manage" | "keys:read" | "keys:write" | "application:read" | "application:write" | "*")[] | null;
             /**
              * @default secret
              * @enum {string}
@@ -999,6 +1053,22 @@ export interface components {
             prefix?: string;
             usageLimit?: number | null;
         };
+        /** CreateCustomer */
+        CreateCustomer: {
+            email?: string | null;
+            externalId?: string | null;
+            firstName?: string | null;
+            lastName?: string | null;
+            /** @description BCP 47 language tag, e.g. de-AT */
+            locale?: string | null;
+            marketingConsent?: components["schemas"]["MarketingConsentInput"] | null;
+            metadata?: {
+                [key: string]: unknown;
+            } | null;
+            /** @description E.164, e.g. +4930123456 */
+            phone?: string | null;
+            segments?: string[];
+        };
         /** CreateProduct */
         CreateProduct: {
             categories?: string[];
@@ -1047,6 +1117,24 @@ export interface components {
              * @enum {string}
              */
             currency: "AED" | "AFN" | "ALL" | "AMD" | "ANG" | "AOA" | "ARS" | "AUD" | "AWG" | "AZN" | "BAM" | "BBD" | "BDT" | "BGN" | "BHD" | "BIF" | "BMD" | "BND" | "BOB" | "BRL" | "BSD" | "BTN" | "BWP" | "BYN" | "BZD" | "CAD" | "CDF" | "CHF" | "CLP" | "CNY" | "COP" | "CRC" | "CUP" | "CVE" | "CZK" | "DJF" | "DKK" | "DOP" | "DZD" | "EGP" | "ERN" | "ETB" | "EUR" | "FJD" | "FKP" | "GBP" | "GEL" | "GHS" | "GIP" | "GMD" | "GNF" | "GTQ" | "GYD" | "HKD" | "HNL" | "HTG" | "HUF" | "IDR" | "ILS" | "INR" | "IQD" | "IRR" | "ISK" | "JMD" | "JOD" | "JPY" | "KES" | "KGS" | "KHR" | "KMF" | "KPW" | "KRW" | "KWD" | "KYD" | "KZT" | "LAK" | "LBP" | "LKR" | "LRD" | "LSL" | "LYD" | "MAD" | "MDL" | "MGA" | "MKD" | "MMK" | "MNT" | "MOP" | "MRU" | "MUR" | "MVR" | "MWK" | "MXN" | "MYR" | "MZN" | "NAD" | "NGN" | "NIO" | "NOK" | "NPR" | "NZD" | "OMR" | "PAB" | "PEN" | "PGK" | "PHP" | "PKR" | "PLN" | "PYG" | "QAR" | "RON" | "RSD" | "RUB" | "RWF" | "SAR" | "SBD" | "SCR" | "SDG" | "SEK" | "SGD" | "SHP" | "SLE" | "SOS" | "SRD" | "SSP" | "STN" | "SYP" | "SZL" | "THB" | "TJS" | "TMT" | "TND" | "TOP" | "TRY" | "TTD" | "TWD" | "TZS" | "UAH" | "UGX" | "USD" | "UYI" | "UYU" | "UZS" | "VES" | "VND" | "VUV" | "WST" | "XAF" | "XCD" | "XOF" | "XPF" | "YER" | "ZAR" | "ZMW" | "ZWL";
+        };
+        /** Customer */
+        Customer: {
+            /** Format: date-time */
+            createdAt: string;
+            email: string | null;
+            externalId: string | null;
+            firstName: string | null;
+            id: string;
+            identity?: components["schemas"]["ShopperIdentity"] | null;
+            lastName: string | null;
+            locale: string | null;
+            marketingConsent: components["schemas"]["MarketingConsent"];
+            metadata: Record<string, never> | null;
+            phone: string | null;
+            segments: string[];
+            /** Format: date-time */
+            updatedAt: string;
         };
         /** DiscountLine */
         DiscountLine: {
@@ -1118,6 +1206,23 @@ export interface components {
             unitPrice?: number | null;
             variantId?: string | null;
         };
+        /** MarketingConsent */
+        MarketingConsent: {
+            /**
+             * @default unknown
+             * @enum {string}
+             */
+            email?: "granted" | "denied" | "unknown";
+            source?: string | null;
+            updatedAt?: string | null;
+        };
+        /** MarketingConsentInput */
+        MarketingConsentInput: {
+            /** @enum {string} */
+            email: "granted" | "denied" | "unknown";
+            source?: string | null;
+            updatedAt?: string | null;
+        };
         /** Notice */
         Notice: {
             code: string;
@@ -1136,6 +1241,11 @@ export interface components {
         /** Page[Product] */
         "Page_kassa_contract.cart.Product_": {
             data: components["schemas"]["Product"][];
+            nextCursor?: string | null;
+        };
+        /** Page[Customer] */
+        "Page_kassa_contract.customers.Customer_": {
+            data: components["schemas"]["Customer"][];
             nextCursor?: string | null;
         };
         /** Page[Campaign] */
@@ -1231,6 +1341,11 @@ export interface components {
             name: string;
             selected: boolean;
         };
+        /** ShopperIdentity */
+        ShopperIdentity: {
+            issuer: string;
+            subject: string;
+        };
         /** TaxLine */
         TaxLine: {
             amount: number;
@@ -1285,6 +1400,22 @@ export interface components {
             } | null;
             shippingAddress?: components["schemas"]["CartAddress"] | null;
         };
+        /** UpdateCustomer */
+        UpdateCustomer: {
+            email?: string | null;
+            externalId?: string | null;
+            firstName?: string | null;
+            lastName?: string | null;
+            /** @description BCP 47 language tag, e.g. de-AT */
+            locale?: string | null;
+            marketingConsent?: components["schemas"]["MarketingConsentInput"] | null;
+            metadata?: {
+                [key: string]: unknown;
+            } | null;
+            /** @description E.164, e.g. +4930123456 */
+            phone?: string | null;
+            segments?: string[] | null;
+        };
         /** UpdateEmbedConfig */
         UpdateEmbedConfig: {
             allowedOrigins?: string[] | null;
@@ -1306,6 +1437,11 @@ export interface components {
             } | null;
             name?: string;
             taxClass?: string;
+        };
+        /** UpdateSegments */
+        UpdateSegments: {
+            add?: string[];
+            remove?: string[];
         };
         /** UpdateShippingMethod */
         UpdateShippingMethod: {
@@ -2593,6 +2729,228 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Code"];
+                };
+            };
+            /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    listCustomers: {
+        parameters: {
+            query?: {
+                /** @description ISO 8601; customers created at or after it */
+                createdFrom?: string | null;
+                /** @description ISO 8601; customers created before it */
+                createdTo?: string | null;
+                cursor?: string | null;
+                email?: string | null;
+                externalId?: string | null;
+                limit?: number;
+                segment?: string | null;
+            };
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_kassa_contract.customers.Customer_"];
+                };
+            };
+            /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    createCustomer: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateCustomer"];
+            };
+        };
+        responses: {
+            /** @description Document created, URL follows */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Customer"];
+                };
+            };
+            /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    getCustomer: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
+            path: {
+                customer_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Customer"];
+                };
+            };
+            /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    deleteCustomer: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
+            path: {
+                customer_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Customer"];
+                };
+            };
+            /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    updateCustomer: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
+            path: {
+                customer_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateCustomer"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Customer"];
+                };
+            };
+            /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    updateCustomerSegments: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
+            path: {
+                customer_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateSegments"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Customer"];
                 };
             };
             /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */

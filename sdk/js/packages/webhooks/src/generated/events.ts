@@ -137,6 +137,32 @@ export interface CollectFlags {
   billingAddress?: boolean;
 }
 
+export interface Customer {
+  id: string;
+  email: string | null;
+  firstName: string | null;
+  lastName: string | null;
+  phone: string | null;
+  locale: string | null;
+  externalId: string | null;
+  metadata: Record<string, unknown> | null;
+  segments: string[];
+  marketingConsent: MarketingConsent;
+  createdAt: string;
+  updatedAt: string;
+  identity?: ShopperIdentity | null;
+}
+
+/**
+ * `customer.created` / `customer.updated`: the customer after the change; `customer.deleted`: the
+ * customer as it was (the per-customer `sequence` orders them).
+ */
+export interface CustomerEventData {
+  customerId: string;
+  sequence: number;
+  customer: Customer;
+}
+
 export interface Dispute {
   id: string;
   amount: number;
@@ -180,6 +206,12 @@ export interface LineItem {
   custom: boolean;
   metadata?: Record<string, unknown> | null;
   discountAllocations?: LineDiscountAllocation[];
+}
+
+export interface MarketingConsent {
+  email?: "denied" | "granted" | "unknown";
+  updatedAt?: string | null;
+  source?: string | null;
 }
 
 export interface Notice {
@@ -305,6 +337,14 @@ export interface SessionEventData {
   orderId?: string | null;
 }
 
+/**
+ * The identity provider's view of this customer: who signed them in (read only).
+ */
+export interface ShopperIdentity {
+  issuer: string;
+  subject: string;
+}
+
 export interface TaxLine {
   name: string;
   rate: string;
@@ -341,6 +381,9 @@ export interface EventDataMap {
   "checkout.session.cancelled": SessionEventData;
   "checkout.session.completed": SessionEventData;
   "checkout.session.expired": SessionEventData;
+  "customer.created": CustomerEventData;
+  "customer.deleted": CustomerEventData;
+  "customer.updated": CustomerEventData;
   "order.created": OrderEventData;
   "order.disputed": DisputeEventData;
   "order.refunded": RefundEventData;
@@ -359,6 +402,9 @@ export const EVENT_TYPES = [
   "checkout.session.cancelled",
   "checkout.session.completed",
   "checkout.session.expired",
+  "customer.created",
+  "customer.deleted",
+  "customer.updated",
   "order.created",
   "order.disputed",
   "order.refunded",
