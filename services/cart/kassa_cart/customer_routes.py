@@ -6,13 +6,21 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from kassa_contract.common import Page
-from kassa_contract.customers import CreateCustomer, Customer, UpdateCustomer, UpdateSegments
+from kassa_contract.customers import (
+    CreateCustomer,
+    Customer,
+    ShopperAuth,
+    UpdateCustomer,
+    UpdateSegments,
+    UpdateShopperAuth,
+)
 from kassa_contract.errors import KassaError
 from kassa_platform.app import caller, runtime_of
 from kassa_platform.pagination import DEFAULT_LIMIT, Cursor, Limit, check_limit
-from litestar import Controller, Request, delete, get, patch, post
+from litestar import Controller, Request, delete, get, patch, post, put
 from litestar.params import FromPath, JSONBody, QueryParameter
 
+from . import customer_rows as rows
 from .service import CartModule, module_of
 
 READ = {"scope": "customers:read"}
@@ -79,4 +87,22 @@ class CustomerController(Controller):
         return await _module(request).customers.change_segments(caller(request).app_id, customer_id, data)
 
 
-ROUTES = [CustomerController]
+class ShopperAuthController(Controller):
+    """The application's shopper-auth setting: which identity provider's tokens (X-Shopper-Token) it trusts."""
+
+    path = "/api/v1/shopper-auth"
+    tags = ["customers"]
+
+    @get("/", operation_id="getShopperAuth", opt={"scope": "settings:read"})
+    async def get_setting(self, request: Request[Any, Any, Any]) -> ShopperAuth:
+        async with _module(request).db() as conn:
+            row = await rows.shopper_auth_of(conn, caller(request).app_id)
+        return ShopperAuth() if row is None else ShopperAuth(jwks_url=row.jwks_url, issuer=row.issuer,
+                                                             audience=row.audience, updated_at=row.updated_at)
+
+    @put("/", operation_id="updateShopperAuth", opt={"scope": "settings:write"})
+    async def put_setting(self, request: Request[Any, Any, Any], data: JSONBody[UpdateShopperAuth]) -> ShopperAuth:
+        return await _module(request).shoppers.update_setting(caller(request), data)
+
+
+ROUTES = [CustomerController, ShopperAuthController]

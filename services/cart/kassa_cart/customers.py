@@ -145,6 +145,11 @@ class CustomerService:
         await self._emit(conn, CUSTOMER_UPDATED, row.app_id, customer, version, now)
         return customer
 
+    async def claim_identity(self, conn: AsyncConnection, row: Any, identity: dict[str, str], now: datetime) -> None:
+        """A shopper whose verified email is this customer's signs in for the first time: the customer
+        is theirs from now on (issuer and subject recorded), with a `customer.updated` event."""
+        await self._updated(conn, row, identity, now)
+
     async def delete(self, app_id: str, customer_id: str) -> Customer:
         """The customer and its segments go; carts and orders keep the id they carried."""
         now = self.clock.now()

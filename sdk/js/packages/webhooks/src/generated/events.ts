@@ -44,6 +44,7 @@ export interface Cart {
   updatedAt: string;
   abandonedAt?: string | null;
   clientSecret?: string | null;
+  customer?: CartCustomer | null;
 }
 
 /**
@@ -85,6 +86,16 @@ export interface CartAddress {
   region?: string | null;
   postalCode?: string | null;
   phone?: string | null;
+}
+
+/**
+ * The customer a cart belongs to, as the cart shows it (taken when the customer was attached).
+ */
+export interface CartCustomer {
+  id: string;
+  email?: string | null;
+  firstName?: string | null;
+  lastName?: string | null;
 }
 
 /**
@@ -244,6 +255,7 @@ export interface Order {
   paymentId: string;
   createdAt: string;
   updatedAt: string;
+  customer?: CartCustomer | null;
 }
 
 export interface OrderEventData {
