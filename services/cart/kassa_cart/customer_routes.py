@@ -9,6 +9,7 @@ from kassa_contract.common import Page
 from kassa_contract.customers import (
     CreateCustomer,
     Customer,
+    CustomerVoucher,
     ShopperAuth,
     UpdateCustomer,
     UpdateSegments,
@@ -21,6 +22,7 @@ from litestar import Controller, Request, delete, get, patch, post, put
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from . import customer_rows as rows
+from .customer_vouchers import vouchers_of
 from .service import CartModule, module_of
 
 READ = {"scope": "customers:read"}
@@ -80,6 +82,13 @@ class CustomerController(Controller):
     @delete("/{customer_id:str}", operation_id="deleteCustomer", status_code=200, opt=WRITE)
     async def delete_customer(self, request: Request[Any, Any, Any], customer_id: FromPath[str]) -> Customer:
         return await _module(request).customers.delete(caller(request).app_id, customer_id)
+
+    @get("/{customer_id:str}/vouchers", operation_id="listCustomerVouchers", opt=READ)
+    async def vouchers(self, request: Request[Any, Any, Any], customer_id: FromPath[str]) -> dict[str, list[CustomerVoucher]]:
+        """The codes this customer may use now (generic codes they qualify for, codes assigned to them)."""
+        m = _module(request)
+        async with m.db() as conn:
+            return {"data": await vouchers_of(conn, caller(request).app_id, customer_id, m.clock.now())}
 
     @post("/{customer_id:str}/segments", operation_id="updateCustomerSegments", status_code=200, opt=WRITE)
     async def segments(self, request: Request[Any, Any, Any], customer_id: FromPath[str],

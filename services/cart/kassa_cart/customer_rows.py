@@ -15,10 +15,16 @@ import sqlalchemy as sa
 from kassa_contract.common import Page
 from kassa_contract.errors import KassaError
 from kassa_platform.pagination import decode_cursor, encode_cursor
+from kassa_promotions import model
+from kassa_promotions.store.campaigns import to_engine
+from kassa_promotions.store.tables import campaigns as promo_campaigns
+from kassa_promotions.store.tables import codes as promo_codes
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .tables import customer_segments, customers, shopper_auth
+
+P = promo_codes.c
 
 C = customers.c
 S = customer_segments.c
@@ -133,3 +139,35 @@ async def save_shopper_auth(conn: AsyncConnection, app_id: str, values: dict[str
     else:
         await conn.execute(shopper_auth.update().where(shopper_auth.c.app_id == app_id)
                            .values(updated_at=now, **values))
+
+
+# ---------------------------------------------------------------- vouchers
+
+_USABLE = ("created", "distributed", "assigned", "active", "reserved")
+
+
+async def voucher_candidates(conn: AsyncConnection, app_id: str, customer_id: str, email: str | None, *,
+                             limit: int) -> list[model.AppliedCode]:
+    """Codes of active code campaigns that may be this customer's: generic ones (active, assigned to
+    nobody) and those assigned to the customer's id or email, usable by status, with their campaign."""
+    owners = [customer_id] + ([email.lower()] if email else [])
+    mine = sa.func.lower(P.assigned_to).in_([o.lower() for o in owners])
+    query = (sa.select(P.code, P.status, P.usage_limit, P.uses, P.reserved_uses, P.balance, P.assigned_to,
+                       *[c.label(f"c_{c.name}") for c in promo_campaigns.c])
+             .join(promo_campaigns, promo_campaigns.c.id == P.campaign_id)
+             .where(P.app_id == app_id, promo_campaigns.c.active.is_(True), promo_campaigns.c.trigger == "code",
+                    P.status.in_(_USABLE),
+                    sa.or_(mine, sa.and_(P.assigned_to.is_(None), P.status == "active")))
+             .order_by(P.created_at.desc(), P.id.desc()).limit(limit))
+    found = []
+    for r in await conn.execute(query):
+        campaign = to_engine(_Row({c.name: getattr(r, f"c_{c.name}") for c in promo_campaigns.c}))
+        remaining = None if r.usage_limit is None else max(0, r.usage_limit - r.uses - r.reserved_uses)
+        found.append(model.AppliedCode(code=r.code, campaign=campaign, status=r.status, remaining_uses=remaining,
+                                       balance=r.balance, assigned_to=r.assigned_to))
+    return found
+
+
+class _Row:
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.__dict__.update(values)
