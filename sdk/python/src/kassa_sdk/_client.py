@@ -23,6 +23,7 @@ from .resources.api_keys import ApiKeys
 from .resources.application import ApplicationResource
 from .resources.carts import Carts
 from .resources.catalog import Products
+from .resources.customers import Customers, ShopperAuthResource
 from .resources.checkout import Checkout, PaymentMethods
 from .resources.embed_config import EmbedConfigResource
 from .resources.orders import Orders
@@ -58,6 +59,8 @@ class _Resources(Generic[M]):
         self.events: Events[M] = Events(client)
         self.api_keys: ApiKeys[M] = ApiKeys(client)
         self.application: ApplicationResource[M] = ApplicationResource(client)
+        self.customers: Customers[M] = Customers(client)
+        self.shopper_auth: ShopperAuthResource[M] = ShopperAuthResource(client)
 
 
 def _transport_error(exc: httpx.TransportError, request: httpx.Request | None) -> APIConnectionError:
