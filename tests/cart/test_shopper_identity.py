@@ -227,3 +227,18 @@ async def test_per_customer_limits_count_by_customer_id(tenant: Tenant) -> None:
     assert assert_envelope(refused, 422, "discount_invalid")["details"]["reason"] == "customer_limit_reached"
     stranger = await tenant.cart(lineItems=[{"variantId": variant}], customerEmail="first@example.com")
     assert (await tenant.post(f"/api/v1/carts/{stranger['id']}/discount-codes", {"code": "ONCE"})).status_code == 200
+
+
+async def test_a_token_once_verified_still_expires(tenant: Tenant, idp: IdentityProvider, jwks: JwksServer) -> None:
+    await configure(tenant, jwks, idp)
+    token = idp.token("kept", _now(tenant))  # valid for 600 s
+    assert (await _storefront_cart(tenant, token)).status_code == 201
+    assert (await _storefront_cart(tenant, token)).status_code == 201  # the process kept it verified
+    tenant.backend.clock.advance(seconds=700)
+    error = assert_envelope(await _storefront_cart(tenant, token), 401, "shopper_token_invalid")
+    assert error["details"]["reason"] == "expired"
+    # A customer deleted here is not served from the process's cache: the next token creates a new one.
+    fresh = idp.token("kept", _now(tenant))
+    first = (await _storefront_cart(tenant, fresh)).json()["customer"]["id"]
+    await tenant.delete(f"/api/v1/customers/{first}")
+    assert (await _storefront_cart(tenant, fresh)).json()["customer"]["id"] != first

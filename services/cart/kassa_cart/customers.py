@@ -67,6 +67,9 @@ class CustomerService:
     def __init__(self, db: Database, clock: Clock) -> None:
         self.db = db
         self.clock = clock
+        # Moves at every change or deletion of a customer in this process: caches of customers (the shopper
+        # identity's) drop what they kept from before.
+        self.generation = 0
 
     async def create(self, app_id: str, body: CreateCustomer) -> Customer:
         check_metadata(body.metadata)
@@ -138,6 +141,7 @@ class CustomerService:
             return await self._updated(conn, row, {}, now)
 
     async def _updated(self, conn: AsyncConnection, row: Any, values: dict[str, Any], now: datetime) -> Customer:
+        self.generation += 1
         version = row.version + 1
         await rows.update(conn, row.app_id, row.id, {**values, "version": version, "updated_at": now})
         fresh = await rows.fetch(conn, row.app_id, row.id)
@@ -159,6 +163,7 @@ class CustomerService:
                 raise _not_found(customer_id)
             customer = view(row, (await rows.segments_of(conn, app_id, [customer_id]))[customer_id])
             await rows.delete(conn, app_id, customer_id)
+            self.generation += 1
             await self._emit(conn, CUSTOMER_DELETED, app_id, customer, row.version + 1, now)
         return customer
 

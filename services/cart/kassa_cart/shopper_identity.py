@@ -11,6 +11,11 @@ The JWKS is cached per URL; an unknown `kid` refetches it, at most once per REFE
 expires after CACHE_SECONDS, so a rotation is seen either way: new keys at their first token, removed
 keys at the next fetch.
 
+A shopper sends the same token with every cart write until it expires, so a process keeps the
+tokens it verified (until their `exp`, re-checked at every use against the clock) and a subject's
+customer for a few seconds: a cart write with a token then costs a dictionary lookup, not a
+signature check and a query (bench/cart_load.py --shopper-token).
+
 A customer is identified by the token's issuer and subject. The first token of a subject creates the
 customer (or claims the customer with that email when the token says the email is verified and that
 customer has no identity yet); an unverified email is never stored on a customer.
@@ -40,6 +45,8 @@ CACHE_SECONDS = 600  # a JWKS is refetched at the latest after this
 REFETCH_SECONDS = 30  # an unknown kid refetches at most this often per JWKS URL
 CONFIG_SECONDS = 10  # how long a process keeps an application's setting (its own changes: at once)
 LEEWAY_SECONDS = 30  # clock skew allowed on exp / nbf
+CUSTOMER_SECONDS = 5  # how long a process keeps a subject's customer (its own changes: at once)
+MAX_CACHED = 10_000  # verified tokens and subjects kept per process (then the caches start over)
 FETCH_TIMEOUT = httpx.Timeout(5.0)
 MAX_JWKS_BYTES = 256 * 1024
 
@@ -159,6 +166,8 @@ class Shopper:
     first_name: str | None = None
     last_name: str | None = None
     locale: str | None = None
+    expires: float = 0.0
+    not_before: float | None = None
 
 
 class ShopperIdentity:
@@ -170,6 +179,8 @@ class ShopperIdentity:
         self.customers = customers
         self.jwks = JwksCache(clock, fetch)
         self._config: dict[str, tuple[float, ShopperAuth]] = {}
+        self._tokens: dict[tuple[str, str, str], Shopper] = {}  # (app, setting, token) -> verified shopper
+        self._customers: dict[tuple[str, str, str], tuple[float, int, CartCustomer]] = {}
 
     # ---------------------------------------------------------------- the setting
 
@@ -208,6 +219,25 @@ class ShopperIdentity:
         if not config.configured:
             raise _refused("This application accepts no shopper tokens: set its shopper auth (jwksUrl, issuer, "
                            "audience) first", "not_configured")
+        key = (app_id, f"{config.jwks_url}|{config.issuer}|{config.audience}", token)
+        known = self._tokens.get(key)
+        if known is not None:
+            self._check_times(known.expires, known.not_before)
+            return known
+        shopper = await self._verify(config, token)
+        if len(self._tokens) >= MAX_CACHED:
+            self._tokens.clear()
+        self._tokens[key] = shopper
+        return shopper
+
+    def _check_times(self, exp: Any, nbf: Any) -> None:
+        now = self.clock.timestamp()
+        if not isinstance(exp, int | float) or now > exp + LEEWAY_SECONDS:
+            raise _refused("The shopper token has expired", "expired")
+        if nbf is not None and (not isinstance(nbf, int | float) or now < nbf - LEEWAY_SECONDS):
+            raise _refused("The shopper token is not valid yet", "not_yet_valid")
+
+    async def _verify(self, config: ShopperAuth, token: str) -> Shopper:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -235,12 +265,8 @@ class ShopperIdentity:
             raise _refused("The shopper token's signature does not verify", "signature") from None
         except jwt.PyJWTError as exc:
             raise _refused(f"The shopper token is invalid: {exc}", "invalid") from None
-        now = self.clock.timestamp()
         exp, nbf = claims.get("exp"), claims.get("nbf")
-        if not isinstance(exp, int | float) or now > exp + LEEWAY_SECONDS:
-            raise _refused("The shopper token has expired", "expired")
-        if nbf is not None and (not isinstance(nbf, int | float) or now < nbf - LEEWAY_SECONDS):
-            raise _refused("The shopper token is not valid yet", "not_yet_valid")
+        self._check_times(exp, nbf)
         subject = claims.get("sub")
         if not isinstance(subject, str) or not subject or len(subject) > 255:
             raise _refused("The shopper token names no subject", "subject")
@@ -249,11 +275,24 @@ class ShopperIdentity:
         return Shopper(issuer=claims["iss"], subject=subject,
                        email=email.strip() if isinstance(email, str) and "@" in email and len(email) <= 254 else None,
                        first_name=_text(claims.get("given_name")), last_name=_text(claims.get("family_name")),
-                       locale=locale if isinstance(locale, str) and is_locale(locale) else None)
+                       locale=locale if isinstance(locale, str) and is_locale(locale) else None,
+                       expires=exp, not_before=nbf)
 
     async def customer(self, app_id: str, token: str) -> CartCustomer:
         """The customer of a verified token: found by issuer and subject, created at their first token."""
         shopper = await self.verify(app_id, token)
+        key = (app_id, shopper.issuer, shopper.subject)
+        cached = self._customers.get(key)
+        if cached is not None and cached[0] > self.clock.timestamp() and cached[1] == self.customers.generation:
+            return cached[2]
+        generation = self.customers.generation
+        customer = await self._customer_of(app_id, shopper)
+        if len(self._customers) >= MAX_CACHED:
+            self._customers.clear()
+        self._customers[key] = (self.clock.timestamp() + CUSTOMER_SECONDS, generation, customer)
+        return customer
+
+    async def _customer_of(self, app_id: str, shopper: Shopper) -> CartCustomer:
         async with self.db() as conn:
             row = await rows.fetch_by_identity(conn, app_id, shopper.issuer, shopper.subject)
         if row is not None:
