@@ -242,3 +242,15 @@ async def test_a_token_once_verified_still_expires(tenant: Tenant, idp: Identity
     first = (await _storefront_cart(tenant, fresh)).json()["customer"]["id"]
     await tenant.delete(f"/api/v1/customers/{first}")
     assert (await _storefront_cart(tenant, fresh)).json()["customer"]["id"] != first
+
+
+async def test_concurrent_first_tokens_of_a_subject_make_one_customer(pg_tenant: Tenant, idp: IdentityProvider,
+                                                                      jwks: JwksServer) -> None:
+    import asyncio
+
+    await configure(pg_tenant, jwks, idp)
+    token = idp.token("racer", _now(pg_tenant), email=f"r.{uuid.uuid4().hex[:6]}@example.com", email_verified=True)
+    answers = await asyncio.gather(*(_storefront_cart(pg_tenant, token) for _ in range(8)))
+    assert [a.status_code for a in answers] == [201] * 8, [a.text for a in answers if a.status_code != 201]
+    assert len({a.json()["customer"]["id"] for a in answers}) == 1
+    assert len((await pg_tenant.get("/api/v1/customers")).json()["data"]) == 1

@@ -302,7 +302,9 @@ class ShopperIdentity:
                 async with transaction(self.db) as conn:
                     return await self._first_token(conn, app_id, shopper)
             except KassaError as exc:
-                if exc.code != "conflict":
+                # A concurrent first token of this subject inserted first (its email may be the constraint
+                # that tripped); or another customer took the email meanwhile: look again, then retry.
+                if exc.code not in ("conflict", "customer_email_taken"):
                     raise
             async with self.db() as conn:
                 row = await rows.fetch_by_identity(conn, app_id, shopper.issuer, shopper.subject)
