@@ -254,3 +254,11 @@ async def test_concurrent_first_tokens_of_a_subject_make_one_customer(pg_tenant:
     assert [a.status_code for a in answers] == [201] * 8, [a.text for a in answers if a.status_code != 201]
     assert len({a.json()["customer"]["id"] for a in answers}) == 1
     assert len((await pg_tenant.get("/api/v1/customers")).json()["data"]) == 1
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:9/jwks.json", "https://", "http://[::1"])
+async def test_an_unreachable_jwks_refuses_the_token(tenant: Tenant, idp: IdentityProvider, url: str) -> None:
+    await tenant.put("/api/v1/shopper-auth", {"jwksUrl": url, "issuer": idp.issuer, "audience": idp.audience})
+    error = assert_envelope(await _storefront_cart(tenant, idp.token("s", _now(tenant))), 401,
+                            "shopper_token_invalid")
+    assert error["details"]["reason"] == "jwks_unavailable"

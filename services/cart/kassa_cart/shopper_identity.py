@@ -124,7 +124,7 @@ class JwksCache:
                 body = await self.fetch(url)
                 self.fetches += 1
                 keys = parse_jwks(body)
-            except (httpx.HTTPError, ValueError, jwt.PyJWTError):
+            except (httpx.HTTPError, httpx.InvalidURL, ValueError, jwt.PyJWTError):
                 if force and entry.fetched_at is None:
                     raise _refused("The identity provider's keys could not be fetched", "jwks_unavailable") from None
                 return  # keep the keys we have
@@ -148,12 +148,16 @@ def parse_jwks(body: bytes) -> dict[str, _Key]:
 
 
 async def fetch_jwks(url: str) -> bytes:
+    """The JWKS document at `url`: no redirects, at most MAX_JWKS_BYTES read."""
     async with httpx.AsyncClient(timeout=FETCH_TIMEOUT, follow_redirects=False) as client:
-        response = await client.get(url, headers={"accept": "application/json"})
-        response.raise_for_status()
-        if len(response.content) > MAX_JWKS_BYTES:
-            raise ValueError("JWKS too large")
-        return response.content
+        async with client.stream("GET", url, headers={"accept": "application/json"}) as response:
+            response.raise_for_status()
+            body = bytearray()
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > MAX_JWKS_BYTES:
+                    raise ValueError("JWKS too large")
+            return bytes(body)
 
 
 @dataclass(frozen=True)
