@@ -262,3 +262,20 @@ async def test_an_unreachable_jwks_refuses_the_token(tenant: Tenant, idp: Identi
     error = assert_envelope(await _storefront_cart(tenant, idp.token("s", _now(tenant))), 401,
                             "shopper_token_invalid")
     assert error["details"]["reason"] == "jwks_unavailable"
+
+
+async def test_first_order_offers_know_the_customer_by_id(tenant: Tenant) -> None:
+    import sqlalchemy as sa
+    from kassa_cart.tables import carts
+
+    await campaign(tenant, trigger="automatic", name="First order", reward={"type": "fixed_off", "amounts": {"EUR": 300}},
+                   rules={"firstOrderOnly": True})
+    variant = await tenant.variant({"EUR": 3000})
+    customer = (await tenant.post("/api/v1/customers", {})).json()  # no email at all
+    first = await tenant.cart(lineItems=[{"variantId": variant}], customerId=customer["id"])
+    assert first["discountTotal"] == 300
+    async with transaction(tenant.backend.runtime.db) as conn:  # as if it became an order
+        await conn.execute(sa.update(carts).where(carts.c.id == first["id"]).values(status="converted"))
+    second = await tenant.cart(lineItems=[{"variantId": variant}], customerId=customer["id"],
+                               customerEmail=f"new.{uuid.uuid4().hex[:6]}@example.com")
+    assert second["discountTotal"] == 0  # a new email does not make a returning customer new

@@ -38,7 +38,7 @@ async def vouchers_of(conn: AsyncConnection, app_id: str, customer_id: str, now)
         raise KassaError("customer_not_found", f"No customer {customer_id}")
     segments = frozenset((await rows.segments_of(conn, app_id, [customer_id]))[customer_id])
     usage = await customer_usage(conn, app_id, customer_id)
-    first_order = bool(row.email) and not await has_ordered(conn, app_id, row.email, None)
+    first_order = not await has_ordered(conn, app_id, row.email, None, customer_id)
     customer = Customer(id=customer_id, email=row.email, segments=segments, usage=usage, is_first_order=first_order)
     found: list[CustomerVoucher] = []
     for code in await rows.voucher_candidates(conn, app_id, customer_id, row.email, limit=MAX_VOUCHERS):

@@ -58,9 +58,9 @@ async def evaluate_cart(conn: AsyncConnection, store: CodeStore, *, app_id: str,
     if customer_id and (campaigns.has_segment_rules or any(a.campaign.rules.segments or a.campaign.rules.exclude_segments
                                                            for a in applied)):
         segments = await customer_segments_of(conn, app_id, customer_id)
-    first_order = False  # unknown (no email) fails closed, as the engine expects
-    if email and (campaigns.has_first_order_rules or any(a.campaign.rules.first_order_only for a in applied)):
-        first_order = not await has_ordered(conn, app_id, email, cart_id)
+    first_order = False  # unknown (no email, no customer) fails closed, as the engine expects
+    if who and (campaigns.has_first_order_rules or any(a.campaign.rules.first_order_only for a in applied)):
+        first_order = not await has_ordered(conn, app_id, email, cart_id, customer_id)
     evaluation = campaigns.evaluate(cart, now=now, codes=applied,
                                     customer=Customer(id=customer_id, email=email, usage=usage, segments=segments,
                                                       is_first_order=first_order))
@@ -72,14 +72,23 @@ async def evaluate_cart(conn: AsyncConnection, store: CodeStore, *, app_id: str,
     return result
 
 
-async def has_ordered(conn: AsyncConnection, app_id: str, email: str, cart_id: str | None) -> bool:
-    """Whether this email placed an order before: every order converts exactly one cart, so the
-    cart service's converted carts are the customer's orders (no call to the checkout service)."""
-    query = (sa.select(carts.c.id).where(carts.c.app_id == app_id, carts.c.status == "converted",
-                                         sa.func.lower(carts.c.customer_email) == email.lower()).limit(1))
-    if cart_id is not None:
-        query = query.where(carts.c.id != cart_id)
-    return (await conn.execute(query)).first() is not None
+async def has_ordered(conn: AsyncConnection, app_id: str, email: str | None, cart_id: str | None,
+                      customer_id: str | None = None) -> bool:
+    """Whether this customer (by id, then by email) placed an order before: every order converts exactly
+    one cart, so the cart service's converted carts are the customer's orders (no call to the checkout
+    service)."""
+    conditions = []
+    if customer_id:
+        conditions.append(carts.c.customer_id == customer_id)
+    if email:
+        conditions.append(sa.func.lower(carts.c.customer_email) == email.lower())
+    for condition in conditions:  # one index probe each (an OR would not use the partial index on email)
+        query = sa.select(carts.c.id).where(carts.c.app_id == app_id, carts.c.status == "converted", condition).limit(1)
+        if cart_id is not None:
+            query = query.where(carts.c.id != cart_id)
+        if (await conn.execute(query)).first() is not None:
+            return True
+    return False
 
 
 async def customer_usage(conn: AsyncConnection, app_id: str, customer: str) -> dict[str, int]:
