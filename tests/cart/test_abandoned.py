@@ -19,7 +19,7 @@ from kassa_platform.signed_tokens import sign_token
 
 from tests.cart.conftest import abandonment_rows, events_of, filled_cart, sweep_for
 from tests.conftest import ADDRESS_DE, Backend, Tenant, make_tenant
-from tests.platform.test_errors_and_health import assert_envelope
+from tests.support.envelopes import assert_envelope
 
 DAY = 1440
 

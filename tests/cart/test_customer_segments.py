@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import uuid
 
-from tests.cart.test_promotions_api import campaign
 from tests.conftest import Tenant
+from tests.support.campaigns import campaign
 from tests.support.jwks import IdentityProvider, JwksServer, SigningKey, configure
 
 

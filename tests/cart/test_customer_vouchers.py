@@ -6,9 +6,9 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from tests.cart.test_promotions_api import campaign, code
 from tests.conftest import Tenant
-from tests.platform.test_errors_and_health import assert_envelope
+from tests.support.campaigns import campaign, code
+from tests.support.envelopes import assert_envelope
 
 REWARD = {"type": "fixed_off", "amounts": {"EUR": 500}}
 

@@ -9,7 +9,7 @@ import pytest
 
 from tests.cart.conftest import events_of
 from tests.conftest import Tenant, make_tenant
-from tests.platform.test_errors_and_health import assert_envelope
+from tests.support.envelopes import assert_envelope
 
 PATH = "/api/v1/customers"
 

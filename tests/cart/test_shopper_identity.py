@@ -15,9 +15,9 @@ from kassa_platform.db import transaction
 from kassa_promotions.store.redemptions import RedemptionStore, ReservationRequest
 
 from tests.cart.conftest import events_of
-from tests.cart.test_promotions_api import campaign, code
 from tests.conftest import Tenant, make_tenant
-from tests.platform.test_errors_and_health import assert_envelope
+from tests.support.campaigns import campaign, code
+from tests.support.envelopes import assert_envelope
 from tests.support.jwks import IdentityProvider, JwksServer, SigningKey, configure
 
 

@@ -25,7 +25,7 @@ from litestar import Request, post
 from litestar.params import JSONBody
 
 from tests.conftest import Tenant
-from tests.platform.test_errors_and_health import assert_envelope
+from tests.support.envelopes import assert_envelope
 
 
 class Crash(BaseException):

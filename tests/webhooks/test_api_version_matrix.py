@@ -19,8 +19,8 @@ from svix.webhooks import Webhook, WebhookVerificationError
 from tests.conftest import ADDRESS_DE
 from tests.webhooks.conftest import Merchant, Webhooks, make_merchant
 from tests.webhooks.receiver import Receiver
+from tests.support.cards import OK_CARD
 
-OK_CARD = {"type": "card", "card": {"number": "4242424242424242", "expMonth": 12, "expYear": 2030, "cvc": "123"}}
 PROVIDER_FIELD = {FIRST_VERSION: "connector", LATEST_VERSION: "provider"}
 
 

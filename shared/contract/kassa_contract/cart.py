@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from msgspec import Meta
 
@@ -120,7 +120,7 @@ class LineItem(Model):
     tax_class: str
     categories: list[str]
     custom: bool
-    metadata: dict | None = None
+    metadata: dict[str, Any] | None = None
     discount_allocations: list[LineDiscountAllocation] = []
 
 
@@ -173,7 +173,7 @@ class Cart(Model):
     tax_total: int
     total: int
     item_count: int
-    metadata: dict | None
+    metadata: dict[str, Any] | None
     created_at: datetime
     updated_at: datetime
     abandoned_at: datetime | None = None
@@ -222,7 +222,7 @@ class Variant(Model):
     sku: str
     name: str
     prices: dict[str, int]
-    metadata: dict | None = None
+    metadata: dict[str, Any] | None = None
 
 
 class Product(Model):
@@ -233,7 +233,7 @@ class Product(Model):
     tax_class: str
     active: bool
     variants: list[Variant]
-    metadata: dict | None
+    metadata: dict[str, Any] | None
     created_at: datetime
 
 

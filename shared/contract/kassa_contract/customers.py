@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from msgspec import Meta
 
@@ -101,7 +101,7 @@ class Customer(Model):
     phone: str | None
     locale: str | None
     external_id: str | None
-    metadata: dict | None
+    metadata: dict[str, Any] | None
     segments: list[str]
     marketing_consent: MarketingConsent
     created_at: datetime

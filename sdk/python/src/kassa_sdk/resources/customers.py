@@ -20,7 +20,7 @@ from kassa_contract.customers import (
     UpdateShopperAuth,
 )
 
-from .._base import M, Call, RequestOptions, Resource, operation, paginated, returns, returns_list, returns_page
+from .._base import Call, M, RequestOptions, Resource, operation, paginated, returns, returns_list, returns_page
 from ._util import iso, listed, seg
 
 CUSTOMERS = "/api/v1/customers"
