@@ -139,3 +139,13 @@ async def test_scopes(tenant: Tenant) -> None:
     carts_only = await tenant.scoped_key(["carts:read"])
     assert_envelope(await tenant.get(PATH, key=carts_only), 403, "forbidden")
     assert_envelope(await tenant.get(PATH, key=tenant.publishable_key), 403, "forbidden")
+
+
+async def test_create_is_idempotent(tenant: Tenant) -> None:
+    body, key = {"email": _email()}, {"Idempotency-Key": f"cus-{uuid.uuid4().hex}"}
+    first = await tenant.post(PATH, body, headers=key)
+    again = await tenant.post(PATH, body, headers=key)
+    assert first.status_code == again.status_code == 201 and again.json()["id"] == first.json()["id"]
+    assert again.headers.get("idempotent-replayed") == "true"
+    assert len(await events_of(tenant, "customer.created")) == 1
+    assert_envelope(await tenant.post(PATH, {"email": _email()}, headers=key), 409, "idempotency_key_reused")

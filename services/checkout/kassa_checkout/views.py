@@ -16,7 +16,8 @@ class OrderDocument(msgspec.Struct, rename="camel", kw_only=True):
     shipping_method: SelectedShippingMethod | None = None
     tax_lines: list[TaxLine] = []
     taxes_included: bool = False
-    customer: CartCustomer | None = None  # the cart's customer at conversion
+    # The cart's customer at conversion: personal data (email, names) that erasure must find here too.
+    customer: CartCustomer | None = None
 
 
 def session_view(row: Any, base_url: str, *, client_secret: str | None = None) -> CheckoutSession:
