@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CustomerEmailTakenError, CustomerNotFoundError, Kassa, type Customer } from '@kassa/js';
-import { server } from './helpers.js';
+import { server, storefront } from './helpers.js';
 
 test('customers: create, update, segments, list, vouchers, delete; a cart names its customer', async () => {
   const admin = server();
@@ -50,4 +50,36 @@ test('the storefront client sends the shopper token with cart creates and update
   kassa.setShopperToken('token-3');
   await kassa.carts.create({ currency: 'EUR' });
   assert.deepEqual(seen.map((s) => s.token), ['token-1', 'token-1', null, 'token-2', null, 'token-3']);
+});
+
+test('a storefront cart with a shopper token belongs to the signed-in shopper (a JWKS served by this test)', async () => {
+  const { generateKeyPairSync, sign } = await import('node:crypto');
+  const { createServer } = await import('node:http');
+  const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const jwk = { ...publicKey.export({ format: 'jwk' }), kid: 'js-test', use: 'sig', alg: 'ES256' };
+  const jwks = createServer((_, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ keys: [jwk] }));
+  });
+  await new Promise<void>((resolve) => jwks.listen(0, '127.0.0.1', resolve));
+  try {
+    const port = (jwks.address() as { port: number }).port;
+    const issuer = `https://id-${Math.random().toString(36).slice(2, 8)}.example/`;
+    await server().shopperAuth.update({ jwksUrl: `http://127.0.0.1:${port}/jwks.json`, issuer, audience: 'js-shop' });
+    const b64 = (value: object | Buffer) =>
+      (Buffer.isBuffer(value) ? value : Buffer.from(JSON.stringify(value))).toString('base64url');
+    const now = Math.floor(Date.now() / 1000);
+    const input = `${b64({ alg: 'ES256', kid: 'js-test', typ: 'JWT' })}.${b64({
+      iss: issuer, aud: 'js-shop', sub: 'js-shopper', iat: now, exp: now + 600 })}`;
+    const signature = sign('sha256', Buffer.from(input), { key: privateKey, dsaEncoding: 'ieee-p1363' });
+    const shop = storefront({ shopperToken: `${input}.${b64(signature)}` });
+    const cart = await shop.carts.create({ currency: 'EUR' });
+    assert.match(cart.customer?.id ?? '', /^cus_/);
+    const again = await shop.carts.create({ currency: 'EUR' });
+    assert.equal(again.customer?.id, cart.customer?.id, 'the same shopper, the same customer');
+    shop.setShopperToken(null);
+    assert.equal((await shop.carts.create({ currency: 'EUR' })).customer, null, 'signed out: a guest cart');
+  } finally {
+    jwks.close();
+  }
 });
