@@ -13,6 +13,11 @@ the API of ONE cart server process (`python -m kassa.cli serve cart`, killed at 
    each looping create cart -> add 3 lines -> select shipping -> get, for --duration seconds;
 3. open loop: flows started on a fixed schedule at half the closed loop's flow rate.
 
+With --shopper-token instead: the server CPU of a cart write (PATCH /api/v1/carts/{id}) with a
+shopper token (X-Shopper-Token: an RS256 JWT whose JWKS a loopback server in this process
+serves) against the same write without one, closed loop, one phase each; target: the token costs
+<= 0.3 ms more server CPU per write (the JWKS and the verified token cached, as in steady state).
+
 Targets: cart mutations/s >= 35% of pgbench TPS; add_line p99 < 25 ms at half load. A missed
 target prints MISSED, any non-2xx response is reported loudly, and the exit code is 0 whenever
 the run completes. The CPU figures read /proc (Linux).
@@ -155,6 +160,146 @@ async def _drive(p: Phase) -> dict:
             "flows": flows, "launched": launched, "duration": p.duration, "cpu": cpu}
 
 
+# ---------------------------------------------------------------- shopper tokens: the cost of a token per write
+
+TARGET_TOKEN_CPU_MS = 0.3
+
+
+@dataclass(frozen=True)
+class UpdatePhase:
+    base_url: str
+    key: str
+    carts: list[str]
+    server_pid: int
+    duration: float
+    warmup: float
+    token: str | None
+
+
+def drive_updates(phase: UpdatePhase) -> dict:
+    """Driver process: each client PATCHes its own cart in a closed loop; server CPU over the window."""
+    return uvloop.run(_drive_updates(phase))
+
+
+async def _drive_updates(p: UpdatePhase) -> dict:
+    t0 = time.perf_counter()
+    m0, m1 = t0 + p.warmup, t0 + p.warmup + p.duration
+    recorder = Recorder(("update",), m0, m1)
+    headers = {"Authorization": f"Bearer {p.key}", **({"X-Shopper-Token": p.token} if p.token else {})}
+    clients = [LeanClient(p.base_url, headers, timeout=30) for _ in p.carts]
+    marks: dict[str, dict[str, float]] = {}
+
+    async def mark(name: str, at: float) -> None:
+        await asyncio.sleep(max(0.0, at - time.perf_counter()))
+        marks[name] = cpu_snapshot(p.server_pid)
+
+    async def loop(client: LeanClient, cart_id: str) -> None:
+        n = 0
+        while time.perf_counter() < m1:
+            n += 1
+            try:
+                await recorder.call(client, "update", "PATCH", f"/api/v1/carts/{cart_id}", {"metadata": {"n": str(n)}})
+            except RequestFailed:
+                pass
+
+    markers = [asyncio.create_task(mark("start", m0)), asyncio.create_task(mark("end", m1))]
+    try:
+        await asyncio.gather(*(loop(c, cart) for c, cart in zip(clients, p.carts, strict=True)))
+        await asyncio.gather(*markers)
+    finally:
+        await asyncio.gather(*(client.aclose() for client in clients))
+    cpu = {k: marks["end"][k] - marks["start"][k] for k in marks["start"]} if marks["start"] else {}
+    return {"latencies": recorder.latencies, "errors": dict(recorder.errors), "examples": recorder.examples,
+            "cpu": cpu, "duration": p.duration}
+
+
+class _Jwks:
+    """An identity provider's JWKS (one RSA key) on a loopback port of this process, and a token it signs."""
+
+    def __init__(self) -> None:
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        import jwt
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        from jwt.algorithms import RSAAlgorithm
+
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        body = json.dumps({"keys": [{**RSAAlgorithm.to_jwk(self.key.public_key(), as_dict=True), "kid": "bench",
+                                     "use": "sig", "alg": "RS256"}]}).encode()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/jwks.json"
+        now = int(time.time())
+        self.token = jwt.encode({"iss": "https://id.bench/", "aud": "bench-shop", "sub": "bench-shopper",
+                                 "email": "bench@example.com", "email_verified": True, "iat": now,
+                                 "exp": now + 3600}, self.key, algorithm="RS256", headers={"kid": "bench"})
+
+
+def run_shopper_token(base_url: str, key: str, variants: list[str], server_pid: int, clients: int,
+                      duration: float, warmup: float) -> None:
+    import httpx
+
+    jwks = _Jwks()
+    with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {key}"}, timeout=10) as http:
+        r = http.put("/api/v1/shopper-auth", json={"jwksUrl": jwks.url, "issuer": "https://id.bench/",
+                                                   "audience": "bench-shop"})
+        if not r.is_success:
+            raise SystemExit(f"PUT /api/v1/shopper-auth -> {r.status_code}: {r.text}")
+
+        def carts() -> list[str]:
+            made = []
+            for _ in range(clients):
+                answer = http.post("/api/v1/carts", json={"currency": "EUR", "shippingAddress": ADDRESS,
+                                                         "lineItems": [{"variantId": v} for v in variants]})
+                if not answer.is_success:
+                    raise SystemExit(f"POST /api/v1/carts -> {answer.status_code}: {answer.text}")
+                made.append(answer.json()["id"])
+            return made
+
+        plain_carts, token_carts = carts(), carts()
+    print("Kassa cart write with and without a shopper token")
+    print(f"  server   1 process (`kassa serve cart`) at {base_url}; JWKS on {jwks.url}")
+    print(f"  driver   separate process, {clients} connections, each PATCHing its own cart "
+          f"(metadata), {warmup:.0f} s warm-up, {duration:.0f} s per phase")
+    results = {}
+    with get_context("spawn").Pool(1) as driver:
+        for name, cart_ids, token in (("without token", plain_carts, None), ("with token", token_carts, jwks.token)):
+            print(f"\nRunning {name} ...", flush=True)
+            results[name] = driver.apply(drive_updates, (UpdatePhase(base_url, key, cart_ids, server_pid, duration,
+                                                                     warmup, token),))
+    jwks.httpd.shutdown()
+    print(f"\n  {'phase':<16}{'writes':>9}{'per s':>10}{'p50 ms':>10}{'p99 ms':>10}{'server CPU ms/write':>22}")
+    per_write = {}
+    for name, r in results.items():
+        lat = r["latencies"]["update"]
+        per_write[name] = 1000 * r["cpu"].get("server", float("nan")) / len(lat) if lat else float("nan")
+        print(f"  {name:<16}{len(lat):>9}{len(lat) / duration:>10.1f}{pct(lat, 50):>10.2f}{pct(lat, 99):>10.2f}"
+              f"{per_write[name]:>22.3f}")
+        if r["errors"]:
+            print_failures(sum(r["errors"].values()), r["errors"], r["examples"])
+    extra = per_write["with token"] - per_write["without token"]
+    print("\nSummary")
+    print(f"  {'extra server CPU per write with a token (ms)':<48}{extra:>8.3f}   target <= {TARGET_TOKEN_CPU_MS} ms"
+          f"   {'met' if extra <= TARGET_TOKEN_CPU_MS else 'MISSED'}")
+    n_errors = sum(sum(r["errors"].values()) for r in results.values())
+    print(f"  {'errors (non-2xx or transport)':<48}{n_errors:>8}   "
+          f"{'none' if not n_errors else '!!! RUN HAD ERRORS: FIGURES NOT VALID !!!'}")
+
+
 # ---------------------------------------------------------------- report
 
 
@@ -182,6 +327,8 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=64, help="closed-loop clients and connections (default 64)")
     parser.add_argument("--quick", action="store_true", help="5 s phases, to check that everything works")
     parser.add_argument("--campaigns", type=int, default=0, help="active automatic campaigns to seed (default 0)")
+    parser.add_argument("--shopper-token", action="store_true",
+                        help="instead: server CPU of a cart write with a shopper token against one without")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so that `finally` stops the server
     duration = 5.0 if args.quick else args.duration
@@ -198,6 +345,9 @@ def main() -> int:
     base_url = server.base
     try:
         variants, method_id = seed(base_url, key, args.campaigns)
+        if args.shopper_token:
+            run_shopper_token(base_url, key, variants, server.pid, min(args.clients, 16), duration, warmup)
+            return 0
         print("Kassa cart service load benchmark")
         print(f"  server   1 process (`kassa serve cart`, uvicorn + uvloop) at {base_url}")
         print(f"           its log: {tmp / 'server.log'}")

@@ -82,3 +82,18 @@ async def test_a_partial_refund_keeps_promotion_usage_unless_asked(shop: Shop) -
     given = (await t.post(f"/api/v1/orders/{order['id']}/refunds", {"amount": 100, "restorePromotions": True})).json()
     assert given["promotionsRestored"] is True
     assert (await t.get(f"/api/v1/campaigns/{camp['id']}/stats")).json()["uses"] == 0
+
+
+async def test_an_order_carries_the_carts_customer(shop: Shop) -> None:
+    customer = (await shop.t.post("/api/v1/customers", {"email": "buyer@example.com", "firstName": "Bea"})).json()
+    cart = await shop.cart(customerId=customer["id"])
+    made = await shop.session(cart["id"])
+    done = await shop.complete(made["id"])
+    assert done.status_code == 200, done.text
+    order = (await shop.t.get(f"/api/v1/orders/{done.json()['orderId']}")).json()
+    assert order["customer"] == {"id": customer["id"], "email": "buyer@example.com", "firstName": "Bea",
+                                 "lastName": None}
+    [created] = [e for e in await shop.events("order.created") if e["data"]["orderId"] == order["id"]]
+    assert created["data"]["order"]["customer"]["id"] == customer["id"]
+    guest = await _order(shop)
+    assert guest["customer"] is None

@@ -28,7 +28,8 @@ async def test_preflight_of_a_browser_route_is_allowed_from_any_origin(backend: 
         assert answer.headers["access-control-allow-origin"] == origin
         assert answer.headers["access-control-allow-methods"] == method
         allowed = {h.strip().lower() for h in answer.headers["access-control-allow-headers"].split(",")}
-        assert {"authorization", "content-type", "idempotency-key", "x-cart-secret", "x-checkout-secret"} <= allowed
+        assert {"authorization", "content-type", "idempotency-key", "x-cart-secret", "x-checkout-secret",
+                "x-shopper-token"} <= allowed
         assert int(answer.headers["access-control-max-age"]) > 0
         assert "Origin" in answer.headers["vary"]
 

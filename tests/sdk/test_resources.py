@@ -440,3 +440,30 @@ async def test_payment_settings_and_a_headless_stripe_checkout(api: Any, api_sho
 
     back = await api.payment_settings.update(provider="test")
     assert (back.provider, back.secret_key_last4, back.webhook_url) == ("test", None, None)
+
+
+async def test_customers(api: Any, api_shop: Shop) -> None:
+    from kassa_sdk.types import MarketingConsentInput
+
+    email = f"sdk.{uuid.uuid4().hex[:8]}@example.com"
+    made = await api.customers.create(email=email, first_name="Sam", segments=["a"], external_id=sku(),
+                                      marketing_consent=MarketingConsentInput(email="granted", source="sdk"))
+    assert made.id.startswith("cus_") and made.segments == ["a"] and made.marketing_consent.email == "granted"
+    assert (await api.customers.retrieve(made.id)).email == email
+    changed = await api.customers.update(made.id, last_name="Smith", first_name=None)
+    assert (changed.first_name, changed.last_name, changed.email) == (None, "Smith", email)
+    assert (await api.customers.update_segments(made.id, add=["vip"], remove=["a"])).segments == ["vip"]
+    assert [c.id for c in await every(await api.customers.list(segment="vip", limit=1))] == [made.id]
+    assert [c.id for c in (await api.customers.list(email=email.upper())).data] == [made.id]
+    assert await api.customers.list_vouchers(made.id) == []
+    with pytest.raises(kassa_sdk.CustomerEmailTakenError):
+        await api.customers.create(email=email)
+    cart = await api.carts.create(currency="EUR", customer_id=made.id)
+    assert cart.customer is not None and cart.customer.id == made.id
+    assert (await api.carts.update(cart.id, customer_id=None)).customer is None
+    setting = await api.shopper_auth.update(jwks_url="https://id.example/jwks", issuer="https://id.example/",
+                                            audience="web")
+    assert (await api.shopper_auth.retrieve()).audience == setting.audience == "web"
+    assert (await api.customers.delete(made.id)).id == made.id
+    with pytest.raises(kassa_sdk.CustomerNotFoundError):
+        await api.customers.retrieve(made.id)

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from kassa_contract import checkout, events, webhooks
+from kassa_contract import checkout, customers, events, webhooks
 from svix.webhooks import Webhook, WebhookVerificationError as SvixError
 
 import kassa_sdk
@@ -132,8 +132,8 @@ async def test_during_a_rotation_both_secrets_verify(shop: Shop, receiver: Recei
 
 
 def test_every_event_type_of_the_contract_has_a_class_and_unknown_types_still_decode() -> None:
-    constants = {value for module in (events, checkout, webhooks) for name, value in inspect.getmembers(module)
-                 if name.isupper() and isinstance(value, str) and "." in value}
+    constants = {value for module in (events, checkout, webhooks, customers)
+                 for name, value in inspect.getmembers(module) if name.isupper() and isinstance(value, str) and "." in value}
     assert constants == set(EVENT_CLASSES)
     future = parse_event(b'{"id":"evt_1","type":"invoice.paid","version":"1","createdAt":"2026-01-01T00:00:00Z",'
                          b'"data":{"invoiceId":"in_1"},"addedLater":true}')

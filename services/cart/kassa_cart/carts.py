@@ -36,6 +36,7 @@ from kassa_contract.cart import (
     UpdateCart,
 )
 from kassa_contract.common import check_metadata
+from kassa_contract.customers import CartCustomer
 from kassa_contract.errors import KassaError
 from kassa_contract.events import CART_CREATED, CART_UPDATED, CartEventData
 from kassa_contract.money import is_currency
@@ -82,8 +83,7 @@ class CartDocument(msgspec.Struct, rename="camel", kw_only=True):
     taxes_included: bool = False
     discount_codes: list[str] = []
     discounts: list[AppliedDiscount] = []
-
-
+    customer: CartCustomer | None = None  # as attached (customers.summary)
 
 
 def _address(value: Any) -> CartAddress | None:
@@ -111,6 +111,7 @@ class CartState:
     prices_include_tax: bool | None
     discount_codes: list[str] = dataclasses.field(default_factory=list)
     checkout_session_id: str | None = None
+    customer: CartCustomer | None = None
     # Variants read together with the cart (a line-item add asks for its variant in the same query).
     known_variants: dict[str, PricedVariant | None] = dataclasses.field(default_factory=dict)
 
@@ -153,7 +154,7 @@ _LOADS = {  # (with a variant, locked) -> statement
 }
 _WRITTEN = ("status", "customer_email", "shipping_address", "billing_address", "shipping_method_id", "document",
             "subtotal", "discount_total", "shipping_total", "tax_total", "total", "item_count", "metadata", "version",
-            "updated_at", "last_activity_at", "checkout_session_id", "abandoned_at")
+            "updated_at", "last_activity_at", "checkout_session_id", "abandoned_at", "customer_id")
 _UPDATE = (
     sa.update(carts)
     .where(carts.c.id == sa.bindparam("b_id"), carts.c.app_id == sa.bindparam("b_app_id"))
@@ -186,6 +187,7 @@ def cart_view(row: Any, document: CartDocument, *, client_secret: str | None = N
         subtotal=row.subtotal, discount_total=row.discount_total, shipping_total=row.shipping_total,
         tax_total=row.tax_total, total=row.total, item_count=row.item_count, metadata=row.metadata,
         created_at=row.created_at, updated_at=row.updated_at, abandoned_at=row.abandoned_at, client_secret=client_secret,
+        customer=document.customer,
     )
 
 
@@ -251,7 +253,7 @@ class CartService:
             shipping_method_id=row.shipping_method_id, lines=[LineInput.of(li) for li in doc.line_items],
             metadata=row.metadata, version=row.version, created_at=row.created_at, abandoned_at=row.abandoned_at,
             config_version=row.config_version, prices_include_tax=row.prices_include_tax,
-            discount_codes=list(doc.discount_codes), checkout_session_id=row.checkout_session_id,
+            discount_codes=list(doc.discount_codes), checkout_session_id=row.checkout_session_id, customer=doc.customer,
         )
 
     async def _config(self, conn: AsyncConnection, state: CartState) -> AppPricing:
@@ -275,7 +277,7 @@ class CartService:
         found = await evaluate_cart(conn, self.codes, app_id=state.app_id, currency=state.currency, lines=state.lines,
                                     shipping_amount=quote.amount if quote else 0, codes=state.discount_codes,
                                     email=state.customer_email, campaigns=pricing.campaigns, now=self.clock.now(),
-                                    cart_id=state.id)
+                                    cart_id=state.id, customer_id=state.customer.id if state.customer else None)
         priced = price_cart(state.lines, **where, line_discounts=found.line_discounts,
                             shipping_discount=found.shipping_discount, line_allocations=found.allocations)
         return Priced(priced, found.discounts, found.engine)
@@ -286,7 +288,7 @@ class CartService:
         priced, discounts = pricing.cart, pricing.discounts
         doc = CartDocument(line_items=priced.lines, shipping_method=priced.shipping, tax_lines=priced.tax_lines,
                            notices=priced.notices, taxes_included=priced.taxes_included,
-                           discount_codes=state.discount_codes, discounts=discounts)
+                           discount_codes=state.discount_codes, discounts=discounts, customer=state.customer)
         values = {
             "status": state.status, "customer_email": state.customer_email,
             "shipping_address": msgspec.to_builtins(state.shipping_address),
@@ -297,7 +299,7 @@ class CartService:
             "item_count": priced.item_count, "metadata": state.metadata, "version": state.version,
             "updated_at": now, "last_activity_at": now, "checkout_session_id": state.checkout_session_id,
             # A write is activity: an abandoned cart is active again (and may be abandoned again later).
-            "abandoned_at": None,
+            "abandoned_at": None, "customer_id": state.customer.id if state.customer else None,
         }
         cart = Cart(
             id=state.id, status=state.status, currency=state.currency, customer_email=state.customer_email,
@@ -306,13 +308,14 @@ class CartService:
             taxes_included=priced.taxes_included, subtotal=priced.subtotal, discount_total=priced.discount_total,
             shipping_total=priced.shipping_total, tax_total=priced.tax_total, total=priced.total,
             item_count=priced.item_count, metadata=state.metadata, created_at=state.created_at, updated_at=now,
-            abandoned_at=None,
+            abandoned_at=None, customer=state.customer,
         )
         return values, cart
 
     # ---------------------------------------------------------------- operations
 
-    async def create(self, principal: Principal, body: CreateCart) -> Cart:
+    async def create(self, principal: Principal, body: CreateCart, customer: CartCustomer | None = None) -> Cart:
+        """`customer`: the customer the cart belongs to, resolved by the caller (customerId or a shopper token)."""
         if not is_currency(body.currency):
             raise KassaError("currency_unsupported", f"`{body.currency}` is not a supported ISO 4217 currency",
                              field="currency")
@@ -332,8 +335,10 @@ class CartService:
                 customer_email=body.customer_email, shipping_address=body.shipping_address,
                 billing_address=body.billing_address, shipping_method_id=None, lines=[], metadata=body.metadata,
                 version=1, created_at=now, abandoned_at=None,
-                config_version=version, prices_include_tax=includes_tax,
+                config_version=version, prices_include_tax=includes_tax, customer=customer,
             )
+            if customer is not None and state.customer_email is None:
+                state.customer_email = customer.email
             for i, item in enumerate(body.line_items):
                 await self._add_line(conn, principal, state, item, field=f"lineItems[{i}]")
             state.discount_codes = _unique_codes(body.discount_codes)
@@ -358,7 +363,10 @@ class CartService:
         self._authorize(principal, row.client_secret_hash, cart_secret, row.id)
         return cart_view(row, msgspec.convert(row.document, CartDocument))
 
-    async def update(self, principal: Principal, cart_id: str, cart_secret: str | None, body: UpdateCart) -> Cart:
+    async def update(self, principal: Principal, cart_id: str, cart_secret: str | None, body: UpdateCart,
+                     customer: CartCustomer | None | Any = UNSET, *, shopper: bool = False) -> Cart:
+        """`customer`: attach this customer (None detaches; UNSET leaves the cart's); resolved by the caller.
+        `shopper`: it came from a shopper token, which may not take a cart that belongs to another customer."""
         if body.metadata is not UNSET:
             check_metadata(body.metadata)
 
@@ -371,6 +379,10 @@ class CartService:
                 state.billing_address = body.billing_address
             if body.metadata is not UNSET:
                 state.metadata = body.metadata
+            if customer is not UNSET:
+                if shopper and state.customer is not None and customer is not None and state.customer.id != customer.id:
+                    raise KassaError("cart_customer_mismatch", "This cart belongs to another customer")
+                attach_customer(state, customer)
 
         return await self._mutate(principal, cart_id, cart_secret, change)
 
@@ -596,6 +608,14 @@ class CartService:
 
 
 MAX_CODES = 20
+
+
+def attach_customer(state: CartState, customer: CartCustomer | None) -> None:
+    """The cart now belongs to `customer` (None: a guest cart again). A cart without an email takes the
+    customer's (verified, when it came from a shopper token)."""
+    state.customer = customer
+    if customer is not None and state.customer_email is None:
+        state.customer_email = customer.email
 
 
 def _unique_codes(codes: list[str]) -> list[str]:

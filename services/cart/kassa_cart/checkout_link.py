@@ -98,14 +98,14 @@ class CheckoutLink:
             row = await carts._load(conn, principal.app_id, cart_id, lock=True)
             state = await self._locking(conn, row, body)
             if await self._serializes(conn, state):
-                key = f"{state.app_id}:{(state.customer_email or '').lower()}"
+                key = f"{state.app_id}:{_customer_key(state).lower()}"
                 await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(key, 0))))
             pricing = await self._priced(conn, row, state)
             requests = [ReservationRequest.from_discount(d, await self._code_id(conn, state.app_id, d.code))
                         for d in pricing.engine]
             # An open cart holds no reservations (reopening releases them): nothing to reserve, nothing to do.
             result = None if not requests else await carts.redemptions.reserve(
-                conn, app_id=state.app_id, cart_id=state.id, customer=state.customer_email, currency=state.currency,
+                conn, app_id=state.app_id, cart_id=state.id, customer=_customer_key(state) or None, currency=state.currency,
                 requests=requests, now=now, ttl=timedelta(minutes=body.reservation_minutes))
             if result is not None and not result.all_granted:
                 # The price the shopper saw no longer holds: refuse, and the transaction rolls back.
@@ -237,7 +237,7 @@ class CheckoutLink:
         """Per-customer limits count the customer's held reservations when pricing: two carts of one
         customer locking at once must take turns, or both would see the last use free. PostgreSQL
         takes a transaction-scoped advisory lock on the customer; SQLite writers are serialized anyway."""
-        if not state.customer_email or not is_postgres(conn):
+        if not _customer_key(state) or not is_postgres(conn):
             return False
         return bool(state.discount_codes or (await self.carts._config(conn, state)).campaigns.has_per_customer_limits)
 
@@ -252,6 +252,11 @@ class CheckoutLink:
         if code is None:
             return None
         return (await self.carts.codes.row(conn, app_id, code)).id
+
+
+def _customer_key(state: CartState) -> str:
+    """Who redeems: the cart's customer id when it has a customer, else its email ("" for neither)."""
+    return state.customer.id if state.customer else (state.customer_email or "")
 
 
 def _take_addresses(state: CartState, body: LockCartForCheckout) -> None:

@@ -19,7 +19,7 @@ from kassa_promotions.store.tables import redemptions
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .pricing import LineInput
-from .tables import carts
+from .tables import carts, customer_segments
 
 UNKNOWN_CODE = "code_not_found"
 
@@ -45,18 +45,25 @@ def engine_cart(currency: str, lines: list[LineInput], shipping_amount: int) -> 
 
 async def evaluate_cart(conn: AsyncConnection, store: CodeStore, *, app_id: str, currency: str, lines: list[LineInput],
                         shipping_amount: int, codes: list[str], email: str | None, campaigns: CampaignIndex,
-                        now: datetime, cart_id: str | None = None) -> CartDiscounts:
+                        now: datetime, cart_id: str | None = None, customer_id: str | None = None) -> CartDiscounts:
     resolved = await store.resolve(conn, app_id, codes)
     applied = [resolved[code_key(c)] for c in codes if code_key(c) in resolved]
     cart = engine_cart(currency, lines, shipping_amount)
     usage: dict[str, int] = {}
-    if email and (campaigns.has_per_customer_limits or any(a.campaign.rules.per_customer_limit for a in applied)):
-        usage = await customer_usage(conn, app_id, email)
-    first_order = False  # unknown (no email) fails closed, as the engine expects
-    if email and (campaigns.has_first_order_rules or any(a.campaign.rules.first_order_only for a in applied)):
-        first_order = not await has_ordered(conn, app_id, email, cart_id)
+    # Per-customer limits count by the customer's id when the cart has a customer, else by email.
+    who = customer_id or email
+    if who and (campaigns.has_per_customer_limits or any(a.campaign.rules.per_customer_limit for a in applied)):
+        usage = await customer_usage(conn, app_id, who)
+    segments: frozenset[str] = frozenset()
+    if customer_id and (campaigns.has_segment_rules or any(a.campaign.rules.segments or a.campaign.rules.exclude_segments
+                                                           for a in applied)):
+        segments = await customer_segments_of(conn, app_id, customer_id)
+    first_order = False  # unknown (no email, no customer) fails closed, as the engine expects
+    if who and (campaigns.has_first_order_rules or any(a.campaign.rules.first_order_only for a in applied)):
+        first_order = not await has_ordered(conn, app_id, email, cart_id, customer_id)
     evaluation = campaigns.evaluate(cart, now=now, codes=applied,
-                                    customer=Customer(email=email, usage=usage, is_first_order=first_order))
+                                    customer=Customer(id=customer_id, email=email, usage=usage, segments=segments,
+                                                      is_first_order=first_order))
     result = to_cart_discounts(evaluation)
     for code in codes:  # codes the store does not know stay on the cart, marked
         if code_key(code) not in resolved:
@@ -65,14 +72,23 @@ async def evaluate_cart(conn: AsyncConnection, store: CodeStore, *, app_id: str,
     return result
 
 
-async def has_ordered(conn: AsyncConnection, app_id: str, email: str, cart_id: str | None) -> bool:
-    """Whether this email placed an order before: every order converts exactly one cart, so the
-    cart service's converted carts are the customer's orders (no call to the checkout service)."""
-    query = (sa.select(carts.c.id).where(carts.c.app_id == app_id, carts.c.status == "converted",
-                                         sa.func.lower(carts.c.customer_email) == email.lower()).limit(1))
-    if cart_id is not None:
-        query = query.where(carts.c.id != cart_id)
-    return (await conn.execute(query)).first() is not None
+async def has_ordered(conn: AsyncConnection, app_id: str, email: str | None, cart_id: str | None,
+                      customer_id: str | None = None) -> bool:
+    """Whether this customer (by id, then by email) placed an order before: every order converts exactly
+    one cart, so the cart service's converted carts are the customer's orders (no call to the checkout
+    service)."""
+    conditions = []
+    if customer_id:
+        conditions.append(carts.c.customer_id == customer_id)
+    if email:
+        conditions.append(sa.func.lower(carts.c.customer_email) == email.lower())
+    for condition in conditions:  # one index probe each (an OR would not use the partial index on email)
+        query = sa.select(carts.c.id).where(carts.c.app_id == app_id, carts.c.status == "converted", condition).limit(1)
+        if cart_id is not None:
+            query = query.where(carts.c.id != cart_id)
+        if (await conn.execute(query)).first() is not None:
+            return True
+    return False
 
 
 async def customer_usage(conn: AsyncConnection, app_id: str, customer: str) -> dict[str, int]:
@@ -83,6 +99,13 @@ async def customer_usage(conn: AsyncConnection, app_id: str, customer: str) -> d
                redemptions.c.status.in_(("reserved", "confirmed")))
         .group_by(redemptions.c.campaign_id))
     return {campaign_id: count for campaign_id, count in rows}
+
+
+async def customer_segments_of(conn: AsyncConnection, app_id: str, customer_id: str) -> frozenset[str]:
+    """The segments segment-limited campaigns look at (read only when a campaign of the application has one)."""
+    rows = await conn.execute(sa.select(customer_segments.c.segment).where(
+        customer_segments.c.app_id == app_id, customer_segments.c.customer_id == customer_id))
+    return frozenset(rows.scalars())
 
 
 def to_cart_discounts(evaluation: Evaluation) -> CartDiscounts:

@@ -34,8 +34,11 @@ from litestar import Controller, Request, delete, get, patch, post, put
 from litestar.params import FromPath, HeaderParameter, JSONBody
 
 from .service import CartModule, module_of
+from .shopper_identity import cart_customer
 
 CartSecret = Annotated[str | None, HeaderParameter(name="x-cart-secret", required=False)]
+# A signed-in shopper's JWT from the merchant's identity provider (docs/storefront.md, "Shopper identity").
+ShopperToken = Annotated[str | None, HeaderParameter(name="x-shopper-token", required=False)]
 
 # Browser-safe routes: publishable keys may call them (with the cart's client secret).
 BROWSER = {"publishable": True}
@@ -50,8 +53,11 @@ class CartController(Controller):
     tags = ["carts"]
 
     @post("/", operation_id="createCart", opt={"scope": "carts:write", **BROWSER})
-    async def create(self, request: Request[Any, Any, Any], data: JSONBody[CreateCart]) -> Cart:
-        return await _module(request).carts.create(caller(request), data)
+    async def create(self, request: Request[Any, Any, Any], data: JSONBody[CreateCart],
+                     shopper_token: ShopperToken = None) -> Cart:
+        m, principal = _module(request), caller(request)
+        customer = await cart_customer(m.shoppers, principal, data.customer_id, shopper_token)
+        return await m.carts.create(principal, data, customer=customer)
 
     @get("/{cart_id:str}", operation_id="getCart", opt={"scope": "carts:read", **BROWSER})
     async def get_cart(self, request: Request[Any, Any, Any], cart_id: FromPath[str], cart_secret: CartSecret = None) -> Cart:
@@ -59,8 +65,11 @@ class CartController(Controller):
 
     @patch("/{cart_id:str}", operation_id="updateCart", opt={"scope": "carts:write", **BROWSER})
     async def update(self, request: Request[Any, Any, Any], cart_id: FromPath[str], data: JSONBody[UpdateCart],
-                     cart_secret: CartSecret = None) -> Cart:
-        return await _module(request).carts.update(caller(request), cart_id, cart_secret, data)
+                     cart_secret: CartSecret = None, shopper_token: ShopperToken = None) -> Cart:
+        m, principal = _module(request), caller(request)
+        customer = await cart_customer(m.shoppers, principal, data.customer_id, shopper_token)
+        return await m.carts.update(principal, cart_id, cart_secret, data, customer=customer,
+                                    shopper=shopper_token is not None)
 
     @post("/{cart_id:str}/line-items", operation_id="addLineItem", status_code=200,
           opt={"scope": "carts:write", **BROWSER})

@@ -15,6 +15,8 @@ from .carts import CartService
 from .catalog import Catalog
 from .checkout_link import CheckoutLink
 from .config import ConfigStore
+from .customers import CustomerService
+from .shopper_identity import ShopperIdentity
 
 KEY = "cart"
 
@@ -30,6 +32,8 @@ class CartModule:
     codes: CodeStore
     redemptions: RedemptionStore
     checkout: CheckoutLink
+    customers: CustomerService
+    shoppers: ShopperIdentity
 
 
 def module_of(runtime: Runtime) -> CartModule:
@@ -37,7 +41,9 @@ def module_of(runtime: Runtime) -> CartModule:
     if module is None:
         carts = CartService(runtime.db, runtime.clock, max_lines=runtime.settings.max_cart_lines,
                             signing_key=runtime.settings.signing_key)
+        customers = CustomerService(runtime.db, runtime.clock)
         module = CartModule(runtime.db, runtime.clock, carts, carts.catalog, ConfigStore(), CampaignStore(), carts.codes,
-                            carts.redemptions, CheckoutLink(carts))
+                            carts.redemptions, CheckoutLink(carts), customers,
+                            ShopperIdentity(runtime.db, runtime.clock, customers))
         runtime.services[KEY] = module
     return module

@@ -70,7 +70,10 @@ carts = sa.Table(
     sa.Column("abandoned_at", UTCDateTime(), nullable=True),
     # The checkout session that moved the cart to `checkout` (and alone may convert or reopen it).
     sa.Column("checkout_session_id", sa.String(40), nullable=True),
+    # The customer the cart belongs to (a secret key's `customerId`, or a shopper token's customer).
+    sa.Column("customer_id", sa.String(40), nullable=True),
     sa.Index("ix_carts_app_id_id", "app_id", "id"),
+    sa.Index("ix_carts_app_id_customer_id", "app_id", "customer_id"),
 )
 
 shipping_methods = sa.Table(
@@ -174,4 +177,59 @@ cart_abandonments = sa.Table(
     sa.UniqueConstraint("event_id", name="uq_cart_abandonments_event_id"),
     sa.Index("ix_cart_abandonments_app_id_abandoned_at", "app_id", "abandoned_at"),
     sa.Index("ix_cart_abandonments_app_id_id", "app_id", "id"),
+)
+
+# ---------------------------------------------------------------- customers
+
+# A customer of one application. Personal data lives in the columns named in PERSONAL_COLUMNS (and
+# in `customer_id` references from carts, redemptions and orders), so that erasure can find it all.
+customers = sa.Table(
+    "customers",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("app_id", sa.String(40), nullable=False),
+    sa.Column("email", sa.String(254), nullable=True),
+    sa.Column("email_key", sa.String(254), nullable=True),  # lower-cased: unique per application
+    sa.Column("first_name", sa.String(200), nullable=True),
+    sa.Column("last_name", sa.String(200), nullable=True),
+    sa.Column("phone", sa.String(16), nullable=True),
+    sa.Column("locale", sa.String(35), nullable=True),
+    sa.Column("external_id", sa.String(200), nullable=True),
+    sa.Column("metadata", JSON, nullable=True),
+    sa.Column("marketing_consent", JSON, nullable=False),
+    # Who signed the shopper in: the token's issuer and subject (never the email) identify them.
+    sa.Column("identity_issuer", sa.String(500), nullable=True),
+    sa.Column("identity_subject", sa.String(255), nullable=True),
+    sa.Column("version", sa.Integer(), nullable=False),  # the sequence of its events
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.UniqueConstraint("app_id", "email_key", name="uq_customers_app_id_email_key"),
+    sa.UniqueConstraint("app_id", "external_id", name="uq_customers_app_id_external_id"),
+    sa.UniqueConstraint("app_id", "identity_issuer", "identity_subject", name="uq_customers_identity"),
+    sa.Index("ix_customers_app_id_id", "app_id", "id"),
+)
+PERSONAL_COLUMNS = {"customers": ("email", "email_key", "first_name", "last_name", "phone", "metadata",
+                                  "identity_subject"),
+                    "carts": ("customer_email", "shipping_address", "billing_address", "metadata"),
+                    "cart_abandonments": ("customer_email",)}
+
+# A customer's segments, one row each: "customers in segment X" is an index probe on both databases.
+customer_segments = sa.Table(
+    "customer_segments",
+    metadata,
+    sa.Column("customer_id", sa.String(40), sa.ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("segment", sa.String(64), primary_key=True),
+    sa.Column("app_id", sa.String(40), nullable=False),
+    sa.Index("ix_customer_segments_app_id_segment", "app_id", "segment", "customer_id"),
+)
+
+# Per application: how a publishable-key request proves a signed-in shopper (X-Shopper-Token).
+shopper_auth = sa.Table(
+    "shopper_auth",
+    metadata,
+    sa.Column("app_id", sa.String(40), primary_key=True),
+    sa.Column("jwks_url", sa.String(2048), nullable=True),
+    sa.Column("issuer", sa.String(500), nullable=True),
+    sa.Column("audience", sa.String(500), nullable=True),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
 )

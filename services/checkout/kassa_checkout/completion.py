@@ -517,7 +517,7 @@ def _order(row: Any, payment_id: str, cart: Cart, metadata: dict[str, Any],
     """The order row copied from the locked cart, and the Order it shows (built here, not read back)."""
     discounts = [d for d in cart.discounts if d.applied]
     document = OrderDocument(line_items=cart.line_items, discounts=discounts, shipping_method=cart.shipping_method,
-                             tax_lines=cart.tax_lines, taxes_included=cart.taxes_included)
+                             tax_lines=cart.tax_lines, taxes_included=cart.taxes_included, customer=cart.customer)
     common = {"id": row.order_id, "status": "paid", "session_id": row.id, "cart_id": row.cart_id,
               "currency": cart.currency, "customer_email": cart.customer_email, "subtotal": cart.subtotal,
               "discount_total": cart.discount_total, "shipping_total": cart.shipping_total,
@@ -528,7 +528,8 @@ def _order(row: Any, payment_id: str, cart: Cart, metadata: dict[str, Any],
               "billing_address": msgspec.to_builtins(cart.billing_address)}
     order = Order(**common, line_items=cart.line_items, discounts=discounts, shipping_method=cart.shipping_method,
                   tax_lines=cart.tax_lines, taxes_included=cart.taxes_included,
-                  shipping_address=cart.shipping_address, billing_address=cart.billing_address)
+                  shipping_address=cart.shipping_address, billing_address=cart.billing_address,
+                  customer=cart.customer)
     return values, order
 
 

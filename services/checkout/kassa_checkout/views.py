@@ -7,6 +7,7 @@ from typing import Any
 import msgspec
 from kassa_contract.cart import AppliedDiscount, CartAddress, LineItem, SelectedShippingMethod, TaxLine
 from kassa_contract.checkout import CheckoutSession, CollectFlags, Order, Payment, PaymentError, Refund
+from kassa_contract.customers import CartCustomer
 
 
 class OrderDocument(msgspec.Struct, rename="camel", kw_only=True):
@@ -15,6 +16,8 @@ class OrderDocument(msgspec.Struct, rename="camel", kw_only=True):
     shipping_method: SelectedShippingMethod | None = None
     tax_lines: list[TaxLine] = []
     taxes_included: bool = False
+    # The cart's customer at conversion: personal data (email, names) that erasure must find here too.
+    customer: CartCustomer | None = None
 
 
 def session_view(row: Any, base_url: str, *, client_secret: str | None = None) -> CheckoutSession:
@@ -42,6 +45,7 @@ def order_view(row: Any) -> Order:
         subtotal=row.subtotal, discount_total=row.discount_total, shipping_total=row.shipping_total,
         tax_total=row.tax_total, total=row.total, item_count=row.item_count, amount_refunded=row.amount_refunded,
         metadata=row.metadata, payment_id=row.payment_id, created_at=row.created_at, updated_at=row.updated_at,
+        customer=doc.customer,
     )
 
 

@@ -10,6 +10,7 @@ from msgspec import Meta
 from .base import UNSET, Model, Request, UnsetT
 from .common import Amount, CountryCode, CurrencyCode, Email, Metadata, Name, ShortText
 from .countries import COUNTRY_CODES
+from .customers import CartCustomer
 
 MAX_QUANTITY = 9999
 Quantity = Annotated[int, Meta(ge=1, le=MAX_QUANTITY)]
@@ -65,6 +66,8 @@ class LineItemInput(Request):
 class CreateCart(Request):
     currency: CurrencyCode
     customer_email: Email | None = None
+    # The customer the cart belongs to (secret keys; a browser proves its shopper with X-Shopper-Token).
+    customer_id: str | None = None
     line_items: Annotated[list[LineItemInput], Meta(max_length=1000)] = []
     shipping_address: CartAddress | None = None
     billing_address: CartAddress | None = None
@@ -79,6 +82,7 @@ class UpdateCart(Request):
     shipping_address: CartAddress | None | UnsetT = UNSET
     billing_address: CartAddress | None | UnsetT = UNSET
     metadata: Metadata | None | UnsetT = UNSET
+    customer_id: str | None | UnsetT = UNSET  # secret keys only; null detaches the customer
 
 
 class UpdateLineItem(Request):
@@ -174,6 +178,8 @@ class Cart(Model):
     updated_at: datetime
     abandoned_at: datetime | None = None
     client_secret: str | None = None
+    # The customer the cart belongs to, as it was when attached (null for a guest cart).
+    customer: CartCustomer | None = None
 
 
 # ---------------------------------------------------------------- catalog

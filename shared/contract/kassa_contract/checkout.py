@@ -10,6 +10,7 @@ from msgspec import Meta
 from .base import UNSET, Model, Request, UnsetT
 from .cart import AppliedDiscount, CartAddress, LineItem, SelectedShippingMethod, TaxLine
 from .common import Amount, CurrencyCode, Email, Metadata
+from .customers import CartCustomer
 
 SessionStatus = Literal["open", "complete", "cancelled", "expired"]
 PaymentStatus = Literal["pending", "requires_action", "captured", "failed", "refunded", "partially_refunded"]
@@ -166,6 +167,8 @@ class Order(Model):
     payment_id: str
     created_at: datetime
     updated_at: datetime
+    # The customer of the cart it was made from (null for a guest).
+    customer: CartCustomer | None = None
 
 
 class CreateRefund(Request):

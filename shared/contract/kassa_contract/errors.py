@@ -51,6 +51,12 @@ ERROR_STATUS: dict[str, int] = {
     "discount_invalid": 422,
     "metadata_too_large": 422,
     "discount_code_not_on_cart": 404,
+    # customers and shopper identity
+    "customer_not_found": 404,
+    "customer_email_taken": 409,
+    "customer_external_id_taken": 409,
+    "shopper_token_invalid": 401,
+    "cart_customer_mismatch": 403,
     # promotions
     "campaign_not_found": 404,
     "code_not_found": 404,
@@ -103,7 +109,7 @@ NOT_EXECUTED: frozenset[str] = frozenset({
     "unsupported_media_type", "method_not_allowed", "route_not_found",
     "unauthorized", "forbidden", "origin_not_allowed", "rate_limited",
     "idempotency_key_in_progress", "checkout_in_progress",
-    "service_unavailable", "api_version_invalid",
+    "service_unavailable", "api_version_invalid", "shopper_token_invalid",
 })
 
 # Keys that older clients send and that the canonical shape renamed. A rejected key names its

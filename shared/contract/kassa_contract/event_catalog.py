@@ -21,6 +21,7 @@ from .checkout import (
     RefundEventData,
     SessionEventData,
 )
+from .customers import CUSTOMER_CREATED, CUSTOMER_DELETED, CUSTOMER_UPDATED, CustomerEventData
 from .events import (
     CART_ABANDONED,
     CART_CREATED,
@@ -46,6 +47,9 @@ EVENT_DATA: dict[str, type[Model]] = {
     CART_UPDATED: CartEventData,
     CART_ABANDONED: CartAbandonedData,
     CART_RECOVERED: CartRecoveredData,
+    CUSTOMER_CREATED: CustomerEventData,
+    CUSTOMER_UPDATED: CustomerEventData,
+    CUSTOMER_DELETED: CustomerEventData,
     CHECKOUT_SESSION_COMPLETED: SessionEventData,
     CHECKOUT_SESSION_CANCELLED: SessionEventData,
     CHECKOUT_SESSION_EXPIRED: SessionEventData,

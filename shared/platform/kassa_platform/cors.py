@@ -31,7 +31,7 @@ from .middleware import header
 from .service_client import ServiceClient
 from .settings import Settings
 
-ALLOWED_HEADERS = ("Authorization, Content-Type, Idempotency-Key, Kassa-Version, X-Cart-Secret, X-Checkout-Secret, "
+ALLOWED_HEADERS = ("Authorization, Content-Type, Idempotency-Key, Kassa-Version, X-Cart-Secret, X-Checkout-Secret, X-Shopper-Token, "
                    "X-Request-Id")
 EXPOSED_HEADERS = ("X-Request-Id, Kassa-Version, Idempotent-Replayed, Retry-After, RateLimit, RateLimit-Policy, RateLimit-Limit, "
                    "RateLimit-Remaining, RateLimit-Reset")

@@ -170,6 +170,11 @@ class CampaignIndex:
         return any(c.rules.per_customer_limit for c in self._campaigns)
 
     @cached_property
+    def has_segment_rules(self) -> bool:
+        """Whether pricing against this index needs the customer's segments."""
+        return any(c.rules.segments or c.rules.exclude_segments for c in self._campaigns)
+
+    @cached_property
     def has_first_order_rules(self) -> bool:
         """Whether pricing against this index needs to know if the customer ordered before."""
         return any(c.rules.first_order_only for c in self._campaigns)

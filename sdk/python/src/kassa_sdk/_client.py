@@ -25,6 +25,7 @@ from .resources.application import ApplicationResource
 from .resources.carts import Carts
 from .resources.catalog import Products
 from .resources.checkout import Checkout, PaymentMethods
+from .resources.customers import Customers, ShopperAuthResource
 from .resources.embed_config import EmbedConfigResource
 from .resources.orders import Orders
 from .resources.payment_settings import PaymentSettingsResource
@@ -59,6 +60,8 @@ class _Resources(Generic[M]):
         self.events: Events[M] = Events(client)
         self.api_keys: ApiKeys[M] = ApiKeys(client)
         self.application: ApplicationResource[M] = ApplicationResource(client)
+        self.customers: Customers[M] = Customers(client)
+        self.shopper_auth: ShopperAuthResource[M] = ShopperAuthResource(client)
 
 
 def _transport_error(exc: httpx.TransportError, request: httpx.Request | None) -> APIConnectionError:

@@ -151,6 +151,26 @@ class DiscountCodeNotOnCartError(NotFoundError):
     """`discount_code_not_on_cart` (usually HTTP 404)."""
 
 
+class CustomerNotFoundError(NotFoundError):
+    """`customer_not_found` (usually HTTP 404)."""
+
+
+class CustomerEmailTakenError(ConflictError):
+    """`customer_email_taken` (usually HTTP 409)."""
+
+
+class CustomerExternalIdTakenError(ConflictError):
+    """`customer_external_id_taken` (usually HTTP 409)."""
+
+
+class ShopperTokenInvalidError(UnauthorizedError):
+    """`shopper_token_invalid` (usually HTTP 401)."""
+
+
+class CartCustomerMismatchError(ForbiddenError):
+    """`cart_customer_mismatch` (usually HTTP 403)."""
+
+
 class CampaignNotFoundError(NotFoundError):
     """`campaign_not_found` (usually HTTP 404)."""
 
@@ -337,6 +357,11 @@ ERROR_CLASSES: dict[str, type[KassaApiError]] = {
     "discount_invalid": DiscountInvalidError,
     "metadata_too_large": MetadataTooLargeError,
     "discount_code_not_on_cart": DiscountCodeNotOnCartError,
+    "customer_not_found": CustomerNotFoundError,
+    "customer_email_taken": CustomerEmailTakenError,
+    "customer_external_id_taken": CustomerExternalIdTakenError,
+    "shopper_token_invalid": ShopperTokenInvalidError,
+    "cart_customer_mismatch": CartCustomerMismatchError,
     "campaign_not_found": CampaignNotFoundError,
     "code_not_found": CodeNotFoundError,
     "code_taken": CodeTakenError,
@@ -385,6 +410,7 @@ __all__ = [
     "ApiVersionDowngradeError",
     "ApiVersionInvalidError",
     "CampaignNotFoundError",
+    "CartCustomerMismatchError",
     "CartEmptyError",
     "CartLineNotFoundError",
     "CartNotFoundError",
@@ -399,6 +425,9 @@ __all__ = [
     "CodeTakenError",
     "CurrencyUnsupportedError",
     "CustomLineForbiddenError",
+    "CustomerEmailTakenError",
+    "CustomerExternalIdTakenError",
+    "CustomerNotFoundError",
     "DiscountCodeNotOnCartError",
     "DiscountInvalidError",
     "EventNotFoundError",
@@ -432,6 +461,7 @@ __all__ = [
     "ShippingMethodNotFoundError",
     "ShippingMethodRequiredError",
     "ShippingMethodUnavailableError",
+    "ShopperTokenInvalidError",
     "SkuTakenError",
     "TaxRateExistsError",
     "TaxRateNotFoundError",

@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 import msgspec
-from kassa_contract import checkout, events, webhooks
+from kassa_contract import checkout, customers, events, webhooks
 from kassa_contract.base import Model
 from kassa_contract.versions import FIRST_VERSION
 from kassa_contract.checkout import (
@@ -30,6 +30,7 @@ from kassa_contract.checkout import (
     RefundEventData,
     SessionEventData,
 )
+from kassa_contract.customers import CustomerEventData
 from kassa_contract.events import CartAbandonedData, CartEventData, CartRecoveredData
 from kassa_contract.webhooks import WebhookEndpointDisabledData, WebhookTestData
 
@@ -63,6 +64,21 @@ class CartAbandonedEvent(EventBase):
 class CartRecoveredEvent(EventBase):
     type: Literal["cart.recovered"]
     data: CartRecoveredData
+
+
+class CustomerCreatedEvent(EventBase):
+    type: Literal["customer.created"]
+    data: CustomerEventData
+
+
+class CustomerUpdatedEvent(EventBase):
+    type: Literal["customer.updated"]
+    data: CustomerEventData
+
+
+class CustomerDeletedEvent(EventBase):
+    type: Literal["customer.deleted"]
+    data: CustomerEventData
 
 
 class CheckoutSessionCompletedEvent(EventBase):
@@ -133,6 +149,7 @@ class UnknownEvent(EventBase):
 
 
 WebhookEvent = (CartCreatedEvent | CartUpdatedEvent | CartAbandonedEvent | CartRecoveredEvent
+                | CustomerCreatedEvent | CustomerUpdatedEvent | CustomerDeletedEvent
                 | CheckoutSessionCompletedEvent | CheckoutSessionCancelledEvent | CheckoutSessionExpiredEvent
                 | OrderCreatedEvent | OrderRefundedEvent | OrderDisputedEvent | PaymentCapturedEvent
                 | PaymentFailedEvent | PaymentRefundedEvent
@@ -144,6 +161,9 @@ EVENT_CLASSES: dict[str, type[EventBase]] = {
     events.CART_UPDATED: CartUpdatedEvent,
     events.CART_ABANDONED: CartAbandonedEvent,
     events.CART_RECOVERED: CartRecoveredEvent,
+    customers.CUSTOMER_CREATED: CustomerCreatedEvent,
+    customers.CUSTOMER_UPDATED: CustomerUpdatedEvent,
+    customers.CUSTOMER_DELETED: CustomerDeletedEvent,
     checkout.CHECKOUT_SESSION_COMPLETED: CheckoutSessionCompletedEvent,
     checkout.CHECKOUT_SESSION_CANCELLED: CheckoutSessionCancelledEvent,
     checkout.CHECKOUT_SESSION_EXPIRED: CheckoutSessionExpiredEvent,

@@ -44,6 +44,15 @@ from kassa_contract.checkout import (
     Refund,
 )
 from kassa_contract.common import Page
+from kassa_contract.customers import (
+    CartCustomer,
+    Customer,
+    CustomerVoucher,
+    MarketingConsent,
+    MarketingConsentInput,
+    ShopperAuth,
+    ShopperIdentity,
+)
 from kassa_contract.payments import PaymentIntentHandle, PaymentSettings
 from kassa_contract.promotions import (
     Campaign,
@@ -74,4 +83,6 @@ __all__ = [
     "RecoveryResult", "Refund", "SelectedShippingMethod", "ShippingMethod", "ShippingOption", "TaxLine", "TaxRate",
     "TaxSettings", "ValidateLine", "ValidatedDiscount", "ValidationResult", "Variant", "VariantInput",
     "WebhookAttempt", "WebhookDelivery", "WebhookEndpoint", "WebhookEndpointStats",
+    "CartCustomer", "Customer", "CustomerVoucher", "MarketingConsent", "MarketingConsentInput", "ShopperAuth",
+    "ShopperIdentity",
 ]

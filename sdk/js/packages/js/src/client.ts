@@ -10,6 +10,12 @@ export interface KassaOptions extends ClientOptions {
    * Pass a store backed by `sessionStorage` to keep a shopper's cart across page loads.
    */
   secrets?: SecretStore;
+  /**
+   * The signed-in shopper's ID token from your identity provider (a JWT), or a function that returns the
+   * current one. Sent as `X-Shopper-Token` when a cart is created or updated, so Kassa knows the cart's
+   * customer (docs/storefront.md, "Shopper identity"). Change it with `setShopperToken`.
+   */
+  shopperToken?: string | (() => string | null | undefined);
 }
 
 /**
@@ -27,15 +33,25 @@ export class Kassa {
   readonly apiVersion: ApiVersion;
   protected readonly http: HttpClient;
   protected readonly secrets: SecretStore;
+  private shopperToken: KassaOptions['shopperToken'];
 
   constructor(options: KassaOptions) {
     this.http = new HttpClient(options);
     this.apiVersion = this.http.apiVersion;
     this.secrets = options.secrets ?? new Map<string, string>();
-    this.carts = new Carts(this.http, this.secrets);
+    this.shopperToken = options.shopperToken;
+    this.carts = new Carts(this.http, this.secrets, () => {
+      const token = this.shopperToken;
+      return typeof token === 'function' ? token() : token;
+    });
     this.products = new Products(this.http);
     this.checkout = new Checkout(this.http, this.secrets);
     this.paymentMethods = new PaymentMethods(this.http);
+  }
+
+  /** The shopper signed in (their ID token, or a function returning it) or out (`null`). */
+  setShopperToken(token: KassaOptions['shopperToken'] | null): void {
+    this.shopperToken = token ?? undefined;
   }
 
   /** Any call the typed resources do not cover yet, with the same retries, keys and errors. */

@@ -4,8 +4,8 @@
  */
 import { Kassa, type KassaOptions } from './client.js';
 import {
-  AbandonedCarts, ApiKeys, ApplicationResource, Campaigns, Codes, EmbedConfigs, Events, Orders, PaymentSettingsResource, ProductsAdmin,
-  Redemptions, ShippingMethods, TaxRates, TaxSettings, Vouchers, WebhookDeliveries, WebhookEndpoints,
+  AbandonedCarts, ApiKeys, ApplicationResource, Campaigns, Codes, Customers, EmbedConfigs, Events, Orders, PaymentSettingsResource, ProductsAdmin,
+  Redemptions, ShippingMethods, ShopperAuthResource, TaxRates, TaxSettings, Vouchers, WebhookDeliveries, WebhookEndpoints,
 } from './resources/admin.js';
 
 export class KassaServer extends Kassa {
@@ -26,6 +26,8 @@ export class KassaServer extends Kassa {
   readonly events: Events;
   readonly apiKeys: ApiKeys;
   readonly application: ApplicationResource;
+  readonly customers: Customers;
+  readonly shopperAuth: ShopperAuthResource;
 
   constructor(options: KassaOptions) {
     super(options);
@@ -47,6 +49,8 @@ export class KassaServer extends Kassa {
     this.events = new Events(http);
     this.apiKeys = new ApiKeys(http);
     this.application = new ApplicationResource(http);
+    this.customers = new Customers(http);
+    this.shopperAuth = new ShopperAuthResource(http);
   }
 }
 

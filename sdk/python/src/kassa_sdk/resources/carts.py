@@ -32,11 +32,12 @@ class Carts(Resource[M]):
     def create(self, *, currency: str, line_items: Iterable[LineItemInput] = (), customer_email: str | None = None,
                shipping_address: CartAddress | None = None, billing_address: CartAddress | None = None,
                metadata: dict[str, Any] | None = None, discount_codes: Iterable[str] = (),
-               options: RequestOptions | None = None) -> Call[Cart]:
-        """Create a cart in `currency` (ISO 4217). Its `client_secret` is in this answer only."""
+               customer_id: str | None = None, options: RequestOptions | None = None) -> Call[Cart]:
+        """Create a cart in `currency` (ISO 4217). Its `client_secret` is in this answer only. `customer_id`
+        (secret keys) names the customer it belongs to."""
         body = CreateCart(currency=currency, line_items=list(line_items), customer_email=customer_email,
                           shipping_address=shipping_address, billing_address=billing_address, metadata=metadata,
-                          discount_codes=list(discount_codes))
+                          discount_codes=list(discount_codes), customer_id=customer_id)
         return Call("POST", CARTS, returns(Cart), body, options=options)
 
     @operation
@@ -48,10 +49,12 @@ class Carts(Resource[M]):
     def update(self, cart_id: str, *, customer_email: str | None | UnsetT = UNSET,
                shipping_address: CartAddress | None | UnsetT = UNSET,
                billing_address: CartAddress | None | UnsetT = UNSET,
-               metadata: dict[str, Any] | None | UnsetT = UNSET, options: RequestOptions | None = None) -> Call[Cart]:
-        """Change the fields given; `None` clears one. A cart that is not `open` raises `CartNotOpenError`."""
+               metadata: dict[str, Any] | None | UnsetT = UNSET, customer_id: str | None | UnsetT = UNSET,
+               options: RequestOptions | None = None) -> Call[Cart]:
+        """Change the fields given; `None` clears one (`customer_id=None` detaches the customer). A cart that
+        is not `open` raises `CartNotOpenError`."""
         body = UpdateCart(customer_email=customer_email, shipping_address=shipping_address,
-                          billing_address=billing_address, metadata=metadata)
+                          billing_address=billing_address, metadata=metadata, customer_id=customer_id)
         return Call("PATCH", f"{CARTS}/{seg(cart_id)}", returns(Cart), body, options=options)
 
     @operation

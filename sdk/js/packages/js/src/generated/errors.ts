@@ -82,6 +82,16 @@ export class DiscountInvalidError extends UnprocessableEntityError { override na
 export class MetadataTooLargeError extends UnprocessableEntityError { override name = 'MetadataTooLargeError'; }
 /** `discount_code_not_on_cart` (usually HTTP 404). */
 export class DiscountCodeNotOnCartError extends NotFoundError { override name = 'DiscountCodeNotOnCartError'; }
+/** `customer_not_found` (usually HTTP 404). */
+export class CustomerNotFoundError extends NotFoundError { override name = 'CustomerNotFoundError'; }
+/** `customer_email_taken` (usually HTTP 409). */
+export class CustomerEmailTakenError extends ConflictError { override name = 'CustomerEmailTakenError'; }
+/** `customer_external_id_taken` (usually HTTP 409). */
+export class CustomerExternalIdTakenError extends ConflictError { override name = 'CustomerExternalIdTakenError'; }
+/** `shopper_token_invalid` (usually HTTP 401). */
+export class ShopperTokenInvalidError extends UnauthorizedError { override name = 'ShopperTokenInvalidError'; }
+/** `cart_customer_mismatch` (usually HTTP 403). */
+export class CartCustomerMismatchError extends ForbiddenError { override name = 'CartCustomerMismatchError'; }
 /** `campaign_not_found` (usually HTTP 404). */
 export class CampaignNotFoundError extends NotFoundError { override name = 'CampaignNotFoundError'; }
 /** `code_not_found` (usually HTTP 404). */
@@ -197,6 +207,11 @@ export const ERROR_CLASSES: Record<string, ApiErrorClass> = {
   discount_invalid: DiscountInvalidError,
   metadata_too_large: MetadataTooLargeError,
   discount_code_not_on_cart: DiscountCodeNotOnCartError,
+  customer_not_found: CustomerNotFoundError,
+  customer_email_taken: CustomerEmailTakenError,
+  customer_external_id_taken: CustomerExternalIdTakenError,
+  shopper_token_invalid: ShopperTokenInvalidError,
+  cart_customer_mismatch: CartCustomerMismatchError,
   campaign_not_found: CampaignNotFoundError,
   code_not_found: CodeNotFoundError,
   code_taken: CodeTakenError,

@@ -317,3 +317,47 @@ export class ApiKeys extends Resource {
     return this.call('DELETE', `${KEYS}/${e(id)}`, undefined, o);
   }
 }
+
+const CUSTOMERS = '/api/v1/customers';
+
+/** The application's customers (scopes `customers:read`, `customers:write`), their segments and vouchers. */
+export class Customers extends Resource {
+  /** `email` and `externalId` are unique per application; `phone` is E.164, `locale` BCP 47. */
+  create(body: BodyOf<C['createCustomer']>, o?: RequestOptions): Promise<ResultOf<C['createCustomer']>> {
+    return this.call('POST', CUSTOMERS, body, o);
+  }
+  retrieve(id: string, o?: RequestOptions): Promise<ResultOf<C['getCustomer']>> {
+    return this.call('GET', `${CUSTOMERS}/${e(id)}`, undefined, o);
+  }
+  /** Changes the fields named; `null` clears one (`segments: null` empties them). */
+  update(id: string, body: BodyOf<C['updateCustomer']>, o?: RequestOptions): Promise<ResultOf<C['updateCustomer']>> {
+    return this.call('PATCH', `${CUSTOMERS}/${e(id)}`, body, o);
+  }
+  /** Newest first; filters `email`, `externalId`, `segment`, `createdFrom`, `createdTo`. */
+  list(query?: QueryOf<C['listCustomers']>, o?: RequestOptions): PagePromise<Item<C['listCustomers']>> {
+    return this.pages(CUSTOMERS, query, o);
+  }
+  delete(id: string, o?: RequestOptions): Promise<ResultOf<C['deleteCustomer']>> {
+    return this.call('DELETE', `${CUSTOMERS}/${e(id)}`, undefined, o);
+  }
+  /** Adds then removes segments; repeating a call changes nothing. */
+  updateSegments(id: string, body: BodyOf<C['updateCustomerSegments']>,
+                 o?: RequestOptions): Promise<ResultOf<C['updateCustomerSegments']>> {
+    return this.call('POST', `${CUSTOMERS}/${e(id)}/segments`, body, o);
+  }
+  /** The codes the customer may use now: generic codes they qualify for, codes assigned to them. */
+  listVouchers(id: string, o?: RequestOptions): Promise<Item<C['listCustomerVouchers']>[]> {
+    return this.items(`${CUSTOMERS}/${e(id)}/vouchers`, o);
+  }
+}
+
+/** Whose shopper tokens (`X-Shopper-Token`) the application trusts (scopes `settings:read`, `settings:write`). */
+export class ShopperAuthResource extends Resource {
+  retrieve(o?: RequestOptions): Promise<ResultOf<C['getShopperAuth']>> {
+    return this.call('GET', '/api/v1/shopper-auth', undefined, o);
+  }
+  /** Changes the fields named (`jwksUrl`, `issuer`, `audience`); `null` clears one. */
+  update(body: BodyOf<C['updateShopperAuth']>, o?: RequestOptions): Promise<ResultOf<C['updateShopperAuth']>> {
+    return this.call('PUT', '/api/v1/shopper-auth', body, o);
+  }
+}

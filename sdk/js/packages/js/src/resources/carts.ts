@@ -13,11 +13,16 @@ export interface CartRequestOptions extends RequestOptions {
 }
 
 export class Carts {
-  constructor(private readonly http: HttpClient, private readonly secrets: SecretStore) {}
+  constructor(private readonly http: HttpClient, private readonly secrets: SecretStore,
+              private readonly shopperToken: () => string | null | undefined = () => undefined) {}
 
-  /** Creates a cart; its client secret is remembered, so the other calls on it work with a publishable key. */
+  /**
+   * Creates a cart; its client secret is remembered, so the other calls on it work with a publishable key.
+   * With a shopper token (the client's `shopperToken`), the cart belongs to the signed-in shopper.
+   */
   async create(body: BodyOf<Op['createCart']>, options?: RequestOptions): Promise<Cart> {
-    const cart = await this.http.request<Cart>({ ...options, method: 'POST', path: '/api/v1/carts', body });
+    const cart = await this.http.request<Cart>({ ...options, method: 'POST', path: '/api/v1/carts', body,
+                                                 headers: this.withShopper(options?.headers) });
     if (cart.clientSecret) this.secrets.set(cart.id, cart.clientSecret);
     return cart;
   }
@@ -31,9 +36,12 @@ export class Carts {
     return this.call('GET', cartId, '', undefined, options);
   }
 
-  /** Email, addresses (the canonical `CartAddress`), metadata; `null` clears a field. */
+  /**
+   * Email, addresses (the canonical `CartAddress`), metadata; `null` clears a field. With a shopper token,
+   * a guest cart becomes the signed-in shopper's.
+   */
   update(cartId: string, body: BodyOf<Op['updateCart']>, options?: CartRequestOptions): Promise<Cart> {
-    return this.call('PATCH', cartId, '', body, options);
+    return this.call('PATCH', cartId, '', body, { ...options, headers: this.withShopper(options?.headers) });
   }
 
   addLineItem(cartId: string, body: BodyOf<Op['addLineItem']>, options?: CartRequestOptions): Promise<Cart> {
@@ -68,6 +76,11 @@ export class Carts {
 
   removeDiscountCode(cartId: string, code: string, options?: CartRequestOptions): Promise<Cart> {
     return this.call('DELETE', cartId, `/discount-codes/${encodeURIComponent(code)}`, undefined, options);
+  }
+
+  private withShopper(headers?: Record<string, string>): Record<string, string> | undefined {
+    const token = this.shopperToken();
+    return token ? { ...headers, 'X-Shopper-Token': token } : headers;
   }
 
   private call<T = Cart>(method: HttpRequest['method'], cartId: string, sub: string, body: unknown,

@@ -44,6 +44,7 @@ export interface Cart {
   updatedAt: string;
   abandonedAt?: string | null;
   clientSecret?: string | null;
+  customer?: CartCustomer | null;
 }
 
 /**
@@ -85,6 +86,16 @@ export interface CartAddress {
   region?: string | null;
   postalCode?: string | null;
   phone?: string | null;
+}
+
+/**
+ * The customer a cart belongs to, as the cart shows it (taken when the customer was attached).
+ */
+export interface CartCustomer {
+  id: string;
+  email?: string | null;
+  firstName?: string | null;
+  lastName?: string | null;
 }
 
 /**
@@ -137,6 +148,32 @@ export interface CollectFlags {
   billingAddress?: boolean;
 }
 
+export interface Customer {
+  id: string;
+  email: string | null;
+  firstName: string | null;
+  lastName: string | null;
+  phone: string | null;
+  locale: string | null;
+  externalId: string | null;
+  metadata: Record<string, unknown> | null;
+  segments: string[];
+  marketingConsent: MarketingConsent;
+  createdAt: string;
+  updatedAt: string;
+  identity?: ShopperIdentity | null;
+}
+
+/**
+ * `customer.created` / `customer.updated`: the customer after the change; `customer.deleted`: the
+ * customer as it was (the per-customer `sequence` orders them).
+ */
+export interface CustomerEventData {
+  customerId: string;
+  sequence: number;
+  customer: Customer;
+}
+
 export interface Dispute {
   id: string;
   amount: number;
@@ -182,6 +219,12 @@ export interface LineItem {
   discountAllocations?: LineDiscountAllocation[];
 }
 
+export interface MarketingConsent {
+  email?: "denied" | "granted" | "unknown";
+  updatedAt?: string | null;
+  source?: string | null;
+}
+
 export interface Notice {
   code: string;
   message: string;
@@ -212,6 +255,7 @@ export interface Order {
   paymentId: string;
   createdAt: string;
   updatedAt: string;
+  customer?: CartCustomer | null;
 }
 
 export interface OrderEventData {
@@ -305,6 +349,14 @@ export interface SessionEventData {
   orderId?: string | null;
 }
 
+/**
+ * The identity provider's view of this customer: who signed them in (read only).
+ */
+export interface ShopperIdentity {
+  issuer: string;
+  subject: string;
+}
+
 export interface TaxLine {
   name: string;
   rate: string;
@@ -341,6 +393,9 @@ export interface EventDataMap {
   "checkout.session.cancelled": SessionEventData;
   "checkout.session.completed": SessionEventData;
   "checkout.session.expired": SessionEventData;
+  "customer.created": CustomerEventData;
+  "customer.deleted": CustomerEventData;
+  "customer.updated": CustomerEventData;
   "order.created": OrderEventData;
   "order.disputed": DisputeEventData;
   "order.refunded": RefundEventData;
@@ -359,6 +414,9 @@ export const EVENT_TYPES = [
   "checkout.session.cancelled",
   "checkout.session.completed",
   "checkout.session.expired",
+  "customer.created",
+  "customer.deleted",
+  "customer.updated",
   "order.created",
   "order.disputed",
   "order.refunded",
