@@ -55,6 +55,10 @@ class Settings:
     stripe_api_base: str = "https://api.stripe.com"
     stripe_js_url: str = "https://js.stripe.com/v3/"
     stripe_timeout_seconds: float = 20.0
+    # How long the outbox relay lets commits gather before a pass (KASSA_OUTBOX_GATHER_SECONDS): a pass
+    # costs the same for one event as for hundreds, so a longer window is cheaper per event at low load
+    # and adds up to this much to an event's way to its first delivery attempt.
+    outbox_gather_seconds: float = 0.25
 
     @property
     def is_sqlite(self) -> bool:
@@ -85,6 +89,7 @@ class Settings:
             "stripe_api_base": os.environ.get("KASSA_STRIPE_API_BASE", "https://api.stripe.com").rstrip("/"),
             "stripe_js_url": os.environ.get("KASSA_STRIPE_JS_URL", "https://js.stripe.com/v3/"),
             "stripe_timeout_seconds": float(os.environ.get("KASSA_STRIPE_TIMEOUT_SECONDS") or 20.0),
+            "outbox_gather_seconds": float(os.environ.get("KASSA_OUTBOX_GATHER_SECONDS") or 0.25),
         }
         values.update(_deployment_secrets(Path(str(overrides.get("data_dir", data_dir)))))
         values.update(overrides)
