@@ -23,16 +23,20 @@ session -> complete (test card). Phases, each from a separate driver process:
 
 Printed per phase: journeys/s; server CPU and PostgreSQL CPU per journey (utime + stime from
 /proc over the measured window, divided by the journeys completed in it; the PostgreSQL figure
-sums every postgres process on the machine, other users' too); p50/p99 per step; and event to
+sums the backends connected to the bench database, not PostgreSQL's own background processes); p50/p99 per step; and event to
 delivery: from an event's `createdAt` (written by the server at the change) to its first arrival
 at the receiver, for every event created inside the window (p50, p99, max; every such event must
 arrive). The last line compares CPU per journey at each point with the saturated figure (the
 issue's target: within 1.25x at 25% and 50%) and event-to-delivery p99 with 1 s.
 
 --profile samples the server (embedded: the one process; distributed: the webhooks process) with
-py-spy during each open-loop point and prints where its CPU went, by background task (relay, waker,
+py-spy during each phase and prints where its CPU went, by background task (relay, waker,
 delivery, key watch, crons) against the requests. The machine may be shared: --rounds N repeats the
-open-loop points N times, interleaved, so that a noisy minute shows as a spread.
+open-loop points N times, so that a noisy minute shows as a spread. --baseline DIR measures another
+checkout of Kassa (its own .venv, e.g. the code before a change: `git worktree add DIR main`) beside
+this one in the same run: each deployment gets its own database, servers and receiver, the open-loop
+points run at one schedule for both (the lower of the two saturated rates), and each point runs on
+one deployment right after the other, the order swapped every round.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ import os
 import re
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -59,8 +64,8 @@ import httpx
 import msgspec
 import uvloop
 from common import (
-    plain_dsn, LeanClient, Recorder, RequestFailed, Server, bench_env, cpu_snapshot, lean_clients, masked,
-    migrate_and_create_app, pct, print_failures, recreate_database, seed,
+    LeanClient, Recorder, RequestFailed, Server, _cpu_ticks, bench_env, cpu_snapshot, free_port, lean_clients, masked,
+    pct, plain_dsn, print_failures, recreate_database, seed,
 )
 
 DEFAULT_DB = "postgresql://postgres@127.0.0.1:5432/kassa_bench_cost"
@@ -153,6 +158,16 @@ async def backlog(db: asyncpg.Connection) -> tuple[int, int]:
     return tuple(await db.fetchrow(BACKLOG))  # type: ignore[return-value]
 
 
+async def backend_ticks(db: asyncpg.Connection) -> dict[int, int]:
+    """CPU ticks used so far by each PostgreSQL backend connected to this database (but this one)."""
+    ticks = {}
+    for pid in await db.fetch("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                              "AND pid <> pg_backend_pid()"):
+        with contextlib.suppress(OSError, ValueError):
+            ticks[pid[0]] = _cpu_ticks(str(pid[0]))[1]
+    return ticks
+
+
 async def drained(db: asyncpg.Connection, limit: float = 180.0) -> float:
     """Wait until the server has relayed and delivered everything; returns the seconds waited."""
     started = time.monotonic()
@@ -179,6 +194,7 @@ async def _drive(p: Phase) -> dict:
     done = {"in_window": 0, "launched": 0, "late_starts": 0}
     marks: dict[str, dict[str, float]] = {}
     backlogs: dict[str, tuple[int, int]] = {}
+    backends: dict[str, dict[int, int]] = {}
     spy: list[asyncio.subprocess.Process] = []
 
     async def journey(carts: LeanClient, checkout: LeanClient) -> None:
@@ -230,6 +246,7 @@ async def _drive(p: Phase) -> dict:
     async def mark(name: str, at: float) -> None:
         await asyncio.sleep(max(0.0, at - time.perf_counter()))
         marks[name] = cpu_snapshot(p.server_pids)
+        backends[name] = await backend_ticks(db)
         backlogs[name] = await backlog(db)
         if name == "start" and p.profile:
             spy.append(await asyncio.create_subprocess_exec(
@@ -254,6 +271,10 @@ async def _drive(p: Phase) -> dict:
         receiver.close()
         await asyncio.gather(*(c.aclose() for pair_ in opened for c in set(pair_)))
     cpu = {k: marks["end"][k] - marks["start"][k] for k in marks.get("start", {})}
+    # PostgreSQL's share: the backends serving this database (the servers' pools), over the window; the
+    # machine's other postgres processes serve other users too.
+    cpu["postgres"] = sum(t - backends["start"].get(pid, 0) for pid, t in backends["end"].items()) \
+        / os.sysconf("SC_CLK_TCK")
     deliveries = [lat * 1000 for created, lat in receipts.first.values() if w0 <= created <= w1]
     return {"latencies": recorder.latencies, "errors": dict(recorder.errors), "examples": recorder.examples,
             "journeys": done["in_window"], "launched": done["launched"], "late_starts": done["late_starts"],
@@ -309,11 +330,40 @@ def print_profile(path: str, title: str, ms_per_journey: float) -> None:
 # ---------------------------------------------------------------- running it
 
 
+class ServerOf(Server):
+    """`kassa serve` run by another checkout's interpreter (its virtual environment: its code)."""
+
+    def __init__(self, python: str, *args: object, **kw: object) -> None:
+        super().__init__(*args, **kw)  # type: ignore[arg-type]
+        self.python = python
+
+    def spawn(self) -> None:
+        cmd = [self.python, "-m", "kassa.cli", "serve", *self.service, "--host", "127.0.0.1", "--port", str(self.port)]
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(cmd, env=self.env, stdout=out, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL)
+
+
+def cli(python: str, env: dict[str, str], *args: str) -> str:
+    done = subprocess.run([python, "-m", "kassa.cli", *args], env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"kassa {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
+    return done.stdout.strip().splitlines()[-1]
+
+
 @dataclass
 class Deployment:
+    """One checkout's code, served: its database, servers, key, seed and webhook endpoint."""
+
+    name: str
+    url: str
     servers: dict[str, Server]
     cart_url: str
     checkout_url: str
+    key: str = ""
+    variants: tuple[str, ...] = ()
+    method_id: str = ""
+    receiver_port: int = 0
 
     @property
     def pids(self) -> dict[str, int]:
@@ -324,15 +374,32 @@ class Deployment:
             s.stop()
 
 
-def start(mode: str, env: dict[str, str], tmp: Path) -> Deployment:
+def deploy(name: str, python: str, mode: str, url: str, tmp: Path) -> Deployment:
+    asyncio.run(recreate_database(url))
+    env = {**bench_env(url, tmp), "KASSA_WEBHOOKS_ALLOW_PRIVATE_NETWORKS": "all"}
+    cli(python, env, "migrate")
+    app_id = cli(python, env, "apps", "create", "bench", "--env", "test")
+    key = cli(python, env, "keys", "create", app_id, "--scopes", "*")
     if mode == "embedded":
-        server = Server(env, tmp / "server.log").start()
-        return Deployment({"server": server}, server.base, server.base)
-    env = {**env, "KASSA_DB_POOL_SIZE": DISTRIBUTED_POOL}
-    cart = Server(env, tmp / "cart.log", "cart").start()
-    checkout = Server({**env, "KASSA_CART_URL": cart.base}, tmp / "checkout.log", "checkout").start()
-    webhooks = Server(env, tmp / "webhooks.log", "webhooks").start()
-    return Deployment({"cart": cart, "checkout": checkout, "webhooks": webhooks}, cart.base, checkout.base)
+        server = ServerOf(python, env, tmp / "server.log").start()
+        d = Deployment(name, url, {"server": server}, server.base, server.base)
+    else:
+        env = {**env, "KASSA_DB_POOL_SIZE": DISTRIBUTED_POOL}
+        cart = ServerOf(python, env, tmp / "cart.log", "cart").start()
+        checkout = ServerOf(python, {**env, "KASSA_CART_URL": cart.base}, tmp / "checkout.log", "checkout").start()
+        webhooks = ServerOf(python, env, tmp / "webhooks.log", "webhooks").start()
+        d = Deployment(name, url, {"cart": cart, "checkout": checkout, "webhooks": webhooks}, cart.base,
+                       checkout.base)
+    d.key = key
+    variants, d.method_id = seed(d.cart_url, key)
+    d.variants = tuple(variants)
+    d.receiver_port = free_port()
+    r = httpx.post(f"{d.checkout_url}/api/v1/webhook-endpoints", timeout=10, headers={"Authorization": f"Bearer {key}"},
+                   json={"url": f"http://127.0.0.1:{d.receiver_port}/hooks", "enabledEvents": ["*"],
+                         "maxConcurrency": 100})
+    if not r.is_success:
+        raise SystemExit(f"creating the webhook endpoint: {r.status_code} {r.text}")
+    return d
 
 
 def summarize(label: str, r: dict) -> dict:
@@ -348,7 +415,7 @@ def summarize(label: str, r: dict) -> dict:
            "errors": sum(r["errors"].values()), "late": r["late_starts"]}
     others = cpu.get("busy", 0) - cpu.get("server", 0) - cpu.get("postgres", 0) - cpu.get("driver", 0)
     print(f"\n{label}: {out['rate']:.1f} journeys/s ({r['journeys']} in {secs:.0f} s); % of one core: server "
-          f"{out['server_core']:.0f}%, postgres {100 * cpu.get('postgres', 0) / secs:.0f}%, driver "
+          f"{out['server_core']:.0f}%, its postgres backends {100 * cpu.get('postgres', 0) / secs:.0f}%, driver "
           f"{100 * cpu.get('driver', 0) / secs:.0f}%, anything else {100 * others / secs:.0f}% "
           f"(machine {out['busy']:.0f}% busy)")
     print(f"  CPU per journey: server {out['server']:.2f} ms"
@@ -380,82 +447,97 @@ def main() -> int:
     parser.add_argument("--mode", choices=("embedded", "distributed"), default="embedded")
     parser.add_argument("--profile", action="store_true", help="py-spy on the server during the open-loop points")
     parser.add_argument("--rounds", type=int, default=1, help="repeat the open-loop points (default 1)")
+    parser.add_argument("--baseline", default="", help="another checkout (with its .venv) to measure beside this one, "
+                                                        "phase by phase, e.g. the code before a change")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     duration, warmup = (5.0, 2.0) if args.quick else (args.duration, 3.0)
     points = [float(x) for x in args.points.split(",")]
     url = os.environ.get("KASSA_BENCH_DATABASE_URL", DEFAULT_DB)
-    asyncio.run(recreate_database(url))
     tmp = Path(tempfile.mkdtemp(prefix="kassa-bench-cost-"))
-    env = {**bench_env(url, tmp), "KASSA_WEBHOOKS_ALLOW_PRIVATE_NETWORKS": "all"}
-    _, key = migrate_and_create_app(env)
-    deployment = start(args.mode, env, tmp)
-    rows: list[dict] = []
+    sides = [("this checkout", sys.executable, url)]
+    if args.baseline:
+        python = str(Path(args.baseline).resolve() / ".venv" / "bin" / "python")
+        sides.insert(0, ("baseline", python, url + "_baseline"))
+    deployments: list[Deployment] = []
+    rows: dict[str, list[dict]] = {}
+    saturated: dict[str, float] = {}
     try:
-        variants, method_id = seed(deployment.cart_url, key)
-        receiver_port = free_receiver_port()
-        r = httpx.post(f"{deployment.checkout_url}/api/v1/webhook-endpoints", timeout=10,
-                       headers={"Authorization": f"Bearer {key}"},
-                       json={"url": f"http://127.0.0.1:{receiver_port}/hooks", "enabledEvents": ["*"],
-                             "maxConcurrency": 100})
-        if not r.is_success:
-            raise SystemExit(f"creating the webhook endpoint: {r.status_code} {r.text}")
+        for name, python, db in sides:
+            (tmp / name.replace(" ", "-")).mkdir()
+            deployments.append(deploy(name, python, args.mode, db, tmp / name.replace(" ", "-")))
         load = os.getloadavg()
         print("Kassa cost curve: CPU per storefront journey with checkout, by load")
-        print(f"  mode      {args.mode}: " + ", ".join(f"{n} pid {pid}" for n, pid in deployment.pids.items()))
-        print(f"  database  {masked(url)}")
-        print("  journey   create -> 3 lines -> address -> shipping -> session -> complete; a webhook endpoint "
+        for d in deployments:
+            print(f"  {d.name:<14}{args.mode}: " + ", ".join(f"{n} pid {pid}" for n, pid in d.pids.items())
+                  + f"; database {masked(d.url)}")
+        print("  journey       create -> 3 lines -> address -> shipping -> session -> complete; a webhook endpoint "
               "takes every event")
-        print(f"  phases    {warmup:.0f} s warm-up + {duration:.0f} s measured; machine {os.cpu_count()} cores, load "
+        print(f"  phases        {warmup:.0f} s warm-up + {duration:.0f} s measured; machine {os.cpu_count()} cores, load "
               f"average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
-        profiled = deployment.pids["server" if args.mode == "embedded" else "webhooks"]
-        base = Phase("closed", deployment.cart_url, deployment.checkout_url, receiver_port, key, variants, method_id,
-                     deployment.pids, args.clients, duration, warmup, db_url=url)
+
+        def phase(d: Deployment, **kw: object) -> Phase:
+            return replace(Phase("closed", d.cart_url, d.checkout_url, d.receiver_port, d.key, list(d.variants),
+                                 d.method_id, d.pids, args.clients, duration, warmup, db_url=d.url), **kw)
+
         with get_context("spawn").Pool(1) as driver:
-            saturated = summarize(f"Saturated: closed loop, {args.clients} clients", driver.apply(drive, (base,)))
-            rows.append(saturated)
-            full = args.rate or saturated["rate"]
+            for d in deployments:
+                path = str(tmp / f"profile-{d.name.replace(' ', '-')}-saturated.txt") if args.profile else ""
+                profiled = d.pids["server" if args.mode == "embedded" else "webhooks"]
+                row = summarize(f"[{d.name}] saturated: closed loop, {args.clients} clients",
+                                driver.apply(drive, (phase(d, profile=path, profile_pid=profiled),)))
+                row["share"] = 0.0
+                if path:
+                    print_profile(path, "saturated", row["server"] if args.mode == "embedded"
+                                  else row["servers"].get("webhooks", 0.0))
+                rows.setdefault(d.name, []).append(row)
+                saturated[d.name] = row["server"]
+            full = args.rate or min(r[0]["rate"] for r in rows.values())  # one schedule for both sides
             for round_ in range(args.rounds):
                 for share in points:
-                    rate = full * share / 100
-                    path = str(tmp / f"profile-{share:g}-{round_}.txt") if args.profile else ""
-                    phase = replace(base, kind="open", rate=rate, clients=max(2, math.ceil(rate * 0.5)),
-                                    profile=path, profile_pid=profiled)
-                    suffix = f", round {round_ + 1}" if args.rounds > 1 else ""
-                    row = summarize(f"Open loop at {share:g}% ({rate:.1f} journeys/s){suffix}",
-                                    driver.apply(drive, (phase,)))
-                    row["share"] = share
-                    rows.append(row)
-                    if path:
-                        print_profile(path, f"at {share:g}%", row["server"] if args.mode == "embedded"
-                                      else row["servers"].get("webhooks", 0.0))
+                    order = deployments if round_ % 2 == 0 else deployments[::-1]
+                    for d in order:
+                        rate = full * share / 100
+                        path = str(tmp / f"profile-{d.name.replace(' ', '-')}-{share:g}-{round_}.txt") if args.profile \
+                            else ""
+                        profiled = d.pids["server" if args.mode == "embedded" else "webhooks"]
+                        p = phase(d, kind="open", rate=rate, clients=max(2, math.ceil(rate * 0.5)), profile=path,
+                                  profile_pid=profiled)
+                        suffix = f", round {round_ + 1}" if args.rounds > 1 else ""
+                        row = summarize(f"[{d.name}] open loop at {share:g}% ({rate:.1f} journeys/s){suffix}",
+                                        driver.apply(drive, (p,)))
+                        row["share"] = share
+                        rows[d.name].append(row)
+                        if path:
+                            print_profile(path, f"at {share:g}%", row["server"] if args.mode == "embedded"
+                                          else row["servers"].get("webhooks", 0.0))
     finally:
-        deployment.stop()
-        asyncio.run(recreate_database(url, create=False))
-    print_table(rows, saturated["server"])
+        for d in deployments:
+            d.stop()
+            asyncio.run(recreate_database(d.url, create=False))
+    for name, side in rows.items():
+        print_table(name, side, saturated[name], points)
     return 0
 
 
-def free_receiver_port() -> int:
-    from common import free_port
-    return free_port()
-
-
-def print_table(rows: list[dict], saturated: float) -> None:
-    print("\nSummary (CPU in ms per journey; latencies in ms)")
-    print(f"  {'load':<30}{'j/s':>7}{'server':>8}{'x sat':>7}{'postgres':>9}{'create p50/p99':>16}"
-          f"{'complete p50/p99':>18}{'event->delivery p50/p99':>25}")
-    for r in rows:
-        ratio = r["server"] / saturated if saturated else float("nan")
-        d = r["delivery"]
-        flag = ""
-        if r.get("share") in (25.0, 50.0):
-            flag += "" if ratio <= TARGET_RATIO else " CPU MISSED"
-        flag += "" if d[1] < TARGET_DELIVERY_P99_MS else " DELIVERY MISSED"
-        flag += f" {r['errors']} ERRORS" if r["errors"] else ""
-        c, k = r["steps"]["create"], r["steps"]["complete"]
-        print(f"  {r['label'][:30]:<30}{r['rate']:>7.1f}{r['server']:>8.2f}{ratio:>7.2f}{r['postgres']:>9.2f}"
-              f"{c[0]:>8.1f}/{c[1]:<7.1f}{k[0]:>9.1f}/{k[1]:<8.1f}{d[0]:>12.0f}/{d[1]:<8.0f}{flag}")
+def print_table(name: str, rows: list[dict], saturated: float, points: list[float]) -> None:
+    print(f"\nSummary, {name} (CPU in ms per journey; latencies in ms; x sat: server CPU per journey over the "
+          f"saturated figure)")
+    print(f"  {'load':<12}{'j/s':>7}{'server':>8}{'x sat':>7}{'postgres':>9}{'create p50/p99':>16}"
+          f"{'complete p50/p99':>18}{'event->delivery p50/p99/max':>29}")
+    for share in [0.0, *points]:
+        for r in (r for r in rows if r["share"] == share):
+            ratio = r["server"] / saturated if saturated else float("nan")
+            d = r["delivery"]
+            flag = ""
+            if share in (25.0, 50.0):
+                flag += "" if ratio <= TARGET_RATIO else " CPU MISSED"
+            flag += "" if d[1] < TARGET_DELIVERY_P99_MS else " DELIVERY MISSED"
+            flag += f" {r['errors']} ERRORS" if r["errors"] else ""
+            c, k = r["steps"]["create"], r["steps"]["complete"]
+            label = "saturated" if share == 0 else f"{share:g}%"
+            print(f"  {label:<12}{r['rate']:>7.1f}{r['server']:>8.2f}{ratio:>7.2f}{r['postgres']:>9.2f}"
+                  f"{c[0]:>8.1f}/{c[1]:<7.1f}{k[0]:>9.1f}/{k[1]:<8.1f}{d[0]:>11.0f}/{d[1]:.0f}/{d[2]:<8.0f}{flag}")
 
 
 if __name__ == "__main__":
