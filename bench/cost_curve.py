@@ -76,6 +76,7 @@ CARD = {"type": "card", "card": {"number": "4242424242424242", "expMonth": 12, "
 TARGET_RATIO = 1.25
 TARGET_DELIVERY_P99_MS = 1000.0
 DISTRIBUTED_POOL = "10"
+IDLE_CLOSE_SECONDS = 4.0
 
 
 # ---------------------------------------------------------------- the receiver (driver process)
@@ -222,14 +223,20 @@ async def _drive(p: Phase) -> dict:
         while time.perf_counter() < m1:
             await journey(carts, checkout)
 
+    last_used: dict[int, float] = {}
+
     async def arrival() -> None:
         clients = idle.pop() if idle else None
+        if clients is not None and time.perf_counter() - last_used.get(id(clients), m0) > IDLE_CLOSE_SECONDS:
+            # The server closes a keep-alive connection idle for 5 s (uvicorn): a browser opens a new one.
+            await asyncio.gather(*(c.aclose() for c in set(clients)))
         if clients is None:
             clients = pair()
             opened.append(clients)
         try:
             await journey(*clients)
         finally:
+            last_used[id(clients)] = time.perf_counter()
             idle.append(clients)
 
     async def scheduler() -> None:
@@ -374,9 +381,9 @@ class Deployment:
             s.stop()
 
 
-def deploy(name: str, python: str, mode: str, url: str, tmp: Path) -> Deployment:
+def deploy(name: str, python: str, mode: str, url: str, tmp: Path, extra: dict[str, str]) -> Deployment:
     asyncio.run(recreate_database(url))
-    env = {**bench_env(url, tmp), "KASSA_WEBHOOKS_ALLOW_PRIVATE_NETWORKS": "all"}
+    env = {**bench_env(url, tmp), "KASSA_WEBHOOKS_ALLOW_PRIVATE_NETWORKS": "all", **extra}
     cli(python, env, "migrate")
     app_id = cli(python, env, "apps", "create", "bench", "--env", "test")
     key = cli(python, env, "keys", "create", app_id, "--scopes", "*")
@@ -449,28 +456,33 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=1, help="repeat the open-loop points (default 1)")
     parser.add_argument("--baseline", default="", help="another checkout (with its .venv) to measure beside this one, "
                                                         "phase by phase, e.g. the code before a change")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="an environment variable for this checkout's servers (not the baseline's), e.g. "
+                             "KASSA_OUTBOX_GATHER_SECONDS=0.5; repeatable")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     duration, warmup = (5.0, 2.0) if args.quick else (args.duration, 3.0)
     points = [float(x) for x in args.points.split(",")]
     url = os.environ.get("KASSA_BENCH_DATABASE_URL", DEFAULT_DB)
     tmp = Path(tempfile.mkdtemp(prefix="kassa-bench-cost-"))
-    sides = [("this checkout", sys.executable, url)]
+    extra = dict(item.split("=", 1) for item in args.set)
+    sides = [("this checkout", sys.executable, url, extra)]
     if args.baseline:
         python = str(Path(args.baseline).resolve() / ".venv" / "bin" / "python")
-        sides.insert(0, ("baseline", python, url + "_baseline"))
+        sides.insert(0, ("baseline", python, url + "_baseline", {}))
     deployments: list[Deployment] = []
     rows: dict[str, list[dict]] = {}
     saturated: dict[str, float] = {}
     try:
-        for name, python, db in sides:
+        for name, python, db, env in sides:
             (tmp / name.replace(" ", "-")).mkdir()
-            deployments.append(deploy(name, python, args.mode, db, tmp / name.replace(" ", "-")))
+            deployments.append(deploy(name, python, args.mode, db, tmp / name.replace(" ", "-"), env))
         load = os.getloadavg()
         print("Kassa cost curve: CPU per storefront journey with checkout, by load")
         for d in deployments:
             print(f"  {d.name:<14}{args.mode}: " + ", ".join(f"{n} pid {pid}" for n, pid in d.pids.items())
-                  + f"; database {masked(d.url)}")
+                  + f"; database {masked(d.url)}" + (f"; {', '.join(args.set)}" if d.name == "this checkout"
+                                                     and args.set else ""))
         print("  journey       create -> 3 lines -> address -> shipping -> session -> complete; a webhook endpoint "
               "takes every event")
         print(f"  phases        {warmup:.0f} s warm-up + {duration:.0f} s measured; machine {os.cpu_count()} cores, load "
