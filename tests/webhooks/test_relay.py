@@ -97,6 +97,21 @@ async def test_a_run_cut_by_the_batch_goes_on_in_the_next_pass(webhooks: Webhook
     assert sorted(d.sequence for d in await merchant.deliveries()) == [1, 2, 3]
 
 
+async def test_a_batch_of_rows_all_waiting_for_a_later_written_head_does_not_stall(
+        webhooks: Webhooks, merchant: Merchant, receiver: Receiver) -> None:
+    """Two writers of one aggregate raced: the head (sequence 1) was written after its followers."""
+    await merchant.endpoint(receiver)
+    await webhooks.relay()
+    followers = [await merchant.emit(aggregate="cart_raced", sequence=n) for n in (2, 3)]
+    webhooks.backend.clock.advance(seconds=1)
+    head = await merchant.emit(aggregate="cart_raced", sequence=1)
+    relay = Relay(webhooks.backend.runtime.db, webhooks.backend.clock, batch=2)
+    assert await relay.relay_once() == (1, 1)  # both rows of the batch wait for the head: it goes alone
+    assert {e.id for e in await _events(merchant) if e.aggregate_id == "cart_raced"} == {head}
+    assert (await relay.relay_all())[0] == 2
+    assert {e.id for e in await _events(merchant) if e.aggregate_id == "cart_raced"} == {head, *followers}
+
+
 async def test_a_run_whose_head_another_relay_holds_waits_for_it(pg_webhooks: Webhooks) -> None:
     from tests.webhooks.conftest import make_merchant as make
 
