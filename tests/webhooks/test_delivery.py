@@ -335,3 +335,19 @@ async def test_other_merchants_are_unaffected(webhooks: Webhooks, receiver: Rece
     await webhooks.run()
     assert {r.event_id for r in receiver.ok()} >= {ea, eb}
     assert {d.event_id for d in await a.deliveries()} == {ea}
+
+
+async def test_a_run_that_took_everything_due_claims_once(webhooks: Webhooks, merchant: Merchant,
+                                                          receiver: Receiver) -> None:
+    """A claim that left nothing due behind is not followed by claims that can only come back empty:
+    a run of a few deliveries costs one claim and the writing of its results."""
+    await merchant.endpoint(receiver, maxConcurrency=10)
+    await webhooks.run()  # whatever other tests left due
+    for _ in range(5):
+        await merchant.emit()
+    await webhooks.relay()
+    with webhooks.backend.counter as counted:
+        assert await webhooks.deliver() >= 5
+    assert len(receiver.ok()) >= 5
+    claims = [s for s in counted.statements if "endpoints_due" in s]
+    assert len(claims) == 1, claims

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import sqlalchemy as sa
 from kassa_platform.tables import outbox_events
@@ -36,6 +37,52 @@ async def test_an_outbox_commit_wakes_the_relay(webhooks: Webhooks, merchant: Me
         webhooks.queue.hints.clear()
         await merchant.emit()  # PostgreSQL: NOTIFY at commit; SQLite: the pending index is polled
         await _wait_for_hint(webhooks, RELAY_JOB)
+    finally:
+        await waker.stop()
+
+
+async def test_commits_within_the_gathering_window_make_one_relay_pass(webhooks: Webhooks, merchant: Merchant) -> None:
+    """The first commit opens the window; the pass is queued when it closes, for all its commits."""
+    await webhooks.relay()
+    window = 0.5
+    waker = OutboxWaker(webhooks.module, webhooks.backend.runtime.settings.database_url, gather_seconds=window)
+    waker.start()
+    try:
+        if webhooks.backend.is_postgres:
+            await _wait_for_hint(webhooks, RELAY_JOB)  # on start: whatever was written while nobody listened
+            await asyncio.sleep(0)
+        webhooks.queue.hints.clear()
+        started = time.monotonic()
+        for _ in range(5):
+            await merchant.emit()
+        await _wait_for_hint(webhooks, RELAY_JOB)
+        waited = time.monotonic() - started
+        assert waited < window + 1.0  # bounded by the window (plus a busy machine's slack)
+        if webhooks.backend.is_postgres:  # (SQLite looks once per window: the burst may straddle two looks)
+            assert waited >= window
+            assert [name for name, _, _ in webhooks.queue.hints] == [RELAY_JOB]  # one pass for the five
+    finally:
+        await waker.stop()
+    assert await webhooks.relay() >= 5
+
+
+async def test_a_burst_of_commits_closes_the_window_early(pg_webhooks: Webhooks) -> None:
+    from tests.webhooks.conftest import make_merchant
+
+    merchant = await make_merchant(pg_webhooks)
+    await pg_webhooks.relay()
+    waker = OutboxWaker(pg_webhooks.module, pg_webhooks.backend.runtime.settings.database_url, gather_seconds=0.2,
+                        gather_commits=3)
+    waker.start()
+    try:
+        await _wait_for_hint(pg_webhooks, RELAY_JOB)  # on start (the window, as no burst came)
+        await asyncio.sleep(0)
+        waker.gather_seconds = 60.0  # from now on only the burst can close the window within the test
+        pg_webhooks.queue.hints.clear()
+        for _ in range(3):
+            await merchant.emit()
+        await _wait_for_hint(pg_webhooks, RELAY_JOB)
+        assert [name for name, _, _ in pg_webhooks.queue.hints] == [RELAY_JOB]
     finally:
         await waker.stop()
 

@@ -20,7 +20,7 @@ def create_app(runtime: Runtime, *, owns_runtime: bool = True) -> Litestar:
     app = build_service_app("webhooks", ROUTES, runtime, owns_runtime=owns_runtime)
     if backlog_figures not in runtime.metric_sources:
         runtime.metric_sources.append(backlog_figures)
-    waker = OutboxWaker(module, runtime.settings.database_url)
+    waker = OutboxWaker(module, runtime.settings.database_url, gather_seconds=runtime.settings.outbox_gather_seconds)
 
     async def start_waker() -> None:
         waker.start()

@@ -210,6 +210,9 @@ class Deliverer:
         # ran out (they outlive it, see `run`). Per application for the fair share (fairness.py).
         self._requests: set[asyncio.Task[None]] = set()
         self._held: Counter[str] = Counter()
+        # Whether the last claim left due deliveries behind (a cap, a fair share or its limit stopped it):
+        # only then can a freed slot or a written result make the next claim find more.
+        self._held_back = True
 
     def wake(self) -> None:
         """New work may be due: a running loop claims again without waiting for a result."""
@@ -279,7 +282,7 @@ class Deliverer:
         deadline = time.monotonic() + budget_seconds
         results: asyncio.Queue[AttemptResult | None] = asyncio.Queue()
         attempts = 0
-        exhausted = False  # the last claim found nothing more to take
+        exhausted = False  # the last claim found nothing more to take, and nothing held back
         woken = False  # new work was announced: worth a claim even for a few free slots
         self._results = results
         try:
@@ -288,20 +291,20 @@ class Deliverer:
                 # Claim in batches: a claim is a transaction, so not one per freed slot.
                 worth_claiming = (room >= min(self.config.claim_batch // 4, self.config.max_in_flight)
                                   or not self._requests or (woken and room > 0))
-                if worth_claiming and time.monotonic() < deadline and (not exhausted or not self._requests):
+                if worth_claiming and time.monotonic() < deadline and not exhausted:
                     woken = False
                     claimed = await self.claim(min(room, self.config.claim_batch), self._held)
-                    exhausted = len(claimed) < min(room, self.config.claim_batch)
+                    exhausted = len(claimed) < min(room, self.config.claim_batch) and not self._held_back
                     for item in claimed:
                         self._held[item.app_id] += 1
                         task = asyncio.create_task(self._send(item))
                         self._requests.add(task)
                         task.add_done_callback(self._requests.discard)
                 if not self._requests and results.empty():
-                    if self._recording:  # their rows still hold slots: once written, claim again
+                    if self._recording:  # their rows still hold slots: once written, claim again if that frees any
                         await self._drain_recording()
-                        exhausted = False
-                        continue
+                        if not exhausted:
+                            continue
                     return attempts, time.monotonic() >= deadline
                 try:
                     async with asyncio.timeout(max(deadline - time.monotonic(), 0.0)):
@@ -319,7 +322,10 @@ class Deliverer:
                     # Written while the next requests go out; a slot counts as taken (its row is still
                     # `sending`) until its result is written, so the cap holds meanwhile.
                     await self._record_soon(finished)
-                exhausted = False  # a result freed a slot, or new work was announced
+                # A result frees a slot, which matters only if the last claim held work back; new work
+                # announced (a wake) is worth a claim in any case. Otherwise a claim would find nothing:
+                # at low load that empty claim (a transaction) cost as much as the useful one.
+                exhausted = exhausted and not woken
         except BaseException:
             self._results = None
             for task in list(self._requests):  # shutdown, job timeout: the lease brings them back
@@ -371,11 +377,13 @@ class Deliverer:
         """Take up to `limit` due deliveries, as fairness.py shares them out; `held`: requests this
         worker has in flight per application."""
         now = self.clock.now()
+        self._held_back = True  # unless found otherwise below
         async with transaction(self.db) as conn:
             postgres = is_postgres(conn)
             endpoints = (await conn.execute(_DUE_ENDPOINTS, {"now": now, "limit": limit,
                                                              "recently": now - timedelta(days=1)})).all()
             if not endpoints:
+                self._held_back = False
                 return []
             gone = [ep.id for ep in endpoints if ep.disabled or ep.deleted_at is not None]
             if gone:
@@ -392,10 +400,17 @@ class Deliverer:
                              in_flight=in_flight, held=held or {}, limit=limit, config=self.config, now=now)
             rows: list[Any] = []
             caps = {ep.id: ep.max_concurrency for ep in active}
+            held_back = len(endpoints) >= limit
             for ep in active:
                 if ep.id in allotted:
-                    rows.extend((await conn.execute(_CLAIMS[(ep.ordered_delivery, postgres)],
-                                                    {"endpoint_id": ep.id, "now": now, "limit": allotted[ep.id]})).all())
+                    taken = (await conn.execute(_CLAIMS[(ep.ordered_delivery, postgres)],
+                                                {"endpoint_id": ep.id, "now": now, "limit": allotted[ep.id]})).all()
+                    rows.extend(taken)
+                    # All it was allotted: more may be due. (Ordered endpoints may hold rows back too.)
+                    held_back = held_back or len(taken) >= allotted[ep.id] or ep.ordered_delivery
+                else:
+                    held_back = True  # due, but no room for it now
+            self._held_back = held_back
             if not rows:
                 return []
             await conn.execute(_MARK_SENDING, {"ids": [r.id for r in rows], "lease": now + self.config.lease,

@@ -1,11 +1,18 @@
 """The outbox relay: claim pending outbox rows, store each event once, fan out to endpoints.
 
-On PostgreSQL a batch is claimed with `FOR UPDATE SKIP LOCKED` through the partial index on
-pending rows, so several relays work side by side on disjoint batches; on SQLite writes
-serialize anyway (BEGIN IMMEDIATE). A row is taken only when no earlier row of its aggregate is
-still pending (taken or not), so one cart's events become deliveries in sequence order even when
-two relays race; the next pass takes the next one. Claiming, storing, fanning out and marking
-published are one transaction: a relay that dies leaves the rows pending for the next.
+A pass is one transaction of four statements whatever its size: the claim, the endpoints of the
+claimed applications, the events and deliveries, the published mark. It takes the oldest pending
+rows (up to the batch) with each aggregate's run of consecutive pending events, so a cart whose
+lines, address and checkout were written within one gathering window (waker.py) is relayed in one
+pass, not one pass per event: a relay that took only each aggregate's oldest row needed as many
+transactions as the deepest run, which at low load (runs gathered whole) meant one per event.
+
+On PostgreSQL the oldest rows are locked with `FOR UPDATE SKIP LOCKED` through the partial index
+on pending rows, so several relays work side by side on disjoint batches; on SQLite writes
+serialize anyway (BEGIN IMMEDIATE). Of those rows a row is relayed only when every earlier
+pending row of its aggregate (taken by another relay or not) is in this very batch, so one cart's
+events become deliveries in sequence order even when two relays race; a row left out stays pending
+for a later pass. A relay that dies leaves the rows pending for the next.
 """
 
 from __future__ import annotations
@@ -23,21 +30,45 @@ from .endpoints import matches
 from .store import delivery_row, store_deliveries, store_events
 from .tables import webhook_endpoints
 
-_earlier = outbox_events.alias("earlier")
-_HEAD_OF_AGGREGATE = ~sa.exists().where(
-    _earlier.c.aggregate_id == outbox_events.c.aggregate_id,
-    _earlier.c.published_at.is_(None),
-    sa.tuple_(_earlier.c.sequence, _earlier.c.id) < sa.tuple_(outbox_events.c.sequence, outbox_events.c.id),
-)
-_PENDING = (
-    sa.select(outbox_events.c.id, outbox_events.c.app_id, outbox_events.c.type, outbox_events.c.source,
-              outbox_events.c.aggregate_id, outbox_events.c.sequence, outbox_events.c.payload,
-              outbox_events.c.created_at)
-    .where(outbox_events.c.published_at.is_(None), _HEAD_OF_AGGREGATE)
+_COLUMNS = (outbox_events.c.id, outbox_events.c.app_id, outbox_events.c.type, outbox_events.c.source,
+            outbox_events.c.aggregate_id, outbox_events.c.sequence, outbox_events.c.payload,
+            outbox_events.c.created_at)
+
+
+def _claim(postgres: bool) -> sa.Select:
+    """The oldest pending rows (locked on PostgreSQL, skipping rows another relay holds), each with
+    `blocked`: whether an earlier pending row of its aggregate is outside this batch."""
+    oldest = (sa.select(outbox_events.c.id).where(outbox_events.c.published_at.is_(None))
+              .order_by(outbox_events.c.created_at).limit(sa.bindparam("limit")))
+    if postgres:
+        oldest = oldest.with_for_update(skip_locked=True)
+    taken = oldest.cte("taken")
+    earlier = outbox_events.alias("earlier")
+    blocked = sa.exists().where(
+        earlier.c.aggregate_id == outbox_events.c.aggregate_id,
+        earlier.c.published_at.is_(None),
+        sa.tuple_(earlier.c.sequence, earlier.c.id) < sa.tuple_(outbox_events.c.sequence, outbox_events.c.id),
+        earlier.c.id.not_in(sa.select(taken.c.id)),
+    )
+    return (sa.select(*_COLUMNS, blocked.label("blocked"))
+            .join_from(outbox_events, taken, taken.c.id == outbox_events.c.id)
+            .order_by(outbox_events.c.created_at, outbox_events.c.id))
+
+
+_CLAIMS = {True: _claim(True), False: _claim(False)}
+# The oldest row of each aggregate, whatever its age (the claim above takes rows by age): for the
+# unlikely batch whose every row waits for an earlier row of its aggregate written with a later
+# `created_at` (two writers of one cart racing), so that the relay never stalls on it.
+_earlier = outbox_events.alias("earlier_head")
+_HEADS = (
+    sa.select(*_COLUMNS, sa.false().label("blocked"))
+    .where(outbox_events.c.published_at.is_(None), ~sa.exists().where(
+        _earlier.c.aggregate_id == outbox_events.c.aggregate_id, _earlier.c.published_at.is_(None),
+        sa.tuple_(_earlier.c.sequence, _earlier.c.id) < sa.tuple_(outbox_events.c.sequence, outbox_events.c.id)))
     .order_by(outbox_events.c.created_at)
     .limit(sa.bindparam("limit"))
 )
-_CLAIM_PG = _PENDING.with_for_update(skip_locked=True, of=outbox_events)
+_HEADS_CLAIMS = {True: _HEADS.with_for_update(skip_locked=True, of=outbox_events), False: _HEADS}
 _ACTIVE_ENDPOINTS = (
     sa.select(webhook_endpoints.c.id, webhook_endpoints.c.app_id, webhook_endpoints.c.enabled_events)
     .where(webhook_endpoints.c.app_id.in_(sa.bindparam("app_ids", expanding=True)),
@@ -55,12 +86,24 @@ class Relay:
         self.batch = batch
 
     async def relay_once(self) -> tuple[int, int]:
-        """One batch: returns (events relayed, deliveries created)."""
+        """One pass (one transaction): returns (events relayed, deliveries created)."""
+        relayed, created, _ = await self._pass()
+        return relayed, created
+
+    async def _pass(self) -> tuple[int, int, bool]:
+        """One pass; the third figure says whether another pass would find rows this one could not take."""
         async with transaction(self.db) as conn:
-            claim = _CLAIM_PG if is_postgres(conn) else _PENDING
-            rows = (await conn.execute(claim, {"limit": self.batch})).all()
+            postgres = is_postgres(conn)
+            candidates = (await conn.execute(_CLAIMS[postgres], {"limit": self.batch})).all()
+            rows = [r for r in candidates if not r.blocked]
+            heads = not rows and len(candidates) >= self.batch
+            if heads:
+                rows = (await conn.execute(_HEADS_CLAIMS[postgres], {"limit": self.batch})).all()
+            # A full batch may have left rows behind; so may a run cut by the batch's end. Rows blocked by
+            # another relay's batch are its to hand on (it relays their predecessors, then goes again).
+            more = heads or len(candidates) >= self.batch or (bool(rows) and len(rows) < len(candidates))
             if not rows:
-                return 0, 0
+                return 0, 0, more
             now = self.clock.now()
             endpoints = await self._endpoints_by_app(conn, {r.app_id for r in rows})
             events: list[dict[str, Any]] = []
@@ -77,18 +120,19 @@ class Relay:
             await store_events(conn, events)
             await store_deliveries(conn, deliveries)
             await conn.execute(_MARK_PUBLISHED, {"ids": [r.id for r in rows], "now": now})
-        return len(rows), len(deliveries)
+        return len(rows), len(deliveries), more
 
     async def relay_all(self, *, budget_seconds: float = 30.0) -> tuple[int, int, bool]:
-        """Relay batches until nothing is pending; returns (events, deliveries, whether the time
-        budget ran out first)."""
+        """Relay passes until nothing is left that this relay can take; returns (events, deliveries,
+        whether the time budget ran out first). A pass that took everything it found is the last:
+        no empty pass follows to make sure (whatever is written meanwhile notifies the waker)."""
         deadline = time.monotonic() + budget_seconds
         events = deliveries = 0
         while True:
-            relayed, created = await self.relay_once()
-            if not relayed:
-                return events, deliveries, False
+            relayed, created, more = await self._pass()
             events, deliveries = events + relayed, deliveries + created
+            if not more or not relayed:
+                return events, deliveries, False
             if time.monotonic() >= deadline:
                 return events, deliveries, True
 
