@@ -25,6 +25,7 @@ from litestar import Request, post
 from litestar.params import JSONBody
 
 from tests.conftest import Tenant
+from tests.support.liveness import another_process
 from tests.platform.test_errors_and_health import assert_envelope
 
 
@@ -209,3 +210,46 @@ async def test_a_self_guarded_route_runs_again_after_a_crash(
     tenant.backend.clock.advance(seconds=LOCK_SECONDS + 1)
     assert (await write(run, run, path="/guarded-write")).status_code == 201
     assert await _events(tenant, run) == 2
+
+
+# ---------------------------------------------------------------- a dead process's claim (kassa_platform.liveness)
+
+
+@pytest.mark.parametrize("backend", ["pg"], indirect=True)  # processes and their locks: PostgreSQL
+async def test_the_claim_of_a_dead_process_is_taken_over_at_once(
+        write: Callable[..., Awaitable[httpx.Response]], tenant: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No waiting for its lock: once the process that held the claim is dead, a retry runs (a claim
+    that had not committed) or is told at once that the change stands (one that had)."""
+    runtime = tenant.backend.runtime
+    before, executed_run, guarded_run = uuid.uuid4().hex, uuid.uuid4().hex, uuid.uuid4().hex
+    async with another_process(runtime) as other:
+        async def die() -> None:
+            raise Crash
+
+        _before_write[before] = die
+        _die_before_storing_on(runtime, monkeypatch)  # and before anything else it would do
+        with pytest.raises(Crash):
+            await write(before, before)
+        with pytest.raises(Crash):
+            await write(executed_run, executed_run)
+        with pytest.raises(Crash):
+            await write(guarded_run, guarded_run, path="/guarded-write")
+        monkeypatch.undo()
+        other.back_to_this_process()
+        # Alive: a retry waits for it (briefly, here) and is told to come back.
+        monkeypatch.setattr("kassa_platform.idempotency.WAIT_FOR_FIRST_SECONDS", 0.2)
+        assert_envelope(await write(before, before), 409, "idempotency_key_in_progress")
+        monkeypatch.undo()
+        await other.kill()
+        # Dead: no clock moved, no lock ran out.
+        assert (await write(before, before)).status_code == 201
+        assert_envelope(await write(executed_run, executed_run), 409, "idempotency_key_executed")
+        assert (await write(guarded_run, guarded_run, path="/guarded-write")).status_code == 201
+
+
+def _die_before_storing_on(runtime: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    async def die(*_: Any, **__: Any) -> None:
+        raise Crash
+
+    for step in ("complete", "release", "end_lease"):
+        monkeypatch.setattr(runtime.idempotency, step, die)
