@@ -25,7 +25,7 @@ async def test_a_process_is_alive_while_its_connection_lives_and_dead_at_once_af
     async def reaper() -> None:
         reaped.set()
 
-    watcher.watch(reaper)
+    watcher.watch("test", reaper)
     await victim.start()
     await watcher.start()
     conn = await asyncpg.connect(_dsn(url))

@@ -93,7 +93,7 @@ class Liveness:
         self.kind = kind
         self.id: int | None = None
         self.enabled = database_url.startswith("postgresql")
-        self.reapers: list[Reaper] = []
+        self.reapers: dict[str, Reaper] = {}
         self.alive: set[int] = set()  # as last seen
         self._conn: asyncpg.Connection | None = None
         self._task: asyncio.Task[None] | None = None
@@ -104,10 +104,10 @@ class Liveness:
     def dsn(self) -> str:
         return make_url(self.url).set(drivername="postgresql").render_as_string(hide_password=False)
 
-    def watch(self, reaper: Reaper) -> None:
-        """Run `reaper` when a process is found dead (idempotent work: every process runs it)."""
-        if reaper not in self.reapers:
-            self.reapers.append(reaper)
+    def watch(self, name: str, reaper: Reaper) -> None:
+        """Run `reaper` when a process is found dead (idempotent work: every process runs it); one
+        per name (a service's apps may be built more than once on one runtime)."""
+        self.reapers[name] = reaper
 
     async def start(self) -> None:
         """Take a number and its lock (PostgreSQL); then keep it, and watch the others."""
@@ -177,7 +177,7 @@ class Liveness:
 
     async def reap(self) -> None:
         """Run every reaper now (each on its own: one that fails does not hold up the others)."""
-        results = await asyncio.gather(*(reaper() for reaper in self.reapers), return_exceptions=True)
+        results = await asyncio.gather(*(reaper() for reaper in self.reapers.values()), return_exceptions=True)
         for result in results:
             if isinstance(result, BaseException):
                 log.warning("a reaper failed (%s: %s); the next look tries again", type(result).__name__, result)

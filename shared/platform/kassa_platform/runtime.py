@@ -52,7 +52,7 @@ class Runtime:
 
     def job_context(self, queue: JobQueue | None = None) -> JobContext:
         return JobContext(settings=self.settings, db=self.db, clock=self.clock,
-                          queue=queue or self.queue, services=self.services)
+                          queue=queue or self.queue, services=self.services, liveness=self.liveness)
 
     async def start(self) -> None:
         if self._started:
