@@ -283,3 +283,46 @@ def test_the_fingerprint_covers_method_path_query_and_parameters() -> None:
     assert fingerprint("POST", "/api/v1/carts", b"x=1", b'{"a": 1, "b": [1, 2]}') != base
     assert fingerprint("POST", "/api/v1/products", b"", b'{"a": 1, "b": [1, 2]}') != base
     assert fingerprint("POST", "/api/v1/carts", b"", b"{nope") != fingerprint("POST", "/api/v1/carts", b"", b"{nope ")
+
+
+async def test_a_completions_answer_is_stored_by_its_finishing_statement(
+        tenant: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The saga knows its answer (the completed session) before the statement that makes the order:
+    that statement stores it, so a client that lost the answer of a completion gets it replayed."""
+    shop = Shop(tenant, await tenant.variant({"EUR": 1500}))
+    session = await shop.session()
+    path = f"/api/v1/checkout-sessions/{session['id']}/complete"
+    body = {"shippingAddress": ADDRESS_DE, "paymentMethod": OK_CARD}
+
+    async def never(*_: Any, **__: Any) -> None:
+        raise AssertionError("the answer was stored with the order; nothing is left to store")
+
+    monkeypatch.setattr(tenant.backend.runtime.idempotency, "complete", never)
+    first = await tenant.post(path, body, headers={"Idempotency-Key": "buy-answer"})
+    assert first.status_code == 200 and first.json()["status"] == "complete", first.text
+    monkeypatch.undo()
+    async with tenant.backend.runtime.db() as conn:
+        state = (await conn.execute(sa.select(idempotency_keys.c.state).where(
+            idempotency_keys.c.app_id == tenant.app_id, idempotency_keys.c.key == "buy-answer"))).scalar_one()
+    assert state == "completed"
+    replayed = await tenant.post(path, body, headers={"Idempotency-Key": "buy-answer"})
+    assert replayed.status_code == 200 and replayed.headers["idempotent-replayed"] == "true"
+    assert replayed.content == first.content
+
+
+async def test_a_sessions_answer_is_stored_with_the_session(tenant: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its client secret is in that answer only: a client that lost it gets it replayed."""
+    shop = Shop(tenant, await tenant.variant({"EUR": 1500}))
+    cart = await shop.cart()
+
+    async def never(*_: Any, **__: Any) -> None:
+        raise AssertionError("the answer was stored with the session; nothing is left to store")
+
+    monkeypatch.setattr(tenant.backend.runtime.idempotency, "complete", never)
+    first = await tenant.post("/api/v1/checkout/sessions", {"cartId": cart["id"]}, headers={"Idempotency-Key": "cs-1"})
+    assert first.status_code == 201, first.text
+    monkeypatch.undo()
+    replayed = await tenant.post("/api/v1/checkout/sessions", {"cartId": cart["id"]},
+                                 headers={"Idempotency-Key": "cs-1"})
+    assert replayed.status_code == 201 and replayed.headers["idempotent-replayed"] == "true"
+    assert replayed.content == first.content and replayed.json()["clientSecret"]

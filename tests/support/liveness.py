@@ -4,10 +4,13 @@ liveness connection ends, as a kill -9 ends it) or lets live."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 
-from kassa_platform.liveness import Liveness
+import asyncpg
+from kassa_platform.liveness import Liveness, alive_numbers
 from kassa_platform.runtime import Runtime
 
 
@@ -23,11 +26,20 @@ class OtherProcess:
         return self.liveness.id
 
     async def kill(self) -> None:
-        """Its connection ends abruptly: the server lets its lock go, nothing else is cleaned up."""
+        """Its connection ends abruptly: the server lets its lock go, nothing else is cleaned up.
+        Returns once the server has (its backend notices the closed socket within milliseconds)."""
         conn = self.liveness._conn
         assert conn is not None
         conn.terminate()
         self.liveness._conn = None
+        probe = await asyncpg.connect(self.liveness.dsn, timeout=5)
+        try:
+            deadline = time.monotonic() + 5
+            while self.number in await alive_numbers(probe):
+                assert time.monotonic() < deadline, "the server never let the lock go"
+                await asyncio.sleep(0.005)
+        finally:
+            await probe.close()
 
     def back_to_this_process(self) -> None:
         self.runtime.liveness.id = self._own

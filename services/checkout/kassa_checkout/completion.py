@@ -42,6 +42,7 @@ from kassa_contract.checkout import (
     PaymentRefundedData,
 )
 from kassa_contract.errors import KassaError
+from kassa_platform import executed
 from kassa_platform.auth import Principal, hash_key
 from kassa_platform.clock import Clock
 from kassa_platform.db import Database, transaction
@@ -347,6 +348,8 @@ class CompletionSaga:
                                         order_id=order_id, metadata=metadata)),
             self.store.event(CHECKOUT_SESSION_COMPLETED, done, order_id=order_id),
         ]
+        # The answer is known before the finish commits: stored with it, a lost answer is replayed.
+        executed.answer_with(self.store.view(done))
         if not await self.rows.finish(session_id=row.id, token=token, version=done.version, order=values,
                                       payment_id=payment.id, provider_ref=outcome.provider_ref,
                                       card=(outcome.card_brand, outcome.card_last4), events=events,
@@ -410,13 +413,16 @@ class CompletionSaga:
 
     # ---------------------------------------------------------------- recovery
 
-    async def reconcile(self, *, limit: int = 50) -> int:
-        """Finish or unwind every completion whose claim lapsed (its process died mid-way)."""
+    async def reconcile(self, *, limit: int = 50, session_ids: list[str] | None = None) -> int:
+        """Finish or unwind every completion whose claim lapsed (its process died mid-way); or those
+        of `session_ids` only (a dead process's, just lapsed)."""
         now = self.clock.now()
+        query = (sa.select(sessions).where(S.claim_token.is_not(None), S.claim_until <= now, S.status == "open")
+                 .order_by(S.claim_until).limit(limit))
+        if session_ids is not None:
+            query = query.where(S.id.in_(session_ids))
         async with self.db() as conn:
-            lapsed = (await conn.execute(sa.select(sessions).where(S.claim_token.is_not(None), S.claim_until <= now,
-                                                                   S.status == "open")
-                                         .order_by(S.claim_until).limit(limit))).all()
+            lapsed = (await conn.execute(query)).all()
         done = 0
         for row in lapsed:
             token = new_id("clm")
@@ -427,7 +433,8 @@ class CompletionSaga:
                 done += 1
             except KassaError as exc:  # the provider or the cart service is away: the next run tries again
                 log.warning("reconcile of %s deferred: %s", row.id, exc.code)
-        await self.sessions.settle_pending()
+        if session_ids is None:
+            await self.sessions.settle_pending()
         return done
 
     async def _resolve(self, row: Any, token: str) -> None:

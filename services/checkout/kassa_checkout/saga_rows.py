@@ -139,10 +139,10 @@ class SagaRows:
                 row = (await conn.execute(_CLAIM_LAPSED, params)).first()
         return row is not None and bool(row.over)
 
-    async def lapse_dead_claims(self, now: datetime) -> int:
-        """The claims of dead processes lapse now (the reconcile job then recovers them)."""
+    async def lapse_dead_claims(self, now: datetime) -> list[str]:
+        """The claims of dead processes lapse now; their sessions' ids (to reconcile)."""
         async with transaction(self.db) as conn:
-            return len((await conn.execute(_LAPSE_DEAD, {"w_now": now})).all())
+            return [r.id for r in (await conn.execute(_LAPSE_DEAD, {"w_now": now})).all()]
 
     async def record_attempt(self, *, session_id: str, token: str, locked_cart: dict[str, Any], amount_total: int,
                              payment: dict[str, Any], now: datetime) -> Any:

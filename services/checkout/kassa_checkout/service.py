@@ -77,7 +77,8 @@ def _reaper(module: CheckoutModule, runtime: Runtime):  # type: ignore[no-untype
     minute's reconcile job would find them too, later)."""
 
     async def reap() -> None:
-        if await module.saga.rows.lapse_dead_claims(runtime.clock.now()):
-            await module.saga.reconcile()
+        lapsed = await module.saga.rows.lapse_dead_claims(runtime.clock.now())
+        for start in range(0, len(lapsed), 50):
+            await module.saga.reconcile(session_ids=lapsed[start:start + 50])
 
     return reap

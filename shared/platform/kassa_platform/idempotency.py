@@ -172,7 +172,8 @@ class IdempotencyStore:
             return None
 
     async def complete(self, app_id: str, key: str, claim: Claim, status: int, headers: list[tuple[bytes, bytes]],
-                       body: bytes) -> None:
+                       body: bytes, *, replace: bool = False) -> None:
+        """Store the answer; `replace`: over one the change stored that differs from what was sent."""
         replayed = [[k.decode("latin-1"), v.decode("latin-1")] for k, v in headers if k.lower() in _REPLAYED_HEADERS]
         if request_id := request_id_var.get():
             replayed.append(["original-request", request_id])  # a replay has its own id; this names the first
@@ -180,7 +181,8 @@ class IdempotencyStore:
         async with self.db.begin() as conn:
             await conn.execute(
                 sa.update(t)
-                .where(t.c.app_id == app_id, t.c.key == key, t.c.state.in_(("in_progress", "executed")),
+                .where(t.c.app_id == app_id, t.c.key == key,
+                       t.c.state.in_(("in_progress", "executed", "completed") if replace else ("in_progress", "executed")),
                        t.c.locked_until == claim.locked_until)
                 .values(state="completed", status_code=status, response_headers=replayed, response_body=body)
             )
@@ -272,11 +274,12 @@ class IdempotencyMiddleware:
                 out.append(message.get("body", b""))
             await send(message)
 
-        # The request's first committed change marks the claim (a self-guarded route's is never marked).
+        # The request's first committed change marks the claim (a self-guarded route's is never marked),
+        # and stores its answer with it when the handler gave it beforehand (executed.answer_with).
         handler = scope.get("route_handler")
-        guarded = handler is not None and handler.opt.get("self_guarded")
-        mark = None if guarded else executed.PendingMark(self.store.db, principal.app_id, key,
-                                                         claim.locked_until)  # type: ignore[arg-type]
+        guarded = bool(handler is not None and handler.opt.get("self_guarded"))
+        mark = executed.PendingMark(self.store.db, principal.app_id, key, claim.locked_until,  # type: ignore[arg-type]
+                                    guarded=guarded, status=getattr(handler, "status_code", None) or 200)
         executed.current.set(mark)
         try:
             await self.app(scope, receive, capture)
@@ -288,12 +291,24 @@ class IdempotencyMiddleware:
                 mark.closed = True
         answer = b"".join(out)
         if kept(status, answer):
-            await self.store.complete(principal.app_id, key, claim, status, headers, answer)
+            if mark.answered and _same_answer(mark.answer, status, headers, answer):
+                return  # stored with the change, in its statement or transaction
+            await self.store.complete(principal.app_id, key, claim, status, headers, answer,
+                                      replace=mark.answered)
         else:
             await self._not_kept(principal.app_id, key, claim, mark)
 
     async def _not_kept(self, app_id: str, key: str, claim: Claim, mark: executed.PendingMark | None) -> None:
-        if mark is not None and mark.marked:
+        if mark is not None and mark.marked and not mark.guarded:
             await self.store.end_lease(app_id, key, claim)  # its change committed: the key must stay
         else:
             await self.store.release(app_id, key, claim)
+
+
+def _same_answer(stored: executed.Answer | None, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> bool:
+    """Whether the answer stored with the change is the one that was sent (status, type, body)."""
+    if stored is None:
+        return False
+    sent_type = next((v.decode("latin-1") for k, v in headers if k.lower() == b"content-type"), None)
+    stored_type = next((v for k, v in stored[1] if k == "content-type"), None)
+    return stored[0] == status and stored[2] == body and sent_type == stored_type
