@@ -347,3 +347,33 @@ async def test_the_liveness_watch_recovers_a_dead_processs_completion_without_a_
         await reap()
     assert await _count(shop, orders, session_id=session["id"]) == 1
     assert await _charges(shop, session["id"]) == 1
+
+
+async def test_a_recovery_that_cannot_finish_hands_the_claim_back_at_once(
+        pg_shop: Shop, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The provider is away while the liveness watch recovers a dead process's completion: the claim
+    is left lapsed, not held by the watching process for a minute; the buyer's retry then finishes it."""
+    from kassa_contract.errors import KassaError
+
+    shop = pg_shop
+    session = await shop.session()
+    saga = _module(shop).saga
+    async with another_process(shop.backend.runtime) as other:
+        await _crashing_complete(shop, session["id"], monkeypatch, saga.connectors.test, "capture")
+        other.back_to_this_process()
+        await other.kill()
+
+    async def away(*_: Any, **__: Any) -> Any:
+        raise KassaError("payment_provider_unavailable", "away", status=503)
+
+    monkeypatch.setattr(saga.connectors.test, "status", away)
+    await shop.backend.runtime.liveness.reapers["checkout"]()
+    monkeypatch.undo()
+    async with shop.backend.runtime.db() as conn:
+        held = (await conn.execute(sa.select(checkout_sessions.c.claim_token, checkout_sessions.c.claim_until)
+                                   .where(checkout_sessions.c.id == session["id"]))).first()
+    assert held.claim_token is not None and held.claim_until <= shop.backend.clock.now()
+    retried = await shop.complete(session["id"])
+    assert retried.status_code == 200 and retried.json()["status"] == "complete", retried.text
+    assert await _count(shop, orders, session_id=session["id"]) == 1
+    assert await _charges(shop, session["id"]) == 1

@@ -183,7 +183,11 @@ class CompletionSaga:
             token = new_id("clm")
             if await self._take_over(row, token, now):
                 log.info("session %s: its completer is gone; recovering it for the retry", row.id)
-                await self._resolve(row, token)
+                try:
+                    await self._resolve(row, token)
+                except BaseException:
+                    await self._hand_back(row.id, token)  # the next retry (or the job) recovers it at once
+                    raise
             return _RECOVERED
         if _second_step_alone(method) and row.claim_token is None:
             if method.type is None:
@@ -273,6 +277,16 @@ class CompletionSaga:
                                                                   S.claim_token == row.claim_token)
                                         .values(claim_token=token, claim_until=now + CLAIM, claim_owner=self._owner))
         return result.rowcount == 1
+
+    async def _hand_back(self, session_id: str, token: str) -> None:
+        """A recovery that could not finish leaves the claim lapsed, not held: the next retry or
+        reconcile takes it over at once rather than when this claim's deadline passes."""
+        try:
+            async with transaction(self.db) as conn:
+                await conn.execute(sa.update(sessions).where(S.id == session_id, S.claim_token == token)
+                                   .values(claim_until=self.clock.now()))
+        except Exception:  # noqa: BLE001 - the claim then lapses at its deadline
+            log.warning("could not hand back the claim of session %s", session_id)
 
     async def _release(self, session_id: str, token: str, **values: Any) -> Any:
         async with transaction(self.db) as conn:
@@ -433,6 +447,10 @@ class CompletionSaga:
                 done += 1
             except KassaError as exc:  # the provider or the cart service is away: the next run tries again
                 log.warning("reconcile of %s deferred: %s", row.id, exc.code)
+                await self._hand_back(row.id, token)
+            except Exception:  # noqa: BLE001 - one session's trouble must not hold up the others
+                log.exception("reconcile of %s failed; deferred", row.id)
+                await self._hand_back(row.id, token)
         if session_ids is None:
             await self.sessions.settle_pending()
         return done
