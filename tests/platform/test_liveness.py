@@ -9,6 +9,7 @@ import asyncpg
 import sqlalchemy as sa
 from kassa_platform.liveness import Liveness, alive_numbers, owner_dead
 from kassa_platform.tables import idempotency_keys
+from prometheus_client import REGISTRY
 
 from tests.conftest import Backend
 
@@ -48,6 +49,7 @@ async def test_a_process_is_alive_while_its_connection_lives_and_dead_at_once_af
         assert time.monotonic() - killed_at < 2.5  # the watch looks once a second
         assert victim.id not in await alive_numbers(conn)
         assert await conn.fetchval(compiled) is True
+        assert REGISTRY.get_sample_value("kassa_processes_gone_total") >= 1
         null_owner = str(sa.select(owner_dead(sa.null())).compile(dialect=pg_backend.runtime.engine.dialect))
         assert await conn.fetchval(null_owner) is False
     finally:

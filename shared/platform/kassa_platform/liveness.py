@@ -46,6 +46,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
+from .metrics import PROCESSES_ALIVE, PROCESSES_GONE
+
 log = logging.getLogger("kassa.liveness")
 
 LOCK_CLASS = 7_305_100  # the first key of every process's advisory lock: pg_advisory_lock(LOCK_CLASS, id)
@@ -168,6 +170,9 @@ class Liveness:
         alive = {r[0] for r in await self._conn.fetch(ALIVE_SQL, timeout=5)}
         vanished = self.alive - alive
         self.alive = alive
+        PROCESSES_ALIVE.set(len(alive))
+        if vanished:
+            PROCESSES_GONE.inc(len(vanished))
         now = time.monotonic()
         if vanished or self._first_look or now - self._last_sweep >= FULL_SWEEP_SECONDS:
             if vanished:
