@@ -330,10 +330,12 @@ class Tenant:
         return response.json()
 
 
-async def make_tenant(backend: Backend, environment: str = "test") -> Tenant:
+async def make_tenant(backend: Backend, environment: str = "test", api_version: str | None = None) -> Tenant:
+    """An application with a secret and a publishable key, pinned to the newest API version or `api_version`."""
     now = backend.clock.now()
     async with transaction(backend.runtime.db) as conn:
-        app_id = await create_application(conn, f"test-{uuid.uuid4().hex[:8]}", environment, now)  # type: ignore[arg-type]
+        app_id = await create_application(conn, f"test-{uuid.uuid4().hex[:8]}", environment, now,  # type: ignore[arg-type]
+                                          **({"api_version": api_version} if api_version else {}))
         secret = await create_key(conn, app_id, kind="secret", scopes=["*"], now=now)
         publishable = await create_key(conn, app_id, kind="publishable", scopes=None, now=now)
     return Tenant(backend, app_id, secret, publishable)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from kassa_contract.api_keys import DEFAULT_ROLL_EXPIRY_HOURS
-from kassa_platform.settings import Settings
+from kassa_platform.settings import Settings, SettingsError
 
 from .services import SERVICES, build_runtime, components, job_registry, unreachable
 
@@ -58,7 +58,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print("note: running one service alone on SQLite; set KASSA_DATABASE_URL to PostgreSQL for the "
               "distributed mode", file=sys.stderr)
     base_url = f"http://{args.host}:{args.port}"
-    settings = Settings.from_env(public_base_url=base_url) if "KASSA_PUBLIC_BASE_URL" not in __import__("os").environ else settings
+    if not Settings.is_set("public_base_url"):
+        settings = Settings.from_env(public_base_url=base_url)
     if args.workers > 1:
         if not args.service:
             print("--workers runs several processes of one service (kassa serve cart --workers 4); the embedded "
@@ -112,6 +113,7 @@ def _serve_workers(args: argparse.Namespace, settings: Settings) -> int:
     from .serving import serve_workers
 
     asyncio.run(_migrate(settings))  # once, before the workers start
+    # The worker processes read their settings from the environment: the address this command chose too.
     os.environ.setdefault("KASSA_PUBLIC_BASE_URL", settings.public_base_url)
     print(f"Kassa service {args.service}: {args.workers} processes listening on http://{args.host}:{args.port} "
           f"(database {_redact(settings.database_url)}, "
@@ -184,10 +186,33 @@ async def _in_transaction(settings: Settings, work):  # type: ignore[no-untyped-
 def cmd_apps_create(args: argparse.Namespace) -> int:
     from kassa_platform.auth import create_application
 
-    async def work(conn, now):  # type: ignore[no-untyped-def]
-        return await create_application(conn, args.name, args.env, now)
+    from kassa_contract.versions import LATEST_VERSION
 
-    print(asyncio.run(_in_transaction(_settings(args), work)))
+    async def work(conn, now):  # type: ignore[no-untyped-def]
+        return await create_application(conn, args.name, args.env, now, api_version=args.api_version or LATEST_VERSION)
+
+    try:
+        print(asyncio.run(_in_transaction(_settings(args), work)))
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
+    return 0
+
+
+def cmd_apps_upgrade_version(args: argparse.Namespace) -> int:
+    """Move an application's API version pin forward (audited as done by `cli`)."""
+    from kassa_contract.errors import KassaError
+    from kassa_contract.versions import LATEST_VERSION
+    from kassa_platform.applications import upgrade_api_version
+
+    async def work(conn, now):  # type: ignore[no-untyped-def]
+        app_id = await _application(conn, args.app)
+        return await upgrade_api_version(conn, app_id, args.version or LATEST_VERSION, actor="cli", now=now)
+
+    try:
+        application = asyncio.run(_in_transaction(_settings(args), work))
+    except KassaError as exc:
+        raise SystemExit(exc.message) from None
+    print(f"{application.id} is on API version {application.api_version}")
     return 0
 
 
@@ -282,7 +307,6 @@ PAYMENT_OPTIONS = {"provider": "provider", "secretKey": "--secret-key", "publish
 def cmd_payments(args: argparse.Namespace) -> int:
     """`kassa payments show|set-stripe|set-test APP`: through the checkout service's own PaymentSettingsService,
     so the key checks (mode, one call to Stripe) and the sealing are the API's."""
-    import os
 
     import msgspec
     import sqlalchemy as sa
@@ -348,7 +372,7 @@ def cmd_payments(args: argparse.Namespace) -> int:
         if args.payments_command != "show":
             then = "" if shown.webhook_secret_last4 else ", then give its signing secret here (--webhook-secret whsec_…)"
             print(f"\nIn Stripe's dashboard, add a webhook endpoint at {shown.webhook_url}{then}.", file=sys.stderr)
-            if "KASSA_PUBLIC_BASE_URL" not in os.environ:
+            if not Settings.is_set("public_base_url"):
                 print("(the URL is built from KASSA_PUBLIC_BASE_URL, not set here: set it to Kassa's public address)",
                       file=sys.stderr)
     if shown.updated_at:
@@ -450,7 +474,12 @@ def build_parser() -> argparse.ArgumentParser:
     create_app = apps.add_parser("create", help="create an application")
     create_app.add_argument("name")
     create_app.add_argument("--env", choices=["test", "live"], required=True)
+    create_app.add_argument("--api-version", help="the API version to pin it to (default: the newest)")
     create_app.set_defaults(func=cmd_apps_create)
+    upgrade = apps.add_parser("upgrade-version", help="move an application's API version pin forward")
+    upgrade.add_argument("app", help="application id or name")
+    upgrade.add_argument("version", nargs="?", help="the version (default: the newest)")
+    upgrade.set_defaults(func=cmd_apps_upgrade_version)
 
     keys = sub.add_parser("keys", help="API keys").add_subparsers(dest="keys_command", required=True)
     create_key = keys.add_parser("create", help="create an API key (printed once)")
@@ -514,7 +543,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except SettingsError as exc:  # a variable Kassa cannot use: stop now, naming it
+        print(f"kassa: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -19,27 +19,18 @@ without it these tests skip, except under CI=true, where that fails.
 
 from __future__ import annotations
 
-import asyncio
 import os
-import socket
-import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
-from kassa_platform.migrate import migrate
-from kassa_platform.settings import Settings
 
-from kassa.gateway import PathRouter
-from kassa.services import SERVICES, build_runtime, components
 from tests.browser.storefront import Storefront
 from tests.support.served import KassaWeb, LoopbackServer, listening_socket, serve_kassa
-from tests.conftest import Backend, StatementCounter, TestClock, _unavailable, fresh_database, worker_id
+from tests.conftest import _unavailable, worker_id
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / ".artifacts" / "browser"

@@ -16,10 +16,11 @@ from kassa_contract.internal import ConvertCart, LockCartForCheckout, ReopenCart
 from kassa_platform.auth import Principal
 from kassa_platform.db import transaction
 from kassa_platform.signed_tokens import sign_token
+from kassa_contract.versions import LATEST_VERSION
 
 from tests.cart.conftest import abandonment_rows, events_of, filled_cart, sweep_for
 from tests.conftest import ADDRESS_DE, Backend, Tenant, make_tenant
-from tests.platform.test_errors_and_health import assert_envelope
+from tests.support.envelopes import assert_envelope
 
 DAY = 1440
 
@@ -51,6 +52,7 @@ async def test_an_idle_cart_is_abandoned_once_with_the_enriched_event(tenant: Te
     assert got["abandonedAt"] is not None and got["status"] == "open"
     [event] = await events_of(tenant, "cart.abandoned")
     msgspec.convert(event, EventEnvelope)
+    assert event["apiVersion"] == LATEST_VERSION  # stored in the newest version's shape, as every event
     data = event["data"]
     msgspec.convert(data, CartAbandonedData)  # the contract type decodes it
     updates = await events_of(tenant, "cart.created", cart["id"])

@@ -11,7 +11,7 @@ from collections import Counter, defaultdict
 import pytest
 import sqlalchemy as sa
 from kassa_cart import abandonment
-from kassa_cart.abandonment import _DUE_APPS, _MARK
+from kassa_cart.abandonment_rows import _DUE_APPS, _MARK
 from kassa_cart.tables import cart_abandonments, carts
 from kassa_platform.tables import outbox_events
 

@@ -11,7 +11,7 @@ from kassa_platform.db import transaction
 from kassa_platform.tables import outbox_events
 
 from tests.conftest import ADDRESS_DE, Tenant
-from tests.platform.test_errors_and_health import assert_envelope
+from tests.support.envelopes import assert_envelope
 
 
 async def test_create_with_lines_and_get(tenant: Tenant) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.conftest import Tenant
-from tests.platform.test_errors_and_health import assert_envelope
+from tests.support.envelopes import assert_envelope
 
 
 async def test_create_get_update_product(tenant: Tenant) -> None:

@@ -2,22 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
 
 from tests.conftest import ADDRESS_DE, Tenant
-from tests.platform.test_errors_and_health import assert_envelope
-
-
-async def campaign(tenant: Tenant, **body: Any) -> dict:
-    response = await tenant.post("/api/v1/campaigns", {"name": "Promo", **body})
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-async def code(tenant: Tenant, campaign_id: str, **body: Any) -> dict:
-    response = await tenant.post(f"/api/v1/campaigns/{campaign_id}/codes", body)
-    assert response.status_code == 201, response.text
-    return response.json()
+from tests.support.campaigns import campaign, code
+from tests.support.envelopes import assert_envelope
 
 
 async def test_campaign_crud_activate_and_stats(tenant: Tenant) -> None:

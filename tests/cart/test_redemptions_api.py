@@ -7,9 +7,9 @@ from datetime import timedelta
 from kassa_platform.db import transaction
 from kassa_promotions.store.redemptions import RedemptionStore, ReservationRequest
 
-from tests.cart.test_promotions_api import campaign, code
+from tests.support.campaigns import campaign, code
 from tests.conftest import Tenant
-from tests.platform.test_errors_and_health import assert_envelope
+from tests.support.envelopes import assert_envelope
 
 
 async def _reserve(tenant: Tenant, cart: dict, ttl_minutes: int = 30) -> None:

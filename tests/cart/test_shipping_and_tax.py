@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.conftest import ADDRESS_DE, Tenant
-from tests.platform.test_errors_and_health import assert_envelope
+from tests.support.envelopes import assert_envelope
 
 ADDRESS_FR = {"addressLine1": "1 Rue de Rivoli", "city": "Paris", "countryCode": "FR"}
 ADDRESS_US_CA = {"addressLine1": "1 Market St", "city": "San Francisco", "countryCode": "US", "region": "CA"}

@@ -17,7 +17,8 @@ from kassa_checkout.hosted.page import palette
 from kassa_checkout.hosted.security import safe_image_url
 from kassa_contract.money import CURRENCY_EXPONENTS
 
-from tests.checkout.conftest import OK_CARD, THREE_DS_CARD, Shop
+from tests.support.cards import OK_CARD, THREE_DS_CARD
+from tests.support.shop import Shop
 from tests.conftest import ADDRESS_DE, Tenant, make_tenant
 
 

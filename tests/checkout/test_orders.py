@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from tests.checkout.conftest import Shop
+from tests.support.shop import Shop
 from tests.conftest import make_tenant
-from tests.platform.test_errors_and_health import assert_envelope
+from tests.support.envelopes import assert_envelope
 
 
 async def _order(shop: Shop, **session: object) -> dict:

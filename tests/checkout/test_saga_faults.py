@@ -15,9 +15,10 @@ from kassa_contract.checkout import CompleteCheckoutSession
 from kassa_platform.auth import Principal
 from kassa_platform.jobs import JobContext
 
-from tests.checkout.conftest import OK_CARD, Shop
+from tests.support.cards import OK_CARD
+from tests.support.shop import Shop
 from tests.conftest import ADDRESS_DE
-from tests.platform.test_errors_and_health import assert_envelope
+from tests.support.envelopes import assert_envelope
 from tests.support.liveness import another_process
 
 

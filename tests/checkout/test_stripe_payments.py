@@ -82,7 +82,7 @@ async def test_a_card_token_pays_and_the_order_names_stripe(shop: StripeShop) ->
     done = response.json()
     assert done["status"] == "complete" and done["paymentStatus"] == "paid"
     payments = (await shop.t.get(f"/api/v1/checkout/sessions/{session['id']}/payments")).json()["data"]
-    assert [(p["connector"], p["status"], p["cardLast4"]) for p in payments] == [("stripe", "captured", "4242")]
+    assert [(p["provider"], p["status"], p["cardLast4"]) for p in payments] == [("stripe", "captured", "4242")]
     [intent] = await shop.intents_of(session["id"])
     assert intent["status"] == "succeeded" and intent["amount"] == done["amountTotal"] == 5000
     assert intent["currency"] == "eur" and intent["metadata"]["kassa_app_id"] == shop.t.app_id

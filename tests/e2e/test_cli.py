@@ -7,8 +7,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -18,35 +16,11 @@ from kassa_platform.jobs import ArqQueue
 from kassa_platform.tables import idempotency_keys
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.conftest import REDIS_PREFIX, free_port, wait_until_ready
+from tests.conftest import REDIS_PREFIX, free_port
+from tests.support.cli import kassa, serving
 from tests.support.localstripe import REJECTED_KEY, LocalStripe
 
 pytestmark = pytest.mark.slow
-
-
-def kassa(*args: str, cwd: Path, env: dict[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "kassa.cli", *args], cwd=cwd, env={**os.environ, **(env or {})},
-                          capture_output=True, text=True, timeout=60, check=check)
-
-
-@contextmanager
-def serving(*args: str, cwd: Path, env: dict[str, str] | None = None,
-            timeout: float = 60) -> Iterator[tuple[str, list[str]]]:
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "kassa.cli", "serve", *args, "--port", str(port)], cwd=cwd,
-                            env={**os.environ, "KASSA_LOG_FORMAT": "text", **(env or {})},
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
-    lines: list[str] = []
-    try:
-        # its output is read only once it has exited (reading a running server's pipe would block)
-        wait_until_ready(proc, base, lambda: proc.stdout.read() if proc.stdout and proc.poll() is not None else "",
-                         timeout=timeout)
-        yield base, lines
-    finally:
-        proc.terminate()
-        out, _ = proc.communicate(timeout=15)
-        lines.append(out)
 
 
 def test_embedded_serve_creates_a_demo_app_whose_example_request_works(tmp_path: Path) -> None:

@@ -57,11 +57,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.conftest import REDIS_PREFIX, free_port, fresh_database
 from tests.e2e.cluster import GATEWAY_TEMPLATE, Gateway, Kassa, compose_config, compose_env_file, on_loopback
 from tests.webhooks.receiver import Receiver
+from tests.support.cards import OK_CARD as CARD
 
 pytestmark = pytest.mark.slow
 
 ADDRESS = {"addressLine1": "Unter den Linden 1", "city": "Berlin", "countryCode": "DE"}
-CARD = {"type": "card", "card": {"number": "4242424242424242", "expMonth": 12, "expYear": 2030, "cvc": "123"}}
 JOURNEYS_A, JOURNEYS_B = 20, 180
 DUE_A, DUE_B = 10, 90
 CLIENTS = 16

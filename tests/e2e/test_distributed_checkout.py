@@ -10,83 +10,19 @@ else could make them agree.
 from __future__ import annotations
 
 import json
-import secrets
 import socket
-import uuid
-from collections.abc import AsyncIterator, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
-import asyncpg
 import httpx
 import pytest
 
-from tests.conftest import free_port, fresh_database
-from tests.e2e.cluster import Gateway, Kassa, ProcessEnv
-from tests.e2e.test_http_hardening import assert_hardened
+from tests.e2e.cluster import Gateway, Kassa
+from tests.support.envelopes import assert_hardened
+from tests.support.ledger import provider_ledger
+from tests.support.cards import OK_CARD as CARD
 
 pytestmark = pytest.mark.slow
 
 ADDRESS = {"addressLine1": "Unter den Linden 1", "city": "Berlin", "countryCode": "DE"}
-CARD = {"type": "card", "card": {"number": "4242424242424242", "expMonth": 12, "expYear": 2030, "cvc": "123"}}
-
-
-@pytest.fixture
-async def fresh_pg() -> AsyncIterator[str]:
-    """An empty database of its own (not migrated: `kassa migrate` does that), dropped at the end."""
-    async with fresh_database(f"kassa_e2e_dist_{uuid.uuid4().hex[:10]}") as url:
-        yield url
-
-
-@pytest.fixture
-def deployment(tmp_path: Path, fresh_pg: str, nginx: str) -> Iterator[dict]:
-    """Migrated by the CLI; an app + secret key from the CLI; the two service processes ready."""
-    shared = {"KASSA_DATABASE_URL": fresh_pg, "KASSA_SERVICE_TOKEN": secrets.token_urlsafe(32),
-              "KASSA_SIGNING_KEY": secrets.token_urlsafe(32), "KASSA_LOG_FORMAT": "text"}
-
-    deployment_env = ProcessEnv(tmp_path, shared)
-    env_for, kassa = deployment_env.env_for, deployment_env.kassa
-
-    assert "migrations applied" in kassa("migrate")
-    cart_port, checkout_port = free_port(), free_port()
-    cart = Kassa.serve("cart", cart_port, env_for("cart"), tmp_path / "cart.log")
-    checkout = Kassa.serve("checkout", checkout_port,
-                           env_for("checkout", KASSA_CART_URL=f"http://127.0.0.1:{cart_port}"), tmp_path / "checkout.log")
-    # One base URL in front of both, as clients of a distributed deployment use it: the real gateway.
-    gateway = Gateway(free_port(), {"cart": [f"127.0.0.1:{cart_port}"], "checkout": [f"127.0.0.1:{checkout_port}"],
-                                    "webhooks": [f"127.0.0.1:{free_port()}"]}, tmp_path)
-    try:
-        cart.start()  # they boot while the CLI makes the application and its key
-        checkout.start()
-        gateway.start()
-
-        def app_and_key() -> tuple[str, str]:
-            app_id = kassa("apps", "create", "Distributed shop", "--env", "test")
-            return app_id, kassa("keys", "create", app_id, "--scopes", "*")
-
-        with ThreadPoolExecutor(1) as pool:
-            made = pool.submit(app_and_key)
-            cart.wait_ready()
-            checkout.wait_ready()
-            gateway.wait_ready()
-            app_id, key = made.result()
-        assert app_id.startswith("app_") and key.startswith("sk_test_")
-        yield {"cart": cart, "checkout": checkout, "gateway": gateway, "app_id": app_id, "key": key,
-               "service_token": shared["KASSA_SERVICE_TOKEN"], "db": fresh_pg}
-    finally:
-        gateway.stop()
-        checkout.stop()
-        cart.stop()
-
-
-async def _intents(db_url: str, session_id: str) -> list[asyncpg.Record]:
-    """The test payment provider's ledger for a session (what was charged, whatever our API says)."""
-    conn = await asyncpg.connect(db_url.replace("postgresql+asyncpg://", "postgresql://"), timeout=5)
-    try:
-        return await conn.fetch("SELECT status, captured, charges FROM test_payment_intents WHERE key = $1",
-                                session_id)
-    finally:
-        await conn.close()
 
 
 async def test_cart_and_checkout_as_two_processes_over_http(deployment: dict) -> None:
@@ -131,7 +67,7 @@ async def test_cart_and_checkout_as_two_processes_over_http(deployment: dict) ->
         assert error["error"]["code"] == "service_unavailable", error
         assert error["requestId"] == down.headers["x-request-id"] and error["requestId"].startswith("req_")
         assert down.headers.get("retry-after") == "1"
-        assert await _intents(deployment["db"], session["id"]) == []
+        assert await provider_ledger(deployment["db"], session["id"]) == []
         assert checkout_api.get(f"/api/v1/checkout/sessions/{session['id']}/payments").json()["data"] == []
         still = checkout_api.get(f"/api/v1/checkout/sessions/{session['id']}").json()
         assert still["status"] == "open" and still["paymentStatus"] == "unpaid" and still["orderId"] is None
@@ -154,7 +90,7 @@ async def test_cart_and_checkout_as_two_processes_over_http(deployment: dict) ->
         assert order["metadata"] == {"channel": "e2e", "customerEmail": "buyer@example.com"}
         payments = checkout_api.get(f"/api/v1/checkout/sessions/{session['id']}/payments").json()["data"]
         assert [(p["status"], p["amount"]) for p in payments] == [("captured", 5500)]
-        assert [tuple(r) for r in await _intents(deployment["db"], session["id"])] == [("captured", 5500, 1)]
+        assert [tuple(r) for r in await provider_ledger(deployment["db"], session["id"])] == [("captured", 5500, 1)]
 
         # The cart, read through the cart process: converted by the checkout process's call.
         converted = cart_api.get(f"/api/v1/carts/{cart['id']}").json()

@@ -9,17 +9,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.test_cli import serving
+from tests.support.cli import serving
+from tests.support.envelopes import assert_hardened
 
 pytestmark = pytest.mark.slow
 
 LIMIT = 4096
-
-
-def assert_hardened(response: httpx.Response) -> None:
-    assert "server" not in response.headers, response.headers
-    assert response.headers.get("x-content-type-options") == "nosniff", response.headers
-    assert response.headers.get("cache-control") == "no-store", response.headers
 
 
 def read_until_closed(sock: socket.socket) -> bytes:

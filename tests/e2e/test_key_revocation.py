@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.test_cli import kassa, serving
+from tests.support.cli import kassa, serving
 
 pytestmark = pytest.mark.slow
 

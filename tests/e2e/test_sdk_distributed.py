@@ -11,7 +11,7 @@ import pytest
 
 import kassa_sdk
 from kassa_sdk.types import CardInput, CartAddress, LineItemInput, PaymentMethodInput, VariantInput
-from tests.e2e.test_distributed_checkout import _intents, deployment, fresh_pg  # noqa: F401 - fixtures (nginx: tests/e2e/conftest.py)
+from tests.support.ledger import provider_ledger
 
 pytestmark = pytest.mark.slow
 
@@ -53,7 +53,7 @@ def test_the_sdk_against_cart_and_checkout_processes_behind_the_gateway(deployme
         paid = kassa.checkout.sessions.complete(session.id, payment_method=CARD, shipping_address=ADDRESS)
         assert paid.status == "complete" and paid.order_id
         assert len(lossy.keys) == 2 and lossy.keys[0] == lossy.keys[1]
-        charged = asyncio.run(_intents(deployment["db"], session.id))
+        charged = asyncio.run(provider_ledger(deployment["db"], session.id))
         assert [tuple(r) for r in charged] == [("captured", 1800, 1)]  # the provider charged once
         assert [o.id for o in kassa.orders.list().auto_paging_iter()] == [paid.order_id]
         assert kassa.carts.retrieve(cart.id).status == "converted"

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from kassa_platform.tables import api_keys
 
 from tests.conftest import Backend, Tenant, make_tenant
-from tests.platform.test_errors_and_health import assert_envelope
+from tests.support.envelopes import assert_envelope
 
 KEYS = "/api/v1/api-keys"
 

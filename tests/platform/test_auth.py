@@ -8,7 +8,7 @@ from kassa_platform.db import transaction
 from kassa_platform.tables import api_keys
 
 from tests.conftest import Backend, Tenant, make_tenant
-from tests.platform.test_errors_and_health import assert_envelope
+from tests.support.envelopes import assert_envelope
 
 
 async def test_missing_malformed_and_unknown_keys_are_401(tenant: Tenant) -> None:

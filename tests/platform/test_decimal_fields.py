@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import Tenant
-from tests.platform.test_errors_and_health import assert_envelope
+from tests.support.envelopes import assert_envelope
 
 NOT_PLAIN_NUMBERS = ["NaN", "nan", "-NaN", "sNaN", "Infinity", "-Infinity", "inf", "1E+999999999", "1E-999999999",
                      "1e-5", "0.00001", "", "ten"]

@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 import asyncpg
 import pytest
 import sqlalchemy as sa
-from kassa_platform.db import JSON, UTCDateTime, new_metadata, transaction
+from kassa_platform.columns import JSON, UTCDateTime, new_metadata
+from kassa_platform.db import transaction
 from kassa_platform.direct import DirectPool, DirectStatement
 
 from tests.conftest import Backend

@@ -5,16 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import Backend, Tenant
-
-
-def assert_envelope(response, status: int, code: str, field: str | None = None) -> dict:  # type: ignore[no-untyped-def]
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert body["error"]["code"] == code, body
-    assert body["requestId"] and body["requestId"] == response.headers["x-request-id"]
-    if field is not None:
-        assert body["error"].get("field") == field, body
-    return body["error"]
+from tests.support.envelopes import assert_envelope
 
 
 async def test_health_and_ready_need_no_key(backend: Backend) -> None:

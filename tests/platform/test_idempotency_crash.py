@@ -25,8 +25,8 @@ from litestar import Request, post
 from litestar.params import JSONBody
 
 from tests.conftest import Tenant
+from tests.support.envelopes import assert_envelope
 from tests.support.liveness import another_process
-from tests.platform.test_errors_and_health import assert_envelope
 
 
 class Crash(BaseException):

@@ -7,7 +7,8 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from arq.worker import Worker
-from kassa_platform.db import new_metadata, transaction
+from kassa_platform.columns import new_metadata
+from kassa_platform.db import transaction
 from kassa_platform.jobs import (
     ArqQueue,
     InProcessRunner,

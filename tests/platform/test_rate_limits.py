@@ -12,7 +12,7 @@ import pytest
 from kassa_platform.ratelimit import Buckets, Policy
 
 from tests.conftest import Backend, Tenant, TestClock, _backend, make_tenant
-from tests.platform.test_errors_and_health import assert_envelope
+from tests.support.envelopes import assert_envelope
 
 # Small quotas over long windows: a token comes back every 12 s (reads) of the test clock.
 LIMITS = {"reads": "5/60", "writes": "3/60", "completes": "2/60", "auth_failures": "3/60"}

@@ -3,6 +3,7 @@ is 413 `request_too_large`, on every route that takes a body, and never a 500.""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 import json
 from typing import Any
 
@@ -14,7 +15,7 @@ from kassa_platform.body import MAX_JSON_DEPTH, json_depth_exceeds
 
 from tests.conftest import Tenant
 from tests.platform.routes import auth_headers, every_route
-from tests.platform.test_errors_and_health import assert_envelope
+from tests.support.envelopes import assert_envelope
 
 # Every route a body can be sent to.
 ROUTES = sorted({(method, path) for _, method, path in every_route() if method != "GET"})

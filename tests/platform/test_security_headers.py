@@ -10,7 +10,7 @@ from kassa_platform.security_headers import harden
 
 from tests.conftest import ADDRESS_DE, Tenant
 from tests.platform.routes import auth_headers, every_route
-from tests.platform.test_errors_and_health import assert_envelope
+from tests.support.envelopes import assert_envelope
 
 ROUTES = every_route()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import runpy
+import typing
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,6 +15,7 @@ import httpx
 import msgspec
 import pytest
 from kassa_contract.errors import ERROR_STATUS
+from kassa_contract.versions import FIRST_VERSION, LATEST_VERSION, VERSIONS
 
 import kassa_sdk
 from kassa_sdk import _retry
@@ -87,7 +89,8 @@ async def test_every_error_code_of_the_contract_raises_its_class_from_a_real_err
 
 def test_every_code_has_a_class_named_after_it() -> None:
     generator = runpy.run_path(str(Path(kassa_sdk.__file__).parents[2] / "scripts" / "generate_errors.py"))
-    assert generator["render"]() == generator["TARGET"].read_text(), "run sdk/python/scripts/generate_errors.py"
+    for path, text in generator["outputs"]().items():  # _error_codes.py and _api_version.py
+        assert text == path.read_text(), f"{path.name}: run sdk/python/scripts/generate_errors.py"
     assert set(kassa_sdk.ERROR_CLASSES) == set(ERROR_STATUS)
     for code, cls in kassa_sdk.ERROR_CLASSES.items():
         assert getattr(kassa_sdk, cls.__name__) is cls
@@ -148,6 +151,63 @@ async def test_domain_errors_from_the_services_raise_their_classes(shop: Shop) -
         assert (await limited.carts.retrieve(cart.id)).id == cart.id
         with pytest.raises(kassa_sdk.ForbiddenError):
             await limited.carts.create(currency="EUR")
+
+
+# ---------------------------------------------------------------- API versions
+
+
+class VersionRecorder:
+    """Wraps the app: records the `Kassa-Version` each request names and each response answers with."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.sent: list[str | None] = []
+        self.answered: list[str | None] = []
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        self.sent.append(dict(scope["headers"]).get(b"kassa-version", b"").decode() or None)
+
+        async def recording(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                headers = dict(message.get("headers") or [])
+                self.answered.append(headers.get(b"kassa-version", b"").decode() or None)
+            await send(message)
+
+        await self.app(scope, receive, recording)
+
+
+def test_the_sdk_knows_the_contracts_versions_and_sends_the_newest() -> None:
+    assert kassa_sdk.API_VERSION == LATEST_VERSION and kassa_sdk.API_VERSIONS == VERSIONS
+    assert typing.get_args(kassa_sdk.ApiVersion) == VERSIONS
+    client = kassa_sdk.Kassa("sk_test_x", base_url=BASE_URL)
+    assert client.api_version == LATEST_VERSION
+    assert client._headers["Kassa-Version"] == LATEST_VERSION
+    older = client.with_options(api_version=FIRST_VERSION)
+    assert older.api_version == FIRST_VERSION and older.with_options(timeout=3).api_version == FIRST_VERSION
+    with pytest.raises(ValueError, match="2026-11-30"):
+        kassa_sdk.Kassa("sk_test_x", base_url=BASE_URL, api_version="2020-01-01")  # type: ignore[arg-type]
+    client.close()
+
+
+async def test_every_request_names_the_sdks_api_version_and_errors_tell_the_answering_one(shop: Shop) -> None:
+    recorder = VersionRecorder(shop.apps.app)
+    async with shop.async_client(app=recorder, max_retries=0) as kassa:
+        session_id = await paid_session(kassa, shop)
+        await kassa.checkout.sessions.complete(session_id, payment_method=OK_CARD, shipping_address=ADDRESS)
+        payments = await kassa.checkout.sessions.list_payments(session_id)  # the newest shape: `provider`
+        assert [p.provider for p in payments] == ["test"]
+        with pytest.raises(kassa_sdk.CartNotFoundError) as missing:
+            await kassa.carts.retrieve("cart_missing")
+        assert missing.value.api_version == LATEST_VERSION
+    with shop.sync_client(app=recorder, max_retries=0, api_version=FIRST_VERSION) as old:
+        with pytest.raises(kassa_sdk.CartNotFoundError) as missing:
+            await in_thread(lambda: old.carts.retrieve("cart_missing"))
+        assert missing.value.api_version == FIRST_VERSION
+    assert recorder.sent == [LATEST_VERSION] * (len(recorder.sent) - 1) + [FIRST_VERSION]
+    assert recorder.answered == recorder.sent  # answered in the version asked for, whatever the pin
 
 
 # ---------------------------------------------------------------- retries and idempotency

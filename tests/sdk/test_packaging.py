@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import IN_CI
-from tests.e2e.test_cli import serving
+from tests.support.cli import serving
 
 REPO = Path(__file__).resolve().parents[2]
 SDK = REPO / "sdk" / "python"

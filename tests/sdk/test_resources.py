@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from kassa_checkout.payments.stripe import StripeConnector, new_client
 from kassa_checkout.service import module_of
+from kassa_contract.versions import FIRST_VERSION, LATEST_VERSION, VERSIONS
 
 import kassa_sdk
 from kassa_sdk import AsyncPage, SyncPage
@@ -29,6 +30,7 @@ from tests.cart.conftest import sweep_for
 from tests.conftest import Backend
 from tests.sdk.conftest import OK_CARD, Shop, delivered, sdk_apps
 from tests.support.localstripe import REJECTED_KEY, LocalStripe
+from tests.support.old_sdk import pinned_tenant
 from tests.webhooks.conftest import make_merchant
 from tests.webhooks.receiver import Receiver
 
@@ -270,6 +272,25 @@ async def test_api_keys(api: Any, api_shop: Shop) -> None:
         await api.api_keys.retrieve("key_unknown")
 
 
+async def test_application_and_its_version_pin(api: Any) -> None:
+    application = await api.application.retrieve()
+    assert (application.api_version, application.latest_api_version) == (LATEST_VERSION, LATEST_VERSION)
+    assert application.api_versions == list(VERSIONS)
+    assert (await api.application.upgrade_version(LATEST_VERSION)).api_version == LATEST_VERSION
+    with pytest.raises(kassa_sdk.ApiVersionDowngradeError):
+        await api.application.upgrade_version(FIRST_VERSION)
+    with pytest.raises(kassa_sdk.ApiVersionInvalidError):
+        await api.application.upgrade_version("1999-01-01")
+
+
+async def test_an_application_pinned_to_the_first_version_moves_forward(api_shop: Shop) -> None:
+    old = await pinned_tenant(api_shop.backend, FIRST_VERSION)  # an application made before the newest version
+    async with api_shop.async_client(key=old.secret_key) as kassa:
+        assert (await kassa.application.retrieve()).api_version == FIRST_VERSION
+        assert (await kassa.application.upgrade_version(LATEST_VERSION)).api_version == LATEST_VERSION
+        assert (await kassa.application.retrieve()).api_version == LATEST_VERSION
+
+
 async def test_embed_config_and_abandoned_carts(api: Any, api_shop: Shop) -> None:
     shop = api_shop
     config = await api.embed_config.update(cart_abandonment_threshold_minutes=60,
@@ -309,8 +330,13 @@ async def test_webhook_endpoints_deliveries_and_events(api: Any, api_shop: Shop,
     receiver.secrets.append(endpoint.secret)
     assert (await api.webhook_endpoints.retrieve(endpoint.id)).secret != endpoint.secret  # obfuscated
     assert [e.id for e in await every(await api.webhook_endpoints.list())] == [endpoint.id]
+    assert endpoint.api_version == LATEST_VERSION  # the application's pin
     endpoint = await api.webhook_endpoints.update(endpoint.id, enabled_events=["*"], description=None)
     assert endpoint.enabled_events == ["*"] and endpoint.description is None
+    older = await api.webhook_endpoints.create(url=receiver.url, enabled_events=["order.*"], api_version=FIRST_VERSION)
+    assert older.api_version == FIRST_VERSION
+    assert (await api.webhook_endpoints.update(older.id, api_version=LATEST_VERSION)).api_version == LATEST_VERSION
+    await api.webhook_endpoints.delete(older.id)
 
     cart = await api.carts.create(currency="EUR")
     await delivered(shop, receiver, 1)

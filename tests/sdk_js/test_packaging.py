@@ -41,11 +41,11 @@ def test_npm_pack_builds_the_package(package: str, js_build: Path, tmp_path: Pat
     with tarfile.open(tmp_path / info["filename"]) as tar:
         names = set(tar.getnames())
     manifest = json.loads((JS / "packages" / package / "package.json").read_text())
-    for target in manifest["exports"].values():
-        for file in (target.values() if isinstance(target, dict) else [target]):
+    for target in manifest["exports"].values():  # a file, or {import: {types, default}, require: {types, default}}
+        for file in ([target] if isinstance(target, str) else [f for c in target.values() for f in c.values()]):
             assert "package/" + file.removeprefix("./") in names, (file, sorted(names))
     if package in OWN:
-        assert "package/README.md" in names
+        assert {"package/README.md", "package/CHANGELOG.md", "package/LICENSE"} <= names
     assert not any("/test/" in n or n.endswith(".tsbuildinfo") for n in names), names
 
 

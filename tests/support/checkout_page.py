@@ -15,12 +15,15 @@ from playwright.async_api import expect
 from tests.browser.storefront import Storefront
 from tests.conftest import Tenant, make_tenant
 from tests.support.served import KassaWeb
+from tests.support import cards
+from tests.support.cards import spaced
 
 ROOT = Path(__file__).resolve().parents[2]
 AXE = ROOT / "sdk" / "js" / "node_modules" / "axe-core" / "axe.min.js"
 DOCS_IMAGES = ROOT / "docs" / "images" / "checkout"
-GOOD_CARD, DECLINED_CARD, NO_FUNDS_CARD, CHALLENGE_CARD = (
-    "4242 4242 4242 4242", "4000 0000 0000 0002", "4000 0000 0000 9995", "4000 0027 6000 3184")
+# As shoppers type them on the page.
+GOOD_CARD, DECLINED_CARD, NO_FUNDS_CARD, CHALLENGE_CARD = (spaced(cards.GOOD), spaced(cards.DECLINED),
+                                                          spaced(cards.NO_FUNDS), spaced(cards.CHALLENGE))
 
 
 async def merchant(kassa: KassaWeb, *, branding: dict[str, Any] | None = None) -> tuple[Tenant, str]:

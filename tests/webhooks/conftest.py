@@ -136,8 +136,8 @@ class Merchant(Tenant):
             return list((await conn.execute(query.order_by(webhook_deliveries.c.id))).all())
 
 
-async def make_merchant(wh: Webhooks, environment: str = "test") -> Merchant:
-    tenant = await make_tenant(wh.backend, environment)
+async def make_merchant(wh: Webhooks, environment: str = "test", api_version: str | None = None) -> Merchant:
+    tenant = await make_tenant(wh.backend, environment, api_version)
     merchant = Merchant(tenant.backend, tenant.app_id, tenant.secret_key, tenant.publishable_key)
     merchant.wh = wh
     wh.module.config.allow_private_apps.add(merchant.app_id)  # the receivers listen on 127.0.0.1

@@ -65,7 +65,7 @@ def arq_runtime(of: Runtime, redis_url: str) -> Runtime:
     """A runtime whose jobs go through arq on Redis, as `kassa serve webhooks` + `kassa worker` run,
     in the deployment of `of` (its database and signing key: it opens the secrets `of` sealed)."""
     runtime = build_runtime(Settings.from_env(database_url=of.settings.database_url, redis_url=redis_url,
-                                              signing_key=of.settings.signing_key, extra=ALLOW_PRIVATE,
+                                              signing_key=of.settings.signing_key, webhooks_allow_private_networks="all",
                                               data_dir=Path(tempfile.mkdtemp())), clock=TestClock())
     module_of(runtime)
     return runtime
@@ -278,7 +278,7 @@ async def private_pg_webhooks() -> AsyncIterator[tuple[Webhooks, PrivatePostgres
     try:
         await migrate(server.url, components())
         clock = TestClock()
-        runtime = build_runtime(Settings.from_env(database_url=server.url, redis_url=None, extra=ALLOW_PRIVATE,
+        runtime = build_runtime(Settings.from_env(database_url=server.url, redis_url=None, webhooks_allow_private_networks="all",
                                                   data_dir=Path(tempfile.mkdtemp())), clock=clock)
         backend = Backend("private-pg", runtime, httpx.AsyncClient(), clock, StatementCounter())
         wh = attach_webhooks(backend)

@@ -10,7 +10,7 @@ from kassa_webhooks.endpoint_secrets import check_secret, generate_secret, obfus
 from kassa_webhooks.endpoints import matches
 from svix.webhooks import Webhook
 
-from tests.platform.test_errors_and_health import assert_envelope
+from tests.support.envelopes import assert_envelope
 from tests.webhooks.conftest import Merchant, Webhooks, make_merchant
 from tests.webhooks.receiver import Receiver
 

@@ -3,7 +3,8 @@ recover since a time, and per-endpoint stats."""
 
 from __future__ import annotations
 
-from tests.platform.test_errors_and_health import assert_envelope
+from kassa_contract.versions import LATEST_VERSION
+from tests.support.envelopes import assert_envelope
 from tests.webhooks.conftest import Merchant, Webhooks, make_merchant
 from tests.webhooks.receiver import Received, Receiver
 
@@ -18,7 +19,7 @@ async def test_events_are_listed_newest_first_and_filtered(webhooks: Webhooks, m
     await webhooks.relay()
     events = (await merchant.get("/api/v1/events")).json()
     assert [e["type"] for e in events["data"]] == ["order.created", "cart.created"]
-    assert events["data"][0] == {"id": order, "type": "order.created", "version": "1",
+    assert events["data"][0] == {"id": order, "type": "order.created", "version": "1", "apiVersion": LATEST_VERSION,
                                  "createdAt": events["data"][0]["createdAt"],
                                  "data": {"orderId": "ord_1", "sequence": 1}}
     assert events["data"][1]["data"]["cartId"] == cart["id"]

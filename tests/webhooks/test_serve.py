@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.test_cli import kassa, serving
+from tests.support.cli import kassa, serving
 from tests.webhooks.receiver import Receiver
 
 pytestmark = pytest.mark.slow

@@ -20,7 +20,7 @@ from kassa_webhooks import ssrf
 from kassa_webhooks.endpoints import check_url
 from kassa_webhooks.tables import webhook_endpoints
 
-from tests.platform.test_errors_and_health import assert_envelope
+from tests.support.envelopes import assert_envelope
 from tests.webhooks.conftest import Merchant, Webhooks
 from tests.webhooks.receiver import Receiver
 

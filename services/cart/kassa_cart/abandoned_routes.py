@@ -1,4 +1,4 @@
-"""HTTP for the embed config and abandoned carts (API.md, "Embed config and abandoned carts"),
+"""HTTP for the embed config and abandoned carts (docs/contract.md, "Embed config and abandoned carts"),
 and the internal call by which the webhook service reports delivered `cart.abandoned` events."""
 
 from __future__ import annotations

@@ -47,90 +47,27 @@ from kassa_contract.events import (
     CartRecoveredData,
     EventEnvelope,
 )
+from kassa_contract.versions import LATEST_VERSION
 from kassa_platform.clock import Clock
-from kassa_platform.db import Database, UTCDateTime, is_postgres, transaction
+from kassa_platform.columns import UTCDateTime
+from kassa_platform.db import Database, transaction
 from kassa_platform.ids import new_id
 from kassa_platform.outbox import write_event
 from kassa_platform.pagination import check_limit, newest_first_page
-from kassa_platform.tables import outbox_events
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from . import abandonment_rows
 from .recovery import recovery_url
-from .tables import ABANDONABLE, cart_abandonments, carts
+from .tables import cart_abandonments, carts
 
 log = logging.getLogger("kassa.cart.abandonment")
 
 SOURCE = "cart"
-BATCH_POSTGRES = 1000  # carts per transaction
-BATCH_SQLITE = 200  # SQLite holds its one write lock for the whole batch: keep it short
 SWEEP_BUDGET_SECONDS = 45.0  # the cron job's timeout is 60 s; what is left waits for the next minute
 
 c = carts.c
 a = cart_abandonments.c
 _encoder = msgspec.json.Encoder()
-
-_QUALIFIED = "c.status IN ('open', 'checkout') AND c.abandoned_at IS NULL AND c.item_count > 0"  # ABANDONABLE, of `c`
-_DUE_APPS_COLUMNS = {"app_id": sa.String(), "oldest": UTCDateTime(), "threshold": sa.Integer(), "template": sa.String()}
-_WITH_CONFIG = """
-SELECT apps.app_id AS app_id, apps.oldest AS oldest, e.abandonment_threshold_minutes AS threshold,
-       e.recovery_url_template AS template
-FROM apps LEFT JOIN embed_configs e ON e.app_id = apps.app_id
-WHERE apps.app_id IS NOT NULL
-"""
-# The applications with abandonable carts, each with the last activity of its longest-idle cart and
-# its own threshold and recovery template: a loose index scan over ix_carts_abandonable, whose
-# first entry per application is that application's longest-idle cart. PostgreSQL takes both in
-# one probe per application (LATERAL); SQLite, which has no LATERAL, in two.
-_DUE_APPS = {
-    True: sa.text(f"""
-WITH RECURSIVE apps(app_id, oldest) AS (
-    SELECT * FROM (SELECT app_id, last_activity_at FROM carts WHERE {ABANDONABLE}
-                   ORDER BY app_id, last_activity_at LIMIT 1) AS first_app
-  UNION ALL
-    SELECT n.app_id, n.last_activity_at FROM apps CROSS JOIN LATERAL (
-        SELECT c.app_id, c.last_activity_at FROM carts c WHERE {_QUALIFIED} AND c.app_id > apps.app_id
-        ORDER BY c.app_id, c.last_activity_at LIMIT 1) AS n
-)""" + _WITH_CONFIG).columns(**_DUE_APPS_COLUMNS),
-    False: sa.text(f"""
-WITH RECURSIVE ids(app_id) AS (
-    SELECT app_id FROM (SELECT app_id FROM carts WHERE {ABANDONABLE} ORDER BY app_id LIMIT 1) AS first_app
-  UNION ALL
-    SELECT (SELECT c.app_id FROM carts c WHERE {_QUALIFIED} AND c.app_id > ids.app_id ORDER BY c.app_id LIMIT 1)
-    FROM ids WHERE ids.app_id IS NOT NULL
-), apps(app_id, oldest) AS (
-    SELECT ids.app_id, (SELECT c.last_activity_at FROM carts c WHERE c.app_id = ids.app_id AND {_QUALIFIED}
-                        ORDER BY c.last_activity_at LIMIT 1)
-    FROM ids
-)""" + _WITH_CONFIG).columns(**_DUE_APPS_COLUMNS),
-}
-
-# Claim and mark in one statement: a batch of the due carts of some applications that share a
-# threshold (one index range per application), locked and skipped when another sweeper holds them
-# (PostgreSQL), get `abandoned_at` and the next version, and come back with what the event needs.
-# No ORDER BY: the batch is whatever the index ranges give first; every due cart goes in the end.
-_DUE_IDS = (
-    sa.select(c.id)
-    .where(c.app_id.in_(sa.bindparam("b_app_ids", expanding=True)), sa.text(ABANDONABLE),
-           c.last_activity_at < sa.bindparam("b_cutoff"))
-    .limit(sa.bindparam("b_limit"))
-)
-
-
-def _mark(postgres: bool) -> sa.Update:
-    due = _DUE_IDS.with_for_update(skip_locked=True) if postgres else _DUE_IDS
-    return (
-        sa.update(carts)
-        .where(c.id.in_(due.scalar_subquery()), sa.text(ABANDONABLE))
-        .values(abandoned_at=sa.bindparam("b_now"), version=c.version + 1)
-        .returning(c.id, c.app_id, c.version, c.currency, c.customer_email, c.shipping_address, c.billing_address, c.document,
-                   c.subtotal, c.discount_total, c.shipping_total, c.tax_total, c.total, c.item_count)
-    )
-
-
-_MARK = {True: _mark(True), False: _mark(False)}
-_INSERT_ABANDONMENTS = cart_abandonments.insert()
-_INSERT_EVENTS = outbox_events.insert()
-
 
 MAX_APPS_PER_GROUP = 500  # application ids bound in one claim statement
 
@@ -150,8 +87,7 @@ def customer_of(email: str | None) -> AbandonedCustomer | None:
 
 async def due_groups(db: Database, now: datetime, app_ids: Collection[str] | None = None) -> list[DueGroup]:
     """The applications whose longest-idle cart is past their threshold, grouped by threshold."""
-    async with db() as conn:
-        rows = (await conn.execute(_DUE_APPS[is_postgres(conn)])).all()
+    rows = await abandonment_rows.due_apps(db)
     by_threshold: dict[int, dict[str, str | None]] = defaultdict(dict)
     for row in rows:
         if app_ids is not None and row.app_id not in app_ids:
@@ -172,9 +108,8 @@ async def abandon_batch(db: Database, clock: Clock, signing_key: str, group: Due
     """Mark up to `limit` due carts of a group's applications abandoned and emit their events; one transaction."""
     async with transaction(db) as conn:
         now = clock.now()
-        rows = (await conn.execute(_MARK[is_postgres(conn)], {"b_app_ids": list(group.templates),
-                                                              "b_cutoff": group.cutoff, "b_limit": limit,
-                                                              "b_now": now})).all()
+        rows = await abandonment_rows.mark_batch(conn, app_ids=list(group.templates), cutoff=group.cutoff,
+                                                 limit=limit, now=now)
         if not rows:
             return 0
         abandonments: list[dict[str, Any]] = []
@@ -193,8 +128,8 @@ async def abandon_batch(db: Database, clock: Clock, signing_key: str, group: Due
                                           now=now),
                 shipping_address=r.shipping_address, billing_address=r.billing_address, abandoned_at=now,
             )
-            envelope = EventEnvelope(id=event_id, type=CART_ABANDONED, version=EVENT_VERSION, created_at=now,
-                                     data=data)  # type: ignore[arg-type]  # msgspec encodes the Struct as is
+            envelope = EventEnvelope(id=event_id, type=CART_ABANDONED, version=EVENT_VERSION,
+                                     api_version=LATEST_VERSION, created_at=now, data=data)  # type: ignore[arg-type]  # msgspec encodes the Struct as is
             events.append({"id": event_id, "app_id": r.app_id, "type": CART_ABANDONED, "source": SOURCE,
                            "aggregate_id": r.id, "sequence": sequence, "payload": _encoder.encode(envelope),
                            "created_at": now})
@@ -206,22 +141,8 @@ async def abandon_batch(db: Database, clock: Clock, signing_key: str, group: Due
                 "recovery_status": "not_contacted", "contacted_at": None, "recovered_at": None, "order_id": None,
                 "recovered_total": None,
             })
-        if is_postgres(conn):
-            await _copy(conn, cart_abandonments, abandonments)
-            await _copy(conn, outbox_events, events)
-        else:
-            await conn.execute(_INSERT_ABANDONMENTS, abandonments)
-            await conn.execute(_INSERT_EVENTS, events)
+        await abandonment_rows.insert_batch(conn, abandonments, events)
     return len(rows)
-
-
-async def _copy(conn: AsyncConnection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
-    """PostgreSQL: COPY the rows in, in the open transaction (several times faster than a
-    thousand-row INSERT). The values are already what the columns store."""
-    raw = await conn.get_raw_connection()
-    columns = list(rows[0])
-    await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
-        table.name, records=[tuple(r[k] for k in columns) for r in rows], columns=columns)
 
 
 async def sweep(db: Database, clock: Clock, signing_key: str, *, batch: int | None = None,
@@ -231,7 +152,7 @@ async def sweep(db: Database, clock: Clock, signing_key: str, *, batch: int | No
     `app_ids` limits the sweep to some applications (tests, operations); the cron job sweeps all.
     """
     deadline = time.monotonic() + budget_seconds
-    limit = batch or (BATCH_POSTGRES if is_postgres(db.engine) else BATCH_SQLITE)
+    limit = batch or abandonment_rows.batch_size(db)
     total = 0
     for group in await due_groups(db, clock.now(), app_ids):
         while True:

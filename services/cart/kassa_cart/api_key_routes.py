@@ -1,4 +1,4 @@
-"""HTTP for API key management (API.md, "Platform"): the application's keys, managed with a key.
+"""HTTP for API key management (docs/contract.md, "Platform"): the application's keys, managed with a key.
 
 The cart service serves these routes: the keys are the platform's table, which every service
 reads, so any service could; the cart service is the one every deployment runs and already

@@ -23,12 +23,10 @@ from kassa_contract.cart import (
     UpdateShippingMethod,
 )
 from kassa_contract.errors import KassaError
-from kassa_platform.db import is_postgres
 from kassa_platform.ids import new_id
+from kassa_platform.rows import upsert
 from kassa_promotions import CampaignIndex
 from kassa_promotions.store.campaigns import CampaignStore
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -39,13 +37,11 @@ from .tables import cart_settings, shipping_methods, tax_rates
 async def bump_config_version(conn: AsyncConnection, app_id: str, now: datetime, *,
                               prices_include_tax: bool | None = None) -> None:
     """Create the settings row if needed and move its version (an upsert on both dialects)."""
-    insert = pg_insert if is_postgres(conn) else sqlite_insert
     values = {"app_id": app_id, "prices_include_tax": bool(prices_include_tax), "config_version": 1, "updated_at": now}
     on_update: dict[str, object] = {"config_version": cart_settings.c.config_version + 1, "updated_at": now}
     if prices_include_tax is not None:
         on_update["prices_include_tax"] = prices_include_tax
-    stmt = insert(cart_settings).values(**values)
-    await conn.execute(stmt.on_conflict_do_update(index_elements=[cart_settings.c.app_id], set_=on_update))
+    await conn.execute(upsert(conn, cart_settings, values, [cart_settings.c.app_id], on_update))
 
 
 def shipping_method_view(row: sa.Row) -> ShippingMethod:

@@ -8,7 +8,7 @@ so one row means one lock, one read and one write per change.
 from __future__ import annotations
 
 import sqlalchemy as sa
-from kassa_platform.db import JSON, UTCDateTime, new_metadata
+from kassa_platform.columns import JSON, UTCDateTime, new_metadata
 
 metadata = new_metadata()
 
@@ -132,7 +132,7 @@ sa.Index("ix_carts_customer_orders", carts.c.app_id, sa.func.lower(carts.c.custo
          postgresql_where=carts.c.status == "converted", sqlite_where=carts.c.status == "converted")
 
 # Per application and environment: the abandonment threshold, the recovery link, the origins that
-# may embed the checkout and the hosted page's branding (API.md, "Embed config").
+# may embed the checkout and the hosted page's branding (docs/contract.md, "Embed config").
 embed_configs = sa.Table(
     "embed_configs",
     metadata,

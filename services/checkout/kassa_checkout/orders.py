@@ -17,7 +17,8 @@ from kassa_contract.common import Page
 from kassa_contract.errors import KassaError
 from kassa_platform.auth import Principal
 from kassa_platform.clock import Clock
-from kassa_platform.db import Database, is_postgres, transaction
+from kassa_platform.db import Database, transaction
+from kassa_platform.rows import for_update
 from kassa_platform.ids import new_id
 from kassa_platform.outbox import write_event
 from kassa_platform.pagination import newest_first_page
@@ -90,7 +91,7 @@ class OrderService:
         now = self.clock.now()
         async with transaction(self.db) as conn:
             query = sa.select(refunds).where(R.id == refund_id)
-            row = (await conn.execute(query.with_for_update() if is_postgres(conn) else query)).first()
+            row = (await conn.execute(for_update(conn, query))).first()
             if row.status != "pending":
                 return row  # settled by the request, the provider's webhook or the reconcile job, once
             if outcome.pending:  # the provider settles it later and tells us (its webhook; else reconcile asks)
@@ -182,9 +183,7 @@ class OrderService:
     @staticmethod
     async def _load(conn: Any, app_id: str, order_id: str, *, lock: bool = False) -> Any:
         query = sa.select(orders).where(O.id == order_id, O.app_id == app_id)
-        if lock and is_postgres(conn):
-            query = query.with_for_update()
-        row = (await conn.execute(query)).first()
+        row = (await conn.execute(for_update(conn, query) if lock else query)).first()
         if row is None:
             raise KassaError("order_not_found", f"No order {order_id}")
         return row

@@ -1,6 +1,6 @@
 """HTTP for the checkout service: thin handlers that decode, call the domain and encode.
 
-API.md names `/api/v1/checkout/sessions` for create/get/cancel and `/api/v1/checkout-sessions`
+docs/contract.md names `/api/v1/checkout/sessions` for create/get/cancel and `/api/v1/checkout-sessions`
 for complete and embed tokens; each call answers under both spellings (the other one is kept
 out of the OpenAPI document), so an integrator who mixes them up is never stranded.
 """

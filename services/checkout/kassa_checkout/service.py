@@ -42,7 +42,7 @@ def module_of(runtime: Runtime) -> CheckoutModule:
     if module is None:
         settings = runtime.settings
         cart = CartClient(ServiceClient("cart", settings, runtime.services,
-                                        timeout=float(settings.extra.get("cart_timeout", 5.0))))
+                                        timeout=settings.cart_timeout_seconds))
         store = SessionStore(settings.public_base_url)
 
         def stripe_connector(account: StripeAccount) -> StripeConnector:

@@ -30,8 +30,8 @@ from kassa_contract.errors import KassaError
 from kassa_platform import executed
 from kassa_platform.auth import Principal, hash_key
 from kassa_platform.clock import Clock
-from kassa_platform.db import Database, is_postgres, transaction
-from kassa_platform.direct import DirectStatement
+from kassa_platform.db import Database, transaction
+from kassa_platform.rows import OneStatement, for_update
 from kassa_platform.ids import new_id, random_token
 from kassa_platform.outbox import Event, write_events
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -48,9 +48,8 @@ S = sessions.c
 
 
 # The cart call a session owed has landed (once: a concurrent settle of the same call changes nothing).
-_SETTLED = (sa.update(sessions).where(S.id == sa.bindparam("w_session_id"), S.cart_pending == sa.bindparam("w_pending"))
-            .values(cart_pending=None))
-_DIRECT_SETTLED = DirectStatement(_SETTLED)
+_SETTLED = OneStatement(sa.update(sessions).where(S.id == sa.bindparam("w_session_id"),
+                                                  S.cart_pending == sa.bindparam("w_pending")).values(cart_pending=None))
 
 
 def clean_metadata(meta: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -69,9 +68,7 @@ class SessionStore:
 
     async def load(self, conn: AsyncConnection, app_id: str, session_id: str, *, lock: bool = False) -> Any:
         query = sa.select(sessions).where(S.id == session_id, S.app_id == app_id)
-        if lock and is_postgres(conn):
-            query = query.with_for_update()
-        row = (await conn.execute(query)).first()
+        row = (await conn.execute(for_update(conn, query) if lock else query)).first()
         if row is None:
             raise KassaError("checkout_session_not_found", f"No checkout session {session_id}")
         return row
@@ -202,9 +199,7 @@ class SessionService:
         async with transaction(self.db) as conn:
             query = (sa.select(sessions).where(S.status == "open", S.expires_at <= now, S.claim_token.is_(None))
                      .order_by(S.expires_at).limit(limit))
-            if is_postgres(conn):
-                query = query.with_for_update(skip_locked=True)
-            due = (await conn.execute(query)).all()
+            due = (await conn.execute(for_update(conn, query, skip_locked=True))).all()
             expired = []
             for row in due:
                 row = await self.store.update(conn, row.id, now, status="expired", cart_pending="reopen",
@@ -229,12 +224,7 @@ class SessionService:
                 return False  # the cart service is away: the reconcile job tries again
             # A refusal will not change on a retry (the cart is gone, or another session owns it).
             log.warning("cart %s refused %s for session %s: %s", row.cart_id, row.cart_pending, row.id, exc.code)
-        params = {"w_session_id": row.id, "w_pending": row.cart_pending}
-        if self.db.direct is not None:
-            await self.db.direct.fetchrow(_DIRECT_SETTLED, params)
-        else:
-            async with transaction(self.db) as conn:
-                await conn.execute(_SETTLED, params)
+        await _SETTLED.first(self.db, {"w_session_id": row.id, "w_pending": row.cart_pending})
         return True
 
     async def settle_pending(self, *, limit: int = 100) -> int:

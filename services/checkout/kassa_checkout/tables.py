@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from kassa_platform.db import JSON, UTCDateTime, new_metadata
+from kassa_platform.columns import JSON, UTCDateTime, new_metadata
 
 metadata = new_metadata()
 

@@ -48,7 +48,7 @@ def order_view(row: Any) -> Order:
 def payment_view(row: Any) -> Payment:
     return Payment(
         id=row.id, session_id=row.session_id, order_id=row.order_id, attempt=row.attempt, status=row.status,
-        connector=row.connector, method=row.method, card_brand=row.card_brand, card_last4=row.card_last4,
+        provider=row.connector, method=row.method, card_brand=row.card_brand, card_last4=row.card_last4,
         amount=row.amount, amount_refunded=row.amount_refunded, currency=row.currency, failure_code=row.failure_code,
         failure_message=row.failure_message, created_at=row.created_at, updated_at=row.updated_at,
     )

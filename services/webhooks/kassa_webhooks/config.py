@@ -1,10 +1,7 @@
-"""The webhook service's settings: environment variables with working defaults.
-
-Environment: `KASSA_WEBHOOKS_TIMEOUT_SECONDS` (15), `KASSA_WEBHOOKS_LEASE_SECONDS` (60),
-`KASSA_WEBHOOKS_MAX_IN_FLIGHT` (256), `KASSA_WEBHOOKS_MAX_IN_FLIGHT_PER_APP` (half of it: fairness.py),
-`KASSA_WEBHOOKS_RETRY_SCHEDULE` (seconds, comma-separated;
-default 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h), `KASSA_WEBHOOKS_RETENTION_DAYS` (30) and
-`KASSA_WEBHOOKS_ALLOW_PRIVATE_NETWORKS`.
+"""The webhook service's configuration, from the `webhooks_*` fields of the settings
+(kassa_platform.settings: `KASSA_WEBHOOKS_TIMEOUT_SECONDS`, `…_LEASE_SECONDS`, `…_MAX_IN_FLIGHT`,
+`…_MAX_IN_FLIGHT_PER_APP` (0: half of it: fairness.py), `…_RETRY_SCHEDULE`, `…_RETENTION_DAYS` and
+`…_ALLOW_PRIVATE_NETWORKS`).
 
 `KASSA_WEBHOOKS_ALLOW_PRIVATE_NETWORKS` is the operator's switch for the SSRF guard: `all` (or
 `1`) lets every application deliver to loopback, private and link-local addresses; a comma list of
@@ -14,7 +11,6 @@ choice: a merchant who could allow it could point Kassa at the operator's own ne
 
 from __future__ import annotations
 
-import os
 import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -30,10 +26,6 @@ RETRY_SCHEDULE: tuple[timedelta, ...] = (
     timedelta(seconds=5), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2),
     timedelta(hours=5), timedelta(hours=10), timedelta(hours=10),
 )
-
-
-def _env(settings: Settings, name: str, default: str) -> str:
-    return settings.extra.get(name) or os.environ.get(name) or default
 
 
 @dataclass
@@ -73,18 +65,18 @@ class WebhookConfig:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WebhookConfig:
-        allow = _env(settings, "KASSA_WEBHOOKS_ALLOW_PRIVATE_NETWORKS", "").strip()
+        allow = settings.webhooks_allow_private_networks.strip()
         everyone = allow.lower() in ("all", "1", "true", "yes")
         # Seconds between retries, comma-separated: a shorter schedule for benchmarks and drills.
-        schedule = _env(settings, "KASSA_WEBHOOKS_RETRY_SCHEDULE", "")
+        schedule = settings.webhooks_retry_schedule
         return cls(
             retry_schedule=tuple(timedelta(seconds=float(s)) for s in schedule.split(",")) if schedule
             else RETRY_SCHEDULE,
-            request_timeout=float(_env(settings, "KASSA_WEBHOOKS_TIMEOUT_SECONDS", "15")),
-            lease=timedelta(seconds=float(_env(settings, "KASSA_WEBHOOKS_LEASE_SECONDS", "60"))),
-            max_in_flight=int(_env(settings, "KASSA_WEBHOOKS_MAX_IN_FLIGHT", "256")),
-            max_in_flight_per_app=int(_env(settings, "KASSA_WEBHOOKS_MAX_IN_FLIGHT_PER_APP", "0")),
-            retention=timedelta(days=min(3650, max(1, int(_env(settings, "KASSA_WEBHOOKS_RETENTION_DAYS", "30"))))),
+            request_timeout=settings.webhooks_timeout_seconds,
+            lease=timedelta(seconds=settings.webhooks_lease_seconds),
+            max_in_flight=settings.webhooks_max_in_flight,
+            max_in_flight_per_app=settings.webhooks_max_in_flight_per_app,
+            retention=timedelta(days=min(3650, max(1, settings.webhooks_retention_days))),
             allow_private_all=everyone,
             allow_private_apps=set() if everyone else {a.strip() for a in allow.split(",") if a.strip()},
             sealer=Sealer(settings.signing_key, SEALING_PURPOSE),

@@ -48,6 +48,7 @@ from .endpoint_secrets import active_secrets_query
 from .endpoints import disable_endpoint
 from .fairness import DueEndpoint, allot
 from .metrics import count_attempts
+from .rendering import render_payload
 from .signing import Signer
 from .ssrf import http_transport, was_blocked
 from .tables import (
@@ -131,7 +132,7 @@ _FAIL_ORPHANS = (sa.update(d).where(d.c.endpoint_id.in_(sa.bindparam("endpoint_i
                          updated_at=sa.bindparam("now")))
 _PAYLOADS = sa.select(webhook_events.c.id, webhook_events.c.payload).where(
     webhook_events.c.id.in_(sa.bindparam("ids", expanding=True)))
-_URLS = sa.select(e.c.id, e.c.url).where(e.c.id.in_(sa.bindparam("ids", expanding=True)))
+_URLS = sa.select(e.c.id, e.c.url, e.c.api_version).where(e.c.id.in_(sa.bindparam("ids", expanding=True)))
 _RECORD = (
     sa.update(d)
     .where(d.c.id == sa.bindparam("b_id"), d.c.status == "sending")
@@ -453,7 +454,7 @@ class Deliverer:
                                                "now": now, "owner": owner})
             payloads = dict((await conn.execute(_PAYLOADS, {"ids": list({r.event_id for r in rows})})).all())
             endpoint_ids = list({r.endpoint_id for r in rows})
-            urls = dict((await conn.execute(_URLS, {"ids": endpoint_ids})).all())
+            targets = {ep.id: ep for ep in (await conn.execute(_URLS, {"ids": endpoint_ids})).all()}
             secrets: dict[str, list[str]] = defaultdict(list)
             for endpoint_id, sealed in (await conn.execute(active_secrets_query(endpoint_ids, now))).all():
                 try:
@@ -461,7 +462,9 @@ class Deliverer:
                 except SealBroken:  # sealed under another signing key: the attempt says so (below)
                     log.warning("endpoint %s has a signing secret this deployment cannot open", endpoint_id)
         return [Claimed(id=r.id, app_id=r.app_id, endpoint_id=r.endpoint_id, event_id=r.event_id,
-                        url=urls[r.endpoint_id], payload=payloads[r.event_id], secrets=secrets[r.endpoint_id],
+                        url=targets[r.endpoint_id].url,
+                        payload=render_payload(payloads[r.event_id], targets[r.endpoint_id].api_version),
+                        secrets=secrets[r.endpoint_id],
                         attempt=r.attempt_count + 1, schedule_step=r.schedule_step,
                         max_concurrency=caps[r.endpoint_id], lease_owner=owner) for r in rows]
 

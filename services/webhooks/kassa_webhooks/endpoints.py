@@ -19,6 +19,7 @@ from kassa_contract.base import UNSET
 from kassa_contract.common import Page
 from kassa_contract.errors import KassaError
 from kassa_contract.events import EVENT_VERSION, EventEnvelope
+from kassa_contract.versions import LATEST_VERSION, VERSIONS, is_version, version_error_message
 from kassa_contract.webhooks import (
     WEBHOOK_ENDPOINT_DISABLED,
     WEBHOOK_TEST,
@@ -92,9 +93,17 @@ def endpoint_view(row: Any, secret: str) -> WebhookEndpoint:
     return WebhookEndpoint(
         id=row.id, url=row.url, enabled_events=list(row.enabled_events), description=row.description,
         disabled=row.disabled, disabled_reason=row.disabled_reason, disabled_at=row.disabled_at,
-        ordered_delivery=row.ordered_delivery, max_concurrency=row.max_concurrency, secret=secret,
-        created_at=row.created_at, updated_at=row.updated_at,
+        ordered_delivery=row.ordered_delivery, max_concurrency=row.max_concurrency, api_version=row.api_version,
+        secret=secret, created_at=row.created_at, updated_at=row.updated_at,
     )
+
+
+def check_api_version(version: str) -> str:
+    """Any known version, older or newer than the application's: the endpoint's reader decides."""
+    if not is_version(version):
+        raise KassaError("api_version_invalid", version_error_message(version), field="apiVersion",
+                         details={"versions": list(VERSIONS)})
+    return version
 
 
 def _live(principal: Principal) -> bool:
@@ -148,6 +157,8 @@ class EndpointService:
             id=endpoint_id, app_id=principal.app_id, url=body.url, description=body.description,
             enabled_events=list(dict.fromkeys(body.enabled_events)), ordered_delivery=body.ordered_delivery,
             max_concurrency=body.max_concurrency, disabled=body.disabled,
+            # The application's pin when absent, so that the endpoint reads what its API calls read.
+            api_version=check_api_version(body.api_version) if body.api_version else principal.api_version,
             disabled_reason="manual" if body.disabled else None, disabled_at=now if body.disabled else None,
             failing_since=None, last_success_at=None, last_failure_at=None, last_failure_reason=None, version=1,
             created_at=now, updated_at=now, deleted_at=None))
@@ -184,6 +195,8 @@ class EndpointService:
             values["ordered_delivery"] = body.ordered_delivery
         if body.max_concurrency is not UNSET:
             values["max_concurrency"] = body.max_concurrency
+        if body.api_version is not UNSET:
+            values["api_version"] = check_api_version(body.api_version)
         if body.disabled is True and not row.disabled:
             await disable_endpoint(conn, row, "manual", now, notify=False)
             row = await load_endpoint(conn, principal.app_id, endpoint_id)
@@ -217,7 +230,8 @@ class EndpointService:
             raise KassaError("webhook_endpoint_disabled", f"Webhook endpoint {endpoint_id} is disabled: enable it "
                              "first")
         event_id = new_id("evt")
-        payload = _encoder.encode(EventEnvelope(id=event_id, type=WEBHOOK_TEST, version=EVENT_VERSION, created_at=now,
+        payload = _encoder.encode(EventEnvelope(id=event_id, type=WEBHOOK_TEST, version=EVENT_VERSION,
+                                                api_version=LATEST_VERSION, created_at=now,
                                                 data=msgspec.to_builtins(WebhookTestData(
                                                     endpoint_id=endpoint_id, sequence=0,
                                                     message="A test delivery from Kassa"))))

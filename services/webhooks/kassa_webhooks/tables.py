@@ -8,7 +8,7 @@ delivery job does with it next, so a lost job or a dead worker loses nothing.
 from __future__ import annotations
 
 import sqlalchemy as sa
-from kassa_platform.db import JSON, UTCDateTime, new_metadata
+from kassa_platform.columns import JSON, UTCDateTime, new_metadata
 
 metadata = new_metadata()
 
@@ -29,6 +29,8 @@ webhook_endpoints = sa.Table(
     sa.Column("enabled_events", JSON, nullable=False),
     sa.Column("ordered_delivery", sa.Boolean(), nullable=False),
     sa.Column("max_concurrency", sa.Integer(), nullable=False),
+    # The API version its events are rendered in (kassa_contract.versions).
+    sa.Column("api_version", sa.String(10), nullable=False),
     sa.Column("disabled", sa.Boolean(), nullable=False),
     sa.Column("disabled_reason", sa.String(200), nullable=True),
     sa.Column("disabled_at", UTCDateTime(), nullable=True),

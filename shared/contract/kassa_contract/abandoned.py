@@ -1,4 +1,4 @@
-"""Embed config and abandoned carts: the cart service's wire types (API.md, "Embed config and
+"""Embed config and abandoned carts: the cart service's wire types (docs/contract.md, "Embed config and
 abandoned carts"), and the webhook service's notice that a `cart.abandoned` reached a merchant."""
 
 from __future__ import annotations

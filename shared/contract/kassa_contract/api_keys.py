@@ -1,4 +1,4 @@
-"""API keys: the wire types of key management (API.md, "Platform") and the scopes a key can hold."""
+"""API keys: the wire types of key management (docs/contract.md, "Platform") and the scopes a key can hold."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ Scope = Literal[
     "promotions:read", "promotions:write",
     "webhooks:manage",
     "keys:read", "keys:write",
+    "application:read", "application:write",
     "*",
 ]
 SCOPES: frozenset[str] = frozenset(get_args(Scope)) - {"*"}

@@ -1,9 +1,9 @@
-"""Carts, catalog, shipping and tax: the cart service's wire types (API.md, "Carts")."""
+"""Carts, catalog, shipping and tax: the cart service's wire types (docs/contract.md, "Carts")."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from msgspec import Meta
 
@@ -116,7 +116,7 @@ class LineItem(Model):
     tax_class: str
     categories: list[str]
     custom: bool
-    metadata: dict | None = None
+    metadata: dict[str, Any] | None = None
     discount_allocations: list[LineDiscountAllocation] = []
 
 
@@ -169,7 +169,7 @@ class Cart(Model):
     tax_total: int
     total: int
     item_count: int
-    metadata: dict | None
+    metadata: dict[str, Any] | None
     created_at: datetime
     updated_at: datetime
     abandoned_at: datetime | None = None
@@ -216,7 +216,7 @@ class Variant(Model):
     sku: str
     name: str
     prices: dict[str, int]
-    metadata: dict | None = None
+    metadata: dict[str, Any] | None = None
 
 
 class Product(Model):
@@ -227,7 +227,7 @@ class Product(Model):
     tax_class: str
     active: bool
     variants: list[Variant]
-    metadata: dict | None
+    metadata: dict[str, Any] | None
     created_at: datetime
 
 

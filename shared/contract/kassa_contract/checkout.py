@@ -1,4 +1,4 @@
-"""Checkout sessions, payments, orders and refunds (API.md, "Checkout sessions, payments, orders")."""
+"""Checkout sessions, payments, orders and refunds (docs/contract.md, "Checkout sessions, payments, orders")."""
 
 from __future__ import annotations
 
@@ -103,7 +103,7 @@ class PaymentMethod(Model):
     id: str
     type: str
     name: str
-    connector: str
+    provider: str  # `test` or `stripe` (before 2026-12-07: `connector`)
 
 
 class EmbedTokenRequest(Request):
@@ -128,7 +128,7 @@ class Payment(Model):
     order_id: str | None
     attempt: int
     status: PaymentStatus
-    connector: str
+    provider: str  # `test` or `stripe` (before 2026-12-07: `connector`)
     method: str
     card_brand: str | None
     card_last4: str | None

@@ -26,6 +26,9 @@ ERROR_STATUS: dict[str, int] = {
     "rate_limited": 429,
     "internal_error": 500,
     "service_unavailable": 503,
+    # API versions
+    "api_version_invalid": 400,
+    "api_version_downgrade": 422,
     # API keys
     "api_key_not_found": 404,
     "api_key_inactive": 409,
@@ -100,7 +103,7 @@ NOT_EXECUTED: frozenset[str] = frozenset({
     "unsupported_media_type", "method_not_allowed", "route_not_found",
     "unauthorized", "forbidden", "origin_not_allowed", "rate_limited",
     "idempotency_key_in_progress", "checkout_in_progress",
-    "service_unavailable",
+    "service_unavailable", "api_version_invalid",
 })
 
 # Keys that older clients send and that the canonical shape renamed. A rejected key names its

@@ -8,6 +8,7 @@ from typing import Any
 from .abandoned import AbandonedCustomer
 from .base import Model
 from .cart import Cart, CartAddress, LineItem
+from .versions import FIRST_VERSION
 
 EVENT_VERSION = "1"
 
@@ -15,10 +16,13 @@ CART_CREATED = "cart.created"
 CART_UPDATED = "cart.updated"
 
 
-class EventEnvelope(Model):
+class EventEnvelope(Model, kw_only=True):
     id: str
     type: str
     version: str
+    # The API version `data` is rendered in: the newest when stored, the endpoint's when delivered
+    # (an event stored before API versions has none and is in the first version's shape).
+    api_version: str = FIRST_VERSION
     created_at: datetime
     data: dict[str, Any]
 

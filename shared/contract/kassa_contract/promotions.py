@@ -1,4 +1,4 @@
-"""Promotions wire types (API.md, "Promotions"): campaigns, codes, validation, redemptions.
+"""Promotions wire types (docs/contract.md, "Promotions"): campaigns, codes, validation, redemptions.
 
 A campaign's `reward`, `items` and `rules` are the promotions engine's own shapes (documented
 in shared/promotions/README.md); they travel as JSON objects here, so that this package keeps

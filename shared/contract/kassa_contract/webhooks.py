@@ -1,4 +1,4 @@
-"""Webhook endpoints, events, deliveries and attempts: the webhook service's wire types (API.md, "Webhooks")."""
+"""Webhook endpoints, events, deliveries and attempts: the webhook service's wire types (docs/contract.md, "Webhooks")."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from msgspec import Meta
 
 from .base import UNSET, Model, Request, UnsetT
+from .versions import FIRST_VERSION
 
 # An exact event type (`cart.updated`), a family (`cart.*`), or every event (`*`).
 EventPattern = Annotated[str, Meta(pattern=r"^(\*|[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*(\.\*)?)$", max_length=80)]
@@ -15,6 +16,8 @@ EndpointUrl = Annotated[str, Meta(min_length=1, max_length=2048)]
 Description = Annotated[str, Meta(max_length=500)]
 MaxConcurrency = Annotated[int, Meta(ge=1, le=100)]
 OverlapHours = Annotated[int, Meta(ge=0, le=168)]
+# An API version (`kassa_contract.versions.VERSIONS`); an unknown one is 400 `api_version_invalid`.
+ApiVersion = Annotated[str, Meta(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
 
 DeliveryStatus = Literal["pending", "sending", "succeeded", "failed"]
 
@@ -35,6 +38,8 @@ class CreateWebhookEndpoint(Request):
     max_concurrency: MaxConcurrency = 10
     # Bring an existing `whsec_…` secret (e.g. when moving from another sender); generated when absent.
     secret: str | None = None
+    # The API version events are rendered in for this endpoint; absent: the application's.
+    api_version: ApiVersion | None = None
 
 
 class UpdateWebhookEndpoint(Request):
@@ -46,6 +51,8 @@ class UpdateWebhookEndpoint(Request):
     disabled: bool | UnsetT = UNSET
     ordered_delivery: bool | UnsetT = UNSET
     max_concurrency: MaxConcurrency | UnsetT = UNSET
+    # Moving it changes the shape of every event delivered from then on, pending ones included.
+    api_version: ApiVersion | UnsetT = UNSET
 
 
 class RotateWebhookSecret(Request):
@@ -71,18 +78,21 @@ class WebhookEndpoint(Model):
     disabled_at: datetime | None
     ordered_delivery: bool
     max_concurrency: int
+    api_version: str
     # The full `whsec_…` value only in the response that created or rotated it; obfuscated after.
     secret: str
     created_at: datetime
     updated_at: datetime
 
 
-class Event(Model):
+class Event(Model, kw_only=True):
     """An event as stored by the webhook service: the envelope that every delivery sends."""
 
     id: str
     type: str
     version: str
+    # The API version `data` is shown in: the caller's (an event stored before versions: the first).
+    api_version: str = FIRST_VERSION
     created_at: datetime
     data: dict[str, Any]
 

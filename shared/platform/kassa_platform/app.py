@@ -24,6 +24,7 @@ from .middleware import AuthMiddleware, RequestIdMiddleware
 from .openapi import finish_openapi
 from .runtime import Runtime
 from .security_headers import security_headers
+from .versioning import ApiVersionMiddleware
 from .service_client import APP_KEY_PREFIX
 
 RUNTIME_KEY = "runtime"
@@ -91,6 +92,7 @@ def build_service_app(
             DefineMiddleware(OriginGuardMiddleware, origins=runtime.origins,
                              public_base_url=runtime.settings.public_base_url),
             DefineMiddleware(RequestBodyMiddleware, max_bytes=runtime.settings.max_body_bytes),
+            ApiVersionMiddleware,
             DefineMiddleware(IdempotencyMiddleware, store=runtime.idempotency),
         ],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]

@@ -15,6 +15,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from kassa_contract.api_keys import SCOPES
 from kassa_contract.errors import KassaError
+from kassa_contract.versions import LATEST_VERSION, is_version, version_error_message
 from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -45,6 +46,8 @@ class Principal:
     scopes: frozenset[str] = field(default_factory=frozenset)
     # A page credential's one checkout session (kind "page"); None for every API key.
     session_id: str | None = None
+    # The application's pinned API version (the hosted page, Kassa's own, is always on the newest).
+    api_version: str = LATEST_VERSION
 
     @property
     def is_secret(self) -> bool:
@@ -65,11 +68,17 @@ def _validate_scopes(scopes: list[str]) -> list[str]:
     return sorted(set(scopes))
 
 
-async def create_application(conn: AsyncConnection, name: str, environment: Environment, now: datetime) -> str:
+async def create_application(conn: AsyncConnection, name: str, environment: Environment, now: datetime,
+                             api_version: str = LATEST_VERSION) -> str:
+    """A new application, pinned to the newest API version (or to `api_version`, for tests and imports
+    of an application built against an older one)."""
     if environment not in ("test", "live"):
         raise ValueError("environment must be test or live")
+    if not is_version(api_version):
+        raise ValueError(version_error_message(api_version))
     app_id = new_id("app")
-    await conn.execute(sa.insert(applications).values(id=app_id, name=name, environment=environment, created_at=now))
+    await conn.execute(sa.insert(applications).values(id=app_id, name=name, environment=environment, created_at=now,
+                                                      api_version=api_version))
     return app_id
 
 
@@ -192,7 +201,7 @@ class KeyResolver:
         now = self.clock.now()
         query = (
             sa.select(api_keys.c.id, api_keys.c.app_id, api_keys.c.kind, api_keys.c.scopes, api_keys.c.expires_at,
-                      applications.c.environment)
+                      applications.c.environment, applications.c.api_version)
             .join(applications, applications.c.id == api_keys.c.app_id)
             .where(api_keys.c.key_hash == digest, api_keys.c.revoked_at.is_(None),
                    sa.or_(api_keys.c.expires_at.is_(None), api_keys.c.expires_at > now))
@@ -204,7 +213,7 @@ class KeyResolver:
         # A publishable key can do what browsers may do today, whatever was stored when it was made.
         scopes = PUBLISHABLE_SCOPES if row.kind == "publishable" else frozenset(row.scopes)
         principal = Principal(app_id=row.app_id, environment=row.environment, key_id=row.id, kind=row.kind,
-                              scopes=scopes)
+                              scopes=scopes, api_version=row.api_version)
         return principal, None if row.expires_at is None else row.expires_at.timestamp()
 
     def forget(self, digest: str | None = None) -> None:

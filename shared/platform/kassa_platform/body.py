@@ -145,13 +145,19 @@ class RequestBodyMiddleware:
         if b"\\u0000" in body and (where := _nul_path(body)) is not None:
             raise nul_refused(where or None, in_body=True)
         scope[BODY_KEY] = body  # type: ignore[literal-required]
-        replayed = False
+        await self.app(scope, replaying(body, receive), send)
 
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
 
-        await self.app(scope, replay, send)
+def replaying(body: bytes, receive: Receive) -> Receive:
+    """A `receive` that hands the app `body` (already read) as the whole request, then what
+    `receive` says (a disconnect)."""
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay

@@ -31,8 +31,9 @@ from .middleware import header
 from .service_client import ServiceClient
 from .settings import Settings
 
-ALLOWED_HEADERS = "Authorization, Content-Type, Idempotency-Key, X-Cart-Secret, X-Checkout-Secret, X-Request-Id"
-EXPOSED_HEADERS = ("X-Request-Id, Idempotent-Replayed, Retry-After, RateLimit, RateLimit-Policy, RateLimit-Limit, "
+ALLOWED_HEADERS = ("Authorization, Content-Type, Idempotency-Key, Kassa-Version, X-Cart-Secret, X-Checkout-Secret, "
+                   "X-Request-Id")
+EXPOSED_HEADERS = ("X-Request-Id, Kassa-Version, Idempotent-Replayed, Retry-After, RateLimit, RateLimit-Policy, RateLimit-Limit, "
                    "RateLimit-Remaining, RateLimit-Reset")
 MAX_AGE = "600"  # browsers keep a preflight answer this long (Chromium caps it at 7200 s)
 TTL = 10.0  # seconds a service keeps an application's origin list (a PUT in the same process clears it at once)

@@ -35,6 +35,7 @@ import msgspec
 import sqlalchemy as sa
 from kassa_contract.errors import KassaError
 
+from .tables import idempotency_keys
 
 Answer = tuple[int, list[list[str]], bytes]  # status, the headers a replay sends, body
 
@@ -116,9 +117,6 @@ def claim_lost() -> KassaError:
 
 
 def _keys() -> sa.Table:
-    # Imported here: tables imports db, which imports this module (through direct).
-    from .tables import idempotency_keys
-
     return idempotency_keys
 
 

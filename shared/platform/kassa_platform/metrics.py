@@ -24,7 +24,7 @@ import contextlib
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from prometheus_client import (
     REGISTRY,
@@ -42,7 +42,9 @@ if TYPE_CHECKING:
     from litestar import Litestar
     from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-    from .runtime import Runtime
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from .db import Database
 
 CONTENT_TYPE = "text/plain; version=0.0.4"  # the exposition format (Litestar adds the charset)
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -81,6 +83,15 @@ _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"
 POOL_SAMPLE_SECONDS = 5.0
 
 MetricSource = Callable[["Runtime"], Awaitable[Iterable[Metric]]]
+
+
+class Runtime(Protocol):
+    """What the metrics read of a process's runtime (`kassa_platform.runtime.Runtime` is one): a
+    protocol, so that the runtime, which starts the jobs that record metrics, is not imported here."""
+
+    engine: AsyncEngine
+    db: Database
+    metric_sources: list[MetricSource]
 
 
 def multiprocess_dir() -> str | None:

@@ -3,7 +3,8 @@
 * every operation documents its errors as the shared envelope (`default`), in place of the
   framework's own 400 shape, which no Kassa answer has;
 * the bearer key (`Authorization: Bearer <key>`) is the document's security scheme;
-* currencies and countries are listed, and ids have their shape (kassa_contract.documented).
+* currencies and countries are listed, and ids have their shape (kassa_contract.documented);
+* the document is the newest API version's, and every operation takes the `Kassa-Version` header.
 
 Applied once to the app's document when the app is built: `/schema/<service>` serves it and
 `app.openapi_schema` returns it (the SDK generates its types from it).
@@ -19,8 +20,10 @@ import kassa_contract
 import msgspec
 from kassa_contract.documented import ENUMS_BY_DESCRIPTION, ID_PREFIXES, id_pattern
 from litestar import Litestar
+from kassa_contract.versions import LATEST_VERSION, VERSION_HEADER, VERSIONS
 from litestar.openapi.spec import (
-    Components, OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Operation, Reference, Schema, SecurityScheme,
+    Components, OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Operation, Parameter, Reference, Schema,
+    SecurityScheme,
 )
 
 ENVELOPE = "ErrorEnvelope"
@@ -44,6 +47,12 @@ _ERROR_RESPONSE = OpenAPIResponse(
     content={"application/json": OpenAPIMediaType(schema=Reference(f"#/components/schemas/{ENVELOPE}"))},
 )
 _METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+_VERSION_PARAMETER = Parameter(
+    name=VERSION_HEADER, param_in="header", required=False,
+    description="The API version to answer in (default: the application's pin); the answer names it in the "
+                "same header. This document describes the newest version; docs/api-versions.md lists the changes.",
+    schema=Schema(type=OpenAPIType.STRING, enum=list(VERSIONS)),
+)
 
 
 def finish_openapi(app: Litestar) -> None:
@@ -55,6 +64,7 @@ def finish_openapi(app: Litestar) -> None:
         type="http", scheme="bearer",
         description="A secret key (`sk_test_…`, `sk_live_…`) or, where a route allows it, a publishable key (`pk_…`)")}
     document.security = [{"bearerKey": []}]
+    document.info.version = LATEST_VERSION
     for item in (document.paths or {}).values():
         for method in _METHODS:
             operation: Operation | None = getattr(item, method, None)
@@ -64,6 +74,7 @@ def finish_openapi(app: Litestar) -> None:
                          if not code.startswith(("4", "5"))}  # the framework's shapes: ours is the envelope
             responses["default"] = _ERROR_RESPONSE
             operation.responses = responses
+            operation.parameters = [*(operation.parameters or ()), _VERSION_PARAMETER]
             for parameter in operation.parameters or ():
                 prefix = ID_PREFIXES.get(_camel(getattr(parameter, "name", "")))
                 if prefix and isinstance(parameter.schema, Schema):

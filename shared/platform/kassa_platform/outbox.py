@@ -1,8 +1,9 @@
 """The transactional outbox: the only way an event leaves a service.
 
 `write_event` adds the event row inside the caller's transaction, so the event exists if and
-only if the change it reports was committed. The payload is the envelope of API.md, encoded
-once here: the webhook service later sends exactly these bytes.
+only if the change it reports was committed. The payload is the envelope of docs/contract.md in the newest
+API version, encoded once here: the webhook service sends exactly these bytes to endpoints on that
+version, and renders them in an older endpoint's version (`kassa_contract.versions.render_event`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 import msgspec
 import sqlalchemy as sa
 from kassa_contract.events import EVENT_VERSION, EventEnvelope
+from kassa_contract.versions import LATEST_VERSION
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .ids import new_id
@@ -24,11 +26,11 @@ _INSERT = outbox_events.insert()  # built once: compiled once
 
 def _row(*, app_id: str, type: str, source: str, aggregate_id: str, sequence: int, data: Any,
          now: datetime) -> dict[str, Any]:
-    """One outbox row: the envelope of API.md, encoded once here (the webhook service later sends
+    """One outbox row: the envelope of docs/contract.md, encoded once here (the webhook service later sends
     exactly these bytes)."""
     event_id = new_id("evt")
-    envelope = EventEnvelope(id=event_id, type=type, version=EVENT_VERSION, created_at=now,
-                             data=data)  # a Struct or a dict: msgspec encodes either, once
+    envelope = EventEnvelope(id=event_id, type=type, version=EVENT_VERSION, api_version=LATEST_VERSION,
+                             created_at=now, data=data)  # a Struct or a dict: msgspec encodes either, once
     return {"id": event_id, "app_id": app_id, "type": type, "source": source, "aggregate_id": aggregate_id,
             "sequence": sequence, "payload": _encoder.encode(envelope), "created_at": now}
 

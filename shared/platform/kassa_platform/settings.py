@@ -1,17 +1,29 @@
-"""Settings from the environment, with defaults that make the embedded mode work untouched."""
+"""Every setting of Kassa: one typed field each, read from one `KASSA_*` environment variable.
+
+The fields below are the only place the product reads its environment (tests pass the same fields
+as overrides). Each declares its variable, its default and what it does; `docs/operator.md`'s table
+is generated from them (`settings_table`, `./dev gen`). A value that does not parse stops the
+process at start with a message naming the variable (SettingsError), never later and never silently.
+
+Two groups of variables fill one field each: the other services' addresses (`SERVICE_URL_ENV`) and
+the rate limits (`RATE_LIMIT_ENV`). Process plumbing that is not a setting: `KASSA_SERVE_SERVICE`
+(set by `kassa serve` for its worker processes) and `PROMETHEUS_MULTIPROC_DIR` (prometheus_client's
+own variable).
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import secrets
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 # Where the other services answer, when they run as separate processes (distributed mode).
 # Unset means "in this process" (embedded): clients then call the app over ASGITransport.
 SERVICE_URL_ENV = {"cart": "KASSA_CART_URL", "checkout": "KASSA_CHECKOUT_URL", "webhooks": "KASSA_WEBHOOKS_URL"}
-
 
 # Rate limits (kassa_platform.ratelimit): REQUESTS per second, or REQUESTS/SECONDS; 0 for none.
 RATE_LIMIT_ENV = {
@@ -22,75 +34,191 @@ RATE_LIMIT_ENV = {
 }
 
 
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    return int(raw) if raw else default
+RATE_LIMIT_DOCS = {
+    "reads": "GET requests per key and second (`N`, or `N/SECONDS` for another window; `0` for no limit); a "
+             "publishable key's per client address",
+    "writes": "other requests, the same way",
+    "completes": "checkout completes per application and second (besides the writes)",
+    "auth_failures": "requests with an invalid key per client address (30 a minute); beyond, 429 before any key is "
+                     "looked up",
+}
+
+
+class SettingsError(ValueError):
+    """A variable holds a value Kassa cannot use: the process stops at start, naming it."""
+
+
+def _integer(text: str) -> int:
+    return int(text)
+
+
+def _number(text: str) -> float:
+    return float(text)
+
+
+def _flag(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError("expected 1/true/yes or 0/false/no")
+
+
+def _log_format(text: str) -> bool:
+    if text not in ("json", "text"):
+        raise ValueError("expected json or text")
+    return text == "json"
+
+
+def _level(text: str) -> str:
+    level = text.strip().upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise ValueError("expected DEBUG, INFO, WARNING, ERROR or CRITICAL")
+    return level
+
+
+def _url(text: str) -> str:
+    return text.rstrip("/")
+
+
+def _setting(env: str, default: Any, doc: str, parse: Callable[[str], Any] = str) -> Any:
+    """A field read from `env`: `parse` turns the variable's text into the field's value."""
+    return field(default=default, metadata={"env": env, "doc": doc, "parse": parse})
+
+
+PARSE_WORDS = {_integer: "an integer", _number: "a number", _flag: "a flag", str: "text", _url: "a URL",
+               _log_format: "json or text", _level: "a log level", Path: "a path"}
 
 
 @dataclass(frozen=True)
 class Settings:
-    database_url: str
-    redis_url: str | None = None
+    database_url: str = _setting("KASSA_DATABASE_URL", "",
+                                 "`postgresql://…` (asyncpg) or `sqlite:///…`; default: SQLite in the data directory, "
+                                 "`.kassa/kassa.db` (embedded mode)")
+    redis_url: str | None = _setting("KASSA_REDIS_URL", None, "when set, jobs go to arq on Redis; unset, they run "
+                                     "in-process")
     # Every Redis key this deployment writes starts with it, so deployments (and test runs) can share
     # one Redis without touching each other's keys.
-    redis_prefix: str = "kassa"
-    data_dir: Path = Path(".kassa")
-    public_base_url: str = "http://127.0.0.1:8000"
-    max_cart_lines: int = 250
-    max_body_bytes: int = 1024 * 1024
-    idempotency_ttl_hours: int = 24
-    api_key_cache_seconds: int = 30
-    db_pool_size: int = 20
-    log_json: bool = True
-    log_level: str = "INFO"
-    access_log: bool = False
-    extra: dict[str, str] = field(default_factory=dict)
+    redis_prefix: str = _setting("KASSA_REDIS_PREFIX", "kassa", "prefix of every Redis key this deployment writes")
+    data_dir: Path = _setting("KASSA_DATA_DIR", Path(".kassa"), "where the embedded database, the deployment's "
+                              "secrets and the demo keys live", Path)
+    public_base_url: str = _setting("KASSA_PUBLIC_BASE_URL", "http://127.0.0.1:8000",
+                                    "the base of hosted URLs (`/s/{sessionId}`, Stripe's "
+                                    "webhook URL); `kassa serve` takes `http://HOST:PORT` when unset", _url)
+    max_cart_lines: int = _setting("KASSA_MAX_CART_LINES", 250, "lines per cart (beyond: 422 `too_many_line_items`)", _integer)
+    max_body_bytes: int = _setting("KASSA_MAX_BODY_BYTES", 1024 * 1024, "largest request body, checked before decoding: beyond, 413 "
+                                   "`request_too_large` (chunked bodies too); JSON nested deeper than 32 levels is 400 `json_too_deep`",
+                                   _integer)
+    idempotency_ttl_hours: int = _setting("KASSA_IDEMPOTENCY_TTL_HOURS", 24, "how long idempotency keys are kept", _integer)
+    api_key_cache_seconds: int = _setting("KASSA_API_KEY_CACHE_SECONDS", 30, "in-process key cache lifetime: only the "
+                                          "fallback, since revocations reach every process by notification within a second",
+                                          _integer)
+    db_pool_size: int = _setting("KASSA_DB_POOL_SIZE", 20, "connections per process and pool (PostgreSQL: "
+                                 "SQLAlchemy's pool, and the hot paths' asyncpg pool, opened as needed; no overflow)", _integer)
+    log_json: bool = _setting("KASSA_LOG_FORMAT", True, "`json` (one object a line, with `requestId`) or `text`", _log_format)
+    log_level: str = _setting("KASSA_LOG_LEVEL", "INFO", "root log level: DEBUG, INFO, WARNING, ERROR", _level)
+    access_log: bool = _setting("KASSA_ACCESS_LOG", False, "`1` logs one line per request (method, path, status, duration, "
+                              "request id)", _flag)
     # Shared by every process of one deployment: the bearer that authenticates service-to-service
-    # calls, and the HMAC key of signed tokens (embed tokens, recovery links).
-    service_token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
-    signing_key: str = field(default_factory=lambda: secrets.token_urlsafe(32))
-    service_urls: dict[str, str] = field(default_factory=dict)
+    # calls, and the HMAC key of signed tokens (embed tokens, recovery links); a file under the data
+    # directory when unset (_deployment_secrets).
+    service_token: str = _setting("KASSA_SERVICE_TOKEN", "", "authenticates service-to-service calls (`/internal/…`); "
+                                  "unset: generated and kept in `.kassa/secrets.json`; every process of one deployment must share it")
+    signing_key: str = _setting("KASSA_SIGNING_KEY", "", "HMAC key of signed tokens (embed tokens, cart recovery "
+                                "links) and the root of the key that seals secrets at rest (webhook and Stripe secrets); unset: "
+                                "generated and kept in `.kassa/secrets.json`; shared like the service token (changing it "
+                                "invalidates those tokens and makes merchants enter their secrets again)")
+    service_urls: dict[str, str] = field(default_factory=dict)  # SERVICE_URL_ENV; absent: in this process
     rate_limits: dict[str, str] = field(default_factory=dict)  # RATE_LIMIT_ENV's names; absent: its default
     # Stripe's API and Stripe.js: settings so that tests (and a regional proxy) can point them elsewhere.
-    stripe_api_base: str = "https://api.stripe.com"
-    stripe_js_url: str = "https://js.stripe.com/v3/"
-    stripe_timeout_seconds: float = 20.0
+    stripe_api_base: str = _setting("KASSA_STRIPE_API_BASE", "https://api.stripe.com", "Stripe's API", _url)
+    stripe_js_url: str = _setting("KASSA_STRIPE_JS_URL", "https://js.stripe.com/v3/", "Stripe.js, loaded by the "
+                                  "hosted page of Stripe applications")
+    stripe_timeout_seconds: float = _setting("KASSA_STRIPE_TIMEOUT_SECONDS", 20.0, "one call to Stripe", _number)
+    # The webhook service (kassa_webhooks.config).
+    webhooks_timeout_seconds: float = _setting("KASSA_WEBHOOKS_TIMEOUT_SECONDS", 15.0, "one delivery request",
+                                               _number)
+    webhooks_lease_seconds: float = _setting("KASSA_WEBHOOKS_LEASE_SECONDS", 60.0, "how long a claimed delivery "
+                                             "belongs to its worker", _number)
+    webhooks_max_in_flight: int = _setting("KASSA_WEBHOOKS_MAX_IN_FLIGHT", 256, "requests one worker keeps open",
+                                           _integer)
+    webhooks_max_in_flight_per_app: int = _setting("KASSA_WEBHOOKS_MAX_IN_FLIGHT_PER_APP", 0, "of those, one "
+                                                   "application's at most (0: half)", _integer)
+    webhooks_retry_schedule: str = _setting("KASSA_WEBHOOKS_RETRY_SCHEDULE", "", "seconds between retries, comma-"
+                                            "separated (default 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h)")
+    webhooks_retention_days: int = _setting("KASSA_WEBHOOKS_RETENTION_DAYS", 30, "events, deliveries and attempts "
+                                            "are kept this long (1–3650)", _integer)
+    webhooks_allow_private_networks: str = _setting("KASSA_WEBHOOKS_ALLOW_PRIVATE_NETWORKS", "",
+                                                    "`all`, or application ids (comma-separated), that may deliver "
+                                                    "to loopback and private addresses; unset: none")
+    # The checkout service's calls to the cart service.
+    cart_timeout_seconds: float = _setting("KASSA_CART_TIMEOUT_SECONDS", 5.0, "one call from checkout to the cart "
+                                           "service", _number)
 
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
+    @staticmethod
+    def is_set(name: str) -> bool:
+        """Whether the operator set the variable of field `name` (the CLI fills in some defaults of
+        its own, such as the public address from the address it listens on)."""
+        env = next(f.metadata.get("env") for f in fields(Settings) if f.name == name)
+        return bool(env and os.environ.get(env))
+
     @classmethod
     def from_env(cls, **overrides: object) -> "Settings":
-        data_dir = Path(os.environ.get("KASSA_DATA_DIR", ".kassa"))
-        values: dict[str, object] = {
-            "database_url": normalize_database_url(
-                os.environ.get("KASSA_DATABASE_URL") or f"sqlite+aiosqlite:///{data_dir / 'kassa.db'}"
-            ),
-            "redis_url": os.environ.get("KASSA_REDIS_URL") or None,
-            "redis_prefix": os.environ.get("KASSA_REDIS_PREFIX") or "kassa",
-            "data_dir": data_dir,
-            "public_base_url": os.environ.get("KASSA_PUBLIC_BASE_URL", "http://127.0.0.1:8000"),
-            "max_cart_lines": _env_int("KASSA_MAX_CART_LINES", 250),
-            "max_body_bytes": _env_int("KASSA_MAX_BODY_BYTES", 1024 * 1024),
-            "idempotency_ttl_hours": _env_int("KASSA_IDEMPOTENCY_TTL_HOURS", 24),
-            "api_key_cache_seconds": _env_int("KASSA_API_KEY_CACHE_SECONDS", 30),
-            "db_pool_size": _env_int("KASSA_DB_POOL_SIZE", 20),
-            "log_json": os.environ.get("KASSA_LOG_FORMAT", "json") == "json",
-            "log_level": os.environ.get("KASSA_LOG_LEVEL", "INFO").upper(),
-            "access_log": os.environ.get("KASSA_ACCESS_LOG", "0").lower() in ("1", "true", "yes"),
-            "service_urls": {name: os.environ[env].rstrip("/") for name, env in SERVICE_URL_ENV.items()
-                             if os.environ.get(env)},
-            "rate_limits": {name: os.environ[env] for name, (env, _) in RATE_LIMIT_ENV.items() if os.environ.get(env)},
-            "stripe_api_base": os.environ.get("KASSA_STRIPE_API_BASE", "https://api.stripe.com").rstrip("/"),
-            "stripe_js_url": os.environ.get("KASSA_STRIPE_JS_URL", "https://js.stripe.com/v3/"),
-            "stripe_timeout_seconds": float(os.environ.get("KASSA_STRIPE_TIMEOUT_SECONDS") or 20.0),
-        }
-        values.update(_deployment_secrets(Path(str(overrides.get("data_dir", data_dir)))))
+        """The settings of this process: each field from its variable, else its default; `overrides`
+        (tests, the CLI's own flags) win. A variable that does not parse raises SettingsError."""
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            env = f.metadata.get("env")
+            raw = os.environ.get(env) if env else None
+            if raw is None or (raw == "" and f.metadata["parse"] is not str):
+                continue
+            try:
+                values[f.name] = f.metadata["parse"](raw)
+            except ValueError as exc:
+                words = PARSE_WORDS.get(f.metadata["parse"], "a value")
+                raise SettingsError(f"{env}={raw!r} is not {words}: {exc}") from None
+        values["service_urls"] = {name: os.environ[env].rstrip("/") for name, env in SERVICE_URL_ENV.items()
+                                  if os.environ.get(env)}
+        values["rate_limits"] = {name: os.environ[env] for name, (env, _) in RATE_LIMIT_ENV.items()
+                                 if os.environ.get(env)}
         values.update(overrides)
-        if "database_url" in overrides:
-            values["database_url"] = normalize_database_url(str(values["database_url"]))
+        data_dir = Path(str(values.get("data_dir", ".kassa")))
+        values["database_url"] = normalize_database_url(str(values.get("database_url") or
+                                                            f"sqlite+aiosqlite:///{data_dir / 'kassa.db'}"))
+        if not (values.get("service_token") and values.get("signing_key")):
+            secrets_of = _deployment_secrets(data_dir)
+            for name in ("service_token", "signing_key"):
+                values[name] = values.get(name) or secrets_of[name]
+        if "redis_url" in values and not values["redis_url"]:
+            values["redis_url"] = None
         return cls(**values)  # type: ignore[arg-type]
+
+
+def settings_table() -> str:
+    """The variables as a Markdown table (docs/operator.md, "Configuration")."""
+    lines = ["| variable | default | what it sets |", "|---|---|---|"]
+    for f in fields(Settings):
+        env = f.metadata.get("env")
+        if env:
+            default = f.default if f.default is not MISSING else None
+            shown = {"": "—", None: "—", True: "1", False: "0"}.get(default, default) if not isinstance(
+                default, (int, float)) or isinstance(default, bool) else default
+            if f.name == "log_json":
+                shown = "json"
+            lines.append(f"| `{env}` | {f'`{shown}`' if shown != '—' else shown} | {f.metadata['doc']} |")
+        elif f.name == "service_urls":
+            for name, variable in SERVICE_URL_ENV.items():
+                lines.append(f"| `{variable}` | — | where the {name} service answers (distributed mode); unset: in "
+                             "this process |")
+        elif f.name == "rate_limits":
+            for name, (variable, default) in RATE_LIMIT_ENV.items():
+                lines.append(f"| `{variable}` | `{default}` | {RATE_LIMIT_DOCS[name]} |")
+    return "\n".join(lines) + "\n"
 
 
 def normalize_database_url(url: str) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from .db import JSON, UTCDateTime, new_metadata
+from .columns import JSON, UTCDateTime, new_metadata
 
 metadata = new_metadata()
 
@@ -19,6 +19,22 @@ applications = sa.Table(
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("environment", sa.String(8), nullable=False),  # test | live
     sa.Column("created_at", UTCDateTime(), nullable=False),
+    # The API version a request without `Kassa-Version` gets (kassa_contract.versions); only moves forward.
+    sa.Column("api_version", sa.String(10), nullable=False),
+)
+
+# What was done to an application and by whom: one row per administrative change (an API version
+# upgrade, say), kept for the merchant's record.
+audit_events = sa.Table(
+    "audit_events",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("app_id", sa.String(40), sa.ForeignKey("applications.id"), nullable=False),
+    sa.Column("action", sa.String(80), nullable=False),  # e.g. application.api_version_upgraded
+    sa.Column("actor", sa.String(80), nullable=False),  # the key's id (`key_…`), or `cli` for an operator
+    sa.Column("details", JSON, nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Index("ix_audit_events_app", "app_id", "created_at"),
 )
 
 api_keys = sa.Table(

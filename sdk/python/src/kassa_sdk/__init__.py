@@ -8,8 +8,10 @@
 
 `AsyncKassa` has the same resources for asyncio code. Errors are `KassaError` subclasses, one per
 error code (`kassa_sdk.CartNotOpenError`); `kassa_sdk.webhooks.verify` checks a webhook's signature.
+Every request sends `Kassa-Version: kassa_sdk.API_VERSION`, the API version whose shapes the types are.
 """
 
+from ._api_version import API_VERSION, API_VERSIONS, ApiVersion
 from ._base import RequestOptions
 from ._client import AsyncKassa, Kassa
 from . import _error_codes, _errors
@@ -18,6 +20,6 @@ from ._errors import *  # noqa: F403 - KassaError and the class of each HTTP sta
 from ._pagination import AsyncPage, AsyncPager, SyncPage
 from ._version import __version__
 
-__all__ = ["AsyncKassa", "AsyncPage", "AsyncPager", "Kassa", "RequestOptions", "SyncPage", "__version__"]
+__all__ = ["API_VERSION", "API_VERSIONS", "ApiVersion", "AsyncKassa", "AsyncPage", "AsyncPager", "Kassa", "RequestOptions", "SyncPage", "__version__"]
 __all__ += _errors.__all__
 __all__ += _error_codes.__all__

@@ -22,6 +22,7 @@ import msgspec
 from kassa_contract.common import Page
 from kassa_contract.errors import ErrorEnvelope
 
+from ._api_version import API_VERSION, API_VERSIONS, VERSION_HEADER, ApiVersion
 from ._error_codes import ERROR_CLASSES
 from ._errors import KassaApiError, KassaError, status_class
 from ._version import __version__
@@ -253,7 +254,8 @@ class BaseClient:
     """Configuration, request building and answer reading; `Kassa` and `AsyncKassa` add sending and sleeping."""
 
     def __init__(self, api_key: str | None, *, base_url: str | None, timeout: float | httpx.Timeout | None,
-                 max_retries: int, default_headers: Mapping[str, str] | None) -> None:
+                 max_retries: int, default_headers: Mapping[str, str] | None,
+                 api_version: ApiVersion | None = None) -> None:
         api_key = api_key or os.environ.get("KASSA_API_KEY")
         if not api_key:
             raise KassaError("No API key: pass api_key=... or set KASSA_API_KEY")
@@ -262,27 +264,34 @@ class BaseClient:
             raise KassaError("No base URL: pass base_url=... (e.g. http://127.0.0.1:8000) or set KASSA_BASE_URL")
         if max_retries < 0:
             raise ValueError("max_retries must be 0 or more")
+        api_version = api_version or API_VERSION
+        if api_version not in API_VERSIONS:
+            raise ValueError(f"Unknown API version {api_version!r}: this SDK knows {', '.join(API_VERSIONS)}")
         self.api_key = api_key
         self.base_url = base_url.rstrip("/")
         self.timeout = _timeout(timeout) or DEFAULT_TIMEOUT
         self.max_retries = max_retries
+        # Sent as `Kassa-Version` on every request: the server answers in this version's shapes.
+        self.api_version: ApiVersion = api_version
         self._default_headers = dict(default_headers or {})
         self._headers = {
             "Authorization": f"Bearer {api_key}",
             "Accept": "application/json",
             "User-Agent": f"kassa-sdk-python/{__version__} httpx/{httpx.__version__} "
                           f"python/{platform.python_version()}",
+            VERSION_HEADER: api_version,
             **self._default_headers,
         }
 
     _http: Any  # the httpx.Client or httpx.AsyncClient
 
     def with_options(self, *, timeout: float | httpx.Timeout | None = None, max_retries: int | None = None,
-                     default_headers: Mapping[str, str] | None = None) -> Self:
+                     default_headers: Mapping[str, str] | None = None, api_version: ApiVersion | None = None) -> Self:
         """A client with other defaults that shares this one's connections (and is closed with it)."""
         return type(self)(self.api_key, base_url=self.base_url, timeout=timeout or self.timeout,  # type: ignore[call-arg]
                           max_retries=self.max_retries if max_retries is None else max_retries,
-                          default_headers={**self._default_headers, **(default_headers or {})}, http_client=self._http)
+                          default_headers={**self._default_headers, **(default_headers or {})}, http_client=self._http,
+                          api_version=api_version or self.api_version)
 
     # Implemented by Kassa / AsyncKassa.
     def _run(self, call: Call[T]) -> Any:

@@ -14,12 +14,14 @@ from typing import Generic, TypeVar
 import httpx
 from kassa_contract.common import Page
 
+from ._api_version import ApiVersion
 from ._base import DEFAULT_MAX_RETRIES, Async, BaseClient, Call, M, Prepared, Sync
 from ._errors import APIConnectionError, APITimeoutError, KassaError
 from ._pagination import AsyncPage, AsyncPager, SyncPage
 from ._retry import retry_delay
 from .resources.abandoned_carts import AbandonedCarts
 from .resources.api_keys import ApiKeys
+from .resources.application import ApplicationResource
 from .resources.carts import Carts
 from .resources.catalog import Products
 from .resources.checkout import Checkout, PaymentMethods
@@ -56,6 +58,7 @@ class _Resources(Generic[M]):
         self.webhook_deliveries: WebhookDeliveries[M] = WebhookDeliveries(client)
         self.events: Events[M] = Events(client)
         self.api_keys: ApiKeys[M] = ApiKeys(client)
+        self.application: ApplicationResource[M] = ApplicationResource(client)
 
 
 def _transport_error(exc: httpx.TransportError, request: httpx.Request | None) -> APIConnectionError:
@@ -71,14 +74,17 @@ class Kassa(BaseClient, _Resources[Sync]):
     Requests time out after `timeout` (60 s, 5 s to connect) and are retried up to `max_retries`
     times (2) on connection errors, 429 and 5xx answers. Pass `http_client` to bring your own
     `httpx.Client` (proxies, certificates, a transport). Use it as a context manager, or `close()` it.
+    Every request names the API version this SDK was generated for (`kassa_sdk.API_VERSION`, the
+    `Kassa-Version` header), whatever the application is pinned to; `api_version=` names another of
+    `kassa_sdk.API_VERSIONS` (the SDK's types stay the newest version's).
     """
 
     def __init__(self, api_key: str | None = None, *, base_url: str | None = None,
                  timeout: float | httpx.Timeout | None = None, max_retries: int = DEFAULT_MAX_RETRIES,
                  default_headers: Mapping[str, str] | None = None, http_client: httpx.Client | None = None,
-                 transport: httpx.BaseTransport | None = None) -> None:
+                 transport: httpx.BaseTransport | None = None, api_version: ApiVersion | None = None) -> None:
         super().__init__(api_key, base_url=base_url, timeout=timeout, max_retries=max_retries,
-                         default_headers=default_headers)
+                         default_headers=default_headers, api_version=api_version)
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(transport=transport, timeout=self.timeout)
         self._attach(self)
@@ -132,9 +138,9 @@ class AsyncKassa(BaseClient, _Resources[Async]):
     def __init__(self, api_key: str | None = None, *, base_url: str | None = None,
                  timeout: float | httpx.Timeout | None = None, max_retries: int = DEFAULT_MAX_RETRIES,
                  default_headers: Mapping[str, str] | None = None, http_client: httpx.AsyncClient | None = None,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+                 transport: httpx.AsyncBaseTransport | None = None, api_version: ApiVersion | None = None) -> None:
         super().__init__(api_key, base_url=base_url, timeout=timeout, max_retries=max_retries,
-                         default_headers=default_headers)
+                         default_headers=default_headers, api_version=api_version)
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(transport=transport, timeout=self.timeout)
         self._attach(self)

@@ -63,6 +63,14 @@ class InternalError(InternalServerError):
     """`internal_error` (usually HTTP 500)."""
 
 
+class ApiVersionInvalidError(BadRequestError):
+    """`api_version_invalid` (usually HTTP 400)."""
+
+
+class ApiVersionDowngradeError(UnprocessableEntityError):
+    """`api_version_downgrade` (usually HTTP 422)."""
+
+
 class ApiKeyNotFoundError(NotFoundError):
     """`api_key_not_found` (usually HTTP 404)."""
 
@@ -307,6 +315,8 @@ ERROR_CLASSES: dict[str, type[KassaApiError]] = {
     "rate_limited": RateLimitedError,
     "internal_error": InternalError,
     "service_unavailable": ServiceUnavailableError,
+    "api_version_invalid": ApiVersionInvalidError,
+    "api_version_downgrade": ApiVersionDowngradeError,
     "api_key_not_found": ApiKeyNotFoundError,
     "api_key_inactive": ApiKeyInactiveError,
     "cart_not_found": CartNotFoundError,
@@ -372,6 +382,8 @@ __all__ = [
     "AlreadyCompletedError",
     "ApiKeyInactiveError",
     "ApiKeyNotFoundError",
+    "ApiVersionDowngradeError",
+    "ApiVersionInvalidError",
     "CampaignNotFoundError",
     "CartEmptyError",
     "CartLineNotFoundError",

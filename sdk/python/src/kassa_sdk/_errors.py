@@ -56,7 +56,8 @@ class KassaApiError(KassaError):
 
     `status` is the HTTP status, `code` the machine-readable error code, `field` the request field
     at fault (camelCase, as sent), `details` extra facts (a decline's `reason`, a range's `min`),
-    `request_id` the id to quote to support, `headers` the response headers.
+    `request_id` the id to quote to support, `headers` the response headers, `api_version` the API
+    version Kassa answered in (its `Kassa-Version` header; None from a server before versions).
     """
 
     def __init__(self, message: str, *, status: int, code: str | None = None, field: str | None = None,
@@ -70,6 +71,11 @@ class KassaApiError(KassaError):
         self.request_id = request_id
         self.headers = headers if headers is not None else httpx.Headers()
         self.body = body
+
+    @property
+    def api_version(self) -> str | None:
+        version: str | None = self.headers.get("kassa-version")
+        return version
 
     def __str__(self) -> str:
         where = f" (field {self.field})" if self.field else ""

@@ -4,8 +4,11 @@
     if isinstance(event, CartAbandonedEvent):
         event.data.recovery_url                      # typed: kassa_contract.events.CartAbandonedData
 
-Each class is the envelope `{id, type, version, createdAt, data}` with its `data` type from the
-contract. Kassa only adds fields within a version, and these types accept unknown fields, so a
+Each class is the envelope `{id, type, version, apiVersion, createdAt, data}` with its `data` type
+from the contract. `api_version` is the API version `data` is rendered in: the webhook endpoint's
+own version (set when the endpoint is created or updated, by default the application's at the
+time), not this SDK's `API_VERSION`. These classes are the newest version's shapes, so give the
+endpoint that feeds them the version this SDK sends (`kassa_sdk.API_VERSION`). Kassa only adds fields within a version, and these types accept unknown fields, so a
 newer server never breaks an older SDK; an event type this SDK does not know yet decodes as
 `UnknownEvent` (its data as a dict) instead of failing.
 """
@@ -18,6 +21,7 @@ from typing import Any, Literal
 import msgspec
 from kassa_contract import checkout, events, webhooks
 from kassa_contract.base import Model
+from kassa_contract.versions import FIRST_VERSION
 from kassa_contract.checkout import (
     DisputeEventData,
     OrderEventData,
@@ -30,12 +34,15 @@ from kassa_contract.events import CartAbandonedData, CartEventData, CartRecovere
 from kassa_contract.webhooks import WebhookEndpointDisabledData, WebhookTestData
 
 
-class EventBase(Model):
-    """What every event has: its id (`evt_...`, the same on every delivery of it), version and time."""
+class EventBase(Model, kw_only=True):
+    """What every event has: its id (`evt_...`, the same on every delivery of it), version and time, and
+    the API version its `data` is rendered in (the endpoint's; the first version for an event from a
+    server before versions)."""
 
     id: str
     version: str
     created_at: datetime
+    api_version: str = FIRST_VERSION
 
 
 class CartCreatedEvent(EventBase):

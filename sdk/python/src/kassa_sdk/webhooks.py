@@ -11,6 +11,10 @@ of them matches one of your secrets (compared in constant time) and its timestam
 minutes of now, either way (a replayed old delivery fails, and so does one from the future).
 
 Pass the raw body: a body parsed and serialized again has other bytes and never verifies.
+
+An event is rendered in its webhook endpoint's API version (`event.api_version`, set on the endpoint
+when it is created or updated), not in the version the SDK sends with its requests; the signature
+covers that rendered body. The SDK's event types are the newest version's (`kassa_sdk.API_VERSION`).
 """
 
 from __future__ import annotations

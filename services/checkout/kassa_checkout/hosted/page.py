@@ -23,7 +23,7 @@ from kassa_contract.errors import KassaError
 from kassa_platform.auth import Principal, issue_page_key
 from kassa_platform.clock import Clock
 from kassa_platform.db import Database
-from kassa_platform.direct import DirectStatement
+from kassa_platform.rows import OneStatement
 from kassa_platform.tables import applications
 
 from ..cart_client import CartClient
@@ -37,14 +37,13 @@ from .money import format_money
 STEPS = ("contact", "shipping", "shipping_method", "billing", "payment")
 _SETTINGS = payment_settings.c
 # The session the page shows, with its application's environment and payment provider.
-_FIND = (sa.select(sessions, applications.c.environment, _SETTINGS.provider.label("payment_provider"),
-                   _SETTINGS.publishable_key.label("stripe_publishable_key"))
-         .join(applications, applications.c.id == sessions.c.app_id)
-         .outerjoin(payment_settings, _SETTINGS.app_id == sessions.c.app_id)
-         .where(sessions.c.id == sa.bindparam("session_id")))
-# On PostgreSQL it runs on the direct asyncpg pool (kassa_platform.direct): through SQLAlchemy's
+# On PostgreSQL it runs on the direct asyncpg pool (kassa_platform.rows): through SQLAlchemy's
 # async layer the one read cost more CPU than the rest of the page's own work.
-_DIRECT_FIND = DirectStatement(_FIND)
+_FIND = OneStatement(sa.select(sessions, applications.c.environment, _SETTINGS.provider.label("payment_provider"),
+                               _SETTINGS.publishable_key.label("stripe_publishable_key"))
+                     .join(applications, applications.c.id == sessions.c.app_id)
+                     .outerjoin(payment_settings, _SETTINGS.app_id == sessions.c.app_id)
+                     .where(sessions.c.id == sa.bindparam("session_id")))
 BRANDING_TTL = 10.0  # seconds a process keeps an application's branding (as it keeps its origins)
 S = sessions.c
 
@@ -146,10 +145,7 @@ class HostedPages:
         application, or None: the page's URL is a bearer URL, its id unguessable."""
         if not session_id.startswith("cs_") or len(session_id) > 40:
             return None
-        if self.db.direct is not None:
-            return await self.db.direct.fetchrow(_DIRECT_FIND, {"session_id": session_id})
-        async with self.db() as conn:
-            return (await conn.execute(_FIND, {"session_id": session_id})).first()
+        return await _FIND.read(self.db, {"session_id": session_id})
 
     async def branding(self, app_id: str) -> Branding:
         now = time.monotonic()

@@ -5,10 +5,10 @@ from __future__ import annotations
 from kassa_contract.checkout import PaymentMethod
 
 CATALOG: tuple[PaymentMethod, ...] = (
-    PaymentMethod(id="card", type="card", name="Card", connector="test"),
-    PaymentMethod(id="apple_pay", type="wallet", name="Apple Pay", connector="test"),
-    PaymentMethod(id="google_pay", type="wallet", name="Google Pay", connector="test"),
-    PaymentMethod(id="paypal", type="wallet", name="PayPal", connector="test"),
+    PaymentMethod(id="card", type="card", name="Card", provider="test"),
+    PaymentMethod(id="apple_pay", type="wallet", name="Apple Pay", provider="test"),
+    PaymentMethod(id="google_pay", type="wallet", name="Google Pay", provider="test"),
+    PaymentMethod(id="paypal", type="wallet", name="PayPal", provider="test"),
 )
 METHOD_IDS = frozenset(m.id for m in CATALOG)
 

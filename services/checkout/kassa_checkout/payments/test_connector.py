@@ -20,8 +20,9 @@ import sqlalchemy as sa
 from kassa_contract.checkout import PaymentMethodInput
 from kassa_contract.errors import KassaError
 from kassa_platform.clock import Clock
-from kassa_platform.db import Database, is_postgres, transaction
+from kassa_platform.db import Database, transaction
 from kassa_platform.direct import DirectStatement
+from kassa_platform.rows import for_update, on_direct
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -67,10 +68,7 @@ class TestConnector:
         self.clock = clock
 
     async def _intent(self, conn: AsyncConnection, key: str) -> Any:
-        query = sa.select(intents).where(intents.c.key == key)
-        if is_postgres(conn):
-            query = query.with_for_update()
-        return (await conn.execute(query)).first()
+        return (await conn.execute(for_update(conn, sa.select(intents).where(intents.c.key == key)))).first()
 
     @staticmethod
     def _outcome(row: Any, **extra: Any) -> PaymentOutcome:
@@ -90,11 +88,11 @@ class TestConnector:
         brand = card_brand(number) if number else None
         last4 = number[-4:] if number else None
         now = self.clock.now()
-        if method.type is not None and not second_step and self.db.direct is not None:
-            # A key seen for the first time (every first attempt): one statement, no transaction.
+        if method.type is not None and not second_step:
+            # A key seen for the first time (every first attempt): one statement on PostgreSQL, no transaction.
             values = self._values(_first_status(method, number), amount, currency, now)
-            row = await self.db.direct.fetchrow(_FIRST, {**values, "key": key, "refunded": 0, "refund_ids": [],
-                                                         "created_at": now})
+            row = await on_direct(self.db, _FIRST, {**values, "key": key, "refunded": 0, "refund_ids": [],
+                                                    "created_at": now})
             if row is not None:
                 return self._outcome(row, card_brand=brand, card_last4=last4)
         async with transaction(self.db) as conn:
@@ -128,12 +126,10 @@ class TestConnector:
                 "captured": 0, "charges": 0, "updated_at": now}
 
     async def capture(self, *, key: str, amount: int, attempt: Attempt | None = None) -> PaymentOutcome:
-        if self.db.direct is not None:
-            # An authorized intent (the common case): captured in one guarded statement.
-            row = await self.db.direct.fetchrow(_CAPTURE, {"w_key": key, "captured": amount,
-                                                           "updated_at": self.clock.now()})
-            if row is not None:
-                return self._outcome(row)
+        # An authorized intent (the common case): captured in one guarded statement on PostgreSQL.
+        row = await on_direct(self.db, _CAPTURE, {"w_key": key, "captured": amount, "updated_at": self.clock.now()})
+        if row is not None:
+            return self._outcome(row)
         async with transaction(self.db) as conn:
             row = await self._intent(conn, key)
             if row is None or row.status not in ("authorized", "captured"):

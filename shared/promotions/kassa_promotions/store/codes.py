@@ -14,11 +14,10 @@ from typing import Any
 import sqlalchemy as sa
 from kassa_contract.errors import KassaError
 from kassa_contract.promotions import Code, CreateCodes
-from kassa_platform.db import Database, is_postgres, transaction
+from kassa_platform.db import Database, transaction
 from kassa_platform.ids import new_id
 from kassa_platform.pagination import decode_cursor, encode_cursor
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from kassa_platform.rows import insert_ignoring
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -102,10 +101,8 @@ class CodeStore:
             rows = [self._row(app_id, campaign_id, text, usage_limit=limit, balance=body.balance,
                               assigned_to=body.assigned_to, status=status, now=now) for _, text in batch]
             async with transaction(db) as conn:
-                insert = (pg_insert if is_postgres(conn) else sqlite_insert)(codes)
-                kept = set((await conn.execute(
-                    insert.values(rows).on_conflict_do_nothing(index_elements=["app_id", "code_key"])
-                    .returning(codes.c.code_key))).scalars())
+                kept = set((await conn.execute(insert_ignoring(conn, codes, rows, ["app_id", "code_key"])
+                                               .returning(codes.c.code_key))).scalars())
             inserted = [r for r in rows if r["code_key"] in kept]
             made.extend(inserted)
             misses = misses + 1 if not inserted else 0

@@ -36,8 +36,8 @@ import msgspec
 import sqlalchemy as sa
 from kassa_contract.errors import KassaError
 from kassa_contract.money import format_amount
-from kassa_platform.db import is_postgres
 from kassa_platform.ids import new_id
+from kassa_platform.rows import for_update, lock_in_order
 from kassa_platform.pagination import (
     DEFAULT_LIMIT,
     check_limit,
@@ -471,14 +471,11 @@ class RedemptionStore:
         rows at a time. On PostgreSQL rows are claimed with SKIP LOCKED: concurrent runs take
         disjoint rows and never release one twice."""
         r = redemptions.c
-        pg = is_postgres(conn)
         total = 0
         while True:
             query = (sa.select(r.id).where(r.status == _lit("reserved"), r.expires_at <= now)
                      .order_by(r.expires_at, r.id).limit(limit))
-            if pg:
-                query = query.with_for_update(skip_locked=True)
-            ids = (await conn.execute(query)).scalars().all()
+            ids = (await conn.execute(for_update(conn, query, skip_locked=True))).scalars().all()
             if not ids:
                 break
             rows = await self._claim(conn, [r.id.in_(ids), r.status == "reserved"], status="released", reason=EXPIRED,
@@ -553,17 +550,14 @@ class RedemptionStore:
 
     @staticmethod
     async def _lock(conn: AsyncConnection, campaign_ids: set[str], code_ids: set[str]) -> None:
-        """On PostgreSQL, lock the counter rows a call will touch, campaigns then codes, by id.
+        """Lock the counter rows a call will touch, campaigns then codes, by id (kassa_platform.rows).
 
         With one campaign and at most one code the statements already run in that order, so
-        there is nothing to do. SQLite serializes writers (BEGIN IMMEDIATE): nothing to do."""
-        if not is_postgres(conn) or (len(campaign_ids) <= 1 and len(code_ids) <= 1):
+        there is nothing to do."""
+        if len(campaign_ids) <= 1 and len(code_ids) <= 1:
             return
-        await conn.execute(sa.select(campaigns.c.id).where(campaigns.c.id.in_(sorted(campaign_ids)))
-                           .order_by(campaigns.c.id).with_for_update(key_share=True))
-        if code_ids:
-            await conn.execute(sa.select(codes.c.id).where(codes.c.id.in_(sorted(code_ids)))
-                               .order_by(codes.c.id).with_for_update(key_share=True))
+        await lock_in_order(conn, campaigns, campaign_ids)
+        await lock_in_order(conn, codes, code_ids)
 
     @staticmethod
     async def _move(conn: AsyncConnection, kind: str, rows: Sequence[Any], now: datetime) -> None:

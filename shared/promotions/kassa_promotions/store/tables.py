@@ -8,7 +8,7 @@ carts can never both take the last use, whatever the interleaving.
 from __future__ import annotations
 
 import sqlalchemy as sa
-from kassa_platform.db import JSON, UTCDateTime, new_metadata
+from kassa_platform.columns import JSON, UTCDateTime, new_metadata
 
 metadata = new_metadata()
 

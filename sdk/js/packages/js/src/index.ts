@@ -6,4 +6,5 @@ export type { SessionRequestOptions } from './resources/checkout.js';
 export * from './core/errors.js';
 export { apiError } from './core/api-error.js';
 export * from './generated/errors.js';
+export { API_VERSION, API_VERSIONS, type ApiVersion } from './generated/version.js';
 export type * from './types.js';

@@ -4,7 +4,7 @@
  */
 import { Kassa, type KassaOptions } from './client.js';
 import {
-  AbandonedCarts, ApiKeys, Campaigns, Codes, EmbedConfigs, Events, Orders, PaymentSettingsResource, ProductsAdmin,
+  AbandonedCarts, ApiKeys, ApplicationResource, Campaigns, Codes, EmbedConfigs, Events, Orders, PaymentSettingsResource, ProductsAdmin,
   Redemptions, ShippingMethods, TaxRates, TaxSettings, Vouchers, WebhookDeliveries, WebhookEndpoints,
 } from './resources/admin.js';
 
@@ -25,6 +25,7 @@ export class KassaServer extends Kassa {
   readonly webhookDeliveries: WebhookDeliveries;
   readonly events: Events;
   readonly apiKeys: ApiKeys;
+  readonly application: ApplicationResource;
 
   constructor(options: KassaOptions) {
     super(options);
@@ -45,6 +46,7 @@ export class KassaServer extends Kassa {
     this.webhookDeliveries = new WebhookDeliveries(http);
     this.events = new Events(http);
     this.apiKeys = new ApiKeys(http);
+    this.application = new ApplicationResource(http);
   }
 }
 

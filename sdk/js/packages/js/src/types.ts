@@ -2,14 +2,15 @@
  * Names for the generated wire types (src/generated, from Kassa's OpenAPI documents), and the
  * helpers that read a request body, query or result off an operation.
  */
-import type { components as CartComponents, operations as CartOperations } from './generated/cart.js';
-import type { components as CheckoutComponents, operations as CheckoutOperations } from './generated/checkout.js';
-import type { components as WebhookComponents, operations as WebhookOperations } from './generated/webhooks.js';
+import type { components, operations } from './generated/api.js';
 
-export type { CartOperations, CheckoutOperations, WebhookOperations };
-type CartSchemas = CartComponents['schemas'];
-type CheckoutSchemas = CheckoutComponents['schemas'];
-type WebhookSchemas = WebhookComponents['schemas'];
+/** Every operation of the API by its operation id (one document: the services' merged). The three
+ * names say which service answers; they are the same type. */
+export type { operations as CartOperations, operations as CheckoutOperations, operations as WebhookOperations };
+type Schemas = components['schemas'];
+type CartSchemas = Schemas;
+type CheckoutSchemas = Schemas;
+type WebhookSchemas = Schemas;
 
 type Json<C> = C extends { content: { 'application/json': infer T } } ? T : undefined;
 /** The JSON body an operation takes. */

@@ -14,6 +14,13 @@ export interface KassaEventOf<T extends KassaEventType> {
   id: string;
   type: T;
   version: string;
+  /**
+   * The API version `data` is rendered in: the webhook endpoint's own version (set when the endpoint
+   * is created or updated, by default the application's pin at the time), not the version a client
+   * sends with its requests. These types are `API_VERSION`'s shapes: give the endpoint that version.
+   * Absent on an event from a server before API versions (the first version's shape).
+   */
+  apiVersion?: string;
   createdAt: string;
   data: EventDataMap[T];
 }

@@ -21,6 +21,7 @@ from kassa_contract.webhooks import (
     WebhookEndpointStats,
 )
 
+from .._api_version import ApiVersion
 from .._base import M, Call, RequestOptions, Resource, operation, paginated, returns, returns_nothing, returns_page
 from ._util import iso, listed, seg
 
@@ -35,12 +36,14 @@ class WebhookEndpoints(Resource[M]):
     @operation
     def create(self, *, url: str, enabled_events: Iterable[str], description: str | None = None,
                disabled: bool = False, ordered_delivery: bool = False, max_concurrency: int = 10,
-               secret: str | None = None, options: RequestOptions | None = None) -> Call[WebhookEndpoint]:
+               secret: str | None = None, api_version: ApiVersion | None = None,
+               options: RequestOptions | None = None) -> Call[WebhookEndpoint]:
         """Add an endpoint for `enabled_events` (exact names, `order.*`, or `*`). The `whsec_` secret is in this
-        answer only: keep it to verify deliveries (`kassa_sdk.webhooks.verify`)."""
+        answer only: keep it to verify deliveries (`kassa_sdk.webhooks.verify`). Its events are rendered in
+        `api_version` (default: the application's pinned version); this SDK's event types are `API_VERSION`'s."""
         body = CreateWebhookEndpoint(url=url, enabled_events=list(enabled_events), description=description,
                                      disabled=disabled, ordered_delivery=ordered_delivery,
-                                     max_concurrency=max_concurrency, secret=secret)
+                                     max_concurrency=max_concurrency, secret=secret, api_version=api_version)
         return Call("POST", ENDPOINTS, returns(WebhookEndpoint), body, options=options)
 
     @paginated
@@ -59,10 +62,12 @@ class WebhookEndpoints(Resource[M]):
     def update(self, endpoint_id: str, *, url: str | UnsetT = UNSET, enabled_events: Iterable[str] | UnsetT = UNSET,
                description: str | None | UnsetT = UNSET, disabled: bool | UnsetT = UNSET,
                ordered_delivery: bool | UnsetT = UNSET, max_concurrency: int | UnsetT = UNSET,
-               options: RequestOptions | None = None) -> Call[WebhookEndpoint]:
-        """Change the fields given; `disabled=False` turns an endpoint Kassa disabled back on."""
+               api_version: ApiVersion | UnsetT = UNSET, options: RequestOptions | None = None) -> Call[WebhookEndpoint]:
+        """Change the fields given; `disabled=False` turns an endpoint Kassa disabled back on; `api_version`
+        changes the shape of every event delivered to it from then on, pending ones included."""
         body = UpdateWebhookEndpoint(url=url, enabled_events=listed(enabled_events), description=description, disabled=disabled,
-                                     ordered_delivery=ordered_delivery, max_concurrency=max_concurrency)
+                                     ordered_delivery=ordered_delivery, max_concurrency=max_concurrency,
+                                     api_version=api_version)
         return Call("PATCH", f"{ENDPOINTS}/{seg(endpoint_id)}", returns(WebhookEndpoint), body, options=options)
 
     @operation

@@ -34,6 +34,8 @@ export class KassaApiError extends KassaError {
   readonly details: Record<string, unknown> | null;
   /** Quote it when you contact support: it finds the request in Kassa's logs. */
   readonly requestId: string | null;
+  /** The API version Kassa answered in (its `Kassa-Version` header); null from a server before versions. */
+  readonly apiVersion: string | null;
   readonly headers: Headers;
 
   constructor(status: number, body: ErrorEnvelope | undefined, headers: Headers) {
@@ -44,6 +46,7 @@ export class KassaApiError extends KassaError {
     this.field = error.field ?? null;
     this.details = error.details ?? null;
     this.requestId = body?.requestId ?? headers.get('x-request-id');
+    this.apiVersion = headers.get('kassa-version');
     this.headers = headers;
   }
 }

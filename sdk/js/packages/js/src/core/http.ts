@@ -4,6 +4,7 @@
  * typed errors. A body is serialized once to a string and a fresh request is built per attempt
  * (a Request's body can be read only once).
  */
+import { API_VERSION, API_VERSIONS, VERSION_HEADER, type ApiVersion } from '../generated/version.js';
 import { apiError } from './api-error.js';
 import {
   KassaAbortError,
@@ -29,6 +30,12 @@ export interface ClientOptions {
   fetch?: Fetch;
   /** Headers sent with every request. */
   headers?: Record<string, string>;
+  /**
+   * The API version every request asks for (`Kassa-Version`), whatever the application is pinned to.
+   * Default: `API_VERSION`, the newest, which this SDK's types describe; name an older one only while
+   * you move (answers come in its shapes, the types stay the newest's).
+   */
+  apiVersion?: ApiVersion;
   /**
    * A secret key in a browser gives every visitor full access to your account, so the client
    * refuses one there. Set this only for an internal tool whose users may hold the key.
@@ -74,6 +81,8 @@ export class HttpClient {
   readonly maxRetries: number;
   readonly timeout: number;
   readonly keyKind: 'secret' | 'publishable';
+  /** The API version every request names in `Kassa-Version`. */
+  readonly apiVersion: ApiVersion;
   private readonly apiKey: string;
   private readonly fetchImpl: Fetch;
   private readonly headers: Record<string, string>;
@@ -89,6 +98,11 @@ export class HttpClient {
           'key (pk_…) here and keep the secret key on your server (or set dangerouslyAllowSecretKeyInBrowser).',
       );
     }
+    const apiVersion = options.apiVersion ?? API_VERSION;
+    if (!(API_VERSIONS as readonly string[]).includes(apiVersion)) {
+      throw new KassaError(`Unknown API version ${JSON.stringify(apiVersion)}: this SDK knows ${API_VERSIONS.join(', ')}`);
+    }
+    this.apiVersion = apiVersion;
     this.apiKey = apiKey;
     this.baseUrl = baseUrl.replace(/\/+$/, '');
     this.maxRetries = options.maxRetries ?? 2;
@@ -106,6 +120,7 @@ export class HttpClient {
     const headers: Record<string, string> = {
       Accept: 'application/json',
       Authorization: `Bearer ${this.apiKey}`,
+      [VERSION_HEADER]: this.apiVersion,
       ...this.headers,
       ...req.headers,
     };

@@ -38,6 +38,10 @@ export class JsonTooDeepError extends BadRequestError { override name = 'JsonToo
 export class RateLimitedError extends TooManyRequestsError { override name = 'RateLimitedError'; }
 /** `internal_error` (usually HTTP 500). */
 export class InternalError extends InternalServerError { override name = 'InternalError'; }
+/** `api_version_invalid` (usually HTTP 400). */
+export class ApiVersionInvalidError extends BadRequestError { override name = 'ApiVersionInvalidError'; }
+/** `api_version_downgrade` (usually HTTP 422). */
+export class ApiVersionDowngradeError extends UnprocessableEntityError { override name = 'ApiVersionDowngradeError'; }
 /** `api_key_not_found` (usually HTTP 404). */
 export class ApiKeyNotFoundError extends NotFoundError { override name = 'ApiKeyNotFoundError'; }
 /** `api_key_inactive` (usually HTTP 409). */
@@ -171,6 +175,8 @@ export const ERROR_CLASSES: Record<string, ApiErrorClass> = {
   rate_limited: RateLimitedError,
   internal_error: InternalError,
   service_unavailable: ServiceUnavailableError,
+  api_version_invalid: ApiVersionInvalidError,
+  api_version_downgrade: ApiVersionDowngradeError,
   api_key_not_found: ApiKeyNotFoundError,
   api_key_inactive: ApiKeyInactiveError,
   cart_not_found: CartNotFoundError,

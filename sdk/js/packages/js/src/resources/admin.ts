@@ -206,6 +206,17 @@ export class Orders extends Resource {
  * Which provider takes the application's payments (scopes `payments:read`, `payments:write`): the built-in
  * `test` one (test applications only) or Stripe. Secrets go in and come back as their last four only.
  */
+export class ApplicationResource extends Resource {
+  /** The application: its `apiVersion` pin, the newest version and every version there is. */
+  retrieve(o?: RequestOptions): Promise<ResultOf<C['getApplication']>> {
+    return this.call('GET', '/api/v1/application', undefined, o);
+  }
+  /** Move the pin forward (never back: `ApiVersionDowngradeError`). Read the API's version changelog first. */
+  upgradeVersion(version: string, o?: RequestOptions): Promise<ResultOf<C['upgradeApiVersion']>> {
+    return this.call('POST', '/api/v1/application/upgrade-version', { version }, o);
+  }
+}
+
 export class PaymentSettingsResource extends Resource {
   /** The provider, capture method, Stripe's publishable key, and the `webhookUrl` to register in Stripe. */
   retrieve(o?: RequestOptions): Promise<ResultOf<K['getPaymentSettings']>> {

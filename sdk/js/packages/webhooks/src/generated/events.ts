@@ -229,7 +229,7 @@ export interface Payment {
   orderId: string | null;
   attempt: number;
   status: "captured" | "failed" | "partially_refunded" | "pending" | "refunded" | "requires_action";
-  connector: string;
+  provider: string;
   method: string;
   cardBrand: string | null;
   cardLast4: string | null;
