@@ -56,10 +56,12 @@ asyncio.run(main())
 async def seed_endpoint(conn: asyncpg.Connection, app_id: str) -> str:
     now = datetime.now(UTC)
     endpoint = f"we_bench_{os.getpid()}"
+    from kassa_contract.versions import LATEST_VERSION
+
     await conn.execute(
         "INSERT INTO webhook_endpoints (id, app_id, url, enabled_events, ordered_delivery, max_concurrency, disabled, "
-        "version, created_at, updated_at) VALUES ($1, $2, 'https://example.com/hook', '[\"*\"]', false, $3, false, 1, "
-        "$4, $4)", endpoint, app_id, 5, now)
+        "version, api_version, created_at, updated_at) VALUES ($1, $2, 'https://example.com/hook', '[\"*\"]', false, "
+        "$3, false, 1, $5, $4, $4)", endpoint, app_id, 5, now, LATEST_VERSION)
     return endpoint
 
 
