@@ -69,7 +69,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     async def main() -> None:
         await _migrate(settings)
-        runtime = build_runtime(settings, names)
+        runtime = build_runtime(settings, names, kind=args.service or "embedded")
         if not args.service:
             from .demo import ensure_demo
 
@@ -143,10 +143,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
     runtimes = []
 
     async def make_context():  # type: ignore[no-untyped-def]
-        runtime = build_runtime(settings)
+        runtime = build_runtime(settings, kind="worker")
         runtimes.append(runtime)
         for name in SERVICES:
             SERVICES[name].create_app(runtime, owns_runtime=False)  # builds each service's module
+        # Its liveness lock before its first job: the leases it takes carry its number.
+        await runtime.liveness.start()
         if ops is not None:
             ops.start(runtime)
         return runtime.job_context()

@@ -38,7 +38,7 @@ def service_app() -> Litestar:
     settings = Settings.from_env()
     configure_logging(json_format=settings.log_json, level=settings.log_level, access_log=settings.access_log)
     name = os.environ[SERVICE_ENV]
-    app = SERVICES[name].create_app(build_runtime(settings, [name]), owns_runtime=True)
+    app = SERVICES[name].create_app(build_runtime(settings, [name], kind=name), owns_runtime=True)
     gc.collect()
     gc.freeze()  # what lives as long as the process is not rescanned by the collector (see cli.cmd_serve)
     return app

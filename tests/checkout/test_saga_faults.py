@@ -19,6 +19,7 @@ from tests.support.cards import OK_CARD
 from tests.support.shop import Shop
 from tests.conftest import ADDRESS_DE
 from tests.support.envelopes import assert_envelope
+from tests.support.liveness import another_process
 
 
 class Crash(BaseException):
@@ -110,9 +111,10 @@ async def test_a_crash_after_capture_is_finished_by_the_reconcile_job_once(shop:
     assert_envelope(await shop.t.delete(f"/api/v1/checkout/sessions/{session['id']}"), 409, "checkout_in_progress")
     assert await jobs.reconcile_checkouts(_ctx(shop)) == 0  # the claim has not lapsed yet
     shop.backend.clock.advance(seconds=61)
-    # a buyer's retry does not take over a lapsed claim: only the reconcile job does
-    assert_envelope(await shop.complete(session["id"]), 409, "checkout_in_progress")
-    assert await jobs.reconcile_checkouts(_ctx(shop)) >= 1
+    # the claim lapsed: a buyer's retry recovers it as the reconcile job would (the provider says it
+    # was paid: the order is made), and answers with the finished session
+    recovered = await shop.complete(session["id"])
+    assert recovered.status_code == 200 and recovered.json()["status"] == "complete", recovered.text
     assert await jobs.reconcile_checkouts(_ctx(shop)) == 0
     assert await _count(shop, orders, session_id=session["id"]) == 1
     assert await _charges(shop, session["id"]) == 1
@@ -294,3 +296,85 @@ async def test_concurrent_refunds_never_exceed_the_order_total(pg_shop: Shop) ->
         refunded = (await conn.execute(sa.select(test_payment_intents.c.refunded)
                                        .where(test_payment_intents.c.key == session["id"]))).scalar_one()
     assert refunded == 3000
+
+
+# ---------------------------------------------------------------- a completer whose process died (liveness)
+
+
+@pytest.mark.parametrize("dies_at", ["capture", "authorize", "before_paying"])
+async def test_a_retry_recovers_the_completion_of_a_dead_process_at_once(
+        pg_shop: Shop, monkeypatch: pytest.MonkeyPatch, dies_at: str) -> None:
+    """No waiting for the claim's deadline: once the process holding it is dead, the retry asks the
+    provider what the cut-off attempt did and finishes (paid: the order) or unwinds and pays itself."""
+    shop = pg_shop
+    session = await shop.session()
+    saga = _module(shop).saga
+    async with another_process(shop.backend.runtime) as other:
+        if dies_at == "before_paying":  # the cart locked and the attempt recorded, nothing charged
+            async def die(*_: Any, **__: Any) -> Any:
+                raise Crash
+
+            monkeypatch.setattr(saga.connectors.test, "authorize", die)
+            with pytest.raises(Crash):
+                await saga.complete(_principal(shop), session["id"],
+                                    CompleteCheckoutSession(payment_method=_payment(), shipping_address=_address()), None)
+            monkeypatch.undo()
+        else:
+            await _crashing_complete(shop, session["id"], monkeypatch, saga.connectors.test, dies_at)
+        other.back_to_this_process()
+        # Alive: its claim stands.
+        assert_envelope(await shop.complete(session["id"]), 409, "checkout_in_progress")
+        await other.kill()
+        retried = await shop.complete(session["id"])  # no clock moved
+        assert retried.status_code == 200 and retried.json()["status"] == "complete", retried.text
+    assert await _count(shop, orders, session_id=session["id"]) == 1
+    assert await _charges(shop, session["id"]) == 1
+    assert (await shop.get_cart(session["cartId"]))["status"] == "converted"
+    assert len(await shop.events("order.created")) == 1
+
+
+async def test_the_liveness_watch_recovers_a_dead_processs_completion_without_a_retry(
+        pg_shop: Shop, monkeypatch: pytest.MonkeyPatch) -> None:
+    shop = pg_shop
+    session = await shop.session()
+    saga = _module(shop).saga
+    async with another_process(shop.backend.runtime) as other:
+        await _crashing_complete(shop, session["id"], monkeypatch, saga.connectors.test, "capture")
+        other.back_to_this_process()
+        reap = shop.backend.runtime.liveness.reapers["checkout"]
+        await reap()
+        assert await _count(shop, orders, session_id=session["id"]) == 0  # alive: not its business
+        await other.kill()
+        await reap()
+    assert await _count(shop, orders, session_id=session["id"]) == 1
+    assert await _charges(shop, session["id"]) == 1
+
+
+async def test_a_recovery_that_cannot_finish_hands_the_claim_back_at_once(
+        pg_shop: Shop, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The provider is away while the liveness watch recovers a dead process's completion: the claim
+    is left lapsed, not held by the watching process for a minute; the buyer's retry then finishes it."""
+    from kassa_contract.errors import KassaError
+
+    shop = pg_shop
+    session = await shop.session()
+    saga = _module(shop).saga
+    async with another_process(shop.backend.runtime) as other:
+        await _crashing_complete(shop, session["id"], monkeypatch, saga.connectors.test, "capture")
+        other.back_to_this_process()
+        await other.kill()
+
+    async def away(*_: Any, **__: Any) -> Any:
+        raise KassaError("payment_provider_unavailable", "away", status=503)
+
+    monkeypatch.setattr(saga.connectors.test, "status", away)
+    await shop.backend.runtime.liveness.reapers["checkout"]()
+    monkeypatch.undo()
+    async with shop.backend.runtime.db() as conn:
+        held = (await conn.execute(sa.select(checkout_sessions.c.claim_token, checkout_sessions.c.claim_until)
+                                   .where(checkout_sessions.c.id == session["id"]))).first()
+    assert held.claim_token is not None and held.claim_until <= shop.backend.clock.now()
+    retried = await shop.complete(session["id"])
+    assert retried.status_code == 200 and retried.json()["status"] == "complete", retried.text
+    assert await _count(shop, orders, session_id=session["id"]) == 1
+    assert await _charges(shop, session["id"]) == 1

@@ -11,7 +11,6 @@ import httpx
 import msgspec
 import pytest
 import sqlalchemy as sa
-from kassa_checkout import jobs
 from kassa_checkout.service import module_of
 from kassa_contract.checkout import CompleteCheckoutSession
 from kassa_contract.errors import ERROR_STATUS, NOT_EXECUTED, KassaError
@@ -217,8 +216,8 @@ class Crash(BaseException):
 async def test_a_completion_cut_off_by_a_crash_leaves_no_key_replaying_a_transient_answer(
         tenant: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
     """The checkout process dies mid-completion (after the capture) while serving a request with
-    an Idempotency-Key: the key is left claimed and the session held. Retries with that key get
-    transient refusals until the reconcile job finishes the order; then they get the order."""
+    an Idempotency-Key: the key is left claimed and the session held. A retry with that key once
+    both claims are over recovers the completion (the capture becomes the order) and gets it."""
     shop = Shop(tenant, await tenant.variant({"EUR": 1500}))
     session = await shop.session()
     saga = module_of(tenant.backend.runtime).saga
@@ -242,8 +241,6 @@ async def test_a_completion_cut_off_by_a_crash_leaves_no_key_replaying_a_transie
     monkeypatch.undo()
 
     tenant.backend.clock.advance(seconds=61)  # both claims have lapsed; the buyer retries
-    assert_envelope(await tenant.post(path, body, headers={"Idempotency-Key": "buy-1"}), 409, "checkout_in_progress")
-    await jobs.reconcile_checkouts(tenant.backend.runtime.job_context())
     done = await tenant.post(path, body, headers={"Idempotency-Key": "buy-1"})
     assert done.status_code == 200, done.text
     assert "idempotent-replayed" not in done.headers and done.json()["orderId"]
@@ -287,3 +284,46 @@ def test_the_fingerprint_covers_method_path_query_and_parameters() -> None:
     assert fingerprint("POST", "/api/v1/carts", b"x=1", b'{"a": 1, "b": [1, 2]}') != base
     assert fingerprint("POST", "/api/v1/products", b"", b'{"a": 1, "b": [1, 2]}') != base
     assert fingerprint("POST", "/api/v1/carts", b"", b"{nope") != fingerprint("POST", "/api/v1/carts", b"", b"{nope ")
+
+
+async def test_a_completions_answer_is_stored_by_its_finishing_statement(
+        tenant: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The saga knows its answer (the completed session) before the statement that makes the order:
+    that statement stores it, so a client that lost the answer of a completion gets it replayed."""
+    shop = Shop(tenant, await tenant.variant({"EUR": 1500}))
+    session = await shop.session()
+    path = f"/api/v1/checkout-sessions/{session['id']}/complete"
+    body = {"shippingAddress": ADDRESS_DE, "paymentMethod": OK_CARD}
+
+    async def never(*_: Any, **__: Any) -> None:
+        raise AssertionError("the answer was stored with the order; nothing is left to store")
+
+    monkeypatch.setattr(tenant.backend.runtime.idempotency, "complete", never)
+    first = await tenant.post(path, body, headers={"Idempotency-Key": "buy-answer"})
+    assert first.status_code == 200 and first.json()["status"] == "complete", first.text
+    monkeypatch.undo()
+    async with tenant.backend.runtime.db() as conn:
+        state = (await conn.execute(sa.select(idempotency_keys.c.state).where(
+            idempotency_keys.c.app_id == tenant.app_id, idempotency_keys.c.key == "buy-answer"))).scalar_one()
+    assert state == "completed"
+    replayed = await tenant.post(path, body, headers={"Idempotency-Key": "buy-answer"})
+    assert replayed.status_code == 200 and replayed.headers["idempotent-replayed"] == "true"
+    assert replayed.content == first.content
+
+
+async def test_a_sessions_answer_is_stored_with_the_session(tenant: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its client secret is in that answer only: a client that lost it gets it replayed."""
+    shop = Shop(tenant, await tenant.variant({"EUR": 1500}))
+    cart = await shop.cart()
+
+    async def never(*_: Any, **__: Any) -> None:
+        raise AssertionError("the answer was stored with the session; nothing is left to store")
+
+    monkeypatch.setattr(tenant.backend.runtime.idempotency, "complete", never)
+    first = await tenant.post("/api/v1/checkout/sessions", {"cartId": cart["id"]}, headers={"Idempotency-Key": "cs-1"})
+    assert first.status_code == 201, first.text
+    monkeypatch.undo()
+    replayed = await tenant.post("/api/v1/checkout/sessions", {"cartId": cart["id"]},
+                                 headers={"Idempotency-Key": "cs-1"})
+    assert replayed.status_code == 201 and replayed.headers["idempotent-replayed"] == "true"
+    assert replayed.content == first.content and replayed.json()["clientSecret"]

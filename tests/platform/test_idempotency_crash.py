@@ -26,6 +26,7 @@ from litestar.params import JSONBody
 
 from tests.conftest import Tenant
 from tests.support.envelopes import assert_envelope
+from tests.support.liveness import another_process
 
 
 class Crash(BaseException):
@@ -57,23 +58,26 @@ def _die_before_storing(tenant: Tenant, monkeypatch: pytest.MonkeyPatch) -> None
 # ---------------------------------------------------------------- the cart, through the real app
 
 
-async def test_a_line_added_by_a_request_that_died_before_storing_its_answer_is_not_added_again(
+async def test_a_line_added_by_a_request_that_died_before_storing_its_answer_is_replayed(
         tenant: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The answer is known before the write, and the write stores it (kassa_platform.executed):
+    a process that dies after the commit, before anything else, leaves the answer stored."""
     cart = (await tenant.post("/api/v1/carts", {"currency": "EUR"})).json()
     path, body = f"/api/v1/carts/{cart['id']}/line-items", {"variantId": await tenant.variant({"EUR": 900}),
                                                             "quantity": 1}
     key = f"add-{uuid.uuid4().hex}"
-    _die_before_storing(tenant, monkeypatch)
-    with pytest.raises(Crash):
-        await tenant.post(path, body, headers={"Idempotency-Key": key})
+    _die_before_storing(tenant, monkeypatch)  # nothing after the handler may store anything
+    first = await tenant.post(path, body, headers={"Idempotency-Key": key})
+    assert first.status_code == 200, first.text
     monkeypatch.undo()
-    assert await _state(tenant, key) == "executed"  # marked by the commit that added the line
+    assert await _state(tenant, key) == "completed"  # by the very statement that added the line
 
-    # Within the dead request's lock a retry waits for its answer, which never comes.
-    tenant.backend.clock.advance(seconds=LOCK_SECONDS + 1)
+    # The client lost that answer and retries: it gets it, byte for byte; nothing runs again.
     for _ in range(2):
         retried = await tenant.post(path, body, headers={"Idempotency-Key": key})
-        assert_envelope(retried, 409, "idempotency_key_executed")
+        assert retried.status_code == 200 and retried.headers["idempotent-replayed"] == "true"
+        assert retried.content == first.content and retried.headers["content-type"] == first.headers["content-type"]
+        assert retried.headers["original-request"] == first.headers["x-request-id"]
     lines = (await tenant.get(f"/api/v1/carts/{cart['id']}")).json()["lineItems"]
     assert [line["quantity"] for line in lines] == [1]
     assert await _events(tenant, cart["id"], "cart.updated") == 1
@@ -82,20 +86,34 @@ async def test_a_line_added_by_a_request_that_died_before_storing_its_answer_is_
     assert again.status_code == 200, again.text
 
 
-async def test_a_cart_created_by_a_request_that_died_before_storing_its_answer_is_not_created_again(
+async def test_a_cart_created_by_a_request_that_died_before_storing_its_answer_is_replayed_with_its_secret(
         tenant: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
     key = f"create-{uuid.uuid4().hex}"
     _die_before_storing(tenant, monkeypatch)
-    with pytest.raises(Crash):
-        await tenant.post("/api/v1/carts", {"currency": "EUR"}, headers={"Idempotency-Key": key})
+    first = await tenant.post("/api/v1/carts", {"currency": "EUR"}, headers={"Idempotency-Key": key})
+    assert first.status_code == 201, first.text
     monkeypatch.undo()
-    tenant.backend.clock.advance(seconds=LOCK_SECONDS + 1)
+    assert await _state(tenant, key) == "completed"
     retried = await tenant.post("/api/v1/carts", {"currency": "EUR"}, headers={"Idempotency-Key": key})
-    assert_envelope(retried, 409, "idempotency_key_executed")
+    assert retried.status_code == 201 and retried.headers["idempotent-replayed"] == "true"
+    assert retried.content == first.content and retried.json()["clientSecret"] == first.json()["clientSecret"]
     async with tenant.backend.runtime.db() as conn:  # the tenant is this test's own application
         made = (await conn.execute(sa.select(sa.func.count()).select_from(carts)
                                    .where(carts.c.app_id == tenant.app_id))).scalar_one()
     assert made == 1
+
+
+async def test_a_write_that_failed_to_commit_stores_no_answer(tenant: Tenant) -> None:
+    """The answer goes only with a change that committed: a refused change keeps nothing."""
+    cart = (await tenant.post("/api/v1/carts", {"currency": "EUR"})).json()
+    key = f"missing-{uuid.uuid4().hex}"
+    refused = await tenant.post(f"/api/v1/carts/{cart['id']}/line-items", {"variantId": "var_missing", "quantity": 1},
+                                headers={"Idempotency-Key": key})
+    assert refused.status_code == 422, refused.text
+    assert await _state(tenant, key) == "completed"  # the refusal is the answer (kept), stored after it
+    replay = await tenant.post(f"/api/v1/carts/{cart['id']}/line-items", {"variantId": "var_missing", "quantity": 1},
+                               headers={"Idempotency-Key": key})
+    assert replay.status_code == 422 and replay.content == refused.content and "lineItems" not in replay.json()
 
 
 # ---------------------------------------------------------------- the rules, on a route that writes an event
@@ -209,3 +227,46 @@ async def test_a_self_guarded_route_runs_again_after_a_crash(
     tenant.backend.clock.advance(seconds=LOCK_SECONDS + 1)
     assert (await write(run, run, path="/guarded-write")).status_code == 201
     assert await _events(tenant, run) == 2
+
+
+# ---------------------------------------------------------------- a dead process's claim (kassa_platform.liveness)
+
+
+@pytest.mark.parametrize("backend", ["pg"], indirect=True)  # processes and their locks: PostgreSQL
+async def test_the_claim_of_a_dead_process_is_taken_over_at_once(
+        write: Callable[..., Awaitable[httpx.Response]], tenant: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No waiting for its lock: once the process that held the claim is dead, a retry runs (a claim
+    that had not committed) or is told at once that the change stands (one that had)."""
+    runtime = tenant.backend.runtime
+    before, executed_run, guarded_run = uuid.uuid4().hex, uuid.uuid4().hex, uuid.uuid4().hex
+    async with another_process(runtime) as other:
+        async def die() -> None:
+            raise Crash
+
+        _before_write[before] = die
+        _die_before_storing_on(runtime, monkeypatch)  # and before anything else it would do
+        with pytest.raises(Crash):
+            await write(before, before)
+        with pytest.raises(Crash):
+            await write(executed_run, executed_run)
+        with pytest.raises(Crash):
+            await write(guarded_run, guarded_run, path="/guarded-write")
+        monkeypatch.undo()
+        other.back_to_this_process()
+        # Alive: a retry waits for it (briefly, here) and is told to come back.
+        monkeypatch.setattr("kassa_platform.idempotency.WAIT_FOR_FIRST_SECONDS", 0.2)
+        assert_envelope(await write(before, before), 409, "idempotency_key_in_progress")
+        monkeypatch.undo()
+        await other.kill()
+        # Dead: no clock moved, no lock ran out.
+        assert (await write(before, before)).status_code == 201
+        assert_envelope(await write(executed_run, executed_run), 409, "idempotency_key_executed")
+        assert (await write(guarded_run, guarded_run, path="/guarded-write")).status_code == 201
+
+
+def _die_before_storing_on(runtime: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    async def die(*_: Any, **__: Any) -> None:
+        raise Crash
+
+    for step in ("complete", "release", "end_lease"):
+        monkeypatch.setattr(runtime.idempotency, step, die)

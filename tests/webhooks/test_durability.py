@@ -6,11 +6,13 @@ events themselves; every event written must reach them at least once (receivers 
 from __future__ import annotations
 
 import asyncio
+import copy
 import os
 import subprocess
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -125,6 +127,88 @@ async def test_a_worker_killed_mid_delivery_loses_nothing(pg_webhooks: Webhooks,
         repeated = {r.event_id for r in receiver.received if sum(x.event_id == r.event_id for x in receiver.received) > 1}
         assert repeated == {d.event_id for d in in_flight}  # at least once: the interrupted ones came twice
     finally:
+        await receiver.stop()
+
+
+@pytest.mark.slow
+async def test_a_killed_workers_deliveries_go_out_at_once_and_a_live_ones_stay_its_own(
+        pg_webhooks: Webhooks, redis_url: str, tmp_path: Path) -> None:
+    """Its liveness lock dies with it (kassa_platform.liveness): no lease has to run out. While it
+    lives, its requests in flight fill the endpoint's cap and nobody else takes them."""
+    from kassa_platform.clock import Clock
+    from kassa_webhooks.delivery import Deliverer
+
+    merchant = await make_merchant(pg_webhooks)
+    receiver = await Receiver(gate=asyncio.Event()).start()
+    other = Deliverer(pg_webhooks.backend.runtime.db, Clock(), pg_webhooks.module.config)
+    try:
+        await merchant.endpoint(receiver, maxConcurrency=5)
+        events = [await merchant.emit() for _ in range(8)]
+        env = {**os.environ, **ALLOW_PRIVATE, "KASSA_DATABASE_URL": pg_webhooks.backend.runtime.settings.database_url,
+               "KASSA_REDIS_URL": redis_url, "KASSA_LOG_FORMAT": "text",
+               "KASSA_SIGNING_KEY": pg_webhooks.backend.runtime.settings.signing_key}
+        with (tmp_path / "worker.log").open("wb") as log:
+            worker = subprocess.Popen([sys.executable, "-m", "kassa.cli", "worker"], cwd=tmp_path, env=env,
+                                      stdout=log, stderr=subprocess.STDOUT)
+        try:
+            queue = ArqQueue(redis_url, REDIS_PREFIX)
+            await queue.enqueue(RELAY_JOB, job_id=new_id("test"))
+            await queue.close()
+            await receiver.wait_for(5, timeout=60)
+            in_flight = await merchant.deliveries(status="sending")
+            assert len(in_flight) == 5 and len({d.lease_owner for d in in_flight}) == 1, \
+                (tmp_path / "worker.log").read_text()[-2000:]
+            assert in_flight[0].lease_owner is not None
+            # Alive: the endpoint is at its cap; this process takes nothing of it. (Real time, as the
+            # worker's: this session's test clock may have been moved ahead by other tests.)
+            await other.run(budget_seconds=10)
+            assert len(receiver.received) == 5
+        finally:
+            worker.kill()  # SIGKILL mid-delivery
+            worker.wait(10)
+        receiver.gate.set()
+        # Dead: its five are due again and off the cap, with no clock moved.
+        await other.run(budget_seconds=10)
+        assert receiver.event_ids == set(events)
+        assert {d.status for d in await merchant.deliveries()} == {"succeeded"}
+    finally:
+        await other.close()
+        await receiver.stop()
+
+
+async def test_a_live_workers_lease_is_renewed_while_its_request_runs(pg_webhooks: Webhooks) -> None:
+    """A slow endpoint is not a dead worker: past the lease, the request still open keeps its claim."""
+    from kassa_platform.liveness import Liveness
+    from kassa_webhooks.delivery import Deliverer
+
+    merchant = await make_merchant(pg_webhooks)
+    receiver = await Receiver(gate=asyncio.Event()).start()
+    runtime = pg_webhooks.backend.runtime
+    live = Liveness(runtime.settings.database_url, "slow")
+    await live.start()
+    config = copy.copy(pg_webhooks.module.config)
+    config.lease = timedelta(seconds=0.6)
+    slow = Deliverer(runtime.db, pg_webhooks.backend.clock, config, liveness=live)
+    try:
+        await merchant.endpoint(receiver, maxConcurrency=1)
+        await merchant.emit()
+        await pg_webhooks.relay()
+        running = asyncio.create_task(slow.run(budget_seconds=10))
+        await receiver.wait_for(1)
+        for _ in range(3):  # three leases long
+            await asyncio.sleep(0.6)
+            [delivery] = await merchant.deliveries()
+            assert delivery.status == "sending" and delivery.lease_owner == live.id
+            assert delivery.next_attempt_at > pg_webhooks.backend.clock.now(), "the lease ran out"
+        await pg_webhooks.deliver()  # another worker: the endpoint's one slot is taken
+        assert len(receiver.received) == 1
+        receiver.gate.set()
+        await running
+        assert [d.status for d in await merchant.deliveries()] == ["succeeded"]
+    finally:
+        receiver.gate.set()
+        await slow.close()
+        await live.stop()
         await receiver.stop()
 
 

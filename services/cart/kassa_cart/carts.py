@@ -40,6 +40,7 @@ from kassa_contract.customers import CartCustomer
 from kassa_contract.errors import KassaError
 from kassa_contract.events import CART_CREATED, CART_UPDATED, CartEventData
 from kassa_contract.money import is_currency
+from kassa_platform import executed
 from kassa_platform.auth import Principal, hash_key
 from kassa_platform.clock import Clock
 from kassa_platform.db import Database, is_postgres, transaction
@@ -348,6 +349,8 @@ class CartService:
             values, cart = self._write(state, pricing, now)
             row = {"id": state.id, "app_id": state.app_id, "currency": state.currency,
                    "client_secret_hash": hash_key(secret), "created_at": now, **values}
+            # The answer is known now: a retry that lost it gets it from the write's own statement.
+            executed.answer_with(msgspec.structs.replace(cart, client_secret=secret))
             if direct is not None:
                 await direct.fetchrow(_DIRECT_INSERT_AND_EMIT,
                                       {**row, **event_params(**self._event(CART_CREATED, state, cart, now))})
@@ -497,6 +500,7 @@ class CartService:
             if check is not None:
                 check(pricing.discounts)
             values, cart = self._write(state, pricing, now)
+            executed.answer_with(cart)  # stored with the write (a lost answer is replayed)
             written = await direct.fetchrow(_DIRECT_UPDATE_AND_EMIT, {
                 "b_id": cart_id, "b_app_id": principal.app_id, "b_version": row.version, **values,
                 **event_params(**self._event(CART_UPDATED, state, cart, now))})
@@ -519,6 +523,7 @@ class CartService:
             if check is not None:
                 check(pricing.discounts)  # may refuse the change: the transaction rolls back
             values, cart = self._write(state, pricing, now)
+            executed.answer_with(cart)  # stored at the commit, with the change
             await conn.execute(_UPDATE, {"b_id": cart_id, "b_app_id": principal.app_id, **values})
             await self._emit(conn, CART_UPDATED, state, cart, now)
         return cart

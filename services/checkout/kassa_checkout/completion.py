@@ -7,10 +7,13 @@
 Each of our own steps is one statement on PostgreSQL (saga_rows.py), so a complete costs the
 cart service's two calls and four statements of ours, with no transaction round trips.
 
-One completer at a time holds the session's claim (a conditional update with a deadline);
-others get 409 `checkout_in_progress`, or the finished session once it is complete. If the
-process dies mid-way the claim lapses and `reconcile` finishes or unwinds from what the
-provider says happened: a capture always becomes an order, and never two.
+One completer at a time holds the session's claim (a conditional update with a deadline and the
+claiming process's liveness number); others get 409 `checkout_in_progress`, or the finished
+session once it is complete. If the process dies mid-way its claim is over at once
+(kassa_platform.liveness; or at its deadline, for a process that lives but lost it): the next
+retry of the completion recovers it itself, and every process's liveness watch hands it to
+`reconcile`; either finishes or unwinds from what the provider says happened: a capture always
+becomes an order, and never two.
 """
 
 from __future__ import annotations
@@ -39,10 +42,12 @@ from kassa_contract.checkout import (
     PaymentRefundedData,
 )
 from kassa_contract.errors import KassaError
+from kassa_platform import executed
 from kassa_platform.auth import Principal, hash_key
 from kassa_platform.clock import Clock
 from kassa_platform.db import Database, transaction
 from kassa_platform.ids import new_id
+from kassa_platform.liveness import Liveness
 from kassa_platform.outbox import Event, write_events
 from kassa_platform.tables import applications
 
@@ -64,7 +69,8 @@ CLAIM = timedelta(seconds=60)  # far above a completion's duration; a lapsed cla
 
 class CompletionSaga:
     def __init__(self, db: Database, clock: Clock, store: SessionStore, sessions_: SessionService, cart: CartClient,
-                 connectors: Connectors) -> None:
+                 connectors: Connectors, liveness: Liveness | None = None) -> None:
+        self.liveness = liveness  # whose number this process's claims carry
         self.db = db
         self.clock = clock
         self.store = store
@@ -83,15 +89,24 @@ class CompletionSaga:
         method = body.payment_method
         _check_input(method)
         token = new_id("clm")
-        # One statement claims and reads the session; when it cannot, `_not_claimed` finds out why.
-        row = None
+        # One statement claims and reads the session; when it cannot, `_not_claimed` finds out why,
+        # and recovers a claim whose process died (then this completion claims again).
         trusted = holds_session(principal, session_id)
-        if trusted or session_secret:
-            row = await self.rows.claim(app_id=principal.app_id, session_id=session_id, token=token, now=now,
-                                        until=now + CLAIM, awaiting_action=_second_step_alone(method), late=late,
-                                        secret_hash=None if trusted else hash_key(session_secret or ""))
-        if row is None:
-            return await self._not_claimed(principal, session_id, session_secret, method, now)
+        for may_recover in (True, False):
+            row = None
+            if trusted or session_secret:
+                row = await self.rows.claim(app_id=principal.app_id, session_id=session_id, token=token, now=now,
+                                            until=now + CLAIM, awaiting_action=_second_step_alone(method), late=late,
+                                            secret_hash=None if trusted else hash_key(session_secret or ""),
+                                            owner=self._owner)
+            if row is not None:
+                break
+            answer = await self._not_claimed(principal, session_id, session_secret, method, now, may_recover)
+            if answer is not _RECOVERED:
+                return answer  # type: ignore[return-value]
+            now = self.clock.now()
+        else:
+            raise _in_progress(session_id)
         # `actionResult` finishes the attempt that asked for a second step, with its own method.
         continuing = method.action_result is not None and row.payment_status == "requires_action"
         try:
@@ -148,16 +163,32 @@ class CompletionSaga:
                          outcome.failure_message or "The payment was declined", status=402,
                          details={"reason": outcome.failure_code, "paymentId": payment.id, "retryable": retryable})
 
+    @property
+    def _owner(self) -> int | None:
+        return self.liveness.id if self.liveness is not None else None
+
     async def _not_claimed(self, principal: Principal, session_id: str, session_secret: str | None,
-                           method: PaymentMethodInput, now: datetime) -> CheckoutSession:
+                           method: PaymentMethodInput, now: datetime, may_recover: bool = False) -> Any:
         """Why the session could not be claimed: unknown (or the wrong secret), complete (a retry after
-        success gets the finished session), no longer open, no second step waiting, or another completer."""
+        success gets the finished session), no longer open, no second step waiting, or another completer.
+        Another completer whose process died (or whose claim lapsed) is recovered here and now, as the
+        reconcile job would: `_RECOVERED` then tells the caller to claim again."""
         async with self.db() as conn:
             row = await self.store.load(conn, principal.app_id, session_id)
         authorize(principal, row, session_secret)
         if row.status == "complete":
             return self.store.view(row)
         check_open(row, now)
+        if may_recover and row.claim_token is not None and await self.rows.claim_lapsed(row.id, row.claim_token, now):
+            token = new_id("clm")
+            if await self._take_over(row, token, now):
+                log.info("session %s: its completer is gone; recovering it for the retry", row.id)
+                try:
+                    await self._resolve(row, token)
+                except BaseException:
+                    await self._hand_back(row.id, token)  # the next retry (or the job) recovers it at once
+                    raise
+            return _RECOVERED
         if _second_step_alone(method) and row.claim_token is None:
             if method.type is None:
                 raise _no_action_waiting()
@@ -244,8 +275,18 @@ class CompletionSaga:
         async with transaction(self.db) as conn:
             result = await conn.execute(sa.update(sessions).where(S.id == row.id, S.status == "open",
                                                                   S.claim_token == row.claim_token)
-                                        .values(claim_token=token, claim_until=now + CLAIM))
+                                        .values(claim_token=token, claim_until=now + CLAIM, claim_owner=self._owner))
         return result.rowcount == 1
+
+    async def _hand_back(self, session_id: str, token: str) -> None:
+        """A recovery that could not finish leaves the claim lapsed, not held: the next retry or
+        reconcile takes it over at once rather than when this claim's deadline passes."""
+        try:
+            async with transaction(self.db) as conn:
+                await conn.execute(sa.update(sessions).where(S.id == session_id, S.claim_token == token)
+                                   .values(claim_until=self.clock.now()))
+        except Exception:  # noqa: BLE001 - the claim then lapses at its deadline
+            log.warning("could not hand back the claim of session %s", session_id)
 
     async def _release(self, session_id: str, token: str, **values: Any) -> Any:
         async with transaction(self.db) as conn:
@@ -321,6 +362,8 @@ class CompletionSaga:
                                         order_id=order_id, metadata=metadata)),
             self.store.event(CHECKOUT_SESSION_COMPLETED, done, order_id=order_id),
         ]
+        # The answer is known before the finish commits: stored with it, a lost answer is replayed.
+        executed.answer_with(self.store.view(done))
         if not await self.rows.finish(session_id=row.id, token=token, version=done.version, order=values,
                                       payment_id=payment.id, provider_ref=outcome.provider_ref,
                                       card=(outcome.card_brand, outcome.card_last4), events=events,
@@ -368,7 +411,7 @@ class CompletionSaga:
         now = self.clock.now()
         token = new_id("clm")
         row = await self.rows.claim(app_id=app_id, session_id=session_id, token=token, now=now, until=now + CLAIM,
-                                    secret_hash=None, awaiting_action=True)
+                                    secret_hash=None, awaiting_action=True, owner=self._owner)
         if row is None:
             return  # not waiting for a second step: the request that confirmed it reported the decline
         async with self.db() as conn:
@@ -384,13 +427,16 @@ class CompletionSaga:
 
     # ---------------------------------------------------------------- recovery
 
-    async def reconcile(self, *, limit: int = 50) -> int:
-        """Finish or unwind every completion whose claim lapsed (its process died mid-way)."""
+    async def reconcile(self, *, limit: int = 50, session_ids: list[str] | None = None) -> int:
+        """Finish or unwind every completion whose claim lapsed (its process died mid-way); or those
+        of `session_ids` only (a dead process's, just lapsed)."""
         now = self.clock.now()
+        query = (sa.select(sessions).where(S.claim_token.is_not(None), S.claim_until <= now, S.status == "open")
+                 .order_by(S.claim_until).limit(limit))
+        if session_ids is not None:
+            query = query.where(S.id.in_(session_ids))
         async with self.db() as conn:
-            lapsed = (await conn.execute(sa.select(sessions).where(S.claim_token.is_not(None), S.claim_until <= now,
-                                                                   S.status == "open")
-                                         .order_by(S.claim_until).limit(limit))).all()
+            lapsed = (await conn.execute(query)).all()
         done = 0
         for row in lapsed:
             token = new_id("clm")
@@ -401,7 +447,12 @@ class CompletionSaga:
                 done += 1
             except KassaError as exc:  # the provider or the cart service is away: the next run tries again
                 log.warning("reconcile of %s deferred: %s", row.id, exc.code)
-        await self.sessions.settle_pending()
+                await self._hand_back(row.id, token)
+            except Exception:  # noqa: BLE001 - one session's trouble must not hold up the others
+                log.exception("reconcile of %s failed; deferred", row.id)
+                await self._hand_back(row.id, token)
+        if session_ids is None:
+            await self.sessions.settle_pending()
         return done
 
     async def _resolve(self, row: Any, token: str) -> None:
@@ -437,6 +488,9 @@ class CompletionSaga:
 
 class _Superseded(Exception):
     pass
+
+
+_RECOVERED = object()  # `_not_claimed`: a dead completer's claim was recovered; claim again
 
 
 

@@ -17,6 +17,7 @@ import asyncpg
 import sqlalchemy as sa
 from kassa_platform.db import Database, transaction
 from kassa_platform.direct import DirectStatement
+from kassa_platform.liveness import owner_dead
 from kassa_platform.outbox import Event, events_params, insert_event_after, write_events
 
 from .tables import checkout_sessions as sessions
@@ -41,7 +42,8 @@ def _claim_statement(secret: bool, awaiting_action: bool, late: bool = False) ->
     query = (sa.update(sessions)
              .where(S.id == sa.bindparam("w_session_id"), S.app_id == sa.bindparam("w_app_id"), usable,
                     S.claim_token.is_(None))
-             .values(claim_token=sa.bindparam("token"), claim_until=sa.bindparam("until"))
+             .values(claim_token=sa.bindparam("token"), claim_until=sa.bindparam("until"),
+                     claim_owner=sa.bindparam("owner", type_=S.claim_owner.type))
              # The application's payment provider comes along, so that choosing its connector costs nothing.
              .returning(*sessions.c, _setting(payment_settings.c.provider).label("payment_provider"),
                         _setting(payment_settings.c.updated_at).label("payment_settings_at")))
@@ -96,6 +98,15 @@ def _finish_statement() -> sa.Insert:
 
 
 _FINISH = DirectStatement(_finish_statement())
+# A claim whose process is dead (kassa_platform.liveness) or whose deadline passed: recovery's now.
+_CLAIM_OVER = sa.or_(S.claim_until <= sa.bindparam("w_now"), owner_dead(S.claim_owner))
+_CLAIM_LAPSED = (sa.select(_CLAIM_OVER.label("over"))
+                 .where(S.id == sa.bindparam("w_session_id"), S.claim_token == sa.bindparam("w_token")))
+_DIRECT_CLAIM_LAPSED = DirectStatement(_CLAIM_LAPSED)
+# Every claim of a dead process lapses now, so that the reconcile finds it.
+_LAPSE_DEAD = (sa.update(sessions).where(S.claim_token.is_not(None), S.status == "open",
+                                         S.claim_until > sa.bindparam("w_now"), owner_dead(S.claim_owner))
+               .values(claim_until=sa.bindparam("w_now")).returning(S.id))
 _REMEMBER = (sa.update(payments).where(P.id == sa.bindparam("w_payment_id"))
              .values(provider_ref=sa.bindparam("provider_ref")))
 _DIRECT_REMEMBER = DirectStatement(_REMEMBER.returning(P.id))
@@ -104,10 +115,11 @@ class SagaRows:
         self.db = db
 
     async def claim(self, *, app_id: str, session_id: str, token: str, now: datetime, until: datetime,
-                    secret_hash: str | None, awaiting_action: bool, late: bool = False) -> Any:
-        """The session as claimed, or None when it cannot be claimed (the caller finds out why)."""
+                    secret_hash: str | None, awaiting_action: bool, late: bool = False, owner: int | None = None) -> Any:
+        """The session as claimed, or None when it cannot be claimed (the caller finds out why).
+        `owner`: the claiming process's liveness number."""
         key = (secret_hash is not None, awaiting_action, late)
-        params = {"w_session_id": session_id, "w_app_id": app_id, "token": token, "until": until}
+        params = {"w_session_id": session_id, "w_app_id": app_id, "token": token, "until": until, "owner": owner}
         if not late:
             params["w_now"] = now
         if secret_hash is not None:
@@ -116,6 +128,21 @@ class SagaRows:
             return await self.db.direct.fetchrow(_DIRECT_CLAIMS[key], params)
         async with transaction(self.db) as conn:
             return (await conn.execute(_CLAIMS[key], params)).first()
+
+    async def claim_lapsed(self, session_id: str, token: str, now: datetime) -> bool:
+        """Whether the claim `token` on the session is over: its process is dead, or its deadline passed."""
+        params = {"w_session_id": session_id, "w_token": token, "w_now": now}
+        if self.db.direct is not None:
+            row = await self.db.direct.fetchrow(_DIRECT_CLAIM_LAPSED, params)
+        else:
+            async with self.db() as conn:
+                row = (await conn.execute(_CLAIM_LAPSED, params)).first()
+        return row is not None and bool(row.over)
+
+    async def lapse_dead_claims(self, now: datetime) -> list[str]:
+        """The claims of dead processes lapse now; their sessions' ids (to reconcile)."""
+        async with transaction(self.db) as conn:
+            return [r.id for r in (await conn.execute(_LAPSE_DEAD, {"w_now": now})).all()]
 
     async def record_attempt(self, *, session_id: str, token: str, locked_cart: dict[str, Any], amount_total: int,
                              payment: dict[str, Any], now: datetime) -> Any:

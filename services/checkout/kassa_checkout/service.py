@@ -56,7 +56,7 @@ def module_of(runtime: Runtime) -> CheckoutModule:
                                                   settings.public_base_url, stripe_connector)
         connectors = Connectors(TestConnector(runtime.db, runtime.clock), payment_settings)
         sessions = SessionService(runtime.db, runtime.clock, store, cart)
-        saga = CompletionSaga(runtime.db, runtime.clock, store, sessions, cart, connectors)
+        saga = CompletionSaga(runtime.db, runtime.clock, store, sessions, cart, connectors, runtime.liveness)
         orders = OrderService(runtime.db, runtime.clock, cart, connectors)
         module = CheckoutModule(
             sessions=sessions, saga=saga, orders=orders,
@@ -68,4 +68,17 @@ def module_of(runtime: Runtime) -> CheckoutModule:
             stripe_events=StripeEvents(runtime.db, runtime.clock, connectors, saga, orders),
         )
         runtime.services[KEY] = module
+        runtime.liveness.watch("checkout", _reaper(module, runtime))
     return module
+
+
+def _reaper(module: CheckoutModule, runtime: Runtime):  # type: ignore[no-untyped-def]
+    """What a dead process leaves to this service: completions cut off mid-way, recovered now (the
+    minute's reconcile job would find them too, later)."""
+
+    async def reap() -> None:
+        lapsed = await module.saga.rows.lapse_dead_claims(runtime.clock.now())
+        for start in range(0, len(lapsed), 50):
+            await module.saga.reconcile(session_ids=lapsed[start:start + 50])
+
+    return reap

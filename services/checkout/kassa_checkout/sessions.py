@@ -27,6 +27,7 @@ from kassa_contract.checkout import (
 )
 from kassa_contract.common import check_metadata
 from kassa_contract.errors import KassaError
+from kassa_platform import executed
 from kassa_platform.auth import Principal, hash_key
 from kassa_platform.clock import Clock
 from kassa_platform.db import Database, transaction
@@ -157,7 +158,9 @@ class SessionService:
                 version=1, expires_at=now + timedelta(minutes=body.expires_in_minutes), created_at=now,
                 updated_at=now))
             row = await self.store.load(conn, principal.app_id, session_id)
-        return self.store.view(row, client_secret=secret)
+            answer = self.store.view(row, client_secret=secret)
+            executed.answer_with(answer)  # committed with the session: a lost answer (and secret) is replayed
+        return answer
 
     async def get(self, principal: Principal, session_id: str, session_secret: str | None) -> CheckoutSession:
         async with self.db() as conn:

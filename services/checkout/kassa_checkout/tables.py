@@ -29,6 +29,8 @@ checkout_sessions = sa.Table(
     # The completion saga's claim: one completer at a time; a lapsed claim is the reconcile job's.
     sa.Column("claim_token", sa.String(40), nullable=True),
     sa.Column("claim_until", UTCDateTime(), nullable=True),
+    # The process holding the claim (kassa_platform.liveness): its death lapses the claim at once.
+    sa.Column("claim_owner", sa.Integer(), nullable=True),
     # The cart as locked for payment: what the order copies, even after a crash.
     sa.Column("locked_cart", JSON, nullable=True),
     # A call to the cart service still owed ("convert" or "reopen"), retried until it lands.

@@ -8,7 +8,7 @@ from litestar import Litestar
 
 from .metrics import backlog_figures
 from .routes import ROUTES
-from .service import module_of
+from .service import module_of, reaper
 from .waker import OutboxWaker
 
 # The public paths this service answers; the embedded gateway routes them here.
@@ -21,6 +21,8 @@ def create_app(runtime: Runtime, *, owns_runtime: bool = True) -> Litestar:
     if backlog_figures not in runtime.metric_sources:
         runtime.metric_sources.append(backlog_figures)
     waker = OutboxWaker(module, runtime.settings.database_url, gather_seconds=runtime.settings.outbox_gather_seconds)
+    # Every process that runs this service (its app, a worker) hands a dead process's deliveries on.
+    runtime.liveness.watch("webhooks", reaper(module))
 
     async def start_waker() -> None:
         waker.start()

@@ -31,8 +31,10 @@ RETRY_SCHEDULE: tuple[timedelta, ...] = (
 @dataclass
 class WebhookConfig:
     request_timeout: float = 15.0
-    # A claimed delivery belongs to its worker this long; past it, another worker may take it.
-    # It must outlast one request (timeout) plus recording its result.
+    # A claimed delivery belongs to its worker this long; past it, another worker may take it. The
+    # worker renews it while the request is open (delivery.Deliverer._keep_leases), and a dead
+    # worker's leases end at once (kassa_platform.liveness): this is the backstop for a live worker
+    # that lost track of a delivery.
     lease: timedelta = timedelta(seconds=60)
     retry_schedule: tuple[timedelta, ...] = RETRY_SCHEDULE
     jitter: float = 0.1  # retries move by up to ±10 % so that a failed burst does not return as one

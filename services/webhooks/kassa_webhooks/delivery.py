@@ -1,11 +1,15 @@
 """Delivery: claim due deliveries, POST them signed, record every attempt, schedule retries.
 
 A delivery is due when it is `pending` and its `next_attempt_at` has come, or `sending` and its
-lease (`next_attempt_at` again) has run out because the worker that took it died. Claiming sets
-`sending` and a lease in one short transaction; the requests go out with no transaction open;
-their results are recorded in batches. PostgreSQL therefore always knows what is left to do,
-and a worker killed mid-delivery costs at most a repeat after the lease (receivers dedupe on
-`webhook-id`).
+lease (`next_attempt_at` again) is over. Claiming sets `sending`, a lease and the claiming
+process's number (`lease_owner`, kassa_platform.liveness) in one short transaction; the requests go
+out with no transaction open; their results are recorded in batches. PostgreSQL therefore always
+knows what is left to do. A worker killed mid-delivery costs a repeat of its requests (receivers
+dedupe on `webhook-id`), and no wait: its liveness lock goes with it, and its leases end as soon as
+that is seen (`reclaim_dead`: every process looks once a second; each claim also looks at the
+endpoints it takes from), so a dead worker's rows never count against an endpoint's cap. A live
+worker's lease runs for `lease` and is renewed while its request is still open, so a slow endpoint
+is never mistaken for a dead worker.
 
 Claims are fair across applications (the rule and its reasons: fairness.py): due endpoints are
 listed round robin across applications, at most `max_concurrency` deliveries per endpoint are in
@@ -35,6 +39,7 @@ import sqlalchemy as sa
 from kassa_platform.clock import Clock
 from kassa_platform.db import Database, is_postgres, transaction
 from kassa_platform.ids import new_id
+from kassa_platform.liveness import Liveness, owner_dead
 from kassa_platform.sealing import SealBroken
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -111,7 +116,17 @@ def _claim_query(ordered: bool, postgres: bool) -> sa.Select:
 
 _CLAIMS = {(o, p): _claim_query(o, p) for o in (False, True) for p in (False, True)}
 _MARK_SENDING = (sa.update(d).where(d.c.id.in_(sa.bindparam("ids", expanding=True)))
-                 .values(status="sending", next_attempt_at=sa.bindparam("lease"), updated_at=sa.bindparam("now")))
+                 .values(status="sending", next_attempt_at=sa.bindparam("lease"), updated_at=sa.bindparam("now"),
+                         lease_owner=sa.bindparam("owner", type_=d.c.lease_owner.type)))
+# Rows in flight whose worker is dead: their lease ends now (they are due, and off the endpoint's cap).
+_OF_THE_DEAD = sa.and_(d.c.status == "sending", d.c.next_attempt_at > sa.bindparam("now"), owner_dead(d.c.lease_owner))
+_RECLAIM_FOR = (sa.update(d).where(d.c.endpoint_id.in_(sa.bindparam("endpoint_ids", expanding=True)), _OF_THE_DEAD)
+                .values(next_attempt_at=sa.bindparam("now")))
+_RECLAIM_ALL = sa.update(d).where(_OF_THE_DEAD).values(next_attempt_at=sa.bindparam("now")).returning(d.c.id)
+# A live worker's requests still open: their lease goes on (a slow endpoint is not a dead worker).
+_RENEW = (sa.update(d).where(d.c.id.in_(sa.bindparam("ids", expanding=True)), d.c.status == "sending",
+                             d.c.lease_owner == sa.bindparam("owner", type_=d.c.lease_owner.type))
+          .values(next_attempt_at=sa.bindparam("lease")))
 _FAIL_ORPHANS = (sa.update(d).where(d.c.endpoint_id.in_(sa.bindparam("endpoint_ids", expanding=True)), OPEN_DELIVERY)
                  .values(status="failed", next_attempt_at=None, last_error="endpoint disabled or deleted",
                          updated_at=sa.bindparam("now")))
@@ -152,6 +167,7 @@ class Claimed:
     attempt: int  # the number of this attempt over the delivery's life
     schedule_step: int
     max_concurrency: int
+    lease_owner: int | None = None  # the number of the process whose lease it is under
 
 
 @dataclass
@@ -190,10 +206,11 @@ class Deliverer:
     """Sends claimed deliveries and records what happened. One per process; jobs share it."""
 
     def __init__(self, db: Database, clock: Clock, config: WebhookConfig, *, wall_clock: Clock | None = None,
-                 on_retry_scheduled: Any = None) -> None:
+                 on_retry_scheduled: Any = None, liveness: Liveness | None = None) -> None:
         self.db = db
         self.clock = clock
         self.config = config
+        self.liveness = liveness  # whose number this process's leases carry (None: plain leases)
         # Signature timestamps are checked by receivers against their own clock: real time always.
         self.wall_clock = wall_clock or Clock()
         self.signer = Signer(config.user_agent)
@@ -213,6 +230,10 @@ class Deliverer:
         # Whether the last claim left due deliveries behind (a cap, a fair share or its limit stopped it):
         # only then can a freed slot or a written result make the next claim find more.
         self._held_back = True
+        # Deliveries with a request open here: when their lease was taken or last renewed, and under
+        # which number (_keep_leases renews the old ones).
+        self._leases: dict[str, tuple[datetime, int | None]] = {}
+        self._keeper: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
         """New work may be due: a running loop claims again without waiting for a result."""
@@ -258,9 +279,12 @@ class Deliverer:
                     await t.aclose()
 
     async def close(self) -> None:
-        for task in list(self._requests):  # shutdown: the lease brings these deliveries back
+        for task in list(self._requests):  # shutdown: others take these deliveries once this process is gone
             task.cancel()
         await asyncio.gather(*list(self._requests), return_exceptions=True)
+        if self._keeper is not None:
+            self._keeper.cancel()
+            await asyncio.gather(self._keeper, return_exceptions=True)
         for transports in self._idle.values():
             for transport in transports:
                 await transport.aclose()
@@ -342,9 +366,13 @@ class Deliverer:
 
     async def _send(self, item: Claimed) -> None:
         """One request, its result handed to the running loop, or written here when none runs."""
+        self._leases[item.id] = (self.clock.now(), item.lease_owner)
+        if self._keeper is None or self._keeper.done():
+            self._keeper = asyncio.create_task(self._keep_leases())
         try:
             result = await self.attempt(item)
         finally:
+            self._leases.pop(item.id, None)
             self._held[item.app_id] -= 1
             if self._held[item.app_id] <= 0:
                 del self._held[item.app_id]
@@ -355,6 +383,27 @@ class Deliverer:
             await self.record([result])
         except Exception:  # noqa: BLE001 - the lease brings the delivery back
             log.exception("could not record the attempt of delivery %s", item.id)
+
+    async def _keep_leases(self) -> None:
+        """While requests are open here, renew the leases a third of the way through: a request may
+        outlast the lease (a short lease, a slow endpoint), and a live worker's claim must stand."""
+        step = self.config.lease.total_seconds() / 3
+        while self._leases:
+            await asyncio.sleep(step)
+            now = self.clock.now()
+            due = [(i, owner) for i, (taken, owner) in list(self._leases.items())
+                   if (now - taken).total_seconds() >= step]
+            for owner in {owner for _, owner in due if owner is not None}:
+                ids = [i for i, o in due if o == owner]
+                try:
+                    async with transaction(self.db) as conn:
+                        await conn.execute(_RENEW, {"ids": ids, "owner": owner, "lease": now + self.config.lease})
+                except Exception as exc:  # noqa: BLE001 - the next round tries again; the lease is a backstop
+                    log.warning("could not renew delivery leases (%s: %s)", type(exc).__name__, exc)
+                    continue
+                for i in ids:
+                    if i in self._leases:
+                        self._leases[i] = (now, owner)
 
     async def _drain_recording(self) -> None:
         pending, self._recording = self._recording, set()
@@ -394,6 +443,8 @@ class Deliverer:
             if postgres:  # in id order: claimers never wait on each other in a cycle
                 for endpoint_id in sorted(ep.id for ep in active):
                     await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_key(endpoint_id))))
+                # A dead worker's requests are off the cap and due again, now, not when its lease ends.
+                await conn.execute(_RECLAIM_FOR, {"endpoint_ids": [ep.id for ep in active], "now": now})
             in_flight = dict((await conn.execute(_IN_FLIGHT, {"endpoint_ids": [ep.id for ep in active],
                                                               "now": now})).all())
             allotted = allot([DueEndpoint(ep.id, ep.app_id, ep.max_concurrency, ep.failing_since) for ep in active],
@@ -413,8 +464,9 @@ class Deliverer:
             self._held_back = held_back
             if not rows:
                 return []
+            owner = self.liveness.id if self.liveness is not None else None
             await conn.execute(_MARK_SENDING, {"ids": [r.id for r in rows], "lease": now + self.config.lease,
-                                               "now": now})
+                                               "now": now, "owner": owner})
             payloads = dict((await conn.execute(_PAYLOADS, {"ids": list({r.event_id for r in rows})})).all())
             endpoint_ids = list({r.endpoint_id for r in rows})
             targets = {ep.id: ep for ep in (await conn.execute(_URLS, {"ids": endpoint_ids})).all()}
@@ -429,7 +481,7 @@ class Deliverer:
                         payload=render_payload(payloads[r.event_id], targets[r.endpoint_id].api_version),
                         secrets=secrets[r.endpoint_id],
                         attempt=r.attempt_count + 1, schedule_step=r.schedule_step,
-                        max_concurrency=caps[r.endpoint_id]) for r in rows]
+                        max_concurrency=caps[r.endpoint_id], lease_owner=owner) for r in rows]
 
     # ---------------------------------------------------------------- one attempt
 
@@ -591,3 +643,12 @@ async def disable_long_failing(db: Database, clock: Clock, config: WebhookConfig
                                    notify=True)
             disabled += 1
     return disabled
+
+
+async def reclaim_dead(db: Database, clock: Clock) -> int:
+    """Deliveries in flight in a dead process: due now (kassa_platform.liveness runs this when a
+    process disappears). Returns how many; the caller hints the delivery job when there are any."""
+    if not is_postgres(db.engine):
+        return 0  # one process (SQLite): nobody else's leases to end
+    async with transaction(db) as conn:
+        return len((await conn.execute(_RECLAIM_ALL, {"now": clock.now()})).all())

@@ -10,11 +10,12 @@ from kassa_platform.clock import Clock
 from kassa_platform.db import Database
 from kassa_platform.ids import new_id
 from kassa_platform.jobs import JobContext, JobQueue
+from kassa_platform.liveness import Liveness
 from kassa_platform.runtime import Runtime
 from kassa_platform.settings import Settings
 
 from .config import WebhookConfig
-from .delivery import Deliverer
+from .delivery import Deliverer, reclaim_dead
 from .endpoints import EndpointService
 from .operations import Operations
 from .relay import Relay
@@ -66,7 +67,8 @@ class WebhookModule:
             log.warning("could not queue %s (%s); the sweep will pick the work up", job, type(exc).__name__)
 
 
-def build_module(db: Database, clock: Clock, settings: Settings, queue: JobQueue) -> WebhookModule:
+def build_module(db: Database, clock: Clock, settings: Settings, queue: JobQueue,
+                 liveness: Liveness | None = None) -> WebhookModule:
     config = WebhookConfig.from_settings(settings)
     module: WebhookModule
 
@@ -75,19 +77,32 @@ def build_module(db: Database, clock: Clock, settings: Settings, queue: JobQueue
 
     module = WebhookModule(db=db, clock=clock, config=config, queue=queue, endpoints=EndpointService(config),
                            operations=Operations(), relay=Relay(db, clock, config.relay_batch),
-                           deliverer=Deliverer(db, clock, config, on_retry_scheduled=retry_at))
+                           deliverer=Deliverer(db, clock, config, on_retry_scheduled=retry_at, liveness=liveness))
     return module
 
 
 def module_of(runtime: Runtime) -> WebhookModule:
     module = runtime.services.get(KEY)
     if module is None:
-        module = runtime.services[KEY] = build_module(runtime.db, runtime.clock, runtime.settings, runtime.queue)
+        module = runtime.services[KEY] = build_module(runtime.db, runtime.clock, runtime.settings, runtime.queue,
+                                                      runtime.liveness)
     return module
 
 
 def module_of_context(ctx: JobContext) -> WebhookModule:
     module = ctx.services.get(KEY)
     if module is None:
-        module = ctx.services[KEY] = build_module(ctx.db, ctx.clock, ctx.settings, ctx.queue)
+        module = ctx.services[KEY] = build_module(ctx.db, ctx.clock, ctx.settings, ctx.queue, ctx.liveness)
     return module
+
+
+def reaper(module: WebhookModule):  # type: ignore[no-untyped-def]
+    """What a dead process leaves to this service: its deliveries in flight, due again at once."""
+
+    async def reap() -> None:
+        reclaimed = await reclaim_dead(module.db, module.clock)
+        if reclaimed:
+            log.info("%d deliveries of a dead process are due again", reclaimed)
+            await module.hint(DELIVER_JOB)
+
+    return reap

@@ -15,6 +15,7 @@ metadata = new_metadata()
 # Deliveries that are not final. The due-query, the per-endpoint in-flight count and the
 # ordered-delivery check only ever look at these rows, through partial indexes.
 OPEN_DELIVERY = sa.text("status IN ('pending', 'sending')")
+SENDING = sa.text("status = 'sending'")
 # Succeeded deliveries whose success the emitting service has not been told of yet (notifications.py).
 UNREPORTED_SUCCESS = sa.text("event_type = 'cart.abandoned' AND status = 'succeeded' AND success_reported_at IS NULL")
 
@@ -89,6 +90,9 @@ webhook_deliveries = sa.Table(
     # lease: a worker that dies leaves it due again); succeeded / failed: final.
     sa.Column("status", sa.String(12), nullable=False),
     sa.Column("next_attempt_at", UTCDateTime(), nullable=True),
+    # The process whose lease a `sending` row is under (kassa_platform.liveness): when it dies the
+    # row is due at once, and never counts against the endpoint's cap meanwhile.
+    sa.Column("lease_owner", sa.Integer(), nullable=True),
     sa.Column("attempt_count", sa.Integer(), nullable=False),
     # Attempts made in the current retry schedule (a resend or a recovery starts a new one).
     sa.Column("schedule_step", sa.Integer(), nullable=False),
@@ -108,6 +112,9 @@ webhook_deliveries = sa.Table(
              postgresql_where=OPEN_DELIVERY, sqlite_where=OPEN_DELIVERY),
     sa.Index("ix_webhook_deliveries_open_by_aggregate", "endpoint_id", "aggregate_id", "sequence",
              postgresql_where=OPEN_DELIVERY, sqlite_where=OPEN_DELIVERY),
+    # The rows in flight, by endpoint: what a claim counts against the cap and reclaims from the dead.
+    sa.Index("ix_webhook_deliveries_sending", "endpoint_id", "lease_owner",
+             postgresql_where=SENDING, sqlite_where=SENDING),
     sa.Index("ix_webhook_deliveries_unreported", "id",
              postgresql_where=UNREPORTED_SUCCESS, sqlite_where=UNREPORTED_SUCCESS),
 )

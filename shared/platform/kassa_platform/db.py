@@ -123,11 +123,13 @@ async def transaction(db: Database) -> AsyncIterator[AsyncConnection]:
         yield conn
         if mark is not None and executed.pending(db) is mark and conn.info.pop(_WROTE, False):
             if (await conn.execute(executed.mark_statement(), mark.params())).rowcount != 1:
-                raise executed.claim_lost()
+                if not mark.guarded:
+                    raise executed.claim_lost()
+                mark.answer = None  # a self-guarded route's write stands; the key is another's now
         else:
             mark = None
     if mark is not None:
-        mark.marked = True
+        mark.wrote()
 
 
 def is_postgres(conn: AsyncConnection | AsyncEngine) -> bool:

@@ -45,6 +45,9 @@ class DirectStatement:
     def __init__(self, statement: sa.Executable, *, variant: bool = True) -> None:
         marked = executed.marked_variant(statement) if variant else None
         self.marked = None if marked is None else DirectStatement(marked, variant=False)
+        # A self-guarded route's answer, stored with the write whether or not the key is still its own.
+        answered = executed.marked_variant(statement, strict=False) if marked is not None else None
+        self.answered = None if answered is None else DirectStatement(answered, variant=False)
         compiled = statement.compile(dialect=_DIALECT)  # type: ignore[attr-defined]
         self.sql = str(compiled)
         self.names: tuple[str, ...] = tuple(compiled.positiontup or ())
@@ -119,7 +122,8 @@ class DirectPool:
     async def _run(self, method: str, statement: DirectStatement, params: dict[str, Any]) -> Any:
         mark = executed.pending_on_pool(self) if statement.marked is not None else None
         if mark is not None:
-            statement, params = statement.marked, {**params, **mark.params()}  # type: ignore[assignment]
+            variant = statement.answered if mark.guarded else statement.marked
+            statement, params = variant, {**params, **mark.params()}  # type: ignore[assignment]
         for listener in self.listeners:
             listener(statement.sql)
         args = statement.args(params)
@@ -147,7 +151,7 @@ class DirectPool:
         self._give_back(conn)
         if mark is not None and (result is not None if method == "fetchrow" else len(result) > 0):
             # A row came back: the write happened, and the mark committed with it.
-            mark.marked = True
+            mark.wrote()
         return result
 
     async def _lease(self) -> asyncpg.Connection:

@@ -6,7 +6,8 @@ runs, and the response is stored when it finishes, if it reflects the executed r
 and any 5xx release the key instead, so the same request may be retried with it. A concurrent
 duplicate waits for the first to finish and replays it (or runs itself, if the first released
 the key), or is refused with 409 if it takes too long; a request with other parameters under
-the same key is refused with 409. A claim whose owner died is taken over once its lock expires.
+the same key is refused with 409. A claim whose process died (kassa_platform.liveness) is taken over
+at once; one whose process lives but lost track of it, once its lock expires.
 
 The request's first committed change marks the claim `executed` in the same transaction
 (kassa_platform.executed). From then on the key is never released: an answer that is not kept
@@ -35,6 +36,7 @@ from .body import BODY_KEY
 from .clock import Clock
 from . import executed
 from .db import Database
+from .liveness import Liveness, owner_dead
 from .logs import request_id_var
 from .middleware import header
 from .tables import idempotency_keys
@@ -96,10 +98,15 @@ def kept(status: int, body: bytes) -> bool:
 
 
 class IdempotencyStore:
-    def __init__(self, db: Database, clock: Clock, ttl_hours: int) -> None:
+    def __init__(self, db: Database, clock: Clock, ttl_hours: int, liveness: Liveness | None = None) -> None:
         self.db = db
         self.clock = clock
         self.ttl = timedelta(hours=ttl_hours)
+        self.liveness = liveness  # whose number claims carry: a retry takes a dead process's claim over
+
+    @property
+    def owner(self) -> int | None:
+        return self.liveness.id if self.liveness is not None else None
 
     async def claim(self, app_id: str, key: str, request_hash: str) -> Claim:
         deadline = asyncio.get_running_loop().time() + WAIT_FOR_FIRST_SECONDS
@@ -121,14 +128,15 @@ class IdempotencyStore:
                 await conn.execute(
                     sa.insert(t).values(
                         app_id=app_id, key=key, request_hash=request_hash, state="in_progress",
-                        locked_until=lease, created_at=now, expires_at=now + self.ttl,
+                        locked_until=lease, owner=self.owner, created_at=now, expires_at=now + self.ttl,
                     )
                 )
             return Claim("execute", locked_until=lease)
         except IntegrityError:
             pass
         async with self.db.begin() as conn:
-            row = (await conn.execute(sa.select(t).where(t.c.app_id == app_id, t.c.key == key))).first()
+            row = (await conn.execute(sa.select(t, owner_dead(t.c.owner).label("owner_dead"))
+                                      .where(t.c.app_id == app_id, t.c.key == key))).first()
             if row is None:
                 return None  # released meanwhile: try again
             if row.expires_at <= now:
@@ -142,27 +150,30 @@ class IdempotencyStore:
             if row.state == "completed":
                 headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in (row.response_headers or [])]
                 return Claim("replay", row.status_code, headers, row.response_body or b"")
-            if row.state == "executed" and row.locked_until <= now:
+            # Its lock is over when it runs out, or at once when the process that held it is dead.
+            lock_over = row.locked_until <= now or bool(row.owner_dead)
+            if row.state == "executed" and lock_over:
                 # Its change committed, its answer was never stored: running it again would repeat it.
                 raise KassaError("idempotency_key_executed",
                                  "The request with this Idempotency-Key ran and its change stands, but its answer "
                                  "was lost before it could be stored; it will not run again. Read the resource "
                                  "to see the result, and use a new key for a new request")
-            if row.state == "in_progress" and row.locked_until <= now:
+            if row.state == "in_progress" and lock_over:
                 # The first owner died mid-request: take over, but only one of us, and only while
                 # its change has not committed (its commit marks the row `executed`).
                 taken = await conn.execute(
                     sa.update(t)
                     .where(t.c.app_id == app_id, t.c.key == key, t.c.state == "in_progress",
                            t.c.locked_until == row.locked_until)
-                    .values(locked_until=lease)
+                    .values(locked_until=lease, owner=self.owner)
                 )
                 if taken.rowcount == 1:
                     return Claim("execute", locked_until=lease)
             return None
 
     async def complete(self, app_id: str, key: str, claim: Claim, status: int, headers: list[tuple[bytes, bytes]],
-                       body: bytes) -> None:
+                       body: bytes, *, replace: bool = False) -> None:
+        """Store the answer; `replace`: over one the change stored that differs from what was sent."""
         replayed = [[k.decode("latin-1"), v.decode("latin-1")] for k, v in headers if k.lower() in _REPLAYED_HEADERS]
         if request_id := request_id_var.get():
             replayed.append(["original-request", request_id])  # a replay has its own id; this names the first
@@ -170,7 +181,8 @@ class IdempotencyStore:
         async with self.db.begin() as conn:
             await conn.execute(
                 sa.update(t)
-                .where(t.c.app_id == app_id, t.c.key == key, t.c.state.in_(("in_progress", "executed")),
+                .where(t.c.app_id == app_id, t.c.key == key,
+                       t.c.state.in_(("in_progress", "executed", "completed") if replace else ("in_progress", "executed")),
                        t.c.locked_until == claim.locked_until)
                 .values(state="completed", status_code=status, response_headers=replayed, response_body=body)
             )
@@ -262,11 +274,12 @@ class IdempotencyMiddleware:
                 out.append(message.get("body", b""))
             await send(message)
 
-        # The request's first committed change marks the claim (a self-guarded route's is never marked).
+        # The request's first committed change marks the claim (a self-guarded route's is never marked),
+        # and stores its answer with it when the handler gave it beforehand (executed.answer_with).
         handler = scope.get("route_handler")
-        guarded = handler is not None and handler.opt.get("self_guarded")
-        mark = None if guarded else executed.PendingMark(self.store.db, principal.app_id, key,
-                                                         claim.locked_until)  # type: ignore[arg-type]
+        guarded = bool(handler is not None and handler.opt.get("self_guarded"))
+        mark = executed.PendingMark(self.store.db, principal.app_id, key, claim.locked_until,  # type: ignore[arg-type]
+                                    guarded=guarded, status=getattr(handler, "status_code", None) or 200)
         executed.current.set(mark)
         try:
             await self.app(scope, receive, capture)
@@ -278,12 +291,24 @@ class IdempotencyMiddleware:
                 mark.closed = True
         answer = b"".join(out)
         if kept(status, answer):
-            await self.store.complete(principal.app_id, key, claim, status, headers, answer)
+            if mark.answered and _same_answer(mark.answer, status, headers, answer):
+                return  # stored with the change, in its statement or transaction
+            await self.store.complete(principal.app_id, key, claim, status, headers, answer,
+                                      replace=mark.answered)
         else:
             await self._not_kept(principal.app_id, key, claim, mark)
 
     async def _not_kept(self, app_id: str, key: str, claim: Claim, mark: executed.PendingMark | None) -> None:
-        if mark is not None and mark.marked:
+        if mark is not None and mark.marked and not mark.guarded:
             await self.store.end_lease(app_id, key, claim)  # its change committed: the key must stay
         else:
             await self.store.release(app_id, key, claim)
+
+
+def _same_answer(stored: executed.Answer | None, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> bool:
+    """Whether the answer stored with the change is the one that was sent (status, type, body)."""
+    if stored is None:
+        return False
+    sent_type = next((v.decode("latin-1") for k, v in headers if k.lower() == b"content-type"), None)
+    stored_type = next((v for k, v in stored[1] if k == "content-type"), None)
+    return stored[0] == status and stored[2] == body and sent_type == stored_type

@@ -31,6 +31,8 @@ class JobContext:
     clock: Clock
     queue: "JobQueue"
     services: dict[str, Any] = field(default_factory=dict)
+    # This process's liveness (kassa_platform.liveness.Liveness): the number its leases carry.
+    liveness: Any = None
 
 
 JobFunc = Callable[..., Awaitable[Any]]

@@ -71,6 +71,12 @@ DB_POOL = Gauge("kassa_db_pool_connections", "Database connections of this proce
                 "direct: the cart hot path's asyncpg pool) and state (in_use, idle, waiting: tasks queued "
                 "for one, size: the most it opens)", ["pool", "state"], multiprocess_mode="livesum")
 
+# The deployment's processes as this one sees them through their liveness locks (kassa_platform.liveness).
+PROCESSES_ALIVE = Gauge("kassa_processes_alive", "Kassa processes of this deployment holding their liveness lock, "
+                        "as this process last looked", multiprocess_mode="max")
+PROCESSES_GONE = Counter("kassa_processes_gone", "Processes this one saw lose their liveness lock (died, or "
+                         "stopped): every process counts each one; what they held was handed on")
+
 # Route label of a request no route matched (a scanner's paths must not become labels).
 UNMATCHED = "unmatched"
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})

@@ -18,13 +18,14 @@ from .db import Database, create_engine
 from .idempotency import IdempotencyStore
 from .jobs import ArqQueue, InProcessRunner, JobContext, JobQueue, JobRegistry
 from .key_watch import KeyWatch
+from .liveness import Liveness
 from .ratelimit import Limits, RateLimiter
 from .settings import Settings
 
 
 class Runtime:
     def __init__(self, settings: Settings, registry: JobRegistry, *, clock: Clock | None = None,
-                 engine: AsyncEngine | None = None) -> None:
+                 engine: AsyncEngine | None = None, kind: str = "process") -> None:
         self.settings = settings
         self.clock = clock or Clock()
         # SQLite writes serialize anyway (BEGIN IMMEDIATE); a few connections let reads wait less.
@@ -34,9 +35,11 @@ class Runtime:
         self.db: Database = Database(self.engine, direct_pool_size=settings.db_pool_size)
         self.keys = KeyResolver(self.db, settings.api_key_cache_seconds, self.clock)
         self.key_watch = KeyWatch(self.keys, self.db, settings.database_url)
+        # This process's liveness lock (PostgreSQL): the number its leases and claims carry.
+        self.liveness = Liveness(settings.database_url, kind)
         self.limiter = RateLimiter(Limits.from_values(settings.rate_limits), self.clock.timestamp, settings.redis_url,
                                    settings.redis_prefix)
-        self.idempotency = IdempotencyStore(self.db, self.clock, settings.idempotency_ttl_hours)
+        self.idempotency = IdempotencyStore(self.db, self.clock, settings.idempotency_ttl_hours, self.liveness)
         self.registry = registry
         self.services: dict[str, Any] = {}
         # Figures a service reads from the database when /metrics is scraped (kassa_platform.metrics).
@@ -49,12 +52,13 @@ class Runtime:
 
     def job_context(self, queue: JobQueue | None = None) -> JobContext:
         return JobContext(settings=self.settings, db=self.db, clock=self.clock,
-                          queue=queue or self.queue, services=self.services)
+                          queue=queue or self.queue, services=self.services, liveness=self.liveness)
 
     async def start(self) -> None:
         if self._started:
             return
         self._started = True
+        await self.liveness.start()
         self.key_watch.start()
         if self.runner is not None:
             self.runner.start()
@@ -63,6 +67,7 @@ class Runtime:
         if self.runner is not None:
             await self.runner.stop()
         await self.key_watch.stop()
+        await self.liveness.stop()
         await self.limiter.close()
         if self.arq is not None:
             await self.arq.close()

@@ -64,8 +64,10 @@ idempotency_keys = sa.Table(
     sa.Column("app_id", sa.String(40), primary_key=True),
     sa.Column("key", sa.String(255), primary_key=True),
     sa.Column("request_hash", sa.String(64), nullable=False),
-    sa.Column("state", sa.String(12), nullable=False),  # in_progress | completed
+    sa.Column("state", sa.String(12), nullable=False),  # in_progress | executed | completed
     sa.Column("locked_until", UTCDateTime(), nullable=False),
+    # The process running the claimed request (kassa_platform.liveness); its death ends the lock.
+    sa.Column("owner", sa.Integer(), nullable=True),
     sa.Column("status_code", sa.Integer(), nullable=True),
     sa.Column("response_headers", JSON, nullable=True),
     sa.Column("response_body", sa.LargeBinary(), nullable=True),
