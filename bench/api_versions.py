@@ -156,8 +156,8 @@ async def _setup(data_dir: Path) -> tuple[Any, httpx.AsyncClient, dict[str, str]
         paid = await ok("POST", "/api/v1/checkout/sessions", {"cartId": other["id"]})
         await ok("POST", f"/api/v1/checkout-sessions/{paid['id']}/complete",
                  {"shippingAddress": ADDRESS, "paymentMethod": CARD})
-    from kassa_webhooks import jobs
     from kassa_platform.jobs import JobContext
+    from kassa_webhooks import jobs
 
     class _Queue:
         async def enqueue(self, *args: Any, **kw: Any) -> None:

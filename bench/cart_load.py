@@ -41,8 +41,20 @@ from urllib.parse import urlsplit
 
 import uvloop
 from common import (
-    Server, bench_env, cpu_snapshot, masked, migrate_and_create_app, pct, print_cpu, print_failures, recreate_database,
-    LeanClient, Recorder, RequestFailed, lean_clients, seed,
+    LeanClient,
+    Recorder,
+    RequestFailed,
+    Server,
+    bench_env,
+    cpu_snapshot,
+    lean_clients,
+    masked,
+    migrate_and_create_app,
+    pct,
+    print_cpu,
+    print_failures,
+    recreate_database,
+    seed,
 )
 
 DEFAULT_DB = "postgresql://postgres@127.0.0.1:5432/kassa_bench"

@@ -23,9 +23,9 @@ from typing import Any
 
 import httpx
 import msgspec
+from common import BENCH_LIMIT
 from kassa_checkout.service import module_of as checkout_module
 from kassa_contract.checkout import CompleteCheckoutSession
-from common import BENCH_LIMIT
 from kassa_platform.settings import Settings
 from kassa_webhooks.service import module_of as webhooks_module
 from sqlalchemy import event

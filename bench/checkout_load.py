@@ -66,8 +66,19 @@ import httpx
 import uvloop
 from checkout_breakdown import account, print_accounting, print_profile
 from common import (
-    Server, bench_env, cpu_snapshot, masked, migrate_and_create_app, pct, plain_dsn, print_cpu, print_failures,
-    process_cpu, recreate_database, seed, single_connection_clients,
+    Server,
+    bench_env,
+    cpu_snapshot,
+    masked,
+    migrate_and_create_app,
+    pct,
+    plain_dsn,
+    print_cpu,
+    print_failures,
+    process_cpu,
+    recreate_database,
+    seed,
+    single_connection_clients,
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: localstripe's launcher

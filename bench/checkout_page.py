@@ -34,8 +34,17 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import httpx
-from common import (LeanClient, Server, bench_env, masked, migrate_and_create_app, pct, process_cpu, recreate_database,
-                    seed)
+from common import (
+    LeanClient,
+    Server,
+    bench_env,
+    masked,
+    migrate_and_create_app,
+    pct,
+    process_cpu,
+    recreate_database,
+    seed,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSETS = ROOT / "services" / "checkout" / "kassa_checkout" / "embed_assets"

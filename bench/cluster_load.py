@@ -36,8 +36,20 @@ from pathlib import Path
 
 import uvloop
 from common import (
-    LeanClient, Recorder, RequestFailed, Server, _cpu_ticks, bench_env, free_port, lean_clients, masked, migrate_and_create_app,
-    pct, print_failures, recreate_database, seed,
+    LeanClient,
+    Recorder,
+    RequestFailed,
+    Server,
+    _cpu_ticks,
+    bench_env,
+    free_port,
+    lean_clients,
+    masked,
+    migrate_and_create_app,
+    pct,
+    print_failures,
+    recreate_database,
+    seed,
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository, for tests.e2e.cluster

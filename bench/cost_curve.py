@@ -64,8 +64,21 @@ import httpx
 import msgspec
 import uvloop
 from common import (
-    LeanClient, Recorder, RequestFailed, Server, _cpu_ticks, bench_env, cpu_snapshot, free_port, lean_clients, masked,
-    pct, plain_dsn, print_failures, recreate_database, seed,
+    LeanClient,
+    Recorder,
+    RequestFailed,
+    Server,
+    _cpu_ticks,
+    bench_env,
+    cpu_snapshot,
+    free_port,
+    lean_clients,
+    masked,
+    pct,
+    plain_dsn,
+    print_failures,
+    recreate_database,
+    seed,
 )
 
 DEFAULT_DB = "postgresql://postgres@127.0.0.1:5432/kassa_bench_cost"

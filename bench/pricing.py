@@ -46,8 +46,21 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from kassa_promotions import (
-    Bundle, BuyXGetY, Campaign, CampaignIndex, Cart, CartLine, Customer, FixedOff, FixedPerUnit, ItemMatcher,
-    PercentOff, Rules, ShippingOff, allocation, evaluate,
+    Bundle,
+    BuyXGetY,
+    Campaign,
+    CampaignIndex,
+    Cart,
+    CartLine,
+    Customer,
+    FixedOff,
+    FixedPerUnit,
+    ItemMatcher,
+    PercentOff,
+    Rules,
+    ShippingOff,
+    allocation,
+    evaluate,
 )
 
 NOW = datetime(2026, 6, 15, 12, tzinfo=UTC)

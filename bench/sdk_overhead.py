@@ -40,7 +40,6 @@ from kassa_contract.cart import (
     LineItemInput,
     TaxLine,
 )
-
 from kassa_sdk import Kassa
 
 NOW = datetime(2026, 6, 15, 12, tzinfo=UTC)

@@ -36,7 +36,6 @@ import asyncpg
 import msgspec
 import sqlalchemy as sa
 from common import recreate_database
-
 from kassa_cart import jobs as cart_jobs
 from kassa_cart.abandonment import _DUE_APPS
 from kassa_cart.tables import cart_abandonments, embed_configs

@@ -184,9 +184,8 @@ async def _in_transaction(settings: Settings, work):  # type: ignore[no-untyped-
 
 
 def cmd_apps_create(args: argparse.Namespace) -> int:
-    from kassa_platform.auth import create_application
-
     from kassa_contract.versions import LATEST_VERSION
+    from kassa_platform.auth import create_application
 
     async def work(conn, now):  # type: ignore[no-untyped-def]
         return await create_application(conn, args.name, args.env, now, api_version=args.api_version or LATEST_VERSION)

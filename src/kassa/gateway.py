@@ -17,7 +17,6 @@ from kassa_platform.security_headers import ALWAYS
 from litestar import Litestar
 from litestar.types import Receive, Scope, Send
 
-
 T = TypeVar("T")
 
 

@@ -29,8 +29,8 @@ import httpx
 import pytest
 
 from tests.browser.storefront import Storefront
-from tests.support.served import KassaWeb, LoopbackServer, listening_socket, serve_kassa
 from tests.conftest import _unavailable, worker_id
+from tests.support.served import KassaWeb, LoopbackServer, listening_socket, serve_kassa
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / ".artifacts" / "browser"

@@ -13,9 +13,9 @@ import contextlib
 from typing import Any
 
 import pytest
+from kassa_webhooks import jobs
 from playwright.async_api import expect
 
-from kassa_webhooks import jobs
 from tests.browser.conftest import KassaWeb
 from tests.browser.storefront import CHECKOUT_PAGE, Storefront
 from tests.support.checkout_page import (  # noqa: F401  (InFrame, events, pay_with, wait_event: imported from here too)

@@ -13,10 +13,10 @@ from kassa_cart.service import module_of
 from kassa_cart.tables import carts
 from kassa_contract.events import CartAbandonedData, EventEnvelope
 from kassa_contract.internal import ConvertCart, LockCartForCheckout, ReopenCart
+from kassa_contract.versions import LATEST_VERSION
 from kassa_platform.auth import Principal
 from kassa_platform.db import transaction
 from kassa_platform.signed_tokens import sign_token
-from kassa_contract.versions import LATEST_VERSION
 
 from tests.cart.conftest import abandonment_rows, events_of, filled_cart, sweep_for
 from tests.conftest import ADDRESS_DE, Backend, Tenant, make_tenant

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from tests.conftest import ADDRESS_DE, Tenant
 from tests.support.campaigns import campaign, code
 from tests.support.envelopes import assert_envelope

@@ -7,8 +7,8 @@ from datetime import timedelta
 from kassa_platform.db import transaction
 from kassa_promotions.store.redemptions import RedemptionStore, ReservationRequest
 
-from tests.support.campaigns import campaign, code
 from tests.conftest import Tenant
+from tests.support.campaigns import campaign, code
 from tests.support.envelopes import assert_envelope
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import sqlalchemy as sa
 from kassa_checkout.tables import test_payment_intents
 
-from tests.support.cards import DECLINE_CARD, ERROR_CARD, NO_FUNDS_CARD, OK_CARD, THREE_DS_CARD
-from tests.support.shop import Shop
 from tests.conftest import ADDRESS_DE
+from tests.support.cards import DECLINE_CARD, ERROR_CARD, NO_FUNDS_CARD, OK_CARD, THREE_DS_CARD
 from tests.support.envelopes import assert_envelope
+from tests.support.shop import Shop
 
 ADDRESS_FR = {"addressLine1": "1 Rue de Rivoli", "city": "Paris", "countryCode": "FR", "firstName": "Ana"}
 

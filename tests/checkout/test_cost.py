@@ -7,12 +7,11 @@ docs/benchmarks.md ("The cost of a checkout completion") and of `./dev bench che
 
 from __future__ import annotations
 
-
 from kassa_checkout.service import module_of
 from sqlalchemy import event
 
-from tests.support.shop import Shop
 from tests.conftest import ADDRESS_DE
+from tests.support.shop import Shop
 
 
 async def _counted_complete(shop: Shop) -> tuple[list[str], list[str], int]:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from kassa_checkout import embed_script
 
 from kassa.gateway import PathRouter
 from kassa.services import SERVICES
-from kassa_checkout import embed_script
 from tests.conftest import Backend
 
 

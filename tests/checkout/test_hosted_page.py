@@ -17,9 +17,9 @@ from kassa_checkout.hosted.page import palette
 from kassa_checkout.hosted.security import safe_image_url
 from kassa_contract.money import CURRENCY_EXPONENTS
 
+from tests.conftest import ADDRESS_DE, Tenant, make_tenant
 from tests.support.cards import OK_CARD, THREE_DS_CARD
 from tests.support.shop import Shop
-from tests.conftest import ADDRESS_DE, Tenant, make_tenant
 
 
 async def page(shop: Shop, session_id: str, *, query: str = "", **headers: str) -> httpx.Response:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from tests.support.shop import Shop
 from tests.conftest import make_tenant
 from tests.support.envelopes import assert_envelope
+from tests.support.shop import Shop
 
 
 async def _order(shop: Shop, **session: object) -> dict:

@@ -15,11 +15,11 @@ from kassa_contract.checkout import CompleteCheckoutSession
 from kassa_platform.auth import Principal
 from kassa_platform.jobs import JobContext
 
-from tests.support.cards import OK_CARD
-from tests.support.shop import Shop
 from tests.conftest import ADDRESS_DE
+from tests.support.cards import OK_CARD
 from tests.support.envelopes import assert_envelope
 from tests.support.liveness import another_process
+from tests.support.shop import Shop
 
 
 class Crash(BaseException):

@@ -5,10 +5,10 @@ from __future__ import annotations
 from kassa_checkout import jobs
 from kassa_platform.signed_tokens import verify_token
 
-from tests.support.cards import THREE_DS_CARD
-from tests.support.shop import Shop
 from tests.conftest import make_tenant
+from tests.support.cards import THREE_DS_CARD
 from tests.support.envelopes import assert_envelope
+from tests.support.shop import Shop
 
 
 async def test_create_returns_the_hosted_url_and_a_secret_and_leaves_the_cart_open(shop: Shop) -> None:

@@ -35,8 +35,8 @@ async def test_settings_keep_secrets_sealed_and_show_their_last_four(shop: Strip
     assert body["webhookSecretLast4"] == shop.webhook_secret[-4:]
     assert body["webhookUrl"] == f"{shop.web.origin}/webhooks/stripe/{shop.t.app_id}"
     assert shop.stripe.api_key not in response.text and shop.webhook_secret not in response.text
-    from kassa_checkout.tables import payment_settings
     import sqlalchemy as sa
+    from kassa_checkout.tables import payment_settings
 
     async with shop.web.backend.runtime.db() as conn:
         stored = (await conn.execute(sa.select(payment_settings).where(

@@ -56,8 +56,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import REDIS_PREFIX, free_port, fresh_database
 from tests.e2e.cluster import GATEWAY_TEMPLATE, Gateway, Kassa, compose_config, compose_env_file, on_loopback
-from tests.webhooks.receiver import Receiver
 from tests.support.cards import OK_CARD as CARD
+from tests.webhooks.receiver import Receiver
 
 pytestmark = pytest.mark.slow
 

@@ -16,9 +16,9 @@ import httpx
 import pytest
 
 from tests.e2e.cluster import Gateway, Kassa
+from tests.support.cards import OK_CARD as CARD
 from tests.support.envelopes import assert_hardened
 from tests.support.ledger import provider_ledger
-from tests.support.cards import OK_CARD as CARD
 
 pytestmark = pytest.mark.slow
 

@@ -16,12 +16,11 @@ import pytest
 from playwright.async_api import expect
 
 from tests.browser.conftest import browser  # noqa: F401 - the fixture
-from tests.support.served import LoopbackServer, listening_socket
 from tests.browser.storefront import Storefront
-from tests.support.checkout_page import InFrame, events, pay_with, wait_event
-from tests.support.checkout_page import GOOD_CARD, walk_to_payment
 from tests.conftest import free_port
 from tests.e2e.cluster import Gateway, Kassa, ProcessEnv
+from tests.support.checkout_page import GOOD_CARD, InFrame, events, pay_with, wait_event, walk_to_payment
+from tests.support.served import LoopbackServer, listening_socket
 from tests.webhooks.receiver import Receiver
 
 pytestmark = pytest.mark.slow

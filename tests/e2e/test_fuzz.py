@@ -26,15 +26,15 @@ import pytest
 import requests
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
+from kassa_contract.versions import LATEST_VERSION, VERSIONS
 from schemathesis import checks
 from schemathesis.generation.modes import GenerationMode
 from schemathesis.specs.openapi import checks as openapi_checks
 
 from kassa.services import SERVICES
-from kassa_contract.versions import LATEST_VERSION, VERSIONS
 from tests.conftest import fresh_database
-from tests.support.cli import serving
 from tests.support.cards import GOOD, card_payment
+from tests.support.cli import serving
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 import asyncio
 
 import httpx
-import pytest
-
 import kassa_sdk
+import pytest
 from kassa_sdk.types import CardInput, CartAddress, LineItemInput, PaymentMethodInput, VariantInput
+
 from tests.support.ledger import provider_ledger
 
 pytestmark = pytest.mark.slow

@@ -21,10 +21,10 @@ from kassa_platform.tables import idempotency_keys, outbox_events
 from litestar import post
 from litestar.params import JSONBody
 
-from tests.support.cards import DECLINE_CARD, OK_CARD
-from tests.support.shop import Shop
 from tests.conftest import ADDRESS_DE, Backend, Tenant, make_tenant
+from tests.support.cards import DECLINE_CARD, OK_CARD
 from tests.support.envelopes import assert_envelope
+from tests.support.shop import Shop
 
 
 async def _cart_events(tenant: Tenant) -> int:

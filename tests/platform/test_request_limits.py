@@ -3,8 +3,8 @@ is 413 `request_too_large`, on every route that takes a body, and never a 500.""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx

@@ -1,5 +1,6 @@
-"""Tools every contributor runs the same way (`./dev lint`), held by the suite so CI runs them too:
-mypy --strict on the contract package, whose types the SDK and every service share."""
+"""Tools every contributor runs the same way, held by the suite so CI runs them too: ruff over the
+repository (`./dev lint`), and mypy --strict on the contract package, whose types the SDK and every
+service share."""
 
 from __future__ import annotations
 
@@ -13,4 +14,11 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_mypy_strict_passes_on_the_contract() -> None:
     done = subprocess.run([sys.executable, "-m", "mypy", "--strict", "--no-incremental", "kassa_contract"],
                           cwd=ROOT / "shared" / "contract", capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_ruff_passes_on_the_repository() -> None:
+    """`./dev lint`: no unused or undefined names, imports in order (pyproject.toml, [tool.ruff])."""
+    done = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "."], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr

@@ -6,9 +6,18 @@ from decimal import Decimal
 
 import msgspec
 import pytest
-
 from kassa_promotions import (
-    Bundle, BuyXGetY, Campaign, Cart, CartLine, Evaluation, FixedOff, ItemMatcher, PercentOff, Rules, ShippingOff,
+    Bundle,
+    BuyXGetY,
+    Campaign,
+    Cart,
+    CartLine,
+    Evaluation,
+    FixedOff,
+    ItemMatcher,
+    PercentOff,
+    Rules,
+    ShippingOff,
 )
 
 from .helpers import T0, camp, cart, eur, line, run

@@ -17,13 +17,13 @@ import httpx
 import pytest
 from kassa_contract.errors import ERROR_STATUS, KassaError
 from kassa_platform.app import build_service_app
+from kassa_sdk import AsyncKassa, Kassa
+from kassa_sdk.types import CardInput, PaymentMethodInput, VariantInput
 from litestar import get
 from litestar.params import FromPath
 
 from kassa.gateway import PathRouter
 from kassa.services import SERVICES
-from kassa_sdk import AsyncKassa, Kassa
-from kassa_sdk.types import CardInput, PaymentMethodInput, VariantInput
 from tests.conftest import Backend
 from tests.webhooks.conftest import Merchant, Webhooks, make_merchant, webhooks_on
 from tests.webhooks.receiver import Receiver

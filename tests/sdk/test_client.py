@@ -12,15 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import kassa_sdk
 import msgspec
 import pytest
 from kassa_contract.errors import ERROR_STATUS
 from kassa_contract.versions import FIRST_VERSION, LATEST_VERSION, VERSIONS
-
-import kassa_sdk
 from kassa_sdk import _retry
 from kassa_sdk._base import Call, returns_nothing
 from kassa_sdk.types import CartAddress, LineItemInput, VariantInput
+
 from tests.sdk.conftest import BASE_URL, DECLINED_CARD, ERRORS_PATH, OK_CARD, Shop, in_thread
 
 ADDRESS = CartAddress(address_line1="Unter den Linden 1", city="Berlin", country_code="DE")

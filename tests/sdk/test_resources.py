@@ -9,12 +9,11 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import kassa_sdk
 import pytest
 from kassa_checkout.payments.stripe import StripeConnector, new_client
 from kassa_checkout.service import module_of
 from kassa_contract.versions import FIRST_VERSION, LATEST_VERSION, VERSIONS
-
-import kassa_sdk
 from kassa_sdk import AsyncPage, SyncPage
 from kassa_sdk._base import Resource
 from kassa_sdk.types import (
@@ -26,6 +25,7 @@ from kassa_sdk.types import (
     ValidateLine,
     VariantInput,
 )
+
 from tests.cart.conftest import sweep_for
 from tests.conftest import Backend
 from tests.sdk.conftest import OK_CARD, Shop, delivered, sdk_apps

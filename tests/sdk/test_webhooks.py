@@ -10,11 +10,9 @@ import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import kassa_sdk
 import pytest
 from kassa_contract import checkout, customers, events, webhooks
-from svix.webhooks import Webhook, WebhookVerificationError as SvixError
-
-import kassa_sdk
 from kassa_sdk.events import (
     EVENT_CLASSES,
     CartCreatedEvent,
@@ -27,6 +25,9 @@ from kassa_sdk.events import (
 )
 from kassa_sdk.types import CartAddress, LineItemInput
 from kassa_sdk.webhooks import WebhookVerificationError, construct_event, verify
+from svix.webhooks import Webhook
+from svix.webhooks import WebhookVerificationError as SvixError
+
 from tests.sdk.conftest import OK_CARD, Shop, delivered
 from tests.webhooks.receiver import Received, Receiver
 

@@ -24,8 +24,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import kassa  # noqa: F401 - the shared fixture: Kassa over real HTTP
-from tests.browser.conftest import KassaWeb
+from tests.browser.conftest import (
+    KassaWeb,
+    kassa,  # noqa: F401 - the shared fixture: Kassa over real HTTP
+)
 from tests.conftest import Tenant, _unavailable, make_tenant
 
 ROOT = Path(__file__).resolve().parents[2]

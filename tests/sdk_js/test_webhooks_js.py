@@ -11,9 +11,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from svix.webhooks import Webhook, WebhookVerificationError
-
 from kassa_webhooks import jobs
+from svix.webhooks import Webhook, WebhookVerificationError
 
 from tests.browser.conftest import KassaWeb
 from tests.conftest import Tenant

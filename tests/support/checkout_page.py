@@ -14,9 +14,9 @@ from playwright.async_api import expect
 
 from tests.browser.storefront import Storefront
 from tests.conftest import Tenant, make_tenant
-from tests.support.served import KassaWeb
 from tests.support import cards
 from tests.support.cards import spaced
+from tests.support.served import KassaWeb
 
 ROOT = Path(__file__).resolve().parents[2]
 AXE = ROOT / "sdk" / "js" / "node_modules" / "axe-core" / "axe.min.js"

@@ -17,9 +17,9 @@ from kassa_platform.tables import audit_events
 from svix.webhooks import Webhook, WebhookVerificationError
 
 from tests.conftest import ADDRESS_DE
+from tests.support.cards import OK_CARD
 from tests.webhooks.conftest import Merchant, Webhooks, make_merchant
 from tests.webhooks.receiver import Receiver
-from tests.support.cards import OK_CARD
 
 PROVIDER_FIELD = {FIRST_VERSION: "connector", LATEST_VERSION: "provider"}
 

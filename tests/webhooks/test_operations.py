@@ -4,6 +4,7 @@ recover since a time, and per-endpoint stats."""
 from __future__ import annotations
 
 from kassa_contract.versions import LATEST_VERSION
+
 from tests.support.envelopes import assert_envelope
 from tests.webhooks.conftest import Merchant, Webhooks, make_merchant
 from tests.webhooks.receiver import Received, Receiver

@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 
 import sqlalchemy as sa
-from sqlalchemy import event
 from kassa_platform.db import transaction
 from kassa_platform.tables import outbox_events
 from kassa_webhooks.relay import Relay
 from kassa_webhooks.tables import webhook_events
+from sqlalchemy import event
 
 from tests.webhooks.conftest import Merchant, Webhooks, make_merchant
 from tests.webhooks.receiver import Receiver

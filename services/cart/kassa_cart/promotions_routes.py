@@ -12,9 +12,9 @@ from kassa_contract.common import Page
 from kassa_contract.errors import KassaError
 from kassa_contract.promotions import (
     AssignCode,
-    CancelRedemptions,
     Campaign,
     CampaignStats,
+    CancelRedemptions,
     Code,
     CodesCreated,
     CreateCampaign,

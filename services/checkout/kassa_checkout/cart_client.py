@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import msgspec
-from kassa_contract.abandoned import EmbedConfig
 from urllib.parse import quote
 
+import msgspec
+from kassa_contract.abandoned import EmbedConfig
 from kassa_contract.cart import Cart, CartAddress, SelectShippingMethod, ShippingOption, UpdateCart
 from kassa_contract.checkout import CollectFlags
 from kassa_contract.internal import (

@@ -18,10 +18,10 @@ from kassa_contract.errors import KassaError
 from kassa_platform.auth import Principal
 from kassa_platform.clock import Clock
 from kassa_platform.db import Database, transaction
-from kassa_platform.rows import for_update
 from kassa_platform.ids import new_id
 from kassa_platform.outbox import write_event
 from kassa_platform.pagination import newest_first_page
+from kassa_platform.rows import for_update
 from kassa_platform.tables import applications
 
 from .cart_client import CartClient

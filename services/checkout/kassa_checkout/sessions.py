@@ -31,9 +31,9 @@ from kassa_platform import executed
 from kassa_platform.auth import Principal, hash_key
 from kassa_platform.clock import Clock
 from kassa_platform.db import Database, transaction
-from kassa_platform.rows import OneStatement, for_update
 from kassa_platform.ids import new_id, random_token
 from kassa_platform.outbox import Event, write_events
+from kassa_platform.rows import OneStatement, for_update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .cart_client import CartClient

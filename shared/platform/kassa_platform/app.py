@@ -24,8 +24,8 @@ from .middleware import AuthMiddleware, RequestIdMiddleware
 from .openapi import finish_openapi
 from .runtime import Runtime
 from .security_headers import security_headers
-from .versioning import ApiVersionMiddleware
 from .service_client import APP_KEY_PREFIX
+from .versioning import ApiVersionMiddleware
 
 RUNTIME_KEY = "runtime"
 

@@ -31,10 +31,10 @@ from kassa_contract.errors import NOT_EXECUTED, KassaError
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from sqlalchemy.exc import IntegrityError
 
+from . import executed
 from .auth import PRINCIPAL_KEY, Principal
 from .body import BODY_KEY
 from .clock import Clock
-from . import executed
 from .db import Database
 from .liveness import Liveness, owner_dead
 from .logs import request_id_var

@@ -41,7 +41,6 @@ from prometheus_client.multiprocess import MultiProcessCollector
 if TYPE_CHECKING:
     from litestar import Litestar
     from litestar.types import ASGIApp, Message, Receive, Scope, Send
-
     from sqlalchemy.ext.asyncio import AsyncEngine
 
     from .db import Database

@@ -15,9 +15,9 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from .auth import PAGE_KEY_PREFIX, PRINCIPAL_KEY, KeyResolver, Principal, authorize, is_public, page_principal
 from .clock import Clock
-from .ratelimit import RateLimiter
 from .ids import new_id
 from .logs import request_id_var
+from .ratelimit import RateLimiter
 
 access_log = logging.getLogger("kassa.access")
 SERVICE_APP_HEADER = b"x-kassa-application"

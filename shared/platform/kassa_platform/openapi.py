@@ -19,10 +19,17 @@ from typing import Any
 import kassa_contract
 import msgspec
 from kassa_contract.documented import ENUMS_BY_DESCRIPTION, ID_PREFIXES, id_pattern
-from litestar import Litestar
 from kassa_contract.versions import LATEST_VERSION, VERSION_HEADER, VERSIONS
+from litestar import Litestar
 from litestar.openapi.spec import (
-    Components, OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Operation, Parameter, Reference, Schema,
+    Components,
+    OpenAPIMediaType,
+    OpenAPIResponse,
+    OpenAPIType,
+    Operation,
+    Parameter,
+    Reference,
+    Schema,
     SecurityScheme,
 )
 

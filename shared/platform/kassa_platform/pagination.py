@@ -9,7 +9,6 @@ from typing import Annotated, Any, TypeVar
 
 import sqlalchemy as sa
 from kassa_contract.common import Page
-
 from kassa_contract.errors import KassaError
 from litestar.params import QueryParameter
 from sqlalchemy.ext.asyncio import AsyncConnection

@@ -15,12 +15,11 @@ Calls between services (service principals) are not versioned: services speak th
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import msgspec
 from kassa_contract.errors import KassaError
-from collections.abc import Mapping
-
 from kassa_contract.versions import PLANS, VERSIONS, Transform, VersionPlan, version_error_message
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 

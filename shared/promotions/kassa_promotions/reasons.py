@@ -10,7 +10,6 @@ from enum import StrEnum
 from typing import Any
 
 import msgspec
-
 from kassa_contract.money import format_amount
 
 

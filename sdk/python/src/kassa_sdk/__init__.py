@@ -11,10 +11,10 @@ error code (`kassa_sdk.CartNotOpenError`); `kassa_sdk.webhooks.verify` checks a 
 Every request sends `Kassa-Version: kassa_sdk.API_VERSION`, the API version whose shapes the types are.
 """
 
+from . import _error_codes, _errors
 from ._api_version import API_VERSION, API_VERSIONS, ApiVersion
 from ._base import RequestOptions
 from ._client import AsyncKassa, Kassa
-from . import _error_codes, _errors
 from ._error_codes import *  # noqa: F403 - one class per error code of the contract
 from ._errors import *  # noqa: F403 - KassaError and the class of each HTTP status
 from ._pagination import AsyncPage, AsyncPager, SyncPage

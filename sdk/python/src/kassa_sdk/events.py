@@ -21,7 +21,6 @@ from typing import Any, Literal
 import msgspec
 from kassa_contract import checkout, customers, events, webhooks
 from kassa_contract.base import Model
-from kassa_contract.versions import FIRST_VERSION
 from kassa_contract.checkout import (
     DisputeEventData,
     OrderEventData,
@@ -32,6 +31,7 @@ from kassa_contract.checkout import (
 )
 from kassa_contract.customers import CustomerEventData
 from kassa_contract.events import CartAbandonedData, CartEventData, CartRecoveredData
+from kassa_contract.versions import FIRST_VERSION
 from kassa_contract.webhooks import WebhookEndpointDisabledData, WebhookTestData
 
 

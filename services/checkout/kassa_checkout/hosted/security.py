@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import re
 import secrets
-from functools import lru_cache
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 

@@ -18,14 +18,12 @@ from collections.abc import Mapping
 from typing import Any
 
 import httpx
-
 import stripe
 from kassa_contract.checkout import PaymentMethodInput
 from kassa_contract.errors import KassaError
 
 from .connector import Attempt, PaymentOutcome, RefundOutcome
 from .stripe_amounts import from_stripe, to_stripe
-
 
 RETRY_AFTER_SECONDS = 5
 # A PaymentIntent's status → the saga's outcome.

@@ -37,13 +37,13 @@ import sqlalchemy as sa
 from kassa_contract.errors import KassaError
 from kassa_contract.money import format_amount
 from kassa_platform.ids import new_id
-from kassa_platform.rows import for_update, lock_in_order
 from kassa_platform.pagination import (
     DEFAULT_LIMIT,
     check_limit,
     decode_cursor,
     encode_cursor,
 )
+from kassa_platform.rows import for_update, lock_in_order
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..model import AppliedDiscount

@@ -7,7 +7,7 @@ from datetime import datetime
 from kassa_contract.abandoned import AbandonedCart, AbandonedCartSummary, RecoveryStatus
 from kassa_contract.common import Page
 
-from .._base import M, Call, RequestOptions, Resource, operation, paginated, returns, returns_page
+from .._base import Call, M, RequestOptions, Resource, operation, paginated, returns, returns_page
 from ._util import iso
 
 ABANDONED = "/api/v1/abandoned-carts"

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from kassa_contract.api_keys import DEFAULT_ROLL_EXPIRY_HOURS, ApiKey, CreateApiKey, KeyType, RollApiKey, Scope
 from kassa_contract.common import Page
 
-from .._base import M, Call, RequestOptions, Resource, operation, paginated, returns, returns_page
+from .._base import Call, M, RequestOptions, Resource, operation, paginated, returns, returns_page
 from ._util import listed, seg
 
 API_KEYS = "/api/v1/api-keys"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kassa_contract.applications import Application, UpgradeApiVersion
 
-from .._base import M, Call, RequestOptions, Resource, operation, returns
+from .._base import Call, M, RequestOptions, Resource, operation, returns
 
 APPLICATION = "/api/v1/application"
 

@@ -19,7 +19,7 @@ from kassa_contract.cart import (
 )
 from kassa_contract.promotions import ApplyDiscountCode
 
-from .._base import M, Call, RequestOptions, Resource, operation, returns, returns_list
+from .._base import Call, M, RequestOptions, Resource, operation, returns, returns_list
 from ._util import seg
 
 CARTS = "/api/v1/carts"

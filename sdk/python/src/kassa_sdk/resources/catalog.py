@@ -9,7 +9,7 @@ from kassa_contract.base import UNSET, UnsetT
 from kassa_contract.cart import CreateProduct, Product, UpdateProduct, UpdateVariant, VariantInput
 from kassa_contract.common import Page
 
-from .._base import M, Call, RequestOptions, Resource, operation, paginated, returns, returns_page
+from .._base import Call, M, RequestOptions, Resource, operation, paginated, returns, returns_page
 from ._util import listed, seg
 
 PRODUCTS = "/api/v1/products"

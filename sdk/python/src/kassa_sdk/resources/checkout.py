@@ -20,7 +20,7 @@ from kassa_contract.checkout import (
 )
 from kassa_contract.payments import PaymentIntentHandle
 
-from .._base import M, BaseClient, Call, RequestOptions, Resource, operation, returns, returns_list
+from .._base import BaseClient, Call, M, RequestOptions, Resource, operation, returns, returns_list
 from ._util import listed, seg
 
 SESSIONS = "/api/v1/checkout/sessions"

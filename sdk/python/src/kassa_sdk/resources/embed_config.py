@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from kassa_contract.abandoned import BrandingInput, EmbedConfig, UpdateEmbedConfig
 from kassa_contract.base import UNSET, UnsetT
 
-from .._base import M, Call, RequestOptions, Resource, operation, returns
+from .._base import Call, M, RequestOptions, Resource, operation, returns
 from ._util import listed
 
 EMBED_CONFIG = "/api/v1/embed-config"

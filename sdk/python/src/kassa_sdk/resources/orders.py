@@ -7,7 +7,18 @@ import builtins
 from kassa_contract.checkout import CreateRefund, Order, Refund
 from kassa_contract.common import Page
 
-from .._base import M, BaseClient, Call, RequestOptions, Resource, operation, paginated, returns, returns_list, returns_page
+from .._base import (
+    BaseClient,
+    Call,
+    M,
+    RequestOptions,
+    Resource,
+    operation,
+    paginated,
+    returns,
+    returns_list,
+    returns_page,
+)
 from ._util import seg
 
 ORDERS = "/api/v1/orders"

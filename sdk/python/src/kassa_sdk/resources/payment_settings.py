@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kassa_contract.payments import CaptureMethod, PaymentProvider, PaymentSettings, UpdatePaymentSettings
 
-from .._base import M, Call, RequestOptions, Resource, operation, returns
+from .._base import Call, M, RequestOptions, Resource, operation, returns
 
 PAYMENT_SETTINGS = "/api/v1/payment-settings"
 

@@ -28,7 +28,7 @@ from kassa_contract.promotions import (
     ValidationResult,
 )
 
-from .._base import M, Call, RequestOptions, Resource, operation, paginated, returns, returns_list, returns_page
+from .._base import Call, M, RequestOptions, Resource, operation, paginated, returns, returns_list, returns_page
 from ._util import iso, seg
 
 CAMPAIGNS = "/api/v1/campaigns"

@@ -16,7 +16,7 @@ from kassa_contract.cart import (
     UpdateTaxSettings,
 )
 
-from .._base import M, Call, RequestOptions, Resource, operation, returns, returns_list, returns_nothing
+from .._base import Call, M, RequestOptions, Resource, operation, returns, returns_list, returns_nothing
 from ._util import listed, seg
 
 SHIPPING = "/api/v1/shipping-methods"

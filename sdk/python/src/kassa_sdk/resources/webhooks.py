@@ -22,7 +22,7 @@ from kassa_contract.webhooks import (
 )
 
 from .._api_version import ApiVersion
-from .._base import M, Call, RequestOptions, Resource, operation, paginated, returns, returns_nothing, returns_page
+from .._base import Call, M, RequestOptions, Resource, operation, paginated, returns, returns_nothing, returns_page
 from ._util import iso, listed, seg
 
 ENDPOINTS = "/api/v1/webhook-endpoints"
