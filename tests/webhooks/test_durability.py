@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import os
-import subprocess
-import sys
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
@@ -31,6 +28,7 @@ from sqlalchemy.exc import DBAPIError
 
 from kassa.services import build_runtime, components, job_registry
 from tests.conftest import REDIS_PREFIX, Backend, StatementCounter, TestClock
+from tests.support.worker import start_worker
 from tests.webhooks.conftest import Merchant, Webhooks, attach_webhooks, make_merchant
 from tests.webhooks.receiver import Receiver
 from tests.webhooks.servers import PrivatePostgres, PrivateRedis
@@ -101,13 +99,7 @@ async def test_a_worker_killed_mid_delivery_loses_nothing(pg_webhooks: Webhooks,
     try:
         await merchant.endpoint(receiver, maxConcurrency=5)
         events = [await merchant.emit() for _ in range(20)]
-        env = {**os.environ, **ALLOW_PRIVATE, "KASSA_DATABASE_URL": pg_webhooks.backend.runtime.settings.database_url,
-               "KASSA_REDIS_URL": redis_url, "KASSA_LOG_FORMAT": "text",
-               # One deployment: the worker must open the endpoint secrets this runtime sealed.
-               "KASSA_SIGNING_KEY": pg_webhooks.backend.runtime.settings.signing_key}
-        with (tmp_path / "worker.log").open("wb") as log:
-            worker = subprocess.Popen([sys.executable, "-m", "kassa.cli", "worker"], cwd=tmp_path, env=env,
-                                      stdout=log, stderr=subprocess.STDOUT)
+        worker = start_worker(pg_webhooks.backend.runtime.settings, redis_url, tmp_path)
         try:
             queue = ArqQueue(redis_url, REDIS_PREFIX)
             await queue.enqueue(RELAY_JOB, job_id=new_id("test"))  # the worker relays, then delivers
@@ -144,12 +136,7 @@ async def test_a_killed_workers_deliveries_go_out_at_once_and_a_live_ones_stay_i
     try:
         await merchant.endpoint(receiver, maxConcurrency=5)
         events = [await merchant.emit() for _ in range(8)]
-        env = {**os.environ, **ALLOW_PRIVATE, "KASSA_DATABASE_URL": pg_webhooks.backend.runtime.settings.database_url,
-               "KASSA_REDIS_URL": redis_url, "KASSA_LOG_FORMAT": "text",
-               "KASSA_SIGNING_KEY": pg_webhooks.backend.runtime.settings.signing_key}
-        with (tmp_path / "worker.log").open("wb") as log:
-            worker = subprocess.Popen([sys.executable, "-m", "kassa.cli", "worker"], cwd=tmp_path, env=env,
-                                      stdout=log, stderr=subprocess.STDOUT)
+        worker = start_worker(pg_webhooks.backend.runtime.settings, redis_url, tmp_path)
         try:
             queue = ArqQueue(redis_url, REDIS_PREFIX)
             await queue.enqueue(RELAY_JOB, job_id=new_id("test"))

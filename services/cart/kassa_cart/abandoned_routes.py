@@ -3,7 +3,6 @@ and the internal call by which the webhook service reports delivered `cart.aband
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from kassa_contract.abandoned import (
@@ -18,7 +17,7 @@ from kassa_contract.common import Page
 from kassa_contract.errors import KassaError
 from kassa_platform.app import caller, runtime_of
 from kassa_platform.db import transaction
-from kassa_platform.pagination import DEFAULT_LIMIT, Cursor, Limit
+from kassa_platform.pagination import DEFAULT_LIMIT, Cursor, Limit, query_time
 from litestar import Controller, Request, get, post, put
 from litestar.params import JSONBody, QueryParameter
 
@@ -35,18 +34,6 @@ WindowQuery = Annotated[str | None, QueryParameter(name="windowDays", required=F
 
 def _module(request: Request[Any, Any, Any]) -> CartModule:
     return module_of(runtime_of(request))
-
-
-def _time(value: str | None, name: str) -> datetime | None:
-    """An ISO 8601 time; one without a zone is taken as UTC."""
-    if value is None or value == "":
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise KassaError("validation_error", f"`{name}` must be an ISO 8601 time, e.g. 2026-06-21T00:00:00Z",
-                         field=name, status=400) from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def _window(value: str | None) -> int:
@@ -90,7 +77,7 @@ class AbandonedCartController(Controller):
         m = _module(request)
         async with m.db() as conn:
             return await abandonment.list_abandoned(conn, caller(request).app_id, limit=limit, cursor=cursor,
-                                                    since=_time(since, "from"), until=_time(until, "to"),
+                                                    since=query_time(since, "from"), until=query_time(until, "to"),
                                                     recovery_status=recovery_status)
 
     @get("/summary", operation_id="summarizeAbandonedCarts", opt={"scope": "carts:read"})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from kassa_contract.common import Page
@@ -15,9 +14,8 @@ from kassa_contract.customers import (
     UpdateSegments,
     UpdateShopperAuth,
 )
-from kassa_contract.errors import KassaError
 from kassa_platform.app import caller, runtime_of
-from kassa_platform.pagination import DEFAULT_LIMIT, Cursor, Limit, check_limit
+from kassa_platform.pagination import DEFAULT_LIMIT, Cursor, Limit, check_limit, query_time
 from litestar import Controller, Request, delete, get, patch, post, put
 from litestar.params import FromPath, JSONBody, QueryParameter
 
@@ -41,18 +39,6 @@ def _module(request: Request[Any, Any, Any]) -> CartModule:
     return module_of(runtime_of(request))
 
 
-def _time(value: str | None, name: str) -> datetime | None:
-    """An ISO 8601 time; one without a zone is taken as UTC."""
-    if value is None or value == "":
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise KassaError("validation_error", f"`{name}` must be an ISO 8601 time, e.g. 2026-06-21T00:00:00Z",
-                         field=name, status=400) from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-
-
 class CustomerController(Controller):
     path = "/api/v1/customers"
     tags = ["customers"]
@@ -68,7 +54,7 @@ class CustomerController(Controller):
                              created_to: ToQuery = None) -> Page[Customer]:
         return await _module(request).customers.list(
             caller(request).app_id, limit=check_limit(limit), cursor=cursor, email=email, external_id=external_id,
-            segment=segment, created_gte=_time(created_from, "createdFrom"), created_lt=_time(created_to, "createdTo"))
+            segment=segment, created_gte=query_time(created_from, "createdFrom"), created_lt=query_time(created_to, "createdTo"))
 
     @get("/{customer_id:str}", operation_id="getCustomer", opt=READ)
     async def get_customer(self, request: Request[Any, Any, Any], customer_id: FromPath[str]) -> Customer:

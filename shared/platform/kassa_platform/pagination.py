@@ -1,10 +1,11 @@
-"""Opaque cursors over time-ordered ids (`?limit=&cursor=`)."""
+"""Opaque cursors over time-ordered ids (`?limit=&cursor=`), and the time filters of list queries."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
 import sqlalchemy as sa
@@ -55,3 +56,15 @@ def check_limit(limit: int) -> int:
 # The query parameters of every list endpoint, declared once for the handlers.
 Limit = Annotated[int, QueryParameter(name="limit", ge=1, le=MAX_LIMIT)]
 Cursor = Annotated[str | None, QueryParameter(name="cursor", required=False)]
+
+
+def query_time(value: str | None, name: str) -> datetime | None:
+    """An ISO 8601 time; one without a zone is taken as UTC."""
+    if value is None or value == "":
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise KassaError("validation_error", f"`{name}` must be an ISO 8601 time, e.g. 2026-06-21T00:00:00Z",
+                         field=name, status=400) from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
