@@ -403,10 +403,13 @@ async def drill(deployment: Deployment, receivers: Receivers, began: float, star
                 continue
             first = c.failures[0][0]
             if any(k - 0.05 <= first <= r + 0.5 for k, r in checkout_restarts):
-                # From the checkout's last restart before it ended (a retry may meet a later kill too);
-                # 0 when it ended before this test saw the restart ready (it polls /readyz).
-                ready = [r for _, r in checkout_restarts if r <= c.done_at]
-                recovery.append(c.done_at - ready[-1] if ready else 0.0)
+                # From the restart that followed the last kill this call met (a retry may meet a later
+                # kill too); 0 when it ended before this test saw that restart ready (it polls /readyz).
+                # Not from the last restart seen ready before it ended: a call that met a later kill and
+                # ended before that restart's /readyz answered would be timed from an older restart.
+                last = c.failures[-1][0]
+                met = [r for k, r in checkout_restarts if k - 0.05 <= last]
+                recovery.append(max(0.0, c.done_at - met[-1]) if met else 0.0)
             else:
                 others.append(c.done_at - first)
         interrupted = len(recovery)
