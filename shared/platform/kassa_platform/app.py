@@ -31,7 +31,8 @@ RUNTIME_KEY = "runtime"
 
 
 def runtime_of(request: Request[Any, Any, Any]) -> Runtime:
-    return request.app.state[RUNTIME_KEY]
+    runtime: Runtime = request.app.state[RUNTIME_KEY]
+    return runtime
 
 
 def caller(request: Request[Any, Any, Any]) -> Principal:

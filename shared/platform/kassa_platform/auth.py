@@ -282,7 +282,7 @@ def is_public(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRoute
 
 
 def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
-    principal = connection.scope.get(PRINCIPAL_KEY)  # type: ignore[call-overload]
+    principal: Principal | None = connection.scope.get(PRINCIPAL_KEY)  # type: ignore[call-overload]
     if principal is None:
         raise KassaError("unauthorized", "An API key is required: send `Authorization: Bearer <key>`")
     return principal

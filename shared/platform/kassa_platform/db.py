@@ -94,7 +94,8 @@ class Database:
         """A connection for reads (several statements are not isolated together on PostgreSQL)."""
         return self._reader.connect()
 
-    def begin(self):  # type: ignore[no-untyped-def]
+    def begin(self) -> Any:
+        """`async with db.begin() as conn`: one transaction (SQLAlchemy's async context manager)."""
         return self.engine.begin()
 
 

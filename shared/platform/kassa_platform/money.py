@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import ROUND_HALF_EVEN, Decimal
 from fractions import Fraction
+from typing import Any
 
 
 def div_half_even(numerator: int, denominator: int) -> int:
@@ -25,7 +26,7 @@ def round_half_even(value: Decimal | Fraction) -> int:
     return int(value.quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
 
 
-def apportion(total: int, weights: Sequence[Decimal | Fraction | int], tiebreak: Sequence[tuple] | None = None) -> list[int]:
+def apportion(total: int, weights: Sequence[Decimal | Fraction | int], tiebreak: Sequence[tuple[Any, ...]] | None = None) -> list[int]:
     """Split `total` minor units in proportion to `weights` by largest remainder.
 
     Each part is the floor of its exact share; the units left over go to the largest
@@ -58,7 +59,7 @@ def apportion(total: int, weights: Sequence[Decimal | Fraction | int], tiebreak:
     return [sign * p for p in parts]
 
 
-def _apportion_ints(total: int, weights: Sequence[int], tiebreak: Sequence[tuple] | None) -> list[int]:
+def _apportion_ints(total: int, weights: Sequence[int], tiebreak: Sequence[tuple[Any, ...]] | None) -> list[int]:
     """The same split for integer weights, in integer arithmetic (no Fractions: many times faster).
     Hot (every discount over a cart's lines): comprehensions, and a sort on plain tuples."""
     n = len(weights)

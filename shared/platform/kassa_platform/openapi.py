@@ -84,7 +84,7 @@ def finish_openapi(app: Litestar) -> None:
             operation.parameters = [*(operation.parameters or ()), _VERSION_PARAMETER]
             for parameter in operation.parameters or ():
                 prefix = ID_PREFIXES.get(_camel(getattr(parameter, "name", "")))
-                if prefix and isinstance(parameter.schema, Schema):
+                if prefix and isinstance(getattr(parameter, "schema", None), Schema):
                     parameter.schema.pattern = id_pattern(prefix)
                 _document(getattr(parameter, "schema", None))
     closed = _closed_structs()

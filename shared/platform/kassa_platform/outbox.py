@@ -50,7 +50,7 @@ async def write_event(
     row = _row(app_id=app_id, type=type, source=source, aggregate_id=aggregate_id, sequence=sequence, data=data,
                now=now)
     await conn.execute(_INSERT, row)
-    return row["id"]
+    return str(row["id"])
 
 
 _EVENT_COLUMNS = ("id", "app_id", "type", "source", "aggregate_id", "sequence", "payload", "created_at")

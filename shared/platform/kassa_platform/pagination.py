@@ -36,7 +36,7 @@ def decode_cursor(cursor: str | None) -> str | None:
     return value
 
 
-async def newest_first_page(conn: AsyncConnection, query: sa.Select, id_column: sa.ColumnElement[str], limit: int,
+async def newest_first_page(conn: AsyncConnection, query: sa.Select[Any], id_column: sa.ColumnElement[str], limit: int,
                             cursor: str | None, view: Callable[[Any], T]) -> Page[T]:
     """One page of `query`'s rows, newest id first, each shown through `view`."""
     before = decode_cursor(cursor)
