@@ -1,6 +1,6 @@
 """Tools every contributor runs the same way, held by the suite so CI runs them too: ruff over the
 repository (`./dev lint`), and mypy --strict on the contract package, whose types the SDK and every
-service share."""
+service share, and on the platform (its configuration: shared/platform/pyproject.toml)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,12 @@ def test_mypy_strict_passes_on_the_contract() -> None:
     done = subprocess.run([sys.executable, "-m", "mypy", "--strict", "--no-incremental", "kassa_contract"],
                           cwd=ROOT / "shared" / "contract", capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_mypy_strict_passes_on_the_platform() -> None:
+    done = subprocess.run([sys.executable, "-m", "mypy", "--no-incremental", "kassa_platform"],
+                          cwd=ROOT / "shared" / "platform", capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and "Success" in done.stdout, done.stdout + done.stderr
 
 
 def test_ruff_passes_on_the_repository() -> None:

@@ -77,7 +77,7 @@ async def get_key(conn: AsyncConnection, app_id: str, key_id: str, *, for_update
 
 async def create(conn: AsyncConnection, actor: Principal | None, app_id: str, body: CreateApiKey,
                  now: datetime) -> ApiKey:
-    scopes = list(body.scopes or [])
+    scopes: list[str] = list(body.scopes or [])
     check_grant(actor, body.type, scopes, "create")
     key_id, raw = await issue_key(conn, app_id, kind=body.type, scopes=scopes or None, now=now, name=body.name)
     return view(await get_key(conn, app_id, key_id), raw)

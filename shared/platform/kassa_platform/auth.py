@@ -10,7 +10,7 @@ import hashlib
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import sqlalchemy as sa
 from kassa_contract.api_keys import SCOPES
@@ -281,8 +281,13 @@ def is_public(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRoute
     return scope["path"].startswith("/schema")
 
 
+def principal_in(scope: Any) -> Principal | None:
+    """The principal AuthMiddleware put on an ASGI scope (None before it, or on a public route)."""
+    return cast("Principal | None", scope.get(PRINCIPAL_KEY))
+
+
 def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
-    principal: Principal | None = connection.scope.get(PRINCIPAL_KEY)  # type: ignore[call-overload]
+    principal = principal_in(connection.scope)
     if principal is None:
         raise KassaError("unauthorized", "An API key is required: send `Authorization: Bearer <key>`")
     return principal

@@ -10,11 +10,12 @@ replays it to the handler, so every route with a body is covered, including rout
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 from kassa_contract.errors import KassaError
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, HTTPRequestEvent, Receive, ReceiveMessage, Scope, Send
 
 from .middleware import header
 
@@ -27,7 +28,7 @@ _NOT_BRACKETS = bytes(range(256)).translate(None, b"[]{}")
 _SQUARE = bytes.maketrans(b"{}", b"[]")
 
 
-def _nested_lists(depth: int) -> msgspec.json.Decoder:
+def _nested_lists(depth: int) -> msgspec.json.Decoder[Any]:
     """Decodes lists of lists nested at most `depth` deep: one level more is a type error, raised
     where it is met, before the decoder goes any deeper."""
     inner: Any = None
@@ -128,7 +129,7 @@ class RequestBodyMiddleware:
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != ScopeType.HTTP:
             await self.app(scope, receive, send)
             return
         if "\x00" in scope["path"] or b"%00" in scope.get("query_string", b""):
@@ -148,16 +149,21 @@ class RequestBodyMiddleware:
         await self.app(scope, replaying(body, receive), send)
 
 
+def body_in(scope: Any) -> bytes:
+    """The request body RequestBodyMiddleware read, bounded and kept on the scope."""
+    return cast(bytes, scope[BODY_KEY])
+
+
 def replaying(body: bytes, receive: Receive) -> Receive:
     """A `receive` that hands the app `body` (already read) as the whole request, then what
     `receive` says (a disconnect)."""
     replayed = False
 
-    async def replay() -> Message:
+    async def replay() -> ReceiveMessage:
         nonlocal replayed
         if not replayed:
             replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
+            return HTTPRequestEvent(type="http.request", body=body, more_body=False)
         return await receive()
 
     return replay

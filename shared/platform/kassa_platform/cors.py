@@ -23,10 +23,11 @@ from typing import Any
 
 from kassa_contract.errors import KassaError
 from litestar.datastructures import MutableScopeHeaders
+from litestar.enums import ScopeType
 from litestar.exceptions import MethodNotAllowedException, NotFoundException
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, HTTPResponseBodyEvent, Message, Receive, Scope, Send
 
-from .auth import PRINCIPAL_KEY, Principal
+from .auth import Principal, principal_in
 from .middleware import header
 from .service_client import ServiceClient
 from .settings import Settings
@@ -100,7 +101,7 @@ class PreflightMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "OPTIONS":
+        if scope["type"] == ScopeType.HTTP and scope["method"] == "OPTIONS":
             origin = header(scope, b"origin")
             method = header(scope, b"access-control-request-method")
             if origin and method:
@@ -124,7 +125,7 @@ class PreflightMiddleware:
             (b"access-control-max-age", MAX_AGE.encode()),
             (b"vary", b"Origin, Access-Control-Request-Method, Access-Control-Request-Headers"),
         ]})
-        await send({"type": "http.response.body", "body": b""})
+        await send(HTTPResponseBodyEvent(type="http.response.body", body=b"", more_body=False))
 
 
 class OriginGuardMiddleware:
@@ -137,8 +138,8 @@ class OriginGuardMiddleware:
         self.public_base_url = public_base_url
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        origin = header(scope, b"origin") if scope["type"] == "http" else None
-        principal: Principal | None = scope.get(PRINCIPAL_KEY)  # type: ignore[call-overload]
+        origin = header(scope, b"origin") if scope["type"] == ScopeType.HTTP else None
+        principal = principal_in(scope)
         if (origin and principal is not None and principal.kind != "service"
                 and is_browser_route(scope.get("route_handler"))
                 and origin.lower() not in _own_origins(scope, self.public_base_url)
@@ -155,7 +156,7 @@ async def cors_headers(message: Message, scope: Scope) -> None:
     """`before_send` hook: a browser route's every answer (errors raised by the middleware too) is
     readable by the calling page, with the headers the SDK needs exposed. The request itself only
     ran if OriginGuardMiddleware let it."""
-    if message["type"] != "http.response.start" or scope["type"] != "http":
+    if message["type"] != "http.response.start" or scope["type"] != ScopeType.HTTP:
         return
     if not is_browser_route(scope.get("route_handler")):
         return

@@ -72,11 +72,11 @@ def validation_body(message: str, key: str | None) -> ErrorBody:
     return ErrorBody(code="validation_error", message=message, field=field)
 
 
-def handle_kassa_error(_: Request, exc: KassaError) -> Response[bytes]:
+def handle_kassa_error(_: Request[Any, Any, Any], exc: KassaError) -> Response[bytes]:
     return error_response(exc.body(), exc.status, exc.headers)
 
 
-def _wire_name(request: Request, key: Any) -> Any:
+def _wire_name(request: Request[Any, Any, Any], key: Any) -> Any:
     """Litestar names a bad query or header parameter by its Python name: report the wire name."""
     handler = request.scope.get("route_handler")
     param = handler.parsed_fn_signature.parameters.get(key) if handler is not None and isinstance(key, str) else None
@@ -84,7 +84,7 @@ def _wire_name(request: Request, key: Any) -> Any:
     return name or key
 
 
-def handle_validation(request: Request, exc: ValidationException) -> Response[bytes]:
+def handle_validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[bytes]:
     extra = exc.extra if isinstance(exc.extra, list) else []
     if extra and isinstance(extra[0], dict):
         first = extra[0]
@@ -99,7 +99,7 @@ def handle_validation(request: Request, exc: ValidationException) -> Response[by
     return error_response(ErrorBody(code="validation_error", message=str(exc.detail)), 422)
 
 
-def handle_http(request: Request, exc: HTTPException) -> Response[bytes]:
+def handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
     status = exc.status_code
     if isinstance(exc, NotFoundException) and not request.scope.get("route_handler"):
         body = ErrorBody(code="route_not_found", message=f"No route {request.method} {request.url.path}")
@@ -144,7 +144,7 @@ def database_unavailable(exc: BaseException) -> bool:
     return False
 
 
-def handle_crash(request: Request, exc: Exception) -> Response[bytes]:
+def handle_crash(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     if database_unavailable(exc):
         # Not the caller's fault and not a bug: say so, and when to try again (the pools replace
         # lost connections on their next use).

@@ -28,12 +28,13 @@ from typing import Literal
 import msgspec
 import sqlalchemy as sa
 from kassa_contract.errors import NOT_EXECUTED, KassaError
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, HTTPResponseBodyEvent, HTTPScope, Message, Receive, Scope, Send
 from sqlalchemy.exc import IntegrityError
 
 from . import executed
-from .auth import PRINCIPAL_KEY, Principal
-from .body import BODY_KEY
+from .auth import principal_in
+from .body import body_in
 from .clock import Clock
 from .db import Database
 from .liveness import Liveness, owner_dead
@@ -226,7 +227,7 @@ class IdempotencyMiddleware:
         self.store = store
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != ScopeType.HTTP:
             await self.app(scope, receive, send)
             return
         # Each request its own claim, or none: in embedded mode a service calls another in the same
@@ -237,13 +238,13 @@ class IdempotencyMiddleware:
         finally:
             executed.current.reset(token)
 
-    async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _handle(self, scope: HTTPScope, receive: Receive, send: Send) -> None:
         if scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
         key = header(scope, b"idempotency-key")
         key = key.strip() if key is not None else None
-        principal: Principal | None = scope.get(PRINCIPAL_KEY)  # type: ignore[call-overload]
+        principal = principal_in(scope)
         if key is None or principal is None:
             await self.app(scope, receive, send)
             return
@@ -251,14 +252,14 @@ class IdempotencyMiddleware:
             raise KassaError("validation_error", "Idempotency-Key must be 1 to 255 characters", field="Idempotency-Key",
                              status=400)
 
-        body: bytes = scope[BODY_KEY]  # type: ignore[typeddict-item]  # read and bounded by RequestBodyMiddleware
+        body = body_in(scope)  # read and bounded by RequestBodyMiddleware
         digest = fingerprint(scope["method"], scope["path"], scope.get("query_string", b""), body)
 
         claim = await self.store.claim(principal.app_id, key, digest)
         if claim.outcome == "replay":
             await send({"type": "http.response.start", "status": claim.status_code,
                         "headers": [*(claim.headers or []), (b"idempotent-replayed", b"true")]})
-            await send({"type": "http.response.body", "body": claim.body})
+            await send(HTTPResponseBodyEvent(type="http.response.body", body=claim.body, more_body=False))
             return
 
         status = 500

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from . import executed
 from .clock import Clock
@@ -231,9 +231,9 @@ def arq_worker_settings(registry: JobRegistry, make_context: Callable[[], Awaita
             await close_context(ctx["kassa"])
 
     return {
-        "functions": [func(wrap(s.name, s.func), name=s.name, timeout=s.timeout_seconds, max_tries=s.max_tries)
+        "functions": [func(cast(Any, wrap(s.name, s.func)), name=s.name, timeout=s.timeout_seconds, max_tries=s.max_tries)
                       for s in registry.jobs.values()],
-        "cron_jobs": [cron(wrap(c.name, c.func), name=c.name, minute=set(range(0, 60, c.every_minutes)), second=0,
+        "cron_jobs": [cron(cast(Any, wrap(c.name, c.func)), name=c.name, minute=set(range(0, 60, c.every_minutes)), second=0,
                            timeout=c.timeout_seconds, unique=True, run_at_startup=False)
                       for c in registry.crons.values()],
         "redis_settings": RedisSettings.from_dsn(redis_url),

@@ -26,6 +26,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
+from litestar.enums import ScopeType
 from prometheus_client import (
     REGISTRY,
     CollectorRegistry,
@@ -116,7 +117,7 @@ class RequestMetrics:
         self._times: dict[tuple[str, str], Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != ScopeType.HTTP:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
@@ -232,6 +233,6 @@ async def render(runtime: Runtime) -> bytes:
         families.extend(await source(runtime))
     if families:
         registry = CollectorRegistry(auto_describe=False)
-        registry.register(_Figures(families))  # type: ignore[arg-type]
+        registry.register(_Figures(families))
         page += generate_latest(registry)
     return page

@@ -9,15 +9,17 @@ import hmac
 import logging
 import re
 import time
+from typing import cast
 
 from kassa_contract.errors import KassaError
+from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from .auth import PAGE_KEY_PREFIX, PRINCIPAL_KEY, KeyResolver, Principal, authorize, is_public, page_principal
 from .clock import Clock
 from .ids import new_id
 from .logs import request_id_var
-from .ratelimit import RateLimiter
+from .ratelimit import RateLimiter, RouteClass
 
 access_log = logging.getLogger("kassa.access")
 SERVICE_APP_HEADER = b"x-kassa-application"
@@ -39,7 +41,7 @@ class RequestIdMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != ScopeType.HTTP:
             await self.app(scope, receive, send)
             return
         incoming = header(scope, b"x-request-id")
@@ -91,7 +93,7 @@ class AuthMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         handler = scope.get("route_handler")
-        if scope["type"] != "http" or is_public(scope, handler):  # type: ignore[arg-type]
+        if scope["type"] != ScopeType.HTTP or is_public(scope, handler):  # type: ignore[arg-type]
             await self.app(scope, receive, send)
             return
         raw = header(scope, b"authorization")
@@ -124,7 +126,7 @@ class AuthMiddleware:
             await self.app(scope, receive, send)
             return
         route_class = handler.opt.get("rate_limit") or ("reads" if scope["method"] in ("GET", "HEAD") else "writes")
-        limit_headers = await self.limiter.take(principal, route_class, address)
+        limit_headers = await self.limiter.take(principal, cast(RouteClass, route_class), address)
         if not limit_headers:
             await self.app(scope, receive, send)
             return

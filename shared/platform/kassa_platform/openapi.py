@@ -84,9 +84,10 @@ def finish_openapi(app: Litestar) -> None:
             operation.parameters = [*(operation.parameters or ()), _VERSION_PARAMETER]
             for parameter in operation.parameters or ():
                 prefix = ID_PREFIXES.get(_camel(getattr(parameter, "name", "")))
-                if prefix and isinstance(getattr(parameter, "schema", None), Schema):
-                    parameter.schema.pattern = id_pattern(prefix)
-                _document(getattr(parameter, "schema", None))
+                schema = getattr(parameter, "schema", None)
+                if prefix and isinstance(schema, Schema):
+                    schema.pattern = id_pattern(prefix)
+                _document(schema)
     closed = _closed_structs()
     for name, schema in components.schemas.items():
         if name in closed and isinstance(schema, Schema):

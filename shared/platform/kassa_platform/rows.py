@@ -34,7 +34,7 @@ Q = TypeVar("Q", bound=sa.Select[Any])
 def for_update(conn: AsyncConnection, query: Q, *, skip_locked: bool = False, key_share: bool = False) -> Q:
     if not is_postgres(conn):
         return query
-    return query.with_for_update(skip_locked=skip_locked, key_share=key_share)  # type: ignore[return-value]
+    return query.with_for_update(skip_locked=skip_locked, key_share=key_share)
 
 
 class OneStatement:
@@ -77,11 +77,11 @@ def insert_ignoring(conn: AsyncConnection, table: sa.Table, rows: list[dict[str,
                     index_elements: list[str]) -> sa.Insert:
     """INSERT … ON CONFLICT (index_elements) DO NOTHING, in the connection's dialect."""
     insert = (pg_insert if is_postgres(conn) else sqlite_insert)(table)
-    return insert.values(rows).on_conflict_do_nothing(index_elements=index_elements)  # type: ignore[no-any-return]
+    return insert.values(rows).on_conflict_do_nothing(index_elements=index_elements)
 
 
 def upsert(conn: AsyncConnection, table: sa.Table, values: dict[str, Any], index_elements: list[Any],
            set_: dict[str, Any]) -> sa.Insert:
     """INSERT … ON CONFLICT (index_elements) DO UPDATE SET set_, in the connection's dialect."""
     insert = (pg_insert if is_postgres(conn) else sqlite_insert)(table).values(**values)
-    return insert.on_conflict_do_update(index_elements=index_elements, set_=set_)  # type: ignore[no-any-return]
+    return insert.on_conflict_do_update(index_elements=index_elements, set_=set_)

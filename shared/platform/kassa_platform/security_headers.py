@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from litestar.types import Message, Scope
 
-from .auth import PRINCIPAL_KEY
+from .auth import principal_in
 
 NOSNIFF = (b"x-content-type-options", b"nosniff")
 NO_STORE = (b"cache-control", b"no-store")
@@ -38,4 +38,4 @@ async def security_headers(message: Message, scope: Scope) -> None:
     """`before_send` hook of every service app."""
     if message["type"] == "http.response.start":
         message["headers"] = harden(list(message.get("headers") or ()),
-                                    authenticated=scope.get(PRINCIPAL_KEY) is not None)  # type: ignore[call-overload]
+                                    authenticated=principal_in(scope) is not None)

@@ -21,10 +21,11 @@ from typing import Any
 import msgspec
 from kassa_contract.errors import KassaError
 from kassa_contract.versions import PLANS, VERSIONS, Transform, VersionPlan, version_error_message
+from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from .auth import PRINCIPAL_KEY
-from .body import BODY_KEY, replaying
+from .auth import principal_in
+from .body import BODY_KEY, body_in, replaying
 from .middleware import header
 
 VERSION_HEADER = b"kassa-version"
@@ -57,7 +58,7 @@ class ApiVersionMiddleware:
         self.plans = plans
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        principal = scope.get(PRINCIPAL_KEY) if scope["type"] == "http" else None  # type: ignore[misc]
+        principal = principal_in(scope) if scope["type"] == ScopeType.HTTP else None
         if principal is None or principal.kind == "service":
             await self.app(scope, receive, send)
             return
@@ -83,9 +84,9 @@ class ApiVersionMiddleware:
 def _upgraded(scope: Scope, upgrade: Transform) -> bytes:
     """The request body in the newest shape, for the handler and the idempotency fingerprint."""
     try:
-        body: bytes = _encoder.encode(upgrade(_decoder.decode(scope[BODY_KEY])))  # type: ignore[literal-required]
+        body: bytes = _encoder.encode(upgrade(_decoder.decode(body_in(scope))))
     except msgspec.DecodeError:
-        body = scope[BODY_KEY]  # type: ignore[literal-required]  # not JSON: the handler says so
+        body = body_in(scope)  # not JSON: the handler says so
     scope[BODY_KEY] = body  # type: ignore[literal-required]
     return body
 
