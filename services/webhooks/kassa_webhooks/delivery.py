@@ -589,7 +589,7 @@ class Deliverer:
                 await self._update_health(conn, endpoint_id, by_endpoint[endpoint_id], now)
             await conn.execute(_RECORD, updates)
             await conn.execute(_INSERT_ATTEMPTS, attempts)
-        count_attempts(results, [u["b_status"] for u in updates])
+        count_attempts([r.latency_ms for r in results], [u["b_status"] for u in updates])
         if self.on_retry_scheduled is not None:
             for when in sorted(retries):
                 await self.on_retry_scheduled(when)

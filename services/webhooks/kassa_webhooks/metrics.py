@@ -22,7 +22,6 @@ from .tables import OPEN_DELIVERY, webhook_deliveries, webhook_endpoints
 if TYPE_CHECKING:
     from kassa_platform.runtime import Runtime
 
-    from .delivery import AttemptResult
 
 DELIVERY_ATTEMPTS = Counter(
     "kassa_webhook_delivery_attempts", "Webhook delivery attempts by result: succeeded, retrying (failed, another "
@@ -43,11 +42,11 @@ _ENDPOINTS = sa.select(
 ).where(e.deleted_at.is_(None))
 
 
-def count_attempts(results: list[AttemptResult], statuses: list[str]) -> None:
-    """Once the results are written: each attempt by the status its delivery took."""
-    for result, status in zip(results, statuses, strict=True):
+def count_attempts(latencies_ms: list[int], statuses: list[str]) -> None:
+    """Once the results are written: each attempt (its latency) by the status its delivery took."""
+    for latency_ms, status in zip(latencies_ms, statuses, strict=True):
         DELIVERY_ATTEMPTS.labels(_RESULT[status]).inc()
-        ATTEMPT_DURATION.observe(result.latency_ms / 1000)
+        ATTEMPT_DURATION.observe(latency_ms / 1000)
 
 
 async def backlog_figures(runtime: Runtime) -> Iterable[Metric]:
