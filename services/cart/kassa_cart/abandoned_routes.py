@@ -23,17 +23,13 @@ from litestar.params import JSONBody, QueryParameter
 
 from . import abandonment
 from .embed_config import get_embed_config, put_embed_config
-from .service import CartModule, module_of
+from .http import cart_module
 
 # Taken as text and parsed here, so that an error names the parameter as the client wrote it.
 SinceQuery = Annotated[str | None, QueryParameter(name="from", required=False)]
 UntilQuery = Annotated[str | None, QueryParameter(name="to", required=False)]
 StatusQuery = Annotated[str | None, QueryParameter(name="recoveryStatus", required=False)]
 WindowQuery = Annotated[str | None, QueryParameter(name="windowDays", required=False)]
-
-
-def _module(request: Request[Any, Any, Any]) -> CartModule:
-    return module_of(runtime_of(request))
 
 
 def _window(value: str | None) -> int:
@@ -53,13 +49,13 @@ class EmbedConfigController(Controller):
 
     @get("/", operation_id="getEmbedConfig", opt={"scope": "settings:read"})
     async def get_config(self, request: Request[Any, Any, Any]) -> EmbedConfig:
-        m = _module(request)
+        m = cart_module(request)
         async with m.db() as conn:
             return await get_embed_config(conn, caller(request).app_id)
 
     @put("/", operation_id="updateEmbedConfig", opt={"scope": "settings:write"})
     async def put_config(self, request: Request[Any, Any, Any], data: JSONBody[UpdateEmbedConfig]) -> EmbedConfig:
-        m = _module(request)
+        m = cart_module(request)
         async with transaction(m.db) as conn:
             config = await put_embed_config(conn, caller(request), data, m.clock.now())
         runtime_of(request).origins.forget(caller(request).app_id)  # browsers see new origins at once here
@@ -74,7 +70,7 @@ class AbandonedCartController(Controller):
     async def list_carts(self, request: Request[Any, Any, Any], limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None,
                          since: SinceQuery = None, until: UntilQuery = None,
                          recovery_status: StatusQuery = None) -> Page[AbandonedCart]:
-        m = _module(request)
+        m = cart_module(request)
         async with m.db() as conn:
             return await abandonment.list_abandoned(conn, caller(request).app_id, limit=limit, cursor=cursor,
                                                     since=query_time(since, "from"), until=query_time(until, "to"),
@@ -83,7 +79,7 @@ class AbandonedCartController(Controller):
     @get("/summary", operation_id="summarizeAbandonedCarts", opt={"scope": "carts:read"})
     async def summary(self, request: Request[Any, Any, Any],
                       window_days: WindowQuery = None) -> AbandonedCartSummary:
-        m = _module(request)
+        m = cart_module(request)
         async with m.db() as conn:
             return await abandonment.summary(conn, caller(request).app_id, window_days=_window(window_days),
                                               now=m.clock.now())
@@ -100,7 +96,7 @@ class AbandonmentInternalController(Controller):
           opt={"internal": True, "scope": "carts:write"})
     async def contacted(self, request: Request[Any, Any, Any],
                         data: JSONBody[AbandonmentContacted]) -> AbandonmentContactedResult:
-        m = _module(request)
+        m = cart_module(request)
         async with transaction(m.db) as conn:
             updated = await abandonment.mark_contacted(conn, caller(request).app_id, data.deliveries)
         return AbandonmentContactedResult(updated=updated)

@@ -25,22 +25,18 @@ from kassa_contract.promotions import (
     ValidateVoucher,
     ValidationResult,
 )
-from kassa_platform.app import caller, runtime_of
+from kassa_platform.app import caller
 from kassa_platform.db import transaction
 from kassa_platform.pagination import DEFAULT_LIMIT, Cursor, Limit, check_limit
 from litestar import Controller, Request, Response, get, patch, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from .config import bump_config_version
-from .service import CartModule, module_of
+from .http import cart_module
 from .vouchers import validate_voucher
 
 READ = {"scope": "promotions:read"}
 WRITE = {"scope": "promotions:write"}
-
-
-def _module(request: Request[Any, Any, Any]) -> CartModule:
-    return module_of(runtime_of(request))
 
 
 class CampaignController(Controller):
@@ -49,7 +45,7 @@ class CampaignController(Controller):
 
     @post("/", operation_id="createCampaign", opt=WRITE)
     async def create(self, request: Request[Any, Any, Any], data: JSONBody[CreateCampaign]) -> Campaign:
-        m, app_id = _module(request), caller(request).app_id
+        m, app_id = cart_module(request), caller(request).app_id
         async with transaction(m.db) as conn:
             campaign = await m.campaigns.create(conn, app_id, data, m.clock.now())
             await bump_config_version(conn, app_id, m.clock.now())  # carts re-read automatic campaigns
@@ -59,7 +55,7 @@ class CampaignController(Controller):
     async def list_campaigns(self, request: Request[Any, Any, Any], limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None,
                              active: Annotated[bool | None, QueryParameter(name="active", required=False)] = None
                              ) -> Page[Campaign]:
-        m = _module(request)
+        m = cart_module(request)
         async with m.db() as conn:
             items, nxt = await m.campaigns.list(conn, caller(request).app_id, limit=check_limit(limit), cursor=cursor,
                                                 active=active)
@@ -67,14 +63,14 @@ class CampaignController(Controller):
 
     @get("/{campaign_id:str}", operation_id="getCampaign", opt=READ)
     async def get_campaign(self, request: Request[Any, Any, Any], campaign_id: FromPath[str]) -> Campaign:
-        m = _module(request)
+        m = cart_module(request)
         async with m.db() as conn:
             return await m.campaigns.get(conn, caller(request).app_id, campaign_id)
 
     @patch("/{campaign_id:str}", operation_id="updateCampaign", opt=WRITE)
     async def update(self, request: Request[Any, Any, Any], campaign_id: FromPath[str],
                      data: JSONBody[UpdateCampaign]) -> Campaign:
-        m, app_id = _module(request), caller(request).app_id
+        m, app_id = cart_module(request), caller(request).app_id
         async with transaction(m.db) as conn:
             campaign = await m.campaigns.update(conn, app_id, campaign_id, data, m.clock.now())
             await bump_config_version(conn, app_id, m.clock.now())
@@ -89,7 +85,7 @@ class CampaignController(Controller):
         return await self._set_active(request, campaign_id, False)
 
     async def _set_active(self, request: Request[Any, Any, Any], campaign_id: str, active: bool) -> Campaign:
-        m, app_id = _module(request), caller(request).app_id
+        m, app_id = cart_module(request), caller(request).app_id
         async with transaction(m.db) as conn:
             campaign = await m.campaigns.set_active(conn, app_id, campaign_id, active, m.clock.now())
             await bump_config_version(conn, app_id, m.clock.now())
@@ -97,14 +93,14 @@ class CampaignController(Controller):
 
     @get("/{campaign_id:str}/stats", operation_id="getCampaignStats", opt=READ)
     async def stats(self, request: Request[Any, Any, Any], campaign_id: FromPath[str]) -> CampaignStats:
-        m = _module(request)
+        m = cart_module(request)
         async with m.db() as conn:
             return await m.campaigns.stats(conn, caller(request).app_id, campaign_id)
 
     @post("/{campaign_id:str}/codes", operation_id="createCodes", opt=WRITE)
     async def create_codes(self, request: Request[Any, Any, Any], campaign_id: FromPath[str],
                            data: JSONBody[CreateCodes]) -> CodesCreated:
-        m = _module(request)
+        m = cart_module(request)
         count, sample = await m.codes.create(m.db, caller(request).app_id, campaign_id, data, m.clock.now())
         return CodesCreated(created=count, codes=sample)
 
@@ -122,7 +118,7 @@ class CampaignController(Controller):
                 raise KassaError("validation_error", message, field=at.rstrip("`") or None) from None
             except msgspec.DecodeError:
                 raise KassaError("malformed_json", "The request body is not valid JSON", status=400) from None
-        m = _module(request)
+        m = cart_module(request)
         async with transaction(m.db) as conn:
             count = await m.codes.import_codes(conn, caller(request).app_id, campaign_id, data.codes,
                                                usage_limit=data.usage_limit, balance=data.balance, now=m.clock.now())
@@ -133,7 +129,7 @@ class CampaignController(Controller):
                          cursor: Cursor = None,
                          status: Annotated[str | None, QueryParameter(name="status", required=False)] = None
                          ) -> Page[Code]:
-        m = _module(request)
+        m = cart_module(request)
         async with m.db() as conn:
             await m.campaigns.row(conn, caller(request).app_id, campaign_id)
             items, nxt = await m.codes.list(conn, caller(request).app_id, campaign_id, limit=check_limit(limit),
@@ -156,7 +152,7 @@ class CodeController(Controller):
 
     @get("/{code:str}", operation_id="getCode", opt=READ)
     async def get_code(self, request: Request[Any, Any, Any], code: FromPath[str]) -> Code:
-        m = _module(request)
+        m = cart_module(request)
         async with m.db() as conn:
             return await m.codes.get(conn, caller(request).app_id, code)
 
@@ -173,7 +169,7 @@ class CodeController(Controller):
         return await self._status(request, code, "deactivated")
 
     async def _status(self, request: Request[Any, Any, Any], code: str, status: str, customer: str | None = None) -> Code:
-        m = _module(request)
+        m = cart_module(request)
         async with transaction(m.db) as conn:
             return await m.codes.set_status(conn, caller(request).app_id, code, status, m.clock.now(), customer)
 
@@ -184,7 +180,7 @@ class VoucherController(Controller):
 
     @post("/validate", operation_id="validateVoucher", status_code=200, opt=READ)
     async def validate(self, request: Request[Any, Any, Any], data: JSONBody[ValidateVoucher]) -> ValidationResult:
-        m = _module(request)
+        m = cart_module(request)
         async with m.db() as conn:
             return await validate_voucher(conn, m, caller(request).app_id, data)
 
@@ -211,7 +207,7 @@ class RedemptionController(Controller):
                                cursor: Cursor = None, campaign_id: CampaignQuery = None,
                                status: RedemptionStatusQuery = None, created_from: FromQuery = None,
                                created_to: ToQuery = None) -> Page[Redemption]:
-        m = _module(request)
+        m = cart_module(request)
         async with m.db() as conn:
             rows, nxt = await m.redemptions.list(conn, app_id=caller(request).app_id, campaign_id=campaign_id,
                                                  status=status, created_from=created_from, created_to=created_to,
@@ -223,7 +219,7 @@ class RedemptionController(Controller):
                      status: RedemptionStatusQuery = None, created_from: FromQuery = None,
                      created_to: ToQuery = None) -> Response[bytes]:
         """Every matching redemption as CSV (read page by page: memory stays flat)."""
-        m, app_id = _module(request), caller(request).app_id
+        m, app_id = cart_module(request), caller(request).app_id
         out = io.StringIO()
         writer = csv.writer(out)
         writer.writerow(EXPORT_COLUMNS)
@@ -245,7 +241,7 @@ class RedemptionController(Controller):
     @post("/cancel", operation_id="cancelRedemptions", status_code=200, opt=WRITE)
     async def cancel(self, request: Request[Any, Any, Any], data: JSONBody[CancelRedemptions]) -> dict[str, list[Redemption]]:
         """Refund or return: the order's confirmed redemptions give back usage, budget and gift card value."""
-        m = _module(request)
+        m = cart_module(request)
         async with transaction(m.db) as conn:
             rows = await m.redemptions.cancel_order(conn, app_id=caller(request).app_id, order_id=data.order_id,
                                                     now=m.clock.now())

@@ -27,13 +27,13 @@ from kassa_contract.cart import (
 )
 from kassa_contract.common import Page
 from kassa_contract.promotions import ApplyDiscountCode
-from kassa_platform.app import caller, runtime_of
+from kassa_platform.app import caller
 from kassa_platform.db import transaction
 from kassa_platform.pagination import DEFAULT_LIMIT, Cursor, Limit, check_limit
 from litestar import Controller, Request, delete, get, patch, post, put
 from litestar.params import FromPath, HeaderParameter, JSONBody
 
-from .service import CartModule, module_of
+from .http import cart_module
 from .shopper_identity import cart_customer
 
 CartSecret = Annotated[str | None, HeaderParameter(name="x-cart-secret", required=False)]
@@ -44,10 +44,6 @@ ShopperToken = Annotated[str | None, HeaderParameter(name="x-shopper-token", req
 BROWSER = {"publishable": True}
 
 
-def _module(request: Request[Any, Any, Any]) -> CartModule:
-    return module_of(runtime_of(request))
-
-
 class CartController(Controller):
     path = "/api/v1/carts"
     tags = ["carts"]
@@ -55,18 +51,18 @@ class CartController(Controller):
     @post("/", operation_id="createCart", opt={"scope": "carts:write", **BROWSER})
     async def create(self, request: Request[Any, Any, Any], data: JSONBody[CreateCart],
                      shopper_token: ShopperToken = None) -> Cart:
-        m, principal = _module(request), caller(request)
+        m, principal = cart_module(request), caller(request)
         customer = await cart_customer(m.shoppers, principal, data.customer_id, shopper_token)
         return await m.carts.create(principal, data, customer=customer)
 
     @get("/{cart_id:str}", operation_id="getCart", opt={"scope": "carts:read", **BROWSER})
     async def get_cart(self, request: Request[Any, Any, Any], cart_id: FromPath[str], cart_secret: CartSecret = None) -> Cart:
-        return await _module(request).carts.get(caller(request), cart_id, cart_secret)
+        return await cart_module(request).carts.get(caller(request), cart_id, cart_secret)
 
     @patch("/{cart_id:str}", operation_id="updateCart", opt={"scope": "carts:write", **BROWSER})
     async def update(self, request: Request[Any, Any, Any], cart_id: FromPath[str], data: JSONBody[UpdateCart],
                      cart_secret: CartSecret = None, shopper_token: ShopperToken = None) -> Cart:
-        m, principal = _module(request), caller(request)
+        m, principal = cart_module(request), caller(request)
         customer = await cart_customer(m.shoppers, principal, data.customer_id, shopper_token)
         return await m.carts.update(principal, cart_id, cart_secret, data, customer=customer,
                                     shopper=shopper_token is not None)
@@ -75,30 +71,30 @@ class CartController(Controller):
           opt={"scope": "carts:write", **BROWSER})
     async def add_line(self, request: Request[Any, Any, Any], cart_id: FromPath[str], data: JSONBody[LineItemInput],
                        cart_secret: CartSecret = None) -> Cart:
-        return await _module(request).carts.add_line(caller(request), cart_id, cart_secret, data)
+        return await cart_module(request).carts.add_line(caller(request), cart_id, cart_secret, data)
 
     @patch("/{cart_id:str}/line-items/{line_id:str}", operation_id="updateLineItem",
            opt={"scope": "carts:write", **BROWSER})
     async def update_line(self, request: Request[Any, Any, Any], cart_id: FromPath[str], line_id: FromPath[str],
                           data: JSONBody[UpdateLineItem], cart_secret: CartSecret = None) -> Cart:
-        return await _module(request).carts.update_line(caller(request), cart_id, cart_secret, line_id, data.quantity)
+        return await cart_module(request).carts.update_line(caller(request), cart_id, cart_secret, line_id, data.quantity)
 
     @delete("/{cart_id:str}/line-items/{line_id:str}", operation_id="removeLineItem", status_code=200,
             opt={"scope": "carts:write", **BROWSER})
     async def remove_line(self, request: Request[Any, Any, Any], cart_id: FromPath[str], line_id: FromPath[str],
                           cart_secret: CartSecret = None) -> Cart:
-        return await _module(request).carts.remove_line(caller(request), cart_id, cart_secret, line_id)
+        return await cart_module(request).carts.remove_line(caller(request), cart_id, cart_secret, line_id)
 
     @get("/{cart_id:str}/shipping-methods", operation_id="listCartShippingMethods",
          opt={"scope": "carts:read", **BROWSER})
     async def shipping_options(self, request: Request[Any, Any, Any], cart_id: FromPath[str],
                                cart_secret: CartSecret = None) -> dict[str, list[ShippingOption]]:
-        return {"data": await _module(request).carts.shipping_options(caller(request), cart_id, cart_secret)}
+        return {"data": await cart_module(request).carts.shipping_options(caller(request), cart_id, cart_secret)}
 
     @put("/{cart_id:str}/shipping-method", operation_id="selectShippingMethod", opt={"scope": "carts:write", **BROWSER})
     async def select_shipping(self, request: Request[Any, Any, Any], cart_id: FromPath[str], data: JSONBody[SelectShippingMethod],
                               cart_secret: CartSecret = None) -> Cart:
-        return await _module(request).carts.select_shipping(caller(request), cart_id, cart_secret,
+        return await cart_module(request).carts.select_shipping(caller(request), cart_id, cart_secret,
                                                             data.shipping_method_id)
 
 
@@ -106,13 +102,13 @@ class CartController(Controller):
           opt={"scope": "carts:write", **BROWSER})
     async def apply_code(self, request: Request[Any, Any, Any], cart_id: FromPath[str], data: JSONBody[ApplyDiscountCode],
                          cart_secret: CartSecret = None) -> Cart:
-        return await _module(request).carts.apply_code(caller(request), cart_id, cart_secret, data.code)
+        return await cart_module(request).carts.apply_code(caller(request), cart_id, cart_secret, data.code)
 
     @delete("/{cart_id:str}/discount-codes/{code:str}", operation_id="removeDiscountCode", status_code=200,
             opt={"scope": "carts:write", **BROWSER})
     async def remove_code(self, request: Request[Any, Any, Any], cart_id: FromPath[str], code: FromPath[str],
                           cart_secret: CartSecret = None) -> Cart:
-        return await _module(request).carts.remove_code(caller(request), cart_id, cart_secret, code)
+        return await cart_module(request).carts.remove_code(caller(request), cart_id, cart_secret, code)
 
 
 class ProductController(Controller):
@@ -121,39 +117,39 @@ class ProductController(Controller):
 
     @post("/", operation_id="createProduct", opt={"scope": "catalog:write"})
     async def create(self, request: Request[Any, Any, Any], data: JSONBody[CreateProduct]) -> Product:
-        m = _module(request)
+        m = cart_module(request)
         async with transaction(m.db) as conn:
             return await m.catalog.create_product(conn, caller(request).app_id, data, m.clock.now())
 
     @get("/", operation_id="listProducts", opt={"scope": "catalog:read", **BROWSER})
     async def list_products(self, request: Request[Any, Any, Any], limit: Limit = DEFAULT_LIMIT,
                             cursor: Cursor = None) -> Page[Product]:
-        m = _module(request)
+        m = cart_module(request)
         async with m.db() as conn:
             return await m.catalog.list_products(conn, caller(request).app_id, check_limit(limit), cursor)
 
     @get("/{product_id:str}", operation_id="getProduct", opt={"scope": "catalog:read", **BROWSER})
     async def get_product(self, request: Request[Any, Any, Any], product_id: FromPath[str]) -> Product:
-        m = _module(request)
+        m = cart_module(request)
         async with m.db() as conn:
             return await m.catalog.get_product(conn, caller(request).app_id, product_id)
 
     @patch("/{product_id:str}", operation_id="updateProduct", opt={"scope": "catalog:write"})
     async def update(self, request: Request[Any, Any, Any], product_id: FromPath[str], data: JSONBody[UpdateProduct]) -> Product:
-        m = _module(request)
+        m = cart_module(request)
         async with transaction(m.db) as conn:
             return await m.catalog.update_product(conn, caller(request).app_id, product_id, data, m.clock.now())
 
     @post("/{product_id:str}/variants", operation_id="addVariant", opt={"scope": "catalog:write"})
     async def add_variant(self, request: Request[Any, Any, Any], product_id: FromPath[str], data: JSONBody[VariantInput]) -> Product:
-        m = _module(request)
+        m = cart_module(request)
         async with transaction(m.db) as conn:
             return await m.catalog.add_variant(conn, caller(request).app_id, product_id, data, m.clock.now())
 
     @patch("/{product_id:str}/variants/{variant_id:str}", operation_id="updateVariant", opt={"scope": "catalog:write"})
     async def update_variant(self, request: Request[Any, Any, Any], product_id: FromPath[str], variant_id: FromPath[str],
                              data: JSONBody[UpdateVariant]) -> Product:
-        m = _module(request)
+        m = cart_module(request)
         async with transaction(m.db) as conn:
             return await m.catalog.update_variant(conn, caller(request).app_id, product_id, variant_id, data)
 
@@ -164,32 +160,32 @@ class ShippingMethodController(Controller):
 
     @post("/", operation_id="createShippingMethod", opt={"scope": "settings:write"})
     async def create(self, request: Request[Any, Any, Any], data: JSONBody[CreateShippingMethod]) -> ShippingMethod:
-        m = _module(request)
+        m = cart_module(request)
         async with transaction(m.db) as conn:
             return await m.config.create_shipping_method(conn, caller(request).app_id, data, m.clock.now())
 
     @get("/", operation_id="listShippingMethods", opt={"scope": "settings:read"})
     async def list_methods(self, request: Request[Any, Any, Any]) -> dict[str, list[ShippingMethod]]:
-        m = _module(request)
+        m = cart_module(request)
         async with m.db() as conn:
             return {"data": await m.config.list_shipping_methods(conn, caller(request).app_id)}
 
     @get("/{method_id:str}", operation_id="getShippingMethod", opt={"scope": "settings:read"})
     async def get_method(self, request: Request[Any, Any, Any], method_id: FromPath[str]) -> ShippingMethod:
-        m = _module(request)
+        m = cart_module(request)
         async with m.db() as conn:
             return await m.config.get_shipping_method(conn, caller(request).app_id, method_id)
 
     @patch("/{method_id:str}", operation_id="updateShippingMethod", opt={"scope": "settings:write"})
     async def update(self, request: Request[Any, Any, Any], method_id: FromPath[str],
                      data: JSONBody[UpdateShippingMethod]) -> ShippingMethod:
-        m = _module(request)
+        m = cart_module(request)
         async with transaction(m.db) as conn:
             return await m.config.update_shipping_method(conn, caller(request).app_id, method_id, data, m.clock.now())
 
     @delete("/{method_id:str}", operation_id="deleteShippingMethod", opt={"scope": "settings:write"})
     async def remove(self, request: Request[Any, Any, Any], method_id: FromPath[str]) -> None:
-        m = _module(request)
+        m = cart_module(request)
         async with transaction(m.db) as conn:
             await m.config.delete_shipping_method(conn, caller(request).app_id, method_id, m.clock.now())
 
@@ -200,31 +196,31 @@ class TaxController(Controller):
 
     @post("/tax-rates", operation_id="createTaxRate", opt={"scope": "settings:write"})
     async def create_rate(self, request: Request[Any, Any, Any], data: JSONBody[CreateTaxRate]) -> TaxRate:
-        m = _module(request)
+        m = cart_module(request)
         async with transaction(m.db) as conn:
             return await m.config.create_tax_rate(conn, caller(request).app_id, data, m.clock.now())
 
     @get("/tax-rates", operation_id="listTaxRates", opt={"scope": "settings:read"})
     async def list_rates(self, request: Request[Any, Any, Any]) -> dict[str, list[TaxRate]]:
-        m = _module(request)
+        m = cart_module(request)
         async with m.db() as conn:
             return {"data": await m.config.list_tax_rates(conn, caller(request).app_id)}
 
     @delete("/tax-rates/{rate_id:str}", operation_id="deleteTaxRate", opt={"scope": "settings:write"})
     async def delete_rate(self, request: Request[Any, Any, Any], rate_id: FromPath[str]) -> None:
-        m = _module(request)
+        m = cart_module(request)
         async with transaction(m.db) as conn:
             await m.config.delete_tax_rate(conn, caller(request).app_id, rate_id, m.clock.now())
 
     @get("/tax-settings", operation_id="getTaxSettings", opt={"scope": "settings:read"})
     async def get_settings(self, request: Request[Any, Any, Any]) -> TaxSettings:
-        m = _module(request)
+        m = cart_module(request)
         async with m.db() as conn:
             return await m.config.get_tax_settings(conn, caller(request).app_id)
 
     @put("/tax-settings", operation_id="updateTaxSettings", opt={"scope": "settings:write"})
     async def put_settings(self, request: Request[Any, Any, Any], data: JSONBody[UpdateTaxSettings]) -> TaxSettings:
-        m = _module(request)
+        m = cart_module(request)
         async with transaction(m.db) as conn:
             return await m.config.set_tax_settings(conn, caller(request).app_id, data.prices_include_tax,
                                                    m.clock.now())
