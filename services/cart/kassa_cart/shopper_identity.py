@@ -355,3 +355,9 @@ async def cart_customer(identity: ShopperIdentity, principal: Principal, custome
                          "X-Shopper-Token header", field="customerId", details={"keyKind": principal.kind})
     async with identity.db() as conn:
         return await identity.customers.attachable(conn, principal.app_id, customer_id)
+
+
+async def shopper_customer(identity: ShopperIdentity, principal: Principal, token: str | None) -> Any:
+    """The customer of `X-Shopper-Token` on a cart write that names no customer otherwise (UNSET: no token,
+    the cart keeps its customer). Refused with 401 before anything is written."""
+    return UNSET if token is None else await identity.customer(principal.app_id, token)
