@@ -165,12 +165,8 @@ async def abandon_batch(db: Database, clock: Clock, signing_key: str, group: Due
         abandonments: list[dict[str, Any]] = []
         events: list[dict[str, Any]] = []
         people = await abandonment_rows.customers_by_id(conn, [r.customer_id for r in rows if r.customer_id])
-        shown: dict[str, LinePresentation] = {}
-        variant_ids: dict[str, list[str]] = defaultdict(list)
-        for r in rows:
-            variant_ids[r.app_id] += [li["variantId"] for li in r.document.get("lineItems", []) if li.get("variantId")]
-        for app_id, ids in variant_ids.items():
-            shown.update(await presentations(conn, app_id, ids))
+        shown = await presentations(conn, [li["variantId"] for r in rows for li in r.document.get("lineItems", [])
+                                           if li.get("variantId")])
         live = await abandonment_rows.code_campaigns(conn, list(group.incentives.values()))
         minted: list[dict[str, Any]] = []
         for r in rows:
@@ -190,7 +186,7 @@ async def abandon_batch(db: Database, clock: Clock, signing_key: str, group: Due
                 customer=customer_for_email(r, people.get(r.customer_id) if r.customer_id else None),
                 # The stored lines and addresses already have the wire shape (camelCase dicts of
                 # LineItem / CartAddress): they are encoded as they are, not converted and back.
-                line_items=[email_line(li, shown.get(li.get("variantId") or ""))  # type: ignore[misc]
+                line_items=[email_line(li, shown.get((r.app_id, li.get("variantId") or "")))  # type: ignore[misc]
                             for li in r.document.get("lineItems", [])],
                 currency=r.currency, subtotal=r.subtotal,
                 tax_total=r.tax_total, shipping_total=r.shipping_total, discount_total=r.discount_total,

@@ -190,17 +190,24 @@ class LinePresentation:
     product_name: str | None
 
 
-async def presentations(conn: AsyncConnection, app_id: str, variant_ids: list[str]) -> dict[str, LinePresentation]:
-    """One query for the variants of many carts (a sweep batch); a variant gone from the catalog is absent."""
-    if not variant_ids:
-        return {}
-    rows = await conn.execute(
-        sa.select(variants.c.id, variants.c.sku, variants.c.name, variants.c.url, variants.c.image_url,
-                  products.c.name.label("product_name"), products.c.url.label("product_url"),
-                  products.c.image_url.label("product_image_url"))
-        .select_from(VARIANT_WITH_PRODUCT)
-        .where(variants.c.app_id == app_id, variants.c.id.in_(sorted(set(variant_ids)))))
-    return {r.id: LinePresentation(product_url=r.url or r.product_url, image_url=r.image_url or r.product_image_url,
-                                   # A variant named after its SKU has no name of its own (see priced_variant_of).
-                                   variant_name=None if r.name == r.sku else r.name, product_name=r.product_name)
-            for r in rows}
+async def presentations(conn: AsyncConnection, variant_ids: list[str]) -> dict[tuple[str, str], LinePresentation]:
+    """What emails show of these variants, by (application id, variant id): one query per PRESENTATION_CHUNK
+    variants, whatever the number of applications in a sweep batch. A variant gone from the catalog is absent."""
+    found: dict[tuple[str, str], LinePresentation] = {}
+    ids = sorted(set(variant_ids))
+    for start in range(0, len(ids), PRESENTATION_CHUNK):
+        rows = await conn.execute(
+            sa.select(variants.c.id, variants.c.app_id, variants.c.sku, variants.c.name, variants.c.url,
+                      variants.c.image_url, products.c.name.label("product_name"),
+                      products.c.url.label("product_url"), products.c.image_url.label("product_image_url"))
+            .select_from(VARIANT_WITH_PRODUCT)
+            .where(variants.c.id.in_(ids[start:start + PRESENTATION_CHUNK])))
+        for r in rows:
+            found[r.app_id, r.id] = LinePresentation(
+                product_url=r.url or r.product_url, image_url=r.image_url or r.product_image_url,
+                # A variant named after its SKU has no name of its own (see priced_variant_of).
+                variant_name=None if r.name == r.sku else r.name, product_name=r.product_name)
+    return found
+
+
+PRESENTATION_CHUNK = 5000  # bound parameters per statement stay far below the drivers' limits
