@@ -44,9 +44,9 @@ def _token(data: dict[str, Any]) -> str:
     return parse_qs(urlsplit(data["checkoutUrl"]).query)["t"][0]
 
 
-async def _recover(tenant: Tenant, cart_id: str, secret: str) -> Any:
+async def _recover(tenant: Tenant, cart_id: str, secret: str, **headers: str) -> Any:
     return await tenant.post(f"/api/v1/carts/{cart_id}/recover", key=tenant.publishable_key,
-                             headers={"X-Cart-Secret": secret})
+                             headers={"X-Cart-Secret": secret, **headers})
 
 
 async def test_the_recovery_link_restores_reprices_and_applies_the_incentive(tenant: Tenant) -> None:
@@ -61,9 +61,11 @@ async def test_the_recovery_link_restores_reprices_and_applies_the_incentive(ten
                        {"prices": {"EUR": 3500}})
     await tenant.patch(f"/api/v1/products/{socks['id']}", {"active": False})
 
-    answer = await _recover(tenant, cart["id"], _token(data))
+    answer = await _recover(tenant, cart["id"], _token(data), **{"Idempotency-Key": "recover-1"})
     assert answer.status_code == 200, answer.text
     got = answer.json()
+    replay = await _recover(tenant, cart["id"], _token(data), **{"Idempotency-Key": "recover-1"})
+    assert replay.json() == got  # a lost answer is replayed as it was, changes and all
     by_type = {c["type"]: c for c in got["changes"]}
     assert by_type["price_changed"]["previousUnitPrice"] == 4000 and by_type["price_changed"]["unitPrice"] == 3500
     assert by_type["price_changed"]["message"].endswith("dropped from 40.00 EUR to 35.00 EUR")
