@@ -433,7 +433,8 @@ def session_cookie(scope: Any) -> str | None:
     """The `kassa_session` cookie of an ASGI request, if it sent one."""
     for name, value in scope["headers"]:
         if name == b"cookie":
-            for part in value.decode("latin-1").split(";"):
+            text: str = value.decode("latin-1")
+            for part in text.split(";"):
                 key, _, val = part.strip().partition("=")
                 if key == SESSION_COOKIE and val:
                     return val

@@ -122,7 +122,7 @@ class AuthMiddleware:
         address = client[0] if client else "unknown"
         cookie = session_cookie(scope) if not raw and self.sessions is not None else None
         if cookie:
-            principal = await self._session(scope, cookie, address)
+            principal = await self._session(scope, scope["method"], cookie, address)
         else:
             principal = await self._key(scope, raw, address)
         if handler is not None:
@@ -168,7 +168,7 @@ class AuthMiddleware:
             raise KassaError("unauthorized", "The API key is invalid or has been revoked")
         return principal
 
-    async def _session(self, scope: Scope, cookie: str, address: str) -> Principal:
+    async def _session(self, scope: Scope, method: str, cookie: str, address: str) -> Principal:
         assert self.sessions is not None
         record = self.sessions.cached(cookie)
         if record is None:
@@ -177,7 +177,7 @@ class AuthMiddleware:
         if record is None:
             await self.limiter.auth_failed(address)
             raise KassaError("unauthorized", "The session has ended: sign in again")
-        if scope["method"] not in SAFE_METHODS:
+        if method not in SAFE_METHODS:
             sent = header(scope, CSRF_HEADER)
             if not sent or not hmac.compare_digest(sent.encode(), record.csrf_token.encode()):
                 raise KassaError("csrf_token_invalid", "A signed-in call that changes something must send the "
