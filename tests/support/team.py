@@ -102,3 +102,17 @@ async def add_person(backend: Any, team: Team, workspace_role: str, application_
     if sign:
         await signed_in(backend.client, person)
     return person
+
+
+async def team_env(tenant: Any) -> dict[str, str]:
+    """The tenant's application in a workspace of its own, and a key that manages its members (the
+    JS SDK's team test reads these)."""
+    from kassa_platform.auth import create_key
+
+    backend = tenant.backend
+    _, workspace_id, _ = await team_of(backend.runtime).accounts.create_owner(unique_email("owner"), PASSWORD)
+    async with transaction(backend.runtime.db) as conn:
+        await team_rows.set_application_workspace(conn, tenant.app_id, workspace_id)
+        key = await create_key(conn, tenant.app_id, kind="secret", scopes=["members:read", "members:write"],
+                               now=backend.clock.now())
+    return {"KASSA_WORKSPACE_ID": workspace_id, "KASSA_MEMBERS_KEY": key}

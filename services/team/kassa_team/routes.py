@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+from kassa_contract.common import Page
 from kassa_contract.errors import KassaError
 from kassa_contract.team import (
     Accepted,
@@ -155,10 +156,10 @@ async def confirm_password_reset(request: Request[Any, Any, Any], data: JSONBody
 
 @get("/api/v1/workspaces/{workspace_id:str}/members", operation_id="listMembers", opt=_team("members:read"),
      tags=["members"])
-async def list_members(request: Request[Any, Any, Any], workspace_id: FromPath[str]) -> dict[str, list[Member]]:
+async def list_members(request: Request[Any, Any, Any], workspace_id: FromPath[str]) -> Page[Member]:
     async with runtime_of(request).db() as conn:
         who = await workspaces.actor(conn, principal_of(request), workspace_id, "members:read")
-        return {"data": await workspaces.list_members(conn, who)}
+        return Page(data=await workspaces.list_members(conn, who))
 
 
 @patch("/api/v1/workspaces/{workspace_id:str}/members/{user_id:str}", operation_id="updateMember",
@@ -207,13 +208,13 @@ async def create_invitation(request: Request[Any, Any, Any], workspace_id: FromP
 
 @get("/api/v1/workspaces/{workspace_id:str}/invitations", operation_id="listInvitations",
      opt=_team("members:read"), tags=["invitations"])
-async def list_invitations(request: Request[Any, Any, Any], workspace_id: FromPath[str]) -> dict[str, list[Invitation]]:
+async def list_invitations(request: Request[Any, Any, Any], workspace_id: FromPath[str]) -> Page[Invitation]:
     runtime = runtime_of(request)
     async with runtime.db() as conn:
         who = await workspaces.actor(conn, principal_of(request), workspace_id, "members:read")
         now = runtime.clock.now()
-        return {"data": [workspaces.invitation_view(r, now)
-                         for r in await team_rows.workspace_invitations(conn, who.workspace.id)]}
+        return Page(data=[workspaces.invitation_view(r, now)
+                          for r in await team_rows.workspace_invitations(conn, who.workspace.id)])
 
 
 @post("/api/v1/workspaces/{workspace_id:str}/invitations/{invitation_id:str}/resend", operation_id="resendInvitation",
@@ -266,10 +267,10 @@ async def create_application(request: Request[Any, Any, Any], data: JSONBody[Cre
 @get("/api/v1/applications", operation_id="listWorkspaceApplications", opt=_team("members:read"),
      tags=["applications"])
 async def list_applications(request: Request[Any, Any, Any],
-                            workspace_id: WorkspaceQuery) -> dict[str, list[WorkspaceApplication]]:
+                            workspace_id: WorkspaceQuery) -> Page[WorkspaceApplication]:
     async with runtime_of(request).db() as conn:
         who = await workspaces.actor(conn, principal_of(request), workspace_id, "members:read")
-        return {"data": await workspaces.visible_applications(conn, who)}
+        return Page(data=await workspaces.visible_applications(conn, who))
 
 
 @patch("/api/v1/applications/{app_id:str}", operation_id="renameWorkspaceApplication",
