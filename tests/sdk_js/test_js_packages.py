@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Tenant
-from tests.support.team import team_env
 from tests.sdk_js.conftest import JS, RunNode, passed
+from tests.support.team import team_env
 
 FILES = sorted((p.parent.parent.name, p.name.split(".")[0]) for package in ("embed", "js", "react")
                for p in (JS / "packages" / package / "test").glob("*.test.ts*"))
