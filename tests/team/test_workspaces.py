@@ -118,3 +118,22 @@ async def test_applications_are_created_listed_and_renamed_by_session(backend: B
     # A developer may not hand out a full key (it would include refunds, which the role lacks).
     dev_key = await backend.client.post("/api/v1/api-keys", json={"scopes": ["*"]}, headers=developer.headers(team.app_id))
     assert dev_key.status_code == 403 and dev_key.json()["error"]["details"]["lackingScopes"] == ["*"]
+
+
+async def test_two_owners_demoting_each_other_at_once_leave_one_owner(pg_backend: Backend) -> None:
+    """PostgreSQL, concurrently: the owners' rows are locked in one order before any change, so one
+    demotion wins and the other sees the last owner (409), never a deadlock nor a workspace without owner."""
+    import asyncio
+
+    for _ in range(5):
+        team = await make_team(pg_backend)
+        second = await add_person(pg_backend, team, "owner")
+        members = f"/api/v1/workspaces/{team.workspace_id}/members"
+        answers = await asyncio.gather(
+            pg_backend.client.patch(f"{members}/{second.user_id}", json={"role": "admin"},
+                                    headers=team.owner.headers()),
+            pg_backend.client.patch(f"{members}/{team.owner.user_id}", json={"role": "admin"},
+                                    headers=second.headers()))
+        assert sorted(a.status_code for a in answers) == [200, 409], [a.text for a in answers]
+        listed = (await pg_backend.client.get(members, headers=team.owner.headers())).json()["data"]
+        assert [m["role"] for m in listed].count("owner") == 1

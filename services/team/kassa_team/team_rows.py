@@ -234,10 +234,12 @@ async def members(conn: AsyncConnection, workspace_id: str) -> list[MembershipRo
 
 
 async def lock_owners(conn: AsyncConnection, workspace_id: str) -> list[str]:
-    """The workspace's owners, their rows locked: the last owner check and the change it guards commit
-    together (two admins demoting the two last owners at once cannot both pass)."""
+    """The workspace's owners, their rows locked in one order: the last owner check and the change it
+    guards commit together (two owners demoting each other at once cannot both pass). Every change to
+    a membership takes these locks first, so two changes never wait on each other in a cycle."""
     query = for_update(conn, sa.select(memberships.c.user_id).where(memberships.c.workspace_id == workspace_id,
-                                                                    memberships.c.role == "owner"))
+                                                                    memberships.c.role == "owner")
+                       .order_by(memberships.c.user_id))
     return [row.user_id for row in (await conn.execute(query)).all()]
 
 

@@ -123,6 +123,7 @@ async def _member(conn: AsyncConnection, who: Actor, user_id: str) -> Member:
 
 async def update_member(conn: AsyncConnection, who: Actor, user_id: str, body: UpdateMember, now: datetime,
                         settings: Settings) -> tuple[Member, list[str]]:
+    owners = await rows.lock_owners(conn, who.workspace.id)  # first, always (see lock_owners)
     current = await rows.membership(conn, who.workspace.id, user_id, lock=True)
     if current is None:
         raise KassaError("member_not_found", f"No member {user_id} in this workspace")
@@ -134,7 +135,6 @@ async def update_member(conn: AsyncConnection, who: Actor, user_id: str, body: U
     wanted = [] if body.applications is UNSET else list(body.applications)
     allowed = await _check_grants(conn, who, role, wanted)
     if current.role == "owner" and role != "owner":
-        owners = await rows.lock_owners(conn, who.workspace.id)
         if owners == [user_id]:
             raise KassaError("last_owner", "The workspace's last owner cannot be demoted: make another owner first")
     if role != current.role:
@@ -153,6 +153,7 @@ async def update_member(conn: AsyncConnection, who: Actor, user_id: str, body: U
 async def remove_member(conn: AsyncConnection, who: Actor | None, principal: Principal, workspace_id: str,
                         user_id: str, now: datetime) -> None:
     """Remove a member; anyone may leave (`who` None: the caller removes itself), but not the last owner."""
+    owners = await rows.lock_owners(conn, workspace_id)  # first, always (see lock_owners)
     current = await rows.membership(conn, workspace_id, user_id, lock=True)
     if current is None:
         raise KassaError("member_not_found", f"No member {user_id} in this workspace")
@@ -161,7 +162,7 @@ async def remove_member(conn: AsyncConnection, who: Actor | None, principal: Pri
             raise KassaError("forbidden", "Only an owner can remove an owner", details={"permission": "owners:manage"})
         if who.user_id is None and current.role != "member":
             raise KassaError("forbidden", "A key manages members only (not admins or owners)")
-    if current.role == "owner" and await rows.lock_owners(conn, workspace_id) == [user_id]:
+    if current.role == "owner" and owners == [user_id]:
         raise KassaError("last_owner", "The workspace's last owner cannot leave: make another owner first")
     apps = [a.id for a in await rows.workspace_applications(conn, workspace_id)]
     await rows.replace_grants(conn, apps, user_id, [])
