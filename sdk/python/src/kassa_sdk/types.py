@@ -65,6 +65,7 @@ from kassa_contract.promotions import (
     ValidateLine,
     ValidationResult,
 )
+from kassa_contract.team import ApplicationGrant, Invitation, Member, Permissions, User
 from kassa_contract.webhooks import (
     Event,
     RecoveryResult,
@@ -84,5 +85,5 @@ __all__ = [
     "TaxSettings", "ValidateLine", "ValidatedDiscount", "ValidationResult", "Variant", "VariantInput",
     "WebhookAttempt", "WebhookDelivery", "WebhookEndpoint", "WebhookEndpointStats",
     "CartCustomer", "Customer", "CustomerVoucher", "MarketingConsent", "MarketingConsentInput", "ShopperAuth",
-    "ShopperIdentity",
+    "ShopperIdentity", "ApplicationGrant", "Invitation", "Member", "Permissions", "User",
 ]

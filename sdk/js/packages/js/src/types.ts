@@ -59,6 +59,10 @@ export type Campaign = CartSchemas['Campaign'];
 export type Code = CartSchemas['Code'];
 export type ShippingMethod = CartSchemas['ShippingMethod'];
 export type ApiKey = CartSchemas['ApiKey'];
+// Teams (docs/team.md)
+export type Member = Schemas['Member'];
+export type Invitation = Schemas['Invitation'];
+export type Permissions = Schemas['Permissions'];
 export type Customer = CartSchemas['Customer'];
 export type CustomerVoucher = CartSchemas['CustomerVoucher'];
 export type CartCustomer = CartSchemas['CartCustomer'];

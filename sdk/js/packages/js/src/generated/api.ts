@@ -126,6 +126,177 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/applications": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** ListApplications */
+        get: operations["listWorkspaceApplications"];
+        put?: never;
+        /** CreateApplication */
+        post: operations["createWorkspaceApplication"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/applications/{app_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** RenameApplication */
+        patch: operations["renameWorkspaceApplication"];
+        trace?: never;
+    };
+    "/api/v1/auth/password-reset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** RequestPasswordReset */
+        post: operations["requestPasswordReset"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/password-reset/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** ConfirmPasswordReset */
+        post: operations["confirmPasswordReset"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/permissions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** GetPermissions */
+        get: operations["getPermissions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/session": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** GetSession */
+        get: operations["getSession"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/sign-in": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** SignIn */
+        post: operations["signIn"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/sign-out": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** SignOut */
+        post: operations["signOut"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/sign-out-everywhere": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** SignOutEverywhere */
+        post: operations["signOutEverywhere"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/sign-up": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** SignUp */
+        post: operations["signUp"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/campaigns": {
         parameters: {
             query?: never;
@@ -714,6 +885,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/invitations/accept": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** AcceptInvitation */
+        post: operations["acceptInvitation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/orders": {
         parameters: {
             query?: never;
@@ -1220,6 +1408,93 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/workspaces/{workspace_id}/invitations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** ListInvitations */
+        get: operations["listInvitations"];
+        put?: never;
+        /** CreateInvitation */
+        post: operations["createInvitation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workspaces/{workspace_id}/invitations/{invitation_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** RevokeInvitation */
+        delete: operations["revokeInvitation"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workspaces/{workspace_id}/invitations/{invitation_id}/resend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** ResendInvitation */
+        post: operations["resendInvitation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workspaces/{workspace_id}/members": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** ListMembers */
+        get: operations["listMembers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workspaces/{workspace_id}/members/{user_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** RemoveMember */
+        delete: operations["removeMember"];
+        options?: never;
+        head?: never;
+        /** UpdateMember */
+        patch: operations["updateMember"];
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1267,6 +1542,17 @@ export interface components {
             locale?: string | null;
             marketingConsent?: components["schemas"]["MarketingConsent"] | null;
         };
+        /** Accepted */
+        Accepted: {
+            applications: components["schemas"]["ApplicationGrant"][];
+            /** @enum {string} */
+            role: "owner" | "admin" | "member";
+            workspaceId: string;
+        };
+        /** AcceptInvitation */
+        AcceptInvitation: {
+            token: string;
+        };
         /** ApiKey */
         ApiKey: {
             /** Format: date-time */
@@ -1294,6 +1580,18 @@ export interface components {
             id: string;
             latestApiVersion: string;
             name: string;
+        };
+        /** ApplicationGrant */
+        ApplicationGrant: {
+            applicationId: string;
+            /** @enum {string} */
+            role: "admin" | "developer" | "finance" | "viewer";
+        };
+        /** ApplicationGrantInput */
+        ApplicationGrantInput: {
+            applicationId: string;
+            /** @enum {string} */
+            role: "admin" | "developer" | "finance" | "viewer";
         };
         /** AppliedDiscount */
         AppliedDiscount: {
@@ -1530,12 +1828,22 @@ export interface components {
         /** CreateApiKey */
         CreateApiKey: {
             name?: string | null;
-            scopes?: ("carts:read" | "carts:write" | "catalog:read" | "catalog:write" | "settings:read" | "settings:write" | "checkout:read" | "checkout:write" | "orders:read" | "orders:write" | "payments:read" | "payments:write" | "promotions:read" | "promotions:write" | "customers:read" | "customers:write" | "webhooks:manage" | "keys:read" | "keys:write" | "application:read" | "application:write" | "*")[] | null;
+            scopes?: ("carts:read" | "carts:write" | "catalog:read" | "catalog:write" | "settings:read" | "settings:write" | "checkout:read" | "checkout:write" | "orders:read" | "orders:write" | "payments:read" | "payments:write" | "promotions:read" | "promotions:write" | "customers:read" | "customers:write" | "webhooks:manage" | "keys:read" | "keys:write" | "application:read" | "application:write" | "members:read" | "members:write" | "*")[] | null;
             /**
              * @default secret
              * @enum {string}
              */
             type?: "secret" | "publishable";
+        };
+        /** CreateApplication */
+        CreateApplication: {
+            /**
+             * @default test
+             * @enum {string}
+             */
+            environment?: "test" | "live";
+            name: string;
+            workspaceId: string;
         };
         /** CreateCampaign */
         CreateCampaign: {
@@ -1635,6 +1943,16 @@ export interface components {
             /** @description E.164, e.g. +4930123456 */
             phone?: string | null;
             segments?: string[];
+        };
+        /** CreateInvitation */
+        CreateInvitation: {
+            applications?: components["schemas"]["ApplicationGrantInput"][];
+            email: string;
+            /**
+             * @default member
+             * @enum {string}
+             */
+            role?: "owner" | "admin" | "member";
         };
         /** CreateProduct */
         CreateProduct: {
@@ -1795,6 +2113,23 @@ export interface components {
             type: string;
             version: string;
         };
+        /** Invitation */
+        Invitation: {
+            acceptedAt?: string | null;
+            applications: components["schemas"]["ApplicationGrant"][];
+            /** Format: date-time */
+            createdAt: string;
+            email: string;
+            /** Format: date-time */
+            expiresAt: string;
+            id: string;
+            invitedBy: string | null;
+            /** @enum {string} */
+            role: "owner" | "admin" | "member";
+            /** @enum {string} */
+            status: "pending" | "accepted" | "revoked" | "expired";
+            workspaceId: string;
+        };
         /** LineDiscountAllocation */
         LineDiscountAllocation: {
             amount: number;
@@ -1854,6 +2189,15 @@ export interface components {
             email: "granted" | "denied" | "unknown";
             source?: string | null;
             updatedAt?: string | null;
+        };
+        /** Member */
+        Member: {
+            applications: components["schemas"]["ApplicationGrant"][];
+            /** Format: date-time */
+            joinedAt: string;
+            /** @enum {string} */
+            role: "owner" | "admin" | "member";
+            user: components["schemas"]["User"];
         };
         /** Notice */
         Notice: {
@@ -1937,6 +2281,21 @@ export interface components {
             data: components["schemas"]["Redemption"][];
             nextCursor?: string | null;
         };
+        /** Page[Invitation] */
+        "Page_kassa_contract.team.Invitation_": {
+            data: components["schemas"]["Invitation"][];
+            nextCursor?: string | null;
+        };
+        /** Page[Member] */
+        "Page_kassa_contract.team.Member_": {
+            data: components["schemas"]["Member"][];
+            nextCursor?: string | null;
+        };
+        /** Page[WorkspaceApplication] */
+        "Page_kassa_contract.team.WorkspaceApplication_": {
+            data: components["schemas"]["WorkspaceApplication"][];
+            nextCursor?: string | null;
+        };
         /** Page[Event] */
         "Page_kassa_contract.webhooks.Event_": {
             data: components["schemas"]["Event"][];
@@ -1956,6 +2315,15 @@ export interface components {
         "Page_kassa_contract.webhooks.WebhookEndpoint_": {
             data: components["schemas"]["WebhookEndpoint"][];
             nextCursor?: string | null;
+        };
+        /** PasswordReset */
+        PasswordReset: {
+            email: string;
+        };
+        /** PasswordResetConfirm */
+        PasswordResetConfirm: {
+            password: string;
+            token: string;
         };
         /** Payment */
         Payment: {
@@ -2026,6 +2394,15 @@ export interface components {
             updatedAt?: string | null;
             webhookSecretLast4?: string | null;
             webhookUrl?: string | null;
+        };
+        /** Permissions */
+        Permissions: {
+            /** @enum {null|string} */
+            applicationRole: "admin" | "developer" | "finance" | "viewer" | null;
+            permissions: string[];
+            scopes: string[];
+            /** @enum {null|string} */
+            workspaceRole: "owner" | "admin" | "member" | null;
         };
         /** Product */
         Product: {
@@ -2127,6 +2504,10 @@ export interface components {
             /** @enum {string} */
             status: "pending" | "succeeded" | "failed";
         };
+        /** RenameApplication */
+        RenameApplication: {
+            name: string;
+        };
         /** RollApiKey */
         RollApiKey: {
             /** @default 24 */
@@ -2150,6 +2531,31 @@ export interface components {
         /** SelectShippingMethod */
         SelectShippingMethod: {
             shippingMethodId: string | null;
+        };
+        /** SessionApplication */
+        SessionApplication: {
+            /** @enum {string} */
+            environment: "test" | "live";
+            id: string;
+            name: string;
+            /** @enum {string} */
+            role: "admin" | "developer" | "finance" | "viewer";
+        };
+        /** SessionView */
+        SessionView: {
+            csrfToken: string;
+            /** Format: date-time */
+            expiresAt: string;
+            user: components["schemas"]["User"];
+            workspaces: components["schemas"]["SessionWorkspace"][];
+        };
+        /** SessionWorkspace */
+        SessionWorkspace: {
+            applications: components["schemas"]["SessionApplication"][];
+            id: string;
+            name: string;
+            /** @enum {string} */
+            role: "owner" | "admin" | "member";
         };
         /** ShippingMethod */
         ShippingMethod: {
@@ -2188,6 +2594,27 @@ export interface components {
         ShopperIdentity: {
             issuer: string;
             subject: string;
+        };
+        /** SignedIn */
+        SignedIn: {
+            csrfToken: string;
+            user: components["schemas"]["User"];
+        };
+        /** SignedOut */
+        SignedOut: {
+            sessions: number;
+            signedOut: boolean;
+        };
+        /** SignIn */
+        SignIn: {
+            email: string;
+            password: string;
+        };
+        /** SignUp */
+        SignUp: {
+            invitationToken: string;
+            name?: string | null;
+            password: string;
         };
         /** TaxLine */
         TaxLine: {
@@ -2272,6 +2699,11 @@ export interface components {
         UpdateLineItem: {
             quantity: number;
         };
+        /** UpdateMember */
+        UpdateMember: {
+            applications?: components["schemas"]["ApplicationGrantInput"][];
+            role?: "owner" | "admin" | "member";
+        };
         /** UpdatePaymentSettings */
         UpdatePaymentSettings: {
             /**
@@ -2350,6 +2782,12 @@ export interface components {
         /** UpgradeApiVersion */
         UpgradeApiVersion: {
             version: string;
+        };
+        /** User */
+        User: {
+            email: string;
+            id: string;
+            name: string | null;
         };
         /** ValidatedDiscount */
         ValidatedDiscount: {
@@ -2491,6 +2929,17 @@ export interface components {
             succeeded: number;
             successRate: number | null;
             windowHours: number;
+        };
+        /** WorkspaceApplication */
+        WorkspaceApplication: {
+            apiVersion: string;
+            /** Format: date-time */
+            createdAt: string;
+            /** @enum {string} */
+            environment: "test" | "live";
+            id: string;
+            name: string;
+            workspaceId: string;
         };
     };
     responses: never;
@@ -2806,6 +3255,388 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Application"];
+                };
+            };
+            /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    listWorkspaceApplications: {
+        parameters: {
+            query: {
+                workspaceId: string;
+            };
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_kassa_contract.team.WorkspaceApplication_"];
+                };
+            };
+            /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    createWorkspaceApplication: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateApplication"];
+            };
+        };
+        responses: {
+            /** @description Document created, URL follows */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkspaceApplication"];
+                };
+            };
+            /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    renameWorkspaceApplication: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
+            path: {
+                app_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RenameApplication"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkspaceApplication"];
+                };
+            };
+            /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    requestPasswordReset: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordReset"];
+            };
+        };
+        responses: {
+            /** @description Request accepted, processing continues off-line */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: boolean;
+                    };
+                };
+            };
+            /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    confirmPasswordReset: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordResetConfirm"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SignedOut"];
+                };
+            };
+            /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    getPermissions: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Permissions"];
+                };
+            };
+            /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    getSession: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionView"];
+                };
+            };
+            /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    signIn: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SignIn"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SignedIn"];
+                };
+            };
+            /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    signOut: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SignedOut"];
+                };
+            };
+            /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    signOutEverywhere: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SignedOut"];
+                };
+            };
+            /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    signUp: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SignUp"];
+            };
+        };
+        responses: {
+            /** @description Document created, URL follows */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SignedIn"];
                 };
             };
             /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */
@@ -4420,6 +5251,42 @@ export interface operations {
             };
         };
     };
+    acceptInvitation: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AcceptInvitation"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Accepted"];
+                };
+            };
+            /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
     listOrders: {
         parameters: {
             query?: {
@@ -5904,6 +6771,254 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["WebhookDelivery"];
+                };
+            };
+            /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    listInvitations: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
+            path: {
+                workspace_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_kassa_contract.team.Invitation_"];
+                };
+            };
+            /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    createInvitation: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
+            path: {
+                workspace_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateInvitation"];
+            };
+        };
+        responses: {
+            /** @description Document created, URL follows */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Invitation"];
+                };
+            };
+            /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    revokeInvitation: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
+            path: {
+                invitation_id: string;
+                workspace_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Invitation"];
+                };
+            };
+            /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    resendInvitation: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
+            path: {
+                invitation_id: string;
+                workspace_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Invitation"];
+                };
+            };
+            /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    listMembers: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
+            path: {
+                workspace_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_kassa_contract.team.Member_"];
+                };
+            };
+            /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    removeMember: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
+            path: {
+                user_id: string;
+                workspace_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, nothing follows */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    updateMember: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
+            path: {
+                user_id: string;
+                workspace_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateMember"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Member"];
                 };
             };
             /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */

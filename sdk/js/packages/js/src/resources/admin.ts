@@ -361,3 +361,47 @@ export class ShopperAuthResource extends Resource {
     return this.call('PUT', '/api/v1/shopper-auth', body, o);
   }
 }
+
+const WORKSPACES = '/api/v1/workspaces';
+
+/** The members of the key's workspace (scopes `members:read`, `members:write`, granted by name: `*`
+ * does not include them). A key manages `member`s only, with roles on its own application. */
+export class Members extends Resource {
+  list(workspaceId: string, o?: RequestOptions): Promise<Item<C['listMembers']>[]> {
+    return this.items(`${WORKSPACES}/${e(workspaceId)}/members`, o);
+  }
+  /** Changes the workspace `role` and/or replaces the `applications` roles; the member is told by mail. */
+  update(workspaceId: string, userId: string, body: BodyOf<C['updateMember']>,
+         o?: RequestOptions): Promise<ResultOf<C['updateMember']>> {
+    return this.call('PATCH', `${WORKSPACES}/${e(workspaceId)}/members/${e(userId)}`, body, o);
+  }
+  /** The last owner stays (`LastOwnerError`). */
+  remove(workspaceId: string, userId: string, o?: RequestOptions): Promise<void> {
+    return this.call('DELETE', `${WORKSPACES}/${e(workspaceId)}/members/${e(userId)}`, undefined, o);
+  }
+}
+
+/** Invitations to the key's workspace: mailed links valid 7 days, usable once, only by the invited address. */
+export class Invitations extends Resource {
+  create(workspaceId: string, body: BodyOf<C['createInvitation']>,
+         o?: RequestOptions): Promise<ResultOf<C['createInvitation']>> {
+    return this.call('POST', `${WORKSPACES}/${e(workspaceId)}/invitations`, body, o);
+  }
+  list(workspaceId: string, o?: RequestOptions): Promise<Item<C['listInvitations']>[]> {
+    return this.items(`${WORKSPACES}/${e(workspaceId)}/invitations`, o);
+  }
+  /** A new link (the old one stops working), valid 7 more days. */
+  resend(workspaceId: string, invitationId: string, o?: RequestOptions): Promise<ResultOf<C['resendInvitation']>> {
+    return this.call('POST', `${WORKSPACES}/${e(workspaceId)}/invitations/${e(invitationId)}/resend`, undefined, o);
+  }
+  revoke(workspaceId: string, invitationId: string, o?: RequestOptions): Promise<ResultOf<C['revokeInvitation']>> {
+    return this.call('DELETE', `${WORKSPACES}/${e(workspaceId)}/invitations/${e(invitationId)}`, undefined, o);
+  }
+}
+
+/** What the key may do: its scopes and team permissions. */
+export class PermissionsResource extends Resource {
+  retrieve(o?: RequestOptions): Promise<ResultOf<C['getPermissions']>> {
+    return this.call('GET', '/api/v1/auth/permissions', undefined, o);
+  }
+}
