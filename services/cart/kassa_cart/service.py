@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from kassa_platform.clock import Clock
 from kassa_platform.db import Database
 from kassa_platform.runtime import Runtime
+from kassa_platform.service_client import ServiceClient
 from kassa_promotions.store.campaigns import CampaignStore
 from kassa_promotions.store.codes import CodeStore
 from kassa_promotions.store.redemptions import RedemptionStore
@@ -16,6 +17,7 @@ from .catalog import Catalog
 from .checkout_link import CheckoutLink
 from .config import ConfigStore
 from .customers import CustomerService
+from .erasure import ErasureService
 from .shopper_identity import ShopperIdentity
 
 KEY = "cart"
@@ -34,6 +36,7 @@ class CartModule:
     checkout: CheckoutLink
     customers: CustomerService
     shoppers: ShopperIdentity
+    erasure: ErasureService
 
 
 def module_of(runtime: Runtime) -> CartModule:
@@ -44,6 +47,9 @@ def module_of(runtime: Runtime) -> CartModule:
         customers = CustomerService(runtime.db, runtime.clock)
         module = CartModule(runtime.db, runtime.clock, carts, carts.catalog, ConfigStore(), CampaignStore(), carts.codes,
                             carts.redemptions, CheckoutLink(carts), customers,
-                            ShopperIdentity(runtime.db, runtime.clock, customers))
+                            ShopperIdentity(runtime.db, runtime.clock, customers),
+                            ErasureService(runtime.db, runtime.clock, customers,
+                                           ServiceClient("checkout", runtime.settings, runtime.services),
+                                           ServiceClient("webhooks", runtime.settings, runtime.services)))
         runtime.services[KEY] = module
     return module
