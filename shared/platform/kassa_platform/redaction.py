@@ -41,7 +41,7 @@ def clean(values: Iterable[Any]) -> list[str]:
     return sorted(v for v in found if len(v) >= MIN_NEEDLE and v not in _NOT_NEEDLES and not v.startswith("erased+"))
 
 
-def address_needles(address: Any) -> list[str]:
+def address_needles(address: Any) -> list[Any]:
     """The strings of a stored address (camelCase keys) that are the person's; not its country or region (the
     tax jurisdiction a retained order keeps)."""
     if not isinstance(address, dict):
@@ -50,7 +50,7 @@ def address_needles(address: Any) -> list[str]:
                                      "company")]
 
 
-def document_needles(value: Any, metadata_keys: Iterable[str] = ()) -> list[str]:
+def document_needles(value: Any, metadata_keys: Iterable[str] = ()) -> list[Any]:
     """The person's strings found under the personal keys anywhere in a JSON document (and the values
     of the metadata keys the merchant marks personal)."""
     keys = frozenset(metadata_keys)
@@ -137,7 +137,7 @@ class Redactor:
             decoded = _decoder.decode(data)
         except msgspec.DecodeError:
             text = data.decode("utf-8", "replace")
-            scrubbed = self.text(text)
+            scrubbed = self.text(text) or ""
             return data if scrubbed == text else scrubbed.encode()
         redacted = self.value(decoded)
         return data if redacted is decoded else _encoder.encode(redacted)
