@@ -53,6 +53,7 @@ from kassa_contract.customers import (
     ShopperAuth,
     ShopperIdentity,
 )
+from kassa_contract.erasure import CustomerSettings, Erasure
 from kassa_contract.payments import PaymentIntentHandle, PaymentSettings
 from kassa_contract.promotions import (
     Campaign,
@@ -84,5 +85,5 @@ __all__ = [
     "TaxSettings", "ValidateLine", "ValidatedDiscount", "ValidationResult", "Variant", "VariantInput",
     "WebhookAttempt", "WebhookDelivery", "WebhookEndpoint", "WebhookEndpointStats",
     "CartCustomer", "Customer", "CustomerVoucher", "MarketingConsent", "MarketingConsentInput", "ShopperAuth",
-    "ShopperIdentity",
+    "ShopperIdentity", "CustomerSettings", "Erasure",
 ]
