@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import msgspec
 import sqlalchemy as sa
-from kassa_cart import abandonment
+from kassa_cart import abandonment, erasure_rows
 
 from tests.conftest import Backend
 from tests.support.campaigns import campaign, code
@@ -203,11 +203,10 @@ async def test_bad_input_and_unknown_customers(merchant: Merchant) -> None:
     assert (await merchant.post("/api/v1/customers/erase", {"email": "a@b.co"}, key=eraser)).status_code == 200
 
 
-async def test_a_failure_midway_is_finished_by_a_retry(merchant: Merchant, webhooks: Webhooks) -> None:
-    """The webhook service does not answer: the erasure stays pending with what it did; a retry of the
-    same call finishes it, counting each row once."""
+async def test_a_failure_midway_is_finished_by_the_job(merchant: Merchant, webhooks: Webhooks) -> None:
+    """The webhook service does not answer: the erasure stays pending with what it did (503); the
+    `complete_erasures` job finishes it."""
     from kassa_cart.service import module_of
-    from kassa_platform.service_client import ServiceUnavailable
 
     p = Person()
     variant = await merchant.variant({"EUR": 1200})
@@ -217,15 +216,39 @@ async def test_a_failure_midway_is_finished_by_a_retry(merchant: Merchant, webho
     healthy = erasure.webhooks
     erasure.webhooks = type(healthy)("webhooks", merchant.backend.runtime.settings, {}, attempts=1)
     try:
-        failed = await merchant.post("/api/v1/customers/erase", {"email": p.email})
-    except ServiceUnavailable:
-        failed = None
+        assert_envelope(await merchant.post("/api/v1/customers/erase", {"email": p.email}), 503, "service_unavailable")
     finally:
         erasure.webhooks = healthy
-    if failed is not None:
-        assert_envelope(failed, 503, "service_unavailable")
     assert await find_everywhere(merchant.backend, [p.email])  # the stored event body still holds it
 
+    async with merchant.backend.runtime.db() as conn:
+        left = await erasure_rows.pending(conn, merchant.app_id)
+    assert [e.report["carts"] for e in left] == [1]
+
+    # The job finishes what is pending (after a minute), counting each row once.
+    merchant.backend.clock.advance(minutes=2)
+    assert await merchant.backend.runtime.runner.run_cron("complete_erasures") >= 1
+    done = await _ok(await merchant.get(f"/api/v1/customer-erasures/{left[0].id}"))
+    assert done["status"] == "completed" and done["redacted"]["carts"] == 1 and done["redacted"]["webhookEvents"] >= 1
+    assert await find_everywhere(merchant.backend, p.strings) == []
+    again = await _ok(await merchant.post("/api/v1/customers/erase", {"email": p.email}))
+    assert not any(again["redacted"].values())
+
+
+async def test_a_retry_of_the_call_finishes_a_pending_erasure(merchant: Merchant, webhooks: Webhooks) -> None:
+    from kassa_cart.service import module_of
+
+    p = Person()
+    variant = await merchant.variant({"EUR": 1200})
+    await merchant.cart(lineItems=[{"variantId": variant}], customerEmail=p.email, shippingAddress=p.address)
+    await webhooks.relay()
+    erasure = module_of(merchant.backend.runtime).erasure
+    healthy = erasure.webhooks
+    erasure.webhooks = type(healthy)("webhooks", merchant.backend.runtime.settings, {}, attempts=1)
+    try:
+        assert_envelope(await merchant.post("/api/v1/customers/erase", {"email": p.email}), 503, "service_unavailable")
+    finally:
+        erasure.webhooks = healthy
     answer = await _ok(await merchant.post("/api/v1/customers/erase", {"email": p.email}))
     assert answer["redacted"]["carts"] == 1 and answer["redacted"]["webhookEvents"] >= 1
     assert await find_everywhere(merchant.backend, p.strings) == []
