@@ -8,46 +8,22 @@ import secrets
 from typing import Any
 
 import httpx
-import msgspec
-import sqlalchemy as sa
 from kassa_cart import abandonment, erasure_rows
 
 from tests.conftest import Backend
 from tests.support.campaigns import campaign, code
 from tests.support.cards import OK_CARD
 from tests.support.envelopes import assert_envelope
+from tests.support.erasure import Person, strings_in
 from tests.webhooks.conftest import Merchant, Webhooks
 from tests.webhooks.receiver import Receiver
 
 DAY = 1440
 
 
-class Person:
-    """A shopper whose every string is unique to the test, so that a search finds only theirs."""
-
-    def __init__(self) -> None:
-        tag = secrets.token_hex(5)
-        self.email = f"Ada.{tag}@Example.com"
-        self.first = f"Ada{tag}"
-        self.last = f"Lovelace{tag}"
-        self.phone = "+4930" + str(int(tag, 16))[:9].rjust(9, "7")
-        self.line1 = f"Erasmusweg {tag} 12"
-        self.line2 = f"Hinterhaus {tag}"
-        self.city = f"Stadt{tag}"
-        self.postal = f"P{tag}"
-        self.note = f"leave it with neighbour {tag}"
-        self.address_phone = "+4989" + str(int(tag, 16))[:9].rjust(9, "3")
-
-    @property
-    def address(self) -> dict[str, Any]:
-        return {"addressLine1": self.line1, "addressLine2": self.line2, "city": self.city, "postalCode": self.postal,
-                "countryCode": "DE", "region": "Bayern", "firstName": self.first, "lastName": self.last,
-                "phone": self.address_phone}
-
-    @property
-    def strings(self) -> list[str]:
-        return [self.email, self.first, self.last, self.phone, self.line1, self.line2, self.city, self.postal,
-                self.note, self.address_phone]
+async def find_everywhere(backend: Backend, strings: list[str]) -> list[str]:
+    async with backend.runtime.db() as conn:
+        return await strings_in(conn, strings)
 
 
 async def _checkout(m: Merchant, method: str, path: str, body: Any = None) -> httpx.Response:
@@ -58,31 +34,6 @@ async def _checkout(m: Merchant, method: str, path: str, body: Any = None) -> ht
 async def _ok(response: httpx.Response, status: int = 200) -> dict[str, Any]:
     assert response.status_code == status, response.text
     return response.json()
-
-
-async def find_everywhere(backend: Backend, strings: list[str]) -> list[str]:
-    """Every table of the database (from its catalog, not a list), every column of every row: where
-    one of these strings (case-insensitive) still appears, as `table.column: string`."""
-    wanted = [s.lower() for s in strings]
-    found: list[str] = []
-    async with backend.runtime.db() as conn:
-        names = await conn.run_sync(lambda c: sa.inspect(c).get_table_names())
-        for name in names:
-            table = sa.Table(name, sa.MetaData())
-            await conn.run_sync(lambda c, t=table: sa.inspect(c).reflect_table(t, None))
-            for row in await conn.execute(sa.select(table)):
-                for column, value in row._mapping.items():
-                    if value is None:
-                        continue
-                    if isinstance(value, bytes | memoryview):
-                        text = bytes(value).decode("utf-8", "replace")
-                    elif isinstance(value, dict | list):
-                        text = msgspec.json.encode(value).decode()
-                    else:
-                        text = str(value)
-                    text = text.lower()
-                    found += [f"{name}.{column}: {s}" for s in wanted if s in text]
-    return sorted(set(found))
 
 
 async def _shopper_everywhere(m: Merchant, wh: Webhooks, receiver: Receiver, p: Person) -> dict[str, Any]:
