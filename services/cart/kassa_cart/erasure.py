@@ -40,12 +40,21 @@ from kassa_platform.outbox import write_event
 from kassa_platform.redaction import Redactor, clean, document_needles
 from kassa_platform.redaction_rows import redact_answers, redact_audit, redact_outbox
 from kassa_platform.service_client import ServiceClient
+from kassa_platform.settings import Settings
 
 from . import erasure_rows as rows
 from .customers import CustomerService
 
 SOURCE = "cart"
 INTERNAL_PATH = "/internal/erasures"
+PART_TIMEOUT_SECONDS = 30.0
+
+
+def erasure_clients(settings: Settings, services: dict[str, Any]) -> tuple[ServiceClient, ServiceClient]:
+    """The checkout and webhook services, as an erasure calls them: a part may rewrite many rows, so it
+    gets longer than the default timeout."""
+    return (ServiceClient("checkout", settings, services, timeout=PART_TIMEOUT_SECONDS),
+            ServiceClient("webhooks", settings, services, timeout=PART_TIMEOUT_SECONDS))
 
 
 def zeros() -> dict[str, int]:
@@ -162,9 +171,11 @@ class ErasureService:
         that does not answer leaves it pending (503 `service_unavailable`): a retry finishes it."""
         async with self.db() as conn:
             row = await rows.fetch(conn, app_id, erasure_id)
-        if row is None or row.subject is None:
-            raise KassaError("not_found", f"No pending erasure {erasure_id}")
-        subject = msgspec.convert(row.subject, ErasureSubject)
+        if row is None:
+            raise KassaError("not_found", f"No erasure {erasure_id}")
+        if row.status == "completed":  # finished meanwhile (the job, or another retry)
+            return _view(row)
+        subject = msgspec.convert(row.subject or {"erasure_id": erasure_id}, ErasureSubject)
         for client in (self.checkout, self.webhooks):
             part = await client.call("POST", INTERNAL_PATH, app_id=app_id, json=subject, into=ErasurePart)
             subject.aggregate_ids = sorted({*subject.aggregate_ids, *part.aggregate_ids})

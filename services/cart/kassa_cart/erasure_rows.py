@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from kassa_platform.redaction import Redactor
 from kassa_platform.redaction_rows import redact_rows
+from kassa_platform.rows import for_update
 from kassa_promotions.store.tables import codes as promo_codes
 from kassa_promotions.store.tables import redemptions as promo_redemptions
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -118,11 +119,12 @@ async def update(conn: AsyncConnection, erasure_id: str, values: dict[str, Any])
 
 async def customer(conn: AsyncConnection, app_id: str, *, customer_id: str | None = None,
                    email: str | None = None) -> CustomerRow | None:
+    """The customer, row-locked (PostgreSQL) so that two erasures of one customer run one after the other."""
     c = customers.c
     query = sa.select(c.id, c.email, c.first_name, c.last_name, c.phone, c.external_id, c.identity_subject,
                       c.metadata, c.version).where(c.app_id == app_id)
     query = query.where(c.id == customer_id) if customer_id is not None else query.where(c.email_key == (email or "").lower())
-    row = (await conn.execute(query)).first()
+    row = (await conn.execute(for_update(conn, query))).first()
     return None if row is None else CustomerRow(*row)
 
 

@@ -7,13 +7,12 @@ from datetime import timedelta
 
 from kassa_platform.db import transaction
 from kassa_platform.jobs import JobContext, JobRegistry
-from kassa_platform.service_client import ServiceClient
 from kassa_promotions.store.redemptions import RedemptionStore
 from prometheus_client import Counter
 
 from .abandonment import sweep
 from .customers import CustomerService
-from .erasure import ErasureService
+from .erasure import ErasureService, erasure_clients
 
 log = logging.getLogger("kassa.jobs.cart")
 registry = JobRegistry()
@@ -50,8 +49,7 @@ async def complete_erasures(ctx: JobContext) -> int:
     redacts only what is still there, so finishing one again is safe."""
     module = ctx.services.get("cart")
     service = module.erasure if module is not None else ErasureService(
-        ctx.db, ctx.clock, CustomerService(ctx.db, ctx.clock), ServiceClient("checkout", ctx.settings, ctx.services),
-        ServiceClient("webhooks", ctx.settings, ctx.services))
+        ctx.db, ctx.clock, CustomerService(ctx.db, ctx.clock), *erasure_clients(ctx.settings, ctx.services))
     done = await service.complete_pending(ctx.clock.now() - timedelta(minutes=1))
     if done:
         log.info("completed %d pending erasures", done)

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from kassa_platform.clock import Clock
 from kassa_platform.db import Database
 from kassa_platform.runtime import Runtime
-from kassa_platform.service_client import ServiceClient
 from kassa_promotions.store.campaigns import CampaignStore
 from kassa_promotions.store.codes import CodeStore
 from kassa_promotions.store.redemptions import RedemptionStore
@@ -17,7 +16,7 @@ from .catalog import Catalog
 from .checkout_link import CheckoutLink
 from .config import ConfigStore
 from .customers import CustomerService
-from .erasure import ErasureService
+from .erasure import ErasureService, erasure_clients
 from .shopper_identity import ShopperIdentity
 
 KEY = "cart"
@@ -49,7 +48,6 @@ def module_of(runtime: Runtime) -> CartModule:
                             carts.redemptions, CheckoutLink(carts), customers,
                             ShopperIdentity(runtime.db, runtime.clock, customers),
                             ErasureService(runtime.db, runtime.clock, customers,
-                                           ServiceClient("checkout", runtime.settings, runtime.services),
-                                           ServiceClient("webhooks", runtime.settings, runtime.services)))
+                                           *erasure_clients(runtime.settings, runtime.services)))
         runtime.services[KEY] = module
     return module
