@@ -49,6 +49,9 @@ async def _shopper_everywhere(m: Merchant, wh: Webhooks, receiver: Receiver, p: 
     camp = await campaign(m, reward={"type": "fixed_off", "amounts": {"EUR": 500}})
     await code(m, camp["id"], code=f"E{secrets.token_hex(3)}".upper())
     promo = (await m.get(f"/api/v1/campaigns/{camp['id']}/codes")).json()["data"][0]["code"]
+    gift = f"G{secrets.token_hex(3)}".upper()
+    await code(m, camp["id"], code=gift)
+    await _ok(await m.post(f"/api/v1/codes/{gift}/assign", {"customer": p.email}))
     # The customer's own cart, left idle (abandoned below), and a guest cart under their email that is paid.
     own = await m.cart(lineItems=[{"variantId": variant, "quantity": 1}], customerId=customer["id"],
                        shippingAddress=p.address, metadata={"deliveryNote": p.note})
@@ -65,7 +68,7 @@ async def _shopper_everywhere(m: Merchant, wh: Webhooks, receiver: Receiver, p: 
                                    app_ids={m.app_id}) == 1
     await wh.relay()  # stored, their deliveries queued and not sent
     assert [d for d in await m.deliveries(status="pending")]
-    return {"customer": customer, "own": own, "guest": guest, "session": session, "order_id": order_id}
+    return {"customer": customer, "own": own, "guest": guest, "session": session, "order_id": order_id, "gift": gift}
 
 
 async def test_erasure_leaves_none_of_the_person_anywhere(merchant: Merchant, webhooks: Webhooks,
@@ -82,7 +85,7 @@ async def test_erasure_leaves_none_of_the_person_anywhere(merchant: Merchant, we
     r = answer["redacted"]
     assert r["customers"] == 1 and r["carts"] == 2 and r["cartAbandonments"] == 1 and r["redemptions"] >= 1
     assert r["checkoutSessions"] == 1 and r["orders"] == 1 and r["webhookEvents"] > 0 and r["outboxEvents"] > 0
-    assert r["idempotencyAnswers"] >= 1 and r["webhookAttempts"] >= 1
+    assert r["idempotencyAnswers"] >= 1 and r["webhookAttempts"] >= 1 and r["promotionCodes"] == 1
     assert 0 < r["webhookDeliveriesQueued"] <= pending
     assert await find_everywhere(merchant.backend, p.strings) == []
 
@@ -96,6 +99,8 @@ async def test_erasure_leaves_none_of_the_person_anywhere(merchant: Merchant, we
     assert after["shippingAddress"]["countryCode"] == "DE" and after["shippingAddress"]["region"] == "Bayern"
     assert after["shippingAddress"]["addressLine1"] == "redacted" and after["shippingAddress"]["firstName"] is None
     assert (await merchant.get(f"/api/v1/customers/{made['customer']['id']}")).status_code == 404
+    # A code assigned to the email stays theirs alone: assigned to the customer id now.
+    assert (await _ok(await merchant.get(f"/api/v1/codes/{made['gift']}")))["assignedTo"] == made["customer"]["id"]
     cart = await _ok(await merchant.get(f"/api/v1/carts/{made['own']['id']}"))
     assert cart["metadata"] == {"deliveryNote": "redacted"} and cart["lineItems"] == made["own"]["lineItems"]
 
