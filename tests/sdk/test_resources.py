@@ -481,5 +481,7 @@ async def test_customer_erasure(api: Any, api_shop: Shop) -> None:
     assert again.customer_id is None and not any(again.redacted.values())
     with pytest.raises(kassa_sdk.CustomerNotFoundError):
         await api.customers.erase(customer_id="cus_nobody")
+    with pytest.raises(kassa_sdk.ErasureNotFoundError):
+        await api.customers.retrieve_erasure("era_nobody")
     with pytest.raises(ValueError, match="exactly one"):  # the contract's own check, before any request
         await api.customers.erase(customer_id=made.id, email=email)

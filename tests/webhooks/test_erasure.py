@@ -153,6 +153,7 @@ async def test_bad_input_and_unknown_customers(merchant: Merchant) -> None:
                     "validation_error")
     assert_envelope(await merchant.post("/api/v1/customers/erase", {"customerId": "cus_unknown"}), 404,
                     "customer_not_found")
+    assert_envelope(await merchant.get("/api/v1/customer-erasures/era_unknown"), 404, "erasure_not_found")
     writer = await merchant.scoped_key(["customers:write"])
     assert_envelope(await merchant.post("/api/v1/customers/erase", {"email": "a@b.co"}, key=writer), 403, "forbidden")
     eraser = await merchant.scoped_key(["customers:erase"])

@@ -172,7 +172,7 @@ class ErasureService:
         async with self.db() as conn:
             row = await rows.fetch(conn, app_id, erasure_id)
         if row is None:
-            raise KassaError("not_found", f"No erasure {erasure_id}")
+            raise KassaError("erasure_not_found", f"No erasure {erasure_id}")
         if row.status == "completed":  # finished meanwhile (the job, or another retry)
             return _view(row)
         subject = msgspec.convert(row.subject or {"erasure_id": erasure_id}, ErasureSubject)
@@ -214,5 +214,5 @@ class ErasureService:
         async with self.db() as conn:
             row = await rows.fetch(conn, app_id, erasure_id)
         if row is None:
-            raise KassaError("not_found", f"No erasure {erasure_id}")
+            raise KassaError("erasure_not_found", f"No erasure {erasure_id}")
         return _view(row)

@@ -2,7 +2,7 @@
 // shopper token (X-Shopper-Token) with cart creates and updates.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { CustomerEmailTakenError, CustomerNotFoundError, Kassa, ValidationError, type Customer,
+import { CustomerEmailTakenError, CustomerNotFoundError, ErasureNotFoundError, Kassa, ValidationError, type Customer,
          type Erasure } from '@kassa/js';
 import { server, storefront } from './helpers.js';
 
@@ -42,6 +42,7 @@ test('customers.erase: the rows redacted per place, zeros on a repeat, typed err
   const again = await admin.customers.erase({ email });
   assert.ok(Object.values(again.redacted).every((n) => n === 0));
   await assert.rejects(admin.customers.erase({ customerId: 'cus_nobody' }), CustomerNotFoundError);
+  await assert.rejects(admin.customers.retrieveErasure('era_nobody'), ErasureNotFoundError);
   await assert.rejects(admin.customers.erase({ customerId: made.id, email }), ValidationError);
 });
 
