@@ -8,6 +8,7 @@ import secrets
 from typing import Any
 
 import httpx
+import sqlalchemy as sa
 from kassa_cart import abandonment, erasure_rows
 
 from tests.conftest import Backend
@@ -209,3 +210,27 @@ async def test_a_retry_of_the_call_finishes_a_pending_erasure(merchant: Merchant
     answer = await _ok(await merchant.post("/api/v1/customers/erase", {"email": p.email}))
     assert answer["redacted"]["carts"] == 1 and answer["redacted"]["webhookEvents"] >= 1
     assert await find_everywhere(merchant.backend, p.strings) == []
+
+
+async def test_two_erasures_of_one_customer_at_once(pg_webhooks: Webhooks) -> None:
+    """PostgreSQL, two calls racing: the customer row's lock puts them in turn, one `customer.erased`."""
+    import asyncio
+
+    from kassa_platform.tables import outbox_events
+
+    from tests.webhooks.conftest import make_merchant
+
+    m = await make_merchant(pg_webhooks)
+    p = Person()
+    customer = await _ok(await m.post("/api/v1/customers", {"email": p.email, "lastName": p.last}), 201)
+    variant = await m.variant({"EUR": 1200})
+    await m.cart(lineItems=[{"variantId": variant}], customerId=customer["id"], shippingAddress=p.address)
+    answers = await asyncio.gather(*[m.post("/api/v1/customers/erase", {"customerId": customer["id"]})
+                                     for _ in range(2)])
+    assert [a.status_code for a in answers] == [200, 200], [a.text for a in answers]
+    assert sorted(a.json()["redacted"]["customers"] for a in answers) in ([0, 1], [1, 1])  # one delete, maybe shared
+    async with m.backend.runtime.db() as conn:
+        erased = (await conn.execute(sa.select(sa.func.count()).select_from(outbox_events).where(
+            outbox_events.c.app_id == m.app_id, outbox_events.c.type == "customer.erased"))).scalar_one()
+    assert erased == 1
+    assert await find_everywhere(m.backend, p.strings) == []
