@@ -60,3 +60,10 @@ def test_a_second_pass_changes_nothing(value: object) -> None:
     r = _redactor()
     once = r.value(value)
     assert r.value(once) is once
+
+
+def test_a_body_that_only_mentions_the_person_keeps_the_others_fields() -> None:
+    """Another customer's event whose note names the person: the note goes, that customer's email stays."""
+    other = {"customer": {"email": "bo@example.com", "firstName": "Bo", "metadata": {"note": "friend of ada@example.com"}}}
+    out = _redactor().values_only().value(other)
+    assert out == {"customer": {"email": "bo@example.com", "firstName": "Bo", "metadata": {"note": "redacted"}}}

@@ -16,9 +16,12 @@ from . import erasure_rows as rows
 async def erase(db: Database, app_id: str, subject: ErasureSubject) -> ErasurePart:
     redactor = Redactor(subject.emails, subject.needles, subject.personal_metadata_keys)
     async with transaction(db) as conn:
-        ids = await rows.subject_events(conn, app_id, subject.aggregate_ids, redactor.emails)
+        own, others = await rows.subject_events(conn, app_id, subject.aggregate_ids, redactor.emails)
+        ids = own + others
         changed: list[str] = []
-        redacted = {"webhookEvents": await rows.redact_events(conn, app_id, ids, redactor, changed),
+        events = (await rows.redact_events(conn, app_id, own, redactor, changed)
+                  + await rows.redact_events(conn, app_id, others, redactor.values_only(), changed))
+        redacted = {"webhookEvents": events,
                     "webhookDeliveriesQueued": await rows.queued_deliveries(conn, app_id, changed),
                     "webhookAttempts": await rows.redact_attempts(conn, app_id, ids, redactor)}
     return ErasurePart(redacted=redacted)

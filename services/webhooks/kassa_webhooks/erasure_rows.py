@@ -18,10 +18,15 @@ D = webhook_deliveries.c
 A = webhook_attempts.c
 
 
-async def subject_events(conn: AsyncConnection, app_id: str, aggregate_ids: list[str], emails: list[str]) -> list[str]:
-    """The events about the person: of their rows (customer, carts, sessions, orders, …) or naming their email."""
-    about = sa.or_(V.aggregate_id.in_(aggregate_ids) if aggregate_ids else sa.false(), mentions(conn, V.payload, emails))
-    return [r.id for r in await conn.execute(sa.select(V.id).where(V.app_id == app_id, about))]
+async def subject_events(conn: AsyncConnection, app_id: str, aggregate_ids: list[str],
+                         emails: list[str]) -> tuple[list[str], list[str]]:
+    """The events about the person: (those of their rows — customer, carts, sessions, orders, … —, those
+    of other rows that name their email)."""
+    mine = V.aggregate_id.in_(aggregate_ids) if aggregate_ids else sa.false()
+    own = [r.id for r in await conn.execute(sa.select(V.id).where(V.app_id == app_id, mine))]
+    others = [r.id for r in await conn.execute(sa.select(V.id).where(
+        V.app_id == app_id, sa.not_(mine), mentions(conn, V.payload, emails)))]
+    return own, others
 
 
 async def redact_events(conn: AsyncConnection, app_id: str, ids: list[str], redactor: Redactor,

@@ -73,17 +73,21 @@ def document_needles(value: Any, metadata_keys: Iterable[str] = ()) -> list[Any]
 
 
 class Redactor:
-    def __init__(self, emails: Iterable[str], needles: Iterable[str], personal_metadata_keys: Iterable[str] = ()) -> None:
+    """`by_key=False` (`values_only()`): for a stored body that only mentions the person (another
+    customer's event naming their email): their strings go, the keys' own values (someone else's) stay."""
+
+    def __init__(self, emails: Iterable[str], needles: Iterable[str], personal_metadata_keys: Iterable[str] = (),
+                 *, by_key: bool = True) -> None:
         self.emails = clean(emails)
         self.needles = set(clean([*needles, *self.emails]))
         self.metadata_keys = frozenset(personal_metadata_keys)
+        self.by_key = by_key
         words = sorted(self.needles, key=len, reverse=True)
         self._words = (re.compile("|".join(rf"(?<!\w){re.escape(w)}(?!\w)" for w in words), re.IGNORECASE)
                        if words else None)
 
-    @property
-    def empty(self) -> bool:
-        return not self.needles and not self.metadata_keys
+    def values_only(self) -> Redactor:
+        return Redactor(self.emails, self.needles, by_key=False)
 
     def _personal(self, text: str) -> bool:
         low = text.strip().lower()
@@ -107,6 +111,8 @@ class Redactor:
         return value
 
     def _field(self, key: str, item: Any) -> Any:
+        if not self.by_key:
+            return self.value(item, key)
         if key in NULLED_KEYS:
             if item is None or (key in ("email", "customerEmail") and not (isinstance(item, str) and "@" in item)):
                 return item  # `email` is also a consent's state ("granted"): only an address is personal

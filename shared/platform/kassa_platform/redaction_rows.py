@@ -64,12 +64,16 @@ async def redact_rows(conn: AsyncConnection, table: sa.Table, where: sa.ColumnEl
 
 async def redact_outbox(conn: AsyncConnection, app_id: str, source: str, aggregate_ids: Iterable[str],
                         redactor: Redactor) -> int:
-    """A service's own events (published or not) about the person: of their rows, or naming their email."""
+    """A service's own events (published or not) about the person: of their rows (all their personal
+    fields), or of other rows naming their email (only the person's strings)."""
     o = outbox_events.c
     ids = sorted(set(aggregate_ids))
-    where = sa.and_(o.app_id == app_id, o.source == source,
-                    sa.or_(o.aggregate_id.in_(ids) if ids else sa.false(), mentions(conn, o.payload, redactor.emails)))
-    return await redact_rows(conn, outbox_events, where, {"payload": redactor.body})
+    mine = o.aggregate_id.in_(ids) if ids else sa.false()
+    scope = sa.and_(o.app_id == app_id, o.source == source)
+    own = await redact_rows(conn, outbox_events, sa.and_(scope, mine), {"payload": redactor.body})
+    others = await redact_rows(conn, outbox_events, sa.and_(scope, sa.not_(mine), mentions(conn, o.payload, redactor.emails)),
+                               {"payload": redactor.values_only().body})
+    return own + others
 
 
 async def redact_answers(conn: AsyncConnection, app_id: str, ids: Iterable[str], redactor: Redactor) -> int:
