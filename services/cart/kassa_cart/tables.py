@@ -239,3 +239,34 @@ shopper_auth = sa.Table(
     sa.Column("audience", sa.String(500), nullable=True),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
 )
+
+# ---------------------------------------------------------------- erasure (GDPR art. 17)
+
+# One row per erasure request. While `pending`, `subject` holds whom to redact (ids, emails, the
+# person's strings) so that a retry or the `complete_erasures` job finishes it after a failure
+# midway; once `completed` the subject is cleared and only the counts (`report`) stay.
+customer_erasures = sa.Table(
+    "customer_erasures",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("app_id", sa.String(40), nullable=False),
+    sa.Column("customer_id", sa.String(40), nullable=True),
+    sa.Column("status", sa.String(12), nullable=False),  # pending | completed
+    sa.Column("subject", JSON, nullable=True),
+    sa.Column("report", JSON, nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Column("completed_at", UTCDateTime(), nullable=True),
+    sa.Index("ix_customer_erasures_app_id_customer_id", "app_id", "customer_id"),
+    sa.Index("ix_customer_erasures_pending", "updated_at", postgresql_where=sa.text("status = 'pending'"),
+             sqlite_where=sa.text("status = 'pending'")),
+)
+
+# Per application: the metadata keys whose values are personal (erasure redacts them).
+customer_settings = sa.Table(
+    "customer_settings",
+    metadata,
+    sa.Column("app_id", sa.String(40), primary_key=True),
+    sa.Column("personal_metadata_keys", JSON, nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)

@@ -18,7 +18,7 @@ Scope = Literal[
     "orders:read", "orders:write",
     "payments:read", "payments:write",
     "promotions:read", "promotions:write",
-    "customers:read", "customers:write",
+    "customers:read", "customers:write", "customers:erase",
     "webhooks:manage",
     "keys:read", "keys:write",
     "application:read", "application:write",

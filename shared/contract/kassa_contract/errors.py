@@ -71,6 +71,7 @@ ERROR_STATUS: dict[str, int] = {
     "customer_not_found": 404,
     "customer_email_taken": 409,
     "customer_external_id_taken": 409,
+    "erasure_not_found": 404,
     "shopper_token_invalid": 401,
     "cart_customer_mismatch": 403,
     # promotions

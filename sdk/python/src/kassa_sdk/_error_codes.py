@@ -223,6 +223,10 @@ class CustomerExternalIdTakenError(ConflictError):
     """`customer_external_id_taken` (usually HTTP 409)."""
 
 
+class ErasureNotFoundError(NotFoundError):
+    """`erasure_not_found` (usually HTTP 404)."""
+
+
 class ShopperTokenInvalidError(UnauthorizedError):
     """`shopper_token_invalid` (usually HTTP 401)."""
 
@@ -435,6 +439,7 @@ ERROR_CLASSES: dict[str, type[KassaApiError]] = {
     "customer_not_found": CustomerNotFoundError,
     "customer_email_taken": CustomerEmailTakenError,
     "customer_external_id_taken": CustomerExternalIdTakenError,
+    "erasure_not_found": ErasureNotFoundError,
     "shopper_token_invalid": ShopperTokenInvalidError,
     "cart_customer_mismatch": CartCustomerMismatchError,
     "campaign_not_found": CampaignNotFoundError,
@@ -510,6 +515,7 @@ __all__ = [
     "DiscountCodeNotOnCartError",
     "DiscountInvalidError",
     "EmailTakenError",
+    "ErasureNotFoundError",
     "EventNotFoundError",
     "IdempotencyKeyExecutedError",
     "IdempotencyKeyInProgressError",

@@ -53,6 +53,7 @@ from kassa_contract.customers import (
     ShopperAuth,
     ShopperIdentity,
 )
+from kassa_contract.erasure import CustomerSettings, Erasure
 from kassa_contract.payments import PaymentIntentHandle, PaymentSettings
 from kassa_contract.promotions import (
     Campaign,
@@ -85,5 +86,6 @@ __all__ = [
     "TaxSettings", "ValidateLine", "ValidatedDiscount", "ValidationResult", "Variant", "VariantInput",
     "WebhookAttempt", "WebhookDelivery", "WebhookEndpoint", "WebhookEndpointStats",
     "CartCustomer", "Customer", "CustomerVoucher", "MarketingConsent", "MarketingConsentInput", "ShopperAuth",
-    "ShopperIdentity", "ApplicationGrant", "Invitation", "Member", "Permissions", "User",
+    "ShopperIdentity", "ApplicationGrant", "Invitation", "Member", "Permissions", "User", "CustomerSettings",
+    "Erasure",
 ]

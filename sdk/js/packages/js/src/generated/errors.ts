@@ -119,6 +119,8 @@ export class CustomerNotFoundError extends NotFoundError { override name = 'Cust
 export class CustomerEmailTakenError extends ConflictError { override name = 'CustomerEmailTakenError'; }
 /** `customer_external_id_taken` (usually HTTP 409). */
 export class CustomerExternalIdTakenError extends ConflictError { override name = 'CustomerExternalIdTakenError'; }
+/** `erasure_not_found` (usually HTTP 404). */
+export class ErasureNotFoundError extends NotFoundError { override name = 'ErasureNotFoundError'; }
 /** `shopper_token_invalid` (usually HTTP 401). */
 export class ShopperTokenInvalidError extends UnauthorizedError { override name = 'ShopperTokenInvalidError'; }
 /** `cart_customer_mismatch` (usually HTTP 403). */
@@ -256,6 +258,7 @@ export const ERROR_CLASSES: Record<string, ApiErrorClass> = {
   customer_not_found: CustomerNotFoundError,
   customer_email_taken: CustomerEmailTakenError,
   customer_external_id_taken: CustomerExternalIdTakenError,
+  erasure_not_found: ErasureNotFoundError,
   shopper_token_invalid: ShopperTokenInvalidError,
   cart_customer_mismatch: CartCustomerMismatchError,
   campaign_not_found: CampaignNotFoundError,

@@ -349,6 +349,27 @@ export class Customers extends Resource {
   listVouchers(id: string, o?: RequestOptions): Promise<Item<C['listCustomerVouchers']>[]> {
     return this.items(`${CUSTOMERS}/${e(id)}/vouchers`, o);
   }
+  /**
+   * Erases a person's data (GDPR art. 17; scope `customers:erase`), by exactly one of `customerId` and
+   * `email` (the customer with that email, or a guest known by it only). Answers the rows redacted per
+   * place; a repeat answers zeros. Unknown `customerId`: `CustomerNotFoundError`.
+   */
+  erase(body: BodyOf<C['eraseCustomer']>, o?: RequestOptions): Promise<ResultOf<C['eraseCustomer']>> {
+    return this.call('POST', `${CUSTOMERS}/erase`, body, o);
+  }
+  /** An erasure by its id (`era_…`): its status and counts. */
+  retrieveErasure(id: string, o?: RequestOptions): Promise<ResultOf<C['getCustomerErasure']>> {
+    return this.call('GET', `/api/v1/customer-erasures/${e(id)}`, undefined, o);
+  }
+  /** Which metadata keys hold personal data (scope `settings:read`). */
+  retrieveSettings(o?: RequestOptions): Promise<ResultOf<C['getCustomerSettings']>> {
+    return this.call('GET', '/api/v1/customer-settings', undefined, o);
+  }
+  /** Names the metadata keys whose values erasure redacts; replaces the list (scope `settings:write`). */
+  updateSettings(body: BodyOf<C['updateCustomerSettings']>,
+                 o?: RequestOptions): Promise<ResultOf<C['updateCustomerSettings']>> {
+    return this.call('PUT', '/api/v1/customer-settings', body, o);
+  }
 }
 
 /** Whose shopper tokens (`X-Shopper-Token`) the application trusts (scopes `settings:read`, `settings:write`). */

@@ -223,6 +223,14 @@ export interface Customer {
 }
 
 /**
+ * `customer.erased`: the customer (null for a guest known by email only) and the erasure; no personal data.
+ */
+export interface CustomerErasedData {
+  customerId: string | null;
+  erasureId: string;
+}
+
+/**
  * `customer.created` / `customer.updated`: the customer after the change; `customer.deleted`: the
  * customer as it was (the per-customer `sequence` orders them).
  */
@@ -453,6 +461,7 @@ export interface EventDataMap {
   "checkout.session.expired": SessionEventData;
   "customer.created": CustomerEventData;
   "customer.deleted": CustomerEventData;
+  "customer.erased": CustomerErasedData;
   "customer.updated": CustomerEventData;
   "order.created": OrderEventData;
   "order.disputed": DisputeEventData;
@@ -474,6 +483,7 @@ export const EVENT_TYPES = [
   "checkout.session.expired",
   "customer.created",
   "customer.deleted",
+  "customer.erased",
   "customer.updated",
   "order.created",
   "order.disputed",
