@@ -22,6 +22,7 @@ Scope = Literal[
     "webhooks:manage",
     "keys:read", "keys:write",
     "application:read", "application:write",
+    "audit:read",
     "*",
 ]
 SCOPES: frozenset[str] = frozenset(get_args(Scope)) - {"*"}

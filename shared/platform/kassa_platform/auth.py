@@ -48,6 +48,8 @@ class Principal:
     session_id: str | None = None
     # The application's pinned API version (the hosted page, Kassa's own, is always on the newest).
     api_version: str = LATEST_VERSION
+    # The signed-in user a session's calls act for (None for an API key): the audit log's actor.
+    user_id: str | None = None
 
     @property
     def is_secret(self) -> bool:
