@@ -4,7 +4,7 @@
  */
 import { Kassa, type KassaOptions } from './client.js';
 import {
-  AbandonedCarts, ApiKeys, ApplicationResource, Campaigns, Codes, Customers, EmbedConfigs, Events, Orders, PaymentSettingsResource, ProductsAdmin,
+  AbandonedCarts, ApiKeys, ApplicationResource, AuditLog, Campaigns, Codes, Customers, EmbedConfigs, Events, Orders, PaymentSettingsResource, ProductsAdmin,
   Redemptions, ShippingMethods, ShopperAuthResource, TaxRates, TaxSettings, Vouchers, WebhookDeliveries, WebhookEndpoints,
 } from './resources/admin.js';
 
@@ -28,6 +28,7 @@ export class KassaServer extends Kassa {
   readonly application: ApplicationResource;
   readonly customers: Customers;
   readonly shopperAuth: ShopperAuthResource;
+  readonly auditLog: AuditLog;
 
   constructor(options: KassaOptions) {
     super(options);
@@ -51,6 +52,7 @@ export class KassaServer extends Kassa {
     this.application = new ApplicationResource(http);
     this.customers = new Customers(http);
     this.shopperAuth = new ShopperAuthResource(http);
+    this.auditLog = new AuditLog(http);
   }
 }
 

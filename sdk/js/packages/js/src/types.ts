@@ -58,6 +58,7 @@ export type Campaign = CartSchemas['Campaign'];
 export type Code = CartSchemas['Code'];
 export type ShippingMethod = CartSchemas['ShippingMethod'];
 export type ApiKey = CartSchemas['ApiKey'];
+export type AuditEntry = CartSchemas['AuditEntry'];
 export type Customer = CartSchemas['Customer'];
 export type CustomerVoucher = CartSchemas['CustomerVoucher'];
 export type CartCustomer = CartSchemas['CartCustomer'];

@@ -361,3 +361,11 @@ export class ShopperAuthResource extends Resource {
     return this.call('PUT', '/api/v1/shopper-auth', body, o);
   }
 }
+
+/** Who changed what in the application, newest first (scope `audit:read`; secrets are never in an entry). */
+export class AuditLog extends Resource {
+  /** Filters `actorId`, `actorType`, `resourceType`, `resourceId`, `action`, `createdFrom` (inclusive), `createdTo`. */
+  list(query?: QueryOf<C['listAuditLog']>, o?: RequestOptions): PagePromise<Item<C['listAuditLog']>> {
+    return this.pages('/api/v1/audit-log', query, o);
+  }
+}
