@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import httpx
 import msgspec
 import sqlalchemy as sa
+from kassa_contract.audit import AUDIT_EVENT_PREFIX
 from kassa_contract.base import UNSET
 from kassa_contract.common import Page
 from kassa_contract.errors import KassaError
@@ -54,9 +55,11 @@ _encoder = msgspec.json.Encoder()
 
 
 def matches(patterns: list[str], event_type: str) -> bool:
-    """`cart.updated` matches itself, `cart.*`, and `*`."""
+    """`cart.updated` matches itself, `cart.*`, and `*`. Audit events are sent only where they are
+    asked for by name (`audit.*`, `audit.entry.created`): an ESP or ERP listening to `*` is told of
+    orders and carts, not of who rolled which key."""
     for pattern in patterns:
-        if pattern == event_type or pattern == "*":
+        if pattern == event_type or (pattern == "*" and not event_type.startswith(AUDIT_EVENT_PREFIX)):
             return True
         if pattern.endswith(".*") and event_type.startswith(pattern[:-1]):
             return True

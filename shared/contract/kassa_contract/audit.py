@@ -14,6 +14,8 @@ ActorType = Literal["user", "key", "operator"]
 # One event type for every entry: a SIEM subscribes once and filters on `action` and `resourceType`,
 # and a new audited operation never needs a new event type (nor a new subscription).
 AUDIT_ENTRY_CREATED = "audit.entry.created"
+# Endpoints get audit events only by naming them (`audit.*` or the type): `*` leaves them out.
+AUDIT_EVENT_PREFIX = "audit."
 
 
 class AuditActor(Model):
