@@ -30,7 +30,7 @@ async def purge_audit_log(ctx: JobContext) -> int:
     removed = 0
     while True:
         async with transaction(ctx.db) as conn:
-            batch = await audit.purge_batch(conn, ctx.clock.now(), ctx.settings.audit_retention_days)
+            batch = await audit.purge_batch(conn, ctx.clock.now(), max(1, ctx.settings.audit_retention_days))
         removed += batch
         if batch < audit.PURGE_BATCH:
             break
