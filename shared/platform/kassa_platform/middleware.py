@@ -132,16 +132,16 @@ class AuthMiddleware:
                                            principal.user_id or principal.key_id, address)
         audit_token = audit.current.set(acting)
         try:
-            await self._call(scope, receive, send, principal, handler, address)
+            await self._call(scope, receive, send, principal, handler, address, scope["method"])
         finally:
             audit.current.reset(audit_token)
 
     async def _call(self, scope: Scope, receive: Receive, send: Send, principal: Principal,
-                    handler: BaseRouteHandler | None, address: str) -> None:
+                    handler: BaseRouteHandler | None, address: str, method: str) -> None:
         if principal.kind == "service" or handler is None:
             await self.app(scope, receive, send)
             return
-        route_class = handler.opt.get("rate_limit") or ("reads" if scope["method"] in ("GET", "HEAD") else "writes")
+        route_class = handler.opt.get("rate_limit") or ("reads" if method in ("GET", "HEAD") else "writes")
         limit_headers = await self.limiter.take(principal, cast(RouteClass, route_class), address)
         if not limit_headers:
             await self.app(scope, receive, send)
