@@ -244,3 +244,47 @@ async def test_retention_deletes_old_entries_in_batches(tenant: Tenant, suite: h
     assert removed == 2
     assert await purge_audit_log(ctx) >= 3
     assert [e["action"] for e in await entries(api)] == ["tax_settings.updated"]
+
+
+async def test_an_entry_commits_with_its_change_or_not_at_all(tenant: Tenant) -> None:
+    """The entry and its event are written in the change's transaction: a change rolled back leaves neither."""
+    db, now = tenant.backend.runtime.db, tenant.backend.clock.now()
+
+    class Refused(Exception):
+        pass
+
+    try:
+        async with transaction(db) as conn:
+            with audit.operator():
+                written = await audit.record(conn, "tax_settings.updated", tenant.app_id, app_id=tenant.app_id,
+                                             now=now, before={"pricesIncludeTax": False},
+                                             after={"pricesIncludeTax": True})
+            assert written is not None
+            raise Refused  # the change fails after its entry was written
+    except Refused:
+        pass
+    async with db() as conn:
+        assert (await conn.execute(sa.select(audit_events.c.id).where(audit_events.c.id == written))).first() is None
+        assert (await conn.execute(sa.select(outbox_events.c.id).where(
+            outbox_events.c.aggregate_id == written))).first() is None
+    async with transaction(db) as conn:  # outside a request or command: nothing is recorded
+        assert await audit.record(conn, "tax_settings.updated", tenant.app_id, app_id=tenant.app_id, now=now) is None
+
+
+async def test_a_sessions_changes_are_the_users(tenant: Tenant, suite: httpx.AsyncClient) -> None:
+    """A caller signed in as a user (its principal names `user_id`) is the actor, not its credential."""
+    import time
+
+    from kassa_platform.auth import Principal, hash_key
+
+    raw = "sk_test_" + "u" * 32
+    principal = Principal(app_id=tenant.app_id, environment="test", key_id="key_of_session", kind="secret",
+                          scopes=frozenset({"*"}), user_id="usr_ada")
+    # The session layer's principal, as the key resolver holds it (sessions come with the team accounts).
+    tenant.backend.runtime.keys._cache[hash_key(raw)] = (time.monotonic() + 60, principal, None)
+    api = Api(tenant, suite)
+    made = (await api.call("POST", "/api/v1/shipping-methods", {"name": "Courier", "prices": {"EUR": 900}}, key=raw,
+                           expect=201)).json()
+    [entry] = await entries(api, resourceId=made["id"])
+    assert entry["actor"] == {"type": "user", "id": "usr_ada"}
+    assert [e["id"] for e in await entries(api, actorType="user", actorId="usr_ada")] == [entry["id"]]
