@@ -369,6 +369,23 @@ export interface paths {
         patch: operations["updateLineItem"];
         trace?: never;
     };
+    "/api/v1/carts/{cart_id}/recover": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Recover */
+        post: operations["recoverCart"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/carts/{cart_id}/shipping-method": {
         parameters: {
             query?: never;
@@ -1263,6 +1280,9 @@ export interface components {
             email: string | null;
             firstName: string | null;
             id: string | null;
+            lastName?: string | null;
+            locale?: string | null;
+            marketingConsent?: components["schemas"]["MarketingConsent"] | null;
         };
         /** ApiKey */
         ApiKey: {
@@ -1343,13 +1363,22 @@ export interface components {
         };
         /** Branding */
         Branding: {
+            currency?: string | null;
             displayName?: string | null;
+            locale?: string | null;
             logoUrl?: string | null;
             primaryColor?: string | null;
         };
         /** BrandingInput */
         BrandingInput: {
+            /**
+             * @description ISO 4217 code, upper case
+             * @enum {unknown}
+             */
+            currency?: "AED" | "AFN" | "ALL" | "AMD" | "ANG" | "AOA" | "ARS" | "AUD" | "AWG" | "AZN" | "BAM" | "BBD" | "BDT" | "BGN" | "BHD" | "BIF" | "BMD" | "BND" | "BOB" | "BRL" | "BSD" | "BTN" | "BWP" | "BYN" | "BZD" | "CAD" | "CDF" | "CHF" | "CLP" | "CNY" | "COP" | "CRC" | "CUP" | "CVE" | "CZK" | "DJF" | "DKK" | "DOP" | "DZD" | "EGP" | "ERN" | "ETB" | "EUR" | "FJD" | "FKP" | "GBP" | "GEL" | "GHS" | "GIP" | "GMD" | "GNF" | "GTQ" | "GYD" | "HKD" | "HNL" | "HTG" | "HUF" | "IDR" | "ILS" | "INR" | "IQD" | "IRR" | "ISK" | "JMD" | "JOD" | "JPY" | "KES" | "KGS" | "KHR" | "KMF" | "KPW" | "KRW" | "KWD" | "KYD" | "KZT" | "LAK" | "LBP" | "LKR" | "LRD" | "LSL" | "LYD" | "MAD" | "MDL" | "MGA" | "MKD" | "MMK" | "MNT" | "MOP" | "MRU" | "MUR" | "MVR" | "MWK" | "MXN" | "MYR" | "MZN" | "NAD" | "NGN" | "NIO" | "NOK" | "NPR" | "NZD" | "OMR" | "PAB" | "PEN" | "PGK" | "PHP" | "PKR" | "PLN" | "PYG" | "QAR" | "RON" | "RSD" | "RUB" | "RWF" | "SAR" | "SBD" | "SCR" | "SDG" | "SEK" | "SGD" | "SHP" | "SLE" | "SOS" | "SRD" | "SSP" | "STN" | "SYP" | "SZL" | "THB" | "TJS" | "TMT" | "TND" | "TOP" | "TRY" | "TTD" | "TWD" | "TZS" | "UAH" | "UGX" | "USD" | "UYI" | "UYU" | "UZS" | "VES" | "VND" | "VUV" | "WST" | "XAF" | "XCD" | "XOF" | "XPF" | "YER" | "ZAR" | "ZMW" | "ZWL" | null;
             displayName?: string | null;
+            /** @description BCP 47 language tag, e.g. de-AT */
+            locale?: string | null;
             logoUrl?: string | null;
             primaryColor?: string | null;
         };
@@ -1468,6 +1497,14 @@ export interface components {
             firstName?: string | null;
             id: string;
             lastName?: string | null;
+        };
+        /** CartRecovery */
+        CartRecovery: {
+            abandonedAt: string | null;
+            cart: components["schemas"]["Cart"];
+            changes: components["schemas"]["RecoveryChange"][];
+            incentive: components["schemas"]["RecoveredIncentive"] | null;
+            previousTotal: number;
         };
         /** CheckoutSession */
         CheckoutSession: {
@@ -1650,12 +1687,14 @@ export interface components {
         CreateProduct: {
             categories?: string[];
             description?: string | null;
+            imageUrl?: string | null;
             metadata?: {
                 [key: string]: unknown;
             } | null;
             name: string;
             /** @default standard */
             taxClass?: string;
+            url?: string | null;
             variants: components["schemas"]["VariantInput"][];
         };
         /** CreateRefund */
@@ -1757,6 +1796,7 @@ export interface components {
             cartAbandonmentThresholdMinutes: number | null;
             cartRecoveryUrlTemplate: string | null;
             effectiveCartAbandonmentThresholdMinutes: number;
+            recoveryIncentive?: components["schemas"]["RecoveryIncentive"] | null;
             updatedAt: string | null;
         };
         /** EmbedToken */
@@ -2047,11 +2087,13 @@ export interface components {
             createdAt: string;
             description: string | null;
             id: string;
+            imageUrl?: string | null;
             metadata: {
                 [key: string]: unknown;
             } | null;
             name: string;
             taxClass: string;
+            url?: string | null;
             variants: components["schemas"]["Variant"][];
         };
         /** RecoverDeliveries */
@@ -2059,6 +2101,38 @@ export interface components {
             /** Format: date-time */
             since: string;
             until?: string | null;
+        };
+        /** RecoveredIncentive */
+        RecoveredIncentive: {
+            /** @default 0 */
+            amount?: number;
+            applied: boolean;
+            campaignId: string;
+            code: string;
+            message?: string | null;
+            reason?: string | null;
+        };
+        /** RecoveryChange */
+        RecoveryChange: {
+            campaignId?: string | null;
+            code?: string | null;
+            lineId?: string | null;
+            message: string;
+            name?: string | null;
+            previousUnitPrice?: number | null;
+            reason?: string | null;
+            sku?: string | null;
+            /** @enum {string} */
+            type: "price_changed" | "unavailable" | "promotion_ended";
+            unitPrice?: number | null;
+        };
+        /** RecoveryIncentive */
+        RecoveryIncentive: {
+            campaignId: string;
+        };
+        /** RecoveryIncentiveInput */
+        RecoveryIncentiveInput: {
+            campaignId: string;
         };
         /** RecoveryResult */
         RecoveryResult: {
@@ -2244,6 +2318,7 @@ export interface components {
             branding?: components["schemas"]["BrandingInput"] | null;
             cartAbandonmentThresholdMinutes?: number | null;
             cartRecoveryUrlTemplate?: string | null;
+            recoveryIncentive?: components["schemas"]["RecoveryIncentiveInput"] | null;
         };
         /** UpdateLineItem */
         UpdateLineItem: {
@@ -2267,11 +2342,13 @@ export interface components {
             active?: boolean;
             categories?: string[];
             description?: string | null;
+            imageUrl?: string | null;
             metadata?: {
                 [key: string]: unknown;
             } | null;
             name?: string;
             taxClass?: string;
+            url?: string | null;
         };
         /** UpdateSegments */
         UpdateSegments: {
@@ -2302,6 +2379,7 @@ export interface components {
         };
         /** UpdateVariant */
         UpdateVariant: {
+            imageUrl?: string | null;
             metadata?: {
                 [key: string]: unknown;
             } | null;
@@ -2309,6 +2387,7 @@ export interface components {
             prices?: {
                 [key: string]: number;
             };
+            url?: string | null;
         };
         /** UpdateWebhookEndpoint */
         UpdateWebhookEndpoint: {
@@ -2375,6 +2454,7 @@ export interface components {
         /** Variant */
         Variant: {
             id: string;
+            imageUrl?: string | null;
             metadata?: {
                 [key: string]: unknown;
             } | null;
@@ -2384,9 +2464,11 @@ export interface components {
             };
             productId: string;
             sku: string;
+            url?: string | null;
         };
         /** VariantInput */
         VariantInput: {
+            imageUrl?: string | null;
             metadata?: {
                 [key: string]: unknown;
             } | null;
@@ -2395,6 +2477,7 @@ export interface components {
                 [key: string]: number;
             };
             sku: string;
+            url?: string | null;
         };
         /** WebhookAttempt */
         WebhookAttempt: {
@@ -3311,6 +3394,7 @@ export interface operations {
                 /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
                 "Kassa-Version"?: "2026-12-07" | "2026-11-30";
                 "x-cart-secret"?: string | null;
+                "x-shopper-token"?: string | null;
             };
             path: {
                 cart_id: string;
@@ -3350,6 +3434,7 @@ export interface operations {
                 /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
                 "Kassa-Version"?: "2026-12-07" | "2026-11-30";
                 "x-cart-secret"?: string | null;
+                "x-shopper-token"?: string | null;
             };
             path: {
                 cart_id: string;
@@ -3386,6 +3471,7 @@ export interface operations {
                 /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
                 "Kassa-Version"?: "2026-12-07" | "2026-11-30";
                 "x-cart-secret"?: string | null;
+                "x-shopper-token"?: string | null;
             };
             path: {
                 cart_id: string;
@@ -3425,6 +3511,7 @@ export interface operations {
                 /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
                 "Kassa-Version"?: "2026-12-07" | "2026-11-30";
                 "x-cart-secret"?: string | null;
+                "x-shopper-token"?: string | null;
             };
             path: {
                 cart_id: string;
@@ -3461,6 +3548,7 @@ export interface operations {
                 /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
                 "Kassa-Version"?: "2026-12-07" | "2026-11-30";
                 "x-cart-secret"?: string | null;
+                "x-shopper-token"?: string | null;
             };
             path: {
                 cart_id: string;
@@ -3494,6 +3582,42 @@ export interface operations {
             };
         };
     };
+    recoverCart: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+                "x-cart-secret"?: string | null;
+                "x-shopper-token"?: string | null;
+            };
+            path: {
+                cart_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CartRecovery"];
+                };
+            };
+            /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
     selectShippingMethod: {
         parameters: {
             query?: never;
@@ -3501,6 +3625,7 @@ export interface operations {
                 /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
                 "Kassa-Version"?: "2026-12-07" | "2026-11-30";
                 "x-cart-secret"?: string | null;
+                "x-shopper-token"?: string | null;
             };
             path: {
                 cart_id: string;
