@@ -81,9 +81,9 @@ async def create(conn: AsyncConnection, actor: Principal | None, app_id: str, bo
     scopes: list[str] = list(body.scopes or [])
     check_grant(actor, body.type, scopes, "create")
     key_id, raw = await issue_key(conn, app_id, kind=body.type, scopes=scopes or None, now=now, name=body.name)
-    key = view(await get_key(conn, app_id, key_id))
-    await audit.record(conn, "api_key.created", key_id, app_id=app_id, now=now, after=key)
-    return view(await get_key(conn, app_id, key_id), raw)
+    row = await get_key(conn, app_id, key_id)
+    await audit.record(conn, "api_key.created", key_id, app_id=app_id, now=now, after=view(row))  # no secret
+    return view(row, raw)
 
 
 async def roll(conn: AsyncConnection, actor: Principal | None, app_id: str, key_id: str, expires_in_hours: int,
