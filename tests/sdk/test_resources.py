@@ -271,6 +271,14 @@ async def test_api_keys(api: Any, api_shop: Shop) -> None:
     with pytest.raises(kassa_sdk.ApiKeyNotFoundError):
         await api.api_keys.retrieve("key_unknown")
 
+    # The audit log holds each change, a page at a time, filtered; no secret in it.
+    entries = await every(await api.audit_log.list(resource_id=made.id, limit=1))
+    assert [e.action for e in entries] == ["api_key.rolled", "api_key.created"]
+    assert entries[0].actor.type == "key" and entries[0].changes.after["replacedBy"] == rolled.id
+    assert made.secret not in repr(entries) and rolled.secret not in repr(entries)
+    revocations = await api.audit_log.list(action="api_key.revoked", created_from=entries[1].created_at)
+    assert [e.resource_id for e in revocations.data] == [publishable.id]
+
 
 async def test_application_and_its_version_pin(api: Any) -> None:
     application = await api.application.retrieve()

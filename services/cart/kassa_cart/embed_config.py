@@ -21,6 +21,7 @@ from kassa_contract.abandoned import (
 )
 from kassa_contract.base import UNSET
 from kassa_contract.errors import KassaError
+from kassa_platform import audit
 from kassa_platform.auth import Principal
 from kassa_promotions.store.tables import campaigns
 from sqlalchemy.dialects import postgresql, sqlite
@@ -125,6 +126,7 @@ async def put_embed_config(conn: AsyncConnection, principal: Principal, body: Up
         if incentive is not None:
             await _check_incentive(conn, principal.app_id, incentive.campaign_id)
         values["recovery_incentive"] = None if incentive is None else {"campaignId": incentive.campaign_id}
+    before = await get_embed_config(conn, principal.app_id)
     if values:
         dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
         insert = dialect.insert(embed_configs).values(
@@ -133,7 +135,10 @@ async def put_embed_config(conn: AsyncConnection, principal: Principal, body: Up
                "branding": None, "recovery_incentive": None, **values})
         await conn.execute(insert.on_conflict_do_update(index_elements=[embed_configs.c.app_id],
                                                         set_={**values, "updated_at": now}))
-    return await get_embed_config(conn, principal.app_id)
+    after = await get_embed_config(conn, principal.app_id)
+    await audit.record(conn, "embed_config.updated", principal.app_id, app_id=principal.app_id, now=now,
+                       before=before, after=after)
+    return after
 
 
 async def _check_incentive(conn: AsyncConnection, app_id: str, campaign_id: str) -> None:

@@ -20,6 +20,7 @@ from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from . import audit
 from .clock import Clock
 from .db import Database
 from .ids import new_id, random_token
@@ -118,8 +119,12 @@ async def issue_key(
 
 async def create_key(conn: AsyncConnection, app_id: str, *, kind: Literal["secret", "publishable"],
                      scopes: list[str] | None, now: datetime, name: str | None = None) -> str:
-    """Create a key and return it in full."""
-    return (await issue_key(conn, app_id, kind=kind, scopes=scopes, now=now, name=name))[1]
+    """Create a key and return it in full (the `kassa keys create` command; audited as the operator's)."""
+    key_id, raw = await issue_key(conn, app_id, kind=kind, scopes=scopes, now=now, name=name)
+    await audit.record(conn, "api_key.created", key_id, app_id=app_id, now=now, after={
+        "type": kind, "name": name, "prefix": raw[:8], "last4": raw[-4:],
+        "scopes": sorted(PUBLISHABLE_SCOPES) if kind == "publishable" else _validate_scopes(scopes or ["*"])})
+    return raw
 
 
 async def find_application(conn: AsyncConnection, ref: str) -> str | None:

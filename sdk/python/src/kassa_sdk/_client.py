@@ -22,6 +22,7 @@ from ._retry import retry_delay
 from .resources.abandoned_carts import AbandonedCarts
 from .resources.api_keys import ApiKeys
 from .resources.application import ApplicationResource
+from .resources.audit_log import AuditLog
 from .resources.carts import Carts
 from .resources.catalog import Products
 from .resources.checkout import Checkout, PaymentMethods
@@ -66,6 +67,7 @@ class _Resources(Generic[M]):
         self.members: Members[M] = Members(client)
         self.invitations: Invitations[M] = Invitations(client)
         self.permissions: PermissionsResource[M] = PermissionsResource(client)
+        self.audit_log: AuditLog[M] = AuditLog(client)
 
 
 def _transport_error(exc: httpx.TransportError, request: httpx.Request | None) -> APIConnectionError:

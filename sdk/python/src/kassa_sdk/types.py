@@ -12,6 +12,7 @@ from kassa_contract.abandoned import (
     CurrencyAmount,
     EmbedConfig,
 )
+from kassa_contract.audit import AuditActor, AuditChanges, AuditEntry
 from kassa_contract.base import UNSET
 from kassa_contract.cart import (
     AppliedDiscount,
@@ -77,7 +78,8 @@ from kassa_contract.webhooks import (
 )
 
 __all__ = [
-    "UNSET", "AbandonedCart", "AbandonedCartSummary", "AbandonedCustomer", "AppliedDiscount", "Branding",
+    "UNSET", "AbandonedCart", "AbandonedCartSummary", "AbandonedCustomer", "AppliedDiscount", "AuditActor",
+    "AuditChanges", "AuditEntry", "Branding",
     "BrandingInput", "Campaign", "CampaignStats", "CardInput", "Cart", "CartAddress", "CheckoutSession", "Code",
     "CodesCreated", "CollectFlags", "CurrencyAmount", "DiscountLine", "EmbedConfig", "EmbedToken", "Event",
     "LineDiscountAllocation", "LineItem", "LineItemInput", "Notice", "Order", "Page", "Payment", "PaymentError",

@@ -4,7 +4,7 @@
  */
 import { Kassa, type KassaOptions } from './client.js';
 import {
-  AbandonedCarts, ApiKeys, ApplicationResource, Campaigns, Codes, Customers, EmbedConfigs, Events, Invitations, Members, Orders,
+  AbandonedCarts, ApiKeys, ApplicationResource, AuditLog, Campaigns, Codes, Customers, EmbedConfigs, Events, Invitations, Members, Orders,
   PaymentSettingsResource, PermissionsResource, ProductsAdmin, Redemptions, ShippingMethods, ShopperAuthResource, TaxRates, TaxSettings, Vouchers, WebhookDeliveries, WebhookEndpoints,
 } from './resources/admin.js';
 
@@ -31,6 +31,7 @@ export class KassaServer extends Kassa {
   readonly members: Members;
   readonly invitations: Invitations;
   readonly permissions: PermissionsResource;
+  readonly auditLog: AuditLog;
 
   constructor(options: KassaOptions) {
     super(options);
@@ -57,6 +58,7 @@ export class KassaServer extends Kassa {
     this.members = new Members(http);
     this.invitations = new Invitations(http);
     this.permissions = new PermissionsResource(http);
+    this.auditLog = new AuditLog(http);
   }
 }
 

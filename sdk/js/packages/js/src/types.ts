@@ -63,6 +63,7 @@ export type ApiKey = CartSchemas['ApiKey'];
 export type Member = Schemas['Member'];
 export type Invitation = Schemas['Invitation'];
 export type Permissions = Schemas['Permissions'];
+export type AuditEntry = CartSchemas['AuditEntry'];
 export type Customer = CartSchemas['Customer'];
 export type CustomerVoucher = CartSchemas['CustomerVoucher'];
 export type CartCustomer = CartSchemas['CartCustomer'];

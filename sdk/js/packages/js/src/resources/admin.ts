@@ -424,5 +424,10 @@ export class Invitations extends Resource {
 export class PermissionsResource extends Resource {
   retrieve(o?: RequestOptions): Promise<ResultOf<C['getPermissions']>> {
     return this.call('GET', '/api/v1/auth/permissions', undefined, o);
+/** Who changed what in the application, newest first (scope `audit:read`; secrets are never in an entry). */
+export class AuditLog extends Resource {
+  /** Filters `actorId`, `actorType`, `resourceType`, `resourceId`, `action`, `createdFrom` (inclusive), `createdTo`. */
+  list(query?: QueryOf<C['listAuditLog']>, o?: RequestOptions): PagePromise<Item<C['listAuditLog']>> {
+    return this.pages('/api/v1/audit-log', query, o);
   }
 }
