@@ -26,6 +26,7 @@ from kassa_contract.cart import (
     VariantInput,
 )
 from kassa_contract.common import Page
+from kassa_contract.errors import KassaError
 from kassa_contract.promotions import ApplyDiscountCode
 from kassa_platform.app import caller
 from kassa_platform.db import transaction
@@ -35,6 +36,7 @@ from litestar.params import FromPath, HeaderParameter, JSONBody
 
 from .http import cart_module
 from .shopper_identity import cart_customer
+from .vouchers import record_refusal
 
 CartSecret = Annotated[str | None, HeaderParameter(name="x-cart-secret", required=False)]
 # A signed-in shopper's JWT from the merchant's identity provider (docs/storefront.md, "Shopper identity").
@@ -102,7 +104,14 @@ class CartController(Controller):
           opt={"scope": "carts:write", **BROWSER})
     async def apply_code(self, request: Request[Any, Any, Any], cart_id: FromPath[str], data: JSONBody[ApplyDiscountCode],
                          cart_secret: CartSecret = None) -> Cart:
-        return await cart_module(request).carts.apply_code(caller(request), cart_id, cart_secret, data.code)
+        m = cart_module(request)
+        try:
+            return await m.carts.apply_code(caller(request), cart_id, cart_secret, data.code)
+        except KassaError as exc:
+            if exc.code == "discount_invalid":  # the rare path: the refusal becomes a `rejected` redemption
+                await record_refusal(m, caller(request).app_id, data.code.strip(), (exc.details or {}).get("reason"),
+                                     exc.message, cart_id=cart_id)
+            raise
 
     @delete("/{cart_id:str}/discount-codes/{code:str}", operation_id="removeDiscountCode", status_code=200,
             opt={"scope": "carts:write", **BROWSER})
