@@ -324,7 +324,8 @@ class CodeStore:
                 exc.details = {"index": i}
                 raise
             params.append({"_id": r.id, "_customer": a.customer})
-        stmt = (sa.update(codes).where(codes.c.id == sa.bindparam("_id"), codes.c.status.not_in(FINAL))
+        not_final = codes.c.status.not_in([sa.literal_column(f"'{v}'") for v in FINAL])  # inlined for executemany
+        stmt = (sa.update(codes).where(codes.c.id == sa.bindparam("_id"), not_final)
                 .values(status=sa.case((codes.c.status == "reserved", codes.c.status), else_=sa.literal("assigned")),
                         assigned_to=sa.bindparam("_customer"), updated_at=now))
         await conn.execute(stmt, params)

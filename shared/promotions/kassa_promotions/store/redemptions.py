@@ -530,13 +530,17 @@ class RedemptionStore:
         done = await conn.execute(sa.insert(redemptions).from_select(columns, select))
         return bool(done.rowcount)
 
-    async def purge_rejected(self, conn: AsyncConnection, *, before: datetime, limit: int = 1000) -> int:
-        """Delete refusals recorded before `before`, `limit` rows a statement (the retention job)."""
+    async def purge_rejected(self, conn: AsyncConnection, *, before: datetime, limit: int = 1000,
+                             app_id: str | None = None) -> int:
+        """Delete refusals recorded before `before`, `limit` rows a statement (the retention job;
+        `app_id`: one application's only)."""
         r = redemptions.c
         total = 0
         while True:
-            ids = (await conn.execute(sa.select(r.id).where(r.status == _lit("rejected"), r.created_at < before)
-                                      .limit(limit))).scalars().all()
+            query = sa.select(r.id).where(r.status == _lit("rejected"), r.created_at < before)
+            if app_id is not None:
+                query = query.where(r.app_id == app_id)
+            ids = (await conn.execute(query.limit(limit))).scalars().all()
             if not ids:
                 return total
             await conn.execute(sa.delete(redemptions).where(r.id.in_(ids)))
