@@ -291,9 +291,12 @@ async def test_campaign_sorts_page_correctly_in_both_directions(tenant: Tenant) 
     assert await _ids(tenant, sort="updatedAt") == by_update
     assert await _ids(tenant, sort="-updatedAt") == by_update[::-1]
     page = (await tenant.get("/api/v1/campaigns", params={"limit": 2, "sort": "updatedAt"})).json()
-    other_sort = await tenant.get("/api/v1/campaigns", params={"limit": 2, "cursor": "bm90LWEtY3Vyc29y"})
-    assert_envelope(other_sort, 400, "validation_error", "cursor")
     assert page["nextCursor"]
+    other_sort = await tenant.get("/api/v1/campaigns", params={"limit": 2, "sort": "-updatedAt",
+                                                               "cursor": page["nextCursor"]})
+    assert_envelope(other_sort, 400, "validation_error", "cursor")
+    assert_envelope(await tenant.get("/api/v1/campaigns", params={"cursor": "bm90LWEtY3Vyc29y"}), 400,
+                    "validation_error", "cursor")
 
 
 # ---------------------------------------------------------------- settings

@@ -31,7 +31,7 @@ def decode_cursor(cursor: str | None) -> str | None:
         value = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
         value = ""
-    if not value or "_" not in value or len(value) > 60:
+    if not value or "_" not in value or len(value) > 80:
         raise KassaError("validation_error", "The cursor is not one this API returned", field="cursor", status=400)
     return value
 
@@ -51,19 +51,21 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _KEYSET_SEP = "~"
 
 
-def encode_keyset_cursor(value: datetime, last_id: str) -> str:
-    """A cursor for a list sorted by a time column: the last row's time (in microseconds) and its
-    id, the tie-break that keeps the order total when many rows share a time."""
+def encode_keyset_cursor(value: datetime, last_id: str, sort: str = "") -> str:
+    """A cursor for a list sorted by a time column: the sort it was made for, the last row's time
+    (in microseconds) and its id, the tie-break that keeps the order total when rows share a time."""
     micros = (value - _EPOCH) // timedelta(microseconds=1)
-    return encode_cursor(f"{micros}{_KEYSET_SEP}{last_id}")
+    return encode_cursor(f"{sort}!{micros}{_KEYSET_SEP}{last_id}")
 
 
-def decode_keyset_cursor(cursor: str | None) -> tuple[datetime, str] | None:
+def decode_keyset_cursor(cursor: str | None, sort: str = "") -> tuple[datetime, str] | None:
+    """The cursor's (time, id); refused unless it was made for this `sort`."""
     raw = decode_cursor(cursor)
     if raw is None:
         return None
-    micros, sep, last_id = raw.partition(_KEYSET_SEP)
-    if not sep or not micros.lstrip("-").isdigit() or "_" not in last_id:
+    made_for, bang, rest = raw.partition("!")
+    micros, sep, last_id = rest.partition(_KEYSET_SEP)
+    if not bang or made_for != sort or not sep or not micros.lstrip("-").isdigit() or "_" not in last_id:
         raise KassaError("validation_error", "The cursor is not one this API returned (or was made for another "
                          "sort)", field="cursor", status=400)
     return _EPOCH + timedelta(microseconds=int(micros)), last_id

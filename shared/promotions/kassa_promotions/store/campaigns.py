@@ -264,13 +264,13 @@ class CampaignStore:
             if high is not None:
                 query = query.where(column < high)
         sort_column = c.updated_at if sort.lstrip("-") == "updatedAt" else c.created_at
-        query = keyset_after(query, sort_column, c.id, decode_keyset_cursor(cursor), descending=sort.startswith("-"))
+        query = keyset_after(query, sort_column, c.id, decode_keyset_cursor(cursor, sort), descending=sort.startswith("-"))
         rows = (await conn.execute(query.limit(limit + 1))).all()
         page = rows[:limit]
         nxt = None
         if len(rows) > limit:
             last = page[-1]
-            nxt = encode_keyset_cursor(last.updated_at if sort_column is c.updated_at else last.created_at, last.id)
+            nxt = encode_keyset_cursor(last.updated_at if sort_column is c.updated_at else last.created_at, last.id, sort)
         return [view(r, now) for r in page], nxt
 
     async def stats(self, conn: AsyncConnection, app_id: str, campaign_id: str) -> CampaignStats:

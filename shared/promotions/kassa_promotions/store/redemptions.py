@@ -514,7 +514,8 @@ class RedemptionStore:
         statement (an INSERT … SELECT from the code's row), run only when a code was refused, so
         the common path pays nothing. A flood cannot grow the table without bound: a code the store
         does not know writes nothing, the same code, reason and cart (or cart-less call) is
-        recorded once a minute at most, and `purge_rejected` drops refusals past their retention.
+        recorded once a minute (calls racing each other may each write one: a bound, not a
+        count), and `purge_rejected` drops refusals past their retention.
         Returns whether a row was written."""
         r, c = redemptions.c, codes.c
         same_cart = r.cart_id.is_(None) if cart_id is None else r.cart_id == cart_id
