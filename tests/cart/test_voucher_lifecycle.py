@@ -375,3 +375,36 @@ async def test_keyset_pages_stay_exact_when_many_campaigns_share_a_time(tenant: 
     assert await _ids(tenant, sort="createdAt") == sorted(made)
     assert await _ids(tenant, sort="-createdAt") == sorted(made, reverse=True)
     assert await _ids(tenant, sort="-updatedAt") == sorted(made, reverse=True)
+
+
+async def test_only_a_refused_code_pays_for_recording_it(tenant: Tenant) -> None:
+    """The common path (a code that applies, a validation that passes) writes no redemption row and
+    costs what it cost before; a refusal adds its INSERT … SELECT (and, at a cart, the cart's read)."""
+    camp = await campaign(tenant, reward=FIVER, rules={"minSubtotal": {"EUR": 2000}})
+    await code(tenant, camp["id"], code="COST-1")
+    counter = tenant.backend.counter
+    good = {"code": "COST-1", "currency": "EUR", "lineItems": [{"unitPrice": 3000}]}
+    await tenant.post("/api/v1/vouchers/validate", good)  # the pricing config is cached from here on
+    with counter:
+        assert (await tenant.post("/api/v1/vouchers/validate", good)).json()["valid"]
+    ok_validate = list(counter.statements)
+    with counter:
+        assert not (await tenant.post("/api/v1/vouchers/validate", {**good, "lineItems": [{"unitPrice": 100}]})
+                    ).json()["valid"]
+    bad_validate = list(counter.statements)
+    assert not [s for s in ok_validate if "promo_redemptions" in s], ok_validate
+    inserts = [s for s in bad_validate if "INSERT INTO promo_redemptions" in s]
+    assert len(inserts) == 1 and len(bad_validate) == len(ok_validate) + 1, (ok_validate, bad_validate)
+
+    cheap, dear = await tenant.variant({"EUR": 100}), await tenant.variant({"EUR": 3000})
+    applies, refused = await tenant.cart(lineItems=[{"variantId": dear}]), await tenant.cart(lineItems=[{"variantId": cheap}])
+    with counter:
+        assert (await tenant.post(f"/api/v1/carts/{applies['id']}/discount-codes", {"code": "COST-1"})).status_code == 200
+    ok_apply = list(counter.statements)
+    assert not [s for s in ok_apply if "promo_redemptions" in s], ok_apply
+    with counter:
+        response = await tenant.post(f"/api/v1/carts/{refused['id']}/discount-codes", {"code": "COST-1"})
+    bad_apply = list(counter.statements)
+    assert_envelope(response, 422, "discount_invalid")
+    assert len([s for s in bad_apply if "INSERT INTO promo_redemptions" in s]) == 1
+    assert len(bad_apply) <= len(ok_apply) + 2, (ok_apply, bad_apply)
