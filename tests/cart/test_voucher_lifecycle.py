@@ -4,6 +4,7 @@ codes' externalId/metadata and bulk assignment."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -408,3 +409,20 @@ async def test_only_a_refused_code_pays_for_recording_it(tenant: Tenant) -> None
     assert_envelope(response, 422, "discount_invalid")
     assert len([s for s in bad_apply if "INSERT INTO promo_redemptions" in s]) == 1
     assert len(bad_apply) <= len(ok_apply) + 2, (ok_apply, bad_apply)
+
+
+async def test_a_group_deleted_while_campaigns_join_it_leaves_none_dangling(pg_tenant: Tenant) -> None:
+    """Concurrent on PostgreSQL: each join either lands (and the delete takes it out again) or is a 404;
+    never a 500, never a campaign pointing at a deleted group."""
+    for _ in range(5):
+        group = (await pg_tenant.post("/api/v1/campaign-groups", {"name": "Racing"})).json()
+        joins = [pg_tenant.post("/api/v1/campaigns", {"name": "Join", "reward": FIVER, "groupId": group["id"]})
+                 for _ in range(4)]
+        *answers, gone = await asyncio.gather(*joins, pg_tenant.delete(f"/api/v1/campaign-groups/{group['id']}"))
+        assert gone.status_code == 204
+        for answer in answers:
+            assert answer.status_code in (201, 404), answer.text
+            if answer.status_code == 404:
+                assert_envelope(answer, 404, "campaign_group_not_found", "groupId")
+        listed = (await pg_tenant.get("/api/v1/campaigns", params={"group": group["id"]})).json()["data"]
+        assert listed == []

@@ -14,7 +14,9 @@ campaign cannot be activated.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import re
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -33,6 +35,7 @@ from kassa_contract.promotions import (
 from kassa_contract.promotions import Campaign as CampaignView
 from kassa_platform.ids import new_id
 from kassa_platform.pagination import decode_keyset_cursor, encode_keyset_cursor, keyset_after
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .. import model
@@ -156,11 +159,12 @@ class CampaignStore:
         if body.group_id is not None:
             await check_group(conn, app_id, body.group_id)
         campaign_id = new_id("camp")
-        await conn.execute(sa.insert(campaigns).values(
-            id=campaign_id, app_id=app_id, name=body.name, trigger=body.trigger, definition=definition,
-            active=body.active, usage_limit=body.usage_limit, budget=body.budget, uses=0, reserved_uses=0,
-            granted=0, reserved_amount=0, created_at=now, updated_at=now, group_id=body.group_id,
-            **_list_columns(body.trigger, definition)))
+        async with _group_gone(body.group_id):
+            await conn.execute(sa.insert(campaigns).values(
+                id=campaign_id, app_id=app_id, name=body.name, trigger=body.trigger, definition=definition,
+                active=body.active, usage_limit=body.usage_limit, budget=body.budget, uses=0, reserved_uses=0,
+                granted=0, reserved_amount=0, created_at=now, updated_at=now, group_id=body.group_id,
+                **_list_columns(body.trigger, definition)))
         return await self.get(conn, app_id, campaign_id, now)
 
     async def row(self, conn: AsyncConnection, app_id: str, campaign_id: str, *, lock: bool = False) -> Any:
@@ -190,7 +194,8 @@ class CampaignStore:
             if body.group_id is not None:
                 await check_group(conn, app_id, body.group_id)
             values["group_id"] = body.group_id
-        await conn.execute(sa.update(campaigns).where(campaigns.c.id == campaign_id).values(**values))
+        async with _group_gone(values.get("group_id")):
+            await conn.execute(sa.update(campaigns).where(campaigns.c.id == campaign_id).values(**values))
         return await self.get(conn, app_id, campaign_id, now)
 
     async def set_active(self, conn: AsyncConnection, app_id: str, campaign_id: str, active: bool,
@@ -290,6 +295,18 @@ class CampaignStore:
         rows = await conn.execute(sa.select(campaigns).where(
             campaigns.c.app_id == app_id, campaigns.c.active.is_(True), campaigns.c.trigger == "automatic"))
         return [to_engine(r) for r in rows]
+
+
+@contextlib.asynccontextmanager
+async def _group_gone(group_id: str | None) -> AsyncIterator[None]:
+    """A group deleted between its check and the write (the foreign key refuses it): 404, not a 500."""
+    try:
+        yield
+    except IntegrityError:
+        if group_id is None:
+            raise
+        raise KassaError("campaign_group_not_found", f"No campaign group {group_id}", field="groupId",
+                         status=404) from None
 
 
 def _one_of(value: str, allowed: tuple[str, ...], field: str) -> str:

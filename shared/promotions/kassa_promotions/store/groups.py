@@ -16,6 +16,7 @@ from kassa_contract.errors import KassaError
 from kassa_contract.promotions import CampaignGroup, CreateCampaignGroup, UpdateCampaignGroup
 from kassa_platform.ids import new_id
 from kassa_platform.pagination import newest_first_page
+from kassa_platform.rows import for_update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .tables import campaign_groups, campaigns
@@ -74,8 +75,15 @@ class GroupStore:
         return await self.get(conn, app_id, group_id)
 
     async def delete(self, conn: AsyncConnection, app_id: str, group_id: str, now: datetime) -> int:
-        """Delete the group; its campaigns leave it. Returns how many did."""
-        await self.get(conn, app_id, group_id)
+        """Delete the group; its campaigns leave it. Returns how many did.
+
+        The group's row is locked first: that waits for campaigns joining it right now (their
+        foreign-key check holds a key-share lock on it) to commit, so the UPDATE below sees them,
+        and a join arriving later waits for this delete and is then refused (404)."""
+        locked = (await conn.execute(for_update(conn, sa.select(campaign_groups.c.id).where(
+            campaign_groups.c.app_id == app_id, campaign_groups.c.id == group_id)))).first()
+        if locked is None:
+            raise _not_found(group_id)
         moved = await conn.execute(sa.update(campaigns).where(campaigns.c.app_id == app_id,
                                                               campaigns.c.group_id == group_id)
                                    .values(group_id=None, updated_at=now))
