@@ -218,6 +218,7 @@ class CampaignGroups(Resource[M]):
     @operation
     def create(self, *, name: str, description: str | None = None, metadata: dict[str, Any] | None = None,
                options: RequestOptions | None = None) -> Call[CampaignGroup]:
+        """Create a group (a season, a channel) to put campaigns in."""
         body = CreateCampaignGroup(name=name, description=description, metadata=metadata)
         return Call("POST", GROUPS, returns(CampaignGroup), body, options=options)
 
@@ -230,12 +231,14 @@ class CampaignGroups(Resource[M]):
 
     @operation
     def retrieve(self, group_id: str, *, options: RequestOptions | None = None) -> Call[CampaignGroup]:
+        """One group, with how many campaigns it holds."""
         return Call("GET", f"{GROUPS}/{seg(group_id)}", returns(CampaignGroup), options=options)
 
     @operation
     def update(self, group_id: str, *, name: str | UnsetT = UNSET, description: str | None | UnsetT = UNSET,
                metadata: dict[str, Any] | None | UnsetT = UNSET,
                options: RequestOptions | None = None) -> Call[CampaignGroup]:
+        """Change the fields given; `None` clears `description` or `metadata`."""
         body = UpdateCampaignGroup(name=name, description=description, metadata=metadata)
         return Call("PATCH", f"{GROUPS}/{seg(group_id)}", returns(CampaignGroup), body, options=options)
 
@@ -250,11 +253,13 @@ class PromotionSettingsResource(Resource[M]):
 
     @operation
     def retrieve(self, *, options: RequestOptions | None = None) -> Call[PromotionSettings]:
+        """The application's promotion settings."""
         return Call("GET", "/api/v1/promotion-settings", returns(PromotionSettings), options=options)
 
     @operation
     def update(self, *, allow_multiple_percentage_basket: bool,
                options: RequestOptions | None = None) -> Call[PromotionSettings]:
+        """Whether several percent-off-basket discounts stack on one cart (carts use it at their next change)."""
         body = UpdatePromotionSettings(allow_multiple_percentage_basket=allow_multiple_percentage_basket)
         return Call("PUT", "/api/v1/promotion-settings", returns(PromotionSettings), body, options=options)
 
