@@ -239,6 +239,7 @@ async def _backend(name: str, url: str, clock: TestClock | None = None, **settin
     # Small pools: every test process of every run on the machine shares PostgreSQL's 100 connections.
     runtime = build_runtime(Settings.from_env(**{"database_url": url, "redis_url": None, "api_key_cache_seconds": 30,
                                                  "db_pool_size": 8, "data_dir": Path(tempfile.mkdtemp()),
+                                                 "shopper_auth_allow_private_networks": True,  # JWKS on loopback
                                                  **settings}), clock=clock)
     counter = StatementCounter()
     counter.attach(runtime.db)

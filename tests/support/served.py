@@ -69,7 +69,7 @@ async def serve_kassa(database: str, **settings: Any) -> AsyncIterator[KassaWeb]
         sock = listening_socket()
         origin = f"http://127.0.0.1:{sock.getsockname()[1]}"
         clock = TestClock()
-        settings = {"webhooks_allow_private_networks": "all", **settings}
+        settings = {"webhooks_allow_private_networks": "all", "shopper_auth_allow_private_networks": True, **settings}
         config = Settings.from_env(database_url=url, redis_url=None, public_base_url=origin,
                                    data_dir=Path(tempfile.mkdtemp(prefix="kassa-browser-")), db_pool_size=5, **settings)
         runtime = build_runtime(config, clock=clock)

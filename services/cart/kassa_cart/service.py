@@ -17,7 +17,7 @@ from .catalog import Catalog
 from .checkout_link import CheckoutLink
 from .config import ConfigStore
 from .customers import CustomerService
-from .shopper_identity import ShopperIdentity
+from .shopper_identity import ShopperIdentity, jwks_fetcher
 
 KEY = "cart"
 
@@ -46,6 +46,8 @@ def module_of(runtime: Runtime) -> CartModule:
         customers = CustomerService(runtime.db, runtime.clock)
         module = CartModule(runtime.db, runtime.clock, carts, carts.catalog, ConfigStore(), CampaignStore(), carts.codes,
                             carts.redemptions, CheckoutLink(carts), customers,
-                            ShopperIdentity(runtime.db, runtime.clock, customers))
+                            ShopperIdentity(runtime.db, runtime.clock, customers,
+                                            jwks_fetcher(allow_private=runtime.settings.shopper_auth_allow_private_networks),
+                                            allow_private=runtime.settings.shopper_auth_allow_private_networks))
         runtime.services[KEY] = module
     return module

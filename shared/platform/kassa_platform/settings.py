@@ -161,6 +161,9 @@ class Settings:
     webhooks_allow_private_networks: str = _setting("KASSA_WEBHOOKS_ALLOW_PRIVATE_NETWORKS", "",
                                                     "`all`, or application ids (comma-separated), that may deliver "
                                                     "to loopback and private addresses; unset: none")
+    shopper_auth_allow_private_networks: bool = _setting(
+        "KASSA_SHOPPER_AUTH_ALLOW_PRIVATE_NETWORKS", False, "`1` lets shopper-auth JWKS URLs reach loopback and "
+        "private addresses (development, tests); unset: public addresses only, as webhooks", _flag)
     # The checkout service's calls to the cart service.
     cart_timeout_seconds: float = _setting("KASSA_CART_TIMEOUT_SECONDS", 5.0, "one call from checkout to the cart "
                                            "service", _number)

@@ -24,6 +24,7 @@ export type ResultOf<O> = O extends { responses: infer R }
 
 // Carts
 export type Cart = CartSchemas['Cart'];
+export type CartRecovery = CartSchemas['CartRecovery'];
 /** The one canonical address: `addressLine1`, `city`, `countryCode` required. */
 export type CartAddress = CartSchemas['CartAddress'];
 export type LineItem = CartSchemas['LineItem'];

@@ -13,7 +13,7 @@ const NOT_IN_THE_CLIENT: Record<string, string> = {};
 
 // Not operations: a method that only keeps state in the client, and the resources' shared helpers
 // (TypeScript's `protected` and `private` are not visible at run time).
-const NOT_HTTP = new Set(['constructor', 'remember', 'call', 'items', 'pages', 'withShopper']);
+const NOT_HTTP = new Set(['constructor', 'remember', 'call', 'items', 'pages', 'withShopper', 'asShopper']);
 
 interface Operation { id: string; method: string; pattern: RegExp; path: string }
 

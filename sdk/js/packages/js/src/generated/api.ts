@@ -424,6 +424,23 @@ export interface paths {
         patch: operations["updateLineItem"];
         trace?: never;
     };
+    "/api/v1/carts/{cart_id}/recover": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Recover */
+        post: operations["recoverCart"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/carts/{cart_id}/shipping-method": {
         parameters: {
             query?: never;
@@ -1354,6 +1371,9 @@ export interface components {
             email: string | null;
             firstName: string | null;
             id: string | null;
+            lastName?: string | null;
+            locale?: string | null;
+            marketingConsent?: components["schemas"]["MarketingConsent"] | null;
         };
         /** ApiKey */
         ApiKey: {
@@ -1408,13 +1428,22 @@ export interface components {
         };
         /** Branding */
         Branding: {
+            currency?: string | null;
             displayName?: string | null;
+            locale?: string | null;
             logoUrl?: string | null;
             primaryColor?: string | null;
         };
         /** BrandingInput */
         BrandingInput: {
+            /**
+             * @description ISO 4217 code, upper case
+             * @enum {unknown}
+             */
+            currency?: "AED" | "AFN" | "ALL" | "AMD" | "ANG" | "AOA" | "ARS" | "AUD" | "AWG" | "AZN" | "BAM" | "BBD" | "BDT" | "BGN" | "BHD" | "BIF" | "BMD" | "BND" | "BOB" | "BRL" | "BSD" | "BTN" | "BWP" | "BYN" | "BZD" | "CAD" | "CDF" | "CHF" | "CLP" | "CNY" | "COP" | "CRC" | "CUP" | "CVE" | "CZK" | "DJF" | "DKK" | "DOP" | "DZD" | "EGP" | "ERN" | "ETB" | "EUR" | "FJD" | "FKP" | "GBP" | "GEL" | "GHS" | "GIP" | "GMD" | "GNF" | "GTQ" | "GYD" | "HKD" | "HNL" | "HTG" | "HUF" | "IDR" | "ILS" | "INR" | "IQD" | "IRR" | "ISK" | "JMD" | "JOD" | "JPY" | "KES" | "KGS" | "KHR" | "KMF" | "KPW" | "KRW" | "KWD" | "KYD" | "KZT" | "LAK" | "LBP" | "LKR" | "LRD" | "LSL" | "LYD" | "MAD" | "MDL" | "MGA" | "MKD" | "MMK" | "MNT" | "MOP" | "MRU" | "MUR" | "MVR" | "MWK" | "MXN" | "MYR" | "MZN" | "NAD" | "NGN" | "NIO" | "NOK" | "NPR" | "NZD" | "OMR" | "PAB" | "PEN" | "PGK" | "PHP" | "PKR" | "PLN" | "PYG" | "QAR" | "RON" | "RSD" | "RUB" | "RWF" | "SAR" | "SBD" | "SCR" | "SDG" | "SEK" | "SGD" | "SHP" | "SLE" | "SOS" | "SRD" | "SSP" | "STN" | "SYP" | "SZL" | "THB" | "TJS" | "TMT" | "TND" | "TOP" | "TRY" | "TTD" | "TWD" | "TZS" | "UAH" | "UGX" | "USD" | "UYI" | "UYU" | "UZS" | "VES" | "VND" | "VUV" | "WST" | "XAF" | "XCD" | "XOF" | "XPF" | "YER" | "ZAR" | "ZMW" | "ZWL" | null;
             displayName?: string | null;
+            /** @description BCP 47 language tag, e.g. de-AT */
+            locale?: string | null;
             logoUrl?: string | null;
             primaryColor?: string | null;
         };
@@ -1561,6 +1590,14 @@ export interface components {
             firstName?: string | null;
             id: string;
             lastName?: string | null;
+        };
+        /** CartRecovery */
+        CartRecovery: {
+            abandonedAt: string | null;
+            cart: components["schemas"]["Cart"];
+            changes: components["schemas"]["RecoveryChange"][];
+            incentive: components["schemas"]["RecoveredIncentive"] | null;
+            previousTotal: number;
         };
         /** CheckoutSession */
         CheckoutSession: {
@@ -1773,12 +1810,14 @@ export interface components {
         CreateProduct: {
             categories?: string[];
             description?: string | null;
+            imageUrl?: string | null;
             metadata?: {
                 [key: string]: unknown;
             } | null;
             name: string;
             /** @default standard */
             taxClass?: string;
+            url?: string | null;
             variants: components["schemas"]["VariantInput"][];
         };
         /** CreateRefund */
@@ -1880,6 +1919,7 @@ export interface components {
             cartAbandonmentThresholdMinutes: number | null;
             cartRecoveryUrlTemplate: string | null;
             effectiveCartAbandonmentThresholdMinutes: number;
+            recoveryIncentive?: components["schemas"]["RecoveryIncentive"] | null;
             updatedAt: string | null;
         };
         /** EmbedToken */
@@ -2170,11 +2210,13 @@ export interface components {
             createdAt: string;
             description: string | null;
             id: string;
+            imageUrl?: string | null;
             metadata: {
                 [key: string]: unknown;
             } | null;
             name: string;
             taxClass: string;
+            url?: string | null;
             variants: components["schemas"]["Variant"][];
         };
         /** PromotionSettings */
@@ -2186,6 +2228,38 @@ export interface components {
             /** Format: date-time */
             since: string;
             until?: string | null;
+        };
+        /** RecoveredIncentive */
+        RecoveredIncentive: {
+            /** @default 0 */
+            amount?: number;
+            applied: boolean;
+            campaignId: string;
+            code: string;
+            message?: string | null;
+            reason?: string | null;
+        };
+        /** RecoveryChange */
+        RecoveryChange: {
+            campaignId?: string | null;
+            code?: string | null;
+            lineId?: string | null;
+            message: string;
+            name?: string | null;
+            previousUnitPrice?: number | null;
+            reason?: string | null;
+            sku?: string | null;
+            /** @enum {string} */
+            type: "price_changed" | "unavailable" | "promotion_ended";
+            unitPrice?: number | null;
+        };
+        /** RecoveryIncentive */
+        RecoveryIncentive: {
+            campaignId: string;
+        };
+        /** RecoveryIncentiveInput */
+        RecoveryIncentiveInput: {
+            campaignId: string;
         };
         /** RecoveryResult */
         RecoveryResult: {
@@ -2388,6 +2462,7 @@ export interface components {
             branding?: components["schemas"]["BrandingInput"] | null;
             cartAbandonmentThresholdMinutes?: number | null;
             cartRecoveryUrlTemplate?: string | null;
+            recoveryIncentive?: components["schemas"]["RecoveryIncentiveInput"] | null;
         };
         /** UpdateLineItem */
         UpdateLineItem: {
@@ -2411,11 +2486,13 @@ export interface components {
             active?: boolean;
             categories?: string[];
             description?: string | null;
+            imageUrl?: string | null;
             metadata?: {
                 [key: string]: unknown;
             } | null;
             name?: string;
             taxClass?: string;
+            url?: string | null;
         };
         /** UpdatePromotionSettings */
         UpdatePromotionSettings: {
@@ -2450,6 +2527,7 @@ export interface components {
         };
         /** UpdateVariant */
         UpdateVariant: {
+            imageUrl?: string | null;
             metadata?: {
                 [key: string]: unknown;
             } | null;
@@ -2457,6 +2535,7 @@ export interface components {
             prices?: {
                 [key: string]: number;
             };
+            url?: string | null;
         };
         /** UpdateWebhookEndpoint */
         UpdateWebhookEndpoint: {
@@ -2523,6 +2602,7 @@ export interface components {
         /** Variant */
         Variant: {
             id: string;
+            imageUrl?: string | null;
             metadata?: {
                 [key: string]: unknown;
             } | null;
@@ -2532,9 +2612,11 @@ export interface components {
             };
             productId: string;
             sku: string;
+            url?: string | null;
         };
         /** VariantInput */
         VariantInput: {
+            imageUrl?: string | null;
             metadata?: {
                 [key: string]: unknown;
             } | null;
@@ -2543,6 +2625,7 @@ export interface components {
                 [key: string]: number;
             };
             sku: string;
+            url?: string | null;
         };
         /** WebhookAttempt */
         WebhookAttempt: {
@@ -3696,6 +3779,7 @@ export interface operations {
                 /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
                 "Kassa-Version"?: "2026-12-07" | "2026-11-30";
                 "x-cart-secret"?: string | null;
+                "x-shopper-token"?: string | null;
             };
             path: {
                 cart_id: string;
@@ -3735,6 +3819,7 @@ export interface operations {
                 /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
                 "Kassa-Version"?: "2026-12-07" | "2026-11-30";
                 "x-cart-secret"?: string | null;
+                "x-shopper-token"?: string | null;
             };
             path: {
                 cart_id: string;
@@ -3771,6 +3856,7 @@ export interface operations {
                 /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
                 "Kassa-Version"?: "2026-12-07" | "2026-11-30";
                 "x-cart-secret"?: string | null;
+                "x-shopper-token"?: string | null;
             };
             path: {
                 cart_id: string;
@@ -3810,6 +3896,7 @@ export interface operations {
                 /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
                 "Kassa-Version"?: "2026-12-07" | "2026-11-30";
                 "x-cart-secret"?: string | null;
+                "x-shopper-token"?: string | null;
             };
             path: {
                 cart_id: string;
@@ -3846,6 +3933,7 @@ export interface operations {
                 /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
                 "Kassa-Version"?: "2026-12-07" | "2026-11-30";
                 "x-cart-secret"?: string | null;
+                "x-shopper-token"?: string | null;
             };
             path: {
                 cart_id: string;
@@ -3879,6 +3967,42 @@ export interface operations {
             };
         };
     };
+    recoverCart: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+                "x-cart-secret"?: string | null;
+                "x-shopper-token"?: string | null;
+            };
+            path: {
+                cart_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CartRecovery"];
+                };
+            };
+            /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
     selectShippingMethod: {
         parameters: {
             query?: never;
@@ -3886,6 +4010,7 @@ export interface operations {
                 /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
                 "Kassa-Version"?: "2026-12-07" | "2026-11-30";
                 "x-cart-secret"?: string | null;
+                "x-shopper-token"?: string | null;
             };
             path: {
                 cart_id: string;
