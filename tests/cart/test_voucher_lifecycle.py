@@ -131,16 +131,24 @@ async def test_refusals_at_validate_and_apply_are_recorded_as_rejected_redemptio
     stats = (await tenant.get(f"/api/v1/campaigns/{camp['id']}/stats")).json()
     assert stats["uses"] == 0 and stats["reservedUses"] == 0
 
+    # Refused when a cart is created with it: recorded without a cart (none was made), a minute on.
+    tenant.backend.clock.advance(minutes=2)
+    made = await tenant.post("/api/v1/carts", {"currency": "EUR", "lineItems": [{"variantId": variant}],
+                                               "discountCodes": ["BIG-ONLY"], "customerEmail": "cy@example.com"})
+    assert assert_envelope(made, 422, "discount_invalid")["details"]["reason"] == "minimum_not_met"
+    rows = await _rejected(tenant)
+    assert len(rows) == 3 and rows[2]["cartId"] is None and rows[2]["customer"] == "cy@example.com"
+
     tenant.backend.clock.advance(minutes=2)
     await tenant.post("/api/v1/vouchers/validate", body)
-    assert len(await _rejected(tenant)) == 3
+    assert len(await _rejected(tenant)) == 4
     # Retention: refusals older than the setting (30 days) go (this application's, as the job does for all).
     tenant.backend.clock.advance(minutes=31 * 24 * 60)
     retention = timedelta(days=tenant.backend.runtime.settings.promotions_rejected_retention_days)
     async with transaction(tenant.backend.runtime.db) as conn:
         purged = await RedemptionStore().purge_rejected(conn, before=tenant.backend.clock.now() - retention,
                                                         app_id=tenant.app_id, limit=2)
-    assert purged == 3 and await _rejected(tenant) == []
+    assert purged == 4 and await _rejected(tenant) == []
 
 
 # ---------------------------------------------------------------- campaigns: archive, delete

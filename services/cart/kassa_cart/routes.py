@@ -57,7 +57,14 @@ class CartController(Controller):
                      shopper_token: ShopperToken = None) -> Cart:
         m, principal = cart_module(request), caller(request)
         customer = await cart_customer(m.shoppers, principal, data.customer_id, shopper_token)
-        return await m.carts.create(principal, data, customer=customer)
+        try:
+            return await m.carts.create(principal, data, customer=customer)
+        except KassaError as exc:
+            details = exc.details or {}
+            if exc.code == "discount_invalid" and details.get("code"):  # rare: a code refused at creation
+                await record_refusal(m, principal.app_id, str(details["code"]), details.get("reason"), exc.message,
+                                     currency=data.currency, customer=data.customer_id or data.customer_email)
+            raise
 
     @get("/{cart_id:str}", operation_id="getCart", opt={"scope": "carts:read", **BROWSER})
     async def get_cart(self, request: Request[Any, Any, Any], cart_id: FromPath[str], cart_secret: CartSecret = None) -> Cart:
