@@ -19,7 +19,8 @@ from .service import module_of
 
 # The public paths this service answers; the embedded gateway routes them here.
 PATH_PREFIXES = ("/api/v1/carts", "/api/v1/products", "/api/v1/shipping-methods", "/api/v1/tax-rates",
-                 "/api/v1/tax-settings", "/api/v1/campaigns", "/api/v1/codes", "/api/v1/vouchers",
+                 "/api/v1/tax-settings", "/api/v1/campaigns", "/api/v1/campaign-groups", "/api/v1/promotion-settings",
+                 "/api/v1/codes", "/api/v1/vouchers",
                  "/api/v1/redemptions", "/internal/carts", "/internal/redemptions", "/api/v1/embed-config",
                  "/api/v1/abandoned-carts", "/api/v1/api-keys", "/api/v1/application",
                  "/api/v1/customers", "/api/v1/shopper-auth", "/api/v1/customer-erasures", "/api/v1/customer-settings",

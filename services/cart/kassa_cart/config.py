@@ -23,10 +23,11 @@ from kassa_contract.cart import (
     UpdateShippingMethod,
 )
 from kassa_contract.errors import KassaError
+from kassa_contract.promotions import PromotionSettings, UpdatePromotionSettings
 from kassa_platform import audit
 from kassa_platform.ids import new_id
 from kassa_platform.rows import upsert
-from kassa_promotions import CampaignIndex
+from kassa_promotions import CampaignIndex, EngineOptions
 from kassa_promotions.store.campaigns import CampaignStore
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -36,12 +37,16 @@ from .tables import cart_settings, shipping_methods, tax_rates
 
 
 async def bump_config_version(conn: AsyncConnection, app_id: str, now: datetime, *,
-                              prices_include_tax: bool | None = None) -> None:
+                              prices_include_tax: bool | None = None,
+                              allow_multiple_percentage_basket: bool | None = None) -> None:
     """Create the settings row if needed and move its version (an upsert on both dialects)."""
-    values = {"app_id": app_id, "prices_include_tax": bool(prices_include_tax), "config_version": 1, "updated_at": now}
+    values = {"app_id": app_id, "prices_include_tax": bool(prices_include_tax), "config_version": 1, "updated_at": now,
+              "allow_multiple_percentage_basket": bool(allow_multiple_percentage_basket)}
     on_update: dict[str, object] = {"config_version": cart_settings.c.config_version + 1, "updated_at": now}
     if prices_include_tax is not None:
         on_update["prices_include_tax"] = prices_include_tax
+    if allow_multiple_percentage_basket is not None:
+        on_update["allow_multiple_percentage_basket"] = allow_multiple_percentage_basket
     await conn.execute(upsert(conn, cart_settings, values, [cart_settings.c.app_id], on_update))
 
 
@@ -156,6 +161,19 @@ class ConfigStore:
         await audit.record(conn, "tax_settings.updated", app_id, app_id=app_id, now=now, before=before, after=after)
         return after
 
+    # ---------------------------------------------------------------- promotion settings
+    async def get_promotion_settings(self, conn: AsyncConnection, app_id: str) -> PromotionSettings:
+        value = (await conn.execute(sa.select(cart_settings.c.allow_multiple_percentage_basket)
+                                    .where(cart_settings.c.app_id == app_id))).scalar_one_or_none()
+        return PromotionSettings(allow_multiple_percentage_basket=bool(value))
+
+    async def set_promotion_settings(self, conn: AsyncConnection, app_id: str, body: UpdatePromotionSettings,
+                                     now: datetime) -> PromotionSettings:
+        """Moves the config version: every cart is priced with the new setting at its next change."""
+        await bump_config_version(conn, app_id, now,
+                                  allow_multiple_percentage_basket=body.allow_multiple_percentage_basket)
+        return PromotionSettings(allow_multiple_percentage_basket=body.allow_multiple_percentage_basket)
+
 
 @dataclass(frozen=True)
 class AppPricing:
@@ -198,10 +216,12 @@ class ConfigCache:
         rates = await conn.execute(sa.select(tax_rates).where(tax_rates.c.app_id == app_id))
         methods = await conn.execute(sa.select(shipping_methods).where(shipping_methods.c.app_id == app_id))
         automatic = await CampaignStore().automatic(conn, app_id)
+        multiple = (await conn.execute(sa.select(cart_settings.c.allow_multiple_percentage_basket)
+                                       .where(cart_settings.c.app_id == app_id))).scalar_one_or_none()
         return AppPricing(PricingConfig(
             prices_include_tax=prices_include_tax,
             tax_rules=tuple(TaxRule(r.id, r.country_code, r.region, r.tax_class, Decimal(r.rate), r.name) for r in rates),
             shipping={m.id: ShippingRule(m.id, m.name, m.prices, m.free_above,
                                          frozenset(m.countries) if m.countries is not None else None,
                                          m.tax_class, m.active) for m in methods},
-        ), CampaignIndex(automatic))
+        ), CampaignIndex(automatic, EngineOptions(allow_multiple_percentage_basket=bool(multiple))))

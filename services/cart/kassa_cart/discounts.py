@@ -46,7 +46,7 @@ def engine_cart(currency: str, lines: list[LineInput], shipping_amount: int, car
 async def evaluate_cart(conn: AsyncConnection, store: CodeStore, *, app_id: str, currency: str, lines: list[LineInput],
                         shipping_amount: int, codes: list[str], email: str | None, campaigns: CampaignIndex,
                         now: datetime, cart_id: str | None = None, customer_id: str | None = None) -> CartDiscounts:
-    resolved = await store.resolve(conn, app_id, codes)
+    resolved = await store.resolve(conn, app_id, codes, now=now)
     applied = [resolved[code_key(c)] for c in codes if code_key(c) in resolved]
     cart = engine_cart(currency, lines, shipping_amount, cart_id)
     usage: dict[str, int] = {}

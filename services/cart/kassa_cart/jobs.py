@@ -32,6 +32,17 @@ async def expire_redemptions(ctx: JobContext) -> int:
     return released
 
 
+@registry.cron(every_minutes=60, name="purge_rejected_redemptions")
+async def purge_rejected_redemptions(ctx: JobContext) -> int:
+    """Refused code attempts are evidence for a while, not history: drop them past their retention."""
+    before = ctx.clock.now() - timedelta(days=max(1, ctx.settings.promotions_rejected_retention_days))
+    async with transaction(ctx.db) as conn:
+        purged = await RedemptionStore().purge_rejected(conn, before=before)
+    if purged:
+        log.info("purged %d rejected redemptions", purged)
+    return purged
+
+
 @registry.cron(every_minutes=1, name="abandon_carts")
 async def abandon_carts(ctx: JobContext) -> int:
     """Mark carts idle past their application's threshold abandoned and emit `cart.abandoned`

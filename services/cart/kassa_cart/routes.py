@@ -27,6 +27,7 @@ from kassa_contract.cart import (
     VariantInput,
 )
 from kassa_contract.common import Page
+from kassa_contract.errors import KassaError
 from kassa_contract.promotions import ApplyDiscountCode
 from kassa_platform.app import caller
 from kassa_platform.db import transaction
@@ -37,6 +38,7 @@ from litestar.params import FromPath, HeaderParameter, JSONBody
 from .cart_recovery import recover
 from .http import cart_module
 from .shopper_identity import cart_customer, shopper_customer
+from .vouchers import record_refusal
 
 CartSecret = Annotated[str | None, HeaderParameter(name="x-cart-secret", required=False)]
 # A signed-in shopper's JWT from the merchant's identity provider (docs/storefront.md, "Shopper identity").
@@ -55,7 +57,14 @@ class CartController(Controller):
                      shopper_token: ShopperToken = None) -> Cart:
         m, principal = cart_module(request), caller(request)
         customer = await cart_customer(m.shoppers, principal, data.customer_id, shopper_token)
-        return await m.carts.create(principal, data, customer=customer)
+        try:
+            return await m.carts.create(principal, data, customer=customer)
+        except KassaError as exc:
+            details = exc.details or {}
+            if exc.code == "discount_invalid" and details.get("code"):  # rare: a code refused at creation
+                await record_refusal(m, principal.app_id, str(details["code"]), details.get("reason"), exc.message,
+                                     currency=data.currency, customer=data.customer_id or data.customer_email)
+            raise
 
     @get("/{cart_id:str}", operation_id="getCart", opt={"scope": "carts:read", **BROWSER})
     async def get_cart(self, request: Request[Any, Any, Any], cart_id: FromPath[str], cart_secret: CartSecret = None) -> Cart:
@@ -113,8 +122,14 @@ class CartController(Controller):
     async def apply_code(self, request: Request[Any, Any, Any], cart_id: FromPath[str], data: JSONBody[ApplyDiscountCode],
                          cart_secret: CartSecret = None, shopper_token: ShopperToken = None) -> Cart:
         m, principal = cart_module(request), caller(request)
-        return await m.carts.apply_code(principal, cart_id, cart_secret, data.code,
-                                        await shopper_customer(m.shoppers, principal, shopper_token))
+        try:
+            return await m.carts.apply_code(principal, cart_id, cart_secret, data.code,
+                                            await shopper_customer(m.shoppers, principal, shopper_token))
+        except KassaError as exc:
+            if exc.code == "discount_invalid":  # the rare path: the refusal becomes a `rejected` redemption
+                await record_refusal(m, principal.app_id, data.code.strip(), (exc.details or {}).get("reason"),
+                                     exc.message, cart_id=cart_id)
+            raise
 
     @delete("/{cart_id:str}/discount-codes/{code:str}", operation_id="removeDiscountCode", status_code=200,
             opt={"scope": "carts:write", **BROWSER})

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from kassa_platform.clock import Clock
 from kassa_platform.db import Database
 from kassa_platform.runtime import Runtime
 from kassa_promotions.store.campaigns import CampaignStore
 from kassa_promotions.store.codes import CodeStore
+from kassa_promotions.store.groups import GroupStore
 from kassa_promotions.store.redemptions import RedemptionStore
 
 from .carts import CartService
@@ -36,6 +37,7 @@ class CartModule:
     customers: CustomerService
     shoppers: ShopperIdentity
     erasure: ErasureService
+    groups: GroupStore = field(default_factory=GroupStore)
 
 
 def module_of(runtime: Runtime) -> CartModule:

@@ -117,6 +117,8 @@ cart_settings = sa.Table(
     sa.Column("app_id", sa.String(40), primary_key=True),
     sa.Column("prices_include_tax", sa.Boolean(), nullable=False),
     sa.Column("config_version", sa.Integer(), nullable=False),
+    # Promotions: several percent-off-basket discounts may stack (the engine's option).
+    sa.Column("allow_multiple_percentage_basket", sa.Boolean(), nullable=False, server_default=sa.false()),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
 )
 

@@ -79,6 +79,10 @@ ERROR_STATUS: dict[str, int] = {
     "code_not_found": 404,
     "code_taken": 409,
     "code_not_usable": 409,
+    "code_redeemed": 409,
+    "campaign_archived": 409,
+    "campaign_has_redemptions": 409,
+    "campaign_group_not_found": 404,
     "code_space_exhausted": 422,
     "redemption_not_found": 404,
     # checkout

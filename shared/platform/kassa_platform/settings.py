@@ -169,6 +169,9 @@ class Settings:
                                             "separated (default 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h)")
     webhooks_retention_days: int = _setting("KASSA_WEBHOOKS_RETENTION_DAYS", 30, "events, deliveries and attempts "
                                             "are kept this long (1–3650)", _integer)
+    promotions_rejected_retention_days: int = _setting("KASSA_PROMOTIONS_REJECTED_RETENTION_DAYS", 30,
+                                                       "refused code attempts (`rejected` redemptions) are kept "
+                                                       "this long", _integer)
     webhooks_allow_private_networks: str = _setting("KASSA_WEBHOOKS_ALLOW_PRIVATE_NETWORKS", "",
                                                     "`all`, or application ids (comma-separated), that may deliver "
                                                     "to loopback and private addresses; unset: none")

@@ -30,7 +30,14 @@ from .resources.customers import Customers, ShopperAuthResource
 from .resources.embed_config import EmbedConfigResource
 from .resources.orders import Orders
 from .resources.payment_settings import PaymentSettingsResource
-from .resources.promotions import Campaigns, Codes, Redemptions, Vouchers
+from .resources.promotions import (
+    CampaignGroups,
+    Campaigns,
+    Codes,
+    PromotionSettingsResource,
+    Redemptions,
+    Vouchers,
+)
 from .resources.settings import ShippingMethods, TaxRates, TaxSettingsResource
 from .resources.team import Invitations, Members, PermissionsResource
 from .resources.webhooks import Events, WebhookDeliveries, WebhookEndpoints
@@ -52,6 +59,8 @@ class _Resources(Generic[M]):
         self.payment_settings: PaymentSettingsResource[M] = PaymentSettingsResource(client)
         self.orders: Orders[M] = Orders(client)
         self.campaigns: Campaigns[M] = Campaigns(client)
+        self.campaign_groups: CampaignGroups[M] = CampaignGroups(client)
+        self.promotion_settings: PromotionSettingsResource[M] = PromotionSettingsResource(client)
         self.codes: Codes[M] = Codes(client)
         self.vouchers: Vouchers[M] = Vouchers(client)
         self.redemptions: Redemptions[M] = Redemptions(client)

@@ -251,6 +251,22 @@ class CodeNotUsableError(ConflictError):
     """`code_not_usable` (usually HTTP 409)."""
 
 
+class CodeRedeemedError(ConflictError):
+    """`code_redeemed` (usually HTTP 409)."""
+
+
+class CampaignArchivedError(ConflictError):
+    """`campaign_archived` (usually HTTP 409)."""
+
+
+class CampaignHasRedemptionsError(ConflictError):
+    """`campaign_has_redemptions` (usually HTTP 409)."""
+
+
+class CampaignGroupNotFoundError(NotFoundError):
+    """`campaign_group_not_found` (usually HTTP 404)."""
+
+
 class CodeSpaceExhaustedError(UnprocessableEntityError):
     """`code_space_exhausted` (usually HTTP 422)."""
 
@@ -446,6 +462,10 @@ ERROR_CLASSES: dict[str, type[KassaApiError]] = {
     "code_not_found": CodeNotFoundError,
     "code_taken": CodeTakenError,
     "code_not_usable": CodeNotUsableError,
+    "code_redeemed": CodeRedeemedError,
+    "campaign_archived": CampaignArchivedError,
+    "campaign_has_redemptions": CampaignHasRedemptionsError,
+    "campaign_group_not_found": CampaignGroupNotFoundError,
     "code_space_exhausted": CodeSpaceExhaustedError,
     "redemption_not_found": RedemptionNotFoundError,
     "checkout_session_not_found": CheckoutSessionNotFoundError,
@@ -492,6 +512,9 @@ __all__ = [
     "ApiVersionInvalidError",
     "ApplicationNotFoundError",
     "ApplicationRequiredError",
+    "CampaignArchivedError",
+    "CampaignGroupNotFoundError",
+    "CampaignHasRedemptionsError",
     "CampaignNotFoundError",
     "CartCustomerMismatchError",
     "CartEmptyError",
@@ -504,6 +527,7 @@ __all__ = [
     "CheckoutSessionNotOpenError",
     "CodeNotFoundError",
     "CodeNotUsableError",
+    "CodeRedeemedError",
     "CodeSpaceExhaustedError",
     "CodeTakenError",
     "CsrfTokenInvalidError",

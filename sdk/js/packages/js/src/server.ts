@@ -4,8 +4,8 @@
  */
 import { Kassa, type KassaOptions } from './client.js';
 import {
-  AbandonedCarts, ApiKeys, ApplicationResource, AuditLog, Campaigns, Codes, Customers, EmbedConfigs, Events, Invitations, Members, Orders,
-  PaymentSettingsResource, PermissionsResource, ProductsAdmin, Redemptions, ShippingMethods, ShopperAuthResource, TaxRates, TaxSettings, Vouchers, WebhookDeliveries, WebhookEndpoints,
+  AbandonedCarts, ApiKeys, ApplicationResource, AuditLog, CampaignGroups, Campaigns, Codes, Customers, EmbedConfigs, Events, Invitations, Members, Orders,
+  PaymentSettingsResource, PermissionsResource, ProductsAdmin, PromotionSettings, Redemptions, ShippingMethods, ShopperAuthResource, TaxRates, TaxSettings, Vouchers, WebhookDeliveries, WebhookEndpoints,
 } from './resources/admin.js';
 
 export class KassaServer extends Kassa {
@@ -18,6 +18,8 @@ export class KassaServer extends Kassa {
   readonly embedConfig: EmbedConfigs;
   readonly abandonedCarts: AbandonedCarts;
   readonly campaigns: Campaigns;
+  readonly campaignGroups: CampaignGroups;
+  readonly promotionSettings: PromotionSettings;
   readonly codes: Codes;
   readonly vouchers: Vouchers;
   readonly redemptions: Redemptions;
@@ -45,6 +47,8 @@ export class KassaServer extends Kassa {
     this.embedConfig = new EmbedConfigs(http);
     this.abandonedCarts = new AbandonedCarts(http);
     this.campaigns = new Campaigns(http);
+    this.campaignGroups = new CampaignGroups(http);
+    this.promotionSettings = new PromotionSettings(http);
     this.codes = new Codes(http);
     this.vouchers = new Vouchers(http);
     this.redemptions = new Redemptions(http);

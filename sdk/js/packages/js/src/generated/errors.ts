@@ -133,6 +133,14 @@ export class CodeNotFoundError extends NotFoundError { override name = 'CodeNotF
 export class CodeTakenError extends ConflictError { override name = 'CodeTakenError'; }
 /** `code_not_usable` (usually HTTP 409). */
 export class CodeNotUsableError extends ConflictError { override name = 'CodeNotUsableError'; }
+/** `code_redeemed` (usually HTTP 409). */
+export class CodeRedeemedError extends ConflictError { override name = 'CodeRedeemedError'; }
+/** `campaign_archived` (usually HTTP 409). */
+export class CampaignArchivedError extends ConflictError { override name = 'CampaignArchivedError'; }
+/** `campaign_has_redemptions` (usually HTTP 409). */
+export class CampaignHasRedemptionsError extends ConflictError { override name = 'CampaignHasRedemptionsError'; }
+/** `campaign_group_not_found` (usually HTTP 404). */
+export class CampaignGroupNotFoundError extends NotFoundError { override name = 'CampaignGroupNotFoundError'; }
 /** `code_space_exhausted` (usually HTTP 422). */
 export class CodeSpaceExhaustedError extends UnprocessableEntityError { override name = 'CodeSpaceExhaustedError'; }
 /** `redemption_not_found` (usually HTTP 404). */
@@ -265,6 +273,10 @@ export const ERROR_CLASSES: Record<string, ApiErrorClass> = {
   code_not_found: CodeNotFoundError,
   code_taken: CodeTakenError,
   code_not_usable: CodeNotUsableError,
+  code_redeemed: CodeRedeemedError,
+  campaign_archived: CampaignArchivedError,
+  campaign_has_redemptions: CampaignHasRedemptionsError,
+  campaign_group_not_found: CampaignGroupNotFoundError,
   code_space_exhausted: CodeSpaceExhaustedError,
   redemption_not_found: RedemptionNotFoundError,
   checkout_session_not_found: CheckoutSessionNotFoundError,

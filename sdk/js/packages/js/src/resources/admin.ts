@@ -129,6 +129,47 @@ export class Campaigns extends Resource {
   stats(id: string, o?: RequestOptions): Promise<ResultOf<C['getCampaignStats']>> {
     return this.call('GET', `/api/v1/campaigns/${e(id)}/stats`, undefined, o);
   }
+  /** Hidden from lists (`list({ archived: true })` shows it) and switched off. */
+  archive(id: string, o?: RequestOptions): Promise<ResultOf<C['archiveCampaign']>> {
+    return this.call('POST', `/api/v1/campaigns/${e(id)}/archive`, undefined, o);
+  }
+  /** Back in the lists, still off until `activate`. */
+  unarchive(id: string, o?: RequestOptions): Promise<ResultOf<C['unarchiveCampaign']>> {
+    return this.call('POST', `/api/v1/campaigns/${e(id)}/unarchive`, undefined, o);
+  }
+  /** With its codes; `CampaignHasRedemptionsError` (409) once it was reserved or redeemed. */
+  delete(id: string, o?: RequestOptions): Promise<void> {
+    return this.call('DELETE', `/api/v1/campaigns/${e(id)}`, undefined, o);
+  }
+}
+
+export class CampaignGroups extends Resource {
+  create(body: BodyOf<C['createCampaignGroup']>, o?: RequestOptions): Promise<ResultOf<C['createCampaignGroup']>> {
+    return this.call('POST', '/api/v1/campaign-groups', body, o);
+  }
+  /** Newest first; a group's campaigns: `campaigns.list({ group })`. */
+  list(query?: QueryOf<C['listCampaignGroups']>, o?: RequestOptions): PagePromise<Item<C['listCampaignGroups']>> {
+    return this.pages('/api/v1/campaign-groups', query, o);
+  }
+  retrieve(id: string, o?: RequestOptions): Promise<ResultOf<C['getCampaignGroup']>> {
+    return this.call('GET', `/api/v1/campaign-groups/${e(id)}`, undefined, o);
+  }
+  update(id: string, body: BodyOf<C['updateCampaignGroup']>, o?: RequestOptions): Promise<ResultOf<C['updateCampaignGroup']>> {
+    return this.call('PATCH', `/api/v1/campaign-groups/${e(id)}`, body, o);
+  }
+  /** Its campaigns leave the group and keep running. */
+  delete(id: string, o?: RequestOptions): Promise<void> {
+    return this.call('DELETE', `/api/v1/campaign-groups/${e(id)}`, undefined, o);
+  }
+}
+
+export class PromotionSettings extends Resource {
+  retrieve(o?: RequestOptions): Promise<ResultOf<C['getPromotionSettings']>> {
+    return this.call('GET', '/api/v1/promotion-settings', undefined, o);
+  }
+  update(body: BodyOf<C['updatePromotionSettings']>, o?: RequestOptions): Promise<ResultOf<C['updatePromotionSettings']>> {
+    return this.call('PUT', '/api/v1/promotion-settings', body, o);
+  }
 }
 
 export class Codes extends Resource {
@@ -146,8 +187,16 @@ export class Codes extends Resource {
   retrieve(code: string, o?: RequestOptions): Promise<ResultOf<C['getCode']>> {
     return this.call('GET', `/api/v1/codes/${e(code)}`, undefined, o);
   }
+  /** `externalId`, `metadata`, `expiresAt`. */
+  update(code: string, body: BodyOf<C['updateCode']>, o?: RequestOptions): Promise<ResultOf<C['updateCode']>> {
+    return this.call('PATCH', `/api/v1/codes/${e(code)}`, body, o);
+  }
   assign(code: string, body: BodyOf<C['assignCode']>, o?: RequestOptions): Promise<ResultOf<C['assignCode']>> {
     return this.call('POST', `/api/v1/codes/${e(code)}/assign`, body, o);
+  }
+  /** Many codes to customers, all or nothing: a refused item fails the call (`error.field`: `assignments[i].code`). */
+  async assignMany(body: BodyOf<C['assignCodes']>, o?: RequestOptions): Promise<ResultOf<C['assignCodes']>['data']> {
+    return (await this.call<ResultOf<C['assignCodes']>>('POST', '/api/v1/codes/assign', body, o)).data;
   }
   distribute(code: string, o?: RequestOptions): Promise<ResultOf<C['distributeCode']>> {
     return this.call('POST', `/api/v1/codes/${e(code)}/distribute`, undefined, o);
