@@ -10,6 +10,7 @@ from kassa_promotions.store.redemptions import RedemptionStore
 from prometheus_client import Counter
 
 from .abandonment import sweep
+from .redemption_api import expire_holds
 
 log = logging.getLogger("kassa.jobs.cart")
 registry = JobRegistry()
@@ -27,6 +28,15 @@ async def expire_redemptions(ctx: JobContext) -> int:
     if released:
         log.info("released %d expired reservations", released)
     return released
+
+
+@registry.cron(every_minutes=1, name="expire_redemption_holds")
+async def expire_redemption_holds(ctx: JobContext) -> int:
+    """Two-step redemptions not confirmed within their hold: `expired`, their discounts given back."""
+    expired = await expire_holds(ctx.db, ctx.clock)
+    if expired:
+        log.info("expired %d redemption holds", expired)
+    return expired
 
 
 @registry.cron(every_minutes=1, name="abandon_carts")
