@@ -10,10 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import msgspec
 import sqlalchemy as sa
 from kassa_contract.cart import AppliedDiscount, LineDiscountAllocation
+from kassa_promotions import AppliedCode, CampaignIndex, Cart, CartLine, Customer, Evaluation
 from kassa_promotions import AppliedDiscount as EngineDiscount
-from kassa_promotions import CampaignIndex, Cart, CartLine, Customer, Evaluation
 from kassa_promotions.store.codes import CodeStore, code_key
 from kassa_promotions.store.tables import redemptions
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -48,6 +49,8 @@ async def evaluate_cart(conn: AsyncConnection, store: CodeStore, *, app_id: str,
                         now: datetime, cart_id: str | None = None, customer_id: str | None = None) -> CartDiscounts:
     resolved = await store.resolve(conn, app_id, codes)
     applied = [resolved[code_key(c)] for c in codes if code_key(c) in resolved]
+    if cart_id is not None and any(_limited(a) for a in applied):
+        applied = await with_own_holds(conn, app_id, cart_id, applied)
     cart = engine_cart(currency, lines, shipping_amount)
     usage: dict[str, int] = {}
     # Per-customer limits count by the customer's id when the cart has a customer, else by email.
@@ -70,6 +73,43 @@ async def evaluate_cart(conn: AsyncConnection, store: CodeStore, *, app_id: str,
             result.discounts.append(AppliedDiscount(code=code, campaign_id=None, name=code, amount=0, applied=False,
                                                     reason=UNKNOWN_CODE, message="This code does not exist"))
     return result
+
+
+def _limited(a: AppliedCode) -> bool:
+    return (a.remaining_uses is not None or a.balance is not None or a.campaign.remaining_uses is not None
+            or a.campaign.remaining_budget is not None)
+
+
+async def with_own_holds(conn: AsyncConnection, app_id: str, cart_id: str,
+                         applied: list[AppliedCode]) -> list[AppliedCode]:
+    """The codes as this cart sees them: what the cart itself holds (its checkout's reservations) is
+    still its own, so a cart repriced while its payment waits (a 3-D Secure step) keeps its
+    single-use code, its gift card's value and its share of a budget."""
+    r = redemptions.c
+    rows = (await conn.execute(sa.select(r.campaign_id, r.code, r.amount).where(
+        r.app_id == app_id, r.cart_id == cart_id, r.status == "reserved"))).all()
+    if not rows:
+        return applied
+    by_code: dict[str, list[int]] = {}
+    by_campaign: dict[str, list[int]] = {}
+    for row in rows:
+        for key, acc in ((code_key(row.code) if row.code else None, by_code), (row.campaign_id, by_campaign)):
+            if key is not None:
+                n_amount = acc.setdefault(key, [0, 0])
+                n_amount[0] += 1
+                n_amount[1] += row.amount
+    out = []
+    for a in applied:
+        n, amount = by_code.get(code_key(a.code), (0, 0))
+        cn, camount = by_campaign.get(a.campaign.id, (0, 0))
+        campaign = msgspec.structs.replace(
+            a.campaign,
+            remaining_uses=None if a.campaign.remaining_uses is None else a.campaign.remaining_uses + cn,
+            remaining_budget=None if a.campaign.remaining_budget is None else a.campaign.remaining_budget + camount)
+        out.append(msgspec.structs.replace(
+            a, campaign=campaign, remaining_uses=None if a.remaining_uses is None else a.remaining_uses + n,
+            balance=None if a.balance is None else a.balance + amount))
+    return out
 
 
 async def has_ordered(conn: AsyncConnection, app_id: str, email: str | None, cart_id: str | None,
