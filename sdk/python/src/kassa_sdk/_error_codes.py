@@ -195,6 +195,22 @@ class RedemptionNotFoundError(NotFoundError):
     """`redemption_not_found` (usually HTTP 404)."""
 
 
+class RedemptionNotReservedError(ConflictError):
+    """`redemption_not_reserved` (usually HTTP 409)."""
+
+
+class RedemptionNotConfirmedError(ConflictError):
+    """`redemption_not_confirmed` (usually HTTP 409)."""
+
+
+class TransactionIdTakenError(ConflictError):
+    """`transaction_id_taken` (usually HTTP 409)."""
+
+
+class RollbackExceedsAmountError(UnprocessableEntityError):
+    """`rollback_exceeds_amount` (usually HTTP 422)."""
+
+
 class CheckoutSessionNotFoundError(NotFoundError):
     """`checkout_session_not_found` (usually HTTP 404)."""
 
@@ -368,6 +384,10 @@ ERROR_CLASSES: dict[str, type[KassaApiError]] = {
     "code_not_usable": CodeNotUsableError,
     "code_space_exhausted": CodeSpaceExhaustedError,
     "redemption_not_found": RedemptionNotFoundError,
+    "redemption_not_reserved": RedemptionNotReservedError,
+    "redemption_not_confirmed": RedemptionNotConfirmedError,
+    "transaction_id_taken": TransactionIdTakenError,
+    "rollback_exceeds_amount": RollbackExceedsAmountError,
     "checkout_session_not_found": CheckoutSessionNotFoundError,
     "checkout_session_not_open": CheckoutSessionNotOpenError,
     "checkout_session_expired": CheckoutSessionExpiredError,
@@ -452,10 +472,13 @@ __all__ = [
     "ProductNotFoundError",
     "RateLimitedError",
     "RedemptionExpiredError",
+    "RedemptionNotConfirmedError",
     "RedemptionNotFoundError",
+    "RedemptionNotReservedError",
     "RefundExceedsAmountError",
     "RefundFailedError",
     "RequestTooLargeError",
+    "RollbackExceedsAmountError",
     "RouteNotFoundError",
     "ShippingAddressRequiredError",
     "ShippingMethodNotFoundError",
@@ -466,6 +489,7 @@ __all__ = [
     "TaxRateExistsError",
     "TaxRateNotFoundError",
     "TooManyLineItemsError",
+    "TransactionIdTakenError",
     "ValidationError",
     "VariantNotFoundError",
     "VariantPriceMissingError",

@@ -65,6 +65,15 @@ from kassa_contract.promotions import (
     ValidateLine,
     ValidationResult,
 )
+from kassa_contract.redemptions import (
+    AllocationLine,
+    Basket,
+    BasketLine,
+    BasketRedemption,
+    RedemptionAllocation,
+    RedemptionRollback,
+    RollbackPart,
+)
 from kassa_contract.webhooks import (
     Event,
     RecoveryResult,
@@ -84,5 +93,6 @@ __all__ = [
     "TaxSettings", "ValidateLine", "ValidatedDiscount", "ValidationResult", "Variant", "VariantInput",
     "WebhookAttempt", "WebhookDelivery", "WebhookEndpoint", "WebhookEndpointStats",
     "CartCustomer", "Customer", "CustomerVoucher", "MarketingConsent", "MarketingConsentInput", "ShopperAuth",
-    "ShopperIdentity",
+    "ShopperIdentity", "AllocationLine", "Basket", "BasketLine", "BasketRedemption", "RedemptionAllocation",
+    "RedemptionRollback", "RollbackPart",
 ]

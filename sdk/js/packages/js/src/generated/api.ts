@@ -864,7 +864,76 @@ export interface paths {
         /** ListRedemptions */
         get: operations["listRedemptions"];
         put?: never;
+        /** Reserve */
+        post: operations["reserveRedemption"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/redemptions/{redemption_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** GetRedemption */
+        get: operations["getRedemption"];
+        put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/redemptions/{redemption_id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** CancelOne */
+        post: operations["cancelRedemption"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/redemptions/{redemption_id}/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Confirm */
+        post: operations["confirmRedemption"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/redemptions/{redemption_id}/rollback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Rollback */
+        post: operations["rollbackRedemption"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1247,6 +1316,11 @@ export interface components {
             firstName: string | null;
             id: string | null;
         };
+        /** AllocationLine */
+        AllocationLine: {
+            amount: number;
+            lineId: string;
+        };
         /** ApiKey */
         ApiKey: {
             /** Format: date-time */
@@ -1293,6 +1367,55 @@ export interface components {
         /** AssignCode */
         AssignCode: {
             customer: string;
+        };
+        /** Basket */
+        Basket: {
+            /**
+             * @description ISO 4217 code, upper case
+             * @enum {string}
+             */
+            currency: "AED" | "AFN" | "ALL" | "AMD" | "ANG" | "AOA" | "ARS" | "AUD" | "AWG" | "AZN" | "BAM" | "BBD" | "BDT" | "BGN" | "BHD" | "BIF" | "BMD" | "BND" | "BOB" | "BRL" | "BSD" | "BTN" | "BWP" | "BYN" | "BZD" | "CAD" | "CDF" | "CHF" | "CLP" | "CNY" | "COP" | "CRC" | "CUP" | "CVE" | "CZK" | "DJF" | "DKK" | "DOP" | "DZD" | "EGP" | "ERN" | "ETB" | "EUR" | "FJD" | "FKP" | "GBP" | "GEL" | "GHS" | "GIP" | "GMD" | "GNF" | "GTQ" | "GYD" | "HKD" | "HNL" | "HTG" | "HUF" | "IDR" | "ILS" | "INR" | "IQD" | "IRR" | "ISK" | "JMD" | "JOD" | "JPY" | "KES" | "KGS" | "KHR" | "KMF" | "KPW" | "KRW" | "KWD" | "KYD" | "KZT" | "LAK" | "LBP" | "LKR" | "LRD" | "LSL" | "LYD" | "MAD" | "MDL" | "MGA" | "MKD" | "MMK" | "MNT" | "MOP" | "MRU" | "MUR" | "MVR" | "MWK" | "MXN" | "MYR" | "MZN" | "NAD" | "NGN" | "NIO" | "NOK" | "NPR" | "NZD" | "OMR" | "PAB" | "PEN" | "PGK" | "PHP" | "PKR" | "PLN" | "PYG" | "QAR" | "RON" | "RSD" | "RUB" | "RWF" | "SAR" | "SBD" | "SCR" | "SDG" | "SEK" | "SGD" | "SHP" | "SLE" | "SOS" | "SRD" | "SSP" | "STN" | "SYP" | "SZL" | "THB" | "TJS" | "TMT" | "TND" | "TOP" | "TRY" | "TTD" | "TWD" | "TZS" | "UAH" | "UGX" | "USD" | "UYI" | "UYU" | "UZS" | "VES" | "VND" | "VUV" | "WST" | "XAF" | "XCD" | "XOF" | "XPF" | "YER" | "ZAR" | "ZMW" | "ZWL";
+            lineItems: components["schemas"]["BasketLine"][];
+            /**
+             * @description Minor units of the currency
+             * @default 0
+             */
+            shippingAmount?: number;
+        };
+        /** BasketLine */
+        BasketLine: {
+            categories?: string[];
+            id?: string | null;
+            productId?: string | null;
+            quantity: number;
+            sku: string;
+            /** @description Minor units of the currency */
+            unitPrice: number;
+            variantId?: string | null;
+        };
+        /** BasketRedemption */
+        BasketRedemption: {
+            allocations: components["schemas"]["RedemptionAllocation"][];
+            amount: number;
+            cartId: string | null;
+            codes: string[];
+            confirmedAt: string | null;
+            /** Format: date-time */
+            createdAt: string;
+            currency: string;
+            customerId: string | null;
+            email: string | null;
+            /** Format: date-time */
+            expiresAt: string;
+            id: string;
+            rollbacks: components["schemas"]["RedemptionRollback"][];
+            rolledBackAmount: number;
+            /** @enum {string} */
+            status: "reserved" | "confirmed" | "cancelled" | "expired" | "rolled_back";
+            subtotal: number;
+            transactionId: string | null;
+            /** Format: date-time */
+            updatedAt: string;
         };
         /** Branding */
         Branding: {
@@ -1490,10 +1613,14 @@ export interface components {
             paymentMethod: components["schemas"]["PaymentMethodInput"];
             shippingAddress?: components["schemas"]["CartAddress"] | null;
         };
+        /** ConfirmRedemption */
+        ConfirmRedemption: {
+            transactionId: string;
+        };
         /** CreateApiKey */
         CreateApiKey: {
             name?: string | null;
-            scopes?: ("carts:read" | "carts:write" | "catalog:read" | "catalog:write" | "settings:read" | "settings:write" | "checkout:read" | "checkout:write" | "orders:read" | "orders:write" | "payments:read" | "payments:write" | "promotions:read" | "promotions:write" | "customers:read" | "customers:write" | "webhooks:manage" | "keys:read" | "keys:write" | "application:read" | "application:write" | "*")[] | null;
+            scopes?: ("carts:read" | "carts:write" | "catalog:read" | "catalog:write" | "settings:read" | "settings:write" | "checkout:read" | "checkout:write" | "orders:read" | "orders:write" | "payments:read" | "payments:write" | "promotions:read" | "promotions:write" | "redemptions:write" | "customers:read" | "customers:write" | "webhooks:manage" | "keys:read" | "keys:write" | "application:read" | "application:write" | "*")[] | null;
             /**
              * @default secret
              * @enum {string}
@@ -1610,6 +1737,16 @@ export interface components {
             /** @default standard */
             taxClass?: string;
             variants: components["schemas"]["VariantInput"][];
+        };
+        /** CreateRedemption */
+        CreateRedemption: {
+            basket?: components["schemas"]["Basket"] | null;
+            cartId?: string | null;
+            codes: string[];
+            customerId?: string | null;
+            email?: string | null;
+            /** @default 15 */
+            holdMinutes?: number;
         };
         /** CreateRefund */
         CreateRefund: {
@@ -1897,6 +2034,11 @@ export interface components {
             data: components["schemas"]["Redemption"][];
             nextCursor?: string | null;
         };
+        /** Page[BasketRedemption] */
+        "Page_kassa_contract.redemptions.BasketRedemption_": {
+            data: components["schemas"]["BasketRedemption"][];
+            nextCursor?: string | null;
+        };
         /** Page[Event] */
         "Page_kassa_contract.webhooks.Event_": {
             data: components["schemas"]["Event"][];
@@ -2032,6 +2174,29 @@ export interface components {
             reason: string | null;
             status: string;
         };
+        /** RedemptionAllocation */
+        RedemptionAllocation: {
+            amount: number;
+            campaignId: string;
+            code: string | null;
+            giftCard: boolean;
+            lines: components["schemas"]["AllocationLine"][];
+            name: string;
+            redemptionLineId: string;
+            rolledBack: number;
+            shipping: number;
+        };
+        /** RedemptionRollback */
+        RedemptionRollback: {
+            amount: number;
+            /** Format: date-time */
+            createdAt: string;
+            currency: string;
+            id: string;
+            parts: components["schemas"]["RollbackPart"][];
+            reason: string;
+            redemptionId: string;
+        };
         /** Refund */
         Refund: {
             /** @description Minor units of the currency */
@@ -2057,6 +2222,17 @@ export interface components {
         RollApiKey: {
             /** @default 24 */
             expiresInHours?: number;
+        };
+        /** RollbackPart */
+        RollbackPart: {
+            amount: number;
+            redemptionLineId: string;
+            useReturned: boolean;
+        };
+        /** RollbackRedemption */
+        RollbackRedemption: {
+            amount?: number | null;
+            reason: string;
         };
         /** RotateWebhookSecret */
         RotateWebhookSecret: {
@@ -4772,6 +4948,7 @@ export interface operations {
                 cursor?: string | null;
                 limit?: number;
                 status?: string | null;
+                transactionId?: string | null;
             };
             header?: {
                 /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
@@ -4788,7 +4965,187 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Page_kassa_contract.promotions.Redemption_"];
+                    "application/json": components["schemas"]["Page_kassa_contract.promotions.Redemption_"] | components["schemas"]["Page_kassa_contract.redemptions.BasketRedemption_"];
+                };
+            };
+            /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    reserveRedemption: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateRedemption"];
+            };
+        };
+        responses: {
+            /** @description Document created, URL follows */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BasketRedemption"];
+                };
+            };
+            /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    getRedemption: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
+            path: {
+                redemption_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BasketRedemption"];
+                };
+            };
+            /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    cancelRedemption: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
+            path: {
+                redemption_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BasketRedemption"];
+                };
+            };
+            /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    confirmRedemption: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
+            path: {
+                redemption_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ConfirmRedemption"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BasketRedemption"];
+                };
+            };
+            /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    rollbackRedemption: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
+            path: {
+                redemption_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RollbackRedemption"];
+            };
+        };
+        responses: {
+            /** @description Document created, URL follows */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RedemptionRollback"];
                 };
             };
             /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */
