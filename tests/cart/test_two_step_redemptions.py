@@ -82,7 +82,10 @@ async def test_till_reserve_confirm_and_roll_back_half(tenant: Tenant) -> None:
     assert_envelope(await tenant.post(f"/api/v1/redemptions/{held['id']}/confirm", {"transactionId": "OTHER"}),
                     409, "redemption_not_reserved")
     found = (await tenant.get("/api/v1/redemptions", params={"transactionId": "POS-7-000123"})).json()["data"]
-    assert [r["id"] for r in found] == [held["id"]]
+    assert sorted((r["redemptionId"], r["transactionId"], r["code"], r["status"]) for r in found) == [
+        (held["id"], "POS-7-000123", "FIVE", "confirmed"), (held["id"], "POS-7-000123", "TILL10", "confirmed")]
+    listed = (await tenant.get("/api/v1/redemptions", params={"campaignId": ten["id"]})).json()["data"]
+    assert [(r["redemptionId"], r["status"]) for r in listed] == [(held["id"], "confirmed")]
     assert (await tenant.get("/api/v1/redemptions", params={"transactionId": "nope"})).json()["data"] == []
     assert (await tenant.get("/api/v1/codes/TILL10")).json()["status"] == "redeemed"
 

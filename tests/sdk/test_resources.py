@@ -215,8 +215,10 @@ async def test_two_step_redemptions(api: Any) -> None:
     with pytest.raises(kassa_sdk.DiscountInvalidError):
         await api.redemptions.reserve(codes=["TILL3"], basket=basket)
     done = await api.redemptions.confirm(held.id, transaction_id=f"T-{held.id}")
-    assert done.status == "confirmed" and (await api.redemptions.find_by_transaction(f"T-{held.id}")).id == held.id
-    assert await api.redemptions.find_by_transaction("no-such-transaction") is None
+    assert done.status == "confirmed"
+    lines = await api.redemptions.find_by_transaction(f"T-{held.id}")
+    assert [(r.redemption_id, r.transaction_id, r.code) for r in lines] == [(held.id, f"T-{held.id}", "TILL3")]
+    assert await api.redemptions.find_by_transaction("no-such-transaction") == []
     back = await api.redemptions.rollback(held.id, reason="return", amount=100)
     assert back.amount == 100 and back.redemption_id == held.id
     with pytest.raises(kassa_sdk.RollbackExceedsAmountError):

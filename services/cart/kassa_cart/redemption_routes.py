@@ -40,10 +40,11 @@ ToQuery = Annotated[datetime | None, QueryParameter(name="createdTo", required=F
 TransactionQuery = Annotated[str | None, QueryParameter(name="transactionId", required=False)]
 
 
-def redemption_view(r: Any) -> Redemption:
+def redemption_view(r: Any, parent: tuple[str, str | None] | None = None) -> Redemption:
     return Redemption(id=r.id, campaign_id=r.campaign_id, code=r.code, cart_id=r.cart_id, order_id=r.order_id,
                       customer=r.customer, amount=r.amount, currency=r.currency, status=r.status, reason=r.reason,
-                      message=r.message, created_at=r.created_at)
+                      message=r.message, created_at=r.created_at, redemption_id=parent[0] if parent else None,
+                      transaction_id=parent[1] if parent else None)
 
 
 class RedemptionController(Controller):
@@ -55,18 +56,20 @@ class RedemptionController(Controller):
                                cursor: Cursor = None, campaign_id: CampaignQuery = None,
                                status: RedemptionStatusQuery = None, created_from: FromQuery = None,
                                created_to: ToQuery = None, transaction_id: TransactionQuery = None
-                               ) -> Page[Redemption] | Page[BasketRedemption]:
-        """The campaigns' redemption lines; with `transactionId`, the two-step redemption confirmed
-        with that transaction (none or one)."""
-        m = cart_module(request)
-        if transaction_id is not None:
-            found = await RedemptionDesk(m).by_transaction(caller(request).app_id, transaction_id)
-            return Page(data=[found] if found else [], next_cursor=None)
+                               ) -> Page[Redemption]:
+        """The campaigns' redemption lines, each naming the two-step redemption it belongs to (if any);
+        with `transactionId`, the lines of the redemption confirmed with that transaction."""
+        m, app_id = cart_module(request), caller(request).app_id
+        desk = RedemptionDesk(m)
         async with m.db() as conn:
-            rows, nxt = await m.redemptions.list(conn, app_id=caller(request).app_id, campaign_id=campaign_id,
-                                                 status=status, created_from=created_from, created_to=created_to,
-                                                 limit=check_limit(limit), cursor=cursor)
-        return Page(data=[redemption_view(r) for r in rows], next_cursor=nxt)
+            if transaction_id is not None:
+                rows, nxt = await desk.store.lines_of_transaction(conn, app_id=app_id, transaction_id=transaction_id), None
+            else:
+                rows, nxt = await m.redemptions.list(conn, app_id=app_id, campaign_id=campaign_id, status=status,
+                                                     created_from=created_from, created_to=created_to,
+                                                     limit=check_limit(limit), cursor=cursor)
+            parents = await desk.store.parents_of(conn, [r.id for r in rows])
+        return Page(data=[redemption_view(r, parents.get(r.id)) for r in rows], next_cursor=nxt)
 
     @get("/export", operation_id="exportRedemptions", opt=READ, media_type="text/csv")
     async def export(self, request: Request[Any, Any, Any], campaign_id: CampaignQuery = None,

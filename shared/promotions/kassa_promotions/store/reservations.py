@@ -288,6 +288,24 @@ class ReservationStore:
                                                                 R.transaction_id == transaction_id))).first()
         return None if row is None else await self._read(conn, row)
 
+    async def lines_of_transaction(self, conn: AsyncConnection, *, app_id: str,
+                                   transaction_id: str) -> builtins.list[Any]:
+        """The redemption lines (`promo_redemptions` rows) of the redemption confirmed with `transaction_id`."""
+        mine = (sa.select(L.redemption_id).join(reservations, R.id == L.reservation_id)
+                .where(R.app_id == app_id, R.transaction_id == transaction_id))
+        return builtins.list((await conn.execute(sa.select(redemptions).where(D.app_id == app_id, D.id.in_(mine))
+                                                 .order_by(D.id))).all())
+
+    async def parents_of(self, conn: AsyncConnection,
+                         redemption_line_ids: Sequence[str]) -> dict[str, tuple[str, str | None]]:
+        """For redemption lines of two-step redemptions: (redemption id, transaction id) by line id."""
+        if not redemption_line_ids:
+            return {}
+        rows = await conn.execute(sa.select(L.redemption_id, R.id, R.transaction_id)
+                                  .join(reservations, R.id == L.reservation_id)
+                                  .where(L.redemption_id.in_(builtins.list(redemption_line_ids))))
+        return {line: (parent, tx) for line, parent, tx in rows}
+
     async def code_ids(self, conn: AsyncConnection, app_id: str, texts: Sequence[str]) -> dict[str, str]:
         """Code ids by upper-cased code (one query)."""
         if not texts:

@@ -205,6 +205,7 @@ class Redemptions(Resource[M]):
 
     @operation
     def retrieve(self, redemption_id: str, *, options: RequestOptions | None = None) -> Call[BasketRedemption]:
+        """A two-step redemption (`rdm_…`) with its allocations and rollbacks."""
         return Call("GET", f"{REDEMPTIONS}/{seg(redemption_id)}", returns(BasketRedemption), options=options)
 
     @operation
@@ -229,12 +230,11 @@ class Redemptions(Resource[M]):
 
     @operation
     def find_by_transaction(self, transaction_id: str, *,
-                            options: RequestOptions | None = None) -> Call[BasketRedemption | None]:
-        """The redemption confirmed with `transaction_id`, or None."""
-        def first(content: bytes) -> BasketRedemption | None:
-            found = returns_page(BasketRedemption)(content).data
-            return found[0] if found else None
-        return Call("GET", REDEMPTIONS, first, params={"transactionId": transaction_id}, options=options)
+                            options: RequestOptions | None = None) -> Call[builtins.list[Redemption]]:
+        """The redemption lines of the two-step redemption confirmed with `transaction_id` (empty: none);
+        each names it in `redemption_id`."""
+        return Call("GET", REDEMPTIONS, returns_list(Redemption), params={"transactionId": transaction_id},
+                    options=options)
 
 
 def _text(content: bytes) -> str:

@@ -2034,11 +2034,6 @@ export interface components {
             data: components["schemas"]["Redemption"][];
             nextCursor?: string | null;
         };
-        /** Page[BasketRedemption] */
-        "Page_kassa_contract.redemptions.BasketRedemption_": {
-            data: components["schemas"]["BasketRedemption"][];
-            nextCursor?: string | null;
-        };
         /** Page[Event] */
         "Page_kassa_contract.webhooks.Event_": {
             data: components["schemas"]["Event"][];
@@ -2172,7 +2167,9 @@ export interface components {
             message: string | null;
             orderId: string | null;
             reason: string | null;
+            redemptionId?: string | null;
             status: string;
+            transactionId?: string | null;
         };
         /** RedemptionAllocation */
         RedemptionAllocation: {
@@ -4965,7 +4962,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Page_kassa_contract.promotions.Redemption_"] | components["schemas"]["Page_kassa_contract.redemptions.BasketRedemption_"];
+                    "application/json": components["schemas"]["Page_kassa_contract.promotions.Redemption_"];
                 };
             };
             /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */

@@ -196,11 +196,11 @@ export class Redemptions extends Resource {
            o?: RequestOptions): Promise<ResultOf<C['rollbackRedemption']>> {
     return this.call('POST', `/api/v1/redemptions/${e(redemptionId)}/rollback`, body, o);
   }
-  /** The redemption confirmed with this transaction id, or null. */
-  async findByTransaction(transactionId: string, o?: RequestOptions): Promise<ResultOf<C['getRedemption']> | null> {
-    const page = await this.call<{ data: ResultOf<C['getRedemption']>[] }>(
-      'GET', '/api/v1/redemptions', undefined, o, { transactionId });
-    return page.data[0] ?? null;
+  /** The redemption lines of the redemption confirmed with this transaction id (each names it in
+   * `redemptionId`); empty when there is none. */
+  async findByTransaction(transactionId: string, o?: RequestOptions): Promise<Item<C['listRedemptions']>[]> {
+    return (await this.call<{ data: Item<C['listRedemptions']>[] }>('GET', '/api/v1/redemptions', undefined, o,
+                                                                    { transactionId })).data;
   }
 }
 
