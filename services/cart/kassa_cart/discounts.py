@@ -7,8 +7,10 @@ the cached campaign index) and turns its evaluation into what the cart shows: `d
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, Protocol
 
 import msgspec
 import sqlalchemy as sa
@@ -44,7 +46,14 @@ def engine_cart(currency: str, lines: list[LineInput], shipping_amount: int) -> 
                  variant_id=ln.variant_id, categories=ln.categories, tax_class=ln.tax_class) for ln in lines))
 
 
-async def evaluate_cart(conn: AsyncConnection, store: CodeStore, *, app_id: str, currency: str, lines: list[LineInput],
+class ResolvesCodes(Protocol):
+    """What pricing needs of a code store: the codes as the engine sees them (CodeStore, or the
+    redemption hot path's DirectCodes)."""
+
+    async def resolve(self, conn: Any, app_id: str, texts: Sequence[str]) -> dict[str, AppliedCode]: ...
+
+
+async def evaluate_cart(conn: AsyncConnection, store: CodeStore | ResolvesCodes, *, app_id: str, currency: str, lines: list[LineInput],
                         shipping_amount: int, codes: list[str], email: str | None, campaigns: CampaignIndex,
                         now: datetime, cart_id: str | None = None, customer_id: str | None = None) -> CartDiscounts:
     resolved = await store.resolve(conn, app_id, codes)

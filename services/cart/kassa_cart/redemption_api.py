@@ -29,8 +29,9 @@ from kassa_contract.redemptions import (
 )
 from kassa_platform.clock import Clock
 from kassa_platform.db import Database, transaction
-from kassa_platform.outbox import write_event
+from kassa_platform.outbox import event_params, write_event
 from kassa_promotions.store.codes import code_key
+from kassa_promotions.store.reservation_rows import DirectCodes, FastReservations
 from kassa_promotions.store.reservations import ReservationStore
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -53,12 +54,17 @@ class _Basket(msgspec.Struct, frozen=True):
     email: str | None
 
 
+def _event(app_id: str, type_: str, redemption: BasketRedemption, now: datetime,
+           rollback: RedemptionRollback | None = None) -> dict[str, object]:
+    return {"app_id": app_id, "type": type_, "source": SOURCE, "aggregate_id": redemption.id,
+            "sequence": _sequence(redemption), "now": now,
+            "data": RedemptionEventData(redemption_id=redemption.id, sequence=_sequence(redemption),
+                                        redemption=redemption, rollback=rollback)}
+
+
 async def emit(conn: AsyncConnection, app_id: str, type_: str, redemption: BasketRedemption, now: datetime,
                rollback: RedemptionRollback | None = None) -> None:
-    await write_event(conn, app_id=app_id, type=type_, source=SOURCE, aggregate_id=redemption.id,
-                      sequence=_sequence(redemption), now=now,
-                      data=RedemptionEventData(redemption_id=redemption.id, sequence=_sequence(redemption),
-                                               redemption=redemption, rollback=rollback))
+    await write_event(conn, **_event(app_id, type_, redemption, now, rollback))  # type: ignore[arg-type]
 
 
 def _sequence(redemption: BasketRedemption) -> int:
@@ -75,6 +81,7 @@ class RedemptionDesk:
     def __init__(self, m: CartModule, store: ReservationStore | None = None) -> None:
         self.m = m
         self.store = store or ReservationStore(m.redemptions)
+        self.fast = FastReservations(m.db)
 
     @property
     def db(self) -> Database:
@@ -103,21 +110,39 @@ class RedemptionDesk:
     async def _reserve(self, app_id: str, body: CreateRedemption) -> BasketRedemption:
         now = self.clock.now()
         codes = _unique(body.codes)
+        hold = timedelta(minutes=body.hold_minutes)
+        if self.fast.available:  # PostgreSQL: the reads, then the writes in one direct transaction
+            async with self.db.on_demand() as reads:
+                basket, found, code_ids = await self._priced(reads, app_id, body, codes, now,  # type: ignore[arg-type]
+                                                             DirectCodes(self.db))
+            held, plan = self.fast.plan(app_id=app_id, discounts=found.engine, code_ids=code_ids, codes=codes,
+                                        currency=basket.currency, cart_id=body.cart_id,
+                                        customer_id=basket.customer_id, email=basket.email,
+                                        subtotal=_subtotal(basket), now=now, hold=hold)
+            if await self.fast.reserve(plan, event_params(**_event(app_id, REDEMPTION_RESERVED, held, now))):  # type: ignore[arg-type]
+                return held
+            # A limit fell short: the general path finds out which, and says so.
         async with transaction(self.db) as conn:
-            basket = await self._basket(conn, app_id, body)
-            found = await self._evaluate(conn, app_id, basket, codes, now)
-            refusals = [{"code": d.code, "campaignId": d.campaign_id, "reason": d.reason, "message": d.message}
-                        for c in codes if (d := found.rejection_of(c)) is not None]
-            if refusals:
-                raise KassaError("discount_invalid", refusals[0]["message"] or "A code does not apply to this basket",
-                                 field="codes", status=422, details={"refusals": refusals})
-            subtotal = sum(ln.unit_price * ln.quantity for ln in basket.lines) + basket.shipping_amount
+            basket, found, code_ids = await self._priced(conn, app_id, body, codes, now)
             held = await self.store.reserve(
-                conn, app_id=app_id, discounts=found.engine, code_ids=await self.store.code_ids(conn, app_id, codes),
-                codes=codes, currency=basket.currency, cart_id=body.cart_id, customer_id=basket.customer_id,
-                email=basket.email, subtotal=subtotal, now=now, hold=timedelta(minutes=body.hold_minutes))
+                conn, app_id=app_id, discounts=found.engine, code_ids=code_ids, codes=codes, currency=basket.currency,
+                cart_id=body.cart_id, customer_id=basket.customer_id, email=basket.email, subtotal=_subtotal(basket),
+                now=now, hold=hold)
             await emit(conn, app_id, REDEMPTION_RESERVED, held, now)
             return held
+
+    async def _priced(self, conn: AsyncConnection, app_id: str, body: CreateRedemption, codes: list[str],
+                      now: datetime, direct: DirectCodes | None = None) -> tuple[_Basket, CartDiscounts, dict[str, str]]:
+        """The basket, its discounts as the cart computes them (every code must apply), the codes' ids
+        (`direct`: the codes read on the direct pool, with their ids)."""
+        basket = await self._basket(conn, app_id, body)
+        found = await self._evaluate(conn, app_id, basket, codes, now, direct)
+        refusals = [{"code": d.code, "campaignId": d.campaign_id, "reason": d.reason, "message": d.message}
+                    for c in codes if (d := found.rejection_of(c)) is not None]
+        if refusals:
+            raise KassaError("discount_invalid", refusals[0]["message"] or "A code does not apply to this basket",
+                             field="codes", status=422, details={"refusals": refusals})
+        return basket, found, direct.ids if direct is not None else await self.store.code_ids(conn, app_id, codes)
 
     async def _basket(self, conn: AsyncConnection, app_id: str, body: CreateRedemption) -> _Basket:
         if body.basket is not None:
@@ -143,15 +168,21 @@ class RedemptionDesk:
                        body.email or state.customer_email)
 
     async def _evaluate(self, conn: AsyncConnection, app_id: str, basket: _Basket, codes: list[str],
-                        now: datetime) -> CartDiscounts:
+                        now: datetime, direct: DirectCodes | None = None) -> CartDiscounts:
         carts = self.m.carts
         pricing = await carts.configs.get(conn, app_id, *(await carts.settings_version(conn, app_id)))
-        return await evaluate_cart(conn, self.m.codes, app_id=app_id, currency=basket.currency, lines=basket.lines,
+        return await evaluate_cart(conn, direct or self.m.codes, app_id=app_id, currency=basket.currency, lines=basket.lines,
                                    shipping_amount=basket.shipping_amount, codes=codes, email=basket.email,
                                    campaigns=pricing.campaigns, now=now, customer_id=basket.customer_id)
 
     async def confirm(self, app_id: str, redemption_id: str, body: ConfirmRedemption) -> BasketRedemption:
         now = self.clock.now()
+        if self.fast.available:  # PostgreSQL, a valid hold: one direct transaction; else the general path
+            done = await self.fast.confirm(
+                app_id=app_id, redemption_id=redemption_id, transaction_id=body.transaction_id, now=now,
+                event=lambda held: event_params(**_event(app_id, REDEMPTION_CONFIRMED, held, now)))  # type: ignore[arg-type]
+            if done is not None:
+                return done
         async with transaction(self.db) as conn:
             before = (await self.store.get(conn, app_id=app_id, redemption_id=redemption_id)).status
             held = await self.store.confirm(conn, app_id=app_id, redemption_id=redemption_id,
@@ -202,6 +233,10 @@ async def expire_holds(db: Database, clock: Clock, store: ReservationStore | Non
         total += len(expired)
         if len(expired) < limit:
             return total
+
+
+def _subtotal(basket: _Basket) -> int:
+    return sum(ln.unit_price * ln.quantity for ln in basket.lines) + basket.shipping_amount
 
 
 def _unique(codes: list[str]) -> list[str]:
