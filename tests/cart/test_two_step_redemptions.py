@@ -174,3 +174,23 @@ async def test_cancel_and_refusals(tenant: Tenant) -> None:
     narrow = await tenant.scoped_key(["promotions:read"])
     assert (await tenant.post("/api/v1/redemptions", {"codes": ["TILL10"], "basket": basket}, key=narrow)
             ).status_code == 403
+
+
+async def test_a_gift_card_spends_on_confirm_and_a_return_gives_its_value_back(tenant: Tenant) -> None:
+    cards = await campaign(tenant, name="Gift cards", reward={"type": "gift_card"}, currency="EUR")
+    await code(tenant, cards["id"], code="GIFT-50", balance=5_000, usageLimit=None)
+    basket = {"currency": "EUR", "lineItems": [{"sku": "BAG", "quantity": 1, "unitPrice": 3_000}]}
+    held = (await tenant.post("/api/v1/redemptions", {"codes": ["GIFT-50"], "basket": basket})).json()
+    assert held["amount"] == 3_000 and held["allocations"][0]["giftCard"] is True
+    assert (await tenant.get("/api/v1/codes/GIFT-50")).json()["balance"] == 2_000  # held
+    await tenant.post(f"/api/v1/redemptions/{held['id']}/confirm", {"transactionId": f"G-{held['id']}"})
+    assert (await tenant.get("/api/v1/codes/GIFT-50")).json()["balance"] == 2_000
+    back = await tenant.post(f"/api/v1/redemptions/{held['id']}/rollback", {"reason": "return", "amount": 1_200})
+    assert back.status_code == 201, back.text
+    assert (await tenant.get("/api/v1/codes/GIFT-50")).json()["balance"] == 3_200
+    await tenant.post(f"/api/v1/redemptions/{held['id']}/rollback", {"reason": "return"})
+    assert (await tenant.get("/api/v1/codes/GIFT-50")).json()["balance"] == 5_000
+    # A hold released gives the value back too.
+    again = (await tenant.post("/api/v1/redemptions", {"codes": ["GIFT-50"], "basket": basket})).json()
+    await tenant.post(f"/api/v1/redemptions/{again['id']}/cancel")
+    assert (await tenant.get("/api/v1/codes/GIFT-50")).json()["balance"] == 5_000
