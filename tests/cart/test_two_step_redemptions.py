@@ -163,6 +163,14 @@ async def test_cancel_and_refusals(tenant: Tenant) -> None:
     assert len([e for e in await events_of(tenant, "redemption.cancelled")
                 if e["data"]["redemptionId"] == held["id"]]) == 1
 
+    # One transaction, one redemption.
+    first, second = [(await tenant.post("/api/v1/redemptions", {"codes": ["FIVE"], "basket": basket})).json()
+                     for _ in range(2)]
+    assert (await tenant.post(f"/api/v1/redemptions/{first['id']}/confirm", {"transactionId": "DUP"})).status_code == 200
+    taken = await tenant.post(f"/api/v1/redemptions/{second['id']}/confirm", {"transactionId": "DUP"})
+    assert assert_envelope(taken, 409, "transaction_id_taken", "transactionId")["details"] == {"redemptionId": first["id"]}
+    assert (await tenant.get(f"/api/v1/redemptions/{second['id']}")).json()["status"] == "reserved"
+
     unknown = await tenant.post("/api/v1/redemptions", {"codes": ["NOPE1"], "basket": basket})
     assert_envelope(unknown, 422, "discount_invalid", "codes")
     assert unknown.json()["error"]["details"]["refusals"][0]["reason"] == "code_not_found"
