@@ -202,3 +202,17 @@ async def test_a_gift_card_spends_on_confirm_and_a_return_gives_its_value_back(t
     again = (await tenant.post("/api/v1/redemptions", {"codes": ["GIFT-50"], "basket": basket})).json()
     await tenant.post(f"/api/v1/redemptions/{again['id']}/cancel")
     assert (await tenant.get("/api/v1/codes/GIFT-50")).json()["balance"] == 5_000
+
+
+async def test_an_idempotency_key_replays_a_reserve_and_a_confirm(tenant: Tenant) -> None:
+    ten, _five, lines = await _till_setup(tenant)
+    body = {"codes": ["TILL10"], "basket": {"currency": "EUR", "lineItems": lines}}
+    first = await tenant.post("/api/v1/redemptions", body, headers={"Idempotency-Key": f"r-{tenant.app_id}"})
+    again = await tenant.post("/api/v1/redemptions", body, headers={"Idempotency-Key": f"r-{tenant.app_id}"})
+    assert first.status_code == again.status_code == 201 and first.json()["id"] == again.json()["id"]
+    path = f"/api/v1/redemptions/{first.json()['id']}/confirm"
+    done = [await tenant.post(path, {"transactionId": "IDEM-1"}, headers={"Idempotency-Key": f"c-{tenant.app_id}"})
+            for _ in range(2)]
+    assert [d.status_code for d in done] == [200, 200] and done[0].json() == done[1].json()
+    stats = await _stats(tenant, ten["id"])
+    assert (stats["uses"], stats["reservedUses"]) == (1, 0)

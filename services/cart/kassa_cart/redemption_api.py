@@ -31,7 +31,7 @@ from kassa_platform.clock import Clock
 from kassa_platform.db import Database, transaction
 from kassa_platform.outbox import event_params, write_event
 from kassa_promotions.store.codes import code_key
-from kassa_promotions.store.reservation_rows import DirectCodes, FastReservations
+from kassa_promotions.store.reservation_rows import CodeReader, ReservationRows
 from kassa_promotions.store.reservations import ReservationStore
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -81,7 +81,7 @@ class RedemptionDesk:
     def __init__(self, m: CartModule, store: ReservationStore | None = None) -> None:
         self.m = m
         self.store = store or ReservationStore(m.redemptions)
-        self.fast = FastReservations(m.db)
+        self.rows = ReservationRows(m.db)
 
     @property
     def db(self) -> Database:
@@ -111,17 +111,14 @@ class RedemptionDesk:
         now = self.clock.now()
         codes = _unique(body.codes)
         hold = timedelta(minutes=body.hold_minutes)
-        if self.fast.available:  # PostgreSQL: the reads, then the writes in one direct transaction
-            async with self.db.on_demand() as reads:
-                basket, found, code_ids = await self._priced(reads, app_id, body, codes, now,  # type: ignore[arg-type]
-                                                             DirectCodes(self.db))
-            held, plan = self.fast.plan(app_id=app_id, discounts=found.engine, code_ids=code_ids, codes=codes,
-                                        currency=basket.currency, cart_id=body.cart_id,
-                                        customer_id=basket.customer_id, email=basket.email,
-                                        subtotal=_subtotal(basket), now=now, hold=hold)
-            if await self.fast.reserve(plan, event_params(**_event(app_id, REDEMPTION_RESERVED, held, now))):  # type: ignore[arg-type]
-                return held
-            # A limit fell short: the general path finds out which, and says so.
+        async with self.db.on_demand() as reads:
+            basket, found, code_ids = await self._priced(reads, app_id, body, codes, now)  # type: ignore[arg-type]
+        held, plan = self.rows.plan(app_id=app_id, discounts=found.engine, code_ids=code_ids, codes=codes,
+                                    currency=basket.currency, cart_id=body.cart_id, customer_id=basket.customer_id,
+                                    email=basket.email, subtotal=_subtotal(basket), now=now, hold=hold)
+        if await self.rows.reserve(plan, event_params(**_event(app_id, REDEMPTION_RESERVED, held, now))):  # type: ignore[arg-type]
+            return held
+        # A limit fell short: the general path finds out which, and says so (or takes what freed up meanwhile).
         async with transaction(self.db) as conn:
             basket, found, code_ids = await self._priced(conn, app_id, body, codes, now)
             held = await self.store.reserve(
@@ -132,17 +129,17 @@ class RedemptionDesk:
             return held
 
     async def _priced(self, conn: AsyncConnection, app_id: str, body: CreateRedemption, codes: list[str],
-                      now: datetime, direct: DirectCodes | None = None) -> tuple[_Basket, CartDiscounts, dict[str, str]]:
-        """The basket, its discounts as the cart computes them (every code must apply), the codes' ids
-        (`direct`: the codes read on the direct pool, with their ids)."""
+                      now: datetime) -> tuple[_Basket, CartDiscounts, dict[str, str]]:
+        """The basket, its discounts as the cart computes them (every code must apply), the codes' ids."""
         basket = await self._basket(conn, app_id, body)
-        found = await self._evaluate(conn, app_id, basket, codes, now, direct)
+        reader = CodeReader(self.db)
+        found = await self._evaluate(conn, app_id, basket, codes, now, reader)
         refusals = [{"code": d.code, "campaignId": d.campaign_id, "reason": d.reason, "message": d.message}
                     for c in codes if (d := found.rejection_of(c)) is not None]
         if refusals:
             raise KassaError("discount_invalid", refusals[0]["message"] or "A code does not apply to this basket",
                              field="codes", status=422, details={"refusals": refusals})
-        return basket, found, direct.ids if direct is not None else await self.store.code_ids(conn, app_id, codes)
+        return basket, found, reader.ids
 
     async def _basket(self, conn: AsyncConnection, app_id: str, body: CreateRedemption) -> _Basket:
         if body.basket is not None:
@@ -168,21 +165,20 @@ class RedemptionDesk:
                        body.email or state.customer_email)
 
     async def _evaluate(self, conn: AsyncConnection, app_id: str, basket: _Basket, codes: list[str],
-                        now: datetime, direct: DirectCodes | None = None) -> CartDiscounts:
+                        now: datetime, reader: CodeReader | None = None) -> CartDiscounts:
         carts = self.m.carts
         pricing = await carts.configs.get(conn, app_id, *(await carts.settings_version(conn, app_id)))
-        return await evaluate_cart(conn, direct or self.m.codes, app_id=app_id, currency=basket.currency, lines=basket.lines,
+        return await evaluate_cart(conn, reader or self.m.codes, app_id=app_id, currency=basket.currency, lines=basket.lines,
                                    shipping_amount=basket.shipping_amount, codes=codes, email=basket.email,
                                    campaigns=pricing.campaigns, now=now, customer_id=basket.customer_id)
 
     async def confirm(self, app_id: str, redemption_id: str, body: ConfirmRedemption) -> BasketRedemption:
         now = self.clock.now()
-        if self.fast.available:  # PostgreSQL, a valid hold: one direct transaction; else the general path
-            done = await self.fast.confirm(
-                app_id=app_id, redemption_id=redemption_id, transaction_id=body.transaction_id, now=now,
-                event=lambda held: event_params(**_event(app_id, REDEMPTION_CONFIRMED, held, now)))  # type: ignore[arg-type]
-            if done is not None:
-                return done
+        done = await self.rows.confirm(  # a valid hold: one transaction; anything else: the general path
+            app_id=app_id, redemption_id=redemption_id, transaction_id=body.transaction_id, now=now,
+            event=lambda held: event_params(**_event(app_id, REDEMPTION_CONFIRMED, held, now)))  # type: ignore[arg-type]
+        if done is not None:
+            return done
         async with transaction(self.db) as conn:
             before = (await self.store.get(conn, app_id=app_id, redemption_id=redemption_id)).status
             held = await self.store.confirm(conn, app_id=app_id, redemption_id=redemption_id,
