@@ -495,3 +495,21 @@ async def test_customers(api: Any, api_shop: Shop) -> None:
     assert (await api.customers.delete(made.id)).id == made.id
     with pytest.raises(kassa_sdk.CustomerNotFoundError):
         await api.customers.retrieve(made.id)
+
+
+async def test_customer_erasure(api: Any, api_shop: Shop) -> None:
+    settings = await api.customers.update_settings(personal_metadata_keys=["note", "note"])
+    assert settings.personal_metadata_keys == ["note"] == (await api.customers.retrieve_settings()).personal_metadata_keys
+    email = f"erase.{uuid.uuid4().hex[:8]}@example.com"
+    made = await api.customers.create(email=email, first_name="Sam", metadata={"note": "ring twice"})
+    erased = await api.customers.erase(customer_id=made.id)
+    assert (erased.status, erased.customer_id, erased.redacted["customers"]) == ("completed", made.id, 1)
+    assert (await api.customers.retrieve_erasure(erased.id)).redacted == erased.redacted
+    again = await api.customers.erase(email=email)
+    assert again.customer_id is None and not any(again.redacted.values())
+    with pytest.raises(kassa_sdk.CustomerNotFoundError):
+        await api.customers.erase(customer_id="cus_nobody")
+    with pytest.raises(kassa_sdk.ErasureNotFoundError):
+        await api.customers.retrieve_erasure("era_nobody")
+    with pytest.raises(ValueError, match="exactly one"):  # the contract's own check, before any request
+        await api.customers.erase(customer_id=made.id, email=email)

@@ -40,8 +40,8 @@ class CartDiscounts:
         return next((d for d in self.discounts if d.code and code_key(d.code) == key and not d.applied), None)
 
 
-def engine_cart(currency: str, lines: list[LineInput], shipping_amount: int) -> Cart:
-    return Cart(currency=currency, shipping_amount=shipping_amount, lines=tuple(
+def engine_cart(currency: str, lines: list[LineInput], shipping_amount: int, cart_id: str | None = None) -> Cart:
+    return Cart(id=cart_id, currency=currency, shipping_amount=shipping_amount, lines=tuple(
         CartLine(id=ln.id, unit_price=ln.unit_price, quantity=ln.quantity, product_id=ln.product_id,
                  variant_id=ln.variant_id, categories=ln.categories, tax_class=ln.tax_class) for ln in lines))
 
@@ -60,7 +60,7 @@ async def evaluate_cart(conn: AsyncConnection, store: CodeStore | ResolvesCodes,
     applied = [resolved[code_key(c)] for c in codes if code_key(c) in resolved]
     if cart_id is not None and any(_limited(a) for a in applied):
         applied = await with_own_holds(conn, app_id, cart_id, applied)
-    cart = engine_cart(currency, lines, shipping_amount)
+    cart = engine_cart(currency, lines, shipping_amount, cart_id)
     usage: dict[str, int] = {}
     # Per-customer limits count by the customer's id when the cart has a customer, else by email.
     who = customer_id or email

@@ -41,6 +41,7 @@ from kassa_platform.db import Database, is_postgres, transaction
 from kassa_platform.ids import new_id
 from kassa_platform.liveness import Liveness, owner_dead
 from kassa_platform.sealing import SealBroken
+from kassa_platform.ssrf import http_transport, was_blocked
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .config import WebhookConfig
@@ -50,7 +51,6 @@ from .fairness import DueEndpoint, allot
 from .metrics import count_attempts
 from .rendering import render_payload
 from .signing import Signer
-from .ssrf import http_transport, was_blocked
 from .tables import (
     OPEN_DELIVERY,
     webhook_attempts,

@@ -33,6 +33,7 @@ from kassa_platform.auth import Principal
 from kassa_platform.ids import new_id
 from kassa_platform.outbox import write_event
 from kassa_platform.pagination import decode_cursor, encode_cursor
+from kassa_platform.ssrf import HostRefused, check_host
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .config import WebhookConfig
@@ -44,7 +45,6 @@ from .endpoint_secrets import (
     obfuscate,
     rotate_secret,
 )
-from .ssrf import HostRefused, check_host
 from .store import delivery_row, store_deliveries, store_events
 from .tables import webhook_deliveries, webhook_endpoints
 

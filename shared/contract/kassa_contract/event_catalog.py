@@ -22,6 +22,7 @@ from .checkout import (
     SessionEventData,
 )
 from .customers import CUSTOMER_CREATED, CUSTOMER_DELETED, CUSTOMER_UPDATED, CustomerEventData
+from .erasure import CUSTOMER_ERASED, CustomerErasedData
 from .events import (
     CART_ABANDONED,
     CART_CREATED,
@@ -58,6 +59,7 @@ EVENT_DATA: dict[str, type[Model]] = {
     CUSTOMER_CREATED: CustomerEventData,
     CUSTOMER_UPDATED: CustomerEventData,
     CUSTOMER_DELETED: CustomerEventData,
+    CUSTOMER_ERASED: CustomerErasedData,
     CHECKOUT_SESSION_COMPLETED: SessionEventData,
     CHECKOUT_SESSION_CANCELLED: SessionEventData,
     CHECKOUT_SESSION_EXPIRED: SessionEventData,

@@ -31,6 +31,7 @@ from .resources.orders import Orders
 from .resources.payment_settings import PaymentSettingsResource
 from .resources.promotions import Campaigns, Codes, Redemptions, Vouchers
 from .resources.settings import ShippingMethods, TaxRates, TaxSettingsResource
+from .resources.team import Invitations, Members, PermissionsResource
 from .resources.webhooks import Events, WebhookDeliveries, WebhookEndpoints
 
 T = TypeVar("T")
@@ -62,6 +63,9 @@ class _Resources(Generic[M]):
         self.application: ApplicationResource[M] = ApplicationResource(client)
         self.customers: Customers[M] = Customers(client)
         self.shopper_auth: ShopperAuthResource[M] = ShopperAuthResource(client)
+        self.members: Members[M] = Members(client)
+        self.invitations: Invitations[M] = Invitations(client)
+        self.permissions: PermissionsResource[M] = PermissionsResource(client)
 
 
 def _transport_error(exc: httpx.TransportError, request: httpx.Request | None) -> APIConnectionError:

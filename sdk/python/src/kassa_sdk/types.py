@@ -53,6 +53,7 @@ from kassa_contract.customers import (
     ShopperAuth,
     ShopperIdentity,
 )
+from kassa_contract.erasure import CustomerSettings, Erasure
 from kassa_contract.payments import PaymentIntentHandle, PaymentSettings
 from kassa_contract.promotions import (
     Campaign,
@@ -74,6 +75,7 @@ from kassa_contract.redemptions import (
     RedemptionRollback,
     RollbackPart,
 )
+from kassa_contract.team import ApplicationGrant, Invitation, Member, Permissions, User
 from kassa_contract.webhooks import (
     Event,
     RecoveryResult,
@@ -93,6 +95,7 @@ __all__ = [
     "TaxSettings", "ValidateLine", "ValidatedDiscount", "ValidationResult", "Variant", "VariantInput",
     "WebhookAttempt", "WebhookDelivery", "WebhookEndpoint", "WebhookEndpointStats",
     "CartCustomer", "Customer", "CustomerVoucher", "MarketingConsent", "MarketingConsentInput", "ShopperAuth",
-    "ShopperIdentity", "AllocationLine", "Basket", "BasketLine", "BasketRedemption", "RedemptionAllocation",
+    "ShopperIdentity", "ApplicationGrant", "Invitation", "Member", "Permissions", "User", "CustomerSettings",
+    "Erasure", "AllocationLine", "Basket", "BasketLine", "BasketRedemption", "RedemptionAllocation",
     "RedemptionRollback", "RollbackPart",
 ]

@@ -29,6 +29,7 @@ from .tables import campaigns, codes
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 BATCH = 1000
 USABLE = ("created", "distributed", "assigned", "active", "reserved")
+CART_PREFIX = "cart_"  # `assigned_to` holding a cart id binds the code to that cart
 
 
 def code_key(code: str) -> str:
@@ -62,6 +63,8 @@ class CodeStore:
                 "code_key": code_key(code), "status": status, "usage_limit": usage_limit, "uses": 0,
                 "reserved_uses": 0, "balance": balance, "assigned_to": assigned_to, "created_at": now,
                 "updated_at": now}
+
+    row_values = _row  # one new code's values, for a caller inserting it in its own transaction
 
     async def create(self, db: Database, app_id: str, campaign_id: str, body: CreateCodes, now: datetime,
                      progress: Callable[[int], None] | None = None) -> tuple[int, list[Code]]:
@@ -187,9 +190,11 @@ class CodeStore:
         for r in rows:
             campaign_row = _Obj({c.name: getattr(r, f"c_{c.name}") for c in campaigns.c})
             remaining = None if r.usage_limit is None else max(0, r.usage_limit - r.uses - r.reserved_uses)
+            # A code assigned to a cart id (`cart_…`: no customer id or email looks like it) is bound to that cart.
+            bound = r.assigned_to if r.assigned_to and r.assigned_to.startswith(CART_PREFIX) else None
             found[r.code_key] = model.AppliedCode(
                 code=r.code, campaign=to_engine(campaign_row), status=r.status, remaining_uses=remaining,
-                balance=r.balance, assigned_to=r.assigned_to)
+                balance=r.balance, assigned_to=None if bound else r.assigned_to, bound_cart_id=bound)
         return found
 
 

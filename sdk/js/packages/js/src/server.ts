@@ -4,8 +4,8 @@
  */
 import { Kassa, type KassaOptions } from './client.js';
 import {
-  AbandonedCarts, ApiKeys, ApplicationResource, Campaigns, Codes, Customers, EmbedConfigs, Events, Orders, PaymentSettingsResource, ProductsAdmin,
-  Redemptions, ShippingMethods, ShopperAuthResource, TaxRates, TaxSettings, Vouchers, WebhookDeliveries, WebhookEndpoints,
+  AbandonedCarts, ApiKeys, ApplicationResource, Campaigns, Codes, Customers, EmbedConfigs, Events, Invitations, Members, Orders,
+  PaymentSettingsResource, PermissionsResource, ProductsAdmin, Redemptions, ShippingMethods, ShopperAuthResource, TaxRates, TaxSettings, Vouchers, WebhookDeliveries, WebhookEndpoints,
 } from './resources/admin.js';
 
 export class KassaServer extends Kassa {
@@ -28,6 +28,9 @@ export class KassaServer extends Kassa {
   readonly application: ApplicationResource;
   readonly customers: Customers;
   readonly shopperAuth: ShopperAuthResource;
+  readonly members: Members;
+  readonly invitations: Invitations;
+  readonly permissions: PermissionsResource;
 
   constructor(options: KassaOptions) {
     super(options);
@@ -51,6 +54,9 @@ export class KassaServer extends Kassa {
     this.application = new ApplicationResource(http);
     this.customers = new Customers(http);
     this.shopperAuth = new ShopperAuthResource(http);
+    this.members = new Members(http);
+    this.invitations = new Invitations(http);
+    this.permissions = new PermissionsResource(http);
   }
 }
 

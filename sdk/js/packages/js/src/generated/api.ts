@@ -126,6 +126,177 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/applications": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** ListApplications */
+        get: operations["listWorkspaceApplications"];
+        put?: never;
+        /** CreateApplication */
+        post: operations["createWorkspaceApplication"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/applications/{app_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** RenameApplication */
+        patch: operations["renameWorkspaceApplication"];
+        trace?: never;
+    };
+    "/api/v1/auth/password-reset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** RequestPasswordReset */
+        post: operations["requestPasswordReset"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/password-reset/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** ConfirmPasswordReset */
+        post: operations["confirmPasswordReset"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/permissions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** GetPermissions */
+        get: operations["getPermissions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/session": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** GetSession */
+        get: operations["getSession"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/sign-in": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** SignIn */
+        post: operations["signIn"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/sign-out": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** SignOut */
+        post: operations["signOut"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/sign-out-everywhere": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** SignOutEverywhere */
+        post: operations["signOutEverywhere"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/sign-up": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** SignUp */
+        post: operations["signUp"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/campaigns": {
         parameters: {
             query?: never;
@@ -352,6 +523,23 @@ export interface paths {
         patch: operations["updateLineItem"];
         trace?: never;
     };
+    "/api/v1/carts/{cart_id}/recover": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Recover */
+        post: operations["recoverCart"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/carts/{cart_id}/shipping-method": {
         parameters: {
             query?: never;
@@ -557,6 +745,41 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/customer-erasures/{erasure_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** GetErasure */
+        get: operations["getCustomerErasure"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/customer-settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** GetSettings */
+        get: operations["getCustomerSettings"];
+        /** PutSettings */
+        put: operations["updateCustomerSettings"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/customers": {
         parameters: {
             query?: never;
@@ -628,6 +851,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/customers/erase": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Erase */
+        post: operations["eraseCustomer"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/embed-config": {
         parameters: {
             query?: never;
@@ -691,6 +931,23 @@ export interface paths {
         get: operations["listEventDeliveries"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/invitations/accept": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** AcceptInvitation */
+        post: operations["acceptInvitation"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1272,6 +1529,93 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/workspaces/{workspace_id}/invitations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** ListInvitations */
+        get: operations["listInvitations"];
+        put?: never;
+        /** CreateInvitation */
+        post: operations["createInvitation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workspaces/{workspace_id}/invitations/{invitation_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** RevokeInvitation */
+        delete: operations["revokeInvitation"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workspaces/{workspace_id}/invitations/{invitation_id}/resend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** ResendInvitation */
+        post: operations["resendInvitation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workspaces/{workspace_id}/members": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** ListMembers */
+        get: operations["listMembers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workspaces/{workspace_id}/members/{user_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** RemoveMember */
+        delete: operations["removeMember"];
+        options?: never;
+        head?: never;
+        /** UpdateMember */
+        patch: operations["updateMember"];
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1315,6 +1659,20 @@ export interface components {
             email: string | null;
             firstName: string | null;
             id: string | null;
+            lastName?: string | null;
+            locale?: string | null;
+            marketingConsent?: components["schemas"]["MarketingConsent"] | null;
+        };
+        /** Accepted */
+        Accepted: {
+            applications: components["schemas"]["ApplicationGrant"][];
+            /** @enum {string} */
+            role: "owner" | "admin" | "member";
+            workspaceId: string;
+        };
+        /** AcceptInvitation */
+        AcceptInvitation: {
+            token: string;
         };
         /** AllocationLine */
         AllocationLine: {
@@ -1348,6 +1706,18 @@ export interface components {
             id: string;
             latestApiVersion: string;
             name: string;
+        };
+        /** ApplicationGrant */
+        ApplicationGrant: {
+            applicationId: string;
+            /** @enum {string} */
+            role: "admin" | "developer" | "finance" | "viewer";
+        };
+        /** ApplicationGrantInput */
+        ApplicationGrantInput: {
+            applicationId: string;
+            /** @enum {string} */
+            role: "admin" | "developer" | "finance" | "viewer";
         };
         /** AppliedDiscount */
         AppliedDiscount: {
@@ -1419,13 +1789,22 @@ export interface components {
         };
         /** Branding */
         Branding: {
+            currency?: string | null;
             displayName?: string | null;
+            locale?: string | null;
             logoUrl?: string | null;
             primaryColor?: string | null;
         };
         /** BrandingInput */
         BrandingInput: {
+            /**
+             * @description ISO 4217 code, upper case
+             * @enum {unknown}
+             */
+            currency?: "AED" | "AFN" | "ALL" | "AMD" | "ANG" | "AOA" | "ARS" | "AUD" | "AWG" | "AZN" | "BAM" | "BBD" | "BDT" | "BGN" | "BHD" | "BIF" | "BMD" | "BND" | "BOB" | "BRL" | "BSD" | "BTN" | "BWP" | "BYN" | "BZD" | "CAD" | "CDF" | "CHF" | "CLP" | "CNY" | "COP" | "CRC" | "CUP" | "CVE" | "CZK" | "DJF" | "DKK" | "DOP" | "DZD" | "EGP" | "ERN" | "ETB" | "EUR" | "FJD" | "FKP" | "GBP" | "GEL" | "GHS" | "GIP" | "GMD" | "GNF" | "GTQ" | "GYD" | "HKD" | "HNL" | "HTG" | "HUF" | "IDR" | "ILS" | "INR" | "IQD" | "IRR" | "ISK" | "JMD" | "JOD" | "JPY" | "KES" | "KGS" | "KHR" | "KMF" | "KPW" | "KRW" | "KWD" | "KYD" | "KZT" | "LAK" | "LBP" | "LKR" | "LRD" | "LSL" | "LYD" | "MAD" | "MDL" | "MGA" | "MKD" | "MMK" | "MNT" | "MOP" | "MRU" | "MUR" | "MVR" | "MWK" | "MXN" | "MYR" | "MZN" | "NAD" | "NGN" | "NIO" | "NOK" | "NPR" | "NZD" | "OMR" | "PAB" | "PEN" | "PGK" | "PHP" | "PKR" | "PLN" | "PYG" | "QAR" | "RON" | "RSD" | "RUB" | "RWF" | "SAR" | "SBD" | "SCR" | "SDG" | "SEK" | "SGD" | "SHP" | "SLE" | "SOS" | "SRD" | "SSP" | "STN" | "SYP" | "SZL" | "THB" | "TJS" | "TMT" | "TND" | "TOP" | "TRY" | "TTD" | "TWD" | "TZS" | "UAH" | "UGX" | "USD" | "UYI" | "UYU" | "UZS" | "VES" | "VND" | "VUV" | "WST" | "XAF" | "XCD" | "XOF" | "XPF" | "YER" | "ZAR" | "ZMW" | "ZWL" | null;
             displayName?: string | null;
+            /** @description BCP 47 language tag, e.g. de-AT */
+            locale?: string | null;
             logoUrl?: string | null;
             primaryColor?: string | null;
         };
@@ -1545,6 +1924,14 @@ export interface components {
             id: string;
             lastName?: string | null;
         };
+        /** CartRecovery */
+        CartRecovery: {
+            abandonedAt: string | null;
+            cart: components["schemas"]["Cart"];
+            changes: components["schemas"]["RecoveryChange"][];
+            incentive: components["schemas"]["RecoveredIncentive"] | null;
+            previousTotal: number;
+        };
         /** CheckoutSession */
         CheckoutSession: {
             allowedMethods: string[] | null;
@@ -1620,12 +2007,22 @@ export interface components {
         /** CreateApiKey */
         CreateApiKey: {
             name?: string | null;
-            scopes?: ("carts:read" | "carts:write" | "catalog:read" | "catalog:write" | "settings:read" | "settings:write" | "checkout:read" | "checkout:write" | "orders:read" | "orders:write" | "payments:read" | "payments:write" | "promotions:read" | "promotions:write" | "redemptions:write" | "customers:read" | "customers:write" | "webhooks:manage" | "keys:read" | "keys:write" | "application:read" | "application:write" | "*")[] | null;
+            scopes?: ("carts:read" | "carts:write" | "catalog:read" | "catalog:write" | "settings:read" | "settings:write" | "checkout:read" | "checkout:write" | "orders:read" | "orders:write" | "payments:read" | "payments:write" | "promotions:read" | "promotions:write" | "redemptions:write" | "customers:read" | "customers:write" | "customers:erase" | "webhooks:manage" | "keys:read" | "keys:write" | "application:read" | "application:write" | "members:read" | "members:write" | "*")[] | null;
             /**
              * @default secret
              * @enum {string}
              */
             type?: "secret" | "publishable";
+        };
+        /** CreateApplication */
+        CreateApplication: {
+            /**
+             * @default test
+             * @enum {string}
+             */
+            environment?: "test" | "live";
+            name: string;
+            workspaceId: string;
         };
         /** CreateCampaign */
         CreateCampaign: {
@@ -1726,16 +2123,28 @@ export interface components {
             phone?: string | null;
             segments?: string[];
         };
+        /** CreateInvitation */
+        CreateInvitation: {
+            applications?: components["schemas"]["ApplicationGrantInput"][];
+            email: string;
+            /**
+             * @default member
+             * @enum {string}
+             */
+            role?: "owner" | "admin" | "member";
+        };
         /** CreateProduct */
         CreateProduct: {
             categories?: string[];
             description?: string | null;
+            imageUrl?: string | null;
             metadata?: {
                 [key: string]: unknown;
             } | null;
             name: string;
             /** @default standard */
             taxClass?: string;
+            url?: string | null;
             variants: components["schemas"]["VariantInput"][];
         };
         /** CreateRedemption */
@@ -1825,6 +2234,11 @@ export interface components {
             /** Format: date-time */
             updatedAt: string;
         };
+        /** CustomerSettings */
+        CustomerSettings: {
+            personalMetadataKeys?: string[];
+            updatedAt?: string | null;
+        };
         /** CustomerVoucher */
         CustomerVoucher: {
             campaignId: string;
@@ -1847,6 +2261,7 @@ export interface components {
             cartAbandonmentThresholdMinutes: number | null;
             cartRecoveryUrlTemplate: string | null;
             effectiveCartAbandonmentThresholdMinutes: number;
+            recoveryIncentive?: components["schemas"]["RecoveryIncentive"] | null;
             updatedAt: string | null;
         };
         /** EmbedToken */
@@ -1863,6 +2278,24 @@ export interface components {
             allowedMethods?: unknown;
             origin: string;
             sessionId: string;
+        };
+        /** EraseCustomer */
+        EraseCustomer: {
+            customerId?: string | null;
+            email?: string | null;
+        };
+        /** Erasure */
+        Erasure: {
+            completedAt?: string | null;
+            /** Format: date-time */
+            createdAt: string;
+            customerId: string | null;
+            id: string;
+            redacted: {
+                [key: string]: number;
+            };
+            /** @enum {string} */
+            status: "pending" | "completed";
         };
         ErrorEnvelope: {
             error: components["schemas"]["ErrorEnvelopeBody"];
@@ -1891,6 +2324,23 @@ export interface components {
             id: string;
             type: string;
             version: string;
+        };
+        /** Invitation */
+        Invitation: {
+            acceptedAt?: string | null;
+            applications: components["schemas"]["ApplicationGrant"][];
+            /** Format: date-time */
+            createdAt: string;
+            email: string;
+            /** Format: date-time */
+            expiresAt: string;
+            id: string;
+            invitedBy: string | null;
+            /** @enum {string} */
+            role: "owner" | "admin" | "member";
+            /** @enum {string} */
+            status: "pending" | "accepted" | "revoked" | "expired";
+            workspaceId: string;
         };
         /** LineDiscountAllocation */
         LineDiscountAllocation: {
@@ -1951,6 +2401,15 @@ export interface components {
             email: "granted" | "denied" | "unknown";
             source?: string | null;
             updatedAt?: string | null;
+        };
+        /** Member */
+        Member: {
+            applications: components["schemas"]["ApplicationGrant"][];
+            /** Format: date-time */
+            joinedAt: string;
+            /** @enum {string} */
+            role: "owner" | "admin" | "member";
+            user: components["schemas"]["User"];
         };
         /** Notice */
         Notice: {
@@ -2034,6 +2493,21 @@ export interface components {
             data: components["schemas"]["Redemption"][];
             nextCursor?: string | null;
         };
+        /** Page[Invitation] */
+        "Page_kassa_contract.team.Invitation_": {
+            data: components["schemas"]["Invitation"][];
+            nextCursor?: string | null;
+        };
+        /** Page[Member] */
+        "Page_kassa_contract.team.Member_": {
+            data: components["schemas"]["Member"][];
+            nextCursor?: string | null;
+        };
+        /** Page[WorkspaceApplication] */
+        "Page_kassa_contract.team.WorkspaceApplication_": {
+            data: components["schemas"]["WorkspaceApplication"][];
+            nextCursor?: string | null;
+        };
         /** Page[Event] */
         "Page_kassa_contract.webhooks.Event_": {
             data: components["schemas"]["Event"][];
@@ -2053,6 +2527,15 @@ export interface components {
         "Page_kassa_contract.webhooks.WebhookEndpoint_": {
             data: components["schemas"]["WebhookEndpoint"][];
             nextCursor?: string | null;
+        };
+        /** PasswordReset */
+        PasswordReset: {
+            email: string;
+        };
+        /** PasswordResetConfirm */
+        PasswordResetConfirm: {
+            password: string;
+            token: string;
         };
         /** Payment */
         Payment: {
@@ -2124,6 +2607,15 @@ export interface components {
             webhookSecretLast4?: string | null;
             webhookUrl?: string | null;
         };
+        /** Permissions */
+        Permissions: {
+            /** @enum {null|string} */
+            applicationRole: "admin" | "developer" | "finance" | "viewer" | null;
+            permissions: string[];
+            scopes: string[];
+            /** @enum {null|string} */
+            workspaceRole: "owner" | "admin" | "member" | null;
+        };
         /** Product */
         Product: {
             active: boolean;
@@ -2132,11 +2624,13 @@ export interface components {
             createdAt: string;
             description: string | null;
             id: string;
+            imageUrl?: string | null;
             metadata: {
                 [key: string]: unknown;
             } | null;
             name: string;
             taxClass: string;
+            url?: string | null;
             variants: components["schemas"]["Variant"][];
         };
         /** RecoverDeliveries */
@@ -2144,6 +2638,38 @@ export interface components {
             /** Format: date-time */
             since: string;
             until?: string | null;
+        };
+        /** RecoveredIncentive */
+        RecoveredIncentive: {
+            /** @default 0 */
+            amount?: number;
+            applied: boolean;
+            campaignId: string;
+            code: string;
+            message?: string | null;
+            reason?: string | null;
+        };
+        /** RecoveryChange */
+        RecoveryChange: {
+            campaignId?: string | null;
+            code?: string | null;
+            lineId?: string | null;
+            message: string;
+            name?: string | null;
+            previousUnitPrice?: number | null;
+            reason?: string | null;
+            sku?: string | null;
+            /** @enum {string} */
+            type: "price_changed" | "unavailable" | "promotion_ended";
+            unitPrice?: number | null;
+        };
+        /** RecoveryIncentive */
+        RecoveryIncentive: {
+            campaignId: string;
+        };
+        /** RecoveryIncentiveInput */
+        RecoveryIncentiveInput: {
+            campaignId: string;
         };
         /** RecoveryResult */
         RecoveryResult: {
@@ -2215,6 +2741,10 @@ export interface components {
             /** @enum {string} */
             status: "pending" | "succeeded" | "failed";
         };
+        /** RenameApplication */
+        RenameApplication: {
+            name: string;
+        };
         /** RollApiKey */
         RollApiKey: {
             /** @default 24 */
@@ -2249,6 +2779,31 @@ export interface components {
         /** SelectShippingMethod */
         SelectShippingMethod: {
             shippingMethodId: string | null;
+        };
+        /** SessionApplication */
+        SessionApplication: {
+            /** @enum {string} */
+            environment: "test" | "live";
+            id: string;
+            name: string;
+            /** @enum {string} */
+            role: "admin" | "developer" | "finance" | "viewer";
+        };
+        /** SessionView */
+        SessionView: {
+            csrfToken: string;
+            /** Format: date-time */
+            expiresAt: string;
+            user: components["schemas"]["User"];
+            workspaces: components["schemas"]["SessionWorkspace"][];
+        };
+        /** SessionWorkspace */
+        SessionWorkspace: {
+            applications: components["schemas"]["SessionApplication"][];
+            id: string;
+            name: string;
+            /** @enum {string} */
+            role: "owner" | "admin" | "member";
         };
         /** ShippingMethod */
         ShippingMethod: {
@@ -2287,6 +2842,27 @@ export interface components {
         ShopperIdentity: {
             issuer: string;
             subject: string;
+        };
+        /** SignedIn */
+        SignedIn: {
+            csrfToken: string;
+            user: components["schemas"]["User"];
+        };
+        /** SignedOut */
+        SignedOut: {
+            sessions: number;
+            signedOut: boolean;
+        };
+        /** SignIn */
+        SignIn: {
+            email: string;
+            password: string;
+        };
+        /** SignUp */
+        SignUp: {
+            invitationToken: string;
+            name?: string | null;
+            password: string;
         };
         /** TaxLine */
         TaxLine: {
@@ -2359,16 +2935,26 @@ export interface components {
             phone?: string | null;
             segments?: string[] | null;
         };
+        /** UpdateCustomerSettings */
+        UpdateCustomerSettings: {
+            personalMetadataKeys: string[];
+        };
         /** UpdateEmbedConfig */
         UpdateEmbedConfig: {
             allowedOrigins?: string[] | null;
             branding?: components["schemas"]["BrandingInput"] | null;
             cartAbandonmentThresholdMinutes?: number | null;
             cartRecoveryUrlTemplate?: string | null;
+            recoveryIncentive?: components["schemas"]["RecoveryIncentiveInput"] | null;
         };
         /** UpdateLineItem */
         UpdateLineItem: {
             quantity: number;
+        };
+        /** UpdateMember */
+        UpdateMember: {
+            applications?: components["schemas"]["ApplicationGrantInput"][];
+            role?: "owner" | "admin" | "member";
         };
         /** UpdatePaymentSettings */
         UpdatePaymentSettings: {
@@ -2388,11 +2974,13 @@ export interface components {
             active?: boolean;
             categories?: string[];
             description?: string | null;
+            imageUrl?: string | null;
             metadata?: {
                 [key: string]: unknown;
             } | null;
             name?: string;
             taxClass?: string;
+            url?: string | null;
         };
         /** UpdateSegments */
         UpdateSegments: {
@@ -2423,6 +3011,7 @@ export interface components {
         };
         /** UpdateVariant */
         UpdateVariant: {
+            imageUrl?: string | null;
             metadata?: {
                 [key: string]: unknown;
             } | null;
@@ -2430,6 +3019,7 @@ export interface components {
             prices?: {
                 [key: string]: number;
             };
+            url?: string | null;
         };
         /** UpdateWebhookEndpoint */
         UpdateWebhookEndpoint: {
@@ -2444,6 +3034,12 @@ export interface components {
         /** UpgradeApiVersion */
         UpgradeApiVersion: {
             version: string;
+        };
+        /** User */
+        User: {
+            email: string;
+            id: string;
+            name: string | null;
         };
         /** ValidatedDiscount */
         ValidatedDiscount: {
@@ -2496,6 +3092,7 @@ export interface components {
         /** Variant */
         Variant: {
             id: string;
+            imageUrl?: string | null;
             metadata?: {
                 [key: string]: unknown;
             } | null;
@@ -2505,9 +3102,11 @@ export interface components {
             };
             productId: string;
             sku: string;
+            url?: string | null;
         };
         /** VariantInput */
         VariantInput: {
+            imageUrl?: string | null;
             metadata?: {
                 [key: string]: unknown;
             } | null;
@@ -2516,6 +3115,7 @@ export interface components {
                 [key: string]: number;
             };
             sku: string;
+            url?: string | null;
         };
         /** WebhookAttempt */
         WebhookAttempt: {
@@ -2581,6 +3181,17 @@ export interface components {
             succeeded: number;
             successRate: number | null;
             windowHours: number;
+        };
+        /** WorkspaceApplication */
+        WorkspaceApplication: {
+            apiVersion: string;
+            /** Format: date-time */
+            createdAt: string;
+            /** @enum {string} */
+            environment: "test" | "live";
+            id: string;
+            name: string;
+            workspaceId: string;
         };
     };
     responses: never;
@@ -2896,6 +3507,388 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Application"];
+                };
+            };
+            /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    listWorkspaceApplications: {
+        parameters: {
+            query: {
+                workspaceId: string;
+            };
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_kassa_contract.team.WorkspaceApplication_"];
+                };
+            };
+            /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    createWorkspaceApplication: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateApplication"];
+            };
+        };
+        responses: {
+            /** @description Document created, URL follows */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkspaceApplication"];
+                };
+            };
+            /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    renameWorkspaceApplication: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
+            path: {
+                app_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RenameApplication"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkspaceApplication"];
+                };
+            };
+            /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    requestPasswordReset: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordReset"];
+            };
+        };
+        responses: {
+            /** @description Request accepted, processing continues off-line */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: boolean;
+                    };
+                };
+            };
+            /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    confirmPasswordReset: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordResetConfirm"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SignedOut"];
+                };
+            };
+            /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    getPermissions: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Permissions"];
+                };
+            };
+            /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    getSession: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionView"];
+                };
+            };
+            /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    signIn: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SignIn"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SignedIn"];
+                };
+            };
+            /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    signOut: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SignedOut"];
+                };
+            };
+            /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    signOutEverywhere: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SignedOut"];
+                };
+            };
+            /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    signUp: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SignUp"];
+            };
+        };
+        responses: {
+            /** @description Document created, URL follows */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SignedIn"];
                 };
             };
             /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */
@@ -3384,6 +4377,7 @@ export interface operations {
                 /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
                 "Kassa-Version"?: "2026-12-07" | "2026-11-30";
                 "x-cart-secret"?: string | null;
+                "x-shopper-token"?: string | null;
             };
             path: {
                 cart_id: string;
@@ -3423,6 +4417,7 @@ export interface operations {
                 /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
                 "Kassa-Version"?: "2026-12-07" | "2026-11-30";
                 "x-cart-secret"?: string | null;
+                "x-shopper-token"?: string | null;
             };
             path: {
                 cart_id: string;
@@ -3459,6 +4454,7 @@ export interface operations {
                 /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
                 "Kassa-Version"?: "2026-12-07" | "2026-11-30";
                 "x-cart-secret"?: string | null;
+                "x-shopper-token"?: string | null;
             };
             path: {
                 cart_id: string;
@@ -3498,6 +4494,7 @@ export interface operations {
                 /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
                 "Kassa-Version"?: "2026-12-07" | "2026-11-30";
                 "x-cart-secret"?: string | null;
+                "x-shopper-token"?: string | null;
             };
             path: {
                 cart_id: string;
@@ -3534,6 +4531,7 @@ export interface operations {
                 /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
                 "Kassa-Version"?: "2026-12-07" | "2026-11-30";
                 "x-cart-secret"?: string | null;
+                "x-shopper-token"?: string | null;
             };
             path: {
                 cart_id: string;
@@ -3567,6 +4565,42 @@ export interface operations {
             };
         };
     };
+    recoverCart: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+                "x-cart-secret"?: string | null;
+                "x-shopper-token"?: string | null;
+            };
+            path: {
+                cart_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CartRecovery"];
+                };
+            };
+            /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
     selectShippingMethod: {
         parameters: {
             query?: never;
@@ -3574,6 +4608,7 @@ export interface operations {
                 /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
                 "Kassa-Version"?: "2026-12-07" | "2026-11-30";
                 "x-cart-secret"?: string | null;
+                "x-shopper-token"?: string | null;
             };
             path: {
                 cart_id: string;
@@ -4034,6 +5069,108 @@ export interface operations {
             };
         };
     };
+    getCustomerErasure: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
+            path: {
+                erasure_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Erasure"];
+                };
+            };
+            /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    getCustomerSettings: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CustomerSettings"];
+                };
+            };
+            /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    updateCustomerSettings: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateCustomerSettings"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CustomerSettings"];
+                };
+            };
+            /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
     listCustomers: {
         parameters: {
             query?: {
@@ -4292,6 +5429,42 @@ export interface operations {
             };
         };
     };
+    eraseCustomer: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EraseCustomer"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Erasure"];
+                };
+            };
+            /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
     getEmbedConfig: {
         parameters: {
             query?: never;
@@ -4455,6 +5628,42 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Page_kassa_contract.webhooks.WebhookDelivery_"];
+                };
+            };
+            /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    acceptInvitation: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AcceptInvitation"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Accepted"];
                 };
             };
             /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */
@@ -6133,6 +7342,254 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["WebhookDelivery"];
+                };
+            };
+            /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    listInvitations: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
+            path: {
+                workspace_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_kassa_contract.team.Invitation_"];
+                };
+            };
+            /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    createInvitation: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
+            path: {
+                workspace_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateInvitation"];
+            };
+        };
+        responses: {
+            /** @description Document created, URL follows */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Invitation"];
+                };
+            };
+            /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    revokeInvitation: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
+            path: {
+                invitation_id: string;
+                workspace_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Invitation"];
+                };
+            };
+            /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    resendInvitation: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
+            path: {
+                invitation_id: string;
+                workspace_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Invitation"];
+                };
+            };
+            /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    listMembers: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
+            path: {
+                workspace_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_kassa_contract.team.Member_"];
+                };
+            };
+            /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    removeMember: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
+            path: {
+                user_id: string;
+                workspace_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, nothing follows */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    updateMember: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
+            path: {
+                user_id: string;
+                workspace_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateMember"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Member"];
                 };
             };
             /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */

@@ -376,6 +376,27 @@ export class Customers extends Resource {
   listVouchers(id: string, o?: RequestOptions): Promise<Item<C['listCustomerVouchers']>[]> {
     return this.items(`${CUSTOMERS}/${e(id)}/vouchers`, o);
   }
+  /**
+   * Erases a person's data (GDPR art. 17; scope `customers:erase`), by exactly one of `customerId` and
+   * `email` (the customer with that email, or a guest known by it only). Answers the rows redacted per
+   * place; a repeat answers zeros. Unknown `customerId`: `CustomerNotFoundError`.
+   */
+  erase(body: BodyOf<C['eraseCustomer']>, o?: RequestOptions): Promise<ResultOf<C['eraseCustomer']>> {
+    return this.call('POST', `${CUSTOMERS}/erase`, body, o);
+  }
+  /** An erasure by its id (`era_…`): its status and counts. */
+  retrieveErasure(id: string, o?: RequestOptions): Promise<ResultOf<C['getCustomerErasure']>> {
+    return this.call('GET', `/api/v1/customer-erasures/${e(id)}`, undefined, o);
+  }
+  /** Which metadata keys hold personal data (scope `settings:read`). */
+  retrieveSettings(o?: RequestOptions): Promise<ResultOf<C['getCustomerSettings']>> {
+    return this.call('GET', '/api/v1/customer-settings', undefined, o);
+  }
+  /** Names the metadata keys whose values erasure redacts; replaces the list (scope `settings:write`). */
+  updateSettings(body: BodyOf<C['updateCustomerSettings']>,
+                 o?: RequestOptions): Promise<ResultOf<C['updateCustomerSettings']>> {
+    return this.call('PUT', '/api/v1/customer-settings', body, o);
+  }
 }
 
 /** Whose shopper tokens (`X-Shopper-Token`) the application trusts (scopes `settings:read`, `settings:write`). */
@@ -386,5 +407,49 @@ export class ShopperAuthResource extends Resource {
   /** Changes the fields named (`jwksUrl`, `issuer`, `audience`); `null` clears one. */
   update(body: BodyOf<C['updateShopperAuth']>, o?: RequestOptions): Promise<ResultOf<C['updateShopperAuth']>> {
     return this.call('PUT', '/api/v1/shopper-auth', body, o);
+  }
+}
+
+const WORKSPACES = '/api/v1/workspaces';
+
+/** The members of the key's workspace (scopes `members:read`, `members:write`, granted by name: `*`
+ * does not include them). A key manages `member`s only, with roles on its own application. */
+export class Members extends Resource {
+  list(workspaceId: string, o?: RequestOptions): Promise<Item<C['listMembers']>[]> {
+    return this.items(`${WORKSPACES}/${e(workspaceId)}/members`, o);
+  }
+  /** Changes the workspace `role` and/or replaces the `applications` roles; the member is told by mail. */
+  update(workspaceId: string, userId: string, body: BodyOf<C['updateMember']>,
+         o?: RequestOptions): Promise<ResultOf<C['updateMember']>> {
+    return this.call('PATCH', `${WORKSPACES}/${e(workspaceId)}/members/${e(userId)}`, body, o);
+  }
+  /** The last owner stays (`LastOwnerError`). */
+  remove(workspaceId: string, userId: string, o?: RequestOptions): Promise<void> {
+    return this.call('DELETE', `${WORKSPACES}/${e(workspaceId)}/members/${e(userId)}`, undefined, o);
+  }
+}
+
+/** Invitations to the key's workspace: mailed links valid 7 days, usable once, only by the invited address. */
+export class Invitations extends Resource {
+  create(workspaceId: string, body: BodyOf<C['createInvitation']>,
+         o?: RequestOptions): Promise<ResultOf<C['createInvitation']>> {
+    return this.call('POST', `${WORKSPACES}/${e(workspaceId)}/invitations`, body, o);
+  }
+  list(workspaceId: string, o?: RequestOptions): Promise<Item<C['listInvitations']>[]> {
+    return this.items(`${WORKSPACES}/${e(workspaceId)}/invitations`, o);
+  }
+  /** A new link (the old one stops working), valid 7 more days. */
+  resend(workspaceId: string, invitationId: string, o?: RequestOptions): Promise<ResultOf<C['resendInvitation']>> {
+    return this.call('POST', `${WORKSPACES}/${e(workspaceId)}/invitations/${e(invitationId)}/resend`, undefined, o);
+  }
+  revoke(workspaceId: string, invitationId: string, o?: RequestOptions): Promise<ResultOf<C['revokeInvitation']>> {
+    return this.call('DELETE', `${WORKSPACES}/${e(workspaceId)}/invitations/${e(invitationId)}`, undefined, o);
+  }
+}
+
+/** What the key may do: its scopes and team permissions. */
+export class PermissionsResource extends Resource {
+  retrieve(o?: RequestOptions): Promise<ResultOf<C['getPermissions']>> {
+    return this.call('GET', '/api/v1/auth/permissions', undefined, o);
   }
 }
