@@ -106,7 +106,11 @@ orders = sa.Table(
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
     sa.Index("ix_orders_app_id_id", "app_id", "id"),
+    # The dashboard's filter by status (kassa_checkout/order_rows.py).
+    sa.Index("ix_orders_app_status_id", "app_id", "status", "id"),
 )
+# ... and by email, whatever its case.
+sa.Index("ix_orders_app_email_id", orders.c.app_id, sa.func.lower(orders.c.customer_email), orders.c.id)
 
 refunds = sa.Table(
     "refunds",
