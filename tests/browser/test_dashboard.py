@@ -1,0 +1,142 @@
+"""The merchant dashboard (/dashboard/) in a real Chromium against a real Kassa: each page with each
+role it serves, axe-core on every page, the refund flow by keyboard alone, screenshots for the docs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from playwright.async_api import expect
+
+from tests.browser.conftest import KassaWeb
+from tests.support.dashboard import axe_check, merchant_with_orders, open_page, shoot, signed_in
+
+
+async def test_the_page_loads_only_its_own_hashed_gzip_assets_under_a_strict_policy(kassa: KassaWeb) -> None:
+    async with httpx.AsyncClient(base_url=kassa.origin) as client:
+        page = await client.get("/dashboard/orders/ord_x")
+        assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+        policy = page.headers["content-security-policy"]
+        assert "script-src 'self';" in policy and "style-src 'self';" in policy and "unsafe-inline" not in policy
+        assert "frame-ancestors 'none'" in policy and page.headers["x-frame-options"] == "DENY"
+        assert "<script>" not in page.text and "style=" not in page.text  # nothing inline
+        script = page.text.split('src="', 1)[1].split('"', 1)[0]
+        assert script.startswith("/dashboard/assets/dashboard.") and script.endswith(".js")
+        asset = await client.get(script, headers={"accept-encoding": "gzip"})
+        assert asset.status_code == 200 and asset.headers["content-encoding"] == "gzip"
+        assert asset.headers["cache-control"] == "public, max-age=31536000, immutable"
+        assert (await client.get("/dashboard/assets/dashboard.000000000000.js")).status_code == 404
+
+
+async def test_a_finance_user_finds_an_order_and_refunds_part_of_it(browser: Any, kassa: KassaWeb) -> None:
+    tenant, orders = await merchant_with_orders(kassa, ["ada@example.com", "bob@example.com", "cy@example.com"])
+    bob = orders[1]
+    async with signed_in(browser, kassa, tenant, role="finance") as page:
+        await open_page(page, kassa, "/orders", "Orders")
+        await expect(page.get_by_role("navigation", name="Main").get_by_role("link")).to_have_text(
+            ["Overview", "Orders", "Abandoned carts", "Team"])  # no webhooks, developers: not the finance role's
+        await expect(page.get_by_role("note")).to_contain_text("Test mode")
+        rows = page.locator("table tbody tr")
+        await expect(rows).to_have_count(3)
+        await page.get_by_label("Order id or customer email").fill("BOB@example.com")
+        await page.get_by_role("button", name="Search").click()
+        await expect(rows).to_have_count(1)
+        await expect(rows.first).to_contain_text("€64.14")
+        await rows.first.get_by_role("link").click()
+        await expect(page.get_by_role("heading", level=1)).to_have_text("Order of €64.14")
+        await page.get_by_role("button", name="Refund").click()
+        dialog = page.get_by_role("dialog", name="Refund this order")
+        await dialog.get_by_label("Part of it").check()
+        await dialog.get_by_label("Amount (EUR)").fill("10.50")
+        await dialog.get_by_label("Reason").fill("Damaged in transit")
+        await dialog.get_by_role("button", name="Refund").click()
+        await expect(page.get_by_role("status")).to_have_text("€10.50 refunded.")
+        await expect(page.locator(".page-head .badge")).to_have_text("Partially refunded")
+        await expect(page.get_by_role("region", name="Refunds")).to_contain_text("Damaged in transit")
+        assert page.script_errors == []
+    seen = (await tenant.get(f"/api/v1/orders/{bob['id']}")).json()
+    assert (seen["status"], seen["amountRefunded"]) == ("partially_refunded", 1050)
+
+
+async def test_a_viewer_sees_no_refund_button_and_is_refused_if_they_post_anyway(browser: Any, kassa: KassaWeb) -> None:
+    tenant, [order] = await merchant_with_orders(kassa, ["ada@example.com"])
+    async with signed_in(browser, kassa, tenant, role="viewer") as page:
+        await open_page(page, kassa, f"/orders/{order['id']}", "Order of €64.14")
+        await expect(page.get_by_role("button", name="Refund")).to_have_count(0)
+        status = await page.evaluate("""async (id) => (await fetch(`/api/v1/orders/${id}/refunds`, {method: 'POST',
+            headers: {'Content-Type': 'application/json', 'Idempotency-Key': crypto.randomUUID()},
+            body: JSON.stringify({amount: 100})})).status""", order["id"])
+        assert status == 403
+    assert (await tenant.get(f"/api/v1/orders/{order['id']}")).json()["amountRefunded"] == 0
+
+
+async def test_the_refund_flow_by_keyboard_alone(browser: Any, kassa: KassaWeb) -> None:
+    tenant, [order] = await merchant_with_orders(kassa, ["ada@example.com"])
+    async with signed_in(browser, kassa, tenant, role="finance") as page:
+        await open_page(page, kassa, f"/orders/{order['id']}", "Order of €64.14")
+
+        async def tab_to(locator: Any, limit: int = 40) -> None:
+            for _ in range(limit):
+                await page.keyboard.press("Tab")
+                if await locator.evaluate("el => el === document.activeElement"):
+                    return
+            raise AssertionError(f"never reached {locator}")
+
+        await tab_to(page.get_by_role("button", name="Refund"))
+        await page.keyboard.press("Enter")
+        dialog = page.get_by_role("dialog", name="Refund this order")
+        await expect(dialog).to_be_visible()
+        await expect(dialog.get_by_label("Everything left (€64.14)")).to_be_focused()  # the dialog takes focus
+        await page.keyboard.press("Escape")  # Escape closes it, and nothing happened
+        await expect(dialog).to_have_count(0)
+        await tab_to(page.get_by_role("button", name="Refund"))
+        await page.keyboard.press("Enter")
+        await tab_to(dialog.get_by_role("button", name="Refund"))
+        await page.keyboard.press("Enter")
+        await expect(page.get_by_role("status")).to_have_text("€64.14 refunded.")
+        await expect(page.locator(".page-head .badge")).to_have_text("Refunded")
+        await expect(page.get_by_role("button", name="Refund")).to_have_count(0)  # nothing left to refund
+    assert (await tenant.get(f"/api/v1/orders/{order['id']}")).json()["status"] == "refunded"
+
+
+@pytest.mark.parametrize("width", [1280, 375])
+async def test_every_page_passes_axe_and_is_pictured(browser: Any, kassa: KassaWeb, width: int) -> None:
+    tenant, orders = await merchant_with_orders(kassa, ["ada@example.com", "bob@example.com"])
+    await tenant.post(f"/api/v1/orders/{orders[0]['id']}/refunds", {"amount": 1000})
+    await tenant.post("/api/v1/webhook-endpoints", {"url": "https://shop.example.com/hooks/kassa",
+                                                    "enabledEvents": ["order.*", "cart.abandoned"],
+                                                    "description": "ERP"})
+    pages = [("", "Overview", "overview"), ("/orders", "Orders", "orders"),
+             (f"/orders/{orders[1]['id']}", "Order of €64.14", "order"), ("/carts", "Abandoned carts", "carts"),
+             ("/webhooks", "Webhooks", "webhooks"), ("/developers", "Developers", "developers")]
+    async with signed_in(browser, kassa, tenant, role="admin", width=width) as page:
+        for path, heading, name in pages:
+            await open_page(page, kassa, path, heading)
+            await page.wait_for_load_state("networkidle")
+            await axe_check(page, f"{name} at {width}px")
+            await shoot(page, name, width)
+        await open_page(page, kassa, f"/orders/{orders[1]['id']}", "Order of €64.14")
+        await page.get_by_role("button", name="Refund").click()
+        await page.get_by_role("dialog").get_by_label("Part of it").check()
+        await axe_check(page, f"refund dialog at {width}px")
+        await shoot(page, "refund", width)
+        assert page.script_errors == []
+
+
+async def test_german_viewers_get_german_words_and_german_money(browser: Any, kassa: KassaWeb) -> None:
+    tenant, [order] = await merchant_with_orders(kassa, ["ada@example.com"])
+    async with signed_in(browser, kassa, tenant, role="finance", locale="de-DE") as page:
+        await open_page(page, kassa, f"/orders/{order['id']}", "Bestellung über 64,14 €")
+        await page.get_by_role("button", name="Erstatten").click()
+        dialog = page.get_by_role("dialog", name="Diese Bestellung erstatten")
+        await dialog.get_by_label("Einen Teil").check()
+        await dialog.get_by_label("Betrag (EUR)").fill("1.234,5")  # German grouping and decimal comma
+        await dialog.get_by_role("button", name="Erstatten").click()
+        await expect(dialog.get_by_role("alert")).to_have_text("Höchstens 64,14 € können erstattet werden.")
+        await dialog.get_by_label("Betrag (EUR)").fill("4,5")
+        await dialog.get_by_role("button", name="Erstatten").click()
+        await expect(page.get_by_role("status")).to_have_text("4,50 € erstattet.")
+        await page.get_by_label("Sprache").select_option("en")
+        await expect(page.get_by_role("heading", level=1)).to_have_text("Order of 64,14 €")  # words English, money German
+        await shoot(page, "order-de", 1280)
