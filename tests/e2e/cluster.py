@@ -155,8 +155,13 @@ class Gateway(Process):
         self.base = f"http://127.0.0.1:{port}"
 
     def variables(self) -> dict[str, str]:
+        from kassa.services import SERVICES
+
+        # A service the test does not run (the dashboard, mostly) still needs an upstream: one that
+        # refuses connections, which the gateway answers 503 like any service that is down.
+        upstreams = {**dict.fromkeys(SERVICES, ["127.0.0.1:1"]), **self.upstreams}
         servers = {f"KASSA_{name.upper()}_SERVERS": " ".join(f"server {a};" for a in addresses)
-                   for name, addresses in self.upstreams.items()}
+                   for name, addresses in upstreams.items()}
         return {**servers, "KASSA_GATEWAY_LISTEN": f"127.0.0.1:{self.port}"}
 
     def command(self) -> list[str]:
