@@ -242,9 +242,9 @@ async def _backend(name: str, url: str, clock: TestClock | None = None, **settin
                                                  **settings}), clock=clock)
     counter = StatementCounter()
     counter.attach(runtime.db)
-    # The cart and checkout services behind the embedded path router, as `kassa serve` runs them.
+    # The cart, checkout and team services behind the embedded path router, as `kassa serve` runs them.
     apps = [(SERVICES[n].path_prefixes, SERVICES[n].create_app(runtime, owns_runtime=False))
-            for n in ("cart", "checkout")]
+            for n in ("cart", "checkout", "team")]
     app = PathRouter(apps, default=apps[0][1])
     # ASGITransport runs the app on this event loop (Litestar's AsyncTestClient uses a thread of its
     # own, which would tie pooled connections to another loop). The runtime is not started: its

@@ -157,9 +157,8 @@ class Gateway(Process):
     def variables(self) -> dict[str, str]:
         from kassa.services import SERVICES
 
-        # A service the test does not run (the dashboard, mostly) still needs an upstream: one that
-        # refuses connections, which the gateway answers 503 like any service that is down.
-        upstreams = {**dict.fromkeys(SERVICES, ["127.0.0.1:1"]), **self.upstreams}
+        # A service the test runs no process of gets an address nothing listens on (its paths: 503).
+        upstreams = {**{name: ["127.0.0.1:9"] for name in SERVICES}, **self.upstreams}
         servers = {f"KASSA_{name.upper()}_SERVERS": " ".join(f"server {a};" for a in addresses)
                    for name, addresses in upstreams.items()}
         return {**servers, "KASSA_GATEWAY_LISTEN": f"127.0.0.1:{self.port}"}

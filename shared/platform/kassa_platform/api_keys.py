@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from kassa_contract.api_keys import ApiKey, CreateApiKey
+from kassa_contract.api_keys import EXPLICIT_SCOPES, SCOPES, ApiKey, CreateApiKey
 from kassa_contract.common import Page
 from kassa_contract.errors import KassaError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -44,12 +44,19 @@ def _powers(kind: str, scopes: list[str]) -> frozenset[str]:
     return PUBLISHABLE_SCOPES if kind == "publishable" else frozenset(scopes)
 
 
+def _holds(actor: Principal, scope: str) -> bool:
+    # `*` is every API scope: a signed-in user holding them all (an owner, an application admin) may grant it.
+    if scope == "*":
+        return all(actor.has(s) for s in SCOPES - EXPLICIT_SCOPES)
+    return actor.has(scope)
+
+
 def check_grant(actor: Principal | None, kind: str, scopes: list[str], action: str) -> None:
     """403 unless `actor` holds every power of a key of `kind` with `scopes`."""
-    if actor is None or "*" in actor.scopes:
+    if actor is None:
         return
     wanted = _powers(kind, scopes)
-    lacking = sorted(s for s in wanted if s not in actor.scopes)
+    lacking = sorted(s for s in wanted if not _holds(actor, s))
     if lacking:
         what = "a publishable key" if kind == "publishable" else "a key with these scopes"
         raise KassaError("forbidden", f"This API key cannot {action} {what}: it lacks "

@@ -15,7 +15,17 @@ from kassa_contract.errors import KassaError
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from .auth import PAGE_KEY_PREFIX, PRINCIPAL_KEY, KeyResolver, Principal, authorize, is_public, page_principal
+from .auth import (
+    PAGE_KEY_PREFIX,
+    PRINCIPAL_KEY,
+    KeyResolver,
+    Principal,
+    SessionResolver,
+    authorize,
+    is_public,
+    page_principal,
+    session_cookie,
+)
 from .clock import Clock
 from .ids import new_id
 from .logs import request_id_var
@@ -23,6 +33,10 @@ from .ratelimit import RateLimiter, RouteClass
 
 access_log = logging.getLogger("kassa.access")
 SERVICE_APP_HEADER = b"x-kassa-application"
+# A signed-in user's call names the application it acts on (docs/team.md).
+SESSION_APP_HEADER = b"kassa-application"
+CSRF_HEADER = b"x-csrf-token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
 
 
@@ -80,12 +94,19 @@ class AuthMiddleware:
     not hold as valid is looked up only if the client address has not used up its failed
     authentications (else 429). Then the key's buckets for the route class (`ratelimit`): 429 when
     empty, else the RateLimit headers on the response. Service-to-service calls are not limited.
+
+    Without an Authorization header, a `kassa_session` cookie (a signed-in user, docs/team.md) stands
+    for a key: the user's roles give the scopes on the application named by `Kassa-Application`, and
+    the same `authorize` decides. A state-changing call with a session must carry the session's
+    `X-CSRF-Token` (403 `csrf_token_invalid`): a cookie rides along on any site's form, the token
+    does not.
     """
 
     def __init__(self, app: ASGIApp, resolver: KeyResolver, service_token: str, limiter: RateLimiter,
-                 signing_key: str = "", clock: Clock | None = None) -> None:
+                 signing_key: str = "", clock: Clock | None = None, sessions: SessionResolver | None = None) -> None:
         self.app = app
         self.resolver = resolver
+        self.sessions = sessions
         self.service_token = service_token.encode()
         self.limiter = limiter
         self.signing_key = signing_key
@@ -97,28 +118,13 @@ class AuthMiddleware:
             await self.app(scope, receive, send)
             return
         raw = header(scope, b"authorization")
-        if not raw:
-            raise KassaError("unauthorized", "An API key is required: send `Authorization: Bearer <key>`")
-        scheme, _, key = raw.partition(" ")
-        key = key.strip()
-        scheme = scheme.lower()
         client = scope.get("client")
         address = client[0] if client else "unknown"
-        if scheme == "service" and key:
-            principal = await self._service(scope, key)
-        elif scheme != "bearer" or not key:
-            raise KassaError("unauthorized", "Malformed Authorization header: expected `Bearer <key>`")
-        elif key.startswith(PAGE_KEY_PREFIX) and self.signing_key:
-            # The hosted page's credential: a signature to check, nothing to look up (nothing to guess).
-            principal = page_principal(self.signing_key, key, self.clock.now())
+        cookie = session_cookie(scope) if not raw and self.sessions is not None else None
+        if cookie:
+            principal = await self._session(scope, cookie, address)
         else:
-            principal = self.resolver.cached(key)
-            if principal is None:
-                await self.limiter.check_auth(address)  # 429 before any lookup
-                principal = await self.resolver.resolve(key)
-        if principal is None:
-            await self.limiter.auth_failed(address)
-            raise KassaError("unauthorized", "The API key is invalid or has been revoked")
+            principal = await self._key(scope, raw, address)
         if handler is not None:
             authorize(principal, handler, scope["method"], scope["path"])
         scope[PRINCIPAL_KEY] = principal  # type: ignore[literal-required]
@@ -137,6 +143,51 @@ class AuthMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_limits)
+
+    async def _key(self, scope: Scope, raw: str | None, address: str) -> Principal:
+        if not raw:
+            raise KassaError("unauthorized", "An API key is required: send `Authorization: Bearer <key>` "
+                             "(or sign in)")
+        scheme, _, key = raw.partition(" ")
+        key = key.strip()
+        scheme = scheme.lower()
+        if scheme == "service" and key:
+            principal = await self._service(scope, key)
+        elif scheme != "bearer" or not key:
+            raise KassaError("unauthorized", "Malformed Authorization header: expected `Bearer <key>`")
+        elif key.startswith(PAGE_KEY_PREFIX) and self.signing_key:
+            # The hosted page's credential: a signature to check, nothing to look up (nothing to guess).
+            principal = page_principal(self.signing_key, key, self.clock.now())
+        else:
+            principal = self.resolver.cached(key)
+            if principal is None:
+                await self.limiter.check_auth(address)  # 429 before any lookup
+                principal = await self.resolver.resolve(key)
+        if principal is None:
+            await self.limiter.auth_failed(address)
+            raise KassaError("unauthorized", "The API key is invalid or has been revoked")
+        return principal
+
+    async def _session(self, scope: Scope, cookie: str, address: str) -> Principal:
+        assert self.sessions is not None
+        record = self.sessions.cached(cookie)
+        if record is None:
+            await self.limiter.check_auth(address)  # 429 before any lookup
+            record = await self.sessions.session(cookie)
+        if record is None:
+            await self.limiter.auth_failed(address)
+            raise KassaError("unauthorized", "The session has ended: sign in again")
+        if scope["method"] not in SAFE_METHODS:
+            sent = header(scope, CSRF_HEADER)
+            if not sent or not hmac.compare_digest(sent.encode(), record.csrf_token.encode()):
+                raise KassaError("csrf_token_invalid", "A signed-in call that changes something must send the "
+                                 "session's `X-CSRF-Token` (from sign-in or GET /api/v1/auth/session)")
+        app_id = header(scope, SESSION_APP_HEADER)
+        principal = await self.sessions.principal(record, app_id)
+        if principal is None:
+            raise KassaError("forbidden", f"You have no access to application {app_id}",
+                             details={"application": app_id})
+        return principal
 
     async def _service(self, scope: Scope, token: str) -> Principal | None:
         if not hmac.compare_digest(token.encode(), self.service_token):

@@ -21,6 +21,65 @@ applications = sa.Table(
     sa.Column("created_at", UTCDateTime(), nullable=False),
     # The API version a request without `Kassa-Version` gets (kassa_contract.versions); only moves forward.
     sa.Column("api_version", sa.String(10), nullable=False),
+    # The team that owns it (docs/team.md); None for an application made before workspaces, until
+    # `kassa users create-owner` attaches it.
+    sa.Column("workspace_id", sa.String(40), nullable=True, index=True),
+)
+
+# ---------------------------------------------------------------- team accounts (docs/team.md)
+# In the platform because every service turns a session cookie into a Principal (auth.SessionResolver);
+# the team service writes them (kassa_team), and owns invitations, password resets and mail.
+
+workspaces = sa.Table(
+    "workspaces",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("email", sa.String(254), nullable=False, unique=True),  # lower case
+    sa.Column("name", sa.String(200), nullable=True),
+    sa.Column("password_hash", sa.String(200), nullable=False),  # argon2id (kassa_team.passwords)
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    # Moves on every change to what the user may do (roles, sessions ended): processes drop the user's
+    # cached sessions (a trigger notifies on PostgreSQL; SQLite's processes watch the newest value).
+    sa.Column("changed_at", UTCDateTime(), nullable=False, index=True),
+)
+
+user_sessions = sa.Table(
+    "user_sessions",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("user_id", sa.String(40), sa.ForeignKey("users.id"), nullable=False, index=True),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),  # SHA-256 of the cookie's 192 random bits
+    sa.Column("csrf_token", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    sa.Column("revoked_at", UTCDateTime(), nullable=True),
+    sa.Column("address", sa.String(64), nullable=True),
+    sa.Column("user_agent", sa.String(300), nullable=True),
+)
+
+memberships = sa.Table(
+    "memberships",
+    metadata,
+    sa.Column("workspace_id", sa.String(40), sa.ForeignKey("workspaces.id"), primary_key=True),
+    sa.Column("user_id", sa.String(40), sa.ForeignKey("users.id"), primary_key=True, index=True),
+    sa.Column("role", sa.String(12), nullable=False),  # owner | admin | member (kassa_platform.roles)
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+application_roles = sa.Table(
+    "application_roles",
+    metadata,
+    sa.Column("app_id", sa.String(40), sa.ForeignKey("applications.id"), primary_key=True),
+    sa.Column("user_id", sa.String(40), sa.ForeignKey("users.id"), primary_key=True, index=True),
+    sa.Column("role", sa.String(12), nullable=False),  # admin | developer | finance | viewer
 )
 
 # What was done to an application and by whom: one row per administrative change (an API version

@@ -79,6 +79,66 @@ class ApiKeyInactiveError(ConflictError):
     """`api_key_inactive` (usually HTTP 409)."""
 
 
+class InvalidCredentialsError(UnauthorizedError):
+    """`invalid_credentials` (usually HTTP 401)."""
+
+
+class CsrfTokenInvalidError(ForbiddenError):
+    """`csrf_token_invalid` (usually HTTP 403)."""
+
+
+class ApplicationRequiredError(BadRequestError):
+    """`application_required` (usually HTTP 400)."""
+
+
+class PasswordInvalidError(UnprocessableEntityError):
+    """`password_invalid` (usually HTTP 422)."""
+
+
+class ResetTokenInvalidError(BadRequestError):
+    """`reset_token_invalid` (usually HTTP 400)."""
+
+
+class WorkspaceNotFoundError(NotFoundError):
+    """`workspace_not_found` (usually HTTP 404)."""
+
+
+class MemberNotFoundError(NotFoundError):
+    """`member_not_found` (usually HTTP 404)."""
+
+
+class LastOwnerError(ConflictError):
+    """`last_owner` (usually HTTP 409)."""
+
+
+class EmailTakenError(ConflictError):
+    """`email_taken` (usually HTTP 409)."""
+
+
+class AlreadyMemberError(ConflictError):
+    """`already_member` (usually HTTP 409)."""
+
+
+class InvitationNotFoundError(NotFoundError):
+    """`invitation_not_found` (usually HTTP 404)."""
+
+
+class InvitationExpiredError(KassaApiError):
+    """`invitation_expired` (usually HTTP 410)."""
+
+
+class InvitationUsedError(ConflictError):
+    """`invitation_used` (usually HTTP 409)."""
+
+
+class InviteEmailMismatchError(ForbiddenError):
+    """`invite_email_mismatch` (usually HTTP 403)."""
+
+
+class ApplicationNotFoundError(NotFoundError):
+    """`application_not_found` (usually HTTP 404)."""
+
+
 class CartNotFoundError(NotFoundError):
     """`cart_not_found` (usually HTTP 404)."""
 
@@ -339,6 +399,21 @@ ERROR_CLASSES: dict[str, type[KassaApiError]] = {
     "api_version_downgrade": ApiVersionDowngradeError,
     "api_key_not_found": ApiKeyNotFoundError,
     "api_key_inactive": ApiKeyInactiveError,
+    "invalid_credentials": InvalidCredentialsError,
+    "csrf_token_invalid": CsrfTokenInvalidError,
+    "application_required": ApplicationRequiredError,
+    "password_invalid": PasswordInvalidError,
+    "reset_token_invalid": ResetTokenInvalidError,
+    "workspace_not_found": WorkspaceNotFoundError,
+    "member_not_found": MemberNotFoundError,
+    "last_owner": LastOwnerError,
+    "email_taken": EmailTakenError,
+    "already_member": AlreadyMemberError,
+    "invitation_not_found": InvitationNotFoundError,
+    "invitation_expired": InvitationExpiredError,
+    "invitation_used": InvitationUsedError,
+    "invite_email_mismatch": InviteEmailMismatchError,
+    "application_not_found": ApplicationNotFoundError,
     "cart_not_found": CartNotFoundError,
     "cart_not_open": CartNotOpenError,
     "cart_line_not_found": CartLineNotFoundError,
@@ -405,10 +480,13 @@ __all__ = [
     "AddressRequiredError",
     "AllowedMethodsUnsupportedError",
     "AlreadyCompletedError",
+    "AlreadyMemberError",
     "ApiKeyInactiveError",
     "ApiKeyNotFoundError",
     "ApiVersionDowngradeError",
     "ApiVersionInvalidError",
+    "ApplicationNotFoundError",
+    "ApplicationRequiredError",
     "CampaignNotFoundError",
     "CartCustomerMismatchError",
     "CartEmptyError",
@@ -423,6 +501,7 @@ __all__ = [
     "CodeNotUsableError",
     "CodeSpaceExhaustedError",
     "CodeTakenError",
+    "CsrfTokenInvalidError",
     "CurrencyUnsupportedError",
     "CustomLineForbiddenError",
     "CustomerEmailTakenError",
@@ -430,16 +509,25 @@ __all__ = [
     "CustomerNotFoundError",
     "DiscountCodeNotOnCartError",
     "DiscountInvalidError",
+    "EmailTakenError",
     "EventNotFoundError",
     "IdempotencyKeyExecutedError",
     "IdempotencyKeyInProgressError",
     "IdempotencyKeyReusedError",
     "InternalError",
+    "InvalidCredentialsError",
+    "InvitationExpiredError",
+    "InvitationNotFoundError",
+    "InvitationUsedError",
+    "InviteEmailMismatchError",
     "JsonTooDeepError",
+    "LastOwnerError",
     "MalformedJsonError",
+    "MemberNotFoundError",
     "MetadataTooLargeError",
     "OrderNotFoundError",
     "OriginNotAllowedError",
+    "PasswordInvalidError",
     "PaymentActionRequiredError",
     "PaymentConnectorUnavailableError",
     "PaymentDeclinedError",
@@ -456,6 +544,7 @@ __all__ = [
     "RefundExceedsAmountError",
     "RefundFailedError",
     "RequestTooLargeError",
+    "ResetTokenInvalidError",
     "RouteNotFoundError",
     "ShippingAddressRequiredError",
     "ShippingMethodNotFoundError",
@@ -475,4 +564,5 @@ __all__ = [
     "WebhookSecretInvalidError",
     "WebhookSignatureInvalidError",
     "WebhookUrlInvalidError",
+    "WorkspaceNotFoundError",
 ]
