@@ -170,15 +170,18 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 async def _in_transaction(settings: Settings, work):  # type: ignore[no-untyped-def]
-    """Migrate, then run `work(conn, now)` in one transaction on a one-connection engine."""
+    """Migrate, then run `work(conn, now)` in one transaction on a one-connection engine (its changes
+    are audited as the operator's)."""
+    from kassa_platform import audit
     from kassa_platform.clock import Clock
     from kassa_platform.db import Database, create_engine, transaction
 
     await _migrate(settings)
     engine = create_engine(settings.database_url, pool_size=1)
     try:
-        async with transaction(Database(engine)) as conn:
-            return await work(conn, Clock().now())
+        with audit.operator():
+            async with transaction(Database(engine)) as conn:
+                return await work(conn, Clock().now())
     finally:
         await engine.dispose()
 
@@ -205,7 +208,7 @@ def cmd_apps_upgrade_version(args: argparse.Namespace) -> int:
 
     async def work(conn, now):  # type: ignore[no-untyped-def]
         app_id = await _application(conn, args.app)
-        return await upgrade_api_version(conn, app_id, args.version or LATEST_VERSION, actor="cli", now=now)
+        return await upgrade_api_version(conn, app_id, args.version or LATEST_VERSION, now=now)
 
     try:
         application = asyncio.run(_in_transaction(_settings(args), work))

@@ -18,6 +18,7 @@ from kassa_contract.cart import (
 from kassa_contract.common import Page
 from kassa_contract.errors import KassaError
 from kassa_contract.money import is_currency
+from kassa_platform import audit
 from kassa_platform.ids import new_id
 from kassa_platform.pagination import decode_cursor, encode_cursor
 from sqlalchemy.exc import IntegrityError
@@ -100,7 +101,9 @@ class Catalog:
                 await conn.execute(sa.insert(variants), [self._variant_values(app_id, product_id, v, now) for v in body.variants])
         except IntegrityError:
             raise KassaError("sku_taken", "A SKU of this product is already in the catalog", field="variants") from None
-        return await self.get_product(conn, app_id, product_id)
+        product = await self.get_product(conn, app_id, product_id)
+        await audit.record(conn, "product.created", product_id, app_id=app_id, now=now, after=product)
+        return product
 
     @staticmethod
     def _variant_values(app_id: str, product_id: str, v: VariantInput, now: datetime) -> dict:
@@ -108,17 +111,20 @@ class Catalog:
                 "name": v.name or v.sku, "prices": v.prices, "metadata": v.metadata, "created_at": now}
 
     async def add_variant(self, conn: AsyncConnection, app_id: str, product_id: str, body: VariantInput, now: datetime) -> Product:
-        await self.get_product(conn, app_id, product_id)
+        before = await self.get_product(conn, app_id, product_id)
         _check_currencies(body.prices, "prices")
         try:
             async with conn.begin_nested():
                 await conn.execute(sa.insert(variants).values(**self._variant_values(app_id, product_id, body, now)))
         except IntegrityError:
             raise KassaError("sku_taken", f"SKU `{body.sku}` is already in the catalog", field="sku") from None
-        return await self.get_product(conn, app_id, product_id)
+        after = await self.get_product(conn, app_id, product_id)
+        await audit.record(conn, "product.variant_added", product_id, app_id=app_id, now=now, before=before, after=after)
+        return after
 
     async def update_variant(self, conn: AsyncConnection, app_id: str, product_id: str, variant_id: str,
-                             body: UpdateVariant) -> Product:
+                             body: UpdateVariant, now: datetime) -> Product:
+        before = await self.get_product(conn, app_id, product_id)
         values = {k: v for k, v in {"prices": body.prices, "name": body.name, "metadata": body.metadata}.items()
                   if v is not UNSET}
         if body.prices is not UNSET:
@@ -128,10 +134,14 @@ class Catalog:
             .values(**values)) if values else None
         if result is not None and result.rowcount == 0:
             raise KassaError("not_found", f"No variant {variant_id} on product {product_id}", status=404)
-        return await self.get_product(conn, app_id, product_id)
+        after = await self.get_product(conn, app_id, product_id)
+        await audit.record(conn, "product.variant_updated", product_id, app_id=app_id, now=now, before=before,
+                           after=after)
+        return after
 
     async def update_product(self, conn: AsyncConnection, app_id: str, product_id: str, body: UpdateProduct,
                              now: datetime) -> Product:
+        before = await self.get_product(conn, app_id, product_id)
         values = {k: v for k, v in {
             "name": body.name, "description": body.description,
             "categories": list(dict.fromkeys(body.categories)) if body.categories is not UNSET else UNSET,
@@ -140,7 +150,9 @@ class Catalog:
                                        .values(**values, updated_at=now))
         if result.rowcount == 0:
             raise KassaError("product_not_found", f"No product {product_id}")
-        return await self.get_product(conn, app_id, product_id)
+        after = await self.get_product(conn, app_id, product_id)
+        await audit.record(conn, "product.updated", product_id, app_id=app_id, now=now, before=before, after=after)
+        return after
 
     async def get_product(self, conn: AsyncConnection, app_id: str, product_id: str) -> Product:
         page = await self._products(conn, app_id, ids=[product_id])

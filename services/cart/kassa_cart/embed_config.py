@@ -20,6 +20,7 @@ from kassa_contract.abandoned import (
 )
 from kassa_contract.base import UNSET
 from kassa_contract.errors import KassaError
+from kassa_platform import audit
 from kassa_platform.auth import Principal
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -114,6 +115,7 @@ async def put_embed_config(conn: AsyncConnection, principal: Principal, body: Up
         values["branding"] = None if branding is None else msgspec.to_builtins(
             Branding(display_name=branding.display_name, primary_color=branding.primary_color and
                      branding.primary_color.lower(), logo_url=branding.logo_url))
+    before = await get_embed_config(conn, principal.app_id)
     if values:
         dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
         insert = dialect.insert(embed_configs).values(
@@ -122,4 +124,7 @@ async def put_embed_config(conn: AsyncConnection, principal: Principal, body: Up
                "branding": None, **values})
         await conn.execute(insert.on_conflict_do_update(index_elements=[embed_configs.c.app_id],
                                                         set_={**values, "updated_at": now}))
-    return await get_embed_config(conn, principal.app_id)
+    after = await get_embed_config(conn, principal.app_id)
+    await audit.record(conn, "embed_config.updated", principal.app_id, app_id=principal.app_id, now=now,
+                       before=before, after=after)
+    return after

@@ -151,7 +151,8 @@ class ProductController(Controller):
                              data: JSONBody[UpdateVariant]) -> Product:
         m = cart_module(request)
         async with transaction(m.db) as conn:
-            return await m.catalog.update_variant(conn, caller(request).app_id, product_id, variant_id, data)
+            return await m.catalog.update_variant(conn, caller(request).app_id, product_id, variant_id, data,
+                                                  m.clock.now())
 
 
 class ShippingMethodController(Controller):

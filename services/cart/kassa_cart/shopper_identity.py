@@ -33,6 +33,7 @@ import jwt
 from kassa_contract.base import UNSET
 from kassa_contract.customers import CartCustomer, ShopperAuth, UpdateShopperAuth, is_locale
 from kassa_contract.errors import KassaError
+from kassa_platform import audit
 from kassa_platform.auth import Principal
 from kassa_platform.clock import Clock
 from kassa_platform.db import Database, transaction
@@ -211,7 +212,11 @@ class ShopperIdentity:
                                  "applications only)", field="jwksUrl")
             values["jwks_url"] = url
         async with transaction(self.db) as conn:
+            before = await rows.shopper_auth_of(conn, principal.app_id)
             await rows.save_shopper_auth(conn, principal.app_id, values, self.clock.now())
+            await audit.record(conn, "shopper_auth.updated", principal.app_id, app_id=principal.app_id,
+                               now=self.clock.now(), before=_auth_fields(before),
+                               after=_auth_fields(await rows.shopper_auth_of(conn, principal.app_id)))
         self._config.pop(principal.app_id, None)
         return await self.setting(principal.app_id)
 
@@ -337,6 +342,11 @@ class ShopperIdentity:
 def _text(value: Any) -> str | None:
     return value[:200] if isinstance(value, str) and value.strip() else None
 
+
+
+def _auth_fields(row: Any) -> dict[str, Any]:
+    return {"jwksUrl": row.jwks_url if row else None, "issuer": row.issuer if row else None,
+            "audience": row.audience if row else None}
 
 
 async def cart_customer(identity: ShopperIdentity, principal: Principal, customer_id: Any,

@@ -29,6 +29,7 @@ from kassa_contract.webhooks import (
     WebhookEndpointDisabledData,
     WebhookTestData,
 )
+from kassa_platform import audit
 from kassa_platform.auth import Principal
 from kassa_platform.ids import new_id
 from kassa_platform.outbox import write_event
@@ -164,7 +165,10 @@ class EndpointService:
             created_at=now, updated_at=now, deleted_at=None))
         await add_secret(conn, self.config.sealer, endpoint_id, secret, now)
         row = await load_endpoint(conn, principal.app_id, endpoint_id)
-        return endpoint_view(row, secret)  # the only response that shows the secret in full
+        created = endpoint_view(row, secret)  # the only response that shows the secret in full
+        await audit.record(conn, "webhook_endpoint.created", endpoint_id, app_id=principal.app_id, now=now,
+                           after=created)
+        return created
 
     async def get(self, conn: AsyncConnection, app_id: str, endpoint_id: str) -> WebhookEndpoint:
         row = await load_endpoint(conn, app_id, endpoint_id)
@@ -183,6 +187,7 @@ class EndpointService:
     async def update(self, conn: AsyncConnection, principal: Principal, endpoint_id: str, body: UpdateWebhookEndpoint,
                      now: datetime) -> WebhookEndpoint:
         row = await load_endpoint(conn, principal.app_id, endpoint_id, lock=True)
+        before = endpoint_view(row, "")
         values: dict[str, Any] = {}
         if body.url is not UNSET:
             values["url"] = check_url(body.url, live=_live(principal),
@@ -206,13 +211,18 @@ class EndpointService:
         if values:
             await conn.execute(sa.update(webhook_endpoints).where(webhook_endpoints.c.id == endpoint_id)
                                .values(**values, version=row.version + 1, updated_at=now))
-        return await self.get(conn, principal.app_id, endpoint_id)
+        after = await self.get(conn, principal.app_id, endpoint_id)
+        await audit.record(conn, "webhook_endpoint.updated", endpoint_id, app_id=principal.app_id, now=now,
+                           before=before, after=after)
+        return after
 
     async def delete(self, conn: AsyncConnection, app_id: str, endpoint_id: str, now: datetime) -> None:
         row = await load_endpoint(conn, app_id, endpoint_id, lock=True)
         await conn.execute(sa.update(webhook_endpoints).where(webhook_endpoints.c.id == row.id)
                            .values(deleted_at=now, updated_at=now, version=row.version + 1))
         await fail_open_deliveries(conn, row.id, "endpoint deleted", now)
+        await audit.record(conn, "webhook_endpoint.deleted", endpoint_id, app_id=app_id, now=now,
+                           before=endpoint_view(row, ""))
 
     async def rotate(self, conn: AsyncConnection, app_id: str, endpoint_id: str, overlap: timedelta | None,
                      now: datetime) -> WebhookEndpoint:
@@ -221,6 +231,9 @@ class EndpointService:
                                      else overlap)
         await conn.execute(sa.update(webhook_endpoints).where(webhook_endpoints.c.id == row.id)
                            .values(updated_at=now, version=row.version + 1))
+        # That the secret changed is recorded, never what to.
+        await audit.record(conn, "webhook_endpoint.secret_rotated", endpoint_id, app_id=app_id, now=now,
+                           after={"secretRotated": True})
         return endpoint_view(await load_endpoint(conn, app_id, endpoint_id), secret)
 
     async def send_test(self, conn: AsyncConnection, app_id: str, endpoint_id: str, now: datetime) -> str:
@@ -241,4 +254,6 @@ class EndpointService:
         delivery = delivery_row(app_id=app_id, endpoint_id=endpoint_id, event_id=event_id, event_type=WEBHOOK_TEST,
                                 aggregate_id=endpoint_id, sequence=0, now=now)
         await store_deliveries(conn, [delivery])
+        await audit.record(conn, "webhook_endpoint.test_sent", endpoint_id, app_id=app_id, now=now,
+                           after={"deliveryId": delivery["id"], "eventId": event_id})
         return delivery["id"]

@@ -23,6 +23,7 @@ Scope = Literal[
     "keys:read", "keys:write",
     "application:read", "application:write",
     "members:read", "members:write",
+    "audit:read",
     "*",
 ]
 SCOPES: frozenset[str] = frozenset(get_args(Scope)) - {"*"}

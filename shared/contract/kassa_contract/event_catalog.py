@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from .audit import AUDIT_ENTRY_CREATED, AuditEntryEventData
 from .base import Model
 from .checkout import (
     CHECKOUT_SESSION_CANCELLED,
@@ -61,4 +62,5 @@ EVENT_DATA: dict[str, type[Model]] = {
     PAYMENT_REFUNDED: PaymentRefundedData,
     WEBHOOK_ENDPOINT_DISABLED: WebhookEndpointDisabledData,
     WEBHOOK_TEST: WebhookTestData,
+    AUDIT_ENTRY_CREATED: AuditEntryEventData,
 }

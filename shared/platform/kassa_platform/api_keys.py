@@ -23,6 +23,7 @@ from kassa_contract.common import Page
 from kassa_contract.errors import KassaError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from . import audit
 from .auth import PUBLISHABLE_SCOPES, Principal, hash_key, issue_key
 from .pagination import newest_first_page
 from .tables import api_keys
@@ -87,6 +88,8 @@ async def create(conn: AsyncConnection, actor: Principal | None, app_id: str, bo
     scopes: list[str] = list(body.scopes or [])
     check_grant(actor, body.type, scopes, "create")
     key_id, raw = await issue_key(conn, app_id, kind=body.type, scopes=scopes or None, now=now, name=body.name)
+    key = view(await get_key(conn, app_id, key_id))
+    await audit.record(conn, "api_key.created", key_id, app_id=app_id, now=now, after=key)
     return view(await get_key(conn, app_id, key_id), raw)
 
 
@@ -105,6 +108,10 @@ async def roll(conn: AsyncConnection, actor: Principal | None, app_id: str, key_
     await conn.execute(sa.update(api_keys).where(api_keys.c.id == key_id)
                        .values(expires_at=expires, changed_at=now))
     new_id, raw = await issue_key(conn, app_id, kind=old.kind, scopes=list(old.scopes), now=now, name=old.name)
+    # One entry: the rolled key's expiry moved, and the key that replaces it (its id, never its secret).
+    await audit.record(conn, "api_key.rolled", key_id, app_id=app_id, now=now,
+                       before={"expiresAt": old.expires_at, "replacedBy": None},
+                       after={"expiresAt": expires, "replacedBy": new_id})
     return view(await get_key(conn, app_id, new_id), raw), old.key_hash
 
 
@@ -115,7 +122,8 @@ async def revoke(conn: AsyncConnection, actor: Principal | None, app_id: str, ke
     check_grant(actor, row.kind, list(row.scopes), "revoke")
     if row.revoked_at is None:
         await conn.execute(sa.update(api_keys).where(api_keys.c.id == key_id).values(revoked_at=now, changed_at=now))
-        row = await get_key(conn, app_id, key_id)
+        before, row = row, await get_key(conn, app_id, key_id)
+        await audit.record(conn, "api_key.revoked", key_id, app_id=app_id, now=now, before=view(before), after=view(row))
     return view(row), row.key_hash
 
 

@@ -13,8 +13,10 @@ from typing import cast
 
 from kassa_contract.errors import KassaError
 from litestar.enums import ScopeType
+from litestar.handlers import BaseRouteHandler
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from . import audit
 from .auth import (
     PAGE_KEY_PREFIX,
     PRINCIPAL_KEY,
@@ -128,6 +130,20 @@ class AuthMiddleware:
         if handler is not None:
             authorize(principal, handler, scope["method"], scope["path"])
         scope[PRINCIPAL_KEY] = principal  # type: ignore[literal-required]
+        # The actor of what this request changes (kassa_platform.audit): a user's session or a secret key.
+        # A publishable key or the hosted page acts for a shopper, another service for Kassa: unaudited.
+        acting = None
+        if principal.user_id or principal.kind == "secret":
+            acting = audit.request_context("user" if principal.user_id else "key",
+                                           principal.user_id or principal.key_id, address)
+        audit_token = audit.current.set(acting)
+        try:
+            await self._call(scope, receive, send, principal, handler, address)
+        finally:
+            audit.current.reset(audit_token)
+
+    async def _call(self, scope: Scope, receive: Receive, send: Send, principal: Principal,
+                    handler: BaseRouteHandler | None, address: str) -> None:
         if principal.kind == "service" or handler is None:
             await self.app(scope, receive, send)
             return

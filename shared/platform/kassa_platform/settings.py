@@ -123,6 +123,8 @@ class Settings:
                                    "`request_too_large` (chunked bodies too); JSON nested deeper than 32 levels is 400 `json_too_deep`",
                                    _integer)
     idempotency_ttl_hours: int = _setting("KASSA_IDEMPOTENCY_TTL_HOURS", 24, "how long idempotency keys are kept", _integer)
+    audit_retention_days: int = _setting("KASSA_AUDIT_RETENTION_DAYS", 400, "audit log entries are kept this long, "
+                                         "then deleted by a platform job (docs/audit-log.md)", _integer)
     api_key_cache_seconds: int = _setting("KASSA_API_KEY_CACHE_SECONDS", 30, "in-process key cache lifetime: only the "
                                           "fallback, since revocations reach every process by notification within a second",
                                           _integer)

@@ -82,18 +82,31 @@ application_roles = sa.Table(
     sa.Column("role", sa.String(12), nullable=False),  # admin | developer | finance | viewer
 )
 
-# What was done to an application and by whom: one row per administrative change (an API version
-# upgrade, say), kept for the merchant's record.
+# The audit log (kassa_platform.audit, docs/audit-log.md): one row per change made through the API by a
+# key or a user's session (or by the operator at the shell), written in the change's own transaction.
 audit_events = sa.Table(
     "audit_events",
     metadata,
-    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("id", sa.String(40), primary_key=True),  # aud_…, time-ordered: the list's order and cursor
     sa.Column("app_id", sa.String(40), sa.ForeignKey("applications.id"), nullable=False),
-    sa.Column("action", sa.String(80), nullable=False),  # e.g. application.api_version_upgraded
-    sa.Column("actor", sa.String(80), nullable=False),  # the key's id (`key_…`), or `cli` for an operator
-    sa.Column("details", JSON, nullable=False),
+    sa.Column("workspace_id", sa.String(40), nullable=True),
+    sa.Column("action", sa.String(80), nullable=False),  # e.g. api_key.rolled, application.api_version_upgraded
+    sa.Column("actor_type", sa.String(12), nullable=False),  # user | key | operator
+    sa.Column("actor_id", sa.String(80), nullable=False),  # usr_…, key_…, or `cli`
+    sa.Column("resource_type", sa.String(40), nullable=False),
+    sa.Column("resource_id", sa.String(200), nullable=False),
+    sa.Column("changes", JSON, nullable=False),  # {"before": {...}, "after": {...}}: changed fields only, redacted
+    sa.Column("request_id", sa.String(100), nullable=True),
+    sa.Column("source_address", sa.String(64), nullable=True),
     sa.Column("created_at", UTCDateTime(), nullable=False),
+    # One per filter of GET /api/v1/audit-log, each ending in the id the pages are cut on.
     sa.Index("ix_audit_events_app", "app_id", "created_at"),
+    sa.Index("ix_audit_events_app_id", "app_id", "id"),
+    sa.Index("ix_audit_events_actor", "app_id", "actor_id", "id"),
+    sa.Index("ix_audit_events_actor_type", "app_id", "actor_type", "id"),
+    sa.Index("ix_audit_events_resource", "app_id", "resource_type", "resource_id", "id"),
+    sa.Index("ix_audit_events_action", "app_id", "action", "id"),
+    sa.Index("ix_audit_events_created", "created_at"),  # the retention job's deletes, across applications
 )
 
 api_keys = sa.Table(

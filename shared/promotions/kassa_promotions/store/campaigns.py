@@ -13,6 +13,7 @@ from kassa_contract.base import UNSET
 from kassa_contract.errors import KassaError
 from kassa_contract.promotions import Campaign as CampaignView
 from kassa_contract.promotions import CampaignStats, CreateCampaign, UpdateCampaign
+from kassa_platform import audit
 from kassa_platform.ids import new_id
 from kassa_platform.pagination import decode_cursor, encode_cursor
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -94,7 +95,9 @@ class CampaignStore:
             id=campaign_id, app_id=app_id, name=body.name, trigger=body.trigger, definition=definition,
             active=body.active, usage_limit=body.usage_limit, budget=body.budget, uses=0, reserved_uses=0,
             granted=0, reserved_amount=0, created_at=now, updated_at=now))
-        return await self.get(conn, app_id, campaign_id)
+        created = await self.get(conn, app_id, campaign_id)
+        await audit.record(conn, "campaign.created", campaign_id, app_id=app_id, now=now, after=created)
+        return created
 
     async def row(self, conn: AsyncConnection, app_id: str, campaign_id: str, *, lock: bool = False) -> Any:
         query = sa.select(campaigns).where(campaigns.c.app_id == app_id, campaigns.c.id == campaign_id)
@@ -119,14 +122,19 @@ class CampaignStore:
             if getattr(body, f) is not UNSET:
                 values[f] = getattr(body, f)
         await conn.execute(sa.update(campaigns).where(campaigns.c.id == campaign_id).values(**values))
-        return await self.get(conn, app_id, campaign_id)
+        updated = await self.get(conn, app_id, campaign_id)
+        await audit.record(conn, "campaign.updated", campaign_id, app_id=app_id, now=now, before=current, after=updated)
+        return updated
 
     async def set_active(self, conn: AsyncConnection, app_id: str, campaign_id: str, active: bool,
                          now: datetime) -> CampaignView:
-        await self.row(conn, app_id, campaign_id)
+        before = view(await self.row(conn, app_id, campaign_id))
         await conn.execute(sa.update(campaigns).where(campaigns.c.id == campaign_id)
                            .values(active=active, updated_at=now))
-        return await self.get(conn, app_id, campaign_id)
+        after = await self.get(conn, app_id, campaign_id)
+        await audit.record(conn, "campaign.activated" if active else "campaign.deactivated", campaign_id, app_id=app_id,
+                           now=now, before=before, after=after)
+        return after
 
     async def list(self, conn: AsyncConnection, app_id: str, *, limit: int, cursor: str | None,
                    active: bool | None = None) -> tuple[list[CampaignView], str | None]:

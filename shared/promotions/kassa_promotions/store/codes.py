@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from kassa_contract.errors import KassaError
 from kassa_contract.promotions import Code, CreateCodes
+from kassa_platform import audit
 from kassa_platform.db import Database, transaction
 from kassa_platform.ids import new_id
 from kassa_platform.pagination import decode_cursor, encode_cursor
@@ -87,6 +88,7 @@ class CodeStore:
             try:
                 async with transaction(db) as conn:
                     await conn.execute(sa.insert(codes), [row])
+                    await audit.record(conn, "code.created", row["id"], app_id=app_id, now=now, after=view(_Obj(row)))
             except IntegrityError:
                 raise KassaError("code_taken", f"The code {body.code} exists already", field="code", status=409) from None
             return 1, [view(_Obj(row))]
@@ -103,6 +105,10 @@ class CodeStore:
             async with transaction(db) as conn:
                 kept = set((await conn.execute(insert_ignoring(conn, codes, rows, ["app_id", "code_key"])
                                                .returning(codes.c.code_key))).scalars())
+                # One entry per batch, in the batch's transaction (the codes themselves: listed by the API).
+                await audit.record(conn, "campaign.codes_generated", campaign_id, app_id=app_id, now=now,
+                                   after={"created": len(kept), "usageLimit": limit, "balance": body.balance,
+                                          "assignedTo": body.assigned_to})
             inserted = [r for r in rows if r["code_key"] in kept]
             made.extend(inserted)
             misses = misses + 1 if not inserted else 0
@@ -138,6 +144,8 @@ class CodeStore:
                                  status=409) from None
             if progress:
                 progress(len(chunk))
+        await audit.record(conn, "campaign.codes_imported", campaign_id, app_id=app_id, now=now,
+                           after={"imported": len(texts), "usageLimit": usage_limit, "balance": balance})
         return len(texts)
 
     async def row(self, conn: AsyncConnection, app_id: str, code_id_or_text: str) -> Any:
@@ -171,7 +179,9 @@ class CodeStore:
         if status == "assigned":
             values["assigned_to"] = assigned_to
         await conn.execute(sa.update(codes).where(codes.c.id == row.id).values(**values))
-        return await self.get(conn, app_id, row.id)
+        after = await self.get(conn, app_id, row.id)
+        await audit.record(conn, f"code.{status}", row.id, app_id=app_id, now=now, before=view(row), after=after)
+        return after
 
     async def resolve(self, conn: AsyncConnection, app_id: str, texts: Sequence[str]) -> dict[str, model.AppliedCode]:
         """The codes on a cart as the engine needs them (one query), keyed by upper-cased code."""

@@ -36,6 +36,7 @@ import msgspec
 import sqlalchemy as sa
 from kassa_contract.errors import KassaError
 from kassa_contract.money import format_amount
+from kassa_platform import audit
 from kassa_platform.ids import new_id
 from kassa_platform.pagination import (
     DEFAULT_LIMIT,
@@ -499,6 +500,8 @@ class RedemptionStore:
             return await self._of_order(conn, app_id, order_id, "cancelled")
         await self._lock(conn, {x.campaign_id for x in rows}, {x.code_id for x in rows if x.code_id})
         await self._move(conn, "cancel", rows, now)
+        await audit.record(conn, "order_redemptions.cancelled", order_id, app_id=app_id, now=now,
+                           after={"cancelled": sorted(x.id for x in rows)})
         return sorted((_redemption(x) for x in rows), key=lambda x: x.id)
 
     # -- reading

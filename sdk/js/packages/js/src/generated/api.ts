@@ -143,6 +143,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/audit-log": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** ListAuditLog */
+        get: operations["listAuditLog"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/campaigns": {
         parameters: {
             query?: never;
@@ -1350,6 +1367,36 @@ export interface components {
         AssignCode: {
             customer: string;
         };
+        /** AuditActor */
+        AuditActor: {
+            id: string;
+            /** @enum {string} */
+            type: "user" | "key" | "operator";
+        };
+        /** AuditChanges */
+        AuditChanges: {
+            after?: {
+                [key: string]: unknown;
+            } | null;
+            before?: {
+                [key: string]: unknown;
+            } | null;
+        };
+        /** AuditEntry */
+        AuditEntry: {
+            action: string;
+            actor: components["schemas"]["AuditActor"];
+            applicationId: string;
+            changes: components["schemas"]["AuditChanges"];
+            /** Format: date-time */
+            createdAt: string;
+            id: string;
+            requestId?: string | null;
+            resourceId: string;
+            resourceType: string;
+            sourceAddress?: string | null;
+            workspaceId?: string | null;
+        };
         /** Branding */
         Branding: {
             displayName?: string | null;
@@ -1549,7 +1596,7 @@ export interface components {
         /** CreateApiKey */
         CreateApiKey: {
             name?: string | null;
-            scopes?: ("carts:read" | "carts:write" | "catalog:read" | "catalog:write" | "settings:read" | "settings:write" | "checkout:read" | "checkout:write" | "orders:read" | "orders:write" | "payments:read" | "payments:write" | "promotions:read" | "promotions:write" | "customers:read" | "customers:write" | "webhooks:manage" | "keys:read" | "keys:write" | "application:read" | "application:write" | "members:read" | "members:write" | "*")[] | null;
+            scopes?: ("carts:read" | "carts:write" | "catalog:read" | "catalog:write" | "settings:read" | "settings:write" | "checkout:read" | "checkout:write" | "orders:read" | "orders:write" | "payments:read" | "payments:write" | "promotions:read" | "promotions:write" | "customers:read" | "customers:write" | "webhooks:manage" | "keys:read" | "keys:write" | "application:read" | "application:write" | "members:read" | "members:write" | "audit:read" | "*")[] | null;
             /**
              * @default secret
              * @enum {string}
@@ -1942,6 +1989,11 @@ export interface components {
         /** Page[ApiKey] */
         "Page_kassa_contract.api_keys.ApiKey_": {
             data: components["schemas"]["ApiKey"][];
+            nextCursor?: string | null;
+        };
+        /** Page[AuditEntry] */
+        "Page_kassa_contract.audit.AuditEntry_": {
+            data: components["schemas"]["AuditEntry"][];
             nextCursor?: string | null;
         };
         /** Page[Product] */
@@ -2835,6 +2887,54 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Application"];
+                };
+            };
+            /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    listAuditLog: {
+        parameters: {
+            query?: {
+                /** @description e.g. `api_key.rolled` */
+                action?: string | null;
+                /** @description the user (`usr_…`) or API key (`key_…`) that made the change */
+                actorId?: string | null;
+                actorType?: "user" | "key" | "operator" | null;
+                /** @description ISO 8601; entries made at or after it */
+                createdFrom?: string | null;
+                /** @description ISO 8601; entries made before it */
+                createdTo?: string | null;
+                cursor?: string | null;
+                limit?: number;
+                /** @description the changed resource's id */
+                resourceId?: string | null;
+                /** @description e.g. `api_key`, `webhook_endpoint`, `refund` */
+                resourceType?: string | null;
+            };
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_kassa_contract.audit.AuditEntry_"];
                 };
             };
             /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */

@@ -20,6 +20,38 @@ export interface AppliedDiscount {
   message?: string | null;
 }
 
+export interface AuditActor {
+  type: "key" | "operator" | "user";
+  id: string;
+}
+
+/**
+ * The fields that changed, before and after (only those; secrets are never included).
+ *
+ * A creation has no `before`, a deletion no `after`.
+ */
+export interface AuditChanges {
+  before?: Record<string, unknown> | null;
+  after?: Record<string, unknown> | null;
+}
+
+/**
+ * `audit.entry.created`: the entry as the audit log shows it.
+ */
+export interface AuditEntryEventData {
+  id: string;
+  actor: AuditActor;
+  action: string;
+  resourceType: string;
+  resourceId: string;
+  changes: AuditChanges;
+  applicationId: string;
+  createdAt: string;
+  requestId?: string | null;
+  sourceAddress?: string | null;
+  workspaceId?: string | null;
+}
+
 export interface Cart {
   id: string;
   status: "checkout" | "converted" | "open";
@@ -386,6 +418,7 @@ export interface WebhookTestData {
 
 /** Every event type Kassa emits, and the type of its `data`. */
 export interface EventDataMap {
+  "audit.entry.created": AuditEntryEventData;
   "cart.abandoned": CartAbandonedData;
   "cart.created": CartEventData;
   "cart.recovered": CartRecoveredData;
@@ -407,6 +440,7 @@ export interface EventDataMap {
 }
 
 export const EVENT_TYPES = [
+  "audit.entry.created",
   "cart.abandoned",
   "cart.created",
   "cart.recovered",
