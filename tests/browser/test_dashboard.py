@@ -30,9 +30,9 @@ async def test_the_page_loads_only_its_own_hashed_gzip_assets_under_a_strict_pol
 
 
 async def test_a_finance_user_finds_an_order_and_refunds_part_of_it(browser: Any, kassa: KassaWeb) -> None:
-    tenant, orders = await merchant_with_orders(kassa, ["ada@example.com", "bob@example.com", "cy@example.com"])
-    bob = orders[1]
-    async with signed_in(browser, kassa, tenant, role="finance") as page:
+    merchant, orders = await merchant_with_orders(kassa, ["ada@example.com", "bob@example.com", "cy@example.com"])
+    tenant, bob = merchant.tenant, orders[1]
+    async with signed_in(browser, kassa, await merchant.person("finance")) as page:
         await open_page(page, kassa, "/orders", "Orders")
         await expect(page.get_by_role("navigation", name="Main").get_by_role("link")).to_have_text(
             ["Overview", "Orders", "Abandoned carts", "Team"])  # no webhooks, developers: not the finance role's
@@ -60,20 +60,26 @@ async def test_a_finance_user_finds_an_order_and_refunds_part_of_it(browser: Any
 
 
 async def test_a_viewer_sees_no_refund_button_and_is_refused_if_they_post_anyway(browser: Any, kassa: KassaWeb) -> None:
-    tenant, [order] = await merchant_with_orders(kassa, ["ada@example.com"])
-    async with signed_in(browser, kassa, tenant, role="viewer") as page:
+    merchant, [order] = await merchant_with_orders(kassa, ["ada@example.com"])
+    tenant = merchant.tenant
+    async with signed_in(browser, kassa, await merchant.person("viewer")) as page:
         await open_page(page, kassa, f"/orders/{order['id']}", "Order of €64.14")
         await expect(page.get_by_role("button", name="Refund")).to_have_count(0)
-        status = await page.evaluate("""async (id) => (await fetch(`/api/v1/orders/${id}/refunds`, {method: 'POST',
-            headers: {'Content-Type': 'application/json', 'Idempotency-Key': crypto.randomUUID()},
-            body: JSON.stringify({amount: 100})})).status""", order["id"])
-        assert status == 403
+        # The form posted anyway, as the page would (session cookie, application, CSRF token): the server refuses.
+        answer = await page.evaluate("""async ([id, app]) => {
+            const session = await (await fetch('/api/v1/auth/session')).json();
+            const response = await fetch(`/api/v1/orders/${id}/refunds`, {method: 'POST', headers: {
+                'Content-Type': 'application/json', 'Idempotency-Key': crypto.randomUUID(), 'Kassa-Application': app,
+                'X-CSRF-Token': session.csrfToken}, body: JSON.stringify({amount: 100})});
+            return [response.status, (await response.json()).error.code]; }""", [order["id"], tenant.app_id])
+        assert answer == [403, "forbidden"]
     assert (await tenant.get(f"/api/v1/orders/{order['id']}")).json()["amountRefunded"] == 0
 
 
 async def test_the_refund_flow_by_keyboard_alone(browser: Any, kassa: KassaWeb) -> None:
-    tenant, [order] = await merchant_with_orders(kassa, ["ada@example.com"])
-    async with signed_in(browser, kassa, tenant, role="finance") as page:
+    merchant, [order] = await merchant_with_orders(kassa, ["ada@example.com"])
+    tenant = merchant.tenant
+    async with signed_in(browser, kassa, await merchant.person("finance")) as page:
         await open_page(page, kassa, f"/orders/{order['id']}", "Order of €64.14")
 
         async def tab_to(locator: Any, limit: int = 40) -> None:
@@ -102,15 +108,17 @@ async def test_the_refund_flow_by_keyboard_alone(browser: Any, kassa: KassaWeb) 
 
 @pytest.mark.parametrize("width", [1280, 375])
 async def test_every_page_passes_axe_and_is_pictured(browser: Any, kassa: KassaWeb, width: int) -> None:
-    tenant, orders = await merchant_with_orders(kassa, ["ada@example.com", "bob@example.com"])
+    merchant, orders = await merchant_with_orders(kassa, ["ada@example.com", "bob@example.com"])
+    tenant = merchant.tenant
     await tenant.post(f"/api/v1/orders/{orders[0]['id']}/refunds", {"amount": 1000})
     await tenant.post("/api/v1/webhook-endpoints", {"url": "https://shop.example.com/hooks/kassa",
                                                     "enabledEvents": ["order.*", "cart.abandoned"],
                                                     "description": "ERP"})
     pages = [("", "Overview", "overview"), ("/orders", "Orders", "orders"),
              (f"/orders/{orders[1]['id']}", "Order of €64.14", "order"), ("/carts", "Abandoned carts", "carts"),
-             ("/webhooks", "Webhooks", "webhooks"), ("/developers", "Developers", "developers")]
-    async with signed_in(browser, kassa, tenant, role="admin", width=width) as page:
+             ("/webhooks", "Webhooks", "webhooks"), ("/developers", "Developers", "developers"),
+             ("/team", "Team", "team")]
+    async with signed_in(browser, kassa, merchant.team.owner, width=width) as page:
         for path, heading, name in pages:
             await open_page(page, kassa, path, heading)
             await page.wait_for_load_state("networkidle")
@@ -125,8 +133,8 @@ async def test_every_page_passes_axe_and_is_pictured(browser: Any, kassa: KassaW
 
 
 async def test_german_viewers_get_german_words_and_german_money(browser: Any, kassa: KassaWeb) -> None:
-    tenant, [order] = await merchant_with_orders(kassa, ["ada@example.com"])
-    async with signed_in(browser, kassa, tenant, role="finance", locale="de-DE") as page:
+    merchant, [order] = await merchant_with_orders(kassa, ["ada@example.com"])
+    async with signed_in(browser, kassa, await merchant.person("finance"), locale="de-DE") as page:
         await open_page(page, kassa, f"/orders/{order['id']}", "Bestellung über 64,14 €")
         await page.get_by_role("button", name="Erstatten").click()
         dialog = page.get_by_role("dialog", name="Diese Bestellung erstatten")

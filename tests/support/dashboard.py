@@ -1,46 +1,51 @@
-"""The merchant dashboard in a real Chromium: a merchant with orders, and a signed-in page per role.
-
-`signed_in(browser, tenant, role=…)` opens the dashboard as a member of that role. Until the team
-service's sessions are merged into this branch, the page's session and permission answers come from
-`STAND_IN` below and its API calls carry a key with exactly the role's scopes, so the server still
-decides what the role may do (a refused call is the server's 403, never the page's).
-"""
+"""The merchant dashboard in a real Chromium: a team's merchant with orders, and a page signed in
+through the dashboard's own sign-in form as a member of a role (tests/support/team.py makes them)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kassa_platform.auth import create_key
+from kassa_platform.db import transaction
 from playwright.async_api import expect
 
-from tests.conftest import ADDRESS_DE, Tenant, make_tenant
+from tests.conftest import ADDRESS_DE, Tenant
 from tests.support.cards import OK_CARD
 from tests.support.checkout_page import AXE
 from tests.support.served import KassaWeb
+from tests.support.team import Person, Team, add_person, make_team
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS_IMAGES = ROOT / "docs" / "images" / "dashboard"
 WIDTHS = {1280: {"width": 1280, "height": 860}, 375: {"width": 375, "height": 760}}
 
-READ = ["orders:read", "carts:read", "checkout:read", "settings:read", "promotions:read", "customers:read",
-        "payments:read", "application:read", "catalog:read"]
-# The scopes each role's sessions carry (the team service's table decides for real).
-ROLE_SCOPES: dict[str, list[str]] = {
-    "admin": ["*"],
-    "developer": [*READ, "webhooks:manage", "keys:read", "keys:write", "settings:write"],
-    "finance": [*READ, "orders:write"],
-    "viewer": READ,
-}
-ROLE_PERMISSIONS = {"admin": ["members:read", "members:invite"], "developer": ["members:read"],
-                    "finance": ["members:read"], "viewer": ["members:read"]}
+
+@dataclass
+class Merchant:
+    team: Team
+    tenant: Tenant  # the team's application, with a secret key for setting up data
+
+    async def person(self, application_role: str) -> Person:
+        """A workspace member with this role on the application (or the owner for `owner`)."""
+        if application_role == "owner":
+            return self.team.owner
+        return await add_person(self.tenant.backend, self.team, "member", application_role, sign=False)
 
 
-async def merchant_with_orders(kassa: KassaWeb, emails: list[str]) -> tuple[Tenant, list[dict[str, Any]]]:
-    """A test application with one order per email (2 × 24.50 EUR, shipping and 19 % tax), oldest first."""
-    tenant = await make_tenant(kassa.backend)
+async def merchant_with_orders(kassa: KassaWeb, emails: list[str]) -> tuple[Merchant, list[dict[str, Any]]]:
+    """A workspace (its owner, a test application) with one order per email (2 × 24.50 EUR, 4.90
+    shipping and 19 % tax), oldest first."""
+    team = await make_team(kassa.backend, sign=False)
+    now = kassa.backend.clock.now()
+    async with transaction(kassa.backend.runtime.db) as conn:
+        secret = await create_key(conn, team.app_id, kind="secret", scopes=["*"], now=now)
+        publishable = await create_key(conn, team.app_id, kind="publishable", scopes=None, now=now)
+    tenant = Tenant(kassa.backend, team.app_id, secret, publishable)
     await tenant.post("/api/v1/shipping-methods", {"name": "Standard", "prices": {"EUR": 490}, "countries": ["DE"]})
     await tenant.post("/api/v1/tax-rates", {"countryCode": "DE", "rate": "19", "name": "MwSt"})
     variant = (await tenant.product({"EUR": 2450}))["variants"][0]["id"]
@@ -53,41 +58,45 @@ async def merchant_with_orders(kassa: KassaWeb, emails: list[str]) -> tuple[Tena
         chosen = await tenant.put(f"/api/v1/carts/{cart['id']}/shipping-method", {"shippingMethodId": method["id"]})
         assert chosen.status_code == 200, chosen.text
         session = (await tenant.post("/api/v1/checkout/sessions", {"cartId": cart["id"]})).json()
-        done = await tenant.post(f"/api/v1/checkout-sessions/{session['id']}/complete",
-                                 {"paymentMethod": OK_CARD})
+        done = await tenant.post(f"/api/v1/checkout-sessions/{session['id']}/complete", {"paymentMethod": OK_CARD})
         assert done.status_code == 200, done.text
         orders.append((await tenant.get(f"/api/v1/orders/{done.json()['orderId']}")).json())
-    return tenant, orders
+    return Merchant(team, tenant), orders
 
 
-@asynccontextmanager
-async def signed_in(browser: Any, kassa: KassaWeb, tenant: Tenant, *, role: str = "admin", width: int = 1280,
-                    locale: str = "en-US", name: str = "Ada Lovelace") -> AsyncIterator[Any]:
+async def sign_in_page(page: Any, kassa: KassaWeb, person: Person) -> None:
+    """Signs in through the dashboard's form, as a person does."""
+    await page.goto(f"{kassa.origin}/dashboard/")
+    await expect(page.get_by_role("heading", name="Sign in to your dashboard")).to_be_visible()
+    await page.get_by_label("Email").fill(person.email)
+    await page.get_by_label("Password").fill(person.password)
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+
+
+async def new_page(browser: Any, *, width: int = 1280, locale: str = "en-US") -> tuple[Any, Any]:
     context = await browser.new_context(viewport=WIDTHS[width], locale=locale, timezone_id="Europe/Berlin")
     context.set_default_timeout(10_000)
-    key = await tenant.scoped_key(ROLE_SCOPES[role])
-    session = {"user": {"id": "user_standin", "email": f"{role}@example.com", "name": name}, "csrfToken": "csrf",
-               "workspaces": [{"id": "ws_standin", "name": "Nordlicht GmbH", "role": role,
-                               "applications": [{"id": tenant.app_id, "name": "Nordlicht (test)", "role": role}]}]}
-    permissions = {"workspaceRole": role, "applicationRole": role, "scopes": ROLE_SCOPES[role],
-                   "permissions": ROLE_PERMISSIONS[role]}
-
-    async def route(request_route: Any) -> None:
-        request = request_route.request
-        path = request.url.split(kassa.origin, 1)[-1].split("?")[0]
-        if path == "/api/v1/auth/session":
-            await request_route.fulfill(status=200, content_type="application/json", body=json.dumps(session))
-        elif path == "/api/v1/auth/permissions":
-            await request_route.fulfill(status=200, content_type="application/json", body=json.dumps(permissions))
-        else:
-            await request_route.continue_(headers={**request.headers, "authorization": f"Bearer {key}"})
-
-    await context.route(f"{kassa.origin}/api/v1/**", route)
     page = await context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.script_errors = errors
+    return context, page
+
+
+@asynccontextmanager
+async def signed_in(browser: Any, kassa: KassaWeb, person: Person, *, width: int = 1280,
+                    locale: str = "en-US") -> AsyncIterator[Any]:
+    context, page = await new_page(browser, width=width, locale=locale)
     try:
+        if locale.startswith("de"):  # the form speaks the browser's language
+            await page.goto(f"{kassa.origin}/dashboard/")
+            await page.get_by_label("E-Mail").fill(person.email)
+            await page.get_by_label("Passwort").fill(person.password)
+            await page.get_by_role("button", name="Anmelden").click()
+            await expect(page.get_by_role("button", name="Abmelden")).to_be_visible()
+        else:
+            await sign_in_page(page, kassa, person)
         yield page
     finally:
         await context.close()

@@ -7,10 +7,10 @@ import { OrderPage, OrdersPage } from './pages/orders';
 import { OverviewPage } from './pages/overview';
 import { TeamPage } from './pages/team';
 import { WebhookPage, WebhooksPage } from './pages/webhooks';
-import { navigate, useRoute } from './router';
-import { type Application, allows, type AppRef, hasPermission, type Permissions, SessionContext,
+import { currentRoute, navigate, useRoute } from './router';
+import { allows, type AppRef, hasPermission, type Permissions, SessionContext,
          type SessionInfo, type Signed, type Workspace } from './session';
-import { SignIn } from './signin';
+import { AcceptInvitation, ResetPassword, SignIn } from './signin';
 import { ErrorBox, Link, Loading } from './ui';
 
 const APP_STORE = 'kassa.dashboard.application';
@@ -47,11 +47,8 @@ export function App() {
       const [workspace, application] = chosen;
       useApplication(application.id);
       localStorage.setItem(APP_STORE, application.id);
-      const [permissions, info] = await Promise.all([
-        api<Permissions>('GET', '/api/v1/auth/permissions'),
-        api<Application>('GET', '/api/v1/application').catch(() => null),
-      ]);
-      setBoot({ state: 'ready', signed: { session, workspace, application, permissions, environment: info?.environment ?? null } });
+      const permissions = await api<Permissions>('GET', '/api/v1/auth/permissions');
+      setBoot({ state: 'ready', signed: { session, workspace, application, permissions, environment: application.environment ?? null } });
     } catch (error) {
       setBoot(error instanceof ApiError && error.status === 401 ? { state: 'signed-out' } : { state: 'failed', error });
     }
@@ -63,6 +60,10 @@ export function App() {
   }, [load]);
 
   const changeLanguage = (tag: string) => { setLanguage(tag, true); setLanguageTick((n) => n + 1); };
+  const route = currentRoute();
+  // The mailed links work signed in or not: they sign the person in themselves.
+  if (route.path === '/invitations/accept') return <AcceptInvitation token={route.query.get('token') ?? ''} onDone={() => void load()} />;
+  if (route.path === '/reset-password') return <ResetPassword token={route.query.get('token') ?? ''} onDone={() => { setBoot({ state: 'signed-out' }); }} />;
 
   if (boot.state === 'loading') return <main id="main" className="centered"><Loading /></main>;
   if (boot.state === 'signed-out') return <SignIn onSignedIn={() => void load()} />;

@@ -3,11 +3,10 @@
 import { createContext, useContext } from 'react';
 
 export interface User { id: string; email: string; name: string | null }
-export interface AppRef { id: string; name: string; role: string | null }
+export interface AppRef { id: string; name: string; role: string | null; environment?: 'test' | 'live' }
 export interface Workspace { id: string; name: string; role: string; applications: AppRef[] }
 export interface SessionInfo { user: User; csrfToken: string; workspaces: Workspace[] }
 export interface Permissions { workspaceRole: string | null; applicationRole: string | null; scopes: string[]; permissions: string[] }
-export interface Application { id: string; name: string; environment: 'test' | 'live' }
 
 export interface Signed {
   session: SessionInfo;
