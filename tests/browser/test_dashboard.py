@@ -148,3 +148,47 @@ async def test_german_viewers_get_german_words_and_german_money(browser: Any, ka
         await page.get_by_label("Sprache").select_option("en")
         await expect(page.get_by_role("heading", level=1)).to_have_text("Order of 64,14 €")  # words English, money German
         await shoot(page, "order-de", 1280)
+
+
+async def test_a_developer_creates_an_endpoint_sees_a_failed_delivery_and_resends_it(browser: Any,
+                                                                                      kassa: KassaWeb) -> None:
+    from tests.webhooks.receiver import Receiver
+
+    merchant, _ = await merchant_with_orders(kassa, [])
+    receiver = await Receiver(respond=lambda _: (500, {}, b"nope: database down")).start()
+    try:
+        async with signed_in(browser, kassa, await merchant.person("developer")) as page:
+            await open_page(page, kassa, "/webhooks", "Webhooks")
+            await page.get_by_role("button", name="Add endpoint").click()
+            await page.get_by_label("Endpoint URL").fill(receiver.url)
+            await page.get_by_label("Description").fill("Our ERP")
+            await page.get_by_label("All order events").check()
+            await page.get_by_label("webhook_endpoint.test").check()
+            await axe_check(page, "endpoint form")
+            await page.get_by_role("button", name="Save").click()
+            secret = await page.locator(".secret").text_content()
+            assert secret and secret.startswith("whsec_")
+            receiver.secrets.append(secret)
+            await page.get_by_role("link", name=receiver.url).click()
+            await expect(page.get_by_role("heading", level=1, name="Webhook endpoint")).to_be_visible()
+            await page.get_by_role("button", name="Send test event").click()
+            await expect(page.get_by_role("status")).to_have_text("Test event sent.")
+            await receiver.wait_for(1)
+            delivery = page.locator(".deliveries > li").first
+            await expect(delivery).to_contain_text("Retrying")  # the page looks again while it is on its way
+            await expect(delivery).to_contain_text("HTTP 500")
+            await delivery.get_by_role("button", name="Attempts (1)").click()
+            await expect(delivery.locator(".response")).to_have_text("nope: database down")
+            await axe_check(page, "deliveries")
+            await shoot(page, "webhook", 1280)
+
+            receiver.respond = None  # the receiver is fixed: 200
+            await delivery.get_by_role("button", name="Resend webhook_endpoint.test delivery").click()
+            await expect(page.get_by_role("status")).to_have_text("Delivery queued again.")
+            await receiver.wait_for(2)
+            await expect(delivery.locator(".badge").first).to_have_text("Succeeded")
+            assert page.script_errors == []
+    finally:
+        await receiver.stop()
+    assert [r.event["type"] for r in receiver.ok()] == ["webhook_endpoint.test"] * 2
+    assert receiver.ok()[0].event_id == receiver.ok()[1].event_id  # the same event, delivered again

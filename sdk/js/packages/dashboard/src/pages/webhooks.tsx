@@ -1,4 +1,4 @@
-import { type FormEvent, useState } from 'react';
+import { type FormEvent, useEffect, useState } from 'react';
 import { EVENT_TYPES } from '../../../webhooks/src/generated/events';
 import { api, ApiError } from '../api';
 import { useGet, usePaged } from '../data';
@@ -132,6 +132,15 @@ export function WebhookPage({ id }: { id: string }) {
   const [error, setError] = useState<unknown>(null);
   const [since, setSince] = useState('');
   const [open, setOpen] = useState<string | null>(null);
+  // While a delivery is on its way (queued for now, or being sent), look again shortly: its outcome
+  // shows without the merchant reloading.
+  const inFlight = deliveries.data?.data.some((d) => d.status === 'sending' || (d.status === 'pending' && (
+    d.attemptCount === 0 || (d.nextAttemptAt !== null && new Date(d.nextAttemptAt).getTime() <= Date.now())))) ?? false;
+  useEffect(() => {
+    if (!inFlight) return;
+    const timer = window.setTimeout(deliveries.reload, 1000);
+    return () => window.clearTimeout(timer);
+  }, [inFlight, deliveries.data, deliveries.reload]);
   const act = async (run: () => Promise<string>) => {
     setError(null);
     setNotice(null);
@@ -189,20 +198,22 @@ export function WebhookPage({ id }: { id: string }) {
             <button type="submit" className="secondary">{t('webhooks.recover')}</button>
           </form>
         </div>
+        <div className="toolbar"><button type="button" className="secondary small" onClick={deliveries.reload}>{t('webhooks.refresh')}</button></div>
         <ErrorBox error={deliveries.error} />
         {deliveries.data && deliveries.data.data.length === 0 ? <p className="empty">{t('webhooks.noDeliveries')}</p> : null}
         <ul className="deliveries">
           {deliveries.data?.data.map((d) => (
             <li key={d.id}>
               <div className="delivery-row">
-                <Status value={d.status} />
+                <Status value={d.status === 'pending' && d.attemptCount > 0 ? 'retrying' : d.status} />
                 <span className="mono">{d.eventType}</span>
                 <span className="muted">{dateTime(d.createdAt)}</span>
                 <span className="muted">{d.lastStatusCode ? `HTTP ${d.lastStatusCode}` : d.lastError ?? ''}</span>
+                {d.status === 'pending' && d.nextAttemptAt && d.attemptCount > 0 ? <span className="muted">{t('webhooks.nextAttempt', { when: dateTime(d.nextAttemptAt) })}</span> : null}
                 <span className="push buttons">
                   <button type="button" className="secondary small" aria-expanded={open === d.id} aria-controls={'attempts-' + d.id}
                           onClick={() => setOpen(open === d.id ? null : d.id)}>{t('webhooks.attempts', { count: number(d.attemptCount) })}</button>
-                  {d.status === 'failed' || d.status === 'succeeded' ? (
+                  {d.status !== 'sending' ? (
                     <button type="button" className="small" aria-label={t('webhooks.resendLabel', { type: d.eventType, id: d.id })}
                             onClick={() => void act(async () => { await api('POST', `/api/v1/webhook-deliveries/${d.id}/resend`); return t('webhooks.resent'); })}>{t('webhooks.resend')}</button>
                   ) : null}
