@@ -192,3 +192,52 @@ async def test_a_developer_creates_an_endpoint_sees_a_failed_delivery_and_resend
         await receiver.stop()
     assert [r.event["type"] for r in receiver.ok()] == ["webhook_endpoint.test"] * 2
     assert receiver.ok()[0].event_id == receiver.ok()[1].event_id  # the same event, delivered again
+
+
+async def test_an_owner_invites_a_member_by_mail_who_joins(browser: Any, testrun_uid: str) -> None:
+    from tests.conftest import worker_id
+    from tests.support.dashboard import new_page
+    from tests.support.served import serve_kassa
+    from tests.support.smtp import smtp_server
+
+    with smtp_server() as smtp:
+        async with serve_kassa(f"kassa_dash_invite_{testrun_uid[:8]}_{worker_id()}", **smtp.settings()) as site:
+            merchant, _ = await merchant_with_orders(site, [])
+            runner = site.backend.runtime.runner
+            assert runner is not None
+            async with signed_in(browser, site, merchant.team.owner) as page:
+                await open_page(page, site, "/team", "Team")
+                await page.get_by_label("Email").fill("new.colleague@example.com")
+                await page.get_by_label("Role").select_option(label="Finance of Store")
+                await page.get_by_role("button", name="Send invitation").click()
+                await expect(page.get_by_role("status")).to_have_text("Invitation sent to new.colleague@example.com.")
+                invitations = page.get_by_role("region", name="Invitations")
+                await expect(invitations).to_contain_text("Finance (Store)")
+                await axe_check(page, "team")
+                await runner.drain()  # the mail goes out after the change, from a job
+                [mail] = smtp.to("new.colleague@example.com")
+                link = mail.link("/dashboard/invitations/accept")
+
+                context, invitee = await new_page(browser)
+                try:
+                    await invitee.goto(link)
+                    await expect(invitee.get_by_role("heading", name="Join your team on Kassa")).to_be_visible()
+                    await axe_check(invitee, "invitation")
+                    await shoot(invitee, "invitation", 1280)
+                    await invitee.get_by_label("Name").fill("Grace Hopper")
+                    await invitee.get_by_label("New password").fill("a long enough passphrase")
+                    await invitee.get_by_role("button", name="Create account and join").click()
+                    await expect(invitee.get_by_role("button", name="Sign out")).to_be_visible()
+                    await expect(invitee.get_by_role("heading", level=1)).to_have_text("Overview")
+                    await expect(invitee.get_by_role("navigation", name="Main").get_by_role("link")).to_have_text(
+                        ["Overview", "Orders", "Abandoned carts", "Team"])  # a finance member's pages
+                    assert invitee.script_errors == []
+                finally:
+                    await context.close()
+
+                await page.reload()
+                members = page.get_by_role("region", name="Members")
+                await expect(members).to_contain_text("Grace Hopper")
+                await expect(members).to_contain_text("Finance (Store)")
+                await expect(page.get_by_role("region", name="Invitations")).to_contain_text("No open invitations.")
+                await shoot(page, "team", 1280)

@@ -9,8 +9,9 @@ import { ErrorBox, Field, Heading, Loading, Pager, Secret } from '../ui';
 interface Key { id: string; name: string | null; type: 'secret' | 'publishable'; prefix: string; last4: string; scopes: string[];
                 createdAt: string; lastUsedAt: string | null; expiresAt: string | null; revokedAt: string | null; secret?: string | null }
 interface EmbedConfig { allowedOrigins: string[] }
-interface AuditEntry { id: string; action: string; actor?: { type?: string; id?: string; email?: string | null } | null;
-                       target?: { type?: string; id?: string } | null; createdAt: string; [k: string]: unknown }
+interface AuditEntry { id: string; action: string; actor: { type: string; id: string }; resourceType: string; resourceId: string;
+                       changes: { before?: Record<string, unknown> | null; after?: Record<string, unknown> | null };
+                       createdAt: string; requestId?: string | null; sourceAddress?: string | null }
 
 const SCOPES = ['carts:read', 'carts:write', 'catalog:read', 'catalog:write', 'settings:read', 'settings:write',
   'checkout:read', 'checkout:write', 'orders:read', 'orders:write', 'payments:read', 'payments:write', 'promotions:read',
@@ -53,12 +54,12 @@ export function DevelopersPage() {
                     <td>{k.scopes.join(', ')}</td>
                     <td>{k.lastUsedAt ? dateTime(k.lastUsedAt) : '—'}</td>
                     {can('keys:write') ? (
-                      <td className="buttons">
+                      <td><div className="buttons">
                         <button type="button" className="secondary small" aria-label={t('keys.rollLabel', { name: k.name ?? k.last4 })}
                                 onClick={() => void run(async () => { const r = await api<Key>('POST', `/api/v1/api-keys/${k.id}/roll`, {}); setSecret(r.secret ?? null); })}>{t('keys.roll')}</button>
                         <button type="button" className="danger small" aria-label={t('keys.revokeLabel', { name: k.name ?? k.last4 })}
                                 onClick={() => { if (window.confirm(t('keys.revokeConfirm'))) void run(async () => { await api('DELETE', `/api/v1/api-keys/${k.id}`); }); }}>{t('keys.revoke')}</button>
-                      </td>
+                      </div></td>
                     ) : null}
                   </tr>
                 ))}
@@ -153,9 +154,9 @@ function AuditLog() {
               {log.data.data.map((entry) => (
                 <tr key={entry.id}>
                   <td>{dateTime(entry.createdAt)}</td>
-                  <td>{entry.actor?.email ?? entry.actor?.id ?? '—'}</td>
+                  <td>{t('audit.actor.' + entry.actor.type)} <span className="mono muted">{entry.actor.id}</span></td>
                   <th scope="row" className="mono">{entry.action}</th>
-                  <td className="mono">{entry.target?.id ?? '—'}</td>
+                  <td className="mono">{entry.resourceId}{entry.sourceAddress ? <><br /><span className="muted">{entry.sourceAddress}</span></> : null}</td>
                 </tr>
               ))}
             </tbody>

@@ -88,12 +88,12 @@ export function TeamPage() {
               <tr key={i.id}>
                 <th scope="row">{i.email}</th><td data-label={t('team.role')}>{describe(i.role, i.applications)}</td>
                 <td data-label={t('team.expires')}>{dateTime(i.expiresAt)}</td>
-                {mayWrite ? <td className="buttons">
+                {mayWrite ? <td><div className="buttons">
                   <button type="button" className="secondary small" aria-label={t('team.resendLabel', { email: i.email })}
                           onClick={() => void run(async () => { await api('POST', `${base}/invitations/${i.id}/resend`); return t('team.resent', { email: i.email }); })}>{t('team.resend')}</button>
                   <button type="button" className="danger small" aria-label={t('team.revokeLabel', { email: i.email })}
                           onClick={() => void run(async () => { await api('DELETE', `${base}/invitations/${i.id}`); return t('team.revoked', { email: i.email }); })}>{t('team.revoke')}</button>
-                </td> : null}
+                </div></td> : null}
               </tr>
             ))}</tbody>
           </table></div>
