@@ -33,8 +33,16 @@ class DayWindow:
         return self.bounds[-1]
 
     def bucket(self, column: sa.ColumnElement[datetime]) -> sa.ColumnElement[int]:
-        """The index of the day `column` falls in (for rows already within since ≤ column < until)."""
-        return sa.case(*[(column < bound, i) for i, bound in enumerate(self.bounds[1:-1])], else_=len(self.dates) - 1)
+        """The index of the day `column` falls in (for rows already within since ≤ column < until): CASEs
+        nested as a binary search over the bounds, so a row costs about log2(days) comparisons (5 for
+        30 days), not one per day."""
+        def between(first: int, last: int) -> sa.ColumnElement[int]:  # a day in dates[first..last]
+            if first == last:
+                return sa.literal(first, sa.Integer())
+            middle = (first + last + 1) // 2
+            return sa.case((column < self.bounds[middle], between(first, middle - 1)), else_=between(middle, last))
+
+        return between(0, len(self.dates) - 1)
 
 
 def day_window(days: str | int | None, time_zone: str | None, now: datetime) -> DayWindow:
