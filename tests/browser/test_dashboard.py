@@ -117,7 +117,7 @@ async def test_every_page_passes_axe_and_is_pictured(browser: Any, kassa: KassaW
     pages = [("", "Overview", "overview"), ("/orders", "Orders", "orders"),
              (f"/orders/{orders[1]['id']}", "Order of €64.14", "order"), ("/carts", "Abandoned carts", "carts"),
              ("/webhooks", "Webhooks", "webhooks"), ("/developers", "Developers", "developers"),
-             ("/team", "Team", "team")]
+             ("/team", "Team", "team"), ("/settings", "Settings", "settings")]
     async with signed_in(browser, kassa, merchant.team.owner, width=width) as page:
         for path, heading, name in pages:
             await open_page(page, kassa, path, heading)
@@ -241,3 +241,27 @@ async def test_an_owner_invites_a_member_by_mail_who_joins(browser: Any, testrun
                 await expect(members).to_contain_text("Finance (Store)")
                 await expect(page.get_by_role("region", name="Invitations")).to_contain_text("No open invitations.")
                 await shoot(page, "team", 1280)
+
+
+async def test_an_owner_sets_the_abandonment_threshold_and_branding_a_viewer_only_reads(browser: Any,
+                                                                                      kassa: KassaWeb) -> None:
+    merchant, _ = await merchant_with_orders(kassa, [])
+    async with signed_in(browser, kassa, merchant.team.owner) as page:
+        await open_page(page, kassa, "/settings", "Settings")
+        await expect(page.get_by_label("A cart counts as abandoned after (hours)")).to_have_value("24")
+        await page.get_by_label("A cart counts as abandoned after (hours)").fill("2")
+        await page.get_by_label("Recovery link").fill("https://shop.example.com/cart/{cartId}")
+        await page.get_by_role("form", name="Abandoned carts").get_by_role("button", name="Save").click()
+        await expect(page.get_by_role("status")).to_have_text("Abandoned carts: saved.")
+        await page.get_by_label("Shop name").fill("Nordlicht Coffee")
+        await expect(page.locator(".preview-name")).to_have_text("Nordlicht Coffee")  # the preview follows the form
+        await page.get_by_role("form", name="Checkout branding").get_by_role("button", name="Save").click()
+        await expect(page.get_by_role("status")).to_have_text("Checkout branding: saved.")
+    config = (await merchant.tenant.get("/api/v1/embed-config")).json()
+    assert config["cartAbandonmentThresholdMinutes"] == 120
+    assert config["cartRecoveryUrlTemplate"] == "https://shop.example.com/cart/{cartId}"
+    assert config["branding"]["displayName"] == "Nordlicht Coffee"
+    async with signed_in(browser, kassa, await merchant.person("viewer")) as page:
+        await open_page(page, kassa, "/settings", "Settings")
+        await expect(page.get_by_label("A cart counts as abandoned after (hours)")).to_have_value("2")
+        await expect(page.get_by_role("button", name="Save")).to_have_count(0)

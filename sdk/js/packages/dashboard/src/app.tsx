@@ -5,6 +5,7 @@ import { CartsPage } from './pages/carts';
 import { DevelopersPage } from './pages/developers';
 import { OrderPage, OrdersPage } from './pages/orders';
 import { OverviewPage } from './pages/overview';
+import { SettingsPage } from './pages/settings';
 import { TeamPage } from './pages/team';
 import { WebhookPage, WebhooksPage } from './pages/webhooks';
 import { currentRoute, navigate, useRoute } from './router';
@@ -24,6 +25,7 @@ const NAV: NavItem[] = [
   { to: '/webhooks', label: 'nav.webhooks', allowed: (p) => allows(p, 'webhooks:manage') },
   { to: '/developers', label: 'nav.developers', allowed: (p) => allows(p, 'keys:read') },
   { to: '/team', label: 'nav.team', allowed: (p) => hasPermission(p, 'members:read') },
+  { to: '/settings', label: 'nav.settings', allowed: (p) => allows(p, 'settings:read') },
 ];
 
 type Boot = { state: 'loading' } | { state: 'signed-out' } | { state: 'failed'; error: unknown } | { state: 'ready'; signed: Omit<Signed, 'switchApplication' | 'signOut'> };
@@ -142,6 +144,7 @@ function Route({ path, items }: { path: string; items: NavItem[] }): ReactNode {
     case 'webhooks': return page('/webhooks', parts[1] ? <WebhookPage id={parts[1]} /> : <WebhooksPage />);
     case 'developers': return page('/developers', <DevelopersPage />);
     case 'team': return page('/team', <TeamPage />);
+    case 'settings': return page('/settings', <SettingsPage />);
     default: return <NotFound />;
   }
 }
