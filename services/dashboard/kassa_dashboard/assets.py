@@ -11,7 +11,7 @@ from pathlib import Path
 
 DIR = Path(__file__).parent / "static"
 PREFIX = "/dashboard/assets"
-TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}
+TYPES = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}  # Litestar adds charset=utf-8 to text/*
 IMMUTABLE = "public, max-age=31536000, immutable"
 
 

@@ -49,7 +49,7 @@ PAGE = _page()
 
 
 async def dashboard_page() -> Response[bytes]:
-    return Response(PAGE, media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)
+    return Response(PAGE, media_type="text/html", headers=PAGE_HEADERS)  # Litestar adds the charset
 
 
 async def dashboard_subpage(path: FromPath[str]) -> Response[bytes]:  # noqa: ARG001 - the app reads the path
