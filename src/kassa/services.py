@@ -11,6 +11,7 @@ from kassa_cart.component import cart_component
 from kassa_checkout import app as checkout_app
 from kassa_checkout import jobs as checkout_jobs
 from kassa_checkout.component import checkout_component
+from kassa_dashboard import app as dashboard_app
 from kassa_platform import platform_jobs
 from kassa_platform.jobs import JobRegistry
 from kassa_platform.migrate import Component, platform_component
@@ -30,7 +31,7 @@ class ServiceDef:
     name: str
     create_app: Callable[..., Litestar]
     path_prefixes: tuple[str, ...]
-    component: Callable[[], Component]
+    component: Callable[[], Component] | None  # None: no tables of its own
     jobs: JobRegistry
     calls: tuple[str, ...] = ()  # the services it calls over HTTP
 
@@ -42,12 +43,15 @@ SERVICES: dict[str, ServiceDef] = {
     "webhooks": ServiceDef("webhooks", webhooks_app.create_app, webhooks_app.PATH_PREFIXES, webhooks_component,
                            webhooks_jobs.registry),
     "team": ServiceDef("team", team_app.create_app, team_app.PATH_PREFIXES, team_component, team_jobs.registry),
+    # The merchant dashboard's page and files; everything it shows comes from the other services' APIs.
+    "dashboard": ServiceDef("dashboard", dashboard_app.create_app, dashboard_app.PATH_PREFIXES, None,
+                            dashboard_app.JOBS),
 }
 
 
 def components() -> list[Component]:
     # The promotions store is a library the cart service uses; its tables migrate with the platform's.
-    return [platform_component(), promotions_component(), *(s.component() for s in SERVICES.values())]
+    return [platform_component(), promotions_component(), *(s.component() for s in SERVICES.values() if s.component)]
 
 
 def job_registry(names: list[str] | None = None) -> JobRegistry:

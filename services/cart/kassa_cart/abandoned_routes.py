@@ -10,12 +10,14 @@ from kassa_contract.abandoned import (
     AbandonedCartSummary,
     AbandonmentContacted,
     AbandonmentContactedResult,
+    AbandonmentDaily,
     EmbedConfig,
     UpdateEmbedConfig,
 )
 from kassa_contract.common import Page
 from kassa_contract.errors import KassaError
 from kassa_platform.app import caller, runtime_of
+from kassa_platform.daily import day_window
 from kassa_platform.db import transaction
 from kassa_platform.pagination import DEFAULT_LIMIT, Cursor, Limit, query_time
 from litestar import Controller, Request, get, post, put
@@ -30,6 +32,8 @@ SinceQuery = Annotated[str | None, QueryParameter(name="from", required=False)]
 UntilQuery = Annotated[str | None, QueryParameter(name="to", required=False)]
 StatusQuery = Annotated[str | None, QueryParameter(name="recoveryStatus", required=False)]
 WindowQuery = Annotated[str | None, QueryParameter(name="windowDays", required=False)]
+DaysQuery = Annotated[str | None, QueryParameter(name="days", required=False)]
+TimeZoneQuery = Annotated[str | None, QueryParameter(name="timeZone", required=False)]
 
 
 def _window(value: str | None) -> int:
@@ -75,6 +79,14 @@ class AbandonedCartController(Controller):
             return await abandonment.list_abandoned(conn, caller(request).app_id, limit=limit, cursor=cursor,
                                                     since=query_time(since, "from"), until=query_time(until, "to"),
                                                     recovery_status=recovery_status)
+
+    @get("/daily", operation_id="abandonedCartsDaily", opt={"scope": "carts:read"})
+    async def daily(self, request: Request[Any, Any, Any], days: DaysQuery = None,
+                    time_zone: TimeZoneQuery = None) -> AbandonmentDaily:
+        m = cart_module(request)
+        window = day_window(days, time_zone, m.clock.now())
+        async with m.db() as conn:
+            return await abandonment.daily(conn, caller(request).app_id, window)
 
     @get("/summary", operation_id="summarizeAbandonedCarts", opt={"scope": "carts:read"})
     async def summary(self, request: Request[Any, Any, Any],

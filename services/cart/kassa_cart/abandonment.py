@@ -34,6 +34,8 @@ from kassa_contract.abandoned import (
     AbandonedCart,
     AbandonedCartSummary,
     AbandonedCustomer,
+    AbandonmentDaily,
+    AbandonmentDay,
     AbandonmentDelivered,
     CurrencyAmount,
 )
@@ -53,6 +55,7 @@ from kassa_contract.events import (
 from kassa_contract.versions import LATEST_VERSION
 from kassa_platform.clock import Clock
 from kassa_platform.columns import UTCDateTime
+from kassa_platform.daily import DayWindow
 from kassa_platform.db import Database, transaction
 from kassa_platform.ids import new_id
 from kassa_platform.outbox import write_event
@@ -60,7 +63,7 @@ from kassa_platform.pagination import check_limit, newest_first_page
 from kassa_promotions.store.codes import CodeStore, make_code
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from . import abandonment_rows
+from . import abandonment_rows, abandonment_stats_rows
 from .catalog import LinePresentation, presentations
 from .recovery import recovery_url
 from .tables import cart_abandonments, carts
@@ -357,3 +360,12 @@ async def summary(conn: AsyncConnection, app_id: str, *, window_days: int, now: 
         recovered_value=[CurrencyAmount(currency=r.currency, amount=int(r.recovered_value or 0))
                          for r in rows if r.recovered],
     )
+
+
+async def daily(conn: AsyncConnection, app_id: str, window: DayWindow) -> AbandonmentDaily:
+    """The carts abandoned on each day of the window, and how many of them were recovered since."""
+    figures = await abandonment_stats_rows.daily_figures(conn, app_id, window)
+    return AbandonmentDaily(time_zone=window.time_zone, since=window.since, until=window.until, days=[
+        AbandonmentDay(date=window.dates[f.day].isoformat(), currency=f.currency, abandoned_count=f.abandoned_count,
+                       abandoned_value=f.abandoned_value, recovered_count=f.recovered_count,
+                       recovered_value=f.recovered_value) for f in figures])

@@ -185,6 +185,9 @@ cart_abandonments = sa.Table(
     sa.UniqueConstraint("event_id", name="uq_cart_abandonments_event_id"),
     sa.Index("ix_cart_abandonments_app_id_abandoned_at", "app_id", "abandoned_at"),
     sa.Index("ix_cart_abandonments_app_id_id", "app_id", "id"),
+    # The figures per day (abandonment_stats_rows), answered from the index alone on PostgreSQL.
+    sa.Index("ix_cart_abandonments_app_figures", "app_id", "abandoned_at",
+             postgresql_include=["currency", "total", "recovery_status", "recovered_total"]),
 )
 
 # ---------------------------------------------------------------- customers

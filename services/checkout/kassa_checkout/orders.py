@@ -12,20 +12,29 @@ from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from kassa_contract.checkout import ORDER_REFUNDED, CreateRefund, Order, Refund, RefundEventData
+from kassa_contract.checkout import (
+    ORDER_REFUNDED,
+    CreateRefund,
+    Order,
+    OrderDay,
+    OrderSummary,
+    Refund,
+    RefundEventData,
+)
 from kassa_contract.common import Page
 from kassa_contract.errors import KassaError
 from kassa_platform import audit
 from kassa_platform.auth import Principal
 from kassa_platform.clock import Clock
+from kassa_platform.daily import DayWindow
 from kassa_platform.db import Database, transaction
 from kassa_platform.ids import new_id
 from kassa_platform.outbox import write_event
-from kassa_platform.pagination import newest_first_page
 from kassa_platform.rows import for_update
 from kassa_platform.tables import applications
 
 from .cart_client import CartClient
+from .order_rows import OrderFilter, daily_figures, order_page
 from .payment_settings import Connectors
 from .payments.connector import RefundOutcome
 from .sessions import SOURCE
@@ -33,6 +42,7 @@ from .tables import orders, payments, refunds
 from .views import order_view, refund_view
 
 log = logging.getLogger("kassa.checkout.orders")
+ORDER_STATUSES = ("paid", "partially_refunded", "refunded")
 O = orders.c  # noqa: E741
 R = refunds.c
 
@@ -48,10 +58,23 @@ class OrderService:
         async with self.db() as conn:
             return order_view(await self._load(conn, principal.app_id, order_id))
 
-    async def list(self, principal: Principal, *, limit: int, cursor: str | None) -> Page[Order]:
+    async def list(self, principal: Principal, *, limit: int, cursor: str | None,
+                   where: OrderFilter = OrderFilter()) -> Page[Order]:
+        if where.status is not None and where.status not in ORDER_STATUSES:
+            raise KassaError("validation_error", f"status must be one of {', '.join(ORDER_STATUSES)}", field="status",
+                             status=400)
+        if where.email is not None and (len(where.email) > 254 or "@" not in where.email):
+            raise KassaError("validation_error", "email must be an email address", field="email", status=400)
         async with self.db() as conn:
-            return await newest_first_page(conn, sa.select(orders).where(O.app_id == principal.app_id), O.id, limit,
-                                           cursor, order_view)
+            page = await order_page(conn, principal.app_id, where, limit=limit, cursor=cursor)
+        return Page(data=[order_view(r) for r in page.rows], next_cursor=page.next_cursor)
+
+    async def summary(self, principal: Principal, window: DayWindow) -> OrderSummary:
+        async with self.db() as conn:
+            figures = await daily_figures(conn, principal.app_id, window)
+        return OrderSummary(time_zone=window.time_zone, since=window.since, until=window.until, days=[
+            OrderDay(date=window.dates[f.day].isoformat(), currency=f.currency, order_count=f.order_count,
+                     revenue=f.revenue, refunded=f.refunded) for f in figures])
 
     async def refunds(self, principal: Principal, order_id: str) -> list[Refund]:
         async with self.db() as conn:

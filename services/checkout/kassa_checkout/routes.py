@@ -17,6 +17,7 @@ from kassa_contract.checkout import (
     EmbedToken,
     EmbedTokenRequest,
     Order,
+    OrderSummary,
     Payment,
     PaymentMethod,
     Refund,
@@ -24,11 +25,13 @@ from kassa_contract.checkout import (
 from kassa_contract.common import Page
 from kassa_contract.payments import PaymentIntentHandle, PaymentSettings, UpdatePaymentSettings
 from kassa_platform.app import caller, runtime_of
-from kassa_platform.pagination import DEFAULT_LIMIT, Cursor, Limit, check_limit
+from kassa_platform.daily import day_window
+from kassa_platform.pagination import DEFAULT_LIMIT, Cursor, Limit, check_limit, query_time
 from litestar import Request, delete, get, post, put
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 
+from .order_rows import OrderFilter
 from .payments.methods import method_catalog
 from .service import CheckoutModule, module_of
 
@@ -76,9 +79,28 @@ async def list_payment_methods(request: Request[Any, Any, Any],
     return {"data": method_catalog(allowed)}
 
 
-async def list_orders(request: Request[Any, Any, Any], limit: Limit = DEFAULT_LIMIT,
-                      cursor: Cursor = None) -> Page[Order]:
-    return await _module(request).orders.list(caller(request), limit=check_limit(limit), cursor=cursor)
+# Taken as text and parsed here, so that an error names the parameter as the client wrote it.
+StatusQuery = Annotated[str | None, QueryParameter(name="status", required=False)]
+EmailQuery = Annotated[str | None, QueryParameter(name="email", required=False)]
+FromQuery = Annotated[str | None, QueryParameter(name="createdFrom", required=False)]
+ToQuery = Annotated[str | None, QueryParameter(name="createdTo", required=False)]
+DaysQuery = Annotated[str | None, QueryParameter(name="days", required=False)]
+TimeZoneQuery = Annotated[str | None, QueryParameter(name="timeZone", required=False)]
+
+
+async def list_orders(request: Request[Any, Any, Any], limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None,
+                      status: StatusQuery = None, email: EmailQuery = None,
+                      created_from: FromQuery = None, created_to: ToQuery = None) -> Page[Order]:
+    where = OrderFilter(status=status or None, email=(email or "").strip() or None,
+                        created_gte=query_time(created_from, "createdFrom"),
+                        created_lt=query_time(created_to, "createdTo"))
+    return await _module(request).orders.list(caller(request), limit=check_limit(limit), cursor=cursor, where=where)
+
+
+async def summarize_orders(request: Request[Any, Any, Any], days: DaysQuery = None,
+                           time_zone: TimeZoneQuery = None) -> OrderSummary:
+    now = runtime_of(request).clock.now()
+    return await _module(request).orders.summary(caller(request), day_window(days, time_zone, now))
 
 
 async def get_order(request: Request[Any, Any, Any], order_id: FromPath[str]) -> Order:
@@ -147,6 +169,7 @@ ROUTES: list[HTTPRouteHandler] = [
     post("/webhooks/stripe/{app_id:str}", operation_id="receiveStripeEvent", status_code=200,
          opt={"public": True, "self_guarded": True}, include_in_schema=False)(stripe_webhook),
     get("/api/v1/orders", operation_id="listOrders", opt={"scope": "orders:read"})(list_orders),
+    get("/api/v1/orders/summary", operation_id="summarizeOrders", opt={"scope": "orders:read"})(summarize_orders),
     get("/api/v1/orders/{order_id:str}", operation_id="getOrder", opt={"scope": "orders:read"})(get_order),
     post("/api/v1/orders/{order_id:str}/refunds", operation_id="createRefund", opt={"scope": "orders:write"})(
         create_refund),

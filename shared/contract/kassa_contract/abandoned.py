@@ -193,3 +193,23 @@ class CartRecovery(Model):
     incentive: RecoveredIncentive | None
     previous_total: int
     abandoned_at: datetime | None
+
+
+class AbandonmentDay(Model):
+    """One currency's abandonments on one day (in the time zone asked for), and how many of those
+    carts were recovered (converted) since, with their value."""
+
+    date: str  # YYYY-MM-DD
+    currency: CurrencyCode
+    abandoned_count: int
+    abandoned_value: int
+    recovered_count: int
+    recovered_value: int
+
+
+class AbandonmentDaily(Model):
+    time_zone: str
+    since: datetime
+    until: datetime
+    # Only the days and currencies that had abandonments, oldest first.
+    days: list[AbandonmentDay]

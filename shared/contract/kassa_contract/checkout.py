@@ -268,3 +268,22 @@ class RefundEventData(Model):
     refund: Refund
     order_status: OrderStatus
     amount_refunded: int
+
+
+class OrderDay(Model):
+    """One currency's orders on one day (in the time zone asked for): how many, their totals, and
+    how much of those orders has been refunded since."""
+
+    date: str  # YYYY-MM-DD
+    currency: CurrencyCode
+    order_count: int
+    revenue: int
+    refunded: int
+
+
+class OrderSummary(Model):
+    time_zone: str
+    since: datetime
+    until: datetime
+    # Only the days and currencies that had orders, oldest first.
+    days: list[OrderDay]

@@ -53,7 +53,7 @@ class Principal:
     session_id: str | None = None
     # The application's pinned API version (the hosted page, Kassa's own, is always on the newest).
     api_version: str = LATEST_VERSION
-    # A signed-in user's calls: the user, and the workspace of the application named.
+    # A signed-in user's calls: the user (the audit log's actor), and the workspace of the application named.
     user_id: str | None = None
     workspace_id: str | None = None
 

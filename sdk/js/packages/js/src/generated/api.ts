@@ -22,6 +22,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/abandoned-carts/daily": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Daily */
+        get: operations["abandonedCartsDaily"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/abandoned-carts/summary": {
         parameters: {
             query?: never;
@@ -1113,6 +1130,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/orders/summary": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** SummarizeOrders */
+        get: operations["summarizeOrders"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/payment-methods": {
         parameters: {
             query?: never;
@@ -1787,6 +1821,28 @@ export interface components {
             lastName?: string | null;
             locale?: string | null;
             marketingConsent?: components["schemas"]["MarketingConsent"] | null;
+        };
+        /** AbandonmentDaily */
+        AbandonmentDaily: {
+            days: components["schemas"]["AbandonmentDay"][];
+            /** Format: date-time */
+            since: string;
+            timeZone: string;
+            /** Format: date-time */
+            until: string;
+        };
+        /** AbandonmentDay */
+        AbandonmentDay: {
+            abandonedCount: number;
+            abandonedValue: number;
+            /**
+             * @description ISO 4217 code, upper case
+             * @enum {string}
+             */
+            currency: "AED" | "AFN" | "ALL" | "AMD" | "ANG" | "AOA" | "ARS" | "AUD" | "AWG" | "AZN" | "BAM" | "BBD" | "BDT" | "BGN" | "BHD" | "BIF" | "BMD" | "BND" | "BOB" | "BRL" | "BSD" | "BTN" | "BWP" | "BYN" | "BZD" | "CAD" | "CDF" | "CHF" | "CLP" | "CNY" | "COP" | "CRC" | "CUP" | "CVE" | "CZK" | "DJF" | "DKK" | "DOP" | "DZD" | "EGP" | "ERN" | "ETB" | "EUR" | "FJD" | "FKP" | "GBP" | "GEL" | "GHS" | "GIP" | "GMD" | "GNF" | "GTQ" | "GYD" | "HKD" | "HNL" | "HTG" | "HUF" | "IDR" | "ILS" | "INR" | "IQD" | "IRR" | "ISK" | "JMD" | "JOD" | "JPY" | "KES" | "KGS" | "KHR" | "KMF" | "KPW" | "KRW" | "KWD" | "KYD" | "KZT" | "LAK" | "LBP" | "LKR" | "LRD" | "LSL" | "LYD" | "MAD" | "MDL" | "MGA" | "MKD" | "MMK" | "MNT" | "MOP" | "MRU" | "MUR" | "MVR" | "MWK" | "MXN" | "MYR" | "MZN" | "NAD" | "NGN" | "NIO" | "NOK" | "NPR" | "NZD" | "OMR" | "PAB" | "PEN" | "PGK" | "PHP" | "PKR" | "PLN" | "PYG" | "QAR" | "RON" | "RSD" | "RUB" | "RWF" | "SAR" | "SBD" | "SCR" | "SDG" | "SEK" | "SGD" | "SHP" | "SLE" | "SOS" | "SRD" | "SSP" | "STN" | "SYP" | "SZL" | "THB" | "TJS" | "TMT" | "TND" | "TOP" | "TRY" | "TTD" | "TWD" | "TZS" | "UAH" | "UGX" | "USD" | "UYI" | "UYU" | "UZS" | "VES" | "VND" | "VUV" | "WST" | "XAF" | "XCD" | "XOF" | "XPF" | "YER" | "ZAR" | "ZMW" | "ZWL";
+            date: string;
+            recoveredCount: number;
+            recoveredValue: number;
         };
         /** Accepted */
         Accepted: {
@@ -2670,6 +2726,27 @@ export interface components {
             /** Format: date-time */
             updatedAt: string;
         };
+        /** OrderDay */
+        OrderDay: {
+            /**
+             * @description ISO 4217 code, upper case
+             * @enum {string}
+             */
+            currency: "AED" | "AFN" | "ALL" | "AMD" | "ANG" | "AOA" | "ARS" | "AUD" | "AWG" | "AZN" | "BAM" | "BBD" | "BDT" | "BGN" | "BHD" | "BIF" | "BMD" | "BND" | "BOB" | "BRL" | "BSD" | "BTN" | "BWP" | "BYN" | "BZD" | "CAD" | "CDF" | "CHF" | "CLP" | "CNY" | "COP" | "CRC" | "CUP" | "CVE" | "CZK" | "DJF" | "DKK" | "DOP" | "DZD" | "EGP" | "ERN" | "ETB" | "EUR" | "FJD" | "FKP" | "GBP" | "GEL" | "GHS" | "GIP" | "GMD" | "GNF" | "GTQ" | "GYD" | "HKD" | "HNL" | "HTG" | "HUF" | "IDR" | "ILS" | "INR" | "IQD" | "IRR" | "ISK" | "JMD" | "JOD" | "JPY" | "KES" | "KGS" | "KHR" | "KMF" | "KPW" | "KRW" | "KWD" | "KYD" | "KZT" | "LAK" | "LBP" | "LKR" | "LRD" | "LSL" | "LYD" | "MAD" | "MDL" | "MGA" | "MKD" | "MMK" | "MNT" | "MOP" | "MRU" | "MUR" | "MVR" | "MWK" | "MXN" | "MYR" | "MZN" | "NAD" | "NGN" | "NIO" | "NOK" | "NPR" | "NZD" | "OMR" | "PAB" | "PEN" | "PGK" | "PHP" | "PKR" | "PLN" | "PYG" | "QAR" | "RON" | "RSD" | "RUB" | "RWF" | "SAR" | "SBD" | "SCR" | "SDG" | "SEK" | "SGD" | "SHP" | "SLE" | "SOS" | "SRD" | "SSP" | "STN" | "SYP" | "SZL" | "THB" | "TJS" | "TMT" | "TND" | "TOP" | "TRY" | "TTD" | "TWD" | "TZS" | "UAH" | "UGX" | "USD" | "UYI" | "UYU" | "UZS" | "VES" | "VND" | "VUV" | "WST" | "XAF" | "XCD" | "XOF" | "XPF" | "YER" | "ZAR" | "ZMW" | "ZWL";
+            date: string;
+            orderCount: number;
+            refunded: number;
+            revenue: number;
+        };
+        /** OrderSummary */
+        OrderSummary: {
+            days: components["schemas"]["OrderDay"][];
+            /** Format: date-time */
+            since: string;
+            timeZone: string;
+            /** Format: date-time */
+            until: string;
+        };
         /** Page[AbandonedCart] */
         "Page_kassa_contract.abandoned.AbandonedCart_": {
             data: components["schemas"]["AbandonedCart"][];
@@ -3479,6 +3556,41 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Page_kassa_contract.abandoned.AbandonedCart_"];
+                };
+            };
+            /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    abandonedCartsDaily: {
+        parameters: {
+            query?: {
+                days?: string | null;
+                timeZone?: string | null;
+            };
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AbandonmentDaily"];
                 };
             };
             /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */
@@ -6339,8 +6451,12 @@ export interface operations {
     listOrders: {
         parameters: {
             query?: {
+                createdFrom?: string | null;
+                createdTo?: string | null;
                 cursor?: string | null;
+                email?: string | null;
                 limit?: number;
+                status?: string | null;
             };
             header?: {
                 /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
@@ -6466,6 +6582,41 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Refund"];
+                };
+            };
+            /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    summarizeOrders: {
+        parameters: {
+            query?: {
+                days?: string | null;
+                timeZone?: string | null;
+            };
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrderSummary"];
                 };
             };
             /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */
