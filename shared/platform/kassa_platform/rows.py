@@ -14,11 +14,15 @@ which database it is on:
 * `on_direct(db, statement, params)`: a statement that has a PostgreSQL form only (ON CONFLICT,
   chained data-modifying CTEs), tried as one round trip; None where there is no direct pool, and the
   caller takes its general path (which PostgreSQL takes too when the one statement found nothing).
+* `optimistic_then_lock(db, unlocked, locked, *args)`: a change tried without a lock (a read, then a
+  write guarded by the version read), again when another writer got there first, and under the row
+  lock after a few losses or when it needs more; on SQLite, where writers take turns, locked at once.
 """
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any, Final, ParamSpec, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -29,6 +33,8 @@ from .db import Database, is_postgres, transaction
 from .direct import DirectStatement, Row
 
 Q = TypeVar("Q", bound=sa.Select[Any])
+T = TypeVar("T")
+P = ParamSpec("P")
 
 
 def for_update(conn: AsyncConnection, query: Q, *, skip_locked: bool = False, key_share: bool = False) -> Q:
@@ -85,3 +91,27 @@ def upsert(conn: AsyncConnection, table: sa.Table, values: dict[str, Any], index
     """INSERT … ON CONFLICT (index_elements) DO UPDATE SET set_, in the connection's dialect."""
     insert = (pg_insert if is_postgres(conn) else sqlite_insert)(table).values(**values)
     return insert.on_conflict_do_update(index_elements=index_elements, set_=set_)
+
+
+class NeedsLock:
+    """What an optimistic attempt answers when the change needs the row lock (see optimistic_then_lock)."""
+
+
+NEEDS_LOCK: Final = NeedsLock()
+OPTIMISTIC_ATTEMPTS = 3  # then the row lock: a hot row still makes progress
+
+
+async def optimistic_then_lock(db: Database, unlocked: Callable[P, Awaitable[T | NeedsLock | None]],
+                               locked: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
+    """`unlocked(*args, **kwargs)` where writes can be guarded in one statement (the direct pool on
+    PostgreSQL): its result, or None when the row changed since it was read (tried again, up to
+    OPTIMISTIC_ATTEMPTS times), or NEEDS_LOCK. Then, and always on SQLite, `locked(...)`: the change in
+    one transaction holding the row lock (on SQLite the database's write lock)."""
+    if db.direct is not None:
+        for _ in range(OPTIMISTIC_ATTEMPTS):
+            done = await unlocked(*args, **kwargs)
+            if isinstance(done, NeedsLock):
+                break
+            if done is not None:
+                return done
+    return await locked(*args, **kwargs)
