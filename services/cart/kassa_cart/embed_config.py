@@ -21,7 +21,7 @@ from kassa_contract.abandoned import (
 from kassa_contract.base import UNSET
 from kassa_contract.errors import KassaError
 from kassa_platform.auth import Principal
-from sqlalchemy.dialects import postgresql, sqlite
+from kassa_platform.rows import upsert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .recovery import template_problem, url_problem
@@ -115,11 +115,8 @@ async def put_embed_config(conn: AsyncConnection, principal: Principal, body: Up
             Branding(display_name=branding.display_name, primary_color=branding.primary_color and
                      branding.primary_color.lower(), logo_url=branding.logo_url))
     if values:
-        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-        insert = dialect.insert(embed_configs).values(
-            app_id=principal.app_id, created_at=now, updated_at=now,
+        await conn.execute(upsert(conn, embed_configs, {
+            "app_id": principal.app_id, "created_at": now, "updated_at": now,
             **{"abandonment_threshold_minutes": None, "recovery_url_template": None, "allowed_origins": [],
-               "branding": None, **values})
-        await conn.execute(insert.on_conflict_do_update(index_elements=[embed_configs.c.app_id],
-                                                        set_={**values, "updated_at": now}))
+               "branding": None, **values}}, [embed_configs.c.app_id], {**values, "updated_at": now}))
     return await get_embed_config(conn, principal.app_id)

@@ -22,6 +22,7 @@ from kassa_contract.webhooks import (
     WebhookEndpointStats,
 )
 from kassa_platform.pagination import newest_first_page
+from kassa_platform.rows import for_update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .endpoints import load_endpoint
@@ -113,8 +114,8 @@ class Operations:
 
     async def _delivery_row(self, conn: AsyncConnection, app_id: str, delivery_id: str, *, lock: bool = False) -> Any:
         query = sa.select(d).where(d.c.id == delivery_id, d.c.app_id == app_id)
-        if lock and conn.dialect.name == "postgresql":
-            query = query.with_for_update()
+        if lock:
+            query = for_update(conn, query)
         row = (await conn.execute(query)).first()
         if row is None:
             raise KassaError("webhook_delivery_not_found", f"No webhook delivery {delivery_id}")

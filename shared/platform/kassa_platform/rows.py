@@ -9,8 +9,9 @@ which database it is on:
   already holds the database (`BEGIN IMMEDIATE`), the query as it is.
 * `OneStatement`: a Core statement run as one round trip of its own, on the direct pool where the
   deployment has one, else through SQLAlchemy in a transaction of its own.
-* `lock_in_order(conn, table, ids)`, `insert_ignoring(conn, table, rows, keys)`: row locks in id
-  order, and INSERT … ON CONFLICT DO NOTHING, each in the connection's dialect.
+* `lock_in_order(conn, table, ids)`, `insert_ignoring(conn, table, rows, keys)`,
+  `ignoring_duplicates(conn, table)`, `upsert(...)`: row locks in id order, INSERT … ON CONFLICT DO
+  NOTHING / DO UPDATE, each in the connection's dialect.
 * `on_direct(db, statement, params)`: a statement that has a PostgreSQL form only (ON CONFLICT,
   chained data-modifying CTEs), tried as one round trip; None where there is no direct pool, and the
   caller takes its general path (which PostgreSQL takes too when the one statement found nothing).
@@ -30,7 +31,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .db import Database, is_postgres, transaction
-from .direct import DirectStatement, Row
+from .direct import DirectStatement as DirectStatement  # for on_direct's callers: one import of the paths
+from .direct import Row
 
 Q = TypeVar("Q", bound=sa.Select[Any])
 T = TypeVar("T")
@@ -84,6 +86,12 @@ def insert_ignoring(conn: AsyncConnection, table: sa.Table, rows: list[dict[str,
     """INSERT … ON CONFLICT (index_elements) DO NOTHING, in the connection's dialect."""
     insert = (pg_insert if is_postgres(conn) else sqlite_insert)(table)
     return insert.values(rows).on_conflict_do_nothing(index_elements=index_elements)
+
+
+def ignoring_duplicates(conn: AsyncConnection, table: sa.Table) -> sa.Insert:
+    """INSERT … ON CONFLICT DO NOTHING (on any unique key), in the connection's dialect: executed with a
+    list of rows, an executemany."""
+    return (pg_insert if is_postgres(conn) else sqlite_insert)(table).on_conflict_do_nothing()
 
 
 def upsert(conn: AsyncConnection, table: sa.Table, values: dict[str, Any], index_elements: list[Any],
