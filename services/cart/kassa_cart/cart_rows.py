@@ -158,7 +158,7 @@ class CartRows:
     async def settings(self, conn: AsyncConnection, app_id: str) -> tuple[int | None, bool | None]:
         """The application's pricing config version and whether its prices include tax (None, None: none yet)."""
         if self.db.direct is not None:
-            row = await self.db.direct.fetchrow(_DIRECT_SETTINGS, {"app_id": app_id})
+            row: Any = await self.db.direct.fetchrow(_DIRECT_SETTINGS, {"app_id": app_id})
         else:
             row = (await conn.execute(_SETTINGS, {"app_id": app_id})).first()
         return (row.config_version, row.prices_include_tax) if row else (None, None)

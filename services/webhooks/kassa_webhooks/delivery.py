@@ -273,9 +273,9 @@ class Deliverer:
         finally:
             self._results = None
             # Results that came in after the last batch (from here on, each request writes its own).
-            finished = [results.get_nowait() for _ in range(results.qsize())]
-            if any(r is not None for r in finished):
-                await self._record_soon([r for r in finished if r is not None])
+            late = [results.get_nowait() for _ in range(results.qsize())]
+            if any(r is not None for r in late):
+                await self._record_soon([r for r in late if r is not None])
             await self._drain_recording()
         return attempts, True
 

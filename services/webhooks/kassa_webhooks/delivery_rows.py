@@ -151,7 +151,7 @@ async def payloads(conn: AsyncConnection, event_ids: list[str]) -> dict[str, byt
     return {event_id: payload for event_id, payload in (await conn.execute(_PAYLOADS, {"ids": event_ids})).all()}
 
 
-async def targets(conn: AsyncConnection, endpoint_ids: list[str]) -> dict[str, sa.Row[Any]]:
+async def targets(conn: AsyncConnection, endpoint_ids: list[str]) -> dict[str, Any]:
     """Each endpoint's url and api_version."""
     return {ep.id: ep for ep in (await conn.execute(_URLS, {"ids": endpoint_ids})).all()}
 

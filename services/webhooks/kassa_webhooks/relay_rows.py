@@ -8,7 +8,6 @@ writers take turns (BEGIN IMMEDIATE): the same queries without the lock.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -68,15 +67,15 @@ _MARK_PUBLISHED = (sa.update(outbox_events).where(outbox_events.c.id.in_(sa.bind
 _ANY_PENDING = sa.select(outbox_events.c.id).where(outbox_events.c.published_at.is_(None)).limit(1)
 
 
-async def claim(conn: AsyncConnection, limit: int) -> Sequence[sa.Row[Any]]:
+async def claim(conn: AsyncConnection, limit: int) -> list[sa.Row[Any]]:
     """The oldest pending outbox rows (up to `limit`, locked where several relays run), each with
     `blocked`: whether an earlier pending row of its aggregate is outside this batch."""
-    return (await conn.execute(_CLAIMS[is_postgres(conn)], {"limit": limit})).all()
+    return list((await conn.execute(_CLAIMS[is_postgres(conn)], {"limit": limit})).all())
 
 
-async def claim_heads(conn: AsyncConnection, limit: int) -> Sequence[sa.Row[Any]]:
+async def claim_heads(conn: AsyncConnection, limit: int) -> list[sa.Row[Any]]:
     """The oldest pending row of each aggregate, whatever its age (see _HEADS)."""
-    return (await conn.execute(_HEADS_CLAIMS[is_postgres(conn)], {"limit": limit})).all()
+    return list((await conn.execute(_HEADS_CLAIMS[is_postgres(conn)], {"limit": limit})).all())
 
 
 async def endpoints_by_app(conn: AsyncConnection, app_ids: set[str]) -> dict[str, list[tuple[str, list[str]]]]:
