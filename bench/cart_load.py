@@ -347,9 +347,12 @@ def main() -> int:
     warmup = 1.0 if args.quick else 3.0
     url = os.environ.get("KASSA_BENCH_DATABASE_URL", DEFAULT_DB)
 
-    asyncio.run(recreate_database(url, PGBENCH_DB))
+    # The shopper-token run needs no pgbench: it leaves that database alone.
+    asyncio.run(recreate_database(url, *(() if args.shopper_token else (PGBENCH_DB,))))
     tmp = Path(tempfile.mkdtemp(prefix="kassa-bench-"))
     env = bench_env(url, tmp)
+    if args.shopper_token:
+        env["KASSA_SHOPPER_AUTH_ALLOW_PRIVATE_NETWORKS"] = "1"  # the JWKS is served on loopback by this process
     _, key = migrate_and_create_app(env)
 
     server = Server(env, tmp / "server.log", "cart", ready="/healthz", timeout=30,

@@ -239,12 +239,13 @@ async def _backend(name: str, url: str, clock: TestClock | None = None, **settin
     # Small pools: every test process of every run on the machine shares PostgreSQL's 100 connections.
     runtime = build_runtime(Settings.from_env(**{"database_url": url, "redis_url": None, "api_key_cache_seconds": 30,
                                                  "db_pool_size": 8, "data_dir": Path(tempfile.mkdtemp()),
+                                                 "shopper_auth_allow_private_networks": True,  # JWKS on loopback
                                                  **settings}), clock=clock)
     counter = StatementCounter()
     counter.attach(runtime.db)
-    # The cart and checkout services behind the embedded path router, as `kassa serve` runs them.
+    # The cart, checkout and team services behind the embedded path router, as `kassa serve` runs them.
     apps = [(SERVICES[n].path_prefixes, SERVICES[n].create_app(runtime, owns_runtime=False))
-            for n in ("cart", "checkout")]
+            for n in ("cart", "checkout", "team")]
     app = PathRouter(apps, default=apps[0][1])
     # ASGITransport runs the app on this event loop (Litestar's AsyncTestClient uses a thread of its
     # own, which would tie pooled connections to another loop). The runtime is not started: its

@@ -1,4 +1,4 @@
-"""The `kassa` command: serve, worker, migrate, apps, keys, payments, vouchers."""
+"""The `kassa` command: serve, worker, migrate, apps, keys, users, payments, vouchers."""
 
 from __future__ import annotations
 
@@ -170,15 +170,18 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 async def _in_transaction(settings: Settings, work):  # type: ignore[no-untyped-def]
-    """Migrate, then run `work(conn, now)` in one transaction on a one-connection engine."""
+    """Migrate, then run `work(conn, now)` in one transaction on a one-connection engine (its changes
+    are audited as the operator's)."""
+    from kassa_platform import audit
     from kassa_platform.clock import Clock
     from kassa_platform.db import Database, create_engine, transaction
 
     await _migrate(settings)
     engine = create_engine(settings.database_url, pool_size=1)
     try:
-        async with transaction(Database(engine)) as conn:
-            return await work(conn, Clock().now())
+        with audit.operator():
+            async with transaction(Database(engine)) as conn:
+                return await work(conn, Clock().now())
     finally:
         await engine.dispose()
 
@@ -205,7 +208,7 @@ def cmd_apps_upgrade_version(args: argparse.Namespace) -> int:
 
     async def work(conn, now):  # type: ignore[no-untyped-def]
         app_id = await _application(conn, args.app)
-        return await upgrade_api_version(conn, app_id, args.version or LATEST_VERSION, actor="cli", now=now)
+        return await upgrade_api_version(conn, app_id, args.version or LATEST_VERSION, now=now)
 
     try:
         application = asyncio.run(_in_transaction(_settings(args), work))
@@ -301,6 +304,48 @@ def cmd_keys_change(args: argparse.Namespace) -> int:
 # `kassa payments set-stripe`'s options -> the API's fields, to name the option a refusal is about.
 PAYMENT_OPTIONS = {"provider": "provider", "secretKey": "--secret-key", "publishableKey": "--publishable-key",
                    "webhookSecret": "--webhook-secret", "captureMethod": "--capture"}
+
+
+def cmd_users_create_owner(args: argparse.Namespace) -> int:
+    """The first account: a user owning a new workspace (the first takes the applications made before)."""
+    import getpass
+
+    from kassa_contract.errors import KassaError
+    from kassa_platform.clock import Clock
+    from kassa_platform.db import Database, create_engine
+    from kassa_platform.ratelimit import Limits, RateLimiter
+    from kassa_team.accounts import Accounts
+
+    settings = _settings(args)
+    password = args.password
+    if password is None:
+        if not sys.stdin.isatty():
+            password = sys.stdin.readline().rstrip("\n")
+        else:
+            password = getpass.getpass(f"Password for {args.email}: ")
+            if getpass.getpass("Again: ") != password:
+                print("the passwords differ", file=sys.stderr)
+                return 2
+
+    async def work() -> tuple[str, str, int]:
+        await _migrate(settings)
+        engine = create_engine(settings.database_url, pool_size=1)
+        try:
+            clock = Clock()
+            limiter = RateLimiter(Limits.from_values(settings.rate_limits), clock.timestamp)
+            accounts = Accounts(Database(engine), clock, settings, limiter)
+            return await accounts.create_owner(args.email, password, args.name, args.workspace)
+        finally:
+            await engine.dispose()
+
+    try:
+        user_id, workspace_id, attached = asyncio.run(work())
+    except KassaError as exc:
+        print(f"kassa: {exc.message}", file=sys.stderr)
+        return 2
+    print(f"owner {args.email.lower()} ({user_id}) of workspace {workspace_id}"
+          + (f"; {attached} existing application{'s' if attached != 1 else ''} attached" if attached else ""))
+    return 0
 
 
 def cmd_payments(args: argparse.Namespace) -> int:
@@ -500,6 +545,16 @@ def build_parser() -> argparse.ArgumentParser:
     roll.add_argument("--expires-in-hours", type=int, default=DEFAULT_ROLL_EXPIRY_HOURS, choices=range(0, 169),
                       metavar="0-168", help="how long the old key keeps working (default 24; 0: stops now)")
     roll.set_defaults(func=cmd_keys_change)
+
+    users = sub.add_parser("users", help="team accounts (docs/team.md)").add_subparsers(dest="users_command",
+                                                                                       required=True)
+    owner = users.add_parser("create-owner", help="create a user owning a new workspace (the first account: the "
+                             "first workspace takes every application made before)")
+    owner.add_argument("email")
+    owner.add_argument("--password", help="else asked for (or read from standard input when it is not a terminal)")
+    owner.add_argument("--name")
+    owner.add_argument("--workspace", help="the workspace's name (default: My workspace)")
+    owner.set_defaults(func=cmd_users_create_owner)
 
     payments = sub.add_parser("payments", help="an application's payment provider (test or Stripe)").add_subparsers(
         dest="payments_command", required=True)

@@ -1,4 +1,5 @@
-"""The demo application created on the first start of `kassa serve`: keys, a product, shipping, tax."""
+"""The demo application created on the first start of `kassa serve`: keys, a product, shipping, tax, and
+an owner to sign in with (docs/team.md)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,10 @@ from kassa_platform.auth import create_application, create_key
 from kassa_platform.db import transaction
 from kassa_platform.runtime import Runtime
 from kassa_platform.tables import applications
+from kassa_team.accounts import new_password
+from kassa_team.service import team_of
+
+DEMO_OWNER = "owner@demo.kassa.test"
 
 
 async def ensure_demo(runtime: Runtime, base_url: str) -> str | None:
@@ -36,11 +41,19 @@ async def ensure_demo(runtime: Runtime, base_url: str) -> str | None:
             name="Standard", prices={"EUR": 495, "USD": 595}, free_above={"EUR": 5000, "USD": 6000}), now)
         await cart.config.create_tax_rate(conn, app_id, CreateTaxRate(country_code="DE", rate="19", name="DE VAT"), now)
     variant = product.variants[0].id
+    # The first workspace takes the demo application (kassa_team.accounts.create_owner).
+    password = new_password()
+    await team_of(runtime).accounts.create_demo_owner(DEMO_OWNER, password)
     text = f"""
   Kassa demo application created (test mode). These keys are shown once:
 
     secret key:       {secret}
     publishable key:  {publishable}
+
+  Sign in as the demo workspace's owner (POST {base_url}/api/v1/auth/sign-in):
+
+    email:            {DEMO_OWNER}
+    password:         {password}
 
   Try it:
 
@@ -56,6 +69,7 @@ async def ensure_demo(runtime: Runtime, base_url: str) -> str | None:
     env_file = runtime.settings.data_dir / "demo.env"
     Path(env_file).parent.mkdir(parents=True, exist_ok=True)
     Path(env_file).write_text(f"KASSA_DEMO_SECRET_KEY={secret}\nKASSA_DEMO_PUBLISHABLE_KEY={publishable}\n"
-                              f"KASSA_DEMO_VARIANT_ID={variant}\n")
+                              f"KASSA_DEMO_VARIANT_ID={variant}\nKASSA_DEMO_OWNER_EMAIL={DEMO_OWNER}\n"
+                              f"KASSA_DEMO_OWNER_PASSWORD={password}\n")
     Path(env_file).chmod(0o600)
     return text + f"  (also saved to {env_file})\n"

@@ -16,6 +16,9 @@ from kassa_platform.jobs import JobRegistry
 from kassa_platform.migrate import Component, platform_component
 from kassa_platform.runtime import Runtime
 from kassa_promotions.store.component import promotions_component
+from kassa_team import app as team_app
+from kassa_team import jobs as team_jobs
+from kassa_team.component import team_component
 from kassa_webhooks import app as webhooks_app
 from kassa_webhooks import jobs as webhooks_jobs
 from kassa_webhooks.component import webhooks_component
@@ -38,6 +41,7 @@ SERVICES: dict[str, ServiceDef] = {
                            checkout_jobs.registry, calls=("cart",)),
     "webhooks": ServiceDef("webhooks", webhooks_app.create_app, webhooks_app.PATH_PREFIXES, webhooks_component,
                            webhooks_jobs.registry),
+    "team": ServiceDef("team", team_app.create_app, team_app.PATH_PREFIXES, team_component, team_jobs.registry),
 }
 
 

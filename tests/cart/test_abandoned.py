@@ -57,8 +57,11 @@ async def test_an_idle_cart_is_abandoned_once_with_the_enriched_event(tenant: Te
     msgspec.convert(data, CartAbandonedData)  # the contract type decodes it
     updates = await events_of(tenant, "cart.created", cart["id"])
     assert data["cartId"] == cart["id"] and data["sequence"] == updates[-1]["data"]["sequence"] + 1
-    assert data["customer"] == {"id": None, "email": "ana@example.com", "firstName": None}
-    assert data["lineItems"] == cart["lineItems"] and data["currency"] == "EUR"
+    # A guest: the name comes from the cart's address (the billing one here, the shipping one names nobody).
+    assert data["customer"] == {"id": None, "email": "ana@example.com", "firstName": "Ana", "lastName": None,
+                                "locale": None, "marketingConsent": None}
+    assert [{k: li[k] for k in line} for li, line in zip(data["lineItems"], cart["lineItems"], strict=True)] == \
+        cart["lineItems"] and data["currency"] == "EUR"  # the cart's lines, with what emails need added
     for name in ("subtotal", "taxTotal", "shippingTotal", "discountTotal", "total", "itemCount"):
         assert data[name] == cart[name], name
     assert data["itemCount"] == 2 and data["total"] == 5000
@@ -310,7 +313,8 @@ async def test_list_pages_and_filters(tenant: Tenant) -> None:
     assert [r["cartId"] for r in listed][-1] == first["id"]  # newest first
     assert {r["cartId"] for r in listed} == {first["id"], second["id"], third["id"]}
     one = next(r for r in listed if r["cartId"] == first["id"])
-    assert one["customer"] == {"id": None, "email": "one@example.com", "firstName": None}
+    assert one["customer"] == {"id": None, "email": "one@example.com", "firstName": None, "lastName": None,
+                               "locale": None, "marketingConsent": None}
     assert one["total"] == 5000 and one["currency"] == "EUR" and one["itemCount"] == 2
     assert one["recoveryStatus"] == "not_contacted" and one["abandonedAt"]
 

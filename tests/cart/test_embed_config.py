@@ -14,7 +14,8 @@ PATH = "/api/v1/embed-config"
 async def test_defaults_then_changes_field_by_field(tenant: Tenant) -> None:
     assert (await tenant.get(PATH)).json() == {
         "cartAbandonmentThresholdMinutes": None, "effectiveCartAbandonmentThresholdMinutes": 1440,
-        "cartRecoveryUrlTemplate": None, "allowedOrigins": [], "branding": None, "updatedAt": None}
+        "cartRecoveryUrlTemplate": None, "allowedOrigins": [], "branding": None, "updatedAt": None,
+        "recoveryIncentive": None}
     first = await tenant.put(PATH, {"cartAbandonmentThresholdMinutes": 60})
     assert first.status_code == 200, first.text
     assert first.json()["cartAbandonmentThresholdMinutes"] == 60
@@ -105,7 +106,7 @@ async def test_branding(tenant: Tenant) -> None:
     body = {"branding": {"displayName": "Ana's Shop", "primaryColor": "#1A2B3C", "logoUrl": "https://cdn.example/l.png"}}
     got = (await tenant.put(PATH, body)).json()
     assert got["branding"] == {"displayName": "Ana's Shop", "primaryColor": "#1a2b3c",
-                               "logoUrl": "https://cdn.example/l.png"}
+                               "logoUrl": "https://cdn.example/l.png", "locale": None, "currency": None}
     assert_envelope(await tenant.put(PATH, {"branding": {"primaryColor": "red"}}), 422, "validation_error",
                     "branding.primaryColor")
     assert_envelope(await tenant.put(PATH, {"branding": {"displayName": ""}}), 422, "validation_error",

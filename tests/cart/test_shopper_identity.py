@@ -8,9 +8,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
+import httpx
 import pytest
-from kassa_cart.shopper_identity import REFETCH_SECONDS
+from kassa_cart.shopper_identity import REFETCH_SECONDS, ShopperIdentity, jwks_fetcher, parse_jwks
+from kassa_contract.errors import KassaError
+from kassa_platform import ssrf
 from kassa_platform.db import transaction
 from kassa_promotions.store.redemptions import RedemptionStore, ReservationRequest
 
@@ -279,3 +283,51 @@ async def test_first_order_offers_know_the_customer_by_id(tenant: Tenant) -> Non
     second = await tenant.cart(lineItems=[{"variantId": variant}], customerId=customer["id"],
                                customerEmail=f"new.{uuid.uuid4().hex[:6]}@example.com")
     assert second["discountTotal"] == 0  # a new email does not make a returning customer new
+
+
+async def test_every_storefront_cart_write_honours_the_shopper_token(tenant: Tenant, idp: IdentityProvider,
+                                                                     jwks: JwksServer) -> None:
+    """Not only create: a guest cart gets its customer at the first write with a token (any write), a
+    refused token changes nothing, and a token of another shopper cannot take the cart."""
+    await configure(tenant, jwks, idp)
+    variant = await tenant.variant({"EUR": 1000})
+    guest = (await tenant.post("/api/v1/carts", {"currency": "EUR"}, key=tenant.publishable_key)).json()
+    secret = guest["clientSecret"]
+    token = idp.token("writer-1", _now(tenant))
+
+    async def write(method: str, path: str, body: object | None, token: str) -> Any:
+        return await tenant.request(method, f"/api/v1/carts/{guest['id']}{path}", json=body,
+                                    key=tenant.publishable_key,
+                                    headers={"X-Cart-Secret": secret, "X-Shopper-Token": token})
+
+    forged = idp.token("writer-1", _now(tenant), exp=int(_now(tenant)) - 3600)
+    assert_envelope(await write("POST", "/line-items", {"variantId": variant, "quantity": 1}, forged), 401,
+                    "shopper_token_invalid")
+    assert (await tenant.get(f"/api/v1/carts/{guest['id']}")).json()["itemCount"] == 0  # nothing done
+    added = await write("POST", "/line-items", {"variantId": variant, "quantity": 1}, token)
+    assert added.status_code == 200, added.text
+    customer = added.json()["customer"]
+    assert customer and customer["id"].startswith("cus_")
+    line = added.json()["lineItems"][0]["id"]
+    for method, path, body in (("PATCH", f"/line-items/{line}", {"quantity": 2}),
+                               ("PUT", "/shipping-method", {"shippingMethodId": None})):
+        answer = await write(method, path, body, token)
+        assert answer.status_code == 200, (path, answer.text)
+        assert answer.json()["customer"]["id"] == customer["id"]
+    other = idp.token("writer-2", _now(tenant))
+    error = assert_envelope(await write("DELETE", f"/line-items/{line}", None, other), 403, "cart_customer_mismatch")
+    assert error["message"] == "This cart belongs to another customer"
+    assert (await tenant.get(f"/api/v1/carts/{guest['id']}")).json()["itemCount"] == 2
+
+
+async def test_the_jwks_fetch_goes_through_the_ssrf_guard(jwks: JwksServer) -> None:
+    with pytest.raises(httpx.ConnectError) as blocked:  # the JWKS is on loopback: guarded, it is not reached
+        await jwks_fetcher()(jwks.url)
+    assert ssrf.was_blocked(blocked.value) and jwks.hits == 0
+    assert parse_jwks(await jwks_fetcher(allow_private=True)(jwks.url))  # the operator's switch
+    for url in ("http://169.254.169.254/latest/meta-data", "http://localhost:8080/jwks", "https://0177.0.0.1/k",
+                "http://[::ffff:10.0.0.1]/jwks", "http://10.1.2.3/jwks"):
+        with pytest.raises(KassaError) as refused:
+            ShopperIdentity.check_jwks_host(url, allow_private=False)
+        assert refused.value.field == "jwksUrl", url
+    ShopperIdentity.check_jwks_host("https://id.example.com/.well-known/jwks.json", allow_private=False)

@@ -155,8 +155,12 @@ class Gateway(Process):
         self.base = f"http://127.0.0.1:{port}"
 
     def variables(self) -> dict[str, str]:
+        from kassa.services import SERVICES
+
+        # A service the test runs no process of gets an address nothing listens on (its paths: 503).
+        upstreams = {**{name: ["127.0.0.1:9"] for name in SERVICES}, **self.upstreams}
         servers = {f"KASSA_{name.upper()}_SERVERS": " ".join(f"server {a};" for a in addresses)
-                   for name, addresses in self.upstreams.items()}
+                   for name, addresses in upstreams.items()}
         return {**servers, "KASSA_GATEWAY_LISTEN": f"127.0.0.1:{self.port}"}
 
     def command(self) -> list[str]:

@@ -64,6 +64,13 @@ def test_distributed_cart_service_on_postgres_with_cli_made_keys(tmp_path: Path,
         assert denied.status_code == 403 and denied.json()["error"]["details"] == {"scope": "carts:write"}
         made = httpx.post(f"{base}/api/v1/carts", headers={"Authorization": f"Bearer {pk}"}, json={"currency": "EUR"})
         assert made.status_code == 201
+        # The operator's keys are in the application's audit log, as the operator's, without their secrets.
+        auditor = kassa("keys", "create", app_id, "--scopes", "audit:read", cwd=tmp_path, env=env).stdout.strip()
+        log = httpx.get(f"{base}/api/v1/audit-log", headers={"Authorization": f"Bearer {auditor}"})
+        assert log.status_code == 200, log.text
+        assert [(e["action"], e["actor"]) for e in log.json()["data"]] == \
+            [("api_key.created", {"type": "operator", "id": "cli"})] * 3
+        assert key not in log.text and pk not in log.text and auditor not in log.text
     assert not (tmp_path / ".kassa" / "kassa.db").exists()  # distributed: nothing on SQLite
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from kassa.cli import build_parser
 from tests.e2e.cluster import ENV_EXAMPLE, GATEWAY_TEMPLATE, ROOT, SECRETS, compose, compose_config, compose_env_file
 
-API_SERVICES = {"cart-1": "cart", "cart-2": "cart", "checkout": "checkout", "webhooks": "webhooks"}
+API_SERVICES = {"cart-1": "cart", "cart-2": "cart", "checkout": "checkout", "webhooks": "webhooks", "team": "team"}
 
 
 def test_compose_needs_its_secrets(docker_compose: str, tmp_path: Path) -> None:
@@ -54,6 +54,7 @@ def test_compose_runs_the_topology_in_order_of_health(docker_compose: str, tmp_p
     assert gateway["environment"]["KASSA_CART_SERVERS"] == "server cart-1:8000; server cart-2:8000;"
     assert gateway["environment"]["KASSA_CHECKOUT_SERVERS"] == "server checkout:8000;"
     assert gateway["environment"]["KASSA_WEBHOOKS_SERVERS"] == "server webhooks:8000;"
+    assert gateway["environment"]["KASSA_TEAM_SERVERS"] == "server team:8000;"
     assert {n: c["condition"] for n, c in gateway["depends_on"].items()} == dict.fromkeys(API_SERVICES,
                                                                                           "service_healthy")
     assert {"postgres", "redis", "gateway"} <= {n for n, s in services.items() if s.get("healthcheck")}

@@ -190,7 +190,7 @@ async def test_a_pin_moved_elsewhere_reaches_this_process_through_the_key_cache(
     tenant = await make_tenant(backend, api_version=FIRST_VERSION)
     assert (await tenant.get("/api/v1/application")).headers["kassa-version"] == FIRST_VERSION
     async with transaction(backend.runtime.db) as conn:
-        await upgrade_api_version(conn, tenant.app_id, LATEST_VERSION, actor="cli", now=backend.clock.now())
+        await upgrade_api_version(conn, tenant.app_id, LATEST_VERSION, now=backend.clock.now())
         changed = (await conn.execute(sa.select(sa.func.count()).select_from(api_keys).where(
             api_keys.c.app_id == tenant.app_id, api_keys.c.changed_at.is_not(None)))).scalar_one()
     assert changed == 2  # what SQLite's watchers look at

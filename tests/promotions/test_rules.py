@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
+import msgspec
 import pytest
 from kassa_promotions import (
     Customer,
@@ -162,6 +163,16 @@ def test_code_assigned_to_a_customer() -> None:
     r = rejected(run(C, codes=(mine,), customer=Customer(id="cus_bob")), "camp_1")
     assert (r.reason, r.message) == ("assigned_to_other_customer", "This code belongs to another customer")
     assert rejected(run(C, codes=(mine,)), "camp_1").message == "Sign in to use this code"
+
+
+def test_code_bound_to_a_cart() -> None:
+    """A recovery incentive is minted for one cart: on that cart it applies, on any other (or none) it does not."""
+    bound = code(camp(), "BACK-1", bound_cart_id="cart_a")
+    assert applies(run(msgspec.structs.replace(C, id="cart_a"), codes=(bound,)))
+    for other in (msgspec.structs.replace(C, id="cart_b"), C):
+        r = rejected(run(other, codes=(bound,)), "camp_1")
+        assert (r.reason, r.message) == ("bound_to_other_cart",
+                                         "This code was made for another cart and works on that cart only")
 
 
 # ---------------------------------------------------------------- limits and budget

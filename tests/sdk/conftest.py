@@ -54,7 +54,7 @@ class SdkApps:
         self.webhooks = webhooks
         # Every service as `kassa serve` runs them (the webhook module is attached by webhooks_on).
         apps = [(SERVICES[n].path_prefixes, SERVICES[n].create_app(runtime, owns_runtime=False))
-                for n in ("cart", "checkout", "webhooks")]
+                for n in ("cart", "checkout", "webhooks", "team")]
         errors = build_service_app("sdk-test-errors", [raise_code], runtime, owns_runtime=False)
         self.app = PathRouter([*apps, ((ERRORS_PATH,), errors)], default=apps[0][1])
 

@@ -154,6 +154,58 @@ async def test_carts_from_create_to_discount(api: Any) -> None:
     assert cart.shipping_method is None
 
 
+async def test_voucher_lifecycle(api: Any) -> None:
+    """Groups, archive and delete, list filters and sorts, codes' externalId/metadata/status filter,
+    bulk assignment, promotion settings, and the typed error of each refusal."""
+    fiver = {"type": "fixed_off", "amounts": {"EUR": 500}}
+    tag = uuid.uuid4().hex[:8].upper()
+    group = await api.campaign_groups.create(name=f"Season {tag}", metadata={"tag": tag})
+    inside = await api.campaigns.create(name=f"In {tag}", reward=fiver, group_id=group.id)
+    outside = await api.campaigns.create(name=f"Out {tag}", reward=fiver)
+    assert [c.id for c in await every(await api.campaigns.list(group=group.id, sort="-createdAt", limit=1))] == [
+        inside.id]
+    assert [c.id for c in await every(await api.campaigns.list(q=tag, type="discount_codes", status="active",
+                                                                sort="-updatedAt"))] == [outside.id, inside.id]
+    assert (await api.campaign_groups.retrieve(group.id)).campaigns == 1
+    assert group.id in [g.id for g in await every(await api.campaign_groups.list())]
+    assert (await api.campaign_groups.update(group.id, name=f"Winter {tag}")).name == f"Winter {tag}"
+    assert (await api.campaigns.update(inside.id, group_id=None)).group_id is None
+
+    archived = await api.campaigns.archive(outside.id)
+    assert archived.archived and not archived.active and archived.status == "inactive"
+    with pytest.raises(kassa_sdk.CampaignArchivedError):
+        await api.campaigns.activate(outside.id)
+    assert [c.id for c in await every(await api.campaigns.list(q=tag, archived=True))] == [outside.id]
+    assert not (await api.campaigns.unarchive(outside.id)).archived
+    await api.campaigns.delete(outside.id)
+    with pytest.raises(kassa_sdk.CampaignNotFoundError):
+        await api.campaigns.retrieve(outside.id)
+    await api.campaign_groups.delete(group.id)
+    with pytest.raises(kassa_sdk.CampaignGroupNotFoundError):
+        await api.campaign_groups.retrieve(group.id)
+    with pytest.raises(kassa_sdk.ValidationError) as bad:
+        await api.campaigns.list(status="running")
+    assert bad.value.field == "status"
+
+    made = await api.codes.create(inside.id, code=f"EXT-{tag}", external_id="crm-1", metadata={"a": 1},
+                                  expires_at=FAR_FUTURE)
+    assert made.codes[0].external_id == "crm-1" and made.codes[0].expires_at == FAR_FUTURE
+    assert (await api.codes.update(f"EXT-{tag}", metadata={"a": 2})).metadata == {"a": 2}
+    await api.codes.import_codes(inside.id, codes=[f"A-{tag}", f"B-{tag}"])
+    assigned = await api.codes.assign_many([(f"A-{tag}", "ana@example.com")])
+    assert [(c.status, c.assigned_to) for c in assigned] == [("assigned", "ana@example.com")]
+    with pytest.raises(kassa_sdk.CodeNotFoundError) as missing:
+        await api.codes.assign_many([(f"B-{tag}", "bo@example.com"), (f"NOPE-{tag}", "cy@example.com")])
+    assert missing.value.field == "assignments[1].code"
+    assert (await api.codes.retrieve(f"B-{tag}")).assigned_to is None
+    assert sorted(c.code for c in await every(await api.codes.list(inside.id, status="created,assigned"))) == [
+        f"A-{tag}", f"B-{tag}"]
+
+    before = (await api.promotion_settings.retrieve()).allow_multiple_percentage_basket
+    after = await api.promotion_settings.update(allow_multiple_percentage_basket=not before)
+    assert after.allow_multiple_percentage_basket is (not before)
+
+
 async def test_promotions(api: Any) -> None:
     starts = datetime.now(UTC) - timedelta(days=1)
     campaign = await api.campaigns.create(name="Spring", reward={"type": "percent_off", "percent": 20},
@@ -195,7 +247,9 @@ async def test_promotions(api: Any) -> None:
     session = await api.checkout.sessions.create(cart_id=cart.id)
     paid = await api.checkout.sessions.complete(session.id, payment_method=OK_CARD, shipping_address=ADDRESS)
     redemptions = await every(await api.redemptions.list(campaign_id=campaign.id))
-    assert [(r.code, r.status, r.order_id) for r in redemptions] == [("SPRING20", "confirmed", paid.order_id)]
+    # The refused validation of the deactivated code is on record too (a `rejected` redemption).
+    assert [(r.code, r.status, r.order_id) for r in redemptions] == [("IMPORT-2", "rejected", None),
+                                                                      ("SPRING20", "confirmed", paid.order_id)]
     assert (await api.redemptions.list(created_from=FAR_FUTURE)).data == []
     csv = await api.redemptions.export(campaign_id=campaign.id)
     assert csv.splitlines()[0].startswith("id,campaignId,code") and "SPRING20" in csv
@@ -271,6 +325,14 @@ async def test_api_keys(api: Any, api_shop: Shop) -> None:
     assert publishable.id in {k.id for k in await every(await api.api_keys.list(include_inactive=True))}
     with pytest.raises(kassa_sdk.ApiKeyNotFoundError):
         await api.api_keys.retrieve("key_unknown")
+
+    # The audit log holds each change, a page at a time, filtered; no secret in it.
+    entries = await every(await api.audit_log.list(resource_id=made.id, limit=1))
+    assert [e.action for e in entries] == ["api_key.rolled", "api_key.created"]
+    assert entries[0].actor.type == "key" and entries[0].changes.after["replacedBy"] == rolled.id
+    assert made.secret not in repr(entries) and rolled.secret not in repr(entries)
+    revocations = await api.audit_log.list(action="api_key.revoked", created_from=entries[1].created_at)
+    assert [e.resource_id for e in revocations.data] == [publishable.id]
 
 
 async def test_application_and_its_version_pin(api: Any) -> None:
@@ -468,3 +530,21 @@ async def test_customers(api: Any, api_shop: Shop) -> None:
     assert (await api.customers.delete(made.id)).id == made.id
     with pytest.raises(kassa_sdk.CustomerNotFoundError):
         await api.customers.retrieve(made.id)
+
+
+async def test_customer_erasure(api: Any, api_shop: Shop) -> None:
+    settings = await api.customers.update_settings(personal_metadata_keys=["note", "note"])
+    assert settings.personal_metadata_keys == ["note"] == (await api.customers.retrieve_settings()).personal_metadata_keys
+    email = f"erase.{uuid.uuid4().hex[:8]}@example.com"
+    made = await api.customers.create(email=email, first_name="Sam", metadata={"note": "ring twice"})
+    erased = await api.customers.erase(customer_id=made.id)
+    assert (erased.status, erased.customer_id, erased.redacted["customers"]) == ("completed", made.id, 1)
+    assert (await api.customers.retrieve_erasure(erased.id)).redacted == erased.redacted
+    again = await api.customers.erase(email=email)
+    assert again.customer_id is None and not any(again.redacted.values())
+    with pytest.raises(kassa_sdk.CustomerNotFoundError):
+        await api.customers.erase(customer_id="cus_nobody")
+    with pytest.raises(kassa_sdk.ErasureNotFoundError):
+        await api.customers.retrieve_erasure("era_nobody")
+    with pytest.raises(ValueError, match="exactly one"):  # the contract's own check, before any request
+        await api.customers.erase(customer_id=made.id, email=email)

@@ -12,7 +12,7 @@ from typing import Any
 
 import kassa_sdk
 import pytest
-from kassa_contract import checkout, customers, events, webhooks
+from kassa_contract import checkout, customers, erasure, events, webhooks
 from kassa_sdk.events import (
     EVENT_CLASSES,
     CartCreatedEvent,
@@ -133,7 +133,7 @@ async def test_during_a_rotation_both_secrets_verify(shop: Shop, receiver: Recei
 
 
 def test_every_event_type_of_the_contract_has_a_class_and_unknown_types_still_decode() -> None:
-    constants = {value for module in (events, checkout, webhooks, customers)
+    constants = {value for module in (events, checkout, webhooks, customers, erasure)
                  for name, value in inspect.getmembers(module) if name.isupper() and isinstance(value, str) and "." in value}
     assert constants == set(EVENT_CLASSES)
     future = parse_event(b'{"id":"evt_1","type":"invoice.paid","version":"1","createdAt":"2026-01-01T00:00:00Z",'

@@ -10,6 +10,7 @@ import pytest
 
 from tests.conftest import Tenant
 from tests.sdk_js.conftest import JS, RunNode, passed
+from tests.support.team import team_env
 
 FILES = sorted((p.parent.parent.name, p.name.split(".")[0]) for package in ("embed", "js", "react")
                for p in (JS / "packages" / package / "test").glob("*.test.ts*"))
@@ -17,5 +18,6 @@ FILES = sorted((p.parent.parent.name, p.name.split(".")[0]) for package in ("emb
 
 @pytest.mark.parametrize(("package", "name"), FILES, ids=[f"{p}/{n}" for p, n in FILES])
 async def test_package(package: str, name: str, js_build: Path, js_tenant: Tenant, run_node: RunNode) -> None:
-    output = await run_node(js_build / "packages" / package / "test" / f"{name}.test.js", tenant=js_tenant)
+    env = await team_env(js_tenant) if name == "team" else None
+    output = await run_node(js_build / "packages" / package / "test" / f"{name}.test.js", tenant=js_tenant, env=env)
     assert passed(output) > 0, output

@@ -62,14 +62,20 @@ class KassaWeb:
 
 
 @asynccontextmanager
-async def serve_kassa(database: str, **settings: Any) -> AsyncIterator[KassaWeb]:
-    """Kassa over real HTTP on a fresh database `database`; `settings` override Settings (rate_limits, …)."""
-    async with fresh_database(database) as url:
+async def _sqlite_database(name: str) -> AsyncIterator[str]:
+    yield f"sqlite+aiosqlite:///{Path(tempfile.mkdtemp(prefix='kassa-served-')) / (name + '.db')}"
+
+
+@asynccontextmanager
+async def serve_kassa(database: str, *, sqlite: bool = False, **settings: Any) -> AsyncIterator[KassaWeb]:
+    """Kassa over real HTTP on a fresh database `database` (PostgreSQL, or a SQLite file: the embedded
+    mode); `settings` override Settings (rate_limits, …)."""
+    async with (_sqlite_database(database) if sqlite else fresh_database(database)) as url:
         await migrate(url, components())
         sock = listening_socket()
         origin = f"http://127.0.0.1:{sock.getsockname()[1]}"
         clock = TestClock()
-        settings = {"webhooks_allow_private_networks": "all", **settings}
+        settings = {"webhooks_allow_private_networks": "all", "shopper_auth_allow_private_networks": True, **settings}
         config = Settings.from_env(database_url=url, redis_url=None, public_base_url=origin,
                                    data_dir=Path(tempfile.mkdtemp(prefix="kassa-browser-")), db_pool_size=5, **settings)
         runtime = build_runtime(config, clock=clock)

@@ -166,9 +166,10 @@ async def test_the_pin_moves_forward_only_and_each_move_is_audited(webhooks: Web
 
     async with merchant.backend.runtime.db() as conn:
         rows = (await conn.execute(sa.select(audit_events).where(audit_events.c.app_id == merchant.app_id))).all()
-    assert [(r.action, r.details) for r in rows] == [
-        ("application.api_version_upgraded", {"from": FIRST_VERSION, "to": LATEST_VERSION})]
-    assert rows[0].actor.startswith("key_")
+    assert [(r.action, r.changes) for r in rows] == [
+        ("application.api_version_upgraded", {"before": {"apiVersion": FIRST_VERSION},
+                                              "after": {"apiVersion": LATEST_VERSION}})]
+    assert rows[0].actor_type == "key" and rows[0].actor_id.startswith("key_")
 
 
 async def test_new_endpoints_take_the_applications_pin(webhooks: Webhooks) -> None:

@@ -9,8 +9,8 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from kassa_platform import ssrf
 from kassa_platform.tables import outbox_events
-from kassa_webhooks import ssrf
 from kassa_webhooks.config import RETRY_SCHEDULE
 from kassa_webhooks.delivery import parse_retry_after
 from kassa_webhooks.tables import webhook_attempts, webhook_endpoints

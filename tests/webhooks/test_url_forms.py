@@ -16,7 +16,7 @@ import httpcore
 import pytest
 import sqlalchemy as sa
 from kassa_contract.errors import KassaError
-from kassa_webhooks import ssrf
+from kassa_platform import ssrf
 from kassa_webhooks.endpoints import check_url
 from kassa_webhooks.tables import webhook_endpoints
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 JS = Path(__file__).resolve().parents[1]
 OPENAPI_TS = JS / "node_modules" / ".bin" / "openapi-typescript"
-SERVICES = ("cart", "checkout", "webhooks")
+SERVICES = ("cart", "checkout", "webhooks", "team")
 
 
 def openapi_documents() -> dict[str, dict]:

@@ -22,7 +22,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -38,11 +38,14 @@ from kassa_contract.abandoned import (
     CurrencyAmount,
 )
 from kassa_contract.common import Page
+from kassa_contract.customers import MarketingConsent
 from kassa_contract.errors import KassaError
 from kassa_contract.events import (
     CART_ABANDONED,
     CART_RECOVERED,
     EVENT_VERSION,
+    AbandonedIncentive,
+    AbandonedStore,
     CartAbandonedData,
     CartRecoveredData,
     EventEnvelope,
@@ -54,9 +57,11 @@ from kassa_platform.db import Database, transaction
 from kassa_platform.ids import new_id
 from kassa_platform.outbox import write_event
 from kassa_platform.pagination import check_limit, newest_first_page
+from kassa_promotions.store.codes import CodeStore, make_code
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from . import abandonment_rows
+from .catalog import LinePresentation, presentations
 from .recovery import recovery_url
 from .tables import cart_abandonments, carts
 
@@ -78,6 +83,8 @@ class DueGroup:
 
     cutoff: datetime
     templates: dict[str, str | None]  # app id -> its recovery URL template
+    stores: dict[str, AbandonedStore] = field(default_factory=dict)  # app id -> its store, from the branding
+    incentives: dict[str, str] = field(default_factory=dict)  # app id -> its recovery incentive campaign
 
 
 def customer_of(email: str | None) -> AbandonedCustomer | None:
@@ -88,20 +95,63 @@ def customer_of(email: str | None) -> AbandonedCustomer | None:
 async def due_groups(db: Database, now: datetime, app_ids: Collection[str] | None = None) -> list[DueGroup]:
     """The applications whose longest-idle cart is past their threshold, grouped by threshold."""
     rows = await abandonment_rows.due_apps(db)
-    by_threshold: dict[int, dict[str, str | None]] = defaultdict(dict)
+    by_threshold: dict[int, dict[str, Any]] = defaultdict(dict)
     for row in rows:
         if app_ids is not None and row.app_id not in app_ids:
             continue
         threshold = row.threshold or DEFAULT_THRESHOLD_MINUTES
         if row.oldest is not None and row.oldest < now - timedelta(minutes=threshold):
-            by_threshold[threshold][row.app_id] = row.template
+            by_threshold[threshold][row.app_id] = row
     groups = []
-    for threshold, templates in sorted(by_threshold.items()):
-        ids = list(templates)
+    for threshold, apps in sorted(by_threshold.items()):
+        ids = list(apps)
         for i in range(0, len(ids), MAX_APPS_PER_GROUP):
-            groups.append(DueGroup(now - timedelta(minutes=threshold),
-                                   {a: templates[a] for a in ids[i:i + MAX_APPS_PER_GROUP]}))
+            chunk = [apps[a] for a in ids[i:i + MAX_APPS_PER_GROUP]]
+            groups.append(DueGroup(now - timedelta(minutes=threshold), {r.app_id: r.template for r in chunk},
+                                   {r.app_id: store_of(r.branding) for r in chunk},
+                                   {r.app_id: r.incentive["campaignId"] for r in chunk
+                                    if r.incentive and r.incentive.get("campaignId")}))
     return groups
+
+
+def store_of(branding: dict[str, Any] | None) -> AbandonedStore:
+    b = branding or {}
+    return AbandonedStore(display_name=b.get("displayName"), logo_url=b.get("logoUrl"),
+                          primary_color=b.get("primaryColor"), locale=b.get("locale"), currency=b.get("currency"))
+
+
+def customer_for_email(r: Any, customer: abandonment_rows.CustomerRow | None) -> AbandonedCustomer | None:
+    """Who an email goes to: the cart's customer, else the guest of its email; names from the customer,
+    else from the cart's address (shipping, then billing)."""
+    email = (customer.email if customer else None) or r.customer_email
+    if customer is None and email is None:
+        return None
+    # The address that names someone: shipping, else billing.
+    address = next((x for x in (r.shipping_address, r.billing_address) if x and x.get("firstName")), None) or {}
+    first = customer.first_name if customer and customer.first_name else address.get("firstName")
+    last = customer.last_name if customer and customer.last_name else address.get("lastName")
+    consent = (msgspec.convert(customer.marketing_consent, MarketingConsent)
+               if customer and customer.marketing_consent else None)
+    return AbandonedCustomer(id=customer.id if customer else None, email=email, first_name=first, last_name=last,
+                             locale=customer.locale if customer else None, marketing_consent=consent)
+
+
+def email_line(line: dict[str, Any], shown: LinePresentation | None) -> dict[str, Any]:
+    """A stored line (camelCase, as LineItem) with what an email needs: null where the catalog has nothing."""
+    return {**line, "productUrl": shown.product_url if shown else None,
+            "imageUrl": shown.image_url if shown else None,
+            "variantName": shown.variant_name if shown else None,
+            "productName": shown.product_name if shown else None, "lineTotal": line.get("total", 0)}
+
+
+def _store_for(store: AbandonedStore | None, currency: str) -> AbandonedStore:
+    """The store of the branding; its currency defaults to the cart's (what the shopper was shown)."""
+    store = store or AbandonedStore()
+    return store if store.currency else msgspec.structs.replace(store, currency=currency)
+
+
+def incentive_code() -> str:
+    return make_code("BACK-", "####-####-####")
 
 
 async def abandon_batch(db: Database, clock: Clock, signing_key: str, group: DueGroup, limit: int) -> int:
@@ -114,19 +164,36 @@ async def abandon_batch(db: Database, clock: Clock, signing_key: str, group: Due
             return 0
         abandonments: list[dict[str, Any]] = []
         events: list[dict[str, Any]] = []
+        people = await abandonment_rows.customers_by_id(conn, [r.customer_id for r in rows if r.customer_id])
+        shown = await presentations(conn, [li["variantId"] for r in rows for li in r.document.get("lineItems", [])
+                                           if li.get("variantId")])
+        live = await abandonment_rows.code_campaigns(conn, list(group.incentives.values()))
+        minted: list[dict[str, Any]] = []
         for r in rows:
             sequence = r.version  # moved on by the mark: the event's sequence
             event_id = new_id("evt")
+            url = recovery_url(group.templates[r.app_id], signing_key, app_id=r.app_id, cart_id=r.id, now=now)
+            incentive = None
+            campaign_id = group.incentives.get(r.app_id)
+            if campaign_id is not None and live.get(campaign_id) == r.app_id:
+                # Single-use, bound to this cart (assigned to its id): it works on no other cart.
+                code = incentive_code()
+                minted.append(CodeStore.row_values(r.app_id, campaign_id, code, usage_limit=1, balance=None,
+                                                   assigned_to=r.id, status="assigned", now=now))
+                incentive = AbandonedIncentive(code=code, campaign_id=campaign_id)
             data = CartAbandonedData(
-                cart_id=r.id, sequence=sequence, customer=customer_of(r.customer_email),
+                cart_id=r.id, sequence=sequence,
+                customer=customer_for_email(r, people.get(r.customer_id) if r.customer_id else None),
                 # The stored lines and addresses already have the wire shape (camelCase dicts of
                 # LineItem / CartAddress): they are encoded as they are, not converted and back.
-                line_items=r.document.get("lineItems", []), currency=r.currency, subtotal=r.subtotal,
+                line_items=[email_line(li, shown.get((r.app_id, li.get("variantId") or "")))  # type: ignore[misc]
+                            for li in r.document.get("lineItems", [])],
+                currency=r.currency, subtotal=r.subtotal,
                 tax_total=r.tax_total, shipping_total=r.shipping_total, discount_total=r.discount_total,
-                total=r.total, item_count=r.item_count,
-                recovery_url=recovery_url(group.templates[r.app_id], signing_key, app_id=r.app_id, cart_id=r.id,
-                                          now=now),
+                total=r.total, item_count=r.item_count, recovery_url=url,
                 shipping_address=r.shipping_address, billing_address=r.billing_address, abandoned_at=now,
+                checkout_url=url, store=_store_for(group.stores.get(r.app_id), r.currency), value=r.total,
+                event_id=event_id, recovery_incentive=incentive,
             )
             envelope = EventEnvelope(id=event_id, type=CART_ABANDONED, version=EVENT_VERSION,
                                      api_version=LATEST_VERSION, created_at=now, data=data)  # type: ignore[arg-type]  # msgspec encodes the Struct as is
@@ -139,8 +206,9 @@ async def abandon_batch(db: Database, clock: Clock, signing_key: str, group: Due
                 "discount_total": r.discount_total, "shipping_total": r.shipping_total, "tax_total": r.tax_total,
                 "total": r.total, "item_count": r.item_count, "customer_email": r.customer_email,
                 "recovery_status": "not_contacted", "contacted_at": None, "recovered_at": None, "order_id": None,
-                "recovered_total": None,
+                "recovered_total": None, "incentive_code": incentive.code if incentive else None,
             })
+        await abandonment_rows.insert_codes(conn, minted)
         await abandonment_rows.insert_batch(conn, abandonments, events)
     return len(rows)
 

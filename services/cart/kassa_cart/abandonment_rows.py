@@ -6,16 +6,18 @@ and COPYs the new rows in; SQLite, one writer at a time, takes smaller batches a
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from kassa_platform.columns import UTCDateTime
+from kassa_platform.columns import JSON, UTCDateTime
 from kassa_platform.db import Database, is_postgres
 from kassa_platform.tables import outbox_events
+from kassa_promotions.store.tables import campaigns, codes
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from .tables import ABANDONABLE, cart_abandonments, carts
+from .tables import ABANDONABLE, cart_abandonments, carts, customers
 
 BATCH_POSTGRES = 1000  # carts per transaction
 BATCH_SQLITE = 200  # SQLite holds its one write lock for the whole batch: keep it short
@@ -23,10 +25,11 @@ BATCH_SQLITE = 200  # SQLite holds its one write lock for the whole batch: keep 
 c = carts.c
 
 _QUALIFIED = "c.status IN ('open', 'checkout') AND c.abandoned_at IS NULL AND c.item_count > 0"  # ABANDONABLE, of `c`
-_DUE_APPS_COLUMNS = {"app_id": sa.String(), "oldest": UTCDateTime(), "threshold": sa.Integer(), "template": sa.String()}
+_DUE_APPS_COLUMNS = {"app_id": sa.String(), "oldest": UTCDateTime(), "threshold": sa.Integer(), "template": sa.String(),
+                     "branding": JSON, "incentive": JSON}
 _WITH_CONFIG = """
 SELECT apps.app_id AS app_id, apps.oldest AS oldest, e.abandonment_threshold_minutes AS threshold,
-       e.recovery_url_template AS template
+       e.recovery_url_template AS template, e.branding AS branding, e.recovery_incentive AS incentive
 FROM apps LEFT JOIN embed_configs e ON e.app_id = apps.app_id
 WHERE apps.app_id IS NOT NULL
 """
@@ -76,7 +79,7 @@ def _mark(postgres: bool) -> sa.Update:
         .where(c.id.in_(due.scalar_subquery()), sa.text(ABANDONABLE))
         .values(abandoned_at=sa.bindparam("b_now"), version=c.version + 1)
         .returning(c.id, c.app_id, c.version, c.currency, c.customer_email, c.shipping_address, c.billing_address, c.document,
-                   c.subtotal, c.discount_total, c.shipping_total, c.tax_total, c.total, c.item_count)
+                   c.subtotal, c.discount_total, c.shipping_total, c.tax_total, c.total, c.item_count, c.customer_id)
     )
 
 
@@ -121,3 +124,46 @@ async def _copy(conn: AsyncConnection, table: sa.Table, rows: list[dict[str, Any
     columns = list(rows[0])
     await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
         table.name, records=[tuple(r[k] for k in columns) for r in rows], columns=columns)
+
+
+@dataclass(frozen=True)
+class CustomerRow:
+    id: str
+    email: str | None
+    first_name: str | None
+    last_name: str | None
+    locale: str | None
+    marketing_consent: dict[str, Any] | None
+
+
+async def customers_by_id(conn: AsyncConnection, ids: list[str]) -> dict[str, CustomerRow]:
+    """The customers of a batch's carts (one query; ids are unique across applications)."""
+    if not ids:
+        return {}
+    k = customers.c
+    rows = await conn.execute(sa.select(k.id, k.email, k.first_name, k.last_name, k.locale, k.marketing_consent)
+                              .where(k.id.in_(sorted(set(ids)))))
+    return {r.id: CustomerRow(r.id, r.email, r.first_name, r.last_name, r.locale, r.marketing_consent) for r in rows}
+
+
+async def code_campaigns(conn: AsyncConnection, ids: list[str]) -> dict[str, str]:
+    """Of these campaign ids, the active code campaigns, each with its application id."""
+    if not ids:
+        return {}
+    rows = await conn.execute(sa.select(campaigns.c.id, campaigns.c.app_id).where(
+        campaigns.c.id.in_(sorted(set(ids))), campaigns.c.trigger == "code", campaigns.c.active.is_(True)))
+    return {r.id: r.app_id for r in rows}
+
+
+async def insert_codes(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    """Recovery incentive codes, in the batch's transaction (a plain INSERT: a few per batch at most
+    per application, and a collision of 12 random characters is not to be expected)."""
+    if rows:
+        await conn.execute(codes.insert(), rows)
+
+
+async def incentive_of(conn: AsyncConnection, app_id: str, cart_id: str) -> str | None:
+    """The incentive code of the cart's latest abandonment."""
+    a = cart_abandonments.c
+    return (await conn.execute(sa.select(a.incentive_code).where(a.app_id == app_id, a.cart_id == cart_id)
+                               .order_by(a.sequence.desc()).limit(1))).scalar_one_or_none()

@@ -29,7 +29,7 @@ async def upgrade_version(request: Request[Any, Any, Any], data: JSONBody[Upgrad
     principal = caller(request)
     async with transaction(runtime.db) as conn:
         application = await applications.upgrade_api_version(conn, principal.app_id, data.version,
-                                                             actor=principal.key_id, now=runtime.clock.now())
+                                                             now=runtime.clock.now())
     runtime.keys.forget()  # this process at once; the others through the notification
     return application
 

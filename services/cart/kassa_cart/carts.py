@@ -269,14 +269,16 @@ class CartService:
 
         return await self._mutate(principal, cart_id, cart_secret, change)
 
-    async def add_line(self, principal: Principal, cart_id: str, cart_secret: str | None, item: LineItemInput) -> Cart:
+    async def add_line(self, principal: Principal, cart_id: str, cart_secret: str | None, item: LineItemInput,
+                       customer: Any = UNSET) -> Cart:
         async def change(conn: AsyncConnection, state: CartState) -> None:
             await self._add_line(conn, principal, state, item, field=None)
 
-        return await self._mutate(principal, cart_id, cart_secret, change, variant_id=item.variant_id)
+        return await self._mutate(principal, cart_id, cart_secret, change, variant_id=item.variant_id,
+                                  customer=customer)
 
     async def update_line(self, principal: Principal, cart_id: str, cart_secret: str | None, line_id: str,
-                          quantity: int) -> Cart:
+                          quantity: int, customer: Any = UNSET) -> Cart:
         async def change(_: AsyncConnection, state: CartState) -> None:
             index = next((i for i, ln in enumerate(state.lines) if ln.id == line_id), None)
             if index is None:
@@ -286,13 +288,14 @@ class CartService:
             else:
                 state.lines[index] = _with_quantity(state.lines[index], quantity)
 
-        return await self._mutate(principal, cart_id, cart_secret, change)
+        return await self._mutate(principal, cart_id, cart_secret, change, customer=customer)
 
-    async def remove_line(self, principal: Principal, cart_id: str, cart_secret: str | None, line_id: str) -> Cart:
-        return await self.update_line(principal, cart_id, cart_secret, line_id, 0)
+    async def remove_line(self, principal: Principal, cart_id: str, cart_secret: str | None, line_id: str,
+                          customer: Any = UNSET) -> Cart:
+        return await self.update_line(principal, cart_id, cart_secret, line_id, 0, customer)
 
     async def select_shipping(self, principal: Principal, cart_id: str, cart_secret: str | None,
-                              method_id: str | None) -> Cart:
+                              method_id: str | None, customer: Any = UNSET) -> Cart:
         async def change(conn: AsyncConnection, state: CartState) -> None:
             if method_id is None:
                 state.shipping_method_id = None
@@ -310,7 +313,7 @@ class CartService:
                                  field="shippingMethodId")
             state.shipping_method_id = method_id
 
-        return await self._mutate(principal, cart_id, cart_secret, change)
+        return await self._mutate(principal, cart_id, cart_secret, change, customer=customer)
 
     async def shipping_options(self, principal: Principal, cart_id: str, cart_secret: str | None) -> list[ShippingOption]:
         async with self.db.on_demand() as conn:
@@ -325,7 +328,8 @@ class CartService:
                                selected=q.rule.id == row.shipping_method_id)
                 for q in available_shipping(config, state.currency, country, goods)]
 
-    async def apply_code(self, principal: Principal, cart_id: str, cart_secret: str | None, code: str) -> Cart:
+    async def apply_code(self, principal: Principal, cart_id: str, cart_secret: str | None, code: str,
+                         customer: Any = UNSET) -> Cart:
         """Add a code; refused (422 `discount_invalid`, with the reason) unless it applies now."""
         code = code.strip()
 
@@ -338,32 +342,46 @@ class CartService:
             state.discount_codes.append(code)
 
         return await self._mutate(principal, cart_id, cart_secret, change,
-                                  check=lambda discounts: _require_applied(discounts, code, field="code"))
+                                  check=lambda discounts: _require_applied(discounts, code, field="code"),
+                                  customer=customer)
 
-    async def remove_code(self, principal: Principal, cart_id: str, cart_secret: str | None, code: str) -> Cart:
+    async def remove_code(self, principal: Principal, cart_id: str, cart_secret: str | None, code: str,
+                          customer: Any = UNSET) -> Cart:
         async def change(_: AsyncConnection, state: CartState) -> None:
             kept = [c for c in state.discount_codes if code_key(c) != code_key(code)]
             if len(kept) == len(state.discount_codes):
                 raise KassaError("discount_code_not_on_cart", f"The code {code} is not on cart {cart_id}", status=404)
             state.discount_codes = kept
 
-        return await self._mutate(principal, cart_id, cart_secret, change)
+        return await self._mutate(principal, cart_id, cart_secret, change, customer=customer)
 
     # ---------------------------------------------------------------- internals
 
     async def _mutate(self, principal: Principal, cart_id: str, cart_secret: str | None,
                       change: Callable[[AsyncConnection, CartState], Awaitable[None]],
                       check: Callable[[list[AppliedDiscount]], None] | None = None, *,
-                      variant_id: str | None = None) -> Cart:
+                      variant_id: str | None = None, customer: Any = UNSET,
+                      answer: Callable[[Cart], Any] | None = None) -> Cart:
         """Apply `change` to the cart and re-price it; `check` may refuse the priced result.
-        `variant_id`: a variant the change needs, read together with the cart."""
+        `variant_id`: a variant the change needs, read together with the cart. `customer`: a shopper
+        token's customer, attached with the change (refused on a cart of another customer).
+        `answer`: what the request answers, from the cart (stored with the write for a replay)."""
+        if customer is not UNSET:
+            inner = change
+
+            async def change(conn: AsyncConnection, state: CartState) -> None:
+                await inner(conn, state)
+                if state.customer is not None and customer is not None and state.customer.id != customer.id:
+                    raise KassaError("cart_customer_mismatch", "This cart belongs to another customer")
+                attach_customer(state, customer)
+
         return await optimistic_then_lock(self.db, self._mutate_unlocked, self._mutate_locked, principal, cart_id,
-                                          cart_secret, change, check, variant_id)
+                                          cart_secret, change, check, variant_id, answer or _same)
 
     async def _mutate_unlocked(self, principal: Principal, cart_id: str, cart_secret: str | None,
                                change: Callable[[AsyncConnection, CartState], Awaitable[None]],
                                check: Callable[[list[AppliedDiscount]], None] | None,
-                               variant_id: str | None) -> Cart | NeedsLock | None:
+                               variant_id: str | None, answer: Callable[[Cart], Any]) -> Cart | NeedsLock | None:
         """Read without a lock, write guarded by the version read, with the event (one statement on
         PostgreSQL). None when the cart changed since it was read; NEEDS_LOCK when the change needs the lock."""
         now = self.clock.now()
@@ -376,7 +394,7 @@ class CartService:
             if check is not None:
                 check(pricing.discounts)
             values, cart = cart_written(state, pricing, now)
-            executed.answer_with(cart)  # stored with the write (a lost answer is replayed)
+            executed.answer_with(answer(cart))  # stored with the write (a lost answer is replayed)
             written = await self.rows.write_if_unchanged(app_id=principal.app_id, cart_id=cart_id,
                                                          read_version=row.version, values=values,
                                                          event=cart_event(CART_UPDATED, state, cart, now))
@@ -385,7 +403,7 @@ class CartService:
     async def _mutate_locked(self, principal: Principal, cart_id: str, cart_secret: str | None,
                              change: Callable[[AsyncConnection, CartState], Awaitable[None]],
                              check: Callable[[list[AppliedDiscount]], None] | None,
-                             variant_id: str | None) -> Cart:
+                             variant_id: str | None, answer: Callable[[Cart], Any]) -> Cart:
         """One transaction holding the cart's row lock (on SQLite, the database's write lock)."""
         now = self.clock.now()
         async with transaction(self.db) as conn:
@@ -399,7 +417,7 @@ class CartService:
             if check is not None:
                 check(pricing.discounts)  # may refuse the change: the transaction rolls back
             values, cart = cart_written(state, pricing, now)
-            executed.answer_with(cart)  # stored at the commit, with the change
+            executed.answer_with(answer(cart))  # stored at the commit, with the change
             await self.rows.write(conn, app_id=principal.app_id, cart_id=cart_id, values=values,
                                   event=cart_event(CART_UPDATED, state, cart, now))
         return cart
@@ -551,6 +569,10 @@ def _require_applied(discounts: list[AppliedDiscount], code: str, *, field: str)
         if d.code is not None and code_key(d.code) == code_key(code) and not d.applied:
             raise KassaError("discount_invalid", d.message or "This code cannot be used", field=field,
                              details={"reason": d.reason, "code": code})
+
+
+def _same(cart: Cart) -> Cart:
+    return cart
 
 
 def _with_quantity(line: LineInput, quantity: int) -> LineInput:

@@ -23,9 +23,11 @@ from kassa_contract.cart import (
     UpdateShippingMethod,
 )
 from kassa_contract.errors import KassaError
+from kassa_contract.promotions import PromotionSettings, UpdatePromotionSettings
+from kassa_platform import audit
 from kassa_platform.ids import new_id
 from kassa_platform.rows import upsert
-from kassa_promotions import CampaignIndex
+from kassa_promotions import CampaignIndex, EngineOptions
 from kassa_promotions.store.campaigns import CampaignStore
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -35,12 +37,16 @@ from .tables import cart_settings, shipping_methods, tax_rates
 
 
 async def bump_config_version(conn: AsyncConnection, app_id: str, now: datetime, *,
-                              prices_include_tax: bool | None = None) -> None:
+                              prices_include_tax: bool | None = None,
+                              allow_multiple_percentage_basket: bool | None = None) -> None:
     """Create the settings row if needed and move its version (an upsert on both dialects)."""
-    values = {"app_id": app_id, "prices_include_tax": bool(prices_include_tax), "config_version": 1, "updated_at": now}
+    values = {"app_id": app_id, "prices_include_tax": bool(prices_include_tax), "config_version": 1, "updated_at": now,
+              "allow_multiple_percentage_basket": bool(allow_multiple_percentage_basket)}
     on_update: dict[str, object] = {"config_version": cart_settings.c.config_version + 1, "updated_at": now}
     if prices_include_tax is not None:
         on_update["prices_include_tax"] = prices_include_tax
+    if allow_multiple_percentage_basket is not None:
+        on_update["allow_multiple_percentage_basket"] = allow_multiple_percentage_basket
     await conn.execute(upsert(conn, cart_settings, values, [cart_settings.c.app_id], on_update))
 
 
@@ -64,8 +70,10 @@ class ConfigStore:
             id=method_id, app_id=app_id, name=body.name, prices=body.prices, free_above=body.free_above,
             countries=countries, tax_class=body.tax_class, active=body.active, created_at=now))
         await bump_config_version(conn, app_id, now)
-        return ShippingMethod(id=method_id, name=body.name, prices=body.prices, free_above=body.free_above,
-                              countries=countries, tax_class=body.tax_class, active=body.active)
+        method = ShippingMethod(id=method_id, name=body.name, prices=body.prices, free_above=body.free_above,
+                                countries=countries, tax_class=body.tax_class, active=body.active)
+        await audit.record(conn, "shipping_method.created", method_id, app_id=app_id, now=now, after=method)
+        return method
 
     async def list_shipping_methods(self, conn: AsyncConnection, app_id: str) -> list[ShippingMethod]:
         rows = await conn.execute(sa.select(shipping_methods).where(shipping_methods.c.app_id == app_id)
@@ -81,7 +89,7 @@ class ConfigStore:
 
     async def update_shipping_method(self, conn: AsyncConnection, app_id: str, method_id: str,
                                      body: UpdateShippingMethod, now: datetime) -> ShippingMethod:
-        await self.get_shipping_method(conn, app_id, method_id)
+        before = await self.get_shipping_method(conn, app_id, method_id)
         values = {k: v for k, v in {
             "name": body.name, "prices": body.prices, "free_above": body.free_above,
             "countries": sorted(set(body.countries)) if body.countries not in (UNSET, None) else body.countries,
@@ -90,14 +98,19 @@ class ConfigStore:
             await conn.execute(sa.update(shipping_methods).where(
                 shipping_methods.c.app_id == app_id, shipping_methods.c.id == method_id).values(**values))
             await bump_config_version(conn, app_id, now)
-        return await self.get_shipping_method(conn, app_id, method_id)
+        after = await self.get_shipping_method(conn, app_id, method_id)
+        await audit.record(conn, "shipping_method.updated", method_id, app_id=app_id, now=now, before=before,
+                           after=after)
+        return after
 
     async def delete_shipping_method(self, conn: AsyncConnection, app_id: str, method_id: str, now: datetime) -> None:
+        before = await self.get_shipping_method(conn, app_id, method_id)
         result = await conn.execute(sa.delete(shipping_methods).where(
             shipping_methods.c.app_id == app_id, shipping_methods.c.id == method_id))
         if result.rowcount == 0:
             raise KassaError("shipping_method_not_found", f"No shipping method {method_id}", field="id")
         await bump_config_version(conn, app_id, now)
+        await audit.record(conn, "shipping_method.deleted", method_id, app_id=app_id, now=now, before=before)
 
     # ---------------------------------------------------------------- tax
     async def create_tax_rate(self, conn: AsyncConnection, app_id: str, body: CreateTaxRate, now: datetime) -> TaxRate:
@@ -118,18 +131,23 @@ class ConfigStore:
         except IntegrityError:
             raise KassaError("tax_rate_exists", "A tax rate for this country, region and tax class exists") from None
         await bump_config_version(conn, app_id, now)
-        return TaxRate(id=rate_id, country_code=body.country_code, region=region or None, tax_class=body.tax_class,
+        rate = TaxRate(id=rate_id, country_code=body.country_code, region=region or None, tax_class=body.tax_class,
                        rate=format(Decimal(body.rate).normalize(), "f"), name=body.name)
+        await audit.record(conn, "tax_rate.created", rate_id, app_id=app_id, now=now, after=rate)
+        return rate
 
     async def list_tax_rates(self, conn: AsyncConnection, app_id: str) -> list[TaxRate]:
         rows = await conn.execute(sa.select(tax_rates).where(tax_rates.c.app_id == app_id).order_by(tax_rates.c.id))
         return [tax_rate_view(r) for r in rows]
 
     async def delete_tax_rate(self, conn: AsyncConnection, app_id: str, rate_id: str, now: datetime) -> None:
+        row = (await conn.execute(sa.select(tax_rates).where(tax_rates.c.app_id == app_id,
+                                                             tax_rates.c.id == rate_id))).first()
         result = await conn.execute(sa.delete(tax_rates).where(tax_rates.c.app_id == app_id, tax_rates.c.id == rate_id))
-        if result.rowcount == 0:
+        if row is None or result.rowcount == 0:
             raise KassaError("tax_rate_not_found", f"No tax rate {rate_id}", field="id")
         await bump_config_version(conn, app_id, now)
+        await audit.record(conn, "tax_rate.deleted", rate_id, app_id=app_id, now=now, before=tax_rate_view(row))
 
     async def get_tax_settings(self, conn: AsyncConnection, app_id: str) -> TaxSettings:
         value = (await conn.execute(sa.select(cart_settings.c.prices_include_tax)
@@ -137,8 +155,24 @@ class ConfigStore:
         return TaxSettings(prices_include_tax=bool(value))
 
     async def set_tax_settings(self, conn: AsyncConnection, app_id: str, prices_include_tax: bool, now: datetime) -> TaxSettings:
+        before = await self.get_tax_settings(conn, app_id)
         await bump_config_version(conn, app_id, now, prices_include_tax=prices_include_tax)
-        return TaxSettings(prices_include_tax=prices_include_tax)
+        after = TaxSettings(prices_include_tax=prices_include_tax)
+        await audit.record(conn, "tax_settings.updated", app_id, app_id=app_id, now=now, before=before, after=after)
+        return after
+
+    # ---------------------------------------------------------------- promotion settings
+    async def get_promotion_settings(self, conn: AsyncConnection, app_id: str) -> PromotionSettings:
+        value = (await conn.execute(sa.select(cart_settings.c.allow_multiple_percentage_basket)
+                                    .where(cart_settings.c.app_id == app_id))).scalar_one_or_none()
+        return PromotionSettings(allow_multiple_percentage_basket=bool(value))
+
+    async def set_promotion_settings(self, conn: AsyncConnection, app_id: str, body: UpdatePromotionSettings,
+                                     now: datetime) -> PromotionSettings:
+        """Moves the config version: every cart is priced with the new setting at its next change."""
+        await bump_config_version(conn, app_id, now,
+                                  allow_multiple_percentage_basket=body.allow_multiple_percentage_basket)
+        return PromotionSettings(allow_multiple_percentage_basket=body.allow_multiple_percentage_basket)
 
 
 @dataclass(frozen=True)
@@ -182,10 +216,12 @@ class ConfigCache:
         rates = await conn.execute(sa.select(tax_rates).where(tax_rates.c.app_id == app_id))
         methods = await conn.execute(sa.select(shipping_methods).where(shipping_methods.c.app_id == app_id))
         automatic = await CampaignStore().automatic(conn, app_id)
+        multiple = (await conn.execute(sa.select(cart_settings.c.allow_multiple_percentage_basket)
+                                       .where(cart_settings.c.app_id == app_id))).scalar_one_or_none()
         return AppPricing(PricingConfig(
             prices_include_tax=prices_include_tax,
             tax_rules=tuple(TaxRule(r.id, r.country_code, r.region, r.tax_class, Decimal(r.rate), r.name) for r in rates),
             shipping={m.id: ShippingRule(m.id, m.name, m.prices, m.free_above,
                                          frozenset(m.countries) if m.countries is not None else None,
                                          m.tax_class, m.active) for m in methods},
-        ), CampaignIndex(automatic))
+        ), CampaignIndex(automatic, EngineOptions(allow_multiple_percentage_basket=bool(multiple))))

@@ -28,6 +28,7 @@ from kassa_contract.customers import (
     UpdateSegments,
 )
 from kassa_contract.errors import KassaError
+from kassa_platform import audit
 from kassa_platform.clock import Clock
 from kassa_platform.db import Database, transaction
 from kassa_platform.ids import new_id
@@ -75,10 +76,12 @@ class CustomerService:
         check_metadata(body.metadata)
         now = self.clock.now()
         async with transaction(self.db) as conn:
-            return await self.insert(conn, app_id, now, email=body.email, first_name=body.first_name,
-                                     last_name=body.last_name, phone=body.phone, locale=body.locale,
-                                     external_id=body.external_id, metadata=body.metadata,
-                                     segments=body.segments, consent=_consent(body.marketing_consent, now))
+            customer = await self.insert(conn, app_id, now, email=body.email, first_name=body.first_name,
+                                         last_name=body.last_name, phone=body.phone, locale=body.locale,
+                                         external_id=body.external_id, metadata=body.metadata,
+                                         segments=body.segments, consent=_consent(body.marketing_consent, now))
+            await audit.record(conn, "customer.created", customer.id, app_id=app_id, now=now, after=customer)
+            return customer
 
     async def insert(self, conn: AsyncConnection, app_id: str, now: datetime, *, segments: list[str] | None = None,
                      consent: dict[str, Any] | None = None, **fields: Any) -> Customer:
@@ -118,12 +121,13 @@ class CustomerService:
             row = await rows.fetch(conn, app_id, customer_id, lock=True)
             if row is None:
                 raise _not_found(customer_id)
+            current = None
             if body.segments is not UNSET:
                 current = set((await rows.segments_of(conn, app_id, [customer_id]))[customer_id])
                 wanted = set(body.segments or ())
                 await rows.remove_segments(conn, app_id, customer_id, sorted(current - wanted))
                 await rows.add_segments(conn, app_id, customer_id, sorted(wanted - current))
-            return await self._updated(conn, row, values, now)
+            return await self._updated(conn, row, values, now, current)
 
     async def change_segments(self, app_id: str, customer_id: str, body: UpdateSegments) -> Customer:
         """Incremental and idempotent: the event is written only when the segments changed."""
@@ -138,15 +142,22 @@ class CustomerService:
                 return view(row, sorted(before))
             await rows.remove_segments(conn, app_id, customer_id, sorted(before - after))
             await rows.add_segments(conn, app_id, customer_id, sorted(after - before))
-            return await self._updated(conn, row, {}, now)
+            return await self._updated(conn, row, {}, now, before)
 
-    async def _updated(self, conn: AsyncConnection, row: Any, values: dict[str, Any], now: datetime) -> Customer:
+    async def _updated(self, conn: AsyncConnection, row: Any, values: dict[str, Any], now: datetime,
+                       segments_before: set[str] | None = None) -> Customer:
+        before = None
+        if audit.current.get() is not None:  # the audit entry's `before`: segments as they were, if they moved
+            segments = segments_before if segments_before is not None else \
+                (await rows.segments_of(conn, row.app_id, [row.id]))[row.id]
+            before = view(row, sorted(segments))
         self.generation += 1
         version = row.version + 1
         await rows.update(conn, row.app_id, row.id, {**values, "version": version, "updated_at": now})
         fresh = await rows.fetch(conn, row.app_id, row.id)
         customer = view(fresh, (await rows.segments_of(conn, row.app_id, [row.id]))[row.id])
         await self._emit(conn, CUSTOMER_UPDATED, row.app_id, customer, version, now)
+        await audit.record(conn, "customer.updated", row.id, app_id=row.app_id, now=now, before=before, after=customer)
         return customer
 
     async def claim_identity(self, conn: AsyncConnection, row: Any, identity: dict[str, str], now: datetime) -> None:
@@ -165,6 +176,7 @@ class CustomerService:
             await rows.delete(conn, app_id, customer_id)
             self.generation += 1
             await self._emit(conn, CUSTOMER_DELETED, app_id, customer, row.version + 1, now)
+            await audit.record(conn, "customer.deleted", customer_id, app_id=app_id, now=now, before=customer)
         return customer
 
     async def list(self, app_id: str, *, limit: int, cursor: str | None, email: str | None = None,

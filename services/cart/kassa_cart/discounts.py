@@ -37,8 +37,8 @@ class CartDiscounts:
         return next((d for d in self.discounts if d.code and code_key(d.code) == key and not d.applied), None)
 
 
-def engine_cart(currency: str, lines: list[LineInput], shipping_amount: int) -> Cart:
-    return Cart(currency=currency, shipping_amount=shipping_amount, lines=tuple(
+def engine_cart(currency: str, lines: list[LineInput], shipping_amount: int, cart_id: str | None = None) -> Cart:
+    return Cart(id=cart_id, currency=currency, shipping_amount=shipping_amount, lines=tuple(
         CartLine(id=ln.id, unit_price=ln.unit_price, quantity=ln.quantity, product_id=ln.product_id,
                  variant_id=ln.variant_id, categories=ln.categories, tax_class=ln.tax_class) for ln in lines))
 
@@ -46,9 +46,9 @@ def engine_cart(currency: str, lines: list[LineInput], shipping_amount: int) -> 
 async def evaluate_cart(conn: AsyncConnection, store: CodeStore, *, app_id: str, currency: str, lines: list[LineInput],
                         shipping_amount: int, codes: list[str], email: str | None, campaigns: CampaignIndex,
                         now: datetime, cart_id: str | None = None, customer_id: str | None = None) -> CartDiscounts:
-    resolved = await store.resolve(conn, app_id, codes)
+    resolved = await store.resolve(conn, app_id, codes, now=now)
     applied = [resolved[code_key(c)] for c in codes if code_key(c) in resolved]
-    cart = engine_cart(currency, lines, shipping_amount)
+    cart = engine_cart(currency, lines, shipping_amount, cart_id)
     usage: dict[str, int] = {}
     # Per-customer limits count by the customer's id when the cart has a customer, else by email.
     who = customer_id or email

@@ -16,12 +16,15 @@ from kassa_contract.abandoned import (
     THRESHOLD_MIN_MINUTES,
     Branding,
     EmbedConfig,
+    RecoveryIncentive,
     UpdateEmbedConfig,
 )
 from kassa_contract.base import UNSET
 from kassa_contract.errors import KassaError
+from kassa_platform import audit
 from kassa_platform.auth import Principal
 from kassa_platform.rows import upsert
+from kassa_promotions.store.tables import campaigns
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .recovery import template_problem, url_problem
@@ -63,7 +66,8 @@ def _view(row: Any | None) -> EmbedConfig:
     if row is None:
         return EmbedConfig(cart_abandonment_threshold_minutes=None,
                            effective_cart_abandonment_threshold_minutes=DEFAULT_THRESHOLD_MINUTES,
-                           cart_recovery_url_template=None, allowed_origins=[], branding=None, updated_at=None)
+                           cart_recovery_url_template=None, allowed_origins=[], branding=None, updated_at=None,
+                           recovery_incentive=None)
     threshold = row.abandonment_threshold_minutes
     return EmbedConfig(
         cart_abandonment_threshold_minutes=threshold,
@@ -71,6 +75,8 @@ def _view(row: Any | None) -> EmbedConfig:
         cart_recovery_url_template=row.recovery_url_template, allowed_origins=list(row.allowed_origins or []),
         branding=None if row.branding is None else msgspec.convert(row.branding, Branding),
         updated_at=row.updated_at,
+        recovery_incentive=None if row.recovery_incentive is None else
+        msgspec.convert(row.recovery_incentive, RecoveryIncentive),
     )
 
 
@@ -113,10 +119,33 @@ async def put_embed_config(conn: AsyncConnection, principal: Principal, body: Up
                 raise KassaError("validation_error", f"branding.logoUrl {problem}", field="branding.logoUrl")
         values["branding"] = None if branding is None else msgspec.to_builtins(
             Branding(display_name=branding.display_name, primary_color=branding.primary_color and
-                     branding.primary_color.lower(), logo_url=branding.logo_url))
+                     branding.primary_color.lower(), logo_url=branding.logo_url, locale=branding.locale,
+                     currency=branding.currency))
+    incentive = body.recovery_incentive
+    if incentive is not UNSET:
+        if incentive is not None:
+            await _check_incentive(conn, principal.app_id, incentive.campaign_id)
+        values["recovery_incentive"] = None if incentive is None else {"campaignId": incentive.campaign_id}
+    before = await get_embed_config(conn, principal.app_id)
     if values:
         await conn.execute(upsert(conn, embed_configs, {
             "app_id": principal.app_id, "created_at": now, "updated_at": now,
             **{"abandonment_threshold_minutes": None, "recovery_url_template": None, "allowed_origins": [],
-               "branding": None, **values}}, [embed_configs.c.app_id], {**values, "updated_at": now}))
-    return await get_embed_config(conn, principal.app_id)
+               "branding": None, "recovery_incentive": None, **values}},
+            [embed_configs.c.app_id], {**values, "updated_at": now}))
+    after = await get_embed_config(conn, principal.app_id)
+    await audit.record(conn, "embed_config.updated", principal.app_id, app_id=principal.app_id, now=now,
+                       before=before, after=after)
+    return after
+
+
+async def _check_incentive(conn: AsyncConnection, app_id: str, campaign_id: str) -> None:
+    """A recovery incentive is a code campaign of this application (each abandoned cart gets a code of it)."""
+    row = (await conn.execute(sa.select(campaigns.c.trigger).where(campaigns.c.app_id == app_id,
+                                                                   campaigns.c.id == campaign_id))).first()
+    if row is None:
+        raise KassaError("validation_error", f"recoveryIncentive.campaignId: no campaign {campaign_id}",
+                         field="recoveryIncentive.campaignId")
+    if row.trigger != "code":
+        raise KassaError("validation_error", "recoveryIncentive.campaignId: the campaign applies automatically; a "
+                         "recovery incentive needs a code campaign", field="recoveryIncentive.campaignId")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from kassa_platform.db import transaction
 from kassa_platform.jobs import JobContext, JobRegistry
@@ -10,6 +11,8 @@ from kassa_promotions.store.redemptions import RedemptionStore
 from prometheus_client import Counter
 
 from .abandonment import sweep
+from .customers import CustomerService
+from .erasure import ErasureService, erasure_clients
 
 log = logging.getLogger("kassa.jobs.cart")
 registry = JobRegistry()
@@ -29,6 +32,17 @@ async def expire_redemptions(ctx: JobContext) -> int:
     return released
 
 
+@registry.cron(every_minutes=60, name="purge_rejected_redemptions")
+async def purge_rejected_redemptions(ctx: JobContext) -> int:
+    """Refused code attempts are evidence for a while, not history: drop them past their retention."""
+    before = ctx.clock.now() - timedelta(days=max(1, ctx.settings.promotions_rejected_retention_days))
+    async with transaction(ctx.db) as conn:
+        purged = await RedemptionStore().purge_rejected(conn, before=before)
+    if purged:
+        log.info("purged %d rejected redemptions", purged)
+    return purged
+
+
 @registry.cron(every_minutes=1, name="abandon_carts")
 async def abandon_carts(ctx: JobContext) -> int:
     """Mark carts idle past their application's threshold abandoned and emit `cart.abandoned`
@@ -38,3 +52,16 @@ async def abandon_carts(ctx: JobContext) -> int:
     if abandoned:
         log.info("marked %d carts abandoned", abandoned)
     return abandoned
+
+
+@registry.cron(every_minutes=1, name="complete_erasures")
+async def complete_erasures(ctx: JobContext) -> int:
+    """Finish erasures left pending by a failure midway (a service that did not answer): each step
+    redacts only what is still there, so finishing one again is safe."""
+    module = ctx.services.get("cart")
+    service = module.erasure if module is not None else ErasureService(
+        ctx.db, ctx.clock, CustomerService(ctx.db, ctx.clock), *erasure_clients(ctx.settings, ctx.services))
+    done = await service.complete_pending(ctx.clock.now() - timedelta(minutes=1))
+    if done:
+        log.info("completed %d pending erasures", done)
+    return done

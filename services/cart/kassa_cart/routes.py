@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+from kassa_contract.abandoned import CartRecovery
 from kassa_contract.cart import (
     Cart,
     CreateCart,
@@ -26,6 +27,7 @@ from kassa_contract.cart import (
     VariantInput,
 )
 from kassa_contract.common import Page
+from kassa_contract.errors import KassaError
 from kassa_contract.promotions import ApplyDiscountCode
 from kassa_platform.app import caller
 from kassa_platform.db import transaction
@@ -33,8 +35,10 @@ from kassa_platform.pagination import DEFAULT_LIMIT, Cursor, Limit, check_limit
 from litestar import Controller, Request, delete, get, patch, post, put
 from litestar.params import FromPath, HeaderParameter, JSONBody
 
+from .cart_recovery import recover
 from .http import cart_module
-from .shopper_identity import cart_customer
+from .shopper_identity import cart_customer, shopper_customer
+from .vouchers import record_refusal
 
 CartSecret = Annotated[str | None, HeaderParameter(name="x-cart-secret", required=False)]
 # A signed-in shopper's JWT from the merchant's identity provider (docs/storefront.md, "Shopper identity").
@@ -53,7 +57,14 @@ class CartController(Controller):
                      shopper_token: ShopperToken = None) -> Cart:
         m, principal = cart_module(request), caller(request)
         customer = await cart_customer(m.shoppers, principal, data.customer_id, shopper_token)
-        return await m.carts.create(principal, data, customer=customer)
+        try:
+            return await m.carts.create(principal, data, customer=customer)
+        except KassaError as exc:
+            details = exc.details or {}
+            if exc.code == "discount_invalid" and details.get("code"):  # rare: a code refused at creation
+                await record_refusal(m, principal.app_id, str(details["code"]), details.get("reason"), exc.message,
+                                     currency=data.currency, customer=data.customer_id or data.customer_email)
+            raise
 
     @get("/{cart_id:str}", operation_id="getCart", opt={"scope": "carts:read", **BROWSER})
     async def get_cart(self, request: Request[Any, Any, Any], cart_id: FromPath[str], cart_secret: CartSecret = None) -> Cart:
@@ -70,20 +81,27 @@ class CartController(Controller):
     @post("/{cart_id:str}/line-items", operation_id="addLineItem", status_code=200,
           opt={"scope": "carts:write", **BROWSER})
     async def add_line(self, request: Request[Any, Any, Any], cart_id: FromPath[str], data: JSONBody[LineItemInput],
-                       cart_secret: CartSecret = None) -> Cart:
-        return await cart_module(request).carts.add_line(caller(request), cart_id, cart_secret, data)
+                       cart_secret: CartSecret = None, shopper_token: ShopperToken = None) -> Cart:
+        m, principal = cart_module(request), caller(request)
+        return await m.carts.add_line(principal, cart_id, cart_secret, data,
+                                      await shopper_customer(m.shoppers, principal, shopper_token))
 
     @patch("/{cart_id:str}/line-items/{line_id:str}", operation_id="updateLineItem",
            opt={"scope": "carts:write", **BROWSER})
     async def update_line(self, request: Request[Any, Any, Any], cart_id: FromPath[str], line_id: FromPath[str],
-                          data: JSONBody[UpdateLineItem], cart_secret: CartSecret = None) -> Cart:
-        return await cart_module(request).carts.update_line(caller(request), cart_id, cart_secret, line_id, data.quantity)
+                          data: JSONBody[UpdateLineItem], cart_secret: CartSecret = None,
+                          shopper_token: ShopperToken = None) -> Cart:
+        m, principal = cart_module(request), caller(request)
+        return await m.carts.update_line(principal, cart_id, cart_secret, line_id, data.quantity,
+                                         await shopper_customer(m.shoppers, principal, shopper_token))
 
     @delete("/{cart_id:str}/line-items/{line_id:str}", operation_id="removeLineItem", status_code=200,
             opt={"scope": "carts:write", **BROWSER})
     async def remove_line(self, request: Request[Any, Any, Any], cart_id: FromPath[str], line_id: FromPath[str],
-                          cart_secret: CartSecret = None) -> Cart:
-        return await cart_module(request).carts.remove_line(caller(request), cart_id, cart_secret, line_id)
+                          cart_secret: CartSecret = None, shopper_token: ShopperToken = None) -> Cart:
+        m, principal = cart_module(request), caller(request)
+        return await m.carts.remove_line(principal, cart_id, cart_secret, line_id,
+                                         await shopper_customer(m.shoppers, principal, shopper_token))
 
     @get("/{cart_id:str}/shipping-methods", operation_id="listCartShippingMethods",
          opt={"scope": "carts:read", **BROWSER})
@@ -93,22 +111,43 @@ class CartController(Controller):
 
     @put("/{cart_id:str}/shipping-method", operation_id="selectShippingMethod", opt={"scope": "carts:write", **BROWSER})
     async def select_shipping(self, request: Request[Any, Any, Any], cart_id: FromPath[str], data: JSONBody[SelectShippingMethod],
-                              cart_secret: CartSecret = None) -> Cart:
-        return await cart_module(request).carts.select_shipping(caller(request), cart_id, cart_secret,
-                                                            data.shipping_method_id)
+                              cart_secret: CartSecret = None, shopper_token: ShopperToken = None) -> Cart:
+        m, principal = cart_module(request), caller(request)
+        return await m.carts.select_shipping(principal, cart_id, cart_secret, data.shipping_method_id,
+                                             await shopper_customer(m.shoppers, principal, shopper_token))
 
 
     @post("/{cart_id:str}/discount-codes", operation_id="applyDiscountCode", status_code=200,
           opt={"scope": "carts:write", **BROWSER})
     async def apply_code(self, request: Request[Any, Any, Any], cart_id: FromPath[str], data: JSONBody[ApplyDiscountCode],
-                         cart_secret: CartSecret = None) -> Cart:
-        return await cart_module(request).carts.apply_code(caller(request), cart_id, cart_secret, data.code)
+                         cart_secret: CartSecret = None, shopper_token: ShopperToken = None) -> Cart:
+        m, principal = cart_module(request), caller(request)
+        try:
+            return await m.carts.apply_code(principal, cart_id, cart_secret, data.code,
+                                            await shopper_customer(m.shoppers, principal, shopper_token))
+        except KassaError as exc:
+            if exc.code == "discount_invalid":  # the rare path: the refusal becomes a `rejected` redemption
+                await record_refusal(m, principal.app_id, data.code.strip(), (exc.details or {}).get("reason"),
+                                     exc.message, cart_id=cart_id)
+            raise
 
     @delete("/{cart_id:str}/discount-codes/{code:str}", operation_id="removeDiscountCode", status_code=200,
             opt={"scope": "carts:write", **BROWSER})
     async def remove_code(self, request: Request[Any, Any, Any], cart_id: FromPath[str], code: FromPath[str],
-                          cart_secret: CartSecret = None) -> Cart:
-        return await cart_module(request).carts.remove_code(caller(request), cart_id, cart_secret, code)
+                          cart_secret: CartSecret = None, shopper_token: ShopperToken = None) -> Cart:
+        m, principal = cart_module(request), caller(request)
+        return await m.carts.remove_code(principal, cart_id, cart_secret, code,
+                                         await shopper_customer(m.shoppers, principal, shopper_token))
+
+    @post("/{cart_id:str}/recover", operation_id="recoverCart", status_code=200,
+          opt={"scope": "carts:write", **BROWSER})
+    async def recover(self, request: Request[Any, Any, Any], cart_id: FromPath[str], cart_secret: CartSecret = None,
+                      shopper_token: ShopperToken = None) -> CartRecovery:
+        """Restore a cart from its recovery link (the link's token in X-Cart-Secret), re-priced, with what
+        changed and its recovery incentive applied."""
+        m, principal = cart_module(request), caller(request)
+        return await recover(m.carts, principal, cart_id, cart_secret,
+                             await shopper_customer(m.shoppers, principal, shopper_token))
 
 
 class ProductController(Controller):
@@ -151,7 +190,8 @@ class ProductController(Controller):
                              data: JSONBody[UpdateVariant]) -> Product:
         m = cart_module(request)
         async with transaction(m.db) as conn:
-            return await m.catalog.update_variant(conn, caller(request).app_id, product_id, variant_id, data)
+            return await m.catalog.update_variant(conn, caller(request).app_id, product_id, variant_id, data,
+                                                  m.clock.now())
 
 
 class ShippingMethodController(Controller):

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from kassa_platform.clock import Clock
 from kassa_platform.db import Database
 from kassa_platform.runtime import Runtime
 from kassa_promotions.store.campaigns import CampaignStore
 from kassa_promotions.store.codes import CodeStore
+from kassa_promotions.store.groups import GroupStore
 from kassa_promotions.store.redemptions import RedemptionStore
 
 from .carts import CartService
@@ -16,7 +17,8 @@ from .catalog import Catalog
 from .checkout_link import CheckoutLink
 from .config import ConfigStore
 from .customers import CustomerService
-from .shopper_identity import ShopperIdentity
+from .erasure import ErasureService, erasure_clients
+from .shopper_identity import ShopperIdentity, jwks_fetcher
 
 KEY = "cart"
 
@@ -34,6 +36,8 @@ class CartModule:
     checkout: CheckoutLink
     customers: CustomerService
     shoppers: ShopperIdentity
+    erasure: ErasureService
+    groups: GroupStore = field(default_factory=GroupStore)
 
 
 def module_of(runtime: Runtime) -> CartModule:
@@ -44,6 +48,10 @@ def module_of(runtime: Runtime) -> CartModule:
         customers = CustomerService(runtime.db, runtime.clock)
         module = CartModule(runtime.db, runtime.clock, carts, carts.catalog, ConfigStore(), CampaignStore(), carts.codes,
                             carts.redemptions, CheckoutLink(carts), customers,
-                            ShopperIdentity(runtime.db, runtime.clock, customers))
+                            ShopperIdentity(runtime.db, runtime.clock, customers,
+                                            jwks_fetcher(allow_private=runtime.settings.shopper_auth_allow_private_networks),
+                                            allow_private=runtime.settings.shopper_auth_allow_private_networks),
+                            ErasureService(runtime.db, runtime.clock, customers,
+                                           *erasure_clients(runtime.settings, runtime.services)))
         runtime.services[KEY] = module
     return module

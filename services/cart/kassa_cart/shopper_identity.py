@@ -27,15 +27,18 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import jwt
 from kassa_contract.base import UNSET
 from kassa_contract.customers import CartCustomer, ShopperAuth, UpdateShopperAuth, is_locale
 from kassa_contract.errors import KassaError
+from kassa_platform import audit
 from kassa_platform.auth import Principal
 from kassa_platform.clock import Clock
 from kassa_platform.db import Database, transaction
+from kassa_platform.ssrf import HostRefused, check_host, http_transport
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from . import customer_rows as rows
@@ -147,17 +150,30 @@ def parse_jwks(body: bytes) -> dict[str, _Key]:
     return keys
 
 
-async def fetch_jwks(url: str) -> bytes:
-    """The JWKS document at `url`: no redirects, at most MAX_JWKS_BYTES read."""
-    async with httpx.AsyncClient(timeout=FETCH_TIMEOUT, follow_redirects=False) as client:
-        async with client.stream("GET", url, headers={"accept": "application/json"}) as response:
-            response.raise_for_status()
-            body = bytearray()
-            async for chunk in response.aiter_bytes():
-                body += chunk
-                if len(body) > MAX_JWKS_BYTES:
-                    raise ValueError("JWKS too large")
-            return bytes(body)
+def jwks_fetcher(*, allow_private: bool = False) -> Fetch:
+    """Fetches a JWKS document: no redirects, no proxy from the environment, at most MAX_JWKS_BYTES read,
+    and through the SSRF guard webhooks use (kassa_platform.ssrf): every address the host resolves to
+    when it connects must be public, unless the operator allows private networks
+    (KASSA_SHOPPER_AUTH_ALLOW_PRIVATE_NETWORKS). A merchant's setting cannot make Kassa call into its
+    own network (a cloud metadata address, an internal service) and show what answered."""
+
+    async def fetch(url: str) -> bytes:
+        transport = http_transport(guarded=not allow_private, max_connections=2)
+        async with httpx.AsyncClient(transport=transport, timeout=FETCH_TIMEOUT, follow_redirects=False,
+                                     trust_env=False) as client:
+            async with client.stream("GET", url, headers={"accept": "application/json"}) as response:
+                response.raise_for_status()
+                body = bytearray()
+                async for chunk in response.aiter_bytes():
+                    body += chunk
+                    if len(body) > MAX_JWKS_BYTES:
+                        raise ValueError("JWKS too large")
+                return bytes(body)
+
+    return fetch
+
+
+fetch_jwks = jwks_fetcher()  # guarded: public addresses only
 
 
 @dataclass(frozen=True)
@@ -177,7 +193,9 @@ class Shopper:
 class ShopperIdentity:
     """Verifies shopper tokens and finds (or creates) their customers. One per cart module."""
 
-    def __init__(self, db: Database, clock: Clock, customers: CustomerService, fetch: Fetch = fetch_jwks) -> None:
+    def __init__(self, db: Database, clock: Clock, customers: CustomerService, fetch: Fetch = fetch_jwks, *,
+                 allow_private: bool = False) -> None:
+        self.allow_private = allow_private  # JWKS URLs may name loopback and private hosts (the operator's switch)
         self.db = db
         self.clock = clock
         self.customers = customers
@@ -209,11 +227,20 @@ class ShopperIdentity:
             if not url.startswith(allowed):
                 raise KassaError("validation_error", "jwksUrl must be an https:// URL (http:// is allowed for test "
                                  "applications only)", field="jwksUrl")
+            self.check_jwks_host(url, allow_private=self.allow_private)
             values["jwks_url"] = url
         async with transaction(self.db) as conn:
+            before = await rows.shopper_auth_of(conn, principal.app_id)
             await rows.save_shopper_auth(conn, principal.app_id, values, self.clock.now())
+            await audit.record(conn, "shopper_auth.updated", principal.app_id, app_id=principal.app_id,
+                               now=self.clock.now(), before=_auth_fields(before),
+                               after=_auth_fields(await rows.shopper_auth_of(conn, principal.app_id)))
         self._config.pop(principal.app_id, None)
         return await self.setting(principal.app_id)
+
+    @staticmethod
+    def check_jwks_host(url: str, *, allow_private: bool) -> None:
+        check_jwks_host(url, allow_private=allow_private)
 
     # ---------------------------------------------------------------- tokens
 
@@ -334,9 +361,27 @@ class ShopperIdentity:
                             last_name=customer.last_name)
 
 
+def check_jwks_host(url: str, *, allow_private: bool) -> None:
+    """The guard's rule where the setting is saved (the fetch checks every address again when it connects)."""
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        return  # not a URL at all: the fetch fails, and tokens are refused as `jwks_unavailable`
+    try:
+        check_host(host, allow_private=allow_private)
+    except HostRefused as exc:
+        raise KassaError("validation_error", f"jwksUrl: {exc}", field="jwksUrl",
+                         details={"reason": exc.reason}) from None
+
+
 def _text(value: Any) -> str | None:
     return value[:200] if isinstance(value, str) and value.strip() else None
 
+
+
+def _auth_fields(row: Any) -> dict[str, Any]:
+    return {"jwksUrl": row.jwks_url if row else None, "issuer": row.issuer if row else None,
+            "audience": row.audience if row else None}
 
 
 async def cart_customer(identity: ShopperIdentity, principal: Principal, customer_id: Any,
@@ -355,3 +400,9 @@ async def cart_customer(identity: ShopperIdentity, principal: Principal, custome
                          "X-Shopper-Token header", field="customerId", details={"keyKind": principal.kind})
     async with identity.db() as conn:
         return await identity.customers.attachable(conn, principal.app_id, customer_id)
+
+
+async def shopper_customer(identity: ShopperIdentity, principal: Principal, token: str | None) -> Any:
+    """The customer of `X-Shopper-Token` on a cart write that names no customer otherwise (UNSET: no token,
+    the cart keeps its customer). Refused with 401 before anything is written."""
+    return UNSET if token is None else await identity.customer(principal.app_id, token)

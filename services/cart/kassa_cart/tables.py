@@ -25,6 +25,8 @@ products = sa.Table(
     sa.Column("metadata", JSON, nullable=True),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Column("url", sa.String(2048), nullable=True),  # the product page (emails, storefronts)
+    sa.Column("image_url", sa.String(2048), nullable=True),
     sa.Index("ix_products_app_id_id", "app_id", "id"),
 )
 
@@ -39,6 +41,8 @@ variants = sa.Table(
     sa.Column("prices", JSON, nullable=False),
     sa.Column("metadata", JSON, nullable=True),
     sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("url", sa.String(2048), nullable=True),  # the variant's own page and picture: they win over the product's
+    sa.Column("image_url", sa.String(2048), nullable=True),
     sa.UniqueConstraint("app_id", "sku", name="uq_variants_app_id_sku"),
 )
 
@@ -113,6 +117,8 @@ cart_settings = sa.Table(
     sa.Column("app_id", sa.String(40), primary_key=True),
     sa.Column("prices_include_tax", sa.Boolean(), nullable=False),
     sa.Column("config_version", sa.Integer(), nullable=False),
+    # Promotions: several percent-off-basket discounts may stack (the engine's option).
+    sa.Column("allow_multiple_percentage_basket", sa.Boolean(), nullable=False, server_default=sa.false()),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
 )
 
@@ -144,6 +150,7 @@ embed_configs = sa.Table(
     sa.Column("recovery_url_template", sa.String(2048), nullable=True),
     sa.Column("allowed_origins", JSON, nullable=False),
     sa.Column("branding", JSON, nullable=True),
+    sa.Column("recovery_incentive", JSON, nullable=True),  # {"campaignId": …}: a code minted per abandoned cart
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
 )
@@ -173,6 +180,7 @@ cart_abandonments = sa.Table(
     sa.Column("recovered_at", UTCDateTime(), nullable=True),
     sa.Column("order_id", sa.String(60), nullable=True),
     sa.Column("recovered_total", sa.BigInteger(), nullable=True),  # the cart's total when it converted
+    sa.Column("incentive_code", sa.String(64), nullable=True),  # the recovery incentive minted for this abandonment
     sa.UniqueConstraint("cart_id", "sequence", name="uq_cart_abandonments_cart_id_sequence"),
     sa.UniqueConstraint("event_id", name="uq_cart_abandonments_event_id"),
     sa.Index("ix_cart_abandonments_app_id_abandoned_at", "app_id", "abandoned_at"),
@@ -231,5 +239,36 @@ shopper_auth = sa.Table(
     sa.Column("jwks_url", sa.String(2048), nullable=True),
     sa.Column("issuer", sa.String(500), nullable=True),
     sa.Column("audience", sa.String(500), nullable=True),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+# ---------------------------------------------------------------- erasure (GDPR art. 17)
+
+# One row per erasure request. While `pending`, `subject` holds whom to redact (ids, emails, the
+# person's strings) so that a retry or the `complete_erasures` job finishes it after a failure
+# midway; once `completed` the subject is cleared and only the counts (`report`) stay.
+customer_erasures = sa.Table(
+    "customer_erasures",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("app_id", sa.String(40), nullable=False),
+    sa.Column("customer_id", sa.String(40), nullable=True),
+    sa.Column("status", sa.String(12), nullable=False),  # pending | completed
+    sa.Column("subject", JSON, nullable=True),
+    sa.Column("report", JSON, nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Column("completed_at", UTCDateTime(), nullable=True),
+    sa.Index("ix_customer_erasures_app_id_customer_id", "app_id", "customer_id"),
+    sa.Index("ix_customer_erasures_pending", "updated_at", postgresql_where=sa.text("status = 'pending'"),
+             sqlite_where=sa.text("status = 'pending'")),
+)
+
+# Per application: the metadata keys whose values are personal (erasure redacts them).
+customer_settings = sa.Table(
+    "customer_settings",
+    metadata,
+    sa.Column("app_id", sa.String(40), primary_key=True),
+    sa.Column("personal_metadata_keys", JSON, nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
 )

@@ -7,6 +7,7 @@ from kassa_platform.runtime import Runtime
 from litestar import Litestar
 
 from . import embed_script
+from .erasure_routes import ROUTES as ERASURE_ROUTES
 from .hosted.routes import ROUTES as HOSTED_ROUTES
 from .routes import ROUTES
 from .service import module_of
@@ -19,5 +20,5 @@ PATH_PREFIXES = ("/api/v1/checkout", "/api/v1/checkout-sessions", "/api/v1/payme
 
 def create_app(runtime: Runtime, *, owns_runtime: bool = True) -> Litestar:
     module_of(runtime)
-    return build_service_app("checkout", [*ROUTES, *HOSTED_ROUTES, *embed_script.ROUTES], runtime,
+    return build_service_app("checkout", [*ROUTES, *HOSTED_ROUTES, *embed_script.ROUTES, *ERASURE_ROUTES], runtime,
                              owns_runtime=owns_runtime)

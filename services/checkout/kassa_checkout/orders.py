@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from kassa_contract.checkout import ORDER_REFUNDED, CreateRefund, Order, Refund, RefundEventData
 from kassa_contract.common import Page
 from kassa_contract.errors import KassaError
+from kassa_platform import audit
 from kassa_platform.auth import Principal
 from kassa_platform.clock import Clock
 from kassa_platform.db import Database, transaction
@@ -79,6 +80,9 @@ class OrderService:
                 promotions_restored=False, created_at=now, updated_at=now))
             await conn.execute(sa.update(orders).where(O.id == order_id)
                                .values(amount_refunded=O.amount_refunded + amount))
+            await audit.record(conn, "refund.created", refund_id, app_id=order.app_id, now=now, after={
+                "orderId": order_id, "amount": amount, "currency": order.currency, "reason": body.reason,
+                "restorePromotions": restore, "orderAmountRefunded": order.amount_refunded + amount})
         outcome = await connector.refund(key=order.session_id, refund_id=refund_id, amount=amount,
                                          currency=order.currency, provider_ref=await self._provider_ref(order.payment_id))
         row = await self._settle(refund_id, outcome)

@@ -59,7 +59,8 @@ class PaymentSettingsService:
             values: dict[str, Any] = {"provider": "test", "capture_method": body.capture_method}
         else:
             values = await self._stripe_values(principal, body, stored)
-        return self._view(principal.app_id, await self.rows.save(principal.app_id, values, self.clock.now()))
+        return self._view(principal.app_id, await self.rows.save(principal.app_id, values, self.clock.now(),
+                                                                 lambda row: self._view(principal.app_id, row)))
 
     async def _stripe_values(self, principal: Principal, body: UpdatePaymentSettings, stored: Any) -> dict[str, Any]:
         secret = body.secret_key or (self.sealer.open(stored.secret_key) if stored and stored.secret_key else None)

@@ -3,10 +3,12 @@ databases: none of them is on a hot path)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from kassa_platform import audit
 from kassa_platform.db import Database, transaction
 
 from .tables import payment_settings, provider_events
@@ -28,17 +30,22 @@ class PaymentSettingsRows:
             row = (await conn.execute(sa.select(PS.provider, PS.updated_at).where(PS.app_id == app_id))).first()
         return (row.provider, row.updated_at) if row is not None else (None, None)
 
-    async def save(self, app_id: str, values: dict[str, Any], now: datetime) -> Any:
-        """Insert or update the application's settings; the row as stored."""
+    async def save(self, app_id: str, values: dict[str, Any], now: datetime, view: Callable[[Any], Any]) -> Any:
+        """Insert or update the application's settings; the row as stored. Audited as the change of
+        `view(row)` (the settings as the API shows them: no secret in it)."""
         for _ in range(2):
             try:
                 async with transaction(self.db) as conn:
+                    before = (await conn.execute(sa.select(payment_settings).where(PS.app_id == app_id))).first()
                     updated = await conn.execute(sa.update(payment_settings).where(PS.app_id == app_id)
                                                  .values(**values, updated_at=now))
                     if updated.rowcount == 0:
                         await conn.execute(sa.insert(payment_settings).values(app_id=app_id, **values, created_at=now,
                                                                               updated_at=now))
-                    return (await conn.execute(sa.select(payment_settings).where(PS.app_id == app_id))).first()
+                    row = (await conn.execute(sa.select(payment_settings).where(PS.app_id == app_id))).first()
+                    await audit.record(conn, "payment_settings.updated", app_id, app_id=app_id, now=now,
+                                       before=view(before), after=view(row))
+                    return row
             except sa.exc.IntegrityError:
                 continue  # a concurrent first save inserted it: update that one
         raise RuntimeError("payment settings could not be saved")

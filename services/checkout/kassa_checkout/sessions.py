@@ -27,7 +27,7 @@ from kassa_contract.checkout import (
 )
 from kassa_contract.common import check_metadata
 from kassa_contract.errors import KassaError
-from kassa_platform import executed
+from kassa_platform import audit, executed
 from kassa_platform.auth import Principal, hash_key
 from kassa_platform.clock import Clock
 from kassa_platform.db import Database, transaction
@@ -187,9 +187,12 @@ class SessionService:
                 return self.store.view(row)  # idempotent
             if row.claim_token is not None:  # a completion is running, or its recovery is due
                 raise _in_progress(session_id)
+            before = row
             row = await self.store.update(conn, row.id, now, status="cancelled", cancelled_at=now, cart_pending="reopen",
                                           claim_token=None, claim_until=None)
             await self.store.emit(conn, CHECKOUT_SESSION_CANCELLED, row, now)
+            await audit.record(conn, "checkout_session.cancelled", session_id, app_id=principal.app_id, now=now,
+                               before={"status": before.status}, after={"status": row.status})
         await self.settle_cart(row)
         return self.store.view(row)
 

@@ -6,6 +6,7 @@ from kassa_platform.app import build_service_app
 from kassa_platform.runtime import Runtime
 from litestar import Litestar
 
+from .erasure_routes import ROUTES as ERASURE_ROUTES
 from .metrics import backlog_figures
 from .routes import ROUTES
 from .service import module_of, reaper
@@ -17,7 +18,7 @@ PATH_PREFIXES = ("/api/v1/webhook-endpoints", "/api/v1/events", "/api/v1/webhook
 
 def create_app(runtime: Runtime, *, owns_runtime: bool = True) -> Litestar:
     module = module_of(runtime)
-    app = build_service_app("webhooks", ROUTES, runtime, owns_runtime=owns_runtime)
+    app = build_service_app("webhooks", [*ROUTES, *ERASURE_ROUTES], runtime, owns_runtime=owns_runtime)
     if backlog_figures not in runtime.metric_sources:
         runtime.metric_sources.append(backlog_figures)
     waker = OutboxWaker(module, runtime.settings.database_url, gather_seconds=runtime.settings.outbox_gather_seconds)

@@ -40,6 +40,7 @@ from kassa_platform.db import Database, transaction
 from kassa_platform.ids import new_id
 from kassa_platform.liveness import Liveness
 from kassa_platform.sealing import SealBroken
+from kassa_platform.ssrf import http_transport, was_blocked
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from . import delivery_rows
@@ -50,7 +51,6 @@ from .fairness import DueEndpoint, allot
 from .metrics import count_attempts
 from .rendering import render_payload
 from .signing import Signer
-from .ssrf import http_transport, was_blocked
 from .tables import webhook_endpoints
 
 log = logging.getLogger("kassa.webhooks.delivery")

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import httpx
 import msgspec
 import sqlalchemy as sa
+from kassa_contract.audit import AUDIT_EVENT_PREFIX
 from kassa_contract.base import UNSET
 from kassa_contract.common import Page
 from kassa_contract.errors import KassaError
@@ -29,11 +30,13 @@ from kassa_contract.webhooks import (
     WebhookEndpointDisabledData,
     WebhookTestData,
 )
+from kassa_platform import audit
 from kassa_platform.auth import Principal
 from kassa_platform.ids import new_id
 from kassa_platform.outbox import write_event
 from kassa_platform.pagination import decode_cursor, encode_cursor
 from kassa_platform.rows import for_update
+from kassa_platform.ssrf import HostRefused, check_host
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .config import WebhookConfig
@@ -45,7 +48,6 @@ from .endpoint_secrets import (
     obfuscate,
     rotate_secret,
 )
-from .ssrf import HostRefused, check_host
 from .store import delivery_row, store_deliveries, store_events
 from .tables import webhook_deliveries, webhook_endpoints
 
@@ -54,9 +56,11 @@ _encoder = msgspec.json.Encoder()
 
 
 def matches(patterns: list[str], event_type: str) -> bool:
-    """`cart.updated` matches itself, `cart.*`, and `*`."""
+    """`cart.updated` matches itself, `cart.*`, and `*`. Audit events are sent only where they are
+    asked for by name (`audit.*`, `audit.entry.created`): an ESP or ERP listening to `*` is told of
+    orders and carts, not of who rolled which key."""
     for pattern in patterns:
-        if pattern == event_type or pattern == "*":
+        if pattern == event_type or (pattern == "*" and not event_type.startswith(AUDIT_EVENT_PREFIX)):
             return True
         if pattern.endswith(".*") and event_type.startswith(pattern[:-1]):
             return True
@@ -165,7 +169,10 @@ class EndpointService:
             created_at=now, updated_at=now, deleted_at=None))
         await add_secret(conn, self.config.sealer, endpoint_id, secret, now)
         row = await load_endpoint(conn, principal.app_id, endpoint_id)
-        return endpoint_view(row, secret)  # the only response that shows the secret in full
+        created = endpoint_view(row, secret)  # the only response that shows the secret in full
+        await audit.record(conn, "webhook_endpoint.created", endpoint_id, app_id=principal.app_id, now=now,
+                           after=created)
+        return created
 
     async def get(self, conn: AsyncConnection, app_id: str, endpoint_id: str) -> WebhookEndpoint:
         row = await load_endpoint(conn, app_id, endpoint_id)
@@ -184,6 +191,7 @@ class EndpointService:
     async def update(self, conn: AsyncConnection, principal: Principal, endpoint_id: str, body: UpdateWebhookEndpoint,
                      now: datetime) -> WebhookEndpoint:
         row = await load_endpoint(conn, principal.app_id, endpoint_id, lock=True)
+        before = endpoint_view(row, "")
         values: dict[str, Any] = {}
         if body.url is not UNSET:
             values["url"] = check_url(body.url, live=_live(principal),
@@ -207,13 +215,18 @@ class EndpointService:
         if values:
             await conn.execute(sa.update(webhook_endpoints).where(webhook_endpoints.c.id == endpoint_id)
                                .values(**values, version=row.version + 1, updated_at=now))
-        return await self.get(conn, principal.app_id, endpoint_id)
+        after = await self.get(conn, principal.app_id, endpoint_id)
+        await audit.record(conn, "webhook_endpoint.updated", endpoint_id, app_id=principal.app_id, now=now,
+                           before=before, after=after)
+        return after
 
     async def delete(self, conn: AsyncConnection, app_id: str, endpoint_id: str, now: datetime) -> None:
         row = await load_endpoint(conn, app_id, endpoint_id, lock=True)
         await conn.execute(sa.update(webhook_endpoints).where(webhook_endpoints.c.id == row.id)
                            .values(deleted_at=now, updated_at=now, version=row.version + 1))
         await fail_open_deliveries(conn, row.id, "endpoint deleted", now)
+        await audit.record(conn, "webhook_endpoint.deleted", endpoint_id, app_id=app_id, now=now,
+                           before=endpoint_view(row, ""))
 
     async def rotate(self, conn: AsyncConnection, app_id: str, endpoint_id: str, overlap: timedelta | None,
                      now: datetime) -> WebhookEndpoint:
@@ -222,6 +235,9 @@ class EndpointService:
                                      else overlap)
         await conn.execute(sa.update(webhook_endpoints).where(webhook_endpoints.c.id == row.id)
                            .values(updated_at=now, version=row.version + 1))
+        # That the secret changed is recorded, never what to.
+        await audit.record(conn, "webhook_endpoint.secret_rotated", endpoint_id, app_id=app_id, now=now,
+                           after={"secretRotated": True})
         return endpoint_view(await load_endpoint(conn, app_id, endpoint_id), secret)
 
     async def send_test(self, conn: AsyncConnection, app_id: str, endpoint_id: str, now: datetime) -> str:
@@ -242,4 +258,6 @@ class EndpointService:
         delivery = delivery_row(app_id=app_id, endpoint_id=endpoint_id, event_id=event_id, event_type=WEBHOOK_TEST,
                                 aggregate_id=endpoint_id, sequence=0, now=now)
         await store_deliveries(conn, [delivery])
+        await audit.record(conn, "webhook_endpoint.test_sent", endpoint_id, app_id=app_id, now=now,
+                           after={"deliveryId": delivery["id"], "eventId": event_id})
         return delivery["id"]

@@ -21,6 +21,7 @@ from kassa_contract.webhooks import (
     WebhookDelivery,
     WebhookEndpointStats,
 )
+from kassa_platform import audit
 from kassa_platform.pagination import newest_first_page
 from kassa_platform.rows import for_update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -140,7 +141,11 @@ class Operations:
         if row.status != "sending":  # one in flight records its own outcome; it is not sent twice at once
             await conn.execute(sa.update(d).where(d.c.id == delivery_id).values(
                 status="pending", next_attempt_at=now, schedule_step=0, updated_at=now))
-        return delivery_view(await self._delivery_row(conn, app_id, delivery_id))
+        after = delivery_view(await self._delivery_row(conn, app_id, delivery_id))
+        await audit.record(conn, "webhook_delivery.resent", delivery_id, app_id=app_id, now=now,
+                           before={"status": row.status, "endpointId": row.endpoint_id},
+                           after={"status": after.status, "endpointId": row.endpoint_id, "resent": True})
+        return after
 
     async def recover(self, conn: AsyncConnection, app_id: str, endpoint_id: str, since: datetime,
                       until: datetime | None, now: datetime) -> int:
@@ -155,6 +160,8 @@ class Operations:
                                    d.c.event_id.in_(_events_between(app_id, since, until)))
         result = await conn.execute(query.values(status="pending", next_attempt_at=now, schedule_step=0,
                                                  updated_at=now))
+        await audit.record(conn, "webhook_endpoint.deliveries_recovered", endpoint_id, app_id=app_id, now=now,
+                           after={"since": since, "until": until, "recovered": result.rowcount})
         return result.rowcount
 
     # ---------------------------------------------------------------- stats

@@ -9,7 +9,9 @@ from typing import Annotated, Literal
 from msgspec import Meta
 
 from .base import UNSET, Model, Request, UnsetT
+from .cart import Cart
 from .common import CurrencyCode
+from .customers import Locale, MarketingConsent
 
 # Minutes of inactivity before a cart counts as abandoned: the allowed range and the default.
 THRESHOLD_MIN_MINUTES = 15
@@ -32,6 +34,15 @@ class BrandingInput(Request):
     display_name: Annotated[str, Meta(min_length=1, max_length=100)] | None = None
     primary_color: Annotated[str, Meta(pattern=r"^#[0-9A-Fa-f]{6}$")] | None = None
     logo_url: UrlText | None = None
+    # The store's language and main currency, as emails and the hosted pages present the store.
+    locale: Locale | None = None
+    currency: CurrencyCode | None = None
+
+
+class RecoveryIncentiveInput(Request):
+    """A code of this campaign (a code campaign) is minted for each abandoned cart, bound to that cart."""
+
+    campaign_id: Annotated[str, Meta(min_length=1, max_length=40)]
 
 
 class UpdateEmbedConfig(Request):
@@ -44,12 +55,19 @@ class UpdateEmbedConfig(Request):
     cart_recovery_url_template: UrlText | None | UnsetT = UNSET
     allowed_origins: list[Annotated[str, Meta(max_length=300)]] | None | UnsetT = UNSET
     branding: BrandingInput | None | UnsetT = UNSET
+    recovery_incentive: RecoveryIncentiveInput | None | UnsetT = UNSET
 
 
 class Branding(Model):
     display_name: str | None = None
     primary_color: str | None = None
     logo_url: str | None = None
+    locale: str | None = None
+    currency: str | None = None
+
+
+class RecoveryIncentive(Model):
+    campaign_id: str
 
 
 class EmbedConfig(Model):
@@ -60,17 +78,23 @@ class EmbedConfig(Model):
     allowed_origins: list[str]
     branding: Branding | None
     updated_at: datetime | None
+    recovery_incentive: RecoveryIncentive | None = None
 
 
 # ---------------------------------------------------------------- abandoned carts
 
 
 class AbandonedCustomer(Model):
-    """Who the cart belongs to. A guest captured through `customerEmail` is `{id: null, email, firstName: null}`."""
+    """Who the cart belongs to. A guest captured through `customerEmail` is `{id: null, email, firstName: null}`
+    (the names then come from the cart's address when it has one)."""
 
     id: str | None
     email: str | None
     first_name: str | None
+    last_name: str | None = None
+    locale: str | None = None
+    # The customer's consent to marketing email (null for a guest: unknown).
+    marketing_consent: MarketingConsent | None = None
 
 
 class AbandonedCart(Model):
@@ -127,3 +151,45 @@ class AbandonmentContacted(Model):
 
 class AbandonmentContactedResult(Model):
     updated: int
+
+
+# ---------------------------------------------------------------- recovery
+
+
+RecoveryChangeType = Literal["price_changed", "unavailable", "promotion_ended"]
+
+
+class RecoveryChange(Model):
+    """Something that changed since the shopper last saw the cart, in words a page can show as they are."""
+
+    type: RecoveryChangeType
+    message: str
+    line_id: str | None = None
+    sku: str | None = None
+    name: str | None = None
+    previous_unit_price: int | None = None
+    unit_price: int | None = None
+    code: str | None = None
+    campaign_id: str | None = None
+    reason: str | None = None
+
+
+class RecoveredIncentive(Model):
+    code: str
+    campaign_id: str
+    applied: bool
+    amount: int = 0
+    # Why it did not apply (a discount reason such as `expired`), null when it did.
+    reason: str | None = None
+    message: str | None = None
+
+
+class CartRecovery(Model):
+    """`POST /api/v1/carts/{cartId}/recover`: the cart restored from its recovery link, re-priced against
+    the catalog and promotions of now, with what changed and the cart's recovery incentive."""
+
+    cart: Cart
+    changes: list[RecoveryChange]
+    incentive: RecoveredIncentive | None
+    previous_total: int
+    abandoned_at: datetime | None

@@ -18,13 +18,19 @@ Scope = Literal[
     "orders:read", "orders:write",
     "payments:read", "payments:write",
     "promotions:read", "promotions:write",
-    "customers:read", "customers:write",
+    "customers:read", "customers:write", "customers:erase",
     "webhooks:manage",
     "keys:read", "keys:write",
     "application:read", "application:write",
+    "members:read", "members:write",
+    "audit:read",
     "*",
 ]
 SCOPES: frozenset[str] = frozenset(get_args(Scope)) - {"*"}
+# Scopes that `*` does not include: a key holds them only when they are named. They reach beyond the
+# key's application (its workspace's team), so a full-access key made for a storefront never has them.
+# `applications:manage` and `owners:manage` are team permissions no key can hold (kassa_platform.roles).
+EXPLICIT_SCOPES: frozenset[str] = frozenset({"members:read", "members:write", "applications:manage", "owners:manage"})
 
 KeyType = Literal["secret", "publishable"]
 KeyName = Annotated[str, Meta(min_length=1, max_length=100)]

@@ -185,11 +185,18 @@ class Cart(Model):
 # ---------------------------------------------------------------- catalog
 
 
+# A product's or variant's page and picture, for emails and storefronts (absolute http(s) URLs).
+CatalogUrl = Annotated[str, Meta(min_length=1, max_length=2048, pattern=r"^https?://\S+$")]
+
+
 class VariantInput(Request):
     sku: Sku
     prices: dict[CurrencyCode, Amount]
     name: Name | None = None
     metadata: Metadata | None = None
+    # The variant's own page and picture (else its product's).
+    url: CatalogUrl | None = None
+    image_url: CatalogUrl | None = None
 
 
 class CreateProduct(Request):
@@ -199,6 +206,8 @@ class CreateProduct(Request):
     categories: Annotated[list[Category], Meta(max_length=50)] = []
     tax_class: TaxClass = "standard"
     metadata: Metadata | None = None
+    url: CatalogUrl | None = None
+    image_url: CatalogUrl | None = None
 
 
 class UpdateProduct(Request):
@@ -208,12 +217,16 @@ class UpdateProduct(Request):
     tax_class: TaxClass | UnsetT = UNSET
     active: bool | UnsetT = UNSET
     metadata: Metadata | None | UnsetT = UNSET
+    url: CatalogUrl | None | UnsetT = UNSET
+    image_url: CatalogUrl | None | UnsetT = UNSET
 
 
 class UpdateVariant(Request):
     prices: dict[CurrencyCode, Amount] | UnsetT = UNSET
     name: Name | UnsetT = UNSET
     metadata: Metadata | None | UnsetT = UNSET
+    url: CatalogUrl | None | UnsetT = UNSET
+    image_url: CatalogUrl | None | UnsetT = UNSET
 
 
 class Variant(Model):
@@ -223,6 +236,8 @@ class Variant(Model):
     name: str
     prices: dict[str, int]
     metadata: dict[str, Any] | None = None
+    url: str | None = None
+    image_url: str | None = None
 
 
 class Product(Model):
@@ -235,6 +250,8 @@ class Product(Model):
     variants: list[Variant]
     metadata: dict[str, Any] | None
     created_at: datetime
+    url: str | None = None
+    image_url: str | None = None
 
 
 # ---------------------------------------------------------------- shipping and tax

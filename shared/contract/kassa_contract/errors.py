@@ -32,6 +32,22 @@ ERROR_STATUS: dict[str, int] = {
     # API keys
     "api_key_not_found": 404,
     "api_key_inactive": 409,
+    # team accounts: sign-in, sessions, workspaces, invitations (docs/team.md)
+    "invalid_credentials": 401,
+    "csrf_token_invalid": 403,
+    "application_required": 400,
+    "password_invalid": 422,
+    "reset_token_invalid": 400,
+    "workspace_not_found": 404,
+    "member_not_found": 404,
+    "last_owner": 409,
+    "email_taken": 409,
+    "already_member": 409,
+    "invitation_not_found": 404,
+    "invitation_expired": 410,
+    "invitation_used": 409,
+    "invite_email_mismatch": 403,
+    "application_not_found": 404,
     # carts
     "cart_not_found": 404,
     "cart_not_open": 409,
@@ -55,6 +71,7 @@ ERROR_STATUS: dict[str, int] = {
     "customer_not_found": 404,
     "customer_email_taken": 409,
     "customer_external_id_taken": 409,
+    "erasure_not_found": 404,
     "shopper_token_invalid": 401,
     "cart_customer_mismatch": 403,
     # promotions
@@ -62,6 +79,10 @@ ERROR_STATUS: dict[str, int] = {
     "code_not_found": 404,
     "code_taken": 409,
     "code_not_usable": 409,
+    "code_redeemed": 409,
+    "campaign_archived": 409,
+    "campaign_has_redemptions": 409,
+    "campaign_group_not_found": 404,
     "code_space_exhausted": 422,
     "redemption_not_found": 404,
     # checkout
@@ -110,6 +131,7 @@ NOT_EXECUTED: frozenset[str] = frozenset({
     "unauthorized", "forbidden", "origin_not_allowed", "rate_limited",
     "idempotency_key_in_progress", "checkout_in_progress",
     "service_unavailable", "api_version_invalid", "shopper_token_invalid",
+    "csrf_token_invalid", "application_required", "invalid_credentials",
 })
 
 # Keys that older clients send and that the canonical shape renamed. A rejected key names its

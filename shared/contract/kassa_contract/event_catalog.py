@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from .audit import AUDIT_ENTRY_CREATED, AuditEntryEventData
 from .base import Model
 from .checkout import (
     CHECKOUT_SESSION_CANCELLED,
@@ -22,6 +23,7 @@ from .checkout import (
     SessionEventData,
 )
 from .customers import CUSTOMER_CREATED, CUSTOMER_DELETED, CUSTOMER_UPDATED, CustomerEventData
+from .erasure import CUSTOMER_ERASED, CustomerErasedData
 from .events import (
     CART_ABANDONED,
     CART_CREATED,
@@ -50,6 +52,7 @@ EVENT_DATA: dict[str, type[Model]] = {
     CUSTOMER_CREATED: CustomerEventData,
     CUSTOMER_UPDATED: CustomerEventData,
     CUSTOMER_DELETED: CustomerEventData,
+    CUSTOMER_ERASED: CustomerErasedData,
     CHECKOUT_SESSION_COMPLETED: SessionEventData,
     CHECKOUT_SESSION_CANCELLED: SessionEventData,
     CHECKOUT_SESSION_EXPIRED: SessionEventData,
@@ -61,4 +64,5 @@ EVENT_DATA: dict[str, type[Model]] = {
     PAYMENT_REFUNDED: PaymentRefundedData,
     WEBHOOK_ENDPOINT_DISABLED: WebhookEndpointDisabledData,
     WEBHOOK_TEST: WebhookTestData,
+    AUDIT_ENTRY_CREATED: AuditEntryEventData,
 }

@@ -52,7 +52,7 @@ class CartAbandonedData(Model):
     cart_id: str
     sequence: int
     customer: AbandonedCustomer | None = None
-    line_items: list[LineItem] = []
+    line_items: list[AbandonedLineItem] = []
     currency: str | None = None
     subtotal: int = 0
     tax_total: int = 0
@@ -64,6 +64,45 @@ class CartAbandonedData(Model):
     shipping_address: CartAddress | None = None
     billing_address: CartAddress | None = None
     abandoned_at: datetime | None = None
+    # For email platforms (Klaviyo "Started Checkout", Mailchimp abandoned cart), added within version 1.
+    # The recovery link under the name ESPs use for it (the same URL as `recoveryUrl`).
+    checkout_url: str | None = None
+    store: AbandonedStore | None = None
+    # What the cart is worth to the merchant: its total, in `currency` minor units.
+    value: int = 0
+    # Unique per abandonment (the same as the envelope's id): ESPs dedupe "Started Checkout" on it.
+    event_id: str | None = None
+    recovery_incentive: AbandonedIncentive | None = None
+
+
+class AbandonedLineItem(LineItem):
+    """A line of an abandoned cart, with what an email shows of it. Catalog fields are null for a custom
+    line or a product without them; a variant's own `url` / `imageUrl` win over its product's."""
+
+    product_url: str | None = None
+    image_url: str | None = None
+    variant_name: str | None = None
+    product_name: str | None = None
+    # The line's total (after its discounts, with tax as the cart shows it); `unitPrice` is one unit's price.
+    line_total: int = 0
+
+
+class AbandonedStore(Model):
+    """The store as the application's embed config presents it (branding)."""
+
+    display_name: str | None = None
+    logo_url: str | None = None
+    primary_color: str | None = None
+    locale: str | None = None
+    currency: str | None = None
+
+
+class AbandonedIncentive(Model):
+    """A single-use code minted for this cart (embed config `recoveryIncentive`): it works on this cart only,
+    and the recovery link applies it."""
+
+    code: str
+    campaign_id: str
 
 
 class CartRecoveredData(Model):

@@ -13,12 +13,30 @@ from typing import Annotated, Any, Literal
 from msgspec import Meta
 
 from .base import UNSET, Model, Request, UnsetT
-from .common import Amount, CurrencyCode, Email, Name
+from .common import Amount, CurrencyCode, Email, Metadata, Name, ShortText
 
 Trigger = Literal["automatic", "code"]
 Stacking = Literal["stackable", "exclusive", "stop"]
 CodeText = Annotated[str, Meta(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")]
 Limit = Annotated[int, Meta(ge=1, le=10**9)]
+ExternalId = Annotated[str, Meta(min_length=1, max_length=100)]
+GroupId = Annotated[str, Meta(min_length=1, max_length=40)]
+# `type` is derived from trigger and reward: automatic campaigns are promotions, a gift-card reward
+# makes gift cards, every other code campaign is discount codes.
+CampaignType = Literal["promotion", "discount_codes", "gift_cards"]
+CAMPAIGN_TYPES: tuple[str, ...] = ("promotion", "discount_codes", "gift_cards")
+# Computed from the clock on every read: `expired` once `endsAt` passed, else `inactive` while
+# switched off, else `scheduled` before `startsAt`, else `active`.
+CampaignStatus = Literal["active", "scheduled", "expired", "inactive"]
+CAMPAIGN_STATUSES: tuple[str, ...] = ("active", "scheduled", "expired", "inactive")
+CAMPAIGN_SORTS: tuple[str, ...] = ("createdAt", "-createdAt", "updatedAt", "-updatedAt")
+# A code's status as read: `reserved` only while a live hold exists, `expired` as soon as its own
+# `expiresAt` or its campaign's `endsAt` passed (no job needed). created/distributed/assigned/active
+# are the usable ones (how far the code went out to shoppers).
+CodeStatus = Literal["created", "distributed", "assigned", "active", "reserved", "redeemed", "expired",
+                     "deactivated"]
+CODE_STATUSES: tuple[str, ...] = ("created", "distributed", "assigned", "active", "reserved", "redeemed", "expired",
+                                  "deactivated")
 
 
 class CreateCampaign(Request):
@@ -36,6 +54,7 @@ class CreateCampaign(Request):
     usage_limit: Limit | None = None
     budget: Amount | None = None
     active: bool = True
+    group_id: GroupId | None = None
 
 
 class UpdateCampaign(Request):
@@ -50,6 +69,7 @@ class UpdateCampaign(Request):
     redemption_grace_hours: Annotated[int, Meta(ge=0, le=24 * 365)] | UnsetT = UNSET
     usage_limit: Limit | None | UnsetT = UNSET
     budget: Amount | None | UnsetT = UNSET
+    group_id: GroupId | None | UnsetT = UNSET  # null takes the campaign out of its group
 
 
 class Campaign(Model):
@@ -70,6 +90,43 @@ class Campaign(Model):
     active: bool
     created_at: datetime
     updated_at: datetime
+    type: CampaignType = "discount_codes"
+    status: CampaignStatus = "active"
+    group_id: str | None = None
+    archived: bool = False
+    archived_at: datetime | None = None
+
+
+class CreateCampaignGroup(Request):
+    name: Name
+    description: ShortText | None = None
+    metadata: Metadata | None = None
+
+
+class UpdateCampaignGroup(Request):
+    name: Name | UnsetT = UNSET
+    description: ShortText | None | UnsetT = UNSET
+    metadata: Metadata | None | UnsetT = UNSET
+
+
+class CampaignGroup(Model):
+    id: str
+    name: str
+    description: str | None
+    metadata: dict[str, Any] | None
+    campaigns: int  # how many campaigns are in the group
+    created_at: datetime
+    updated_at: datetime
+
+
+class PromotionSettings(Model):
+    """How the engine combines discounts for every cart of the application."""
+
+    allow_multiple_percentage_basket: bool  # several percent-off-basket discounts may stack
+
+
+class UpdatePromotionSettings(Request):
+    allow_multiple_percentage_basket: bool
 
 
 class CampaignStats(Model):
@@ -93,6 +150,15 @@ class CreateCodes(Request):
     usage_limit: Limit | None = None
     balance: Amount | None = None
     assigned_to: Annotated[str, Meta(min_length=1, max_length=254)] | None = None
+    expires_at: datetime | None = None
+    external_id: ExternalId | None = None  # one generic code only: unique codes have none
+    metadata: Metadata | None = None
+
+
+class UpdateCode(Request):
+    external_id: ExternalId | None | UnsetT = UNSET
+    metadata: Metadata | None | UnsetT = UNSET
+    expires_at: datetime | None | UnsetT = UNSET
 
 
 class ImportCodes(Request):
@@ -105,17 +171,37 @@ class AssignCode(Request):
     customer: Annotated[str, Meta(min_length=1, max_length=254)]
 
 
+class CodeAssignment(Request):
+    code: Annotated[str, Meta(min_length=1, max_length=64)]  # the code's text or its id
+    customer: Annotated[str, Meta(min_length=1, max_length=254)]
+
+
+class AssignCodes(Request):
+    """Many codes to customers at once: all or nothing (the first refused item fails the call and
+    names itself as `assignments[i]`)."""
+
+    assignments: Annotated[list[CodeAssignment], Meta(min_length=1, max_length=1000)]
+
+
+class CodesAssigned(Model):
+    data: list["Code"]
+
+
 class Code(Model):
     id: str
     campaign_id: str
     code: str
-    status: str
+    status: CodeStatus
     usage_limit: int | None
     uses: int
     reserved_uses: int
     balance: int | None
     assigned_to: str | None
     created_at: datetime
+    expires_at: datetime | None = None
+    external_id: str | None = None
+    metadata: dict[str, Any] | None = None
+    updated_at: datetime | None = None
 
 
 class CodesCreated(Model):

@@ -18,11 +18,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from kassa_contract.api_keys import ApiKey, CreateApiKey
+from kassa_contract.api_keys import EXPLICIT_SCOPES, SCOPES, ApiKey, CreateApiKey
 from kassa_contract.common import Page
 from kassa_contract.errors import KassaError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from . import audit
 from .auth import PUBLISHABLE_SCOPES, Principal, hash_key, issue_key
 from .pagination import newest_first_page
 from .tables import api_keys
@@ -44,12 +45,19 @@ def _powers(kind: str, scopes: list[str]) -> frozenset[str]:
     return PUBLISHABLE_SCOPES if kind == "publishable" else frozenset(scopes)
 
 
+def _holds(actor: Principal, scope: str) -> bool:
+    # `*` is every API scope: a signed-in user holding them all (an owner, an application admin) may grant it.
+    if scope == "*":
+        return all(actor.has(s) for s in SCOPES - EXPLICIT_SCOPES)
+    return actor.has(scope)
+
+
 def check_grant(actor: Principal | None, kind: str, scopes: list[str], action: str) -> None:
     """403 unless `actor` holds every power of a key of `kind` with `scopes`."""
-    if actor is None or "*" in actor.scopes:
+    if actor is None:
         return
     wanted = _powers(kind, scopes)
-    lacking = sorted(s for s in wanted if s not in actor.scopes)
+    lacking = sorted(s for s in wanted if not _holds(actor, s))
     if lacking:
         what = "a publishable key" if kind == "publishable" else "a key with these scopes"
         raise KassaError("forbidden", f"This API key cannot {action} {what}: it lacks "
@@ -80,7 +88,9 @@ async def create(conn: AsyncConnection, actor: Principal | None, app_id: str, bo
     scopes: list[str] = list(body.scopes or [])
     check_grant(actor, body.type, scopes, "create")
     key_id, raw = await issue_key(conn, app_id, kind=body.type, scopes=scopes or None, now=now, name=body.name)
-    return view(await get_key(conn, app_id, key_id), raw)
+    row = await get_key(conn, app_id, key_id)
+    await audit.record(conn, "api_key.created", key_id, app_id=app_id, now=now, after=view(row))  # no secret
+    return view(row, raw)
 
 
 async def roll(conn: AsyncConnection, actor: Principal | None, app_id: str, key_id: str, expires_in_hours: int,
@@ -98,6 +108,10 @@ async def roll(conn: AsyncConnection, actor: Principal | None, app_id: str, key_
     await conn.execute(sa.update(api_keys).where(api_keys.c.id == key_id)
                        .values(expires_at=expires, changed_at=now))
     new_id, raw = await issue_key(conn, app_id, kind=old.kind, scopes=list(old.scopes), now=now, name=old.name)
+    # One entry: the rolled key's expiry moved, and the key that replaces it (its id, never its secret).
+    await audit.record(conn, "api_key.rolled", key_id, app_id=app_id, now=now,
+                       before={"expiresAt": old.expires_at, "replacedBy": None},
+                       after={"expiresAt": expires, "replacedBy": new_id})
     return view(await get_key(conn, app_id, new_id), raw), old.key_hash
 
 
@@ -108,7 +122,8 @@ async def revoke(conn: AsyncConnection, actor: Principal | None, app_id: str, ke
     check_grant(actor, row.kind, list(row.scopes), "revoke")
     if row.revoked_at is None:
         await conn.execute(sa.update(api_keys).where(api_keys.c.id == key_id).values(revoked_at=now, changed_at=now))
-        row = await get_key(conn, app_id, key_id)
+        before, row = row, await get_key(conn, app_id, key_id)
+        await audit.record(conn, "api_key.revoked", key_id, app_id=app_id, now=now, before=view(before), after=view(row))
     return view(row), row.key_hash
 
 

@@ -16,8 +16,8 @@ from kassa_contract.errors import KassaError
 from kassa_contract.versions import LATEST_VERSION, VERSIONS, is_version, version_error_message
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from .ids import new_id
-from .tables import api_keys, applications, audit_events
+from . import audit
+from .tables import api_keys, applications
 
 API_VERSION_UPGRADED = "application.api_version_upgraded"
 
@@ -35,8 +35,7 @@ async def get(conn: AsyncConnection, app_id: str, *, for_update: bool = False) -
     return row
 
 
-async def upgrade_api_version(conn: AsyncConnection, app_id: str, version: str, *, actor: str,
-                              now: datetime) -> Application:
+async def upgrade_api_version(conn: AsyncConnection, app_id: str, version: str, *, now: datetime) -> Application:
     """Pin the application to `version`, newer than (or the same as) its own; the move is audited.
 
     The same version again is a no-op that answers the application (a retried upgrade succeeds).
@@ -55,7 +54,6 @@ async def upgrade_api_version(conn: AsyncConnection, app_id: str, version: str, 
     await conn.execute(sa.update(applications).where(applications.c.id == app_id).values(api_version=version))
     # SQLite's processes watch `changed_at` (PostgreSQL's are told by the trigger on `applications`).
     await conn.execute(sa.update(api_keys).where(api_keys.c.app_id == app_id).values(changed_at=now))
-    await conn.execute(sa.insert(audit_events).values(
-        id=new_id("aud"), app_id=app_id, action=API_VERSION_UPGRADED, actor=actor,
-        details={"from": row.api_version, "to": version}, created_at=now))
+    await audit.record(conn, API_VERSION_UPGRADED, app_id, app_id=app_id, now=now,
+                       before={"apiVersion": row.api_version}, after={"apiVersion": version})
     return view(await get(conn, app_id))

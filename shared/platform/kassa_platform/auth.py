@@ -13,21 +13,24 @@ from datetime import datetime
 from typing import Any, Literal, cast
 
 import sqlalchemy as sa
-from kassa_contract.api_keys import SCOPES
+from kassa_contract.api_keys import EXPLICIT_SCOPES, SCOPES
 from kassa_contract.errors import KassaError
 from kassa_contract.versions import LATEST_VERSION, is_version, version_error_message
 from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from . import audit
 from .clock import Clock
 from .db import Database
 from .ids import new_id, random_token
+from .roles import grants
 from .signed_tokens import TokenInvalid, sign_token, verify_token
-from .tables import api_keys, applications
+from .tables import api_keys, application_roles, applications, memberships, user_sessions, users
 
 Environment = Literal["test", "live"]
-KeyKind = Literal["secret", "publishable", "service", "page"]
+# `session`: a signed-in user (a `kassa_session` cookie), acting on the application it names.
+KeyKind = Literal["secret", "publishable", "service", "page", "session"]
 
 # What a browser may do with a publishable key: read the catalog, build its own cart, and see and
 # pay its own checkout session (routes marked `publishable` also demand that cart's or session's secret).
@@ -37,7 +40,9 @@ PUBLISHABLE_SCOPES: frozenset[str] = frozenset({"catalog:read", "carts:write", "
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: an application, through one key of a kind, with its scopes."""
+    """Who is calling: an application, through one key of a kind (or a signed-in user's session),
+    with its scopes. A session's `key_id` is its session's id; its `app_id` is empty when the call
+    named no application (the team's own routes need none)."""
 
     app_id: str
     environment: Environment
@@ -48,13 +53,17 @@ class Principal:
     session_id: str | None = None
     # The application's pinned API version (the hosted page, Kassa's own, is always on the newest).
     api_version: str = LATEST_VERSION
+    # A signed-in user's calls: the user, and the workspace of the application named.
+    user_id: str | None = None
+    workspace_id: str | None = None
 
     @property
     def is_secret(self) -> bool:
-        return self.kind in ("secret", "service")
+        return self.kind in ("secret", "service", "session")
 
     def has(self, scope: str) -> bool:
-        return "*" in self.scopes or scope in self.scopes
+        # `*` is every API scope, never the team's (kassa_contract.api_keys.EXPLICIT_SCOPES).
+        return scope in self.scopes or ("*" in self.scopes and scope not in EXPLICIT_SCOPES)
 
 
 def hash_key(raw: str) -> str:
@@ -110,8 +119,12 @@ async def issue_key(
 
 async def create_key(conn: AsyncConnection, app_id: str, *, kind: Literal["secret", "publishable"],
                      scopes: list[str] | None, now: datetime, name: str | None = None) -> str:
-    """Create a key and return it in full."""
-    return (await issue_key(conn, app_id, kind=kind, scopes=scopes, now=now, name=name))[1]
+    """Create a key and return it in full (the `kassa keys create` command; audited as the operator's)."""
+    key_id, raw = await issue_key(conn, app_id, kind=kind, scopes=scopes, now=now, name=name)
+    await audit.record(conn, "api_key.created", key_id, app_id=app_id, now=now, after={
+        "type": kind, "name": name, "prefix": raw[:8], "last4": raw[-4:],
+        "scopes": sorted(PUBLISHABLE_SCOPES) if kind == "publishable" else _validate_scopes(scopes or ["*"])})
+    return raw
 
 
 async def find_application(conn: AsyncConnection, ref: str) -> str | None:
@@ -301,10 +314,133 @@ def authorize(principal: Principal, handler: BaseRouteHandler, method: str, path
         # Internal routes answer other Kassa services only, never an API key.
         raise KassaError("route_not_found", f"No route {method} {path}")
     needed: str | None = handler.opt.get("scope")
+    if principal.kind == "session" and not principal.app_id and not handler.opt.get("team"):
+        raise KassaError("application_required", "A signed-in call names its application: send "
+                         "`Kassa-Application: <application id>`")
     if principal.kind == "page" and not handler.opt.get("page"):
         raise KassaError("forbidden", "A checkout page credential may only make the hosted page's own calls")
     if principal.kind == "publishable" and not handler.opt.get("publishable", False):
         raise KassaError("forbidden", "This call needs a secret key; publishable keys cannot make it",
                          details={"keyKind": "publishable"})
     if needed and not principal.has(needed):
-        raise KassaError("forbidden", f"The API key lacks the `{needed}` scope", details={"scope": needed})
+        who = "Your role on this application does not grant" if principal.kind == "session" else "The API key lacks"
+        raise KassaError("forbidden", f"{who} the `{needed}` scope", details={"scope": needed})
+
+
+# ---------------------------------------------------------------- signed-in users' sessions
+
+SESSION_COOKIE = "kassa_session"
+SESSION_PREFIX = "kss_"
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    session_id: str
+    user_id: str
+    csrf_token: str
+    expires_at: float  # timestamp
+
+
+class SessionResolver:
+    """Session cookie -> SessionRecord, and (session, application) -> Principal, cached in the process.
+
+    Whatever changes what a user may do (sign-out, sign-out everywhere, a role) moves the user's
+    `changed_at`; every process then drops the user's entries (`key_watch`: a notification on
+    PostgreSQL, a poll on SQLite), so a stolen cookie stops working everywhere within a second. The
+    cache lifetime only bounds how long a lost notification could keep one alive.
+    """
+
+    def __init__(self, db: Database, ttl_seconds: float, clock: Clock | None = None) -> None:
+        self._db = db
+        self._ttl = ttl_seconds
+        self.clock = clock or Clock()
+        self._sessions: dict[str, tuple[float, SessionRecord | None]] = {}
+        self._principals: dict[tuple[str, str], tuple[float, Principal]] = {}
+
+    async def session(self, raw: str) -> SessionRecord | None:
+        if not raw.startswith(SESSION_PREFIX) or len(raw) > 200:
+            return None
+        digest = hash_key(raw)
+        now = time.monotonic()
+        hit = self._sessions.get(digest)
+        if hit is None or hit[0] <= now:
+            record = await self._load(digest)
+            if len(self._sessions) > 10_000:
+                self.forget()
+            hit = self._sessions[digest] = (now + (self._ttl if record else UNKNOWN_KEY_CACHE_SECONDS), record)
+        record = hit[1]
+        if record is None or record.expires_at <= self.clock.timestamp():
+            return None
+        return record
+
+    def cached(self, raw: str) -> SessionRecord | None:
+        """The session if this process holds it as valid, without a query (else `session`, after the
+        brute-force guard)."""
+        hit = self._sessions.get(hash_key(raw)) if raw.startswith(SESSION_PREFIX) and len(raw) <= 200 else None
+        if hit is None or hit[0] <= time.monotonic() or hit[1] is None or hit[1].expires_at <= self.clock.timestamp():
+            return None
+        return hit[1]
+
+    async def principal(self, record: SessionRecord, app_id: str | None) -> Principal | None:
+        """The user acting on `app_id` (None: on no application). None when the application does
+        not exist or is not of a workspace the user belongs to."""
+        if not app_id:
+            return Principal(app_id="", environment="test", key_id=record.session_id, kind="session",
+                             user_id=record.user_id)
+        if len(app_id) > 40:
+            return None
+        key = (record.session_id, app_id)
+        now = time.monotonic()
+        hit = self._principals.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        query = (sa.select(applications.c.environment, applications.c.api_version, applications.c.workspace_id,
+                           memberships.c.role.label("workspace_role"), application_roles.c.role.label("app_role"))
+                 .join(memberships, sa.and_(memberships.c.workspace_id == applications.c.workspace_id,
+                                            memberships.c.user_id == record.user_id))
+                 .outerjoin(application_roles, sa.and_(application_roles.c.app_id == applications.c.id,
+                                                       application_roles.c.user_id == record.user_id))
+                 .where(applications.c.id == app_id))
+        async with self._db() as conn:
+            row = (await conn.execute(query)).first()
+        if row is None:
+            return None
+        principal = Principal(app_id=app_id, environment=row.environment, key_id=record.session_id, kind="session",
+                              scopes=grants(row.workspace_role, row.app_role), api_version=row.api_version,
+                              user_id=record.user_id, workspace_id=row.workspace_id)
+        if len(self._principals) > 10_000:
+            self._principals.clear()
+        self._principals[key] = (now + self._ttl, principal)
+        return principal
+
+    async def _load(self, digest: str) -> SessionRecord | None:
+        query = (sa.select(user_sessions.c.id, user_sessions.c.user_id, user_sessions.c.csrf_token,
+                           user_sessions.c.expires_at)
+                 .join(users, users.c.id == user_sessions.c.user_id)
+                 .where(user_sessions.c.token_hash == digest, user_sessions.c.revoked_at.is_(None),
+                        user_sessions.c.expires_at > self.clock.now()))
+        async with self._db() as conn:
+            row = (await conn.execute(query)).first()
+        if row is None:
+            return None
+        return SessionRecord(row.id, row.user_id, row.csrf_token, row.expires_at.timestamp())
+
+    def forget_user(self, user_id: str) -> None:
+        self._sessions = {d: hit for d, hit in self._sessions.items() if hit[1] is None or hit[1].user_id != user_id}
+        self._principals = {k: hit for k, hit in self._principals.items() if hit[1].user_id != user_id}
+
+    def forget(self) -> None:
+        self._sessions.clear()
+        self._principals.clear()
+
+
+def session_cookie(scope: Any) -> str | None:
+    """The `kassa_session` cookie of an ASGI request, if it sent one."""
+    for name, value in scope["headers"]:
+        if name == b"cookie":
+            text: str = value.decode("latin-1")
+            for part in text.split(";"):
+                key, _, val = part.strip().partition("=")
+                if key == SESSION_COOKIE and val:
+                    return val
+    return None

@@ -255,7 +255,9 @@ class IdempotencyMiddleware:
         body = body_in(scope)  # read and bounded by RequestBodyMiddleware
         digest = fingerprint(scope["method"], scope["path"], scope.get("query_string", b""), body)
 
-        claim = await self.store.claim(principal.app_id, key, digest)
+        # A signed-in call on no application (the team's routes) keeps its keys per user.
+        namespace = principal.app_id or f"user:{principal.user_id}"
+        claim = await self.store.claim(namespace, key, digest)
         if claim.outcome == "replay":
             await send({"type": "http.response.start", "status": claim.status_code,
                         "headers": [*(claim.headers or []), (b"idempotent-replayed", b"true")]})
@@ -279,13 +281,13 @@ class IdempotencyMiddleware:
         # and stores its answer with it when the handler gave it beforehand (executed.answer_with).
         handler = scope.get("route_handler")
         guarded = bool(handler is not None and handler.opt.get("self_guarded"))
-        mark = executed.PendingMark(self.store.db, principal.app_id, key, claim.locked_until,  # type: ignore[arg-type]
+        mark = executed.PendingMark(self.store.db, namespace, key, claim.locked_until,  # type: ignore[arg-type]
                                     guarded=guarded, status=getattr(handler, "status_code", None) or 200)
         executed.current.set(mark)
         try:
             await self.app(scope, receive, capture)
         except BaseException:
-            await self._not_kept(principal.app_id, key, claim, mark)
+            await self._not_kept(namespace, key, claim, mark)
             raise
         finally:
             if mark is not None:
@@ -294,10 +296,10 @@ class IdempotencyMiddleware:
         if kept(status, answer):
             if mark.answered and _same_answer(mark.answer, status, headers, answer):
                 return  # stored with the change, in its statement or transaction
-            await self.store.complete(principal.app_id, key, claim, status, headers, answer,
+            await self.store.complete(namespace, key, claim, status, headers, answer,
                                       replace=mark.answered)
         else:
-            await self._not_kept(principal.app_id, key, claim, mark)
+            await self._not_kept(namespace, key, claim, mark)
 
     async def _not_kept(self, app_id: str, key: str, claim: Claim, mark: executed.PendingMark | None) -> None:
         if mark is not None and mark.marked and not mark.guarded:

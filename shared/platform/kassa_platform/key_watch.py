@@ -12,6 +12,10 @@ resolver caches keys for `KASSA_API_KEY_CACHE_SECONDS`:
 * SQLite (embedded, one server process; the `kassa keys` commands are another): a cheap look at
   the newest `changed_at` twice a second, the whole cache dropped when it moves.
 
+Signed-in users' sessions ride on the same channel: a trigger on `users` NOTIFYs `user:<id>` when
+the user's `changed_at` moves (sign-out, sign-out everywhere, a role changed), and the listener
+drops that user's cached sessions; on SQLite the poll watches the newest `users.changed_at` too.
+
 The same task flushes the resolver's recorded key uses to `last_used_at` every few seconds.
 """
 
@@ -25,10 +29,10 @@ import time
 import asyncpg
 import sqlalchemy as sa
 
-from .auth import KeyResolver
+from .auth import KeyResolver, SessionResolver
 from .db import Database
 from .db_watch import DatabaseWatch
-from .tables import api_keys
+from .tables import api_keys, users
 
 log = logging.getLogger("kassa.keys")
 
@@ -41,9 +45,11 @@ USAGE_FLUSH_SECONDS = 10.0
 class KeyWatch(DatabaseWatch):
     name = "API key watch"
 
-    def __init__(self, resolver: KeyResolver, db: Database, database_url: str) -> None:
+    def __init__(self, resolver: KeyResolver, db: Database, database_url: str,
+                 sessions: SessionResolver | None = None) -> None:
         super().__init__(database_url)
         self.resolver = resolver
+        self.sessions = sessions
         self.db = db
         self._flushed_at = time.monotonic()
 
@@ -63,8 +69,8 @@ class KeyWatch(DatabaseWatch):
     async def _listen(self) -> None:
         conn = await asyncpg.connect(self.listen_dsn, timeout=5, server_settings={"application_name": "kassa-key-watch"})
         try:
-            await conn.add_listener(CHANNEL, lambda _conn, _pid, _channel, digest: self.resolver.forget(digest))
-            self.resolver.forget()
+            await conn.add_listener(CHANNEL, lambda _conn, _pid, _channel, payload: self._changed(payload))
+            self._forget_all()
             probed = time.monotonic()
             while True:
                 await asyncio.sleep(1.0)
@@ -78,15 +84,28 @@ class KeyWatch(DatabaseWatch):
             with contextlib.suppress(Exception):
                 await conn.close(timeout=2)
 
+    def _changed(self, payload: str) -> None:
+        if payload.startswith("user:"):
+            if self.sessions is not None:
+                self.sessions.forget_user(payload[5:])
+        else:
+            self.resolver.forget(payload)
+
+    def _forget_all(self) -> None:
+        self.resolver.forget()
+        if self.sessions is not None:
+            self.sessions.forget()
+
     async def _poll(self) -> None:
-        newest = sa.select(sa.func.max(api_keys.c.changed_at))
+        newest = sa.select(sa.func.max(api_keys.c.changed_at), sa.select(sa.func.max(users.c.changed_at))
+                           .scalar_subquery())
         seen: object = None
         first = True
         while True:
             async with self.db() as conn:
-                changed = (await conn.execute(newest)).scalar_one_or_none()
+                changed = tuple((await conn.execute(newest)).one())
             if first or changed != seen:
-                self.resolver.forget()
+                self._forget_all()
                 seen, first = changed, False
             await self._flush_if_due()
             await asyncio.sleep(SQLITE_POLL_SECONDS)

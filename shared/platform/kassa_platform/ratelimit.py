@@ -85,6 +85,8 @@ class Limits:
     writes: Policy
     completes: Policy
     auth_failures: Policy
+    sign_in_account: Policy
+    sign_in_address: Policy
 
     @classmethod
     def from_values(cls, values: dict[str, str]) -> "Limits":
@@ -191,7 +193,9 @@ class RateLimiter:
         self.limits = limits
         self.clock = clock
         self.local = Buckets(clock, idle_seconds=max(p.window for p in (limits.reads, limits.writes,
-                                                                              limits.completes, limits.auth_failures)))
+                                                                              limits.completes, limits.auth_failures,
+                                                                              limits.sign_in_account,
+                                                                              limits.sign_in_address)))
         self.prefix = redis_prefix + ":rl:"
         self.redis = ScriptRunner(redis_url, TAKE_SCRIPT) if redis_url else None
         self._redis_failed_at = -math.inf
@@ -253,6 +257,23 @@ class RateLimiter:
 
     def _auth_bucket(self, client: str) -> str:
         return f"{self.prefix}auth:{client}"
+
+    # ------------------------------------------------------------------ named buckets (sign-in)
+
+    async def check(self, policy: Policy, name: str, message: str) -> None:
+        """429 when bucket `name` of `policy` is empty, taking nothing (kassa_team: failed sign-ins
+        per account and per address are counted with `spend`, checked with this before the password)."""
+        if not policy.enabled:
+            return
+        allowed, left, wait = await self._take([f"{self.prefix}{policy.name}:{name}"], [policy], False)
+        if not allowed:
+            headers = [(b"ratelimit-policy", policy.header_item().encode()),
+                       (b"ratelimit", self._state([policy], left))]
+            raise self._refusal(policy, wait, headers, message)
+
+    async def spend(self, policy: Policy, name: str) -> None:
+        if policy.enabled:
+            await self._take([f"{self.prefix}{policy.name}:{name}"], [policy], True)
 
     # ------------------------------------------------------------------ the stores
 

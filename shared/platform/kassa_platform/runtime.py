@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from .auth import KeyResolver
+from .auth import KeyResolver, SessionResolver
 from .clock import Clock
 from .cors import BrowserOrigins
 from .db import Database, create_engine
@@ -34,7 +34,9 @@ class Runtime:
         )
         self.db: Database = Database(self.engine, direct_pool_size=settings.db_pool_size)
         self.keys = KeyResolver(self.db, settings.api_key_cache_seconds, self.clock)
-        self.key_watch = KeyWatch(self.keys, self.db, settings.database_url)
+        # Signed-in users' sessions (docs/team.md), kept true by the same watch as the keys.
+        self.sessions = SessionResolver(self.db, settings.api_key_cache_seconds, self.clock)
+        self.key_watch = KeyWatch(self.keys, self.db, settings.database_url, self.sessions)
         # This process's liveness lock (PostgreSQL): the number its leases and claims carry.
         self.liveness = Liveness(settings.database_url, kind)
         self.limiter = RateLimiter(Limits.from_values(settings.rate_limits), self.clock.timestamp, settings.redis_url,

@@ -31,6 +31,8 @@ RATE_LIMIT_ENV = {
     "writes": ("KASSA_RATE_LIMIT_WRITES", "100"),  # the same
     "completes": ("KASSA_RATE_LIMIT_COMPLETES", "25"),  # per application
     "auth_failures": ("KASSA_RATE_LIMIT_AUTH_FAILURES", "30/60"),  # per client address
+    "sign_in_account": ("KASSA_RATE_LIMIT_SIGN_IN_ACCOUNT", "10/900"),  # failed sign-ins per account
+    "sign_in_address": ("KASSA_RATE_LIMIT_SIGN_IN_ADDRESS", "30/300"),  # failed sign-ins per client address
 }
 
 
@@ -41,6 +43,9 @@ RATE_LIMIT_DOCS = {
     "completes": "checkout completes per application and second (besides the writes)",
     "auth_failures": "requests with an invalid key per client address (30 a minute); beyond, 429 before any key is "
                      "looked up",
+    "sign_in_account": "failed sign-ins per account (10 in 15 minutes); beyond, 429 `rate_limited` even with the "
+                       "right password, until the bucket refills (password resets are not limited by it)",
+    "sign_in_address": "failed sign-ins (and password reset requests) per client address, whatever the account",
 }
 
 
@@ -82,13 +87,20 @@ def _url(text: str) -> str:
     return text.rstrip("/")
 
 
+def _smtp_tls(text: str) -> str:
+    if text not in ("starttls", "tls", "none"):
+        raise ValueError("expected starttls, tls or none")
+    return text
+
+
 def _setting(env: str, default: Any, doc: str, parse: Callable[[str], Any] = str) -> Any:
     """A field read from `env`: `parse` turns the variable's text into the field's value."""
     return field(default=default, metadata={"env": env, "doc": doc, "parse": parse})
 
 
 PARSE_WORDS = {_integer: "an integer", _number: "a number", _flag: "a flag", str: "text", _url: "a URL",
-               _log_format: "json or text", _level: "a log level", Path: "a path"}
+               _log_format: "json or text", _level: "a log level", Path: "a path",
+               _smtp_tls: "starttls, tls or none"}
 
 
 @dataclass(frozen=True)
@@ -111,6 +123,8 @@ class Settings:
                                    "`request_too_large` (chunked bodies too); JSON nested deeper than 32 levels is 400 `json_too_deep`",
                                    _integer)
     idempotency_ttl_hours: int = _setting("KASSA_IDEMPOTENCY_TTL_HOURS", 24, "how long idempotency keys are kept", _integer)
+    audit_retention_days: int = _setting("KASSA_AUDIT_RETENTION_DAYS", 400, "audit log entries are kept this long, "
+                                         "then deleted by a platform job (docs/audit-log.md)", _integer)
     api_key_cache_seconds: int = _setting("KASSA_API_KEY_CACHE_SECONDS", 30, "in-process key cache lifetime: only the "
                                           "fallback, since revocations reach every process by notification within a second",
                                           _integer)
@@ -155,9 +169,32 @@ class Settings:
                                             "separated (default 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h)")
     webhooks_retention_days: int = _setting("KASSA_WEBHOOKS_RETENTION_DAYS", 30, "events, deliveries and attempts "
                                             "are kept this long (1–3650)", _integer)
+    promotions_rejected_retention_days: int = _setting("KASSA_PROMOTIONS_REJECTED_RETENTION_DAYS", 30,
+                                                       "refused code attempts (`rejected` redemptions) are kept "
+                                                       "this long", _integer)
     webhooks_allow_private_networks: str = _setting("KASSA_WEBHOOKS_ALLOW_PRIVATE_NETWORKS", "",
                                                     "`all`, or application ids (comma-separated), that may deliver "
                                                     "to loopback and private addresses; unset: none")
+    shopper_auth_allow_private_networks: bool = _setting(
+        "KASSA_SHOPPER_AUTH_ALLOW_PRIVATE_NETWORKS", False, "`1` lets shopper-auth JWKS URLs reach loopback and "
+        "private addresses (development, tests); unset: public addresses only, as webhooks", _flag)
+    # Team accounts (kassa_team, docs/team.md): sessions, passwords, mail.
+    session_hours: int = _setting("KASSA_SESSION_HOURS", 336, "how long a sign-in lasts (14 days); sign-out and "
+                                  "sign-out everywhere end it sooner", _integer)
+    password_min_length: int = _setting("KASSA_PASSWORD_MIN_LENGTH", 8, "shortest password accepted (NIST SP 800-63B: "
+                                        "at least 8; passwords may be up to 256 characters, no composition rules)",
+                                        _integer)
+    password_blocklist: Path | None = _setting("KASSA_PASSWORD_BLOCKLIST", None, "a file of breached or common "
+                                               "passwords, one a line, refused at sign-up and reset; unset: no check",
+                                               Path)
+    smtp_host: str = _setting("KASSA_SMTP_HOST", "", "the SMTP server mail goes through (invitations, password resets, "
+                              "sign-in notices); unset: mail is kept and logged, not sent")
+    smtp_port: int = _setting("KASSA_SMTP_PORT", 587, "its port", _integer)
+    smtp_username: str = _setting("KASSA_SMTP_USERNAME", "", "login, when the server wants one")
+    smtp_password: str = _setting("KASSA_SMTP_PASSWORD", "", "its password")
+    smtp_tls: str = _setting("KASSA_SMTP_TLS", "starttls", "`starttls`, `tls` (implicit, port 465) or `none` "
+                             "(loopback only)", _smtp_tls)
+    mail_from: str = _setting("KASSA_MAIL_FROM", "Kassa <no-reply@kassa.invalid>", "the sender of Kassa's mail")
     # The checkout service's calls to the cart service.
     cart_timeout_seconds: float = _setting("KASSA_CART_TIMEOUT_SECONDS", 5.0, "one call from checkout to the cart "
                                            "service", _number)

@@ -21,20 +21,92 @@ applications = sa.Table(
     sa.Column("created_at", UTCDateTime(), nullable=False),
     # The API version a request without `Kassa-Version` gets (kassa_contract.versions); only moves forward.
     sa.Column("api_version", sa.String(10), nullable=False),
+    # The team that owns it (docs/team.md); None for an application made before workspaces, until
+    # `kassa users create-owner` attaches it.
+    sa.Column("workspace_id", sa.String(40), nullable=True, index=True),
 )
 
-# What was done to an application and by whom: one row per administrative change (an API version
-# upgrade, say), kept for the merchant's record.
+# ---------------------------------------------------------------- team accounts (docs/team.md)
+# In the platform because every service turns a session cookie into a Principal (auth.SessionResolver);
+# the team service writes them (kassa_team), and owns invitations, password resets and mail.
+
+workspaces = sa.Table(
+    "workspaces",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("email", sa.String(254), nullable=False, unique=True),  # lower case
+    sa.Column("name", sa.String(200), nullable=True),
+    sa.Column("password_hash", sa.String(200), nullable=False),  # argon2id (kassa_team.passwords)
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    # Moves on every change to what the user may do (roles, sessions ended): processes drop the user's
+    # cached sessions (a trigger notifies on PostgreSQL; SQLite's processes watch the newest value).
+    sa.Column("changed_at", UTCDateTime(), nullable=False, index=True),
+)
+
+user_sessions = sa.Table(
+    "user_sessions",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("user_id", sa.String(40), sa.ForeignKey("users.id"), nullable=False, index=True),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),  # SHA-256 of the cookie's 192 random bits
+    sa.Column("csrf_token", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    sa.Column("revoked_at", UTCDateTime(), nullable=True),
+    sa.Column("address", sa.String(64), nullable=True),
+    sa.Column("user_agent", sa.String(300), nullable=True),
+)
+
+memberships = sa.Table(
+    "memberships",
+    metadata,
+    sa.Column("workspace_id", sa.String(40), sa.ForeignKey("workspaces.id"), primary_key=True),
+    sa.Column("user_id", sa.String(40), sa.ForeignKey("users.id"), primary_key=True, index=True),
+    sa.Column("role", sa.String(12), nullable=False),  # owner | admin | member (kassa_platform.roles)
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+application_roles = sa.Table(
+    "application_roles",
+    metadata,
+    sa.Column("app_id", sa.String(40), sa.ForeignKey("applications.id"), primary_key=True),
+    sa.Column("user_id", sa.String(40), sa.ForeignKey("users.id"), primary_key=True, index=True),
+    sa.Column("role", sa.String(12), nullable=False),  # admin | developer | finance | viewer
+)
+
+# The audit log (kassa_platform.audit, docs/audit-log.md): one row per change made through the API by a
+# key or a user's session (or by the operator at the shell), written in the change's own transaction.
 audit_events = sa.Table(
     "audit_events",
     metadata,
-    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("id", sa.String(40), primary_key=True),  # aud_…, time-ordered: the list's order and cursor
     sa.Column("app_id", sa.String(40), sa.ForeignKey("applications.id"), nullable=False),
-    sa.Column("action", sa.String(80), nullable=False),  # e.g. application.api_version_upgraded
-    sa.Column("actor", sa.String(80), nullable=False),  # the key's id (`key_…`), or `cli` for an operator
-    sa.Column("details", JSON, nullable=False),
+    sa.Column("workspace_id", sa.String(40), nullable=True),
+    sa.Column("action", sa.String(80), nullable=False),  # e.g. api_key.rolled, application.api_version_upgraded
+    sa.Column("actor_type", sa.String(12), nullable=False),  # user | key | operator
+    sa.Column("actor_id", sa.String(80), nullable=False),  # usr_…, key_…, or `cli`
+    sa.Column("resource_type", sa.String(40), nullable=False),
+    sa.Column("resource_id", sa.String(200), nullable=False),
+    sa.Column("changes", JSON, nullable=False),  # {"before": {...}, "after": {...}}: changed fields only, redacted
+    sa.Column("request_id", sa.String(100), nullable=True),
+    sa.Column("source_address", sa.String(64), nullable=True),
     sa.Column("created_at", UTCDateTime(), nullable=False),
+    # One per filter of GET /api/v1/audit-log, each ending in the id the pages are cut on.
     sa.Index("ix_audit_events_app", "app_id", "created_at"),
+    sa.Index("ix_audit_events_app_id", "app_id", "id"),
+    sa.Index("ix_audit_events_actor", "app_id", "actor_id", "id"),
+    sa.Index("ix_audit_events_actor_type", "app_id", "actor_type", "id"),
+    sa.Index("ix_audit_events_resource", "app_id", "resource_type", "resource_id", "id"),
+    sa.Index("ix_audit_events_action", "app_id", "action", "id"),
+    sa.Index("ix_audit_events_created", "created_at"),  # the retention job's deletes, across applications
 )
 
 api_keys = sa.Table(

@@ -113,6 +113,8 @@ class _Run:
         campaign, code, currency = candidate.campaign, candidate.code, self.currency
         if candidate.dates_only:
             miss = date_miss(campaign, None, self.now)
+        elif code is not None and code.bound_cart_id is not None and code.bound_cart_id != self.cart.id:
+            miss = Miss(Reason.BOUND_TO_OTHER_CART)
         else:
             miss = standing_miss(campaign, code, self.customer, self.now, currency, candidate.budget)
         if miss is None and promotion:

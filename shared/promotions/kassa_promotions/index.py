@@ -103,7 +103,9 @@ class _Buckets:
 
 
 class CampaignIndex:
-    def __init__(self, campaigns: Iterable[Campaign]) -> None:
+    def __init__(self, campaigns: Iterable[Campaign], options: EngineOptions | None = None) -> None:
+        # The application's engine options, used by `evaluate` when the caller passes none.
+        self.options = options
         kept: list[Campaign] = []
         seen: set[str] = set()
         for campaign in campaigns:
@@ -193,7 +195,7 @@ class CampaignIndex:
         """`evaluate(cart, campaigns=self.candidates(cart), ...)`, with the line matching of the
         lookup handed to the evaluation."""
         view = CartView(cart)
-        return evaluate_view(view, now=now, codes=codes, customer=customer, options=options,
+        return evaluate_view(view, now=now, codes=codes, customer=customer, options=options or self.options,
                              prepared=self._candidates(view))
 
     def _candidates(self, view: CartView) -> list[Candidate]:

@@ -70,6 +70,7 @@ class Cart(_Frozen):
     currency: str
     lines: tuple[CartLine, ...] = ()
     shipping_amount: int = 0
+    id: str | None = None  # the cart's id: a code bound to a cart applies to that cart only
 
     def __post_init__(self) -> None:
         if len({ln.id for ln in self.lines}) != len(self.lines):
@@ -260,7 +261,8 @@ class AppliedCode(_Frozen):
 
     `status` is seen from this cart: a code reserved by this very cart is passed as usable
     ("reserved"/"active"); one held by another cart comes with `remaining_uses=0`.
-    `assigned_to` is a customer id or email.
+    `assigned_to` is a customer id or email; `bound_cart_id` a cart's id (a recovery incentive minted
+    for one abandoned cart), on which alone the code applies.
     """
 
     code: str
@@ -269,6 +271,7 @@ class AppliedCode(_Frozen):
     remaining_uses: int | None = None
     balance: int | None = None  # gift cards: value left, minor units
     assigned_to: str | None = None
+    bound_cart_id: str | None = None
 
 
 class EngineOptions(_Frozen):

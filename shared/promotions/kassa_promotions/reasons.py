@@ -17,6 +17,7 @@ class Reason(StrEnum):
     # the code itself
     CODE_INACTIVE = "code_inactive"
     ASSIGNED_TO_OTHER_CUSTOMER = "assigned_to_other_customer"
+    BOUND_TO_OTHER_CART = "bound_to_other_cart"
     ALREADY_APPLIED = "already_applied"
     GIFT_CARD_EMPTY = "gift_card_empty"
     # time
@@ -59,6 +60,8 @@ def _s(n: int) -> str:
 _TEMPLATES: dict[Reason, tuple[str, str]] = {
     Reason.CODE_INACTIVE: ("This code is not active", "{offer} is not active"),
     Reason.ASSIGNED_TO_OTHER_CUSTOMER: ("This code belongs to another customer", "{offer} belongs to another customer"),
+    Reason.BOUND_TO_OTHER_CART: ("This code was made for another cart and works on that cart only",
+                                 "{offer} was made for another cart and works on that cart only"),
     Reason.ALREADY_APPLIED: ("This code is already applied", "{offer} is already applied"),
     Reason.GIFT_CARD_EMPTY: ("This gift card has no balance left", "This gift card has no balance left"),
     Reason.NOT_STARTED: ("This code is not valid yet", "{offer} has not started yet"),

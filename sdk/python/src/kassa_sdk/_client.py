@@ -22,6 +22,7 @@ from ._retry import retry_delay
 from .resources.abandoned_carts import AbandonedCarts
 from .resources.api_keys import ApiKeys
 from .resources.application import ApplicationResource
+from .resources.audit_log import AuditLog
 from .resources.carts import Carts
 from .resources.catalog import Products
 from .resources.checkout import Checkout, PaymentMethods
@@ -29,8 +30,16 @@ from .resources.customers import Customers, ShopperAuthResource
 from .resources.embed_config import EmbedConfigResource
 from .resources.orders import Orders
 from .resources.payment_settings import PaymentSettingsResource
-from .resources.promotions import Campaigns, Codes, Redemptions, Vouchers
+from .resources.promotions import (
+    CampaignGroups,
+    Campaigns,
+    Codes,
+    PromotionSettingsResource,
+    Redemptions,
+    Vouchers,
+)
 from .resources.settings import ShippingMethods, TaxRates, TaxSettingsResource
+from .resources.team import Invitations, Members, PermissionsResource
 from .resources.webhooks import Events, WebhookDeliveries, WebhookEndpoints
 
 T = TypeVar("T")
@@ -50,6 +59,8 @@ class _Resources(Generic[M]):
         self.payment_settings: PaymentSettingsResource[M] = PaymentSettingsResource(client)
         self.orders: Orders[M] = Orders(client)
         self.campaigns: Campaigns[M] = Campaigns(client)
+        self.campaign_groups: CampaignGroups[M] = CampaignGroups(client)
+        self.promotion_settings: PromotionSettingsResource[M] = PromotionSettingsResource(client)
         self.codes: Codes[M] = Codes(client)
         self.vouchers: Vouchers[M] = Vouchers(client)
         self.redemptions: Redemptions[M] = Redemptions(client)
@@ -62,6 +73,10 @@ class _Resources(Generic[M]):
         self.application: ApplicationResource[M] = ApplicationResource(client)
         self.customers: Customers[M] = Customers(client)
         self.shopper_auth: ShopperAuthResource[M] = ShopperAuthResource(client)
+        self.members: Members[M] = Members(client)
+        self.invitations: Invitations[M] = Invitations(client)
+        self.permissions: PermissionsResource[M] = PermissionsResource(client)
+        self.audit_log: AuditLog[M] = AuditLog(client)
 
 
 def _transport_error(exc: httpx.TransportError, request: httpx.Request | None) -> APIConnectionError:

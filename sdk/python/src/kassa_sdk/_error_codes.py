@@ -79,6 +79,66 @@ class ApiKeyInactiveError(ConflictError):
     """`api_key_inactive` (usually HTTP 409)."""
 
 
+class InvalidCredentialsError(UnauthorizedError):
+    """`invalid_credentials` (usually HTTP 401)."""
+
+
+class CsrfTokenInvalidError(ForbiddenError):
+    """`csrf_token_invalid` (usually HTTP 403)."""
+
+
+class ApplicationRequiredError(BadRequestError):
+    """`application_required` (usually HTTP 400)."""
+
+
+class PasswordInvalidError(UnprocessableEntityError):
+    """`password_invalid` (usually HTTP 422)."""
+
+
+class ResetTokenInvalidError(BadRequestError):
+    """`reset_token_invalid` (usually HTTP 400)."""
+
+
+class WorkspaceNotFoundError(NotFoundError):
+    """`workspace_not_found` (usually HTTP 404)."""
+
+
+class MemberNotFoundError(NotFoundError):
+    """`member_not_found` (usually HTTP 404)."""
+
+
+class LastOwnerError(ConflictError):
+    """`last_owner` (usually HTTP 409)."""
+
+
+class EmailTakenError(ConflictError):
+    """`email_taken` (usually HTTP 409)."""
+
+
+class AlreadyMemberError(ConflictError):
+    """`already_member` (usually HTTP 409)."""
+
+
+class InvitationNotFoundError(NotFoundError):
+    """`invitation_not_found` (usually HTTP 404)."""
+
+
+class InvitationExpiredError(KassaApiError):
+    """`invitation_expired` (usually HTTP 410)."""
+
+
+class InvitationUsedError(ConflictError):
+    """`invitation_used` (usually HTTP 409)."""
+
+
+class InviteEmailMismatchError(ForbiddenError):
+    """`invite_email_mismatch` (usually HTTP 403)."""
+
+
+class ApplicationNotFoundError(NotFoundError):
+    """`application_not_found` (usually HTTP 404)."""
+
+
 class CartNotFoundError(NotFoundError):
     """`cart_not_found` (usually HTTP 404)."""
 
@@ -163,6 +223,10 @@ class CustomerExternalIdTakenError(ConflictError):
     """`customer_external_id_taken` (usually HTTP 409)."""
 
 
+class ErasureNotFoundError(NotFoundError):
+    """`erasure_not_found` (usually HTTP 404)."""
+
+
 class ShopperTokenInvalidError(UnauthorizedError):
     """`shopper_token_invalid` (usually HTTP 401)."""
 
@@ -185,6 +249,22 @@ class CodeTakenError(ConflictError):
 
 class CodeNotUsableError(ConflictError):
     """`code_not_usable` (usually HTTP 409)."""
+
+
+class CodeRedeemedError(ConflictError):
+    """`code_redeemed` (usually HTTP 409)."""
+
+
+class CampaignArchivedError(ConflictError):
+    """`campaign_archived` (usually HTTP 409)."""
+
+
+class CampaignHasRedemptionsError(ConflictError):
+    """`campaign_has_redemptions` (usually HTTP 409)."""
+
+
+class CampaignGroupNotFoundError(NotFoundError):
+    """`campaign_group_not_found` (usually HTTP 404)."""
 
 
 class CodeSpaceExhaustedError(UnprocessableEntityError):
@@ -339,6 +419,21 @@ ERROR_CLASSES: dict[str, type[KassaApiError]] = {
     "api_version_downgrade": ApiVersionDowngradeError,
     "api_key_not_found": ApiKeyNotFoundError,
     "api_key_inactive": ApiKeyInactiveError,
+    "invalid_credentials": InvalidCredentialsError,
+    "csrf_token_invalid": CsrfTokenInvalidError,
+    "application_required": ApplicationRequiredError,
+    "password_invalid": PasswordInvalidError,
+    "reset_token_invalid": ResetTokenInvalidError,
+    "workspace_not_found": WorkspaceNotFoundError,
+    "member_not_found": MemberNotFoundError,
+    "last_owner": LastOwnerError,
+    "email_taken": EmailTakenError,
+    "already_member": AlreadyMemberError,
+    "invitation_not_found": InvitationNotFoundError,
+    "invitation_expired": InvitationExpiredError,
+    "invitation_used": InvitationUsedError,
+    "invite_email_mismatch": InviteEmailMismatchError,
+    "application_not_found": ApplicationNotFoundError,
     "cart_not_found": CartNotFoundError,
     "cart_not_open": CartNotOpenError,
     "cart_line_not_found": CartLineNotFoundError,
@@ -360,12 +455,17 @@ ERROR_CLASSES: dict[str, type[KassaApiError]] = {
     "customer_not_found": CustomerNotFoundError,
     "customer_email_taken": CustomerEmailTakenError,
     "customer_external_id_taken": CustomerExternalIdTakenError,
+    "erasure_not_found": ErasureNotFoundError,
     "shopper_token_invalid": ShopperTokenInvalidError,
     "cart_customer_mismatch": CartCustomerMismatchError,
     "campaign_not_found": CampaignNotFoundError,
     "code_not_found": CodeNotFoundError,
     "code_taken": CodeTakenError,
     "code_not_usable": CodeNotUsableError,
+    "code_redeemed": CodeRedeemedError,
+    "campaign_archived": CampaignArchivedError,
+    "campaign_has_redemptions": CampaignHasRedemptionsError,
+    "campaign_group_not_found": CampaignGroupNotFoundError,
     "code_space_exhausted": CodeSpaceExhaustedError,
     "redemption_not_found": RedemptionNotFoundError,
     "checkout_session_not_found": CheckoutSessionNotFoundError,
@@ -405,10 +505,16 @@ __all__ = [
     "AddressRequiredError",
     "AllowedMethodsUnsupportedError",
     "AlreadyCompletedError",
+    "AlreadyMemberError",
     "ApiKeyInactiveError",
     "ApiKeyNotFoundError",
     "ApiVersionDowngradeError",
     "ApiVersionInvalidError",
+    "ApplicationNotFoundError",
+    "ApplicationRequiredError",
+    "CampaignArchivedError",
+    "CampaignGroupNotFoundError",
+    "CampaignHasRedemptionsError",
     "CampaignNotFoundError",
     "CartCustomerMismatchError",
     "CartEmptyError",
@@ -421,8 +527,10 @@ __all__ = [
     "CheckoutSessionNotOpenError",
     "CodeNotFoundError",
     "CodeNotUsableError",
+    "CodeRedeemedError",
     "CodeSpaceExhaustedError",
     "CodeTakenError",
+    "CsrfTokenInvalidError",
     "CurrencyUnsupportedError",
     "CustomLineForbiddenError",
     "CustomerEmailTakenError",
@@ -430,16 +538,26 @@ __all__ = [
     "CustomerNotFoundError",
     "DiscountCodeNotOnCartError",
     "DiscountInvalidError",
+    "EmailTakenError",
+    "ErasureNotFoundError",
     "EventNotFoundError",
     "IdempotencyKeyExecutedError",
     "IdempotencyKeyInProgressError",
     "IdempotencyKeyReusedError",
     "InternalError",
+    "InvalidCredentialsError",
+    "InvitationExpiredError",
+    "InvitationNotFoundError",
+    "InvitationUsedError",
+    "InviteEmailMismatchError",
     "JsonTooDeepError",
+    "LastOwnerError",
     "MalformedJsonError",
+    "MemberNotFoundError",
     "MetadataTooLargeError",
     "OrderNotFoundError",
     "OriginNotAllowedError",
+    "PasswordInvalidError",
     "PaymentActionRequiredError",
     "PaymentConnectorUnavailableError",
     "PaymentDeclinedError",
@@ -456,6 +574,7 @@ __all__ = [
     "RefundExceedsAmountError",
     "RefundFailedError",
     "RequestTooLargeError",
+    "ResetTokenInvalidError",
     "RouteNotFoundError",
     "ShippingAddressRequiredError",
     "ShippingMethodNotFoundError",
@@ -475,4 +594,5 @@ __all__ = [
     "WebhookSecretInvalidError",
     "WebhookSignatureInvalidError",
     "WebhookUrlInvalidError",
+    "WorkspaceNotFoundError",
 ]

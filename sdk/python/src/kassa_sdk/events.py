@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 import msgspec
-from kassa_contract import checkout, customers, events, webhooks
+from kassa_contract import checkout, customers, erasure, events, webhooks
 from kassa_contract.base import Model
 from kassa_contract.checkout import (
     DisputeEventData,
@@ -30,6 +30,7 @@ from kassa_contract.checkout import (
     SessionEventData,
 )
 from kassa_contract.customers import CustomerEventData
+from kassa_contract.erasure import CustomerErasedData
 from kassa_contract.events import CartAbandonedData, CartEventData, CartRecoveredData
 from kassa_contract.versions import FIRST_VERSION
 from kassa_contract.webhooks import WebhookEndpointDisabledData, WebhookTestData
@@ -79,6 +80,13 @@ class CustomerUpdatedEvent(EventBase):
 class CustomerDeletedEvent(EventBase):
     type: Literal["customer.deleted"]
     data: CustomerEventData
+
+
+class CustomerErasedEvent(EventBase):
+    """The person's data was erased in Kassa (ids only): erase it in your systems too."""
+
+    type: Literal["customer.erased"]
+    data: CustomerErasedData
 
 
 class CheckoutSessionCompletedEvent(EventBase):
@@ -149,7 +157,7 @@ class UnknownEvent(EventBase):
 
 
 WebhookEvent = (CartCreatedEvent | CartUpdatedEvent | CartAbandonedEvent | CartRecoveredEvent
-                | CustomerCreatedEvent | CustomerUpdatedEvent | CustomerDeletedEvent
+                | CustomerCreatedEvent | CustomerUpdatedEvent | CustomerDeletedEvent | CustomerErasedEvent
                 | CheckoutSessionCompletedEvent | CheckoutSessionCancelledEvent | CheckoutSessionExpiredEvent
                 | OrderCreatedEvent | OrderRefundedEvent | OrderDisputedEvent | PaymentCapturedEvent
                 | PaymentFailedEvent | PaymentRefundedEvent
@@ -164,6 +172,7 @@ EVENT_CLASSES: dict[str, type[EventBase]] = {
     customers.CUSTOMER_CREATED: CustomerCreatedEvent,
     customers.CUSTOMER_UPDATED: CustomerUpdatedEvent,
     customers.CUSTOMER_DELETED: CustomerDeletedEvent,
+    erasure.CUSTOMER_ERASED: CustomerErasedEvent,
     checkout.CHECKOUT_SESSION_COMPLETED: CheckoutSessionCompletedEvent,
     checkout.CHECKOUT_SESSION_CANCELLED: CheckoutSessionCancelledEvent,
     checkout.CHECKOUT_SESSION_EXPIRED: CheckoutSessionExpiredEvent,

@@ -12,6 +12,7 @@ from kassa_contract.abandoned import (
     CurrencyAmount,
     EmbedConfig,
 )
+from kassa_contract.audit import AuditActor, AuditChanges, AuditEntry
 from kassa_contract.base import UNSET
 from kassa_contract.cart import (
     AppliedDiscount,
@@ -53,6 +54,7 @@ from kassa_contract.customers import (
     ShopperAuth,
     ShopperIdentity,
 )
+from kassa_contract.erasure import CustomerSettings, Erasure
 from kassa_contract.payments import PaymentIntentHandle, PaymentSettings
 from kassa_contract.promotions import (
     Campaign,
@@ -65,6 +67,7 @@ from kassa_contract.promotions import (
     ValidateLine,
     ValidationResult,
 )
+from kassa_contract.team import ApplicationGrant, Invitation, Member, Permissions, User
 from kassa_contract.webhooks import (
     Event,
     RecoveryResult,
@@ -75,7 +78,8 @@ from kassa_contract.webhooks import (
 )
 
 __all__ = [
-    "UNSET", "AbandonedCart", "AbandonedCartSummary", "AbandonedCustomer", "AppliedDiscount", "Branding",
+    "UNSET", "AbandonedCart", "AbandonedCartSummary", "AbandonedCustomer", "AppliedDiscount", "AuditActor",
+    "AuditChanges", "AuditEntry", "Branding",
     "BrandingInput", "Campaign", "CampaignStats", "CardInput", "Cart", "CartAddress", "CheckoutSession", "Code",
     "CodesCreated", "CollectFlags", "CurrencyAmount", "DiscountLine", "EmbedConfig", "EmbedToken", "Event",
     "LineDiscountAllocation", "LineItem", "LineItemInput", "Notice", "Order", "Page", "Payment", "PaymentError",
@@ -84,5 +88,6 @@ __all__ = [
     "TaxSettings", "ValidateLine", "ValidatedDiscount", "ValidationResult", "Variant", "VariantInput",
     "WebhookAttempt", "WebhookDelivery", "WebhookEndpoint", "WebhookEndpointStats",
     "CartCustomer", "Customer", "CustomerVoucher", "MarketingConsent", "MarketingConsentInput", "ShopperAuth",
-    "ShopperIdentity",
+    "ShopperIdentity", "ApplicationGrant", "Invitation", "Member", "Permissions", "User", "CustomerSettings",
+    "Erasure",
 ]

@@ -36,6 +36,7 @@ import msgspec
 import sqlalchemy as sa
 from kassa_contract.errors import KassaError
 from kassa_contract.money import format_amount
+from kassa_platform import audit
 from kassa_platform.ids import new_id
 from kassa_platform.pagination import (
     DEFAULT_LIMIT,
@@ -64,6 +65,7 @@ CANCELLED = "cancelled"
 _INACTIVE = ("deactivated", "expired")
 _UNUSABLE = ("deactivated", "expired", "redeemed")
 _MAX_ATTEMPTS = 8  # compare-and-set rounds when a clamped take races with other carts
+REJECTION_WINDOW = timedelta(minutes=1)  # one `rejected` row per code, reason and cart in this window
 
 
 # ---------------------------------------------------------------------------------- types
@@ -214,6 +216,7 @@ def _code_take(app_id: str, campaign_id: str, code_id: str, n: int, amount: int,
     conditions = [
         c.id == code_id, c.app_id == app_id, c.campaign_id == campaign_id, sa.not_(_in(c.status, _UNUSABLE)),
         sa.or_(c.usage_limit.is_(None), c.uses + c.reserved_uses + n <= c.usage_limit),
+        sa.or_(c.expires_at.is_(None), c.expires_at > now),  # the code's own validity
     ]
     if gift_card is None:
         conditions.append(sa.or_(c.balance.is_(None), c.balance >= amount))
@@ -375,8 +378,10 @@ class RedemptionStore:
                     break
                 code = (await conn.execute(sa.select(
                     codes.c.campaign_id, codes.c.status, codes.c.usage_limit, codes.c.uses, codes.c.reserved_uses,
-                    codes.c.balance,
+                    codes.c.balance, codes.c.expires_at,
                 ).where(codes.c.id == req.code_id, codes.c.app_id == app_id))).first()
+                if code is not None and code.expires_at is not None and code.expires_at <= now:
+                    raise _Rejected(Reason.EXPIRED, Miss(Reason.EXPIRED), name)
                 if (code is None or code.campaign_id != req.campaign_id or code.status in _INACTIVE
                         or req.gift_card != (code.balance is not None)):
                     raise _Rejected(Reason.CODE_INACTIVE, Miss(Reason.CODE_INACTIVE), name)
@@ -499,7 +504,53 @@ class RedemptionStore:
             return await self._of_order(conn, app_id, order_id, "cancelled")
         await self._lock(conn, {x.campaign_id for x in rows}, {x.code_id for x in rows if x.code_id})
         await self._move(conn, "cancel", rows, now)
+        await audit.record(conn, "order_redemptions.cancelled", order_id, app_id=app_id, now=now,
+                           after={"cancelled": sorted(x.id for x in rows)})
         return sorted((_redemption(x) for x in rows), key=lambda x: x.id)
+
+    # -- refusals
+
+    async def record_rejected(self, conn: AsyncConnection, *, app_id: str, code: str, cart_id: str | None,
+                              customer: str | None, amount: int, currency: str, reason: str, message: str | None,
+                              now: datetime) -> bool:
+        """Record a refusal of a code at apply or validate as a `rejected` redemption: one
+        statement (an INSERT … SELECT from the code's row), run only when a code was refused, so
+        the common path pays nothing. A flood cannot grow the table without bound: a code the store
+        does not know writes nothing, the same code, reason and cart (or cart-less call) is
+        recorded once a minute (calls racing each other may each write one: a bound, not a
+        count), and `purge_rejected` drops refusals past their retention.
+        Returns whether a row was written."""
+        r, c = redemptions.c, codes.c
+        same_cart = r.cart_id.is_(None) if cart_id is None else r.cart_id == cart_id
+        recent = sa.exists().where(r.code_id == c.id, r.status == _lit("rejected"),
+                                   r.created_at > now - REJECTION_WINDOW, r.reason == reason, same_cart)
+        given = {"id": new_id("red"), "app_id": app_id, "cart_id": cart_id, "order_id": None, "customer": customer,
+                 "amount": amount, "currency": currency, "status": "rejected", "reason": reason[:60],
+                 "message": (message or "")[:300] or None, "expires_at": None, "created_at": now, "updated_at": now}
+        chosen = [sa.literal(v, r[k].type).label(k) for k, v in given.items()]
+        select = (sa.select(*chosen, c.campaign_id.label("campaign_id"), c.id.label("code_id"), c.code.label("code"))
+                  .where(c.app_id == app_id, c.code_key == code.strip().upper(), ~recent))
+        columns = [*given, "campaign_id", "code_id", "code"]
+        done = await conn.execute(sa.insert(redemptions).from_select(columns, select))
+        return bool(done.rowcount)
+
+    async def purge_rejected(self, conn: AsyncConnection, *, before: datetime, limit: int = 1000,
+                             app_id: str | None = None) -> int:
+        """Delete refusals recorded before `before`, `limit` rows a statement (the retention job;
+        `app_id`: one application's only)."""
+        r = redemptions.c
+        total = 0
+        while True:
+            query = sa.select(r.id).where(r.status == _lit("rejected"), r.created_at < before)
+            if app_id is not None:
+                query = query.where(r.app_id == app_id)
+            ids = (await conn.execute(query.limit(limit))).scalars().all()
+            if not ids:
+                return total
+            await conn.execute(sa.delete(redemptions).where(r.id.in_(ids)))
+            total += len(ids)
+            if len(ids) < limit:
+                return total
 
     # -- reading
 

@@ -12,6 +12,20 @@ from kassa_platform.columns import JSON, UTCDateTime, new_metadata
 
 metadata = new_metadata()
 
+# A campaign is in at most one group (campaigns.group_id).
+campaign_groups = sa.Table(
+    "promo_campaign_groups",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("app_id", sa.String(40), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("description", sa.String(200), nullable=True),
+    sa.Column("metadata", JSON, nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Index("ix_promo_campaign_groups_app_id_id", "app_id", "id"),
+)
+
 campaigns = sa.Table(
     "promo_campaigns",
     metadata,
@@ -29,7 +43,22 @@ campaigns = sa.Table(
     sa.Column("reserved_amount", sa.BigInteger(), nullable=False, server_default="0"),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
+    # Columns the lists filter on, kept beside `definition` (which stays the engine's source):
+    sa.Column("type", sa.String(20), nullable=False, server_default="discount_codes"),
+    sa.Column("starts_at", UTCDateTime(), nullable=True),
+    sa.Column("ends_at", UTCDateTime(), nullable=True),
+    sa.Column("group_id", sa.String(40), sa.ForeignKey("promo_campaign_groups.id"), nullable=True),
+    sa.Column("archived_at", UTCDateTime(), nullable=True),
     sa.Index("ix_promo_campaigns_app_id_active", "app_id", "active"),
+    # Every list sort, with the id as its tie-break (keyset pagination).
+    sa.Index("ix_promo_campaigns_app_created", "app_id", "created_at", "id"),
+    sa.Index("ix_promo_campaigns_app_updated", "app_id", "updated_at", "id"),
+    sa.Index("ix_promo_campaigns_app_type", "app_id", "type", "created_at", "id"),
+    sa.Index("ix_promo_campaigns_group", "group_id", "created_at", "id"),
+    sa.Index("ix_promo_campaigns_app_ends", "app_id", "ends_at"),
+    sa.Index("ix_promo_campaigns_app_starts", "app_id", "starts_at"),
+    sa.Index("ix_promo_campaigns_app_archived", "app_id", "archived_at",
+             postgresql_where=sa.text("archived_at IS NOT NULL"), sqlite_where=sa.text("archived_at IS NOT NULL")),
 )
 
 codes = sa.Table(
@@ -48,7 +77,14 @@ codes = sa.Table(
     sa.Column("assigned_to", sa.String(254), nullable=True),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=True),  # the code's own validity
+    sa.Column("external_id", sa.String(100), nullable=True),
+    sa.Column("metadata", JSON, nullable=True),
     sa.UniqueConstraint("app_id", "code_key", name="uq_promo_codes_app_id_code_key"),
+    # The code list of a campaign: by status, by its own expiry, pages by id.
+    sa.Index("ix_promo_codes_campaign_status", "campaign_id", "status", "id"),
+    sa.Index("ix_promo_codes_campaign_expires", "campaign_id", "expires_at",
+             postgresql_where=sa.text("expires_at IS NOT NULL"), sqlite_where=sa.text("expires_at IS NOT NULL")),
 )
 
 redemptions = sa.Table(
@@ -75,4 +111,17 @@ redemptions = sa.Table(
     sa.Index("ix_promo_redemptions_order_id", "order_id"),
     sa.Index("ix_promo_redemptions_reserved_expiry", "expires_at",
              postgresql_where=sa.text("status = 'reserved'"), sqlite_where=sa.text("status = 'reserved'")),
+    # The list's `campaignId` filter, and whether a campaign was ever redeemed (delete).
+    sa.Index("ix_promo_redemptions_campaign_id", "campaign_id", "id"),
+    sa.Index("ix_promo_redemptions_app_status", "app_id", "status", "id"),
+    sa.Index("ix_promo_redemptions_app_created", "app_id", "created_at"),
+    # A code's live holds: what makes it `reserved` on read.
+    sa.Index("ix_promo_redemptions_code_held", "code_id", "expires_at",
+             postgresql_where=sa.text("status = 'reserved'"), sqlite_where=sa.text("status = 'reserved'")),
+    # Refusals: one row per code, reason and cart a minute at most (the insert looks here), and
+    # their retention (RedemptionStore.record_rejected / purge_rejected).
+    sa.Index("ix_promo_redemptions_rejected_code", "code_id", "created_at",
+             postgresql_where=sa.text("status = 'rejected'"), sqlite_where=sa.text("status = 'rejected'")),
+    sa.Index("ix_promo_redemptions_rejected_created", "created_at",
+             postgresql_where=sa.text("status = 'rejected'"), sqlite_where=sa.text("status = 'rejected'")),
 )

@@ -4,8 +4,8 @@
  */
 import { Kassa, type KassaOptions } from './client.js';
 import {
-  AbandonedCarts, ApiKeys, ApplicationResource, Campaigns, Codes, Customers, EmbedConfigs, Events, Orders, PaymentSettingsResource, ProductsAdmin,
-  Redemptions, ShippingMethods, ShopperAuthResource, TaxRates, TaxSettings, Vouchers, WebhookDeliveries, WebhookEndpoints,
+  AbandonedCarts, ApiKeys, ApplicationResource, AuditLog, CampaignGroups, Campaigns, Codes, Customers, EmbedConfigs, Events, Invitations, Members, Orders,
+  PaymentSettingsResource, PermissionsResource, ProductsAdmin, PromotionSettings, Redemptions, ShippingMethods, ShopperAuthResource, TaxRates, TaxSettings, Vouchers, WebhookDeliveries, WebhookEndpoints,
 } from './resources/admin.js';
 
 export class KassaServer extends Kassa {
@@ -18,6 +18,8 @@ export class KassaServer extends Kassa {
   readonly embedConfig: EmbedConfigs;
   readonly abandonedCarts: AbandonedCarts;
   readonly campaigns: Campaigns;
+  readonly campaignGroups: CampaignGroups;
+  readonly promotionSettings: PromotionSettings;
   readonly codes: Codes;
   readonly vouchers: Vouchers;
   readonly redemptions: Redemptions;
@@ -28,6 +30,10 @@ export class KassaServer extends Kassa {
   readonly application: ApplicationResource;
   readonly customers: Customers;
   readonly shopperAuth: ShopperAuthResource;
+  readonly members: Members;
+  readonly invitations: Invitations;
+  readonly permissions: PermissionsResource;
+  readonly auditLog: AuditLog;
 
   constructor(options: KassaOptions) {
     super(options);
@@ -41,6 +47,8 @@ export class KassaServer extends Kassa {
     this.embedConfig = new EmbedConfigs(http);
     this.abandonedCarts = new AbandonedCarts(http);
     this.campaigns = new Campaigns(http);
+    this.campaignGroups = new CampaignGroups(http);
+    this.promotionSettings = new PromotionSettings(http);
     this.codes = new Codes(http);
     this.vouchers = new Vouchers(http);
     this.redemptions = new Redemptions(http);
@@ -51,6 +59,10 @@ export class KassaServer extends Kassa {
     this.application = new ApplicationResource(http);
     this.customers = new Customers(http);
     this.shopperAuth = new ShopperAuthResource(http);
+    this.members = new Members(http);
+    this.invitations = new Invitations(http);
+    this.permissions = new PermissionsResource(http);
+    this.auditLog = new AuditLog(http);
   }
 }
 

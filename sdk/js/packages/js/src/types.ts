@@ -24,6 +24,7 @@ export type ResultOf<O> = O extends { responses: infer R }
 
 // Carts
 export type Cart = CartSchemas['Cart'];
+export type CartRecovery = CartSchemas['CartRecovery'];
 /** The one canonical address: `addressLine1`, `city`, `countryCode` required. */
 export type CartAddress = CartSchemas['CartAddress'];
 export type LineItem = CartSchemas['LineItem'];
@@ -58,9 +59,16 @@ export type Campaign = CartSchemas['Campaign'];
 export type Code = CartSchemas['Code'];
 export type ShippingMethod = CartSchemas['ShippingMethod'];
 export type ApiKey = CartSchemas['ApiKey'];
+// Teams (docs/team.md)
+export type Member = Schemas['Member'];
+export type Invitation = Schemas['Invitation'];
+export type Permissions = Schemas['Permissions'];
+export type AuditEntry = CartSchemas['AuditEntry'];
 export type Customer = CartSchemas['Customer'];
 export type CustomerVoucher = CartSchemas['CustomerVoucher'];
 export type CartCustomer = CartSchemas['CartCustomer'];
+export type Erasure = CartSchemas['Erasure'];
+export type CustomerSettings = CartSchemas['CustomerSettings'];
 export type ShopperAuth = CartSchemas['ShopperAuth'];
 export type TaxRate = CartSchemas['TaxRate'];
 export type WebhookEndpoint = WebhookSchemas['WebhookEndpoint'];

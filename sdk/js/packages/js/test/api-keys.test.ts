@@ -1,7 +1,7 @@
 // kassa.apiKeys against the real key management API: create, list (cursor pages), retrieve, roll, revoke.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ApiKeyNotFoundError, ForbiddenError, UnauthorizedError, type ApiKey } from '@kassa/js';
+import { ApiKeyNotFoundError, ForbiddenError, UnauthorizedError, type ApiKey, type AuditEntry } from '@kassa/js';
 import { server } from './helpers.js';
 
 test('API keys: create with scopes, list without secrets, roll, revoke', async () => {
@@ -36,4 +36,14 @@ test('API keys: create with scopes, list without secrets, roll, revoke', async (
   for await (const key of admin.apiKeys.list({ includeInactive: true })) all.push(key.id);
   assert.ok(all.includes(publishable.id));
   await assert.rejects(admin.apiKeys.retrieve('key_unknown'), ApiKeyNotFoundError);
+
+  // The audit log has each change: the roll of `made`, by the admin key, without any secret.
+  const entries: AuditEntry[] = [];
+  for await (const entry of admin.auditLog.list({ resourceId: made.id, limit: 1 })) entries.push(entry);
+  assert.deepEqual(entries.map((x) => x.action), ['api_key.rolled', 'api_key.created']);
+  assert.equal(entries[0]!.actor.type, 'key');
+  assert.equal(entries[0]!.changes.after?.replacedBy, rolled.id);
+  assert.ok(!JSON.stringify(entries).includes(rolled.secret!) && !JSON.stringify(entries).includes(made.secret!));
+  const revocations = await admin.auditLog.list({ action: 'api_key.revoked', resourceType: 'api_key' });
+  assert.deepEqual(revocations.data.map((x) => x.resourceId), [publishable.id]);
 });

@@ -2,7 +2,8 @@
 // shopper token (X-Shopper-Token) with cart creates and updates.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { CustomerEmailTakenError, CustomerNotFoundError, Kassa, type Customer } from '@kassa/js';
+import { CustomerEmailTakenError, CustomerNotFoundError, ErasureNotFoundError, Kassa, ValidationError, type Customer,
+         type Erasure } from '@kassa/js';
 import { server, storefront } from './helpers.js';
 
 test('customers: create, update, segments, list, vouchers, delete; a cart names its customer', async () => {
@@ -27,6 +28,22 @@ test('customers: create, update, segments, list, vouchers, delete; a cart names 
   assert.equal((await admin.shopperAuth.retrieve()).audience, setting.audience);
   assert.equal((await admin.customers.delete(made.id)).id, made.id);
   await assert.rejects(admin.customers.retrieve(made.id), CustomerNotFoundError);
+});
+
+test('customers.erase: the rows redacted per place, zeros on a repeat, typed errors', async () => {
+  const admin = server();
+  await admin.customers.updateSettings({ personalMetadataKeys: ['note'] });
+  assert.deepEqual((await admin.customers.retrieveSettings()).personalMetadataKeys, ['note']);
+  const email = `erase.${Math.random().toString(36).slice(2, 10)}@example.com`;
+  const made = await admin.customers.create({ email, lastName: 'Doe', metadata: { note: 'ring twice' } });
+  const erased: Erasure = await admin.customers.erase({ customerId: made.id });
+  assert.deepEqual([erased.status, erased.customerId, erased.redacted.customers], ['completed', made.id, 1]);
+  assert.deepEqual((await admin.customers.retrieveErasure(erased.id)).redacted, erased.redacted);
+  const again = await admin.customers.erase({ email });
+  assert.ok(Object.values(again.redacted).every((n) => n === 0));
+  await assert.rejects(admin.customers.erase({ customerId: 'cus_nobody' }), CustomerNotFoundError);
+  await assert.rejects(admin.customers.retrieveErasure('era_nobody'), ErasureNotFoundError);
+  await assert.rejects(admin.customers.erase({ customerId: made.id, email }), ValidationError);
 });
 
 test('the storefront client sends the shopper token with cart creates and updates', async () => {

@@ -6,6 +6,7 @@ import builtins
 from collections.abc import Iterable
 from typing import Any
 
+from kassa_contract.abandoned import CartRecovery
 from kassa_contract.base import UNSET, UnsetT
 from kassa_contract.cart import (
     Cart,
@@ -104,3 +105,9 @@ class Carts(Resource[M]):
     def remove_discount_code(self, cart_id: str, code: str, *, options: RequestOptions | None = None) -> Call[Cart]:
         """Remove a voucher code from the cart."""
         return Call("DELETE", f"{CARTS}/{seg(cart_id)}/discount-codes/{seg(code)}", returns(Cart), options=options)
+
+    @operation
+    def recover(self, cart_id: str, *, options: RequestOptions | None = None) -> Call[CartRecovery]:
+        """Restore an abandoned cart (what its recovery link does): re-priced against today's catalog and
+        promotions, with what changed and its recovery incentive applied."""
+        return Call("POST", f"{CARTS}/{seg(cart_id)}/recover", returns(CartRecovery), options=options)

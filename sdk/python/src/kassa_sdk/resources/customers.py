@@ -1,4 +1,5 @@
-"""Customers (scopes `customers:read`, `customers:write`) and the shopper-auth setting (`settings:*`)."""
+"""Customers (scopes `customers:read`, `customers:write`; erasure `customers:erase`), the customer settings
+and the shopper-auth setting (`settings:*`)."""
 
 from __future__ import annotations
 
@@ -19,12 +20,15 @@ from kassa_contract.customers import (
     UpdateSegments,
     UpdateShopperAuth,
 )
+from kassa_contract.erasure import CustomerSettings, EraseCustomer, Erasure, UpdateCustomerSettings
 
 from .._base import Call, M, RequestOptions, Resource, operation, paginated, returns, returns_list, returns_page
 from ._util import iso, listed, seg
 
 CUSTOMERS = "/api/v1/customers"
 SHOPPER_AUTH = "/api/v1/shopper-auth"
+ERASURES = "/api/v1/customer-erasures"
+CUSTOMER_SETTINGS = "/api/v1/customer-settings"
 
 
 class Customers(Resource[M]):
@@ -90,6 +94,34 @@ class Customers(Resource[M]):
         """The codes the customer may use now: generic codes they qualify for, codes assigned to them."""
         return Call("GET", f"{CUSTOMERS}/{seg(customer_id)}/vouchers", returns_list(CustomerVoucher),
                     options=options)
+
+    @operation
+    def erase(self, *, customer_id: str | None = None, email: str | None = None,
+              options: RequestOptions | None = None) -> Call[Erasure]:
+        """Erase a person's data (GDPR art. 17), by exactly one of `customer_id` and `email` (the customer
+        with that email, or a guest known by it only): personal data redacted in customers, carts,
+        checkout sessions, orders (amounts, lines and tax stay), redemptions, abandoned carts, stored
+        event bodies and queued deliveries. The answer counts the rows redacted per place; a repeat
+        answers zeros. An unknown `customer_id`: `CustomerNotFoundError`."""
+        body = EraseCustomer(customer_id=customer_id, email=email)
+        return Call("POST", f"{CUSTOMERS}/erase", returns(Erasure), body, options=options)
+
+    @operation
+    def retrieve_erasure(self, erasure_id: str, *, options: RequestOptions | None = None) -> Call[Erasure]:
+        """An erasure by its id (`era_…`): its status and counts."""
+        return Call("GET", f"{ERASURES}/{seg(erasure_id)}", returns(Erasure), options=options)
+
+    @operation
+    def retrieve_settings(self, *, options: RequestOptions | None = None) -> Call[CustomerSettings]:
+        """The customer settings (scope `settings:read`): which metadata keys hold personal data."""
+        return Call("GET", CUSTOMER_SETTINGS, returns(CustomerSettings), options=options)
+
+    @operation
+    def update_settings(self, *, personal_metadata_keys: Iterable[str],
+                        options: RequestOptions | None = None) -> Call[CustomerSettings]:
+        """Name the metadata keys whose values erasure redacts (scope `settings:write`); replaces the list."""
+        body = UpdateCustomerSettings(personal_metadata_keys=list(personal_metadata_keys))
+        return Call("PUT", CUSTOMER_SETTINGS, returns(CustomerSettings), body, options=options)
 
 
 class ShopperAuthResource(Resource[M]):

@@ -6,6 +6,7 @@ import {
   ConflictError,
   ForbiddenError,
   InternalServerError,
+  KassaApiError,
   MethodNotAllowedError,
   NotFoundError,
   PayloadTooLargeError,
@@ -46,6 +47,36 @@ export class ApiVersionDowngradeError extends UnprocessableEntityError { overrid
 export class ApiKeyNotFoundError extends NotFoundError { override name = 'ApiKeyNotFoundError'; }
 /** `api_key_inactive` (usually HTTP 409). */
 export class ApiKeyInactiveError extends ConflictError { override name = 'ApiKeyInactiveError'; }
+/** `invalid_credentials` (usually HTTP 401). */
+export class InvalidCredentialsError extends UnauthorizedError { override name = 'InvalidCredentialsError'; }
+/** `csrf_token_invalid` (usually HTTP 403). */
+export class CsrfTokenInvalidError extends ForbiddenError { override name = 'CsrfTokenInvalidError'; }
+/** `application_required` (usually HTTP 400). */
+export class ApplicationRequiredError extends BadRequestError { override name = 'ApplicationRequiredError'; }
+/** `password_invalid` (usually HTTP 422). */
+export class PasswordInvalidError extends UnprocessableEntityError { override name = 'PasswordInvalidError'; }
+/** `reset_token_invalid` (usually HTTP 400). */
+export class ResetTokenInvalidError extends BadRequestError { override name = 'ResetTokenInvalidError'; }
+/** `workspace_not_found` (usually HTTP 404). */
+export class WorkspaceNotFoundError extends NotFoundError { override name = 'WorkspaceNotFoundError'; }
+/** `member_not_found` (usually HTTP 404). */
+export class MemberNotFoundError extends NotFoundError { override name = 'MemberNotFoundError'; }
+/** `last_owner` (usually HTTP 409). */
+export class LastOwnerError extends ConflictError { override name = 'LastOwnerError'; }
+/** `email_taken` (usually HTTP 409). */
+export class EmailTakenError extends ConflictError { override name = 'EmailTakenError'; }
+/** `already_member` (usually HTTP 409). */
+export class AlreadyMemberError extends ConflictError { override name = 'AlreadyMemberError'; }
+/** `invitation_not_found` (usually HTTP 404). */
+export class InvitationNotFoundError extends NotFoundError { override name = 'InvitationNotFoundError'; }
+/** `invitation_expired` (usually HTTP 410). */
+export class InvitationExpiredError extends KassaApiError { override name = 'InvitationExpiredError'; }
+/** `invitation_used` (usually HTTP 409). */
+export class InvitationUsedError extends ConflictError { override name = 'InvitationUsedError'; }
+/** `invite_email_mismatch` (usually HTTP 403). */
+export class InviteEmailMismatchError extends ForbiddenError { override name = 'InviteEmailMismatchError'; }
+/** `application_not_found` (usually HTTP 404). */
+export class ApplicationNotFoundError extends NotFoundError { override name = 'ApplicationNotFoundError'; }
 /** `cart_not_found` (usually HTTP 404). */
 export class CartNotFoundError extends NotFoundError { override name = 'CartNotFoundError'; }
 /** `cart_not_open` (usually HTTP 409). */
@@ -88,6 +119,8 @@ export class CustomerNotFoundError extends NotFoundError { override name = 'Cust
 export class CustomerEmailTakenError extends ConflictError { override name = 'CustomerEmailTakenError'; }
 /** `customer_external_id_taken` (usually HTTP 409). */
 export class CustomerExternalIdTakenError extends ConflictError { override name = 'CustomerExternalIdTakenError'; }
+/** `erasure_not_found` (usually HTTP 404). */
+export class ErasureNotFoundError extends NotFoundError { override name = 'ErasureNotFoundError'; }
 /** `shopper_token_invalid` (usually HTTP 401). */
 export class ShopperTokenInvalidError extends UnauthorizedError { override name = 'ShopperTokenInvalidError'; }
 /** `cart_customer_mismatch` (usually HTTP 403). */
@@ -100,6 +133,14 @@ export class CodeNotFoundError extends NotFoundError { override name = 'CodeNotF
 export class CodeTakenError extends ConflictError { override name = 'CodeTakenError'; }
 /** `code_not_usable` (usually HTTP 409). */
 export class CodeNotUsableError extends ConflictError { override name = 'CodeNotUsableError'; }
+/** `code_redeemed` (usually HTTP 409). */
+export class CodeRedeemedError extends ConflictError { override name = 'CodeRedeemedError'; }
+/** `campaign_archived` (usually HTTP 409). */
+export class CampaignArchivedError extends ConflictError { override name = 'CampaignArchivedError'; }
+/** `campaign_has_redemptions` (usually HTTP 409). */
+export class CampaignHasRedemptionsError extends ConflictError { override name = 'CampaignHasRedemptionsError'; }
+/** `campaign_group_not_found` (usually HTTP 404). */
+export class CampaignGroupNotFoundError extends NotFoundError { override name = 'CampaignGroupNotFoundError'; }
 /** `code_space_exhausted` (usually HTTP 422). */
 export class CodeSpaceExhaustedError extends UnprocessableEntityError { override name = 'CodeSpaceExhaustedError'; }
 /** `redemption_not_found` (usually HTTP 404). */
@@ -189,6 +230,21 @@ export const ERROR_CLASSES: Record<string, ApiErrorClass> = {
   api_version_downgrade: ApiVersionDowngradeError,
   api_key_not_found: ApiKeyNotFoundError,
   api_key_inactive: ApiKeyInactiveError,
+  invalid_credentials: InvalidCredentialsError,
+  csrf_token_invalid: CsrfTokenInvalidError,
+  application_required: ApplicationRequiredError,
+  password_invalid: PasswordInvalidError,
+  reset_token_invalid: ResetTokenInvalidError,
+  workspace_not_found: WorkspaceNotFoundError,
+  member_not_found: MemberNotFoundError,
+  last_owner: LastOwnerError,
+  email_taken: EmailTakenError,
+  already_member: AlreadyMemberError,
+  invitation_not_found: InvitationNotFoundError,
+  invitation_expired: InvitationExpiredError,
+  invitation_used: InvitationUsedError,
+  invite_email_mismatch: InviteEmailMismatchError,
+  application_not_found: ApplicationNotFoundError,
   cart_not_found: CartNotFoundError,
   cart_not_open: CartNotOpenError,
   cart_line_not_found: CartLineNotFoundError,
@@ -210,12 +266,17 @@ export const ERROR_CLASSES: Record<string, ApiErrorClass> = {
   customer_not_found: CustomerNotFoundError,
   customer_email_taken: CustomerEmailTakenError,
   customer_external_id_taken: CustomerExternalIdTakenError,
+  erasure_not_found: ErasureNotFoundError,
   shopper_token_invalid: ShopperTokenInvalidError,
   cart_customer_mismatch: CartCustomerMismatchError,
   campaign_not_found: CampaignNotFoundError,
   code_not_found: CodeNotFoundError,
   code_taken: CodeTakenError,
   code_not_usable: CodeNotUsableError,
+  code_redeemed: CodeRedeemedError,
+  campaign_archived: CampaignArchivedError,
+  campaign_has_redemptions: CampaignHasRedemptionsError,
+  campaign_group_not_found: CampaignGroupNotFoundError,
   code_space_exhausted: CodeSpaceExhaustedError,
   redemption_not_found: RedemptionNotFoundError,
   checkout_session_not_found: CheckoutSessionNotFoundError,

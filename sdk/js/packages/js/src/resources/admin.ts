@@ -129,6 +129,47 @@ export class Campaigns extends Resource {
   stats(id: string, o?: RequestOptions): Promise<ResultOf<C['getCampaignStats']>> {
     return this.call('GET', `/api/v1/campaigns/${e(id)}/stats`, undefined, o);
   }
+  /** Hidden from lists (`list({ archived: true })` shows it) and switched off. */
+  archive(id: string, o?: RequestOptions): Promise<ResultOf<C['archiveCampaign']>> {
+    return this.call('POST', `/api/v1/campaigns/${e(id)}/archive`, undefined, o);
+  }
+  /** Back in the lists, still off until `activate`. */
+  unarchive(id: string, o?: RequestOptions): Promise<ResultOf<C['unarchiveCampaign']>> {
+    return this.call('POST', `/api/v1/campaigns/${e(id)}/unarchive`, undefined, o);
+  }
+  /** With its codes; `CampaignHasRedemptionsError` (409) once it was reserved or redeemed. */
+  delete(id: string, o?: RequestOptions): Promise<void> {
+    return this.call('DELETE', `/api/v1/campaigns/${e(id)}`, undefined, o);
+  }
+}
+
+export class CampaignGroups extends Resource {
+  create(body: BodyOf<C['createCampaignGroup']>, o?: RequestOptions): Promise<ResultOf<C['createCampaignGroup']>> {
+    return this.call('POST', '/api/v1/campaign-groups', body, o);
+  }
+  /** Newest first; a group's campaigns: `campaigns.list({ group })`. */
+  list(query?: QueryOf<C['listCampaignGroups']>, o?: RequestOptions): PagePromise<Item<C['listCampaignGroups']>> {
+    return this.pages('/api/v1/campaign-groups', query, o);
+  }
+  retrieve(id: string, o?: RequestOptions): Promise<ResultOf<C['getCampaignGroup']>> {
+    return this.call('GET', `/api/v1/campaign-groups/${e(id)}`, undefined, o);
+  }
+  update(id: string, body: BodyOf<C['updateCampaignGroup']>, o?: RequestOptions): Promise<ResultOf<C['updateCampaignGroup']>> {
+    return this.call('PATCH', `/api/v1/campaign-groups/${e(id)}`, body, o);
+  }
+  /** Its campaigns leave the group and keep running. */
+  delete(id: string, o?: RequestOptions): Promise<void> {
+    return this.call('DELETE', `/api/v1/campaign-groups/${e(id)}`, undefined, o);
+  }
+}
+
+export class PromotionSettings extends Resource {
+  retrieve(o?: RequestOptions): Promise<ResultOf<C['getPromotionSettings']>> {
+    return this.call('GET', '/api/v1/promotion-settings', undefined, o);
+  }
+  update(body: BodyOf<C['updatePromotionSettings']>, o?: RequestOptions): Promise<ResultOf<C['updatePromotionSettings']>> {
+    return this.call('PUT', '/api/v1/promotion-settings', body, o);
+  }
 }
 
 export class Codes extends Resource {
@@ -146,8 +187,16 @@ export class Codes extends Resource {
   retrieve(code: string, o?: RequestOptions): Promise<ResultOf<C['getCode']>> {
     return this.call('GET', `/api/v1/codes/${e(code)}`, undefined, o);
   }
+  /** `externalId`, `metadata`, `expiresAt`. */
+  update(code: string, body: BodyOf<C['updateCode']>, o?: RequestOptions): Promise<ResultOf<C['updateCode']>> {
+    return this.call('PATCH', `/api/v1/codes/${e(code)}`, body, o);
+  }
   assign(code: string, body: BodyOf<C['assignCode']>, o?: RequestOptions): Promise<ResultOf<C['assignCode']>> {
     return this.call('POST', `/api/v1/codes/${e(code)}/assign`, body, o);
+  }
+  /** Many codes to customers, all or nothing: a refused item fails the call (`error.field`: `assignments[i].code`). */
+  async assignMany(body: BodyOf<C['assignCodes']>, o?: RequestOptions): Promise<ResultOf<C['assignCodes']>['data']> {
+    return (await this.call<ResultOf<C['assignCodes']>>('POST', '/api/v1/codes/assign', body, o)).data;
   }
   distribute(code: string, o?: RequestOptions): Promise<ResultOf<C['distributeCode']>> {
     return this.call('POST', `/api/v1/codes/${e(code)}/distribute`, undefined, o);
@@ -349,6 +398,27 @@ export class Customers extends Resource {
   listVouchers(id: string, o?: RequestOptions): Promise<Item<C['listCustomerVouchers']>[]> {
     return this.items(`${CUSTOMERS}/${e(id)}/vouchers`, o);
   }
+  /**
+   * Erases a person's data (GDPR art. 17; scope `customers:erase`), by exactly one of `customerId` and
+   * `email` (the customer with that email, or a guest known by it only). Answers the rows redacted per
+   * place; a repeat answers zeros. Unknown `customerId`: `CustomerNotFoundError`.
+   */
+  erase(body: BodyOf<C['eraseCustomer']>, o?: RequestOptions): Promise<ResultOf<C['eraseCustomer']>> {
+    return this.call('POST', `${CUSTOMERS}/erase`, body, o);
+  }
+  /** An erasure by its id (`era_…`): its status and counts. */
+  retrieveErasure(id: string, o?: RequestOptions): Promise<ResultOf<C['getCustomerErasure']>> {
+    return this.call('GET', `/api/v1/customer-erasures/${e(id)}`, undefined, o);
+  }
+  /** Which metadata keys hold personal data (scope `settings:read`). */
+  retrieveSettings(o?: RequestOptions): Promise<ResultOf<C['getCustomerSettings']>> {
+    return this.call('GET', '/api/v1/customer-settings', undefined, o);
+  }
+  /** Names the metadata keys whose values erasure redacts; replaces the list (scope `settings:write`). */
+  updateSettings(body: BodyOf<C['updateCustomerSettings']>,
+                 o?: RequestOptions): Promise<ResultOf<C['updateCustomerSettings']>> {
+    return this.call('PUT', '/api/v1/customer-settings', body, o);
+  }
 }
 
 /** Whose shopper tokens (`X-Shopper-Token`) the application trusts (scopes `settings:read`, `settings:write`). */
@@ -359,5 +429,54 @@ export class ShopperAuthResource extends Resource {
   /** Changes the fields named (`jwksUrl`, `issuer`, `audience`); `null` clears one. */
   update(body: BodyOf<C['updateShopperAuth']>, o?: RequestOptions): Promise<ResultOf<C['updateShopperAuth']>> {
     return this.call('PUT', '/api/v1/shopper-auth', body, o);
+  }
+}
+
+const WORKSPACES = '/api/v1/workspaces';
+
+/** The members of the key's workspace (scopes `members:read`, `members:write`, granted by name: `*`
+ * does not include them). A key manages `member`s only, with roles on its own application. */
+export class Members extends Resource {
+  list(workspaceId: string, o?: RequestOptions): Promise<Item<C['listMembers']>[]> {
+    return this.items(`${WORKSPACES}/${e(workspaceId)}/members`, o);
+  }
+  /** Changes the workspace `role` and/or replaces the `applications` roles; the member is told by mail. */
+  update(workspaceId: string, userId: string, body: BodyOf<C['updateMember']>,
+         o?: RequestOptions): Promise<ResultOf<C['updateMember']>> {
+    return this.call('PATCH', `${WORKSPACES}/${e(workspaceId)}/members/${e(userId)}`, body, o);
+  }
+  /** The last owner stays (`LastOwnerError`). */
+  remove(workspaceId: string, userId: string, o?: RequestOptions): Promise<void> {
+    return this.call('DELETE', `${WORKSPACES}/${e(workspaceId)}/members/${e(userId)}`, undefined, o);
+  }
+}
+
+/** Invitations to the key's workspace: mailed links valid 7 days, usable once, only by the invited address. */
+export class Invitations extends Resource {
+  create(workspaceId: string, body: BodyOf<C['createInvitation']>,
+         o?: RequestOptions): Promise<ResultOf<C['createInvitation']>> {
+    return this.call('POST', `${WORKSPACES}/${e(workspaceId)}/invitations`, body, o);
+  }
+  list(workspaceId: string, o?: RequestOptions): Promise<Item<C['listInvitations']>[]> {
+    return this.items(`${WORKSPACES}/${e(workspaceId)}/invitations`, o);
+  }
+  /** A new link (the old one stops working), valid 7 more days. */
+  resend(workspaceId: string, invitationId: string, o?: RequestOptions): Promise<ResultOf<C['resendInvitation']>> {
+    return this.call('POST', `${WORKSPACES}/${e(workspaceId)}/invitations/${e(invitationId)}/resend`, undefined, o);
+  }
+  revoke(workspaceId: string, invitationId: string, o?: RequestOptions): Promise<ResultOf<C['revokeInvitation']>> {
+    return this.call('DELETE', `${WORKSPACES}/${e(workspaceId)}/invitations/${e(invitationId)}`, undefined, o);
+  }
+}
+
+/** What the key may do: its scopes and team permissions. */
+export class PermissionsResource extends Resource {
+  retrieve(o?: RequestOptions): Promise<ResultOf<C['getPermissions']>> {
+    return this.call('GET', '/api/v1/auth/permissions', undefined, o);
+/** Who changed what in the application, newest first (scope `audit:read`; secrets are never in an entry). */
+export class AuditLog extends Resource {
+  /** Filters `actorId`, `actorType`, `resourceType`, `resourceId`, `action`, `createdFrom` (inclusive), `createdTo`. */
+  list(query?: QueryOf<C['listAuditLog']>, o?: RequestOptions): PagePromise<Item<C['listAuditLog']>> {
+    return this.pages('/api/v1/audit-log', query, o);
   }
 }

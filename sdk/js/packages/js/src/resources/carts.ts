@@ -1,5 +1,5 @@
 import type { HttpClient, HttpRequest, RequestOptions } from '../core/http.js';
-import type { BodyOf, Cart, CartOperations as Op, ShippingOption } from '../types.js';
+import type { BodyOf, Cart, CartOperations as Op, CartRecovery, ShippingOption } from '../types.js';
 
 /** Where the client keeps the secret of each cart it created (in memory unless you pass a store). */
 export interface SecretStore {
@@ -45,17 +45,17 @@ export class Carts {
   }
 
   addLineItem(cartId: string, body: BodyOf<Op['addLineItem']>, options?: CartRequestOptions): Promise<Cart> {
-    return this.call('POST', cartId, '/line-items', body, options);
+    return this.call('POST', cartId, '/line-items', body, this.asShopper(options));
   }
 
   /** Sets a line's quantity (0 removes it). */
   updateLineItem(cartId: string, lineId: string, body: BodyOf<Op['updateLineItem']>,
                  options?: CartRequestOptions): Promise<Cart> {
-    return this.call('PATCH', cartId, `/line-items/${encodeURIComponent(lineId)}`, body, options);
+    return this.call('PATCH', cartId, `/line-items/${encodeURIComponent(lineId)}`, body, this.asShopper(options));
   }
 
   removeLineItem(cartId: string, lineId: string, options?: CartRequestOptions): Promise<Cart> {
-    return this.call('DELETE', cartId, `/line-items/${encodeURIComponent(lineId)}`, undefined, options);
+    return this.call('DELETE', cartId, `/line-items/${encodeURIComponent(lineId)}`, undefined, this.asShopper(options));
   }
 
   /** The methods that ship to the cart's address, each priced for this cart. */
@@ -66,16 +66,35 @@ export class Carts {
   /** One atomic call: the answer is the whole recomputed cart, the source of truth for totals. */
   selectShippingMethod(cartId: string, body: BodyOf<Op['selectShippingMethod']>,
                        options?: CartRequestOptions): Promise<Cart> {
-    return this.call('PUT', cartId, '/shipping-method', body, options);
+    return this.call('PUT', cartId, '/shipping-method', body, this.asShopper(options));
   }
 
   /** Applies a code, or throws `DiscountInvalidError` with the reason in `details`. */
   applyDiscountCode(cartId: string, body: BodyOf<Op['applyDiscountCode']>, options?: CartRequestOptions): Promise<Cart> {
-    return this.call('POST', cartId, '/discount-codes', body, options);
+    return this.call('POST', cartId, '/discount-codes', body, this.asShopper(options));
   }
 
   removeDiscountCode(cartId: string, code: string, options?: CartRequestOptions): Promise<Cart> {
-    return this.call('DELETE', cartId, `/discount-codes/${encodeURIComponent(code)}`, undefined, options);
+    return this.call('DELETE', cartId, `/discount-codes/${encodeURIComponent(code)}`, undefined,
+                     this.asShopper(options));
+  }
+
+  /**
+   * Restores a cart from its recovery link on any device (`token`: the link's token): re-priced against
+   * today's catalog and promotions, with `changes` (prices, items no longer sold, ended promotions, each with
+   * a `message` to show) and the cart's recovery incentive applied. The token is then remembered as the
+   * cart's secret for the calls that follow.
+   */
+  async recover(cartId: string, token: string, options?: RequestOptions): Promise<CartRecovery> {
+    const recovery = await this.call<CartRecovery>('POST', cartId, '/recover', undefined,
+                                                   this.asShopper({ ...options, cartSecret: token }));
+    this.secrets.set(cartId, token);
+    return recovery;
+  }
+
+  private asShopper(options?: CartRequestOptions): CartRequestOptions | undefined {
+    const headers = this.withShopper(options?.headers);
+    return headers === options?.headers ? options : { ...options, headers };
   }
 
   private withShopper(headers?: Record<string, string>): Record<string, string> | undefined {

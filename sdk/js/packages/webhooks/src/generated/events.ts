@@ -2,12 +2,65 @@
 // every event's data). Do not edit.
 
 /**
- * Who the cart belongs to. A guest captured through `customerEmail` is `{id: null, email, firstName: null}`.
+ * Who the cart belongs to. A guest captured through `customerEmail` is `{id: null, email, firstName: null}`
+ * (the names then come from the cart's address when it has one).
  */
 export interface AbandonedCustomer {
   id: string | null;
   email: string | null;
   firstName: string | null;
+  lastName?: string | null;
+  locale?: string | null;
+  marketingConsent?: MarketingConsent | null;
+}
+
+/**
+ * A single-use code minted for this cart (embed config `recoveryIncentive`): it works on this cart only,
+ * and the recovery link applies it.
+ */
+export interface AbandonedIncentive {
+  code: string;
+  campaignId: string;
+}
+
+/**
+ * A line of an abandoned cart, with what an email shows of it. Catalog fields are null for a custom
+ * line or a product without them; a variant's own `url` / `imageUrl` win over its product's.
+ */
+export interface AbandonedLineItem {
+  id: string;
+  variantId: string | null;
+  productId: string | null;
+  sku: string;
+  name: string;
+  quantity: number;
+  unitPrice: number;
+  subtotal: number;
+  discountTotal: number;
+  taxTotal: number;
+  total: number;
+  taxRate: string;
+  taxClass: string;
+  categories: string[];
+  custom: boolean;
+  metadata?: Record<string, unknown> | null;
+  discountAllocations?: LineDiscountAllocation[];
+  productUrl?: string | null;
+  imageUrl?: string | null;
+  variantName?: string | null;
+  productName?: string | null;
+  lineTotal?: number;
+}
+
+/**
+ * The store as the application's embed config presents it (branding).
+ */
+export interface AbandonedStore {
+  displayName?: string | null;
+  logoUrl?: string | null;
+  primaryColor?: string | null;
+  locale?: string | null;
+  currency?: string | null;
 }
 
 export interface AppliedDiscount {
@@ -18,6 +71,38 @@ export interface AppliedDiscount {
   applied?: boolean;
   reason?: string | null;
   message?: string | null;
+}
+
+export interface AuditActor {
+  type: "key" | "operator" | "user";
+  id: string;
+}
+
+/**
+ * The fields that changed, before and after (only those; secrets are never included).
+ *
+ * A creation has no `before`, a deletion no `after`.
+ */
+export interface AuditChanges {
+  before?: Record<string, unknown> | null;
+  after?: Record<string, unknown> | null;
+}
+
+/**
+ * `audit.entry.created`: the entry as the audit log shows it.
+ */
+export interface AuditEntryEventData {
+  id: string;
+  actor: AuditActor;
+  action: string;
+  resourceType: string;
+  resourceId: string;
+  changes: AuditChanges;
+  applicationId: string;
+  createdAt: string;
+  requestId?: string | null;
+  sourceAddress?: string | null;
+  workspaceId?: string | null;
 }
 
 export interface Cart {
@@ -58,7 +143,7 @@ export interface CartAbandonedData {
   cartId: string;
   sequence: number;
   customer?: AbandonedCustomer | null;
-  lineItems?: LineItem[];
+  lineItems?: AbandonedLineItem[];
   currency?: string | null;
   subtotal?: number;
   taxTotal?: number;
@@ -70,6 +155,11 @@ export interface CartAbandonedData {
   shippingAddress?: CartAddress | null;
   billingAddress?: CartAddress | null;
   abandonedAt?: string | null;
+  checkoutUrl?: string | null;
+  store?: AbandonedStore | null;
+  value?: number;
+  eventId?: string | null;
+  recoveryIncentive?: AbandonedIncentive | null;
 }
 
 /**
@@ -162,6 +252,14 @@ export interface Customer {
   createdAt: string;
   updatedAt: string;
   identity?: ShopperIdentity | null;
+}
+
+/**
+ * `customer.erased`: the customer (null for a guest known by email only) and the erasure; no personal data.
+ */
+export interface CustomerErasedData {
+  customerId: string | null;
+  erasureId: string;
 }
 
 /**
@@ -386,6 +484,7 @@ export interface WebhookTestData {
 
 /** Every event type Kassa emits, and the type of its `data`. */
 export interface EventDataMap {
+  "audit.entry.created": AuditEntryEventData;
   "cart.abandoned": CartAbandonedData;
   "cart.created": CartEventData;
   "cart.recovered": CartRecoveredData;
@@ -395,6 +494,7 @@ export interface EventDataMap {
   "checkout.session.expired": SessionEventData;
   "customer.created": CustomerEventData;
   "customer.deleted": CustomerEventData;
+  "customer.erased": CustomerErasedData;
   "customer.updated": CustomerEventData;
   "order.created": OrderEventData;
   "order.disputed": DisputeEventData;
@@ -407,6 +507,7 @@ export interface EventDataMap {
 }
 
 export const EVENT_TYPES = [
+  "audit.entry.created",
   "cart.abandoned",
   "cart.created",
   "cart.recovered",
@@ -416,6 +517,7 @@ export const EVENT_TYPES = [
   "checkout.session.expired",
   "customer.created",
   "customer.deleted",
+  "customer.erased",
   "customer.updated",
   "order.created",
   "order.disputed",

@@ -1,4 +1,6 @@
-"""The SSRF guard: webhooks reach the public internet only, unless the operator allows more.
+"""The SSRF guard: webhooks (and the cart service's fetch of a shopper-auth JWKS) reach the public
+internet only, unless the operator allows more. It lives in the platform so that both services use
+the one rule without importing each other.
 
 One rule, applied where an endpoint is saved (`check_host`, to the URL's host) and where a delivery
 connects (`GuardedBackend`, to every address the host resolves to at that moment):

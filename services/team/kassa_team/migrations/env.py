@@ -1,0 +1,3 @@
+from kassa_platform.migrate import run_env
+
+run_env()
