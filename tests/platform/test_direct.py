@@ -116,3 +116,38 @@ async def test_a_caller_waits_for_a_free_connection_at_most_the_wait_timeout(pg_
         assert (await pool.fetchrow(SLEEP, {"s": 0})) is not None and pool._opened == 1 and not pool._waiters
     finally:
         await pool.close()
+
+
+async def test_a_direct_transaction_commits_together_or_not_at_all(pg_backend: Backend) -> None:
+    db = pg_backend.runtime.db
+    assert db.direct is not None
+    table = probe_table()
+    async with transaction(db) as conn:
+        await conn.run_sync(table.metadata.create_all)
+    try:
+        at = datetime(2026, 12, 7, tzinfo=UTC)
+        insert = DirectStatement(table.insert().values(id=sa.bindparam("id"), doc=sa.bindparam("doc"),
+                                                       at=sa.bindparam("at"), n=sa.bindparam("n")), variant=False)
+        count = DirectStatement(sa.select(sa.func.count()).select_from(table))
+        seen: list[str] = []
+        db.direct.listeners.append(seen.append)
+        async with db.direct.transaction() as tx:
+            await tx.fetch(insert, {"id": "a", "doc": None, "at": at, "n": 1})
+            await tx.executemany(insert, [{"id": "b", "doc": [1], "at": at, "n": 2},
+                                          {"id": "c", "doc": {"x": 1}, "at": at, "n": 3}])
+        db.direct.listeners.remove(seen.append)
+        assert len(seen) == 2 and (await db.direct.fetchrow(count, {})).count_1 == 3  # type: ignore[union-attr]
+        with pytest.raises(asyncpg.UniqueViolationError):
+            async with db.direct.transaction() as tx:
+                await tx.fetch(insert, {"id": "d", "doc": None, "at": at, "n": 4})
+                await tx.fetch(insert, {"id": "a", "doc": None, "at": at, "n": 5})  # taken: all of it rolls back
+        with pytest.raises(RuntimeError):
+            async with db.direct.transaction() as tx:
+                await tx.fetch(insert, {"id": "e", "doc": None, "at": at, "n": 6})
+                raise RuntimeError("the caller gives up")
+        assert (await db.direct.fetchrow(count, {})).count_1 == 3  # type: ignore[union-attr]
+        stats = db.direct.stats()
+        assert stats["in_use"] == 0  # every connection went back
+    finally:
+        async with transaction(db) as conn:
+            await conn.run_sync(table.metadata.drop_all)

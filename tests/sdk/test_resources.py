@@ -17,6 +17,8 @@ from kassa_contract.versions import FIRST_VERSION, LATEST_VERSION, VERSIONS
 from kassa_sdk import AsyncPage, SyncPage
 from kassa_sdk._base import Resource
 from kassa_sdk.types import (
+    Basket,
+    BasketLine,
     BrandingInput,
     CartAddress,
     CollectFlags,
@@ -255,6 +257,32 @@ async def test_promotions(api: Any) -> None:
     assert csv.splitlines()[0].startswith("id,campaignId,code") and "SPRING20" in csv
     cancelled = await api.redemptions.cancel(order_id=paid.order_id)
     assert [r.status for r in cancelled] == ["cancelled"]
+
+
+async def test_two_step_redemptions(api: Any) -> None:
+    campaign = await api.campaigns.create(name="Till", reward={"type": "fixed_off", "amounts": {"EUR": 300}},
+                                          budget=10_000)
+    await api.codes.create(campaign.id, code="TILL3", usage_limit=1)
+    basket = Basket(currency="EUR", line_items=[BasketLine(sku="HAT", quantity=2, unit_price=1000)])
+    held = await api.redemptions.reserve(codes=["till3"], basket=basket, email="ana@example.com", hold_minutes=5)
+    assert held.status == "reserved" and held.amount == 300 and held.allocations[0].code == "TILL3"
+    assert (await api.redemptions.retrieve(held.id)).id == held.id
+    with pytest.raises(kassa_sdk.DiscountInvalidError):
+        await api.redemptions.reserve(codes=["TILL3"], basket=basket)
+    done = await api.redemptions.confirm(held.id, transaction_id=f"T-{held.id}")
+    assert done.status == "confirmed"
+    lines = await api.redemptions.find_by_transaction(f"T-{held.id}")
+    assert [(r.redemption_id, r.transaction_id, r.code) for r in lines] == [(held.id, f"T-{held.id}", "TILL3")]
+    assert await api.redemptions.find_by_transaction("no-such-transaction") == []
+    back = await api.redemptions.rollback(held.id, reason="return", amount=100)
+    assert back.amount == 100 and back.redemption_id == held.id
+    with pytest.raises(kassa_sdk.RollbackExceedsAmountError):
+        await api.redemptions.rollback(held.id, reason="return", amount=201)
+    with pytest.raises(kassa_sdk.RedemptionNotReservedError):
+        await api.redemptions.release(held.id)
+    assert (await api.redemptions.rollback(held.id, reason="return")).amount == 200
+    again = await api.redemptions.reserve(codes=["TILL3"], basket=basket)  # the use came back
+    assert (await api.redemptions.release(again.id)).status == "cancelled"
 
 
 async def test_checkout_orders_and_refunds(api: Any) -> None:

@@ -14,6 +14,7 @@ from .customer_routes import ROUTES as CUSTOMER_ROUTES
 from .erasure_routes import ROUTES as ERASURE_ROUTES
 from .internal_routes import ROUTES as INTERNAL_ROUTES
 from .promotions_routes import ROUTES as PROMOTION_ROUTES
+from .redemption_routes import ROUTES as REDEMPTION_ROUTES
 from .routes import ROUTES
 from .service import module_of
 
@@ -29,6 +30,6 @@ PATH_PREFIXES = ("/api/v1/carts", "/api/v1/products", "/api/v1/shipping-methods"
 
 def create_app(runtime: Runtime, *, owns_runtime: bool = True) -> Litestar:
     module_of(runtime)
-    routes = [*ROUTES, *PROMOTION_ROUTES, *INTERNAL_ROUTES, *ABANDONED_ROUTES, *API_KEY_ROUTES, *APPLICATION_ROUTES,
-              *CUSTOMER_ROUTES, *ERASURE_ROUTES, *AUDIT_ROUTES]
+    routes = [*ROUTES, *PROMOTION_ROUTES, *REDEMPTION_ROUTES, *INTERNAL_ROUTES, *ABANDONED_ROUTES, *API_KEY_ROUTES,
+              *APPLICATION_ROUTES, *CUSTOMER_ROUTES, *ERASURE_ROUTES, *AUDIT_ROUTES]
     return build_service_app("cart", routes, runtime, owns_runtime=owns_runtime)

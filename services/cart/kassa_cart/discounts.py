@@ -7,13 +7,16 @@ the cached campaign index) and turns its evaluation into what the cart shows: `d
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, Protocol
 
+import msgspec
 import sqlalchemy as sa
 from kassa_contract.cart import AppliedDiscount, LineDiscountAllocation
+from kassa_promotions import AppliedCode, CampaignIndex, Cart, CartLine, Customer, Evaluation
 from kassa_promotions import AppliedDiscount as EngineDiscount
-from kassa_promotions import CampaignIndex, Cart, CartLine, Customer, Evaluation
 from kassa_promotions.store.codes import CodeStore, code_key
 from kassa_promotions.store.tables import redemptions
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -43,11 +46,20 @@ def engine_cart(currency: str, lines: list[LineInput], shipping_amount: int, car
                  variant_id=ln.variant_id, categories=ln.categories, tax_class=ln.tax_class) for ln in lines))
 
 
-async def evaluate_cart(conn: AsyncConnection, store: CodeStore, *, app_id: str, currency: str, lines: list[LineInput],
+class ResolvesCodes(Protocol):
+    """What pricing needs of a code store: the codes as the engine sees them (CodeStore, or the
+    redemption hot path's DirectCodes)."""
+
+    async def resolve(self, conn: Any, app_id: str, texts: Sequence[str]) -> dict[str, AppliedCode]: ...
+
+
+async def evaluate_cart(conn: AsyncConnection, store: CodeStore | ResolvesCodes, *, app_id: str, currency: str, lines: list[LineInput],
                         shipping_amount: int, codes: list[str], email: str | None, campaigns: CampaignIndex,
                         now: datetime, cart_id: str | None = None, customer_id: str | None = None) -> CartDiscounts:
     resolved = await store.resolve(conn, app_id, codes, now=now)
     applied = [resolved[code_key(c)] for c in codes if code_key(c) in resolved]
+    if cart_id is not None and any(_limited(a) for a in applied):
+        applied = await with_own_holds(conn, app_id, cart_id, applied)
     cart = engine_cart(currency, lines, shipping_amount, cart_id)
     usage: dict[str, int] = {}
     # Per-customer limits count by the customer's id when the cart has a customer, else by email.
@@ -70,6 +82,43 @@ async def evaluate_cart(conn: AsyncConnection, store: CodeStore, *, app_id: str,
             result.discounts.append(AppliedDiscount(code=code, campaign_id=None, name=code, amount=0, applied=False,
                                                     reason=UNKNOWN_CODE, message="This code does not exist"))
     return result
+
+
+def _limited(a: AppliedCode) -> bool:
+    return (a.remaining_uses is not None or a.balance is not None or a.campaign.remaining_uses is not None
+            or a.campaign.remaining_budget is not None)
+
+
+async def with_own_holds(conn: AsyncConnection, app_id: str, cart_id: str,
+                         applied: list[AppliedCode]) -> list[AppliedCode]:
+    """The codes as this cart sees them: what the cart itself holds (its checkout's reservations) is
+    still its own, so a cart repriced while its payment waits (a 3-D Secure step) keeps its
+    single-use code, its gift card's value and its share of a budget."""
+    r = redemptions.c
+    rows = (await conn.execute(sa.select(r.campaign_id, r.code, r.amount).where(
+        r.app_id == app_id, r.cart_id == cart_id, r.status == "reserved"))).all()
+    if not rows:
+        return applied
+    by_code: dict[str, list[int]] = {}
+    by_campaign: dict[str, list[int]] = {}
+    for row in rows:
+        for key, acc in ((code_key(row.code) if row.code else None, by_code), (row.campaign_id, by_campaign)):
+            if key is not None:
+                n_amount = acc.setdefault(key, [0, 0])
+                n_amount[0] += 1
+                n_amount[1] += row.amount
+    out = []
+    for a in applied:
+        n, amount = by_code.get(code_key(a.code), (0, 0))
+        cn, camount = by_campaign.get(a.campaign.id, (0, 0))
+        campaign = msgspec.structs.replace(
+            a.campaign,
+            remaining_uses=None if a.campaign.remaining_uses is None else a.campaign.remaining_uses + cn,
+            remaining_budget=None if a.campaign.remaining_budget is None else a.campaign.remaining_budget + camount)
+        out.append(msgspec.structs.replace(
+            a, campaign=campaign, remaining_uses=None if a.remaining_uses is None else a.remaining_uses + n,
+            balance=None if a.balance is None else a.balance + amount))
+    return out
 
 
 async def has_ordered(conn: AsyncConnection, app_id: str, email: str | None, cart_id: str | None,

@@ -13,6 +13,7 @@ from prometheus_client import Counter
 from .abandonment import sweep
 from .customers import CustomerService
 from .erasure import ErasureService, erasure_clients
+from .redemption_api import expire_holds
 
 log = logging.getLogger("kassa.jobs.cart")
 registry = JobRegistry()
@@ -41,6 +42,15 @@ async def purge_rejected_redemptions(ctx: JobContext) -> int:
     if purged:
         log.info("purged %d rejected redemptions", purged)
     return purged
+
+
+@registry.cron(every_minutes=1, name="expire_redemption_holds")
+async def expire_redemption_holds(ctx: JobContext) -> int:
+    """Two-step redemptions not confirmed within their hold: `expired`, their discounts given back."""
+    expired = await expire_holds(ctx.db, ctx.clock)
+    if expired:
+        log.info("expired %d redemption holds", expired)
+    return expired
 
 
 @registry.cron(every_minutes=1, name="abandon_carts")

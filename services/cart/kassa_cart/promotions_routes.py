@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
@@ -16,7 +15,6 @@ from kassa_contract.promotions import (
     Campaign,
     CampaignGroup,
     CampaignStats,
-    CancelRedemptions,
     Code,
     CodesAssigned,
     CodesCreated,
@@ -25,7 +23,6 @@ from kassa_contract.promotions import (
     CreateCodes,
     ImportCodes,
     PromotionSettings,
-    Redemption,
     UpdateCampaign,
     UpdateCampaignGroup,
     UpdateCode,
@@ -37,7 +34,7 @@ from kassa_platform.app import caller
 from kassa_platform.db import transaction
 from kassa_platform.pagination import DEFAULT_LIMIT, Cursor, Limit, check_limit, query_time
 from kassa_promotions.store.codes import parse_statuses
-from litestar import Controller, Request, Response, delete, get, patch, post, put
+from litestar import Controller, Request, delete, get, patch, post, put
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from .config import bump_config_version
@@ -319,70 +316,4 @@ class VoucherController(Controller):
         return result
 
 
-
-RedemptionStatusQuery = Annotated[str | None, QueryParameter(name="status", required=False)]
-CampaignQuery = Annotated[str | None, QueryParameter(name="campaignId", required=False)]
-FromQuery = Annotated[datetime | None, QueryParameter(name="createdFrom", required=False)]
-ToQuery = Annotated[datetime | None, QueryParameter(name="createdTo", required=False)]
-
-
-def redemption_view(r: Any) -> Redemption:
-    return Redemption(id=r.id, campaign_id=r.campaign_id, code=r.code, cart_id=r.cart_id, order_id=r.order_id,
-                      customer=r.customer, amount=r.amount, currency=r.currency, status=r.status, reason=r.reason,
-                      message=r.message, created_at=r.created_at)
-
-
-class RedemptionController(Controller):
-    path = "/api/v1/redemptions"
-    tags = ["promotions"]
-
-    @get("/", operation_id="listRedemptions", opt=READ)
-    async def list_redemptions(self, request: Request[Any, Any, Any], limit: Limit = DEFAULT_LIMIT,
-                               cursor: Cursor = None, campaign_id: CampaignQuery = None,
-                               status: RedemptionStatusQuery = None, created_from: FromQuery = None,
-                               created_to: ToQuery = None) -> Page[Redemption]:
-        m = cart_module(request)
-        async with m.db() as conn:
-            rows, nxt = await m.redemptions.list(conn, app_id=caller(request).app_id, campaign_id=campaign_id,
-                                                 status=status, created_from=created_from, created_to=created_to,
-                                                 limit=check_limit(limit), cursor=cursor)
-        return Page(data=[redemption_view(r) for r in rows], next_cursor=nxt)
-
-    @get("/export", operation_id="exportRedemptions", opt=READ, media_type="text/csv")
-    async def export(self, request: Request[Any, Any, Any], campaign_id: CampaignQuery = None,
-                     status: RedemptionStatusQuery = None, created_from: FromQuery = None,
-                     created_to: ToQuery = None) -> Response[bytes]:
-        """Every matching redemption as CSV (read page by page: memory stays flat)."""
-        m, app_id = cart_module(request), caller(request).app_id
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(EXPORT_COLUMNS)
-        cursor = None
-        async with m.db() as conn:
-            while True:
-                rows, cursor = await m.redemptions.list(conn, app_id=app_id, campaign_id=campaign_id, status=status,
-                                                        created_from=created_from, created_to=created_to, limit=100,
-                                                        cursor=cursor)
-                for r in rows:
-                    writer.writerow([r.id, r.campaign_id, r.code or "", r.cart_id or "", r.order_id or "",
-                                     r.customer or "", r.amount, r.currency, r.status, r.reason or "",
-                                     r.created_at.isoformat()])
-                if not cursor:
-                    break
-        return Response(out.getvalue().encode(), media_type="text/csv",
-                        headers={"content-disposition": 'attachment; filename="redemptions.csv"'})
-
-    @post("/cancel", operation_id="cancelRedemptions", status_code=200, opt=WRITE)
-    async def cancel(self, request: Request[Any, Any, Any], data: JSONBody[CancelRedemptions]) -> dict[str, list[Redemption]]:
-        """Refund or return: the order's confirmed redemptions give back usage, budget and gift card value."""
-        m = cart_module(request)
-        async with transaction(m.db) as conn:
-            rows = await m.redemptions.cancel_order(conn, app_id=caller(request).app_id, order_id=data.order_id,
-                                                    now=m.clock.now())
-        return {"data": [redemption_view(r) for r in rows]}
-
-
-EXPORT_COLUMNS = ["id", "campaignId", "code", "cartId", "orderId", "customer", "amount", "currency", "status", "reason",
-                  "createdAt"]
-ROUTES = [CampaignController, CampaignGroupController, PromotionSettingsController, CodeController, VoucherController,
-          RedemptionController]
+ROUTES = [CampaignController, CampaignGroupController, PromotionSettingsController, CodeController, VoucherController]

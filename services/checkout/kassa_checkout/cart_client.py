@@ -51,9 +51,11 @@ class CartClient:
 
     async def lock(self, app_id: str, cart_id: str, *, session_id: str, shipping: CartAddress | None,
                    billing: CartAddress | None, billing_same_as_shipping: bool, email: str | None,
-                   collect: CollectFlags) -> LockedCart:
-        """`collect`: the addresses the session needs (and a shipping method where one is offered)."""
+                   collect: CollectFlags, reservation_minutes: int = 60) -> LockedCart:
+        """`collect`: the addresses the session needs (and a shipping method where one is offered);
+        `reservation_minutes`: how long the cart's discounts stay held."""
         body = LockCartForCheckout(session_id=session_id, shipping_address=shipping, billing_address=billing,
+                                   reservation_minutes=reservation_minutes,
                                    billing_same_as_shipping=billing_same_as_shipping, customer_email=email,
                                    require_shipping_method=collect.shipping_address,
                                    require_shipping_address=collect.shipping_address,

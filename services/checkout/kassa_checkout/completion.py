@@ -65,6 +65,15 @@ log = logging.getLogger("kassa.checkout.saga")
 S = sessions.c
 P = payments.c
 CLAIM = timedelta(seconds=60)  # far above a completion's duration; a lapsed claim means a crash
+# A cart's discounts stay held as long as its session: a payment waiting on the bank (3-D Secure)
+# keeps them, however slow; the session's expiry (or a failed payment) reopens the cart and releases
+# them, and the hold's own expiry, a little later, is only the backstop should that call not land.
+HOLD_GRACE = timedelta(minutes=10)
+
+
+def hold_minutes(session_expires_at: datetime, now: datetime) -> int:
+    """Minutes the cart's discounts are held when the session locks it: until the session expires, and then some."""
+    return max(1, -(-(session_expires_at - now + HOLD_GRACE) // timedelta(minutes=1)))
 
 
 class CompletionSaga:
@@ -122,7 +131,8 @@ class CompletionSaga:
             locked = await self.cart.lock(row.app_id, row.cart_id, session_id=row.id, shipping=body.shipping_address,
                                           billing=body.billing_address,
                                           billing_same_as_shipping=body.billing_same_as_shipping,
-                                          email=body.customer_email, collect=msgspec.convert(row.collect, CollectFlags))
+                                          email=body.customer_email, collect=msgspec.convert(row.collect, CollectFlags),
+                                          reservation_minutes=hold_minutes(row.expires_at, now))
         except BaseException:
             await self._release(row.id, token)
             raise

@@ -18,6 +18,7 @@ Scope = Literal[
     "orders:read", "orders:write",
     "payments:read", "payments:write",
     "promotions:read", "promotions:write",
+    "redemptions:write",
     "customers:read", "customers:write", "customers:erase",
     "webhooks:manage",
     "keys:read", "keys:write",

@@ -85,6 +85,10 @@ ERROR_STATUS: dict[str, int] = {
     "campaign_group_not_found": 404,
     "code_space_exhausted": 422,
     "redemption_not_found": 404,
+    "redemption_not_reserved": 409,
+    "redemption_not_confirmed": 409,
+    "transaction_id_taken": 409,
+    "rollback_exceeds_amount": 422,
     # checkout
     "checkout_session_not_found": 404,
     "checkout_session_not_open": 409,

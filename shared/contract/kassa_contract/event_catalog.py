@@ -33,6 +33,14 @@ from .events import (
     CartEventData,
     CartRecoveredData,
 )
+from .redemptions import (
+    REDEMPTION_CANCELLED,
+    REDEMPTION_CONFIRMED,
+    REDEMPTION_EXPIRED,
+    REDEMPTION_RESERVED,
+    REDEMPTION_ROLLED_BACK,
+    RedemptionEventData,
+)
 from .webhooks import WEBHOOK_ENDPOINT_DISABLED, WEBHOOK_TEST, WebhookEndpointDisabledData
 
 
@@ -62,6 +70,11 @@ EVENT_DATA: dict[str, type[Model]] = {
     PAYMENT_CAPTURED: PaymentEventData,
     PAYMENT_FAILED: PaymentEventData,
     PAYMENT_REFUNDED: PaymentRefundedData,
+    REDEMPTION_RESERVED: RedemptionEventData,
+    REDEMPTION_CONFIRMED: RedemptionEventData,
+    REDEMPTION_CANCELLED: RedemptionEventData,
+    REDEMPTION_ROLLED_BACK: RedemptionEventData,
+    REDEMPTION_EXPIRED: RedemptionEventData,
     WEBHOOK_ENDPOINT_DISABLED: WebhookEndpointDisabledData,
     WEBHOOK_TEST: WebhookTestData,
     AUDIT_ENTRY_CREATED: AuditEntryEventData,

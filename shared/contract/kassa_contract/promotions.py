@@ -275,3 +275,6 @@ class Redemption(Model):
     reason: str | None
     message: str | None
     created_at: datetime
+    # The two-step redemption (`rdm_…`, docs/redemptions.md) this line belongs to, and its transaction.
+    redemption_id: str | None = None
+    transaction_id: str | None = None

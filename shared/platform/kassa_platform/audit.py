@@ -57,10 +57,13 @@ EXCLUDED: dict[str, frozenset[str]] = {
 # Personal data of a resource: a change shows that it changed, never the values (an erased customer must
 # not live on in the audit log; the log is kept 400 days).
 PERSONAL: dict[str, frozenset[str]] = {
+    # `metadata` too: which of its keys are personal is the merchant's per-application setting, unknown here.
     "customer": frozenset({"email", "firstName", "lastName", "phone", "externalId", "shippingAddress",
-                           "billingAddress"}),
+                           "billingAddress", "metadata"}),
 }
 PERSONAL_DATA = "[personal data]"
+# The outbox source of `audit.entry.created` events.
+AUDIT_SOURCE = "audit"
 # Strings shaped like a credential are redacted wherever they appear (a key in a free-text field, say).
 # (Publishable keys are public by design: a browser holds them.)
 _SECRET_PREFIXES = ("sk_test_", "sk_live_", "rk_test_", "rk_live_", "whsec_", "kcp_")
@@ -165,7 +168,7 @@ async def record(conn: AsyncConnection, action: str, resource_id: str, *, app_id
         "actor_type": ctx.actor_type, "actor_id": ctx.actor_id, "resource_type": resource_type,
         "resource_id": resource_id, "changes": msgspec.to_builtins(entry.changes), "request_id": ctx.request_id,
         "source_address": ctx.source_address, "created_at": now})
-    await write_event(conn, app_id=app_id, type=AUDIT_ENTRY_CREATED, source="audit", aggregate_id=entry.id,
+    await write_event(conn, app_id=app_id, type=AUDIT_ENTRY_CREATED, source=AUDIT_SOURCE, aggregate_id=entry.id,
                       sequence=1, data=entry, now=now)
     return entry.id
 

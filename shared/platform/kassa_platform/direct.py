@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
@@ -158,6 +159,43 @@ class DirectPool:
             mark.wrote()
         return result
 
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[DirectTransaction]:
+        """One connection in one transaction, for a hot path of several statements that must commit
+        together: committed when the block ends, rolled back on any error. (No Idempotency-Key mark
+        is written here: run such a request through SQLAlchemy's `transaction`.)"""
+        conn = await self._lease()
+        tx = conn.transaction()
+        try:
+            await tx.start()
+            yield DirectTransaction(conn, self.listeners)
+        except asyncpg.PostgresError as exc:
+            if isinstance(exc, CONNECTION_LOST) or conn.is_closed():
+                self._discard(conn)
+                self._drop_idle()
+                raise
+            try:
+                await tx.rollback()
+            except BaseException:
+                self._discard(conn)
+                raise
+            self._give_back(conn)
+            raise
+        except BaseException:
+            try:
+                await tx.rollback()
+            except BaseException:
+                self._discard(conn)
+                raise
+            self._give_back(conn)
+            raise
+        try:
+            await tx.commit()
+        except BaseException:
+            self._discard(conn)
+            raise
+        self._give_back(conn)
+
     async def _lease(self) -> asyncpg.Connection:
         while True:
             if self._closed:
@@ -229,6 +267,31 @@ class DirectPool:
         for conn in idle:
             self._opened -= 1
             await conn.close(timeout=5)
+
+
+class DirectTransaction:
+    """The statements of one `DirectPool.transaction`."""
+
+    __slots__ = ("_conn", "_listeners")
+
+    def __init__(self, conn: asyncpg.Connection, listeners: list[Callable[[str], None]]) -> None:
+        self._conn, self._listeners = conn, listeners
+
+    def _heard(self, statement: DirectStatement) -> str:
+        for listener in self._listeners:
+            listener(statement.sql)
+        return statement.sql
+
+    async def fetchrow(self, statement: DirectStatement, params: dict[str, Any]) -> Row | None:
+        record = await self._conn.fetchrow(self._heard(statement), *statement.args(params))
+        return None if record is None else Row(record)
+
+    async def fetch(self, statement: DirectStatement, params: dict[str, Any]) -> list[Row]:
+        return [Row(r) for r in await self._conn.fetch(self._heard(statement), *statement.args(params))]
+
+    async def executemany(self, statement: DirectStatement, params: Sequence[dict[str, Any]]) -> None:
+        if params:
+            await self._conn.executemany(self._heard(statement), [statement.args(p) for p in params])
 
 
 # PostgreSQL errors that mean the connection is gone (also what errors.database_unavailable reads).

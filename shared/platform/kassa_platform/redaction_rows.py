@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from .audit import AUDIT_SOURCE
 from .db import is_postgres
 from .redaction import Redactor
 from .tables import audit_events, idempotency_keys, outbox_events
@@ -85,7 +86,12 @@ async def redact_answers(conn: AsyncConnection, app_id: str, ids: Iterable[str],
 
 
 async def redact_audit(conn: AsyncConnection, app_id: str, ids: Iterable[str], redactor: Redactor) -> int:
-    """Audit entries whose details name the person's email or their rows."""
-    a = audit_events.c
-    where = sa.and_(a.app_id == app_id, mentions(conn, a.details, [*redactor.emails, *ids]))
-    return await redact_rows(conn, audit_events, where, {"details": redactor.value})
+    """Audit entries whose changes name the person's email or their rows, and their `audit.entry.created`
+    events (the outbox's source `audit`, which no service's own outbox redaction covers)."""
+    a, o = audit_events.c, outbox_events.c
+    strings = [*redactor.emails, *ids]
+    where = sa.and_(a.app_id == app_id, mentions(conn, a.changes, strings))
+    entries = await redact_rows(conn, audit_events, where, {"changes": redactor.value})
+    events = sa.and_(o.app_id == app_id, o.source == AUDIT_SOURCE, mentions(conn, o.payload, strings))
+    await redact_rows(conn, outbox_events, events, {"payload": redactor.values_only().body})
+    return entries

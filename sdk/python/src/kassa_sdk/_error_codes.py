@@ -275,6 +275,22 @@ class RedemptionNotFoundError(NotFoundError):
     """`redemption_not_found` (usually HTTP 404)."""
 
 
+class RedemptionNotReservedError(ConflictError):
+    """`redemption_not_reserved` (usually HTTP 409)."""
+
+
+class RedemptionNotConfirmedError(ConflictError):
+    """`redemption_not_confirmed` (usually HTTP 409)."""
+
+
+class TransactionIdTakenError(ConflictError):
+    """`transaction_id_taken` (usually HTTP 409)."""
+
+
+class RollbackExceedsAmountError(UnprocessableEntityError):
+    """`rollback_exceeds_amount` (usually HTTP 422)."""
+
+
 class CheckoutSessionNotFoundError(NotFoundError):
     """`checkout_session_not_found` (usually HTTP 404)."""
 
@@ -468,6 +484,10 @@ ERROR_CLASSES: dict[str, type[KassaApiError]] = {
     "campaign_group_not_found": CampaignGroupNotFoundError,
     "code_space_exhausted": CodeSpaceExhaustedError,
     "redemption_not_found": RedemptionNotFoundError,
+    "redemption_not_reserved": RedemptionNotReservedError,
+    "redemption_not_confirmed": RedemptionNotConfirmedError,
+    "transaction_id_taken": TransactionIdTakenError,
+    "rollback_exceeds_amount": RollbackExceedsAmountError,
     "checkout_session_not_found": CheckoutSessionNotFoundError,
     "checkout_session_not_open": CheckoutSessionNotOpenError,
     "checkout_session_expired": CheckoutSessionExpiredError,
@@ -570,11 +590,14 @@ __all__ = [
     "ProductNotFoundError",
     "RateLimitedError",
     "RedemptionExpiredError",
+    "RedemptionNotConfirmedError",
     "RedemptionNotFoundError",
+    "RedemptionNotReservedError",
     "RefundExceedsAmountError",
     "RefundFailedError",
     "RequestTooLargeError",
     "ResetTokenInvalidError",
+    "RollbackExceedsAmountError",
     "RouteNotFoundError",
     "ShippingAddressRequiredError",
     "ShippingMethodNotFoundError",
@@ -585,6 +608,7 @@ __all__ = [
     "TaxRateExistsError",
     "TaxRateNotFoundError",
     "TooManyLineItemsError",
+    "TransactionIdTakenError",
     "ValidationError",
     "VariantNotFoundError",
     "VariantPriceMissingError",

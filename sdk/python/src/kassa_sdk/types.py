@@ -67,6 +67,15 @@ from kassa_contract.promotions import (
     ValidateLine,
     ValidationResult,
 )
+from kassa_contract.redemptions import (
+    AllocationLine,
+    Basket,
+    BasketLine,
+    BasketRedemption,
+    RedemptionAllocation,
+    RedemptionRollback,
+    RollbackPart,
+)
 from kassa_contract.team import ApplicationGrant, Invitation, Member, Permissions, User
 from kassa_contract.webhooks import (
     Event,
@@ -89,5 +98,6 @@ __all__ = [
     "WebhookAttempt", "WebhookDelivery", "WebhookEndpoint", "WebhookEndpointStats",
     "CartCustomer", "Customer", "CustomerVoucher", "MarketingConsent", "MarketingConsentInput", "ShopperAuth",
     "ShopperIdentity", "ApplicationGrant", "Invitation", "Member", "Permissions", "User", "CustomerSettings",
-    "Erasure",
+    "Erasure", "AllocationLine", "Basket", "BasketLine", "BasketRedemption", "RedemptionAllocation",
+    "RedemptionRollback", "RollbackPart",
 ]

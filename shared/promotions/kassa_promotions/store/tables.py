@@ -125,3 +125,56 @@ redemptions = sa.Table(
     sa.Index("ix_promo_redemptions_rejected_created", "created_at",
              postgresql_where=sa.text("status = 'rejected'"), sqlite_where=sa.text("status = 'rejected'")),
 )
+
+# Two-step redemptions of the public API (reservations.py): one row per redemption (`rdm_…`), one
+# line per discount it holds (each its `promo_redemptions` row, `red_…`), one row per rollback.
+# The lines' redemption rows carry no cart and no expiry: the hold's expiry is its own, here.
+reservations = sa.Table(
+    "promo_reservations",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("app_id", sa.String(40), nullable=False),
+    sa.Column("status", sa.String(12), nullable=False),  # reserved | confirmed | cancelled | expired | rolled_back
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("codes", JSON, nullable=False),
+    sa.Column("cart_id", sa.String(60), nullable=True),
+    sa.Column("customer_id", sa.String(60), nullable=True),
+    sa.Column("email", sa.String(254), nullable=True),
+    sa.Column("transaction_id", sa.String(100), nullable=True),
+    sa.Column("subtotal", sa.BigInteger(), nullable=False),
+    sa.Column("amount", sa.BigInteger(), nullable=False),
+    sa.Column("rolled_back", sa.BigInteger(), nullable=False, server_default="0"),
+    sa.Column("version", sa.Integer(), nullable=False),  # the sequence of its events
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    sa.Column("confirmed_at", UTCDateTime(), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.UniqueConstraint("app_id", "transaction_id", name="uq_promo_reservations_app_id_transaction_id"),
+    sa.Index("ix_promo_reservations_due", "expires_at",
+             postgresql_where=sa.text("status = 'reserved'"), sqlite_where=sa.text("status = 'reserved'")),
+)
+
+reservation_lines = sa.Table(
+    "promo_reservation_lines",
+    metadata,
+    sa.Column("redemption_id", sa.String(40), primary_key=True),  # its promo_redemptions row
+    sa.Column("reservation_id", sa.String(40), sa.ForeignKey("promo_reservations.id"), nullable=False, index=True),
+    sa.Column("position", sa.Integer(), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("lines", JSON, nullable=False),  # [[line id, amount], ...]
+    sa.Column("shipping", sa.BigInteger(), nullable=False),
+    sa.Column("gift_card", sa.Boolean(), nullable=False),
+    sa.Column("rolled_back", sa.BigInteger(), nullable=False, server_default="0"),
+)
+
+reservation_rollbacks = sa.Table(
+    "promo_reservation_rollbacks",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("app_id", sa.String(40), nullable=False),
+    sa.Column("reservation_id", sa.String(40), sa.ForeignKey("promo_reservations.id"), nullable=False, index=True),
+    sa.Column("reason", sa.String(200), nullable=False),
+    sa.Column("amount", sa.BigInteger(), nullable=False),
+    sa.Column("parts", JSON, nullable=False),  # [[redemption id, amount, use returned], ...]
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)

@@ -38,6 +38,14 @@ from kassa_contract.promotions import (
     ValidateVoucher,
     ValidationResult,
 )
+from kassa_contract.redemptions import (
+    Basket,
+    BasketRedemption,
+    ConfirmRedemption,
+    CreateRedemption,
+    RedemptionRollback,
+    RollbackRedemption,
+)
 
 from .._base import (
     Call,
@@ -303,6 +311,50 @@ class Redemptions(Resource[M]):
     def cancel(self, *, order_id: str, options: RequestOptions | None = None) -> Call[builtins.list[Redemption]]:
         """Give back the usage, budget and gift-card value an order's confirmed redemptions took."""
         return Call("POST", f"{REDEMPTIONS}/cancel", returns_list(Redemption), CancelRedemptions(order_id=order_id),
+                    options=options)
+
+    # -- two-step redemptions (tills and other checkouts: docs/redemptions.md)
+
+    @operation
+    def reserve(self, *, codes: Iterable[str], basket: Basket | None = None, cart_id: str | None = None,
+                customer_id: str | None = None, email: str | None = None, hold_minutes: int = 15,
+                options: RequestOptions | None = None) -> Call[BasketRedemption]:
+        """Step one: hold the discounts of `codes` on a basket snapshot or a cart for `hold_minutes`."""
+        body = CreateRedemption(codes=list(codes), basket=basket, cart_id=cart_id, customer_id=customer_id,
+                                email=email, hold_minutes=hold_minutes)
+        return Call("POST", REDEMPTIONS, returns(BasketRedemption), body, options=options)
+
+    @operation
+    def retrieve(self, redemption_id: str, *, options: RequestOptions | None = None) -> Call[BasketRedemption]:
+        """A two-step redemption (`rdm_…`) with its allocations and rollbacks."""
+        return Call("GET", f"{REDEMPTIONS}/{seg(redemption_id)}", returns(BasketRedemption), options=options)
+
+    @operation
+    def confirm(self, redemption_id: str, *, transaction_id: str,
+                options: RequestOptions | None = None) -> Call[BasketRedemption]:
+        """Step two: the held discounts are redeemed. A retry with the same `transaction_id` returns the
+        same redemption; after the hold expired: `RedemptionExpiredError`."""
+        return Call("POST", f"{REDEMPTIONS}/{seg(redemption_id)}/confirm", returns(BasketRedemption),
+                    ConfirmRedemption(transaction_id=transaction_id), options=options)
+
+    @operation
+    def release(self, redemption_id: str, *, options: RequestOptions | None = None) -> Call[BasketRedemption]:
+        """Give a held redemption back (the sale did not happen). Idempotent."""
+        return Call("POST", f"{REDEMPTIONS}/{seg(redemption_id)}/cancel", returns(BasketRedemption), options=options)
+
+    @operation
+    def rollback(self, redemption_id: str, *, reason: str, amount: int | None = None,
+                 options: RequestOptions | None = None) -> Call[RedemptionRollback]:
+        """A return: give back `amount` of a confirmed redemption's discounts (None: all that is left)."""
+        return Call("POST", f"{REDEMPTIONS}/{seg(redemption_id)}/rollback", returns(RedemptionRollback),
+                    RollbackRedemption(reason=reason, amount=amount), options=options)
+
+    @operation
+    def find_by_transaction(self, transaction_id: str, *,
+                            options: RequestOptions | None = None) -> Call[builtins.list[Redemption]]:
+        """The redemption lines of the two-step redemption confirmed with `transaction_id` (empty: none);
+        each names it in `redemption_id`."""
+        return Call("GET", REDEMPTIONS, returns_list(Redemption), params={"transactionId": transaction_id},
                     options=options)
 
 

@@ -1246,7 +1246,76 @@ export interface paths {
         /** ListRedemptions */
         get: operations["listRedemptions"];
         put?: never;
+        /** Reserve */
+        post: operations["reserveRedemption"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/redemptions/{redemption_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** GetRedemption */
+        get: operations["getRedemption"];
+        put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/redemptions/{redemption_id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** CancelOne */
+        post: operations["cancelRedemption"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/redemptions/{redemption_id}/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Confirm */
+        post: operations["confirmRedemption"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/redemptions/{redemption_id}/rollback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Rollback */
+        post: operations["rollbackRedemption"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1730,6 +1799,11 @@ export interface components {
         AcceptInvitation: {
             token: string;
         };
+        /** AllocationLine */
+        AllocationLine: {
+            amount: number;
+            lineId: string;
+        };
         /** ApiKey */
         ApiKey: {
             /** Format: date-time */
@@ -1822,6 +1896,55 @@ export interface components {
             resourceType: string;
             sourceAddress?: string | null;
             workspaceId?: string | null;
+        };
+        /** Basket */
+        Basket: {
+            /**
+             * @description ISO 4217 code, upper case
+             * @enum {string}
+             */
+            currency: "AED" | "AFN" | "ALL" | "AMD" | "ANG" | "AOA" | "ARS" | "AUD" | "AWG" | "AZN" | "BAM" | "BBD" | "BDT" | "BGN" | "BHD" | "BIF" | "BMD" | "BND" | "BOB" | "BRL" | "BSD" | "BTN" | "BWP" | "BYN" | "BZD" | "CAD" | "CDF" | "CHF" | "CLP" | "CNY" | "COP" | "CRC" | "CUP" | "CVE" | "CZK" | "DJF" | "DKK" | "DOP" | "DZD" | "EGP" | "ERN" | "ETB" | "EUR" | "FJD" | "FKP" | "GBP" | "GEL" | "GHS" | "GIP" | "GMD" | "GNF" | "GTQ" | "GYD" | "HKD" | "HNL" | "HTG" | "HUF" | "IDR" | "ILS" | "INR" | "IQD" | "IRR" | "ISK" | "JMD" | "JOD" | "JPY" | "KES" | "KGS" | "KHR" | "KMF" | "KPW" | "KRW" | "KWD" | "KYD" | "KZT" | "LAK" | "LBP" | "LKR" | "LRD" | "LSL" | "LYD" | "MAD" | "MDL" | "MGA" | "MKD" | "MMK" | "MNT" | "MOP" | "MRU" | "MUR" | "MVR" | "MWK" | "MXN" | "MYR" | "MZN" | "NAD" | "NGN" | "NIO" | "NOK" | "NPR" | "NZD" | "OMR" | "PAB" | "PEN" | "PGK" | "PHP" | "PKR" | "PLN" | "PYG" | "QAR" | "RON" | "RSD" | "RUB" | "RWF" | "SAR" | "SBD" | "SCR" | "SDG" | "SEK" | "SGD" | "SHP" | "SLE" | "SOS" | "SRD" | "SSP" | "STN" | "SYP" | "SZL" | "THB" | "TJS" | "TMT" | "TND" | "TOP" | "TRY" | "TTD" | "TWD" | "TZS" | "UAH" | "UGX" | "USD" | "UYI" | "UYU" | "UZS" | "VES" | "VND" | "VUV" | "WST" | "XAF" | "XCD" | "XOF" | "XPF" | "YER" | "ZAR" | "ZMW" | "ZWL";
+            lineItems: components["schemas"]["BasketLine"][];
+            /**
+             * @description Minor units of the currency
+             * @default 0
+             */
+            shippingAmount?: number;
+        };
+        /** BasketLine */
+        BasketLine: {
+            categories?: string[];
+            id?: string | null;
+            productId?: string | null;
+            quantity: number;
+            sku: string;
+            /** @description Minor units of the currency */
+            unitPrice: number;
+            variantId?: string | null;
+        };
+        /** BasketRedemption */
+        BasketRedemption: {
+            allocations: components["schemas"]["RedemptionAllocation"][];
+            amount: number;
+            cartId: string | null;
+            codes: string[];
+            confirmedAt: string | null;
+            /** Format: date-time */
+            createdAt: string;
+            currency: string;
+            customerId: string | null;
+            email: string | null;
+            /** Format: date-time */
+            expiresAt: string;
+            id: string;
+            rollbacks: components["schemas"]["RedemptionRollback"][];
+            rolledBackAmount: number;
+            /** @enum {string} */
+            status: "reserved" | "confirmed" | "cancelled" | "expired" | "rolled_back";
+            subtotal: number;
+            transactionId: string | null;
+            /** Format: date-time */
+            updatedAt: string;
         };
         /** Branding */
         Branding: {
@@ -2080,10 +2203,14 @@ export interface components {
             paymentMethod: components["schemas"]["PaymentMethodInput"];
             shippingAddress?: components["schemas"]["CartAddress"] | null;
         };
+        /** ConfirmRedemption */
+        ConfirmRedemption: {
+            transactionId: string;
+        };
         /** CreateApiKey */
         CreateApiKey: {
             name?: string | null;
-            scopes?: ("carts:read" | "carts:write" | "catalog:read" | "catalog:write" | "settings:read" | "settings:write" | "checkout:read" | "checkout:write" | "orders:read" | "orders:write" | "payments:read" | "payments:write" | "promotions:read" | "promotions:write" | "customers:read" | "customers:write" | "customers:erase" | "webhooks:manage" | "keys:read" | "keys:write" | "application:read" | "application:write" | "members:read" | "members:write" | "audit:read" | "*")[] | null;
+            scopes?: ("carts:read" | "carts:write" | "catalog:read" | "catalog:write" | "settings:read" | "settings:write" | "checkout:read" | "checkout:write" | "orders:read" | "orders:write" | "payments:read" | "payments:write" | "promotions:read" | "promotions:write" | "redemptions:write" | "customers:read" | "customers:write" | "customers:erase" | "webhooks:manage" | "keys:read" | "keys:write" | "application:read" | "application:write" | "members:read" | "members:write" | "audit:read" | "*")[] | null;
             /**
              * @default secret
              * @enum {string}
@@ -2236,6 +2363,16 @@ export interface components {
             taxClass?: string;
             url?: string | null;
             variants: components["schemas"]["VariantInput"][];
+        };
+        /** CreateRedemption */
+        CreateRedemption: {
+            basket?: components["schemas"]["Basket"] | null;
+            cartId?: string | null;
+            codes: string[];
+            customerId?: string | null;
+            email?: string | null;
+            /** @default 15 */
+            holdMinutes?: number;
         };
         /** CreateRefund */
         CreateRefund: {
@@ -2787,7 +2924,32 @@ export interface components {
             message: string | null;
             orderId: string | null;
             reason: string | null;
+            redemptionId?: string | null;
             status: string;
+            transactionId?: string | null;
+        };
+        /** RedemptionAllocation */
+        RedemptionAllocation: {
+            amount: number;
+            campaignId: string;
+            code: string | null;
+            giftCard: boolean;
+            lines: components["schemas"]["AllocationLine"][];
+            name: string;
+            redemptionLineId: string;
+            rolledBack: number;
+            shipping: number;
+        };
+        /** RedemptionRollback */
+        RedemptionRollback: {
+            amount: number;
+            /** Format: date-time */
+            createdAt: string;
+            currency: string;
+            id: string;
+            parts: components["schemas"]["RollbackPart"][];
+            reason: string;
+            redemptionId: string;
         };
         /** Refund */
         Refund: {
@@ -2818,6 +2980,17 @@ export interface components {
         RollApiKey: {
             /** @default 24 */
             expiresInHours?: number;
+        };
+        /** RollbackPart */
+        RollbackPart: {
+            amount: number;
+            redemptionLineId: string;
+            useReturned: boolean;
+        };
+        /** RollbackRedemption */
+        RollbackRedemption: {
+            amount?: number | null;
+            reason: string;
         };
         /** RotateWebhookSecret */
         RotateWebhookSecret: {
@@ -6708,6 +6881,7 @@ export interface operations {
                 cursor?: string | null;
                 limit?: number;
                 status?: string | null;
+                transactionId?: string | null;
             };
             header?: {
                 /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
@@ -6725,6 +6899,186 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Page_kassa_contract.promotions.Redemption_"];
+                };
+            };
+            /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    reserveRedemption: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateRedemption"];
+            };
+        };
+        responses: {
+            /** @description Document created, URL follows */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BasketRedemption"];
+                };
+            };
+            /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    getRedemption: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
+            path: {
+                redemption_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BasketRedemption"];
+                };
+            };
+            /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    cancelRedemption: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
+            path: {
+                redemption_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BasketRedemption"];
+                };
+            };
+            /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    confirmRedemption: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
+            path: {
+                redemption_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ConfirmRedemption"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BasketRedemption"];
+                };
+            };
+            /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    rollbackRedemption: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The API version to answer in (default: the application's pin); the answer names it in the same header. This document describes the newest version; docs/api-versions.md lists the changes. */
+                "Kassa-Version"?: "2026-12-07" | "2026-11-30";
+            };
+            path: {
+                redemption_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RollbackRedemption"];
+            };
+        };
+        responses: {
+            /** @description Document created, URL follows */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RedemptionRollback"];
                 };
             };
             /** @description An error, in the shared envelope. 4xx: the request (a code in kassa_contract.errors.NOT_EXECUTED means it did not run); 5xx: Kassa (503 carries Retry-After). */

@@ -145,6 +145,14 @@ export class CampaignGroupNotFoundError extends NotFoundError { override name = 
 export class CodeSpaceExhaustedError extends UnprocessableEntityError { override name = 'CodeSpaceExhaustedError'; }
 /** `redemption_not_found` (usually HTTP 404). */
 export class RedemptionNotFoundError extends NotFoundError { override name = 'RedemptionNotFoundError'; }
+/** `redemption_not_reserved` (usually HTTP 409). */
+export class RedemptionNotReservedError extends ConflictError { override name = 'RedemptionNotReservedError'; }
+/** `redemption_not_confirmed` (usually HTTP 409). */
+export class RedemptionNotConfirmedError extends ConflictError { override name = 'RedemptionNotConfirmedError'; }
+/** `transaction_id_taken` (usually HTTP 409). */
+export class TransactionIdTakenError extends ConflictError { override name = 'TransactionIdTakenError'; }
+/** `rollback_exceeds_amount` (usually HTTP 422). */
+export class RollbackExceedsAmountError extends UnprocessableEntityError { override name = 'RollbackExceedsAmountError'; }
 /** `checkout_session_not_found` (usually HTTP 404). */
 export class CheckoutSessionNotFoundError extends NotFoundError { override name = 'CheckoutSessionNotFoundError'; }
 /** `checkout_session_not_open` (usually HTTP 409). */
@@ -279,6 +287,10 @@ export const ERROR_CLASSES: Record<string, ApiErrorClass> = {
   campaign_group_not_found: CampaignGroupNotFoundError,
   code_space_exhausted: CodeSpaceExhaustedError,
   redemption_not_found: RedemptionNotFoundError,
+  redemption_not_reserved: RedemptionNotReservedError,
+  redemption_not_confirmed: RedemptionNotConfirmedError,
+  transaction_id_taken: TransactionIdTakenError,
+  rollback_exceeds_amount: RollbackExceedsAmountError,
   checkout_session_not_found: CheckoutSessionNotFoundError,
   checkout_session_not_open: CheckoutSessionNotOpenError,
   checkout_session_expired: CheckoutSessionExpiredError,

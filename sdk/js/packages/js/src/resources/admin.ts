@@ -224,6 +224,33 @@ export class Redemptions extends Resource {
   cancel(body: BodyOf<C['cancelRedemptions']>, o?: RequestOptions): Promise<ResultOf<C['cancelRedemptions']>> {
     return this.call('POST', '/api/v1/redemptions/cancel', body, o);
   }
+  /** Two-step redemption, step one: hold the discounts of `codes` on a cart or a basket snapshot. */
+  reserve(body: BodyOf<C['reserveRedemption']>, o?: RequestOptions): Promise<ResultOf<C['reserveRedemption']>> {
+    return this.call('POST', '/api/v1/redemptions', body, o);
+  }
+  retrieve(redemptionId: string, o?: RequestOptions): Promise<ResultOf<C['getRedemption']>> {
+    return this.call('GET', `/api/v1/redemptions/${e(redemptionId)}`, undefined, o);
+  }
+  /** Step two: the held discounts are redeemed (a retry with the same `transactionId` is harmless). */
+  confirm(redemptionId: string, body: BodyOf<C['confirmRedemption']>,
+          o?: RequestOptions): Promise<ResultOf<C['confirmRedemption']>> {
+    return this.call('POST', `/api/v1/redemptions/${e(redemptionId)}/confirm`, body, o);
+  }
+  /** Gives a held redemption back (the sale did not happen). */
+  release(redemptionId: string, o?: RequestOptions): Promise<ResultOf<C['cancelRedemption']>> {
+    return this.call('POST', `/api/v1/redemptions/${e(redemptionId)}/cancel`, undefined, o);
+  }
+  /** A return: gives back `amount` of a confirmed redemption's discounts (default: all that is left). */
+  rollback(redemptionId: string, body: BodyOf<C['rollbackRedemption']>,
+           o?: RequestOptions): Promise<ResultOf<C['rollbackRedemption']>> {
+    return this.call('POST', `/api/v1/redemptions/${e(redemptionId)}/rollback`, body, o);
+  }
+  /** The redemption lines of the redemption confirmed with this transaction id (each names it in
+   * `redemptionId`); empty when there is none. */
+  async findByTransaction(transactionId: string, o?: RequestOptions): Promise<Item<C['listRedemptions']>[]> {
+    return (await this.call<{ data: Item<C['listRedemptions']>[] }>('GET', '/api/v1/redemptions', undefined, o,
+                                                                    { transactionId })).data;
+  }
 }
 
 export class Refunds extends Resource {

@@ -63,6 +63,11 @@ export interface AbandonedStore {
   currency?: string | null;
 }
 
+export interface AllocationLine {
+  lineId: string;
+  amount: number;
+}
+
 export interface AppliedDiscount {
   code: string | null;
   campaignId: string | null;
@@ -103,6 +108,26 @@ export interface AuditEntryEventData {
   requestId?: string | null;
   sourceAddress?: string | null;
   workspaceId?: string | null;
+}
+
+export interface BasketRedemption {
+  id: string;
+  status: "cancelled" | "confirmed" | "expired" | "reserved" | "rolled_back";
+  currency: string;
+  codes: string[];
+  cartId: string | null;
+  customerId: string | null;
+  email: string | null;
+  transactionId: string | null;
+  subtotal: number;
+  amount: number;
+  rolledBackAmount: number;
+  allocations: RedemptionAllocation[];
+  rollbacks: RedemptionRollback[];
+  expiresAt: string;
+  confirmedAt: string | null;
+  createdAt: string;
+  updatedAt: string;
 }
 
 export interface Cart {
@@ -409,6 +434,42 @@ export interface PaymentRefundedData {
   providerRef?: string | null;
 }
 
+/**
+ * One discount of the redemption: its campaign, the code that brought it (None: automatic),
+ * how much it takes off each line and off shipping (`amount` = their sum).
+ */
+export interface RedemptionAllocation {
+  redemptionLineId: string;
+  campaignId: string;
+  code: string | null;
+  name: string;
+  amount: number;
+  lines: AllocationLine[];
+  shipping: number;
+  giftCard: boolean;
+  rolledBack: number;
+}
+
+/**
+ * `redemption.*`: the redemption after the change (`rollback`: the one `rolled_back` reports).
+ */
+export interface RedemptionEventData {
+  redemptionId: string;
+  sequence: number;
+  redemption: BasketRedemption;
+  rollback?: RedemptionRollback | null;
+}
+
+export interface RedemptionRollback {
+  id: string;
+  redemptionId: string;
+  reason: string;
+  amount: number;
+  currency: string;
+  parts: RollbackPart[];
+  createdAt: string;
+}
+
 export interface Refund {
   id: string;
   orderId: string;
@@ -429,6 +490,12 @@ export interface RefundEventData {
   refund: Refund;
   orderStatus: "paid" | "partially_refunded" | "refunded";
   amountRefunded: number;
+}
+
+export interface RollbackPart {
+  redemptionLineId: string;
+  amount: number;
+  useReturned: boolean;
 }
 
 export interface SelectedShippingMethod {
@@ -502,6 +569,11 @@ export interface EventDataMap {
   "payment.captured": PaymentEventData;
   "payment.failed": PaymentEventData;
   "payment.refunded": PaymentRefundedData;
+  "redemption.cancelled": RedemptionEventData;
+  "redemption.confirmed": RedemptionEventData;
+  "redemption.expired": RedemptionEventData;
+  "redemption.reserved": RedemptionEventData;
+  "redemption.rolled_back": RedemptionEventData;
   "webhook_endpoint.disabled": WebhookEndpointDisabledData;
   "webhook_endpoint.test": WebhookTestData;
 }
@@ -525,6 +597,11 @@ export const EVENT_TYPES = [
   "payment.captured",
   "payment.failed",
   "payment.refunded",
+  "redemption.cancelled",
+  "redemption.confirmed",
+  "redemption.expired",
+  "redemption.reserved",
+  "redemption.rolled_back",
   "webhook_endpoint.disabled",
   "webhook_endpoint.test",
 ] as const;
