@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.browser.conftest import KassaWeb
-from tests.browser.storefront import Storefront
+from tests.support.served import KassaWeb
+from tests.support.storefront import Storefront
 
 
 async def test_storefront_and_kassa_are_two_origins_in_the_browser(page: Any, kassa: KassaWeb,

@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import KassaWeb
-from tests.browser.storefront import Storefront
 from tests.cart.conftest import events_of, sweep_for
 from tests.conftest import make_tenant
 from tests.support.campaigns import campaign
 from tests.support.checkout_page import axe_check
 from tests.support.recovery_page import recovery_page, swatch
+from tests.support.served import KassaWeb
+from tests.support.storefront import Storefront
 
 DAY = 1440
 COLOR = "#1f4e79"

@@ -16,8 +16,7 @@ import pytest
 from kassa_webhooks import jobs
 from playwright.async_api import expect
 
-from tests.browser.conftest import KassaWeb
-from tests.browser.storefront import CHECKOUT_PAGE, Storefront
+from tests.support.browser import browser_page
 from tests.support.checkout_page import (  # noqa: F401  (InFrame, events, pay_with, wait_event: imported from here too)
     CHALLENGE_CARD,
     DECLINED_CARD,
@@ -34,6 +33,8 @@ from tests.support.checkout_page import (  # noqa: F401  (InFrame, events, pay_w
     wait_event,
     walk_to_payment,
 )
+from tests.support.served import KassaWeb
+from tests.support.storefront import CHECKOUT_PAGE, Storefront
 from tests.webhooks.receiver import Receiver
 
 PAYMENT_ONLY = {"shippingAddress": False, "billingAddress": False}
@@ -58,50 +59,45 @@ async def test_every_step_by_keyboard_then_the_parent_hears_completed(
         browser: Any, kassa: KassaWeb, storefront: Storefront, screenshot: Any, width: int) -> None:
     tenant, variant = await merchant(kassa, branding={"displayName": "Nordlicht Coffee", "primaryColor": "#0b5d4b"})
     receiver = await Receiver().start()
-    context = await browser.new_context(viewport={"width": width, "height": 800}, locale="en-US")
-    context.set_default_timeout(10_000)
-    page = await context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
     try:
-        endpoint = (await tenant.post("/api/v1/webhook-endpoints", {"url": receiver.url,
-                                                                    "enabledEvents": ["order.created"]})).json()
-        receiver.secrets.append(endpoint["secret"])
-        view = await open_checkout(page, storefront, tenant, variant)
+        async with browser_page(browser, width) as page:
+            endpoint = (await tenant.post("/api/v1/webhook-endpoints", {"url": receiver.url,
+                                                                        "enabledEvents": ["order.created"]})).json()
+            receiver.secrets.append(endpoint["secret"])
+            view = await open_checkout(page, storefront, tenant, variant)
 
-        async def shoot(_: Any, name: str, **__: Any) -> None:  # the storefront, with the checkout in it
-            await assert_fits(view, name)
-            # The whole page in the viewport (a full-page capture leaves a cross-origin frame's lower part blank).
-            tall = await page.evaluate("() => document.documentElement.scrollHeight")
-            await page.set_viewport_size({"width": width, "height": tall})
-            await page.evaluate("() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))")
-            await screenshot(page, name)
-            await page.set_viewport_size({"width": width, "height": 800})
+            async def shoot(_: Any, name: str, **__: Any) -> None:  # the storefront, with the checkout in it
+                await assert_fits(view, name)
+                # The whole page in the viewport (a full-page capture leaves a cross-origin frame's lower part blank).
+                tall = await page.evaluate("() => document.documentElement.scrollHeight")
+                await page.set_viewport_size({"width": width, "height": tall})
+                await page.evaluate("() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))")
+                await screenshot(page, name)
+                await page.set_viewport_size({"width": width, "height": 800})
 
-        await walk_to_payment(view, shots=f"embedded-{width}", screenshot=shoot, axe=True)
-        await pay_with(view, GOOD_CARD)
-        completed = await wait_event(page, "completed")
-        await expect(page.frame_locator("#checkout iframe").locator("[data-terminal=completed]")).to_be_visible()
-        await axe_check(view, "completed")
-        await shoot(page, f"embedded-{width}-completed")
-        steps = [e["step"] for e in await events(page, "step")]
-        assert steps == ["contact", "shipping", "shipping_method", "payment"]
-        assert [e["type"] for e in await events(page)][0] == "ready"
-        session_id = await page.evaluate("window.shop.sessionId")
-        assert page.url.startswith(storefront.origin)  # embedded: the shop's page stays, no redirect
+            await walk_to_payment(view, shots=f"embedded-{width}", screenshot=shoot, axe=True)
+            await pay_with(view, GOOD_CARD)
+            completed = await wait_event(page, "completed")
+            await expect(page.frame_locator("#checkout iframe").locator("[data-terminal=completed]")).to_be_visible()
+            await axe_check(view, "completed")
+            await shoot(page, f"embedded-{width}-completed")
+            steps = [e["step"] for e in await events(page, "step")]
+            assert steps == ["contact", "shipping", "shipping_method", "payment"]
+            assert [e["type"] for e in await events(page)][0] == "ready"
+            session_id = await page.evaluate("window.shop.sessionId")
+            assert page.url.startswith(storefront.origin)  # embedded: the shop's page stays, no redirect
 
-        session = (await tenant.get(f"/api/v1/checkout/sessions/{session_id}")).json()
-        assert session["status"] == "complete" and completed["orderId"] == session["orderId"]
-        assert completed["sessionId"] == session_id
-        order = (await tenant.get(f"/api/v1/orders/{session['orderId']}")).json()
-        assert order["customerEmail"] == "ada@example.com" and order["shippingAddress"]["city"] == "Berlin"
-        assert (await tenant.get(f"/api/v1/carts/{session['cartId']}")).json()["status"] == "converted"
-        event = await deliver(kassa, receiver, "order.created")
-        assert event["data"]["orderId"] == session["orderId"] and event["data"]["sessionId"] == session_id
+            session = (await tenant.get(f"/api/v1/checkout/sessions/{session_id}")).json()
+            assert session["status"] == "complete" and completed["orderId"] == session["orderId"]
+            assert completed["sessionId"] == session_id
+            order = (await tenant.get(f"/api/v1/orders/{session['orderId']}")).json()
+            assert order["customerEmail"] == "ada@example.com" and order["shippingAddress"]["city"] == "Berlin"
+            assert (await tenant.get(f"/api/v1/carts/{session['cartId']}")).json()["status"] == "converted"
+            event = await deliver(kassa, receiver, "order.created")
+            assert event["data"]["orderId"] == session["orderId"] and event["data"]["sessionId"] == session_id
     finally:
-        await context.close()
         await receiver.stop()
-    assert not errors, errors
+    assert not page.script_errors, page.script_errors
 
 
 async def test_a_declined_card_shows_the_reason_and_a_good_card_then_pays_once(

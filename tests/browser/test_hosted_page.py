@@ -9,9 +9,8 @@ from typing import Any
 import pytest
 from playwright.async_api import expect
 
-from tests.browser.conftest import KassaWeb
-from tests.browser.storefront import Storefront
 from tests.conftest import Tenant
+from tests.support import cards
 from tests.support.checkout_page import (  # noqa: F401  (also imported from here by other test modules)
     AXE,
     CHALLENGE_CARD,
@@ -32,6 +31,8 @@ from tests.support.checkout_page import (  # noqa: F401  (also imported from her
     type_field,
     walk_to_payment,
 )
+from tests.support.served import KassaWeb
+from tests.support.storefront import Storefront
 
 
 @pytest.mark.parametrize("width", [1280, 375])
@@ -137,7 +138,7 @@ async def test_the_frame_talks_to_the_token_origin_only(page: Any, kassa: KassaW
     assert not page.frames[1].url.startswith(kassa.origin)
 
 
-async def test_the_page_names_an_icon_of_its_own_origin_that_loads(browser: Any, kassa: KassaWeb,
+async def test_the_page_names_an_icon_of_its_own_origin_that_loads(page: Any, kassa: KassaWeb,
                                                                       storefront: Storefront) -> None:
     """No shopper's browser asks for `/favicon.ico` and logs a 404: every page (the steps, a terminal
     page, the not-found page) names its icon, served from Kassa's origin as its CSP allows."""
@@ -145,28 +146,23 @@ async def test_the_page_names_an_icon_of_its_own_origin_that_loads(browser: Any,
     session = await open_session(tenant, variant, storefront)
     cancelled = await open_session(tenant, variant, storefront)
     await tenant.delete(f"/api/v1/checkout/sessions/{cancelled['id']}")
-    context = await browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US")
-    try:
-        page = await context.new_page()
-        failed: list[str] = []
-        page.on("requestfailed", lambda r: failed.append(f"failed {r.url}"))
-        page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
-        # Chromium's own request for `/favicon.ico` (when a page names no icon) is no event of the page's:
-        # its 404 shows as the console error every shopper would see.
-        page.on("console", lambda m: failed.append(f"console {m.text} {m.location.get('url')}")
-                if m.type in ("error", "warning") else None)
-        for url, status in ((session["url"], 200), (cancelled["url"], 200), (f"{kassa.origin}/s/cs_nope", 404)):
-            async with page.expect_response(lambda r: "favicon" in r.url, timeout=5_000) as icon:
-                assert (await page.goto(url)).status == status
-            answer = await icon.value
-            assert answer.url.startswith(kassa.origin + "/static/checkout/favicon."), answer.url
-            assert answer.status == 200 and answer.headers["content-type"].startswith("image/svg+xml")
-            declared = await page.evaluate("() => [...document.querySelectorAll('link[rel=icon]')].map(l => l.href)")
-            assert declared == [answer.url]
-        await page.wait_for_timeout(300)  # a late console message would land by now
-        assert not [f for f in failed if not f.endswith("/s/cs_nope")], failed  # (that page's own 404 is meant)
-    finally:
-        await context.close()
+    failed: list[str] = []
+    page.on("requestfailed", lambda r: failed.append(f"failed {r.url}"))
+    page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    # Chromium's own request for `/favicon.ico` (when a page names no icon) is no event of the page's:
+    # its 404 shows as the console error every shopper would see.
+    page.on("console", lambda m: failed.append(f"console {m.text} {m.location.get('url')}")
+            if m.type in ("error", "warning") else None)
+    for url, status in ((session["url"], 200), (cancelled["url"], 200), (f"{kassa.origin}/s/cs_nope", 404)):
+        async with page.expect_response(lambda r: "favicon" in r.url, timeout=5_000) as icon:
+            assert (await page.goto(url)).status == status
+        answer = await icon.value
+        assert answer.url.startswith(kassa.origin + "/static/checkout/favicon."), answer.url
+        assert answer.status == 200 and answer.headers["content-type"].startswith("image/svg+xml")
+        declared = await page.evaluate("() => [...document.querySelectorAll('link[rel=icon]')].map(l => l.href)")
+        assert declared == [answer.url]
+    await page.wait_for_timeout(300)  # a late console message would land by now
+    assert not [f for f in failed if not f.endswith("/s/cs_nope")], failed  # (that page's own 404 is meant)
 
 
 async def test_a_declined_card_shows_why_and_the_next_card_pays_once(
@@ -309,7 +305,7 @@ async def test_terminal_pages(browser: Any, kassa: KassaWeb, storefront: Storefr
     tenant, variant = await merchant(kassa)
     done = await open_session(tenant, variant, storefront, collect={"shippingAddress": False, "billingAddress": False})
     paid = await tenant.post(f"/api/v1/checkout-sessions/{done['id']}/complete", {
-        "paymentMethod": {"type": "card", "card": {"number": "4242424242424242"}}})
+        "paymentMethod": cards.card_payment(cards.GOOD)})
     assert paid.status_code == 200, paid.text
     cancelled = await open_session(tenant, variant, storefront)
     await tenant.delete(f"/api/v1/checkout/sessions/{cancelled['id']}")

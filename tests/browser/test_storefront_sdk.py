@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import KassaWeb
-from tests.browser.storefront import Storefront
 from tests.conftest import Tenant, make_tenant
 from tests.sdk_js.conftest import JS, js_build  # noqa: F401 - the fixture: packages built once per run
+from tests.support.served import KassaWeb
+from tests.support.storefront import Storefront
 
 ADDRESS = {"firstName": "Ada", "addressLine1": "Unter den Linden 1", "postalCode": "10117", "city": "Berlin",
            "countryCode": "DE"}

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from playwright.async_api import expect
 
-from tests.browser.storefront import Storefront
 from tests.conftest import Tenant
+from tests.support.cards import spaced
 from tests.support.checkout_page import (
     axe_check,
     events,
@@ -32,6 +32,7 @@ from tests.support.checkout_page import (
 )
 from tests.support.localstripe import LocalStripe
 from tests.support.served import KassaWeb
+from tests.support.storefront import Storefront
 from tests.support.stripe_shop import DECLINED, DECLINED_AT_CONFIRM, SUCCESS, THREE_D_SECURE
 
 PAYMENT_ONLY = {"shippingAddress": False, "billingAddress": False}
@@ -140,7 +141,7 @@ async def test_declined_cards_show_why_and_the_next_card_pays_once(
         alert = page.locator("#payment-error")
         await expect(alert).to_have_attribute("role", "alert")
         # An incomplete card: Stripe refuses to make a token, and the page says so where errors go.
-        await fill_stripe_card(page, "4242 4242", cvc=None)
+        await fill_stripe_card(page, spaced(SUCCESS[:8]), cvc=None)
         await pay_by_keyboard(page)
         await expect(alert).to_have_text("Check your card details and try again.")
         await expect(page.locator("#announcer")).to_have_text("Check your card details and try again.")

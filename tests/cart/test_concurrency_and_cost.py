@@ -99,7 +99,7 @@ class RacingWriter:
     def __init__(self, tenant: Tenant, write: Callable[[], Awaitable[object]]) -> None:
         self.service = module_of(tenant.backend.runtime).carts
         self.write, self.fired, self.pricings = write, False, 0
-        self.original = self.service._price
+        self.original = self.service.price
 
     async def _price(self, conn: Any, state: Any) -> Any:
         self.pricings += 1
@@ -109,11 +109,11 @@ class RacingWriter:
         return await self.original(conn, state)
 
     def __enter__(self) -> "RacingWriter":
-        self.service._price = self._price  # type: ignore[method-assign]
+        self.service.price = self._price  # type: ignore[method-assign]
         return self
 
     def __exit__(self, *_: object) -> None:
-        del self.service._price
+        del self.service.price
 
 
 async def test_a_write_that_lost_a_race_reads_again_and_both_changes_land(pg_tenant: Tenant) -> None:

@@ -18,7 +18,7 @@ from kassa_checkout.hosted.security import safe_image_url
 from kassa_contract.money import CURRENCY_EXPONENTS
 
 from tests.conftest import ADDRESS_DE, Tenant, make_tenant
-from tests.support.cards import OK_CARD, THREE_DS_CARD
+from tests.support.cards import DECLINE_CARD, OK_CARD, THREE_DS_CARD
 from tests.support.shop import Shop
 
 
@@ -484,8 +484,7 @@ async def test_declines_and_the_second_step_through_the_page(shop: Shop) -> None
     session = await shop.session(collect={"shippingAddress": False, "billingAddress": False})
     headers = await credential(shop, session["id"])
     path = f"/s/{session['id']}/complete"
-    declined = await shop.backend.client.post(path, json={"paymentMethod": {"type": "card", "card": {
-        "number": "4000000000000002"}}}, headers=headers)
+    declined = await shop.backend.client.post(path, json={"paymentMethod": DECLINE_CARD}, headers=headers)
     assert declined.status_code == 402 and declined.json()["error"]["details"]["reason"] == "card_declined", declined.text
     challenged = await shop.backend.client.post(path, json={"paymentMethod": THREE_DS_CARD}, headers=headers)
     assert challenged.json()["error"]["code"] == "payment_action_required"

@@ -13,6 +13,7 @@ import stripe
 
 from tests.support.fault_proxy import FaultProxy
 from tests.support.localstripe import REJECTED_KEY, LocalStripe
+from tests.support.stripe_shop import SUCCESS
 
 
 async def card(client: stripe.StripeClient, number: str) -> str:
@@ -35,7 +36,7 @@ async def test_localstripe_answers_with_its_stripe_js_and_checks_the_key(localst
 async def test_the_official_client_creates_and_confirms_a_payment_intent(localstripe: LocalStripe) -> None:
     async with localstripe.client() as client:
         intent = await client.v1.payment_intents.create_async(
-            {"amount": 1999, "currency": "eur", "payment_method": await card(client, "4242424242424242"),
+            {"amount": 1999, "currency": "eur", "payment_method": await card(client, SUCCESS),
              "payment_method_types": ["card"], "metadata": {"kassa_payment": "pay_harness"}},
             {"idempotency_key": f"harness-{uuid.uuid4()}"})
         assert intent.status == "requires_confirmation"
@@ -64,7 +65,7 @@ async def test_the_proxy_drops_the_answer_after_localstripe_acted(localstripe: L
         proxy.drop_answer("POST", r"^/v1/payment_intents$")
         with pytest.raises(stripe.APIConnectionError):
             await client.v1.payment_intents.create_async(
-                {"amount": 1250, "currency": "eur", "payment_method": await card(client, "4242424242424242"),
+                {"amount": 1250, "currency": "eur", "payment_method": await card(client, SUCCESS),
                  "confirm": True}, {"idempotency_key": key})
         [dropped] = proxy.seen("POST", r"^/v1/payment_intents$")
         assert (dropped.outcome, dropped.idempotency_key, dropped.status) == ("drop_answer", key, 200)
@@ -109,7 +110,7 @@ async def test_a_configured_webhook_arrives_signed_for_the_official_check(locals
         async with localstripe.webhook(endpoint, url, secret, events=["payment_intent.succeeded"]), \
                 localstripe.client() as client:
             intent = await client.v1.payment_intents.create_async(
-                {"amount": 700, "currency": "jpy", "payment_method": await card(client, "4242424242424242"),
+                {"amount": 700, "currency": "jpy", "payment_method": await card(client, SUCCESS),
                  "confirm": True})
             # Other tests of this worker may pay meanwhile: wait for this intent's event.
             while True:

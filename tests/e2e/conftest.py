@@ -14,6 +14,7 @@ import pytest
 
 from tests.conftest import _unavailable, free_port, fresh_database
 from tests.e2e.cluster import Gateway, Kassa, ProcessEnv, nginx_binary
+from tests.support.browser import browser  # noqa: F401 - the fixture (test_embedded_distributed.py)
 
 
 @pytest.fixture(scope="session")

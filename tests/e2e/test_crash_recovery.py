@@ -51,12 +51,13 @@ from kassa_platform.db import Database, create_engine, transaction
 
 from tests.conftest import REDIS_PREFIX, free_port, fresh_database
 from tests.e2e.cluster import Gateway, Kassa
+from tests.support import cards
 from tests.support.receiver_process import ReceiverProcess
 
 pytestmark = pytest.mark.slow
 
 ADDRESS = {"addressLine1": "Unter den Linden 1", "city": "Berlin", "countryCode": "DE"}
-CARD = {"type": "card", "card": {"number": "4242424242424242", "expMonth": 12, "expYear": 2030, "cvc": "123"}}
+CARD = cards.OK_CARD
 KILLS_PER_KIND = 7
 SHOPPERS = 3
 RETRY_LATER = ("idempotency_key_in_progress", "checkout_in_progress")

@@ -15,12 +15,12 @@ import httpx
 import pytest
 from playwright.async_api import expect
 
-from tests.browser.conftest import browser  # noqa: F401 - the fixture
-from tests.browser.storefront import Storefront
 from tests.conftest import free_port
 from tests.e2e.cluster import Gateway, Kassa, ProcessEnv
+from tests.support.browser import browser_page
 from tests.support.checkout_page import GOOD_CARD, InFrame, events, pay_with, wait_event, walk_to_payment
 from tests.support.served import LoopbackServer, listening_socket
+from tests.support.storefront import Storefront
 from tests.webhooks.receiver import Receiver
 
 pytestmark = pytest.mark.slow
@@ -80,40 +80,37 @@ async def test_an_embedded_checkout_through_the_gateway_and_three_services(
     receiver = await Receiver().start()
     api = httpx.AsyncClient(base_url=cluster["gateway"].base, timeout=30,
                             headers={"Authorization": f"Bearer {cluster['key']}"})
-    context = await browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US")
-    context.set_default_timeout(15_000)
-    page = await context.new_page()
     try:
-        async def post(path: str, body: dict[str, Any]) -> dict[str, Any]:
-            answer = await api.post(path, json=body)
-            assert answer.status_code in (200, 201), answer.text
-            return answer.json()
+        async with browser_page(browser, timeout_ms=15_000) as page:
+            async def post(path: str, body: dict[str, Any]) -> dict[str, Any]:
+                answer = await api.post(path, json=body)
+                assert answer.status_code in (200, 201), answer.text
+                return answer.json()
 
-        product = await post("/api/v1/products", {"name": "Mug", "variants": [{"sku": "EMB-1", "prices": {"EUR": 2450}}]})
-        await post("/api/v1/shipping-methods", {"name": "Standard", "prices": {"EUR": 490}, "countries": ["DE"]})
-        endpoint = await post("/api/v1/webhook-endpoints", {"url": receiver.url, "enabledEvents": ["order.created"]})
-        receiver.secrets.append(endpoint["secret"])
-        cart = await post("/api/v1/carts", {"currency": "EUR", "lineItems": [
-            {"variantId": product["variants"][0]["id"], "quantity": 2}]})
-        shop.allow_cart(cart["id"], cluster["key"])
+            product = await post("/api/v1/products", {"name": "Mug", "variants": [{"sku": "EMB-1", "prices": {"EUR": 2450}}]})
+            await post("/api/v1/shipping-methods", {"name": "Standard", "prices": {"EUR": 490}, "countries": ["DE"]})
+            endpoint = await post("/api/v1/webhook-endpoints", {"url": receiver.url, "enabledEvents": ["order.created"]})
+            receiver.secrets.append(endpoint["secret"])
+            cart = await post("/api/v1/carts", {"currency": "EUR", "lineItems": [
+                {"variantId": product["variants"][0]["id"], "quantity": 2}]})
+            shop.allow_cart(cart["id"], cluster["key"])
 
-        await page.goto(shop.checkout_url(cart=cart["id"]))
-        await page.wait_for_function("() => window.shop && window.shop.events.some(e => e.type === 'ready')")
-        await expect(page.frame_locator("#checkout iframe").locator("[data-step]").first).to_be_visible()
-        frame = next(f for f in page.frames if f.url.startswith(f"{cluster['gateway'].base}/s/"))
-        view = InFrame(page, frame)
-        await walk_to_payment(view)
-        await pay_with(view, GOOD_CARD)
-        completed = await wait_event(page, "completed")
-        assert [e["step"] for e in await events(page, "step")] == ["contact", "shipping", "shipping_method", "payment"]
+            await page.goto(shop.checkout_url(cart=cart["id"]))
+            await page.wait_for_function("() => window.shop && window.shop.events.some(e => e.type === 'ready')")
+            await expect(page.frame_locator("#checkout iframe").locator("[data-step]").first).to_be_visible()
+            frame = next(f for f in page.frames if f.url.startswith(f"{cluster['gateway'].base}/s/"))
+            view = InFrame(page, frame)
+            await walk_to_payment(view)
+            await pay_with(view, GOOD_CARD)
+            completed = await wait_event(page, "completed")
+            assert [e["step"] for e in await events(page, "step")] == ["contact", "shipping", "shipping_method", "payment"]
 
-        session = (await api.get(f"/api/v1/checkout/sessions/{completed['sessionId']}")).json()
-        assert session["status"] == "complete" and session["orderId"] == completed["orderId"]
-        assert (await api.get(f"/api/v1/orders/{completed['orderId']}")).status_code == 200
-        assert (await api.get(f"/api/v1/carts/{cart['id']}")).json()["status"] == "converted"
-        await receiver.wait_for(1, timeout=60)  # the webhook process relays and delivers on its own
-        assert [d.event["type"] for d in receiver.ok()] == ["order.created"]
+            session = (await api.get(f"/api/v1/checkout/sessions/{completed['sessionId']}")).json()
+            assert session["status"] == "complete" and session["orderId"] == completed["orderId"]
+            assert (await api.get(f"/api/v1/orders/{completed['orderId']}")).status_code == 200
+            assert (await api.get(f"/api/v1/carts/{cart['id']}")).json()["status"] == "converted"
+            await receiver.wait_for(1, timeout=60)  # the webhook process relays and delivers on its own
+            assert [d.event["type"] for d in receiver.ok()] == ["order.created"]
     finally:
-        await context.close()
         await api.aclose()
         await receiver.stop()

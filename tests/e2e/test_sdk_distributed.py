@@ -11,12 +11,13 @@ import kassa_sdk
 import pytest
 from kassa_sdk.types import CardInput, CartAddress, LineItemInput, PaymentMethodInput, VariantInput
 
+from tests.support import cards
 from tests.support.ledger import provider_ledger
 
 pytestmark = pytest.mark.slow
 
 ADDRESS = CartAddress(address_line1="Unter den Linden 1", city="Berlin", country_code="DE")
-CARD = PaymentMethodInput(type="card", card=CardInput(number="4242424242424242", exp_month=12, exp_year=2030))
+CARD = PaymentMethodInput(type="card", card=CardInput(number=cards.GOOD, exp_month=12, exp_year=2030))
 
 
 class LoseFirstAnswer(httpx.BaseTransport):

@@ -12,6 +12,7 @@ import pytest
 from kassa_platform.ratelimit import Buckets, Policy
 
 from tests.conftest import Backend, Tenant, TestClock, _backend, make_tenant
+from tests.support import cards
 from tests.support.envelopes import assert_envelope
 
 # Small quotas over long windows: a token comes back every 12 s (reads) of the test clock.
@@ -108,8 +109,7 @@ async def test_completes_are_limited_per_application(limited: Backend) -> None:
     tenant = await make_tenant(limited)
     keys = [tenant.secret_key, await tenant.scoped_key(["checkout:write"])]
     complete = "/api/v1/checkout-sessions/cs_nosuchsession/complete"
-    body = {"paymentMethod": {"type": "card", "card": {"number": "4242424242424242", "expMonth": 12,
-                                                       "expYear": 2040, "cvc": "123"}}}
+    body = {"paymentMethod": cards.OK_CARD}
     for key in keys:  # two keys, one application: they share its completes
         answer = await tenant.post(complete, body, key=key)
         assert answer.status_code == 404, answer.text

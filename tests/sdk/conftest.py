@@ -25,14 +25,15 @@ from litestar.params import FromPath
 from kassa.gateway import PathRouter
 from kassa.services import SERVICES
 from tests.conftest import Backend
+from tests.support import cards
 from tests.webhooks.conftest import Merchant, Webhooks, make_merchant, webhooks_on
 from tests.webhooks.receiver import Receiver
 
 T = TypeVar("T")
 BASE_URL = "http://kassa.test"
-OK_CARD = PaymentMethodInput(type="card", card=CardInput(number="4242424242424242", exp_month=12, exp_year=2030,
+OK_CARD = PaymentMethodInput(type="card", card=CardInput(number=cards.GOOD, exp_month=12, exp_year=2030,
                                                          cvc="123"))
-DECLINED_CARD = PaymentMethodInput(type="card", card=CardInput(number="4000000000000002"))
+DECLINED_CARD = PaymentMethodInput(type="card", card=CardInput(number=cards.DECLINED))
 ERRORS_PATH = "/api/v1/sdk-test-errors"
 
 

@@ -26,6 +26,7 @@ from kassa_contract.versions import FIRST_VERSION, LATEST_VERSION
 
 from tests.e2e.test_cli import kassa as kassa_cli
 from tests.e2e.test_cli import serving
+from tests.support import cards
 from tests.support.old_sdk import OLD_SDK_COMMIT, REPO, old_sdk_python, old_wheels, readme_quick_start, wheel_readme
 
 # After the quick start (which leaves `cart` and `session` behind): pay, then read the session's
@@ -36,7 +37,7 @@ import httpx as _httpx
 from kassa_sdk.types import CardInput, PaymentMethodInput
 
 with Kassa() as kassa:
-    card = PaymentMethodInput(type="card", card=CardInput(number="4242424242424242", exp_month=12, exp_year=2030,
+    card = PaymentMethodInput(type="card", card=CardInput(number=GOOD_NUMBER, exp_month=12, exp_year=2030,
                                                           cvc="123"))
     paid = kassa.checkout.sessions.complete(session.id, payment_method=card)
     try:
@@ -52,7 +53,7 @@ raw = _httpx.get(f"{os.environ['KASSA_BASE_URL']}/api/v1/checkout-sessions/{sess
                  headers={"Authorization": f"Bearer {os.environ['KASSA_API_KEY']}"})
 print(_json.dumps({"status": paid.status, "order": paid.order_id, "payments": payments, "methods": methods,
                    "answered": raw.headers.get("kassa-version"), "raw": raw.json()["data"]}))
-'''
+'''.replace("GOOD_NUMBER", repr(cards.GOOD))
 
 
 def test_the_fixture_wheels_are_the_sources_of_the_commit_before_api_versions() -> None:

@@ -31,6 +31,7 @@ from kassa_sdk.types import (
 from tests.cart.conftest import sweep_for
 from tests.conftest import Backend
 from tests.sdk.conftest import OK_CARD, Shop, delivered, sdk_apps
+from tests.support import cards
 from tests.support.localstripe import REJECTED_KEY, LocalStripe
 from tests.support.old_sdk import pinned_tenant
 from tests.webhooks.conftest import make_merchant
@@ -511,7 +512,7 @@ async def test_payment_settings_and_a_headless_stripe_checkout(api: Any, api_sho
     assert again.payment_intent_id == handle.payment_intent_id  # one intent per session
     async with stripe_api.client() as stripe:  # what Stripe.js does in the shopper's browser
         method = await stripe.v1.payment_methods.create_async(
-            {"type": "card", "card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2030, "cvc": "123"}})
+            {"type": "card", "card": {"number": cards.GOOD, "exp_month": 12, "exp_year": 2030, "cvc": "123"}})
         await stripe.v1.payment_intents.update_async(handle.payment_intent_id, {"payment_method": method.id})
         confirmed = await stripe.v1.payment_intents.confirm_async(handle.payment_intent_id)
     assert confirmed.status == "succeeded"

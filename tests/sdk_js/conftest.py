@@ -24,11 +24,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import (
-    KassaWeb,
-    kassa,  # noqa: F401 - the shared fixture: Kassa over real HTTP
-)
 from tests.conftest import Tenant, _unavailable, make_tenant
+from tests.support.browser import kassa  # noqa: F401 - the shared fixture: Kassa over real HTTP
+from tests.support.served import KassaWeb
 
 ROOT = Path(__file__).resolve().parents[2]
 JS = ROOT / "sdk" / "js"

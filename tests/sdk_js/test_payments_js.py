@@ -10,10 +10,10 @@ import pytest
 from kassa_checkout.payments.stripe import StripeConnector, new_client
 from kassa_checkout.service import module_of
 
-from tests.browser.conftest import KassaWeb
 from tests.conftest import Tenant
 from tests.sdk_js.conftest import RunNode, passed
 from tests.support.localstripe import REJECTED_KEY, LocalStripe
+from tests.support.served import KassaWeb
 
 STRIPE_TESTS = Path("packages") / "js" / "test" / "stripe"
 

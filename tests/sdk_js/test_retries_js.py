@@ -19,9 +19,9 @@ import sqlalchemy as sa
 from kassa_contract.errors import KassaError
 from kassa_platform import idempotency
 
-from tests.browser.conftest import KassaWeb, serve_kassa
 from tests.conftest import Tenant, make_tenant, worker_id
 from tests.sdk_js.conftest import RunNode
+from tests.support.served import KassaWeb, serve_kassa
 
 FAULTS = Path("packages") / "js" / "test" / "faults"
 

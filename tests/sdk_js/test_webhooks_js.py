@@ -14,9 +14,9 @@ from typing import Any
 from kassa_webhooks import jobs
 from svix.webhooks import Webhook, WebhookVerificationError
 
-from tests.browser.conftest import KassaWeb
 from tests.conftest import Tenant
 from tests.sdk_js.conftest import RunNode, passed
+from tests.support.served import KassaWeb
 from tests.webhooks.receiver import Receiver
 
 

@@ -12,11 +12,12 @@ from typing import Any
 
 from playwright.async_api import expect
 
-from tests.browser.storefront import Storefront
 from tests.conftest import Tenant, make_tenant
 from tests.support import cards
+from tests.support.browser import browser_page
 from tests.support.cards import spaced
 from tests.support.served import KassaWeb
+from tests.support.storefront import Storefront
 
 ROOT = Path(__file__).resolve().parents[2]
 AXE = ROOT / "sdk" / "js" / "node_modules" / "axe-core" / "axe.min.js"
@@ -145,19 +146,13 @@ async def shopper_page(browser: Any, width: int = 1280, locale: str = "en-US", *
     """A page in a context of its own; closed afterwards, and then no script error and no failed
     request may have happened (except, when `refusals_shown`, the 402/422 refusals the page shows,
     and the responses `allowed` accepts)."""
-    context = await browser.new_context(viewport={"width": width, "height": 800}, locale=locale)
-    context.set_default_timeout(10_000)
-    page = await context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("response", lambda r: errors.append(f"{r.status} {r.url}")
-            if r.status >= 400
-            and not (refusals_shown and r.status in (402, 422) and "/s/" in r.url)
-            and not (allowed is not None and allowed(r)) else None)
-    try:
+    async with browser_page(browser, width, locale=locale) as page:
+        errors: list[str] = page.script_errors
+        page.on("response", lambda r: errors.append(f"{r.status} {r.url}")
+                if r.status >= 400
+                and not (refusals_shown and r.status in (402, 422) and "/s/" in r.url)
+                and not (allowed is not None and allowed(r)) else None)
         yield page
-    finally:
-        await context.close()
     assert not errors, errors
 
 

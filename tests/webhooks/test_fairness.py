@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from kassa_webhooks import delivery, fairness, jobs
+from kassa_webhooks import delivery_rows, fairness, jobs
 from kassa_webhooks.config import WebhookConfig
 from kassa_webhooks.service import DELIVER_JOB
 
@@ -140,7 +140,7 @@ async def test_claims_list_endpoints_round_robin_across_applications(webhooks: W
     now = webhooks.backend.clock.now()
     try:
         async with webhooks.backend.runtime.db() as conn:
-            listed = (await conn.execute(delivery._DUE_ENDPOINTS, {"now": now, "limit": 10_000,
+            listed = (await conn.execute(delivery_rows._DUE_ENDPOINTS, {"now": now, "limit": 10_000,
                                                                    "recently": now - timedelta(days=1)})).all()
         order = [row.id for row in listed]
         assert set(a_endpoints) | {b_endpoint} <= set(order)

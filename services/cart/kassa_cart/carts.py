@@ -6,7 +6,8 @@ read takes no lock and one statement writes the row, guarded by the version read
 its event; a writer that lost the race reads again, and after a few losses takes the row lock
 (the path SQLite always takes, where writers are serialized anyway). A line-item add then costs
 two statements (the cart with the variant, the guarded write with its event) when the pricing
-config is cached. Those hot statements run on asyncpg directly (kassa_platform.direct).
+config is cached. The statements, and which path each database takes, are kassa_cart.cart_rows';
+kassa_platform.rows.optimistic_then_lock runs the attempts.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-import sqlalchemy as sa
 from kassa_contract.base import UNSET
 from kassa_contract.cart import (
     MAX_QUANTITY,
@@ -43,22 +43,16 @@ from kassa_contract.money import is_currency
 from kassa_platform import executed
 from kassa_platform.auth import Principal, hash_key
 from kassa_platform.clock import Clock
-from kassa_platform.db import Database, is_postgres, transaction
-from kassa_platform.direct import DirectPool, DirectStatement
+from kassa_platform.db import Database, transaction
 from kassa_platform.ids import new_id, random_token
-from kassa_platform.outbox import event_params, insert_event_after, write_event
+from kassa_platform.rows import NEEDS_LOCK, NeedsLock, optimistic_then_lock
 from kassa_promotions import AppliedDiscount as EngineDiscount
 from kassa_promotions.store.codes import CodeStore, code_key
 from kassa_promotions.store.redemptions import RedemptionStore
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from .catalog import (
-    PRICED_VARIANT_COLUMNS,
-    VARIANT_WITH_PRODUCT,
-    Catalog,
-    PricedVariant,
-    priced_variant_of,
-)
+from .cart_rows import CartEvent, CartRow, CartRows
+from .catalog import Catalog, PricedVariant
 from .config import AppPricing, ConfigCache
 from .discounts import evaluate_cart
 from .pricing import (
@@ -69,9 +63,6 @@ from .pricing import (
     selected_shipping,
 )
 from .recovery import token_opens
-from .tables import cart_settings, carts, variants
-
-SOURCE = "cart"
 
 
 class CartDocument(msgspec.Struct, rename="camel", kw_only=True):
@@ -127,58 +118,7 @@ class Priced:
     engine: tuple[EngineDiscount, ...] = ()
 
 
-CART_COLUMNS = (carts.c.id, carts.c.app_id, carts.c.status, carts.c.currency, carts.c.customer_email,
-                carts.c.shipping_address, carts.c.billing_address, carts.c.shipping_method_id, carts.c.document,
-                carts.c.subtotal, carts.c.discount_total, carts.c.shipping_total, carts.c.tax_total, carts.c.total,
-                carts.c.item_count, carts.c.metadata, carts.c.client_secret_hash, carts.c.version, carts.c.created_at,
-                carts.c.updated_at, carts.c.abandoned_at, carts.c.checkout_session_id)
-
-
-# Hot-path statements are built once: SQLAlchemy then reuses their compiled form without
-# rebuilding and re-keying a statement per request.
-_LOAD = (
-    sa.select(*CART_COLUMNS, cart_settings.c.config_version, cart_settings.c.prices_include_tax)
-    .select_from(carts.outerjoin(cart_settings, cart_settings.c.app_id == carts.c.app_id))
-    .where(carts.c.id == sa.bindparam("cart_id"), carts.c.app_id == sa.bindparam("app_id"))
-)
-_LOAD_WITH_VARIANT = (
-    sa.select(*CART_COLUMNS, cart_settings.c.config_version, cart_settings.c.prices_include_tax,
-              *PRICED_VARIANT_COLUMNS)
-    .select_from(carts.outerjoin(cart_settings, cart_settings.c.app_id == carts.c.app_id)
-                 .outerjoin(VARIANT_WITH_PRODUCT, sa.and_(variants.c.app_id == carts.c.app_id,
-                                                          variants.c.id == sa.bindparam("variant_id"))))
-    .where(carts.c.id == sa.bindparam("cart_id"), carts.c.app_id == sa.bindparam("app_id"))
-)
-_LOADS = {  # (with a variant, locked) -> statement
-    (False, False): _LOAD, (False, True): _LOAD.with_for_update(of=carts),
-    (True, False): _LOAD_WITH_VARIANT, (True, True): _LOAD_WITH_VARIANT.with_for_update(of=carts),
-}
-_WRITTEN = ("status", "customer_email", "shipping_address", "billing_address", "shipping_method_id", "document",
-            "subtotal", "discount_total", "shipping_total", "tax_total", "total", "item_count", "metadata", "version",
-            "updated_at", "last_activity_at", "checkout_session_id", "abandoned_at", "customer_id")
-_UPDATE = (
-    sa.update(carts)
-    .where(carts.c.id == sa.bindparam("b_id"), carts.c.app_id == sa.bindparam("b_app_id"))
-    .values({name: sa.bindparam(name) for name in _WRITTEN})
-)
-_INSERT = carts.insert()
-_INSERTED = ("id", "app_id", "currency", "client_secret_hash", "created_at", *_WRITTEN)
-# PostgreSQL: the write and its event in one statement (see kassa_platform.outbox.insert_event_after).
-_UPDATE_AND_EMIT = insert_event_after(
-    _UPDATE.where(carts.c.version == sa.bindparam("b_version")).returning(carts.c.id).cte("written"))
-_INSERT_AND_EMIT = insert_event_after(
-    carts.insert().values({name: sa.bindparam(name) for name in _INSERTED}).returning(carts.c.id).cte("written"))
-OPTIMISTIC_ATTEMPTS = 3  # then the row lock: a hot cart still makes progress
-_SETTINGS = (sa.select(cart_settings.c.config_version, cart_settings.c.prices_include_tax)
-             .where(cart_settings.c.app_id == sa.bindparam("app_id")))
-# The same statements for asyncpg directly: the PostgreSQL hot path (see the module doc).
-_DIRECT_LOADS = {with_variant: DirectStatement(_LOADS[with_variant, False]) for with_variant in (False, True)}
-_DIRECT_UPDATE_AND_EMIT = DirectStatement(_UPDATE_AND_EMIT)
-_DIRECT_INSERT_AND_EMIT = DirectStatement(_INSERT_AND_EMIT)
-_DIRECT_SETTINGS = DirectStatement(_SETTINGS)
-
-
-def cart_view(row: Any, document: CartDocument, *, client_secret: str | None = None) -> Cart:
+def cart_view(row: CartRow, document: CartDocument, *, client_secret: str | None = None) -> Cart:
     return Cart(
         id=row.id, status=row.status, currency=row.currency, customer_email=row.customer_email,
         line_items=document.line_items, shipping_address=_address(row.shipping_address),
@@ -202,13 +142,10 @@ class CartService:
         self.configs = ConfigCache()
         self.codes = CodeStore()
         self.redemptions = RedemptionStore()
+        self.rows = CartRows(db)
 
     async def settings_version(self, conn: AsyncConnection, app_id: str) -> tuple[int | None, bool | None]:
-        if self.db.direct is not None:
-            row = await self.db.direct.fetchrow(_DIRECT_SETTINGS, {"app_id": app_id})
-        else:
-            row = (await conn.execute(_SETTINGS, {"app_id": app_id})).first()
-        return (row.config_version, row.prices_include_tax) if row else (None, None)
+        return await self.rows.settings(conn, app_id)
 
     # ---------------------------------------------------------------- access
 
@@ -227,42 +164,21 @@ class CartService:
             raise KassaError("cart_not_found", "No such cart (publishable keys need the cart's client secret "
                              "in the X-Cart-Secret header)")
 
-    async def _load(self, conn: AsyncConnection, app_id: str, cart_id: str, *, lock: bool,
-                    variant_id: str | None = None) -> Any:
-        """The cart row with its pricing settings, and the variant `variant_id` where given."""
-        params = {"cart_id": cart_id, "app_id": app_id}
-        if variant_id is not None:
-            params["variant_id"] = variant_id
-        locked = lock and is_postgres(conn)
-        if self.db.direct is not None and not locked:
-            row = await self.db.direct.fetchrow(_DIRECT_LOADS[variant_id is not None], params)
-        else:
-            row = (await conn.execute(_LOADS[variant_id is not None, locked], params)).first()
+    async def load(self, conn: AsyncConnection, app_id: str, cart_id: str, *, lock: bool,
+                   variant_id: str | None = None) -> CartRow:
+        """The cart with its pricing settings (and the variant `variant_id` where given); 404 when none.
+        `lock`: under the row lock, in `conn`'s transaction."""
+        row = await self.rows.load(conn, app_id, cart_id, lock=lock, variant_id=variant_id)
         if row is None:
             raise KassaError("cart_not_found", f"No cart {cart_id}")
         return row
 
-    @staticmethod
-    def _state(row: Any, variant_id: str | None = None) -> CartState:
-        """The cart of `row`; with `variant_id`, the row also holds that variant (read with the cart:
-        None where it does not exist, which the change then reports without another query)."""
-        doc = msgspec.convert(row.document, CartDocument)
-        known = {variant_id: priced_variant_of(row)} if variant_id is not None else {}
-        return CartState(known_variants=known,
-            id=row.id, app_id=row.app_id, status=row.status, currency=row.currency, customer_email=row.customer_email,
-            shipping_address=_address(row.shipping_address), billing_address=_address(row.billing_address),
-            shipping_method_id=row.shipping_method_id, lines=[LineInput.of(li) for li in doc.line_items],
-            metadata=row.metadata, version=row.version, created_at=row.created_at, abandoned_at=row.abandoned_at,
-            config_version=row.config_version, prices_include_tax=row.prices_include_tax,
-            discount_codes=list(doc.discount_codes), checkout_session_id=row.checkout_session_id, customer=doc.customer,
-        )
-
-    async def _config(self, conn: AsyncConnection, state: CartState) -> AppPricing:
+    async def config(self, conn: AsyncConnection, state: CartState) -> AppPricing:
         return await self.configs.get(conn, state.app_id, state.config_version, state.prices_include_tax)
 
-    async def _price(self, conn: AsyncConnection, state: CartState) -> Priced:
+    async def price(self, conn: AsyncConnection, state: CartState) -> Priced:
         """Price the cart: shipping and tax from the config, discounts from the promotions engine."""
-        pricing = await self._config(conn, state)
+        pricing = await self.config(conn, state)
         addr = state.shipping_address
         where = {"currency": state.currency, "country": addr.country_code if addr else None,
                  "region": addr.region if addr else None, "shipping_method_id": state.shipping_method_id,
@@ -283,36 +199,6 @@ class CartService:
                             shipping_discount=found.shipping_discount, line_allocations=found.allocations)
         return Priced(priced, found.discounts, found.engine)
 
-    @staticmethod
-    def _write(state: CartState, pricing: Priced, now: datetime) -> tuple[dict[str, Any], Cart]:
-        """The row values to store and the Cart they show, from one priced state."""
-        priced, discounts = pricing.cart, pricing.discounts
-        doc = CartDocument(line_items=priced.lines, shipping_method=priced.shipping, tax_lines=priced.tax_lines,
-                           notices=priced.notices, taxes_included=priced.taxes_included,
-                           discount_codes=state.discount_codes, discounts=discounts, customer=state.customer)
-        values = {
-            "status": state.status, "customer_email": state.customer_email,
-            "shipping_address": msgspec.to_builtins(state.shipping_address),
-            "billing_address": msgspec.to_builtins(state.billing_address),
-            "shipping_method_id": priced.shipping.id if priced.shipping else None,
-            "document": msgspec.to_builtins(doc), "subtotal": priced.subtotal, "discount_total": priced.discount_total,
-            "shipping_total": priced.shipping_total, "tax_total": priced.tax_total, "total": priced.total,
-            "item_count": priced.item_count, "metadata": state.metadata, "version": state.version,
-            "updated_at": now, "last_activity_at": now, "checkout_session_id": state.checkout_session_id,
-            # A write is activity: an abandoned cart is active again (and may be abandoned again later).
-            "abandoned_at": None, "customer_id": state.customer.id if state.customer else None,
-        }
-        cart = Cart(
-            id=state.id, status=state.status, currency=state.currency, customer_email=state.customer_email,
-            line_items=priced.lines, shipping_address=state.shipping_address, billing_address=state.billing_address,
-            shipping_method=priced.shipping, discounts=discounts, notices=priced.notices, tax_lines=priced.tax_lines,
-            taxes_included=priced.taxes_included, subtotal=priced.subtotal, discount_total=priced.discount_total,
-            shipping_total=priced.shipping_total, tax_total=priced.tax_total, total=priced.total,
-            item_count=priced.item_count, metadata=state.metadata, created_at=state.created_at, updated_at=now,
-            abandoned_at=None, customer=state.customer,
-        )
-        return values, cart
-
     # ---------------------------------------------------------------- operations
 
     async def create(self, principal: Principal, body: CreateCart, customer: CartCustomer | None = None) -> Cart:
@@ -328,9 +214,8 @@ class CartService:
         secret = f"{cart_id}_secret_{random_token(18)}"
         # Optimistic (PostgreSQL): reads without a transaction, then the new row and its event in one
         # statement. A new id meets no other writer.
-        direct = self.db.direct  # PostgreSQL: no transaction, the guarded write (see the module doc)
-        async with (self.db.on_demand() if direct is not None else transaction(self.db)) as conn:
-            version, includes_tax = await self.settings_version(conn, principal.app_id)
+        async with self.rows.creating() as conn:
+            version, includes_tax = await self.rows.settings(conn, principal.app_id)
             state = CartState(
                 id=cart_id, app_id=principal.app_id, status="open", currency=body.currency,
                 customer_email=body.customer_email, shipping_address=body.shipping_address,
@@ -343,26 +228,21 @@ class CartService:
             for i, item in enumerate(body.line_items):
                 await self._add_line(conn, principal, state, item, field=f"lineItems[{i}]")
             state.discount_codes = _unique_codes(body.discount_codes)
-            pricing = await self._price(conn, state)
+            pricing = await self.price(conn, state)
             for i, code in enumerate(state.discount_codes):
                 _require_applied(pricing.discounts, code, field=f"discountCodes[{i}]")
-            values, cart = self._write(state, pricing, now)
+            values, cart = cart_written(state, pricing, now)
             row = {"id": state.id, "app_id": state.app_id, "currency": state.currency,
                    "client_secret_hash": hash_key(secret), "created_at": now, **values}
             # The answer is known now: a retry that lost it gets it from the write's own statement.
             executed.answer_with(msgspec.structs.replace(cart, client_secret=secret))
-            if direct is not None:
-                await direct.fetchrow(_DIRECT_INSERT_AND_EMIT,
-                                      {**row, **event_params(**self._event(CART_CREATED, state, cart, now))})
-            else:
-                await conn.execute(_INSERT, row)
-                await self._emit(conn, CART_CREATED, state, cart, now)
+            await self.rows.insert(conn, row, cart_event(CART_CREATED, state, cart, now))
         cart.client_secret = secret
         return cart
 
     async def get(self, principal: Principal, cart_id: str, cart_secret: str | None) -> Cart:
         async with self.db.on_demand() as conn:
-            row = await self._load(conn, principal.app_id, cart_id, lock=False)
+            row = await self.load(conn, principal.app_id, cart_id, lock=False)
         self._authorize(principal, row.client_secret_hash, cart_secret, row.id)
         return cart_view(row, msgspec.convert(row.document, CartDocument))
 
@@ -420,7 +300,7 @@ class CartService:
             if method_id is None:
                 state.shipping_method_id = None
                 return
-            config = (await self._config(conn, state)).config
+            config = (await self.config(conn, state)).config
             rule = config.shipping.get(method_id)
             if rule is None:
                 raise KassaError("shipping_method_not_found", f"No shipping method {method_id}",
@@ -437,10 +317,10 @@ class CartService:
 
     async def shipping_options(self, principal: Principal, cart_id: str, cart_secret: str | None) -> list[ShippingOption]:
         async with self.db.on_demand() as conn:
-            row = await self._load(conn, principal.app_id, cart_id, lock=False)
+            row = await self.load(conn, principal.app_id, cart_id, lock=False)
             self._authorize(principal, row.client_secret_hash, cart_secret, row.id)
-            state = self._state(row)
-            config = (await self._config(conn, state)).config
+            state = cart_state(row)
+            config = (await self.config(conn, state)).config
         country = state.shipping_address.country_code if state.shipping_address else None
         shipping_discount = (row.document.get("shippingMethod") or {}).get("discountTotal", 0)
         goods = row.subtotal - (row.discount_total - shipping_discount)
@@ -495,36 +375,30 @@ class CartService:
                     raise KassaError("cart_customer_mismatch", "This cart belongs to another customer")
                 attach_customer(state, customer)
 
-        shown = answer or _same
-        if (direct := self.db.direct) is not None:  # PostgreSQL
-            for _ in range(OPTIMISTIC_ATTEMPTS):
-                cart = await self._mutate_unlocked(direct, principal, cart_id, cart_secret, change, check, variant_id,
-                                                   shown)
-                if cart is not None:
-                    return cart
-        return await self._mutate_locked(principal, cart_id, cart_secret, change, check, variant_id, shown)
+        return await optimistic_then_lock(self.db, self._mutate_unlocked, self._mutate_locked, principal, cart_id,
+                                          cart_secret, change, check, variant_id, answer or _same)
 
-    async def _mutate_unlocked(self, direct: DirectPool, principal: Principal, cart_id: str, cart_secret: str | None,
+    async def _mutate_unlocked(self, principal: Principal, cart_id: str, cart_secret: str | None,
                                change: Callable[[AsyncConnection, CartState], Awaitable[None]],
                                check: Callable[[list[AppliedDiscount]], None] | None,
-                               variant_id: str | None, answer: Callable[[Cart], Any]) -> Cart | None:
-        """PostgreSQL: read without a lock, write guarded by the version read, with the event, in one
-        statement. None when the cart changed since it was read (or the change needs the lock)."""
+                               variant_id: str | None, answer: Callable[[Cart], Any]) -> Cart | NeedsLock | None:
+        """Read without a lock, write guarded by the version read, with the event (one statement on
+        PostgreSQL). None when the cart changed since it was read; NEEDS_LOCK when the change needs the lock."""
         now = self.clock.now()
         async with self.db.on_demand() as conn:
-            row = await self._load(conn, principal.app_id, cart_id, lock=False, variant_id=variant_id)
+            row = await self.load(conn, principal.app_id, cart_id, lock=False, variant_id=variant_id)
             state = await self._changed(conn, principal, row, cart_secret, change, variant_id)
             if not state.lines:
-                return None  # emptied: releasing what the cart holds is a second write, under the lock
-            pricing = await self._price(conn, state)
+                return NEEDS_LOCK  # emptied: releasing what the cart holds is a second write, under the lock
+            pricing = await self.price(conn, state)
             if check is not None:
                 check(pricing.discounts)
-            values, cart = self._write(state, pricing, now)
+            values, cart = cart_written(state, pricing, now)
             executed.answer_with(answer(cart))  # stored with the write (a lost answer is replayed)
-            written = await direct.fetchrow(_DIRECT_UPDATE_AND_EMIT, {
-                "b_id": cart_id, "b_app_id": principal.app_id, "b_version": row.version, **values,
-                **event_params(**self._event(CART_UPDATED, state, cart, now))})
-        return cart if written is not None else None
+            written = await self.rows.write_if_unchanged(app_id=principal.app_id, cart_id=cart_id,
+                                                         read_version=row.version, values=values,
+                                                         event=cart_event(CART_UPDATED, state, cart, now))
+        return cart if written else None
 
     async def _mutate_locked(self, principal: Principal, cart_id: str, cart_secret: str | None,
                              change: Callable[[AsyncConnection, CartState], Awaitable[None]],
@@ -533,22 +407,22 @@ class CartService:
         """One transaction holding the cart's row lock (on SQLite, the database's write lock)."""
         now = self.clock.now()
         async with transaction(self.db) as conn:
-            row = await self._load(conn, principal.app_id, cart_id, lock=True, variant_id=variant_id)
+            row = await self.load(conn, principal.app_id, cart_id, lock=True, variant_id=variant_id)
             state = await self._changed(conn, principal, row, cart_secret, change, variant_id)
             if not state.lines:
                 # An emptied cart gives back whatever it holds (seed 001, 1.6.6: a void by empty basket).
                 await self.redemptions.release(conn, app_id=state.app_id, cart_id=state.id, now=now,
                                                reason="cart_emptied")
-            pricing = await self._price(conn, state)
+            pricing = await self.price(conn, state)
             if check is not None:
                 check(pricing.discounts)  # may refuse the change: the transaction rolls back
-            values, cart = self._write(state, pricing, now)
+            values, cart = cart_written(state, pricing, now)
             executed.answer_with(answer(cart))  # stored at the commit, with the change
-            await conn.execute(_UPDATE, {"b_id": cart_id, "b_app_id": principal.app_id, **values})
-            await self._emit(conn, CART_UPDATED, state, cart, now)
+            await self.rows.write(conn, app_id=principal.app_id, cart_id=cart_id, values=values,
+                                  event=cart_event(CART_UPDATED, state, cart, now))
         return cart
 
-    async def _changed(self, conn: AsyncConnection, principal: Principal, row: Any, cart_secret: str | None,
+    async def _changed(self, conn: AsyncConnection, principal: Principal, row: CartRow, cart_secret: str | None,
                        change: Callable[[AsyncConnection, CartState], Awaitable[None]],
                        variant_id: str | None) -> CartState:
         """The cart of `row` with `change` applied and its next version, once the caller may change it."""
@@ -556,7 +430,7 @@ class CartService:
         if row.status != "open":
             raise KassaError("cart_not_open", f"Cart {row.id} is {row.status} and can no longer change",
                              details={"status": row.status})
-        state = self._state(row, variant_id)
+        state = cart_state(row, variant_id)
         await change(conn, state)
         state.version += 1
         return state
@@ -620,16 +494,55 @@ class CartService:
         return KassaError("too_many_line_items", f"A cart holds at most {self.max_lines} line items",
                           field="lineItems", details={"max": self.max_lines})
 
-    @staticmethod
-    def _event(type_: str, state: CartState, cart: Cart, now: datetime) -> dict[str, Any]:
-        """The outbox event of a cart change (its sequence is the cart's new version)."""
-        return {"app_id": state.app_id, "type": type_, "source": SOURCE, "aggregate_id": state.id,
-                "sequence": state.version, "data": CartEventData(cart_id=state.id, sequence=state.version, cart=cart),
-                "now": now}
+def cart_state(row: CartRow, variant_id: str | None = None) -> CartState:
+    """The cart of `row`, to change; with `variant_id`, the variant read with the cart (None where it does
+    not exist, which the change then reports without another query)."""
+    doc = msgspec.convert(row.document, CartDocument)
+    known = {variant_id: row.variant} if variant_id is not None else {}
+    return CartState(known_variants=known,
+        id=row.id, app_id=row.app_id, status=row.status, currency=row.currency, customer_email=row.customer_email,
+        shipping_address=_address(row.shipping_address), billing_address=_address(row.billing_address),
+        shipping_method_id=row.shipping_method_id, lines=[LineInput.of(li) for li in doc.line_items],
+        metadata=row.metadata, version=row.version, created_at=row.created_at, abandoned_at=row.abandoned_at,
+        config_version=row.config_version, prices_include_tax=row.prices_include_tax,
+        discount_codes=list(doc.discount_codes), checkout_session_id=row.checkout_session_id, customer=doc.customer,
+    )
 
-    @classmethod
-    async def _emit(cls, conn: AsyncConnection, type_: str, state: CartState, cart: Cart, now: datetime) -> None:
-        await write_event(conn, **cls._event(type_, state, cart, now))
+
+def cart_written(state: CartState, pricing: Priced, now: datetime) -> tuple[dict[str, Any], Cart]:
+    """The row values to store and the Cart they show, from one priced state."""
+    priced, discounts = pricing.cart, pricing.discounts
+    doc = CartDocument(line_items=priced.lines, shipping_method=priced.shipping, tax_lines=priced.tax_lines,
+                       notices=priced.notices, taxes_included=priced.taxes_included,
+                       discount_codes=state.discount_codes, discounts=discounts, customer=state.customer)
+    values = {
+        "status": state.status, "customer_email": state.customer_email,
+        "shipping_address": msgspec.to_builtins(state.shipping_address),
+        "billing_address": msgspec.to_builtins(state.billing_address),
+        "shipping_method_id": priced.shipping.id if priced.shipping else None,
+        "document": msgspec.to_builtins(doc), "subtotal": priced.subtotal, "discount_total": priced.discount_total,
+        "shipping_total": priced.shipping_total, "tax_total": priced.tax_total, "total": priced.total,
+        "item_count": priced.item_count, "metadata": state.metadata, "version": state.version,
+        "updated_at": now, "last_activity_at": now, "checkout_session_id": state.checkout_session_id,
+        # A write is activity: an abandoned cart is active again (and may be abandoned again later).
+        "abandoned_at": None, "customer_id": state.customer.id if state.customer else None,
+    }
+    cart = Cart(
+        id=state.id, status=state.status, currency=state.currency, customer_email=state.customer_email,
+        line_items=priced.lines, shipping_address=state.shipping_address, billing_address=state.billing_address,
+        shipping_method=priced.shipping, discounts=discounts, notices=priced.notices, tax_lines=priced.tax_lines,
+        taxes_included=priced.taxes_included, subtotal=priced.subtotal, discount_total=priced.discount_total,
+        shipping_total=priced.shipping_total, tax_total=priced.tax_total, total=priced.total,
+        item_count=priced.item_count, metadata=state.metadata, created_at=state.created_at, updated_at=now,
+        abandoned_at=None, customer=state.customer,
+    )
+    return values, cart
+
+
+def cart_event(type_: str, state: CartState, cart: Cart, now: datetime) -> CartEvent:
+    """The outbox event of a cart change (its sequence is the cart's new version)."""
+    return CartEvent(type=type_, app_id=state.app_id, cart_id=state.id, sequence=state.version,
+                     data=CartEventData(cart_id=state.id, sequence=state.version, cart=cart), now=now)
 
 
 MAX_CODES = 20

@@ -5,17 +5,14 @@ job may replay one after a crash. On PostgreSQL a lock or conversion with nothin
 confirm is optimistic like every cart change (carts.py): the read, then one statement writing the
 cart at the version read with its event; anything more (promotions to reserve or confirm, a
 customer to serialize on, an abandonment to mark recovered) runs in one transaction under the
-cart's row lock, as everything does on SQLite.
+cart's row lock, as everything does on SQLite. The statements are kassa_cart.cart_rows'.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any
 
 import msgspec
-import sqlalchemy as sa
 from kassa_contract.cart import Cart
 from kassa_contract.errors import KassaError
 from kassa_contract.events import CART_UPDATED
@@ -27,79 +24,65 @@ from kassa_contract.internal import (
     ReopenCart,
 )
 from kassa_platform.auth import Principal
-from kassa_platform.db import is_postgres, transaction
-from kassa_platform.direct import DirectStatement
-from kassa_platform.outbox import event_params, insert_event_after
+from kassa_platform.db import transaction
+from kassa_platform.rows import NEEDS_LOCK, NeedsLock, optimistic_then_lock
 from kassa_promotions.store.codes import code_key
 from kassa_promotions.store.redemptions import ReservationRequest
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .abandonment import mark_recovered
+from .cart_rows import CartRow
 from .carts import (
-    _DIRECT_UPDATE_AND_EMIT,
-    _LOADS,
-    _UPDATE,
-    OPTIMISTIC_ATTEMPTS,
     CartDocument,
     CartService,
     CartState,
     Priced,
+    cart_event,
+    cart_state,
     cart_view,
+    cart_written,
 )
 from .pricing import available_shipping
-from .tables import cart_abandonments, carts
 
 
 class CheckoutLink:
     def __init__(self, carts: CartService) -> None:
         self.carts = carts
+        self.rows = carts.rows
 
     async def lock(self, principal: Principal, cart_id: str, body: LockCartForCheckout) -> LockedCart:
-        return await self._optimistic(self._lock_unlocked, self._lock_locked, principal, cart_id, body)
+        return await optimistic_then_lock(self.carts.db, self._lock_unlocked, self._lock_locked, principal, cart_id,
+                                          body)
 
-    async def _optimistic(self, unlocked: Callable[..., Awaitable[object]], locked: Callable[..., Awaitable[Any]],
-                          *args: Any) -> Any:
-        """PostgreSQL: `unlocked` first (optimistic, as every cart change is: carts.py), again when the
-        cart changed meanwhile; `locked` (the row lock, in a transaction) when it needs more or lost
-        too often. SQLite: `locked`."""
-        if self.carts.db.direct is not None:
-            for _ in range(OPTIMISTIC_ATTEMPTS):
-                done = await unlocked(*args)
-                if done is _NEEDS_LOCK:
-                    break
-                if done is not None:
-                    return done
-        return await locked(*args)
-
-    async def _lock_unlocked(self, principal: Principal, cart_id: str, body: LockCartForCheckout) -> object:
+    async def _lock_unlocked(self, principal: Principal, cart_id: str,
+                             body: LockCartForCheckout) -> LockedCart | NeedsLock | None:
         """Read without a lock, write guarded by the version read, with the event, in one statement: the
-        LockedCart, None when the cart changed meanwhile, `_NEEDS_LOCK` when there is something to
+        LockedCart, None when the cart changed meanwhile, NEEDS_LOCK when there is something to
         reserve (or a customer to serialize on): that needs the row lock and a transaction."""
         carts = self.carts
         now = carts.clock.now()
         async with carts.db.on_demand() as conn:
-            row = await carts._load(conn, principal.app_id, cart_id, lock=False)
+            row = await carts.load(conn, principal.app_id, cart_id, lock=False)
             state = await self._locking(conn, row, body)
             if await self._serializes(conn, state):
-                return _NEEDS_LOCK
+                return NEEDS_LOCK
             pricing = await self._priced(conn, row, state)
             if pricing.engine:
-                return _NEEDS_LOCK
-            values, cart = carts._write(state, pricing, now)
-            written = await carts.db.direct.fetchrow(_DIRECT_UPDATE_AND_EMIT, {  # type: ignore[union-attr]
-                "b_id": cart_id, "b_app_id": state.app_id, "b_version": row.version, **values,
-                **event_params(**carts._event(CART_UPDATED, state, cart, now))})
-        return None if written is None else LockedCart(cart=cart, redemption_ids=[])
+                return NEEDS_LOCK
+            values, cart = cart_written(state, pricing, now)
+            written = await self.rows.write_if_unchanged(app_id=state.app_id, cart_id=cart_id,
+                                                         read_version=row.version, values=values,
+                                                         event=cart_event(CART_UPDATED, state, cart, now))
+        return LockedCart(cart=cart, redemption_ids=[]) if written else None
 
     async def _lock_locked(self, principal: Principal, cart_id: str, body: LockCartForCheckout) -> LockedCart:
         carts = self.carts
         now = carts.clock.now()
         async with transaction(carts.db) as conn:
-            row = await carts._load(conn, principal.app_id, cart_id, lock=True)
+            row = await carts.load(conn, principal.app_id, cart_id, lock=True)
             state = await self._locking(conn, row, body)
             if await self._serializes(conn, state):
-                key = f"{state.app_id}:{_customer_key(state).lower()}"
-                await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(key, 0))))
+                await self.rows.lock_customer(conn, f"{state.app_id}:{_customer_key(state).lower()}")
             pricing = await self._priced(conn, row, state)
             requests = [ReservationRequest.from_discount(d, await self._code_id(conn, state.app_id, d.code))
                         for d in pricing.engine]
@@ -113,17 +96,17 @@ class CheckoutLink:
                 raise KassaError("discount_invalid", miss.message or "A discount of this cart is no longer available",
                                  field="discountCodes" if miss.code else None,
                                  details={"reason": miss.reason, "code": miss.code, "campaignId": miss.campaign_id})
-            values, cart = carts._write(state, pricing, now)
-            await conn.execute(_UPDATE, {"b_id": cart_id, "b_app_id": state.app_id, **values})
-            await carts._emit(conn, CART_UPDATED, state, cart, now)
+            values, cart = cart_written(state, pricing, now)
+            await self.rows.write(conn, app_id=state.app_id, cart_id=cart_id, values=values,
+                                  event=cart_event(CART_UPDATED, state, cart, now))
         if result is None:
             return LockedCart(cart=cart, redemption_ids=[])
         return LockedCart(cart=cart, redemption_ids=[o.redemption_id for o in result.outcomes],
                           reservation_expires_at=result.expires_at)
 
-    async def _locking(self, conn: AsyncConnection, row: Any, body: LockCartForCheckout) -> CartState:
+    async def _locking(self, conn: AsyncConnection, row: CartRow, body: LockCartForCheckout) -> CartState:
         """The cart of `row` moved to `checkout` for the session, with the buyer's addresses and email."""
-        state = self.carts._state(row)
+        state = cart_state(row)
         if state.status == "converted" or (state.status == "checkout" and state.checkout_session_id != body.session_id):
             raise KassaError("cart_not_open", f"Cart {row.id} is {state.status}"
                              + (" with another checkout session" if state.status == "checkout" else ""),
@@ -139,11 +122,11 @@ class CheckoutLink:
         state.version += 1
         return state
 
-    async def _priced(self, conn: AsyncConnection, row: Any, state: CartState) -> Priced:
+    async def _priced(self, conn: AsyncConnection, row: CartRow, state: CartState) -> Priced:
         """The cart repriced for checkout; refused if a code the shopper saw applied no longer applies (its
         limit was reached meanwhile, say): rather than charge more than the cart showed."""
         shown = {code_key(d.code) for d in msgspec.convert(row.document, CartDocument).discounts if d.applied and d.code}
-        pricing = await self.carts._price(conn, state)
+        pricing = await self.carts.price(conn, state)
         for lost in (d for d in pricing.discounts if d.code and not d.applied and code_key(d.code) in shown):
             raise KassaError("discount_invalid", lost.message or "A discount code of this cart no longer applies",
                              field="discountCodes", details={"reason": lost.reason, "code": lost.code})
@@ -153,8 +136,8 @@ class CheckoutLink:
         carts = self.carts
         now = carts.clock.now()
         async with transaction(carts.db) as conn:
-            row = await carts._load(conn, principal.app_id, cart_id, lock=True)
-            state = carts._state(row)
+            row = await carts.load(conn, principal.app_id, cart_id, lock=True)
+            state = cart_state(row)
             if state.status != "checkout" or state.checkout_session_id != body.session_id:
                 return cart_view(row, msgspec.convert(row.document, CartDocument))  # nothing of ours to undo
             await carts.redemptions.release(conn, app_id=state.app_id, cart_id=state.id, now=now,
@@ -163,40 +146,38 @@ class CheckoutLink:
             return await self._save(conn, state, now)
 
     async def convert(self, principal: Principal, cart_id: str, body: ConvertCart) -> Cart:
-        return await self._optimistic(self._convert_unlocked, self._convert_locked, principal, cart_id, body)
+        return await optimistic_then_lock(self.carts.db, self._convert_unlocked, self._convert_locked, principal,
+                                          cart_id, body)
 
-    async def _convert_unlocked(self, principal: Principal, cart_id: str, body: ConvertCart) -> object:
+    async def _convert_unlocked(self, principal: Principal, cart_id: str, body: ConvertCart) -> Cart | NeedsLock | None:
         """A cart without discounts that was never abandoned (nothing to confirm, nothing recovered): read,
         then the guarded write with its event in one statement. None when the cart changed meanwhile (an
-        abandonment moves its version too), `_NEEDS_LOCK` when there is more to do."""
-        service = self.carts
-        now = service.clock.now()
-        row = await service.db.direct.fetchrow(_DIRECT_CONVERT_LOAD,  # type: ignore[union-attr]
-                                               {"cart_id": cart_id, "app_id": principal.app_id})
+        abandonment moves its version too), NEEDS_LOCK when there is more to do."""
+        now = self.carts.clock.now()
+        row = await self.rows.load_to_convert(principal.app_id, cart_id)
         if row is None:
             raise KassaError("cart_not_found", f"No cart {cart_id}")
         document = msgspec.convert(row.document, CartDocument)
         if row.status == "converted":
             return _converted_before(row, document, body)
         if row.abandoned or any(d.applied for d in document.discounts):
-            return _NEEDS_LOCK
-        state = service._state(row)
+            return NEEDS_LOCK
+        state = cart_state(row)
         cart = _converting(state, row, document, body, now)
-        written = await service.db.direct.fetchrow(_DIRECT_CONVERTED, {  # type: ignore[union-attr]
-            "b_id": cart_id, "b_app_id": state.app_id, "b_version": row.version, "status": state.status,
-            "checkout_session_id": state.checkout_session_id, "version": state.version, "updated_at": now,
-            **event_params(**service._event(CART_UPDATED, state, cart, now))})
-        return None if written is None else cart
+        written = await self.rows.convert_if_unchanged(app_id=state.app_id, cart_id=cart_id, read_version=row.version,
+                                                       session_id=body.session_id, version=state.version, now=now,
+                                                       event=cart_event(CART_UPDATED, state, cart, now))
+        return cart if written else None
 
     async def _convert_locked(self, principal: Principal, cart_id: str, body: ConvertCart) -> Cart:
         service = self.carts
         now = service.clock.now()
         async with transaction(service.db) as conn:
-            row = await service._load(conn, principal.app_id, cart_id, lock=True)
+            row = await service.load(conn, principal.app_id, cart_id, lock=True)
             document = msgspec.convert(row.document, CartDocument)
             if row.status == "converted":
                 return _converted_before(row, document, body)
-            state = service._state(row)
+            state = cart_state(row)
             # The order exists and was paid: the cart converts whatever happened to it since the lock
             # (reopened by an expiry racing the payment, say). Redemptions released meanwhile are taken
             # again; one that no longer fits is honoured anyway: the buyer paid that price.
@@ -208,10 +189,8 @@ class CheckoutLink:
                     if exc.code != "redemption_expired":
                         raise
             cart = _converting(state, row, document, body, now)
-            values = {"status": state.status, "checkout_session_id": state.checkout_session_id,
-                      "version": state.version, "updated_at": now}
-            await conn.execute(carts.update().where(carts.c.id == state.id, carts.c.app_id == state.app_id), values)
-            await service._emit(conn, CART_UPDATED, state, cart, now)
+            await self.rows.convert(conn, app_id=state.app_id, cart_id=state.id, session_id=body.session_id,
+                                    version=state.version, now=now, event=cart_event(CART_UPDATED, state, cart, now))
             await mark_recovered(conn, app_id=state.app_id, cart_id=state.id, now=now, order_id=body.order_id,
                                  sequence=state.version)
         return cart
@@ -227,22 +206,22 @@ class CheckoutLink:
 
     async def _save(self, conn: AsyncConnection, state: CartState, now: datetime) -> Cart:
         state.version += 1
-        pricing = await self.carts._price(conn, state)
-        values, cart = self.carts._write(state, pricing, now)
-        await conn.execute(_UPDATE, {"b_id": state.id, "b_app_id": state.app_id, **values})
-        await self.carts._emit(conn, CART_UPDATED, state, cart, now)
+        pricing = await self.carts.price(conn, state)
+        values, cart = cart_written(state, pricing, now)
+        await self.rows.write(conn, app_id=state.app_id, cart_id=state.id, values=values,
+                              event=cart_event(CART_UPDATED, state, cart, now))
         return cart
 
     async def _serializes(self, conn: AsyncConnection, state: CartState) -> bool:
         """Per-customer limits count the customer's held reservations when pricing: two carts of one
         customer locking at once must take turns, or both would see the last use free. PostgreSQL
-        takes a transaction-scoped advisory lock on the customer; SQLite writers are serialized anyway."""
-        if not _customer_key(state) or not is_postgres(conn):
+        takes a transaction-scoped advisory lock on the customer (CartRows.lock_customer)."""
+        if not _customer_key(state):
             return False
-        return bool(state.discount_codes or (await self.carts._config(conn, state)).campaigns.has_per_customer_limits)
+        return bool(state.discount_codes or (await self.carts.config(conn, state)).campaigns.has_per_customer_limits)
 
     async def _require_shipping(self, conn: AsyncConnection, state: CartState) -> None:
-        config = (await self.carts._config(conn, state)).config
+        config = (await self.carts.config(conn, state)).config
         country = state.shipping_address.country_code if state.shipping_address else None
         if available_shipping(config, state.currency, country, 0):
             raise KassaError("shipping_method_required", "Choose a shipping method for this cart first",
@@ -275,7 +254,7 @@ def _take_addresses(state: CartState, body: LockCartForCheckout) -> None:
                          "`billingSameAsShipping`)", field="billingAddress")
 
 
-def _converted_before(row: Any, document: CartDocument, body: ConvertCart) -> Cart:
+def _converted_before(row: CartRow, document: CartDocument, body: ConvertCart) -> Cart:
     """Converting again for the same session changes nothing; another session's conversion is refused."""
     if row.checkout_session_id != body.session_id:
         raise KassaError("cart_not_open", f"Cart {row.id} was converted by another checkout session",
@@ -283,7 +262,7 @@ def _converted_before(row: Any, document: CartDocument, body: ConvertCart) -> Ca
     return cart_view(row, document)
 
 
-def _converting(state: CartState, row: Any, document: CartDocument, body: ConvertCart, now: datetime) -> Cart:
+def _converting(state: CartState, row: CartRow, document: CartDocument, body: ConvertCart, now: datetime) -> Cart:
     """The cart converted for the session. The order copied the cart as locked: the converted cart keeps
     its document, not a new price."""
     state.status, state.checkout_session_id = "converted", body.session_id
@@ -291,15 +270,3 @@ def _converting(state: CartState, row: Any, document: CartDocument, body: Conver
     cart = cart_view(row, document)
     cart.status, cart.updated_at = "converted", now
     return cart
-
-
-_NEEDS_LOCK = object()  # the optimistic path cannot do this change: take the row lock
-# A cart to convert, with whether it was ever abandoned (then its recovery is recorded under the lock).
-_DIRECT_CONVERT_LOAD = DirectStatement(_LOADS[False, False].add_columns(
-    sa.exists().where(cart_abandonments.c.cart_id == carts.c.id, cart_abandonments.c.app_id == carts.c.app_id)
-    .label("abandoned")))
-_DIRECT_CONVERTED = DirectStatement(insert_event_after(
-    carts.update().where(carts.c.id == sa.bindparam("b_id"), carts.c.app_id == sa.bindparam("b_app_id"),
-                         carts.c.version == sa.bindparam("b_version"))
-    .values({name: sa.bindparam(name) for name in ("status", "checkout_session_id", "version", "updated_at")})
-    .returning(carts.c.id).cte("written")))

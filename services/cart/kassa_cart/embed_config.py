@@ -23,8 +23,8 @@ from kassa_contract.base import UNSET
 from kassa_contract.errors import KassaError
 from kassa_platform import audit
 from kassa_platform.auth import Principal
+from kassa_platform.rows import upsert
 from kassa_promotions.store.tables import campaigns
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .recovery import template_problem, url_problem
@@ -128,13 +128,11 @@ async def put_embed_config(conn: AsyncConnection, principal: Principal, body: Up
         values["recovery_incentive"] = None if incentive is None else {"campaignId": incentive.campaign_id}
     before = await get_embed_config(conn, principal.app_id)
     if values:
-        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-        insert = dialect.insert(embed_configs).values(
-            app_id=principal.app_id, created_at=now, updated_at=now,
+        await conn.execute(upsert(conn, embed_configs, {
+            "app_id": principal.app_id, "created_at": now, "updated_at": now,
             **{"abandonment_threshold_minutes": None, "recovery_url_template": None, "allowed_origins": [],
-               "branding": None, "recovery_incentive": None, **values})
-        await conn.execute(insert.on_conflict_do_update(index_elements=[embed_configs.c.app_id],
-                                                        set_={**values, "updated_at": now}))
+               "branding": None, "recovery_incentive": None, **values}},
+            [embed_configs.c.app_id], {**values, "updated_at": now}))
     after = await get_embed_config(conn, principal.app_id)
     await audit.record(conn, "embed_config.updated", principal.app_id, app_id=principal.app_id, now=now,
                        before=before, after=after)

@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email.utils
-import hashlib
 import logging
 import random
 import time
@@ -37,13 +36,14 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 from kassa_platform.clock import Clock
-from kassa_platform.db import Database, is_postgres, transaction
+from kassa_platform.db import Database, transaction
 from kassa_platform.ids import new_id
-from kassa_platform.liveness import Liveness, owner_dead
+from kassa_platform.liveness import Liveness
 from kassa_platform.sealing import SealBroken
 from kassa_platform.ssrf import http_transport, was_blocked
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from . import delivery_rows
 from .config import WebhookConfig
 from .endpoint_secrets import active_secrets_query
 from .endpoints import disable_endpoint
@@ -51,13 +51,7 @@ from .fairness import DueEndpoint, allot
 from .metrics import count_attempts
 from .rendering import render_payload
 from .signing import Signer
-from .tables import (
-    OPEN_DELIVERY,
-    webhook_attempts,
-    webhook_deliveries,
-    webhook_endpoints,
-    webhook_events,
-)
+from .tables import webhook_endpoints
 
 log = logging.getLogger("kassa.webhooks.delivery")
 
@@ -66,93 +60,14 @@ class _Unsigned(Exception):
     """No readable secret to sign with."""
 
 
-d = webhook_deliveries
 e = webhook_endpoints
-_earlier = webhook_deliveries.alias("earlier")
 
-_DUE = sa.and_(d.c.status.in_(("pending", "sending")), d.c.next_attempt_at <= sa.bindparam("now"))
-# Endpoints with something due: one probe of the (endpoint_id, next_attempt_at) index per endpoint
-# (the oldest due row), not a scan of every due row (a backlog of thousands stays as cheap as a
-# backlog of one).
-_oldest_due = sa.select(sa.func.min(d.c.next_attempt_at)).where(d.c.endpoint_id == e.c.id, _DUE).scalar_subquery()
-_endpoints_due = (
-    sa.select(e.c.id, e.c.app_id, e.c.disabled, e.c.deleted_at, e.c.max_concurrency, e.c.ordered_delivery,
-              e.c.failing_since, _oldest_due.label("oldest_due"))
-    .where(sa.or_(e.c.deleted_at.is_(None), e.c.deleted_at > sa.bindparam("recently")))
-    .subquery("endpoints_due")
-)
-# Round robin across applications (fairness.py, rule 1): each application's endpoints numbered by
-# how long their work has waited; every application's first endpoint is listed before any second.
-_ranked = (
-    sa.select(_endpoints_due, sa.func.row_number().over(partition_by=_endpoints_due.c.app_id,
-                                                        order_by=(_endpoints_due.c.oldest_due, _endpoints_due.c.id))
-              .label("turn"))
-    .where(_endpoints_due.c.oldest_due.is_not(None))
-    .subquery("ranked")
-)
-_DUE_ENDPOINTS = (sa.select(_ranked).order_by(_ranked.c.turn, _ranked.c.oldest_due, _ranked.c.id)
-                  .limit(sa.bindparam("limit")))
-_IN_FLIGHT = (
-    sa.select(d.c.endpoint_id, sa.func.count())
-    .where(d.c.endpoint_id.in_(sa.bindparam("endpoint_ids", expanding=True)), d.c.status == "sending",
-           d.c.next_attempt_at > sa.bindparam("now"))
-    .group_by(d.c.endpoint_id)
-)
-_NO_EARLIER_OPEN = ~sa.exists().where(
-    _earlier.c.endpoint_id == d.c.endpoint_id, _earlier.c.aggregate_id == d.c.aggregate_id,
-    _earlier.c.status.in_(("pending", "sending")),
-    sa.tuple_(_earlier.c.sequence, _earlier.c.id) < sa.tuple_(d.c.sequence, d.c.id),
-)
-_CLAIM_COLUMNS = (d.c.id, d.c.app_id, d.c.endpoint_id, d.c.event_id, d.c.attempt_count, d.c.schedule_step)
-
-
-def _claim_query(ordered: bool, postgres: bool) -> sa.Select:
-    query = (sa.select(*_CLAIM_COLUMNS).where(d.c.endpoint_id == sa.bindparam("endpoint_id"), _DUE)
-             .order_by(d.c.next_attempt_at, d.c.id).limit(sa.bindparam("limit")))
-    if ordered:
-        query = query.where(_NO_EARLIER_OPEN)
-    return query.with_for_update(skip_locked=True, of=d) if postgres else query
-
-
-_CLAIMS = {(o, p): _claim_query(o, p) for o in (False, True) for p in (False, True)}
-_MARK_SENDING = (sa.update(d).where(d.c.id.in_(sa.bindparam("ids", expanding=True)))
-                 .values(status="sending", next_attempt_at=sa.bindparam("lease"), updated_at=sa.bindparam("now"),
-                         lease_owner=sa.bindparam("owner", type_=d.c.lease_owner.type)))
-# Rows in flight whose worker is dead: their lease ends now (they are due, and off the endpoint's cap).
-_OF_THE_DEAD = sa.and_(d.c.status == "sending", d.c.next_attempt_at > sa.bindparam("now"), owner_dead(d.c.lease_owner))
-_RECLAIM_FOR = (sa.update(d).where(d.c.endpoint_id.in_(sa.bindparam("endpoint_ids", expanding=True)), _OF_THE_DEAD)
-                .values(next_attempt_at=sa.bindparam("now")))
-_RECLAIM_ALL = sa.update(d).where(_OF_THE_DEAD).values(next_attempt_at=sa.bindparam("now")).returning(d.c.id)
-# A live worker's requests still open: their lease goes on (a slow endpoint is not a dead worker).
-_RENEW = (sa.update(d).where(d.c.id.in_(sa.bindparam("ids", expanding=True)), d.c.status == "sending",
-                             d.c.lease_owner == sa.bindparam("owner", type_=d.c.lease_owner.type))
-          .values(next_attempt_at=sa.bindparam("lease")))
-_FAIL_ORPHANS = (sa.update(d).where(d.c.endpoint_id.in_(sa.bindparam("endpoint_ids", expanding=True)), OPEN_DELIVERY)
-                 .values(status="failed", next_attempt_at=None, last_error="endpoint disabled or deleted",
-                         updated_at=sa.bindparam("now")))
-_PAYLOADS = sa.select(webhook_events.c.id, webhook_events.c.payload).where(
-    webhook_events.c.id.in_(sa.bindparam("ids", expanding=True)))
-_URLS = sa.select(e.c.id, e.c.url, e.c.api_version).where(e.c.id.in_(sa.bindparam("ids", expanding=True)))
-_RECORD = (
-    sa.update(d)
-    .where(d.c.id == sa.bindparam("b_id"), d.c.status == "sending")
-    .values(status=sa.bindparam("b_status"), next_attempt_at=sa.bindparam("b_next"),
-            attempt_count=sa.bindparam("b_attempts"), schedule_step=sa.bindparam("b_step"),
-            last_status_code=sa.bindparam("b_code"), last_error=sa.bindparam("b_error"),
-            updated_at=sa.bindparam("b_now"), succeeded_at=sa.bindparam("b_succeeded_at"))
-)
-_INSERT_ATTEMPTS = webhook_attempts.insert()
 
 MAX_POOLS = 1000  # endpoints with idle connections kept open in this process
 MAX_RECORDING = 4  # result batches being written at once; the loop waits beyond that
 # After a result arrives, results that follow within this window are recorded with it: one
 # transaction for many attempts, at the cost of a few milliseconds.
 RECORD_WINDOW_SECONDS = 0.01
-
-
-def _lock_key(endpoint_id: str) -> int:
-    return int.from_bytes(hashlib.blake2b(f"webhook-endpoint:{endpoint_id}".encode(), digest_size=8).digest(),
-                          "big", signed=True)
 
 
 @dataclass
@@ -358,9 +273,9 @@ class Deliverer:
         finally:
             self._results = None
             # Results that came in after the last batch (from here on, each request writes its own).
-            finished = [results.get_nowait() for _ in range(results.qsize())]
-            if any(r is not None for r in finished):
-                await self._record_soon([r for r in finished if r is not None])
+            late = [results.get_nowait() for _ in range(results.qsize())]
+            if any(r is not None for r in late):
+                await self._record_soon([r for r in late if r is not None])
             await self._drain_recording()
         return attempts, True
 
@@ -396,8 +311,7 @@ class Deliverer:
             for owner in {owner for _, owner in due if owner is not None}:
                 ids = [i for i, o in due if o == owner]
                 try:
-                    async with transaction(self.db) as conn:
-                        await conn.execute(_RENEW, {"ids": ids, "owner": owner, "lease": now + self.config.lease})
+                    await delivery_rows.renew(self.db, ids, owner=owner, lease=now + self.config.lease)
                 except Exception as exc:  # noqa: BLE001 - the next round tries again; the lease is a backstop
                     log.warning("could not renew delivery leases (%s: %s)", type(exc).__name__, exc)
                     continue
@@ -428,34 +342,28 @@ class Deliverer:
         now = self.clock.now()
         self._held_back = True  # unless found otherwise below
         async with transaction(self.db) as conn:
-            postgres = is_postgres(conn)
-            endpoints = (await conn.execute(_DUE_ENDPOINTS, {"now": now, "limit": limit,
-                                                             "recently": now - timedelta(days=1)})).all()
+            endpoints = await delivery_rows.due_endpoints(conn, now=now, limit=limit, recently=now - timedelta(days=1))
             if not endpoints:
                 self._held_back = False
                 return []
             gone = [ep.id for ep in endpoints if ep.disabled or ep.deleted_at is not None]
             if gone:
-                await conn.execute(_FAIL_ORPHANS, {"endpoint_ids": gone, "now": now})
+                await delivery_rows.fail_orphans(conn, gone, now)
             active = [ep for ep in endpoints if not (ep.disabled or ep.deleted_at is not None)]
             if not active:
                 return []
-            if postgres:  # in id order: claimers never wait on each other in a cycle
-                for endpoint_id in sorted(ep.id for ep in active):
-                    await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_key(endpoint_id))))
-                # A dead worker's requests are off the cap and due again, now, not when its lease ends.
-                await conn.execute(_RECLAIM_FOR, {"endpoint_ids": [ep.id for ep in active], "now": now})
-            in_flight = dict((await conn.execute(_IN_FLIGHT, {"endpoint_ids": [ep.id for ep in active],
-                                                              "now": now})).all())
+            # Claims of one endpoint take turns; a dead worker's requests are off the cap and due again, now.
+            await delivery_rows.take_endpoints(conn, [ep.id for ep in active], now)
+            in_flight = await delivery_rows.in_flight(conn, [ep.id for ep in active], now)
             allotted = allot([DueEndpoint(ep.id, ep.app_id, ep.max_concurrency, ep.failing_since) for ep in active],
                              in_flight=in_flight, held=held or {}, limit=limit, config=self.config, now=now)
-            rows: list[Any] = []
+            rows: list[sa.Row[Any]] = []
             caps = {ep.id: ep.max_concurrency for ep in active}
             held_back = len(endpoints) >= limit
             for ep in active:
                 if ep.id in allotted:
-                    taken = (await conn.execute(_CLAIMS[(ep.ordered_delivery, postgres)],
-                                                {"endpoint_id": ep.id, "now": now, "limit": allotted[ep.id]})).all()
+                    taken = await delivery_rows.claim_due(conn, ep.id, ordered=ep.ordered_delivery, now=now,
+                                                          limit=allotted[ep.id])
                     rows.extend(taken)
                     # All it was allotted: more may be due. (Ordered endpoints may hold rows back too.)
                     held_back = held_back or len(taken) >= allotted[ep.id] or ep.ordered_delivery
@@ -465,11 +373,11 @@ class Deliverer:
             if not rows:
                 return []
             owner = self.liveness.id if self.liveness is not None else None
-            await conn.execute(_MARK_SENDING, {"ids": [r.id for r in rows], "lease": now + self.config.lease,
-                                               "now": now, "owner": owner})
-            payloads = dict((await conn.execute(_PAYLOADS, {"ids": list({r.event_id for r in rows})})).all())
+            await delivery_rows.mark_sending(conn, [r.id for r in rows], lease=now + self.config.lease, now=now,
+                                             owner=owner)
+            payloads = await delivery_rows.payloads(conn, list({r.event_id for r in rows}))
             endpoint_ids = list({r.endpoint_id for r in rows})
-            targets = {ep.id: ep for ep in (await conn.execute(_URLS, {"ids": endpoint_ids})).all()}
+            targets = await delivery_rows.targets(conn, endpoint_ids)
             secrets: dict[str, list[str]] = defaultdict(list)
             for endpoint_id, sealed in (await conn.execute(active_secrets_query(endpoint_ids, now))).all():
                 try:
@@ -587,8 +495,7 @@ class Deliverer:
             # Endpoints first, then deliveries: the order every writer of both follows (no deadlocks).
             for endpoint_id in sorted(by_endpoint):
                 await self._update_health(conn, endpoint_id, by_endpoint[endpoint_id], now)
-            await conn.execute(_RECORD, updates)
-            await conn.execute(_INSERT_ATTEMPTS, attempts)
+            await delivery_rows.record(conn, updates, attempts)
         count_attempts([r.latency_ms for r in results], [u["b_status"] for u in updates])
         if self.on_retry_scheduled is not None:
             for when in sorted(retries):
@@ -648,7 +555,4 @@ async def disable_long_failing(db: Database, clock: Clock, config: WebhookConfig
 async def reclaim_dead(db: Database, clock: Clock) -> int:
     """Deliveries in flight in a dead process: due now (kassa_platform.liveness runs this when a
     process disappears). Returns how many; the caller hints the delivery job when there are any."""
-    if not is_postgres(db.engine):
-        return 0  # one process (SQLite): nobody else's leases to end
-    async with transaction(db) as conn:
-        return len((await conn.execute(_RECLAIM_ALL, {"now": clock.now()})).all())
+    return await delivery_rows.reclaim_dead(db, clock.now())

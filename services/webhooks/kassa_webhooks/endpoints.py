@@ -35,6 +35,7 @@ from kassa_platform.auth import Principal
 from kassa_platform.ids import new_id
 from kassa_platform.outbox import write_event
 from kassa_platform.pagination import decode_cursor, encode_cursor
+from kassa_platform.rows import for_update
 from kassa_platform.ssrf import HostRefused, check_host
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -118,8 +119,8 @@ async def load_endpoint(conn: AsyncConnection, app_id: str, endpoint_id: str, *,
     query = sa.select(webhook_endpoints).where(webhook_endpoints.c.id == endpoint_id,
                                                webhook_endpoints.c.app_id == app_id,
                                                webhook_endpoints.c.deleted_at.is_(None))
-    if lock and conn.dialect.name == "postgresql":
-        query = query.with_for_update(key_share=True)
+    if lock:
+        query = for_update(conn, query, key_share=True)
     row = (await conn.execute(query)).first()
     if row is None:
         raise KassaError("webhook_endpoint_not_found", f"No webhook endpoint {endpoint_id}")

@@ -7,7 +7,7 @@ dead endpoints would otherwise fill every slot and the others would wait for the
 1. **Round robin across applications.** The claim lists due endpoints in turns: every
    application's first endpoint, then every application's second, ... (within an application the
    endpoint whose work has waited longest comes first), so a new application's work is always in
-   the next claim however many endpoints another has due (delivery.py, `_DUE_ENDPOINTS`).
+   the next claim however many endpoints another has due (delivery_rows.py, `_DUE_ENDPOINTS`).
 2. **A per-endpoint cap across workers.** At most `maxConcurrency` deliveries of an endpoint are
    in flight, counted over every worker (its `sending` rows with a live lease).
 3. **A per-application share of the worker.** One application holds at most

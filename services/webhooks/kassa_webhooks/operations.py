@@ -23,6 +23,7 @@ from kassa_contract.webhooks import (
 )
 from kassa_platform import audit
 from kassa_platform.pagination import newest_first_page
+from kassa_platform.rows import for_update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .endpoints import load_endpoint
@@ -114,8 +115,8 @@ class Operations:
 
     async def _delivery_row(self, conn: AsyncConnection, app_id: str, delivery_id: str, *, lock: bool = False) -> Any:
         query = sa.select(d).where(d.c.id == delivery_id, d.c.app_id == app_id)
-        if lock and conn.dialect.name == "postgresql":
-            query = query.with_for_update()
+        if lock:
+            query = for_update(conn, query)
         row = (await conn.execute(query)).first()
         if row is None:
             raise KassaError("webhook_delivery_not_found", f"No webhook delivery {delivery_id}")

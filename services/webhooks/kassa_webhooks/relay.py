@@ -18,65 +18,14 @@ for a later pass. A relay that dies leaves the rows pending for the next.
 from __future__ import annotations
 
 import time
-from collections import defaultdict
 from typing import Any
 
-import sqlalchemy as sa
 from kassa_platform.clock import Clock
-from kassa_platform.db import Database, is_postgres, transaction
-from kassa_platform.tables import outbox_events
+from kassa_platform.db import Database, transaction
 
+from . import relay_rows
 from .endpoints import matches
 from .store import delivery_row, store_deliveries, store_events
-from .tables import webhook_endpoints
-
-_COLUMNS = (outbox_events.c.id, outbox_events.c.app_id, outbox_events.c.type, outbox_events.c.source,
-            outbox_events.c.aggregate_id, outbox_events.c.sequence, outbox_events.c.payload,
-            outbox_events.c.created_at)
-
-
-def _claim(postgres: bool) -> sa.Select:
-    """The oldest pending rows (locked on PostgreSQL, skipping rows another relay holds), each with
-    `blocked`: whether an earlier pending row of its aggregate is outside this batch."""
-    oldest = (sa.select(outbox_events.c.id).where(outbox_events.c.published_at.is_(None))
-              .order_by(outbox_events.c.created_at).limit(sa.bindparam("limit")))
-    if postgres:
-        oldest = oldest.with_for_update(skip_locked=True)
-    taken = oldest.cte("taken")
-    earlier = outbox_events.alias("earlier")
-    blocked = sa.exists().where(
-        earlier.c.aggregate_id == outbox_events.c.aggregate_id,
-        earlier.c.published_at.is_(None),
-        sa.tuple_(earlier.c.sequence, earlier.c.id) < sa.tuple_(outbox_events.c.sequence, outbox_events.c.id),
-        earlier.c.id.not_in(sa.select(taken.c.id)),
-    )
-    return (sa.select(*_COLUMNS, blocked.label("blocked"))
-            .join_from(outbox_events, taken, taken.c.id == outbox_events.c.id)
-            .order_by(outbox_events.c.created_at, outbox_events.c.id))
-
-
-_CLAIMS = {True: _claim(True), False: _claim(False)}
-# The oldest row of each aggregate, whatever its age (the claim above takes rows by age): for the
-# unlikely batch whose every row waits for an earlier row of its aggregate written with a later
-# `created_at` (two writers of one cart racing), so that the relay never stalls on it.
-_earlier = outbox_events.alias("earlier_head")
-_HEADS = (
-    sa.select(*_COLUMNS, sa.false().label("blocked"))
-    .where(outbox_events.c.published_at.is_(None), ~sa.exists().where(
-        _earlier.c.aggregate_id == outbox_events.c.aggregate_id, _earlier.c.published_at.is_(None),
-        sa.tuple_(_earlier.c.sequence, _earlier.c.id) < sa.tuple_(outbox_events.c.sequence, outbox_events.c.id)))
-    .order_by(outbox_events.c.created_at)
-    .limit(sa.bindparam("limit"))
-)
-_HEADS_CLAIMS = {True: _HEADS.with_for_update(skip_locked=True, of=outbox_events), False: _HEADS}
-_ACTIVE_ENDPOINTS = (
-    sa.select(webhook_endpoints.c.id, webhook_endpoints.c.app_id, webhook_endpoints.c.enabled_events)
-    .where(webhook_endpoints.c.app_id.in_(sa.bindparam("app_ids", expanding=True)),
-           webhook_endpoints.c.disabled.is_(False), webhook_endpoints.c.deleted_at.is_(None))
-)
-_MARK_PUBLISHED = (sa.update(outbox_events).where(outbox_events.c.id.in_(sa.bindparam("ids", expanding=True)))
-                   .values(published_at=sa.bindparam("now")))
-_ANY_PENDING = sa.select(outbox_events.c.id).where(outbox_events.c.published_at.is_(None)).limit(1)
 
 
 class Relay:
@@ -93,19 +42,18 @@ class Relay:
     async def _pass(self) -> tuple[int, int, bool]:
         """One pass; the third figure says whether another pass would find rows this one could not take."""
         async with transaction(self.db) as conn:
-            postgres = is_postgres(conn)
-            candidates = (await conn.execute(_CLAIMS[postgres], {"limit": self.batch})).all()
+            candidates = await relay_rows.claim(conn, self.batch)
             rows = [r for r in candidates if not r.blocked]
             heads = not rows and len(candidates) >= self.batch
             if heads:
-                rows = (await conn.execute(_HEADS_CLAIMS[postgres], {"limit": self.batch})).all()
+                rows = await relay_rows.claim_heads(conn, self.batch)
             # A full batch may have left rows behind; so may a run cut by the batch's end. Rows blocked by
             # another relay's batch are its to hand on (it relays their predecessors, then goes again).
             more = heads or len(candidates) >= self.batch or (bool(rows) and len(rows) < len(candidates))
             if not rows:
                 return 0, 0, more
             now = self.clock.now()
-            endpoints = await self._endpoints_by_app(conn, {r.app_id for r in rows})
+            endpoints = await relay_rows.endpoints_by_app(conn, {r.app_id for r in rows})
             events: list[dict[str, Any]] = []
             deliveries: list[dict[str, Any]] = []
             for r in rows:
@@ -119,7 +67,7 @@ class Relay:
                                                        sequence=r.sequence, now=now))
             await store_events(conn, events)
             await store_deliveries(conn, deliveries)
-            await conn.execute(_MARK_PUBLISHED, {"ids": [r.id for r in rows], "now": now})
+            await relay_rows.mark_published(conn, [r.id for r in rows], now)
         return len(rows), len(deliveries), more
 
     async def relay_all(self, *, budget_seconds: float = 30.0) -> tuple[int, int, bool]:
@@ -137,12 +85,4 @@ class Relay:
                 return events, deliveries, True
 
     async def has_pending(self) -> bool:
-        async with self.db() as conn:
-            return (await conn.execute(_ANY_PENDING)).first() is not None
-
-    @staticmethod
-    async def _endpoints_by_app(conn: Any, app_ids: set[str]) -> dict[str, list[tuple[str, list[str]]]]:
-        found: dict[str, list[tuple[str, list[str]]]] = defaultdict(list)
-        for e in (await conn.execute(_ACTIVE_ENDPOINTS, {"app_ids": sorted(app_ids)})).all():
-            found[e.app_id].append((e.id, e.enabled_events))
-        return found
+        return await relay_rows.any_pending(self.db)

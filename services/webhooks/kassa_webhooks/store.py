@@ -10,22 +10,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
 from kassa_platform.ids import new_id
-from sqlalchemy.dialects import postgresql, sqlite
+from kassa_platform.rows import ignoring_duplicates
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .tables import webhook_deliveries, webhook_events
 
 
-def _insert_ignoring_duplicates(conn: AsyncConnection, table: sa.Table) -> Any:
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table).on_conflict_do_nothing()
-
-
 async def store_events(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
     if rows:
-        await conn.execute(_insert_ignoring_duplicates(conn, webhook_events), rows)
+        await conn.execute(ignoring_duplicates(conn, webhook_events), rows)
 
 
 def delivery_row(*, app_id: str, endpoint_id: str, event_id: str, event_type: str, aggregate_id: str, sequence: int,
@@ -38,4 +32,4 @@ def delivery_row(*, app_id: str, endpoint_id: str, event_id: str, event_type: st
 
 async def store_deliveries(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
     if rows:
-        await conn.execute(_insert_ignoring_duplicates(conn, webhook_deliveries), rows)
+        await conn.execute(ignoring_duplicates(conn, webhook_deliveries), rows)

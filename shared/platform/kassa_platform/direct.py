@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -75,6 +75,10 @@ class Row:
             return self._record[name]
         except KeyError:
             raise AttributeError(name) from None
+
+    def __iter__(self) -> Iterator[Any]:
+        """Its values in the statement's column order (a rows layer may build a dataclass from them)."""
+        return iter(self._record)
 
 
 def _encode_json(value: Any) -> str:

@@ -21,8 +21,7 @@ from kassa_contract.checkout import PaymentMethodInput
 from kassa_contract.errors import KassaError
 from kassa_platform.clock import Clock
 from kassa_platform.db import Database, transaction
-from kassa_platform.direct import DirectStatement
-from kassa_platform.rows import for_update, on_direct
+from kassa_platform.rows import DirectStatement, for_update, on_direct
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
