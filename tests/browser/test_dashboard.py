@@ -9,8 +9,8 @@ import httpx
 import pytest
 from playwright.async_api import expect
 
-from tests.browser.conftest import KassaWeb
 from tests.support.dashboard import axe_check, merchant_with_orders, open_page, shoot, signed_in
+from tests.support.served import KassaWeb
 
 
 async def test_the_page_loads_only_its_own_hashed_gzip_assets_under_a_strict_policy(kassa: KassaWeb) -> None:
