@@ -32,6 +32,12 @@ EXCLUDED = {
                              "one per order, reported by checkout events",
     "createEmbedToken": "signs a short-lived token for the storefront's page; stores nothing",
     "validateVoucher": "a read (promotions:read): checks a code against a cart, changes nothing",
+    # The two-step redemption API is a till's transaction, as a checkout session is a storefront's:
+    # part of a purchase, reported by the `redemption.*` events.
+    "reserveRedemption": "a till holds a basket's discounts: part of a purchase, reported by redemption events",
+    "confirmRedemption": "a till's sale redeems what it held: part of a purchase, reported by redemption events",
+    "cancelRedemption": "a till lets go of a hold: part of a purchase, reported by redemption events",
+    "rollbackRedemption": "a till's return gives uses back: part of a purchase, reported by redemption events",
 }
 
 
@@ -102,6 +108,13 @@ async def _cancel_redemptions(sc: Scenario) -> httpx.Response:
     return await sc("POST", "/api/v1/redemptions/cancel", {"orderId": sc.s["order"]})
 
 
+async def _archive_campaign(sc: Scenario) -> httpx.Response:
+    created = await sc("POST", "/api/v1/campaigns", {"name": "Old", "trigger": "code", "reward": {
+        "type": "fixed_off", "amounts": {"EUR": 500}}})
+    _keep(sc, "old", created)
+    return await sc("POST", f"/api/v1/campaigns/{sc.s['old']}/archive")
+
+
 async def _cancel_session(sc: Scenario) -> httpx.Response:
     cart = await sc.t.cart(lineItems=[{"variantId": sc.s["variant"], "quantity": 1}])
     session = (await sc("POST", "/api/v1/checkout/sessions", {"cartId": cart["id"]})).json()
@@ -155,10 +168,23 @@ STEPS: list[tuple[str, Step]] = [
     ("deactivateCampaign", _call("POST", "/api/v1/campaigns/{campaign}/deactivate")),
     ("activateCampaign", _call("POST", "/api/v1/campaigns/{campaign}/activate")),
     ("createCodes", _call("POST", "/api/v1/campaigns/{campaign}/codes", {"code": "AUDIT10"})),
-    ("importCodes", _call("POST", "/api/v1/campaigns/{campaign}/codes/import", {"codes": ["IMP-1", "IMP-2"]})),
+    ("importCodes", _call("POST", "/api/v1/campaigns/{campaign}/codes/import",
+                          {"codes": ["IMP-1", "IMP-2", "IMP-3"]})),
     ("assignCode", _call("POST", "/api/v1/codes/IMP-1/assign", {"customer": "cus_someone"})),
     ("distributeCode", _call("POST", "/api/v1/codes/IMP-2/distribute")),
     ("deactivateCode", _call("POST", "/api/v1/codes/IMP-2/deactivate")),
+    ("updateCode", _call("PATCH", "/api/v1/codes/IMP-1", {"metadata": {"batch": "spring"}})),
+    ("assignCodes", _call("POST", "/api/v1/codes/assign", {"assignments": [{"code": "IMP-3",
+                                                                           "customer": "cus_other"}]})),
+    ("createCampaignGroup", _call("POST", "/api/v1/campaign-groups", {"name": "Spring"}, keep="group")),
+    ("updateCampaignGroup", _call("PATCH", "/api/v1/campaign-groups/{group}", {"name": "Summer"})),
+    ("deleteCampaignGroup", _call("DELETE", "/api/v1/campaign-groups/{group}")),
+    ("archiveCampaign", _archive_campaign),
+    ("unarchiveCampaign", _call("POST", "/api/v1/campaigns/{old}/unarchive")),
+    ("deleteCampaign", _call("DELETE", "/api/v1/campaigns/{old}")),
+    ("updatePromotionSettings", _call("PUT", "/api/v1/promotion-settings", {"allowMultiplePercentageBasket": True})),
+    ("updateCustomerSettings", _call("PUT", "/api/v1/customer-settings", {"personalMetadataKeys": ["loyaltyId"]})),
+    ("eraseCustomer", _call("POST", "/api/v1/customers/erase", {"email": "gone@shop.example"})),
     ("updatePaymentSettings", _call("PUT", "/api/v1/payment-settings", {"provider": "test",
                                                                         "captureMethod": "automatic"})),
     ("cancelRedemptions", _cancel_redemptions),
