@@ -50,7 +50,8 @@ class ResolvesCodes(Protocol):
     """What pricing needs of a code store: the codes as the engine sees them (CodeStore, or the
     redemption hot path's DirectCodes)."""
 
-    async def resolve(self, conn: Any, app_id: str, texts: Sequence[str]) -> dict[str, AppliedCode]: ...
+    async def resolve(self, conn: Any, app_id: str, texts: Sequence[str],
+                      now: datetime | None = None) -> dict[str, AppliedCode]: ...
 
 
 async def evaluate_cart(conn: AsyncConnection, store: CodeStore | ResolvesCodes, *, app_id: str, currency: str, lines: list[LineInput],

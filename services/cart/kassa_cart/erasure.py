@@ -33,6 +33,7 @@ from kassa_contract.erasure import (
     erased_owner,
 )
 from kassa_contract.errors import KassaError
+from kassa_platform import audit
 from kassa_platform.clock import Clock
 from kassa_platform.db import Database, transaction
 from kassa_platform.ids import new_id
@@ -95,8 +96,12 @@ class ErasureService:
         now = self.clock.now()
         keys = sorted(set(body.personal_metadata_keys))
         async with transaction(self.db) as conn:
+            before, updated_at = await rows.personal_metadata_keys(conn, app_id)
             await rows.save_personal_metadata_keys(conn, app_id, keys, now)
-        return CustomerSettings(personal_metadata_keys=keys, updated_at=now)
+            after = CustomerSettings(personal_metadata_keys=keys, updated_at=now)
+            await audit.record(conn, "customer_settings.updated", app_id, app_id=app_id, now=now,
+                               before=CustomerSettings(personal_metadata_keys=before, updated_at=updated_at), after=after)
+        return after
 
     # ------------------------------------------------------------ erasure
 
@@ -160,6 +165,10 @@ class ErasureService:
                                   now=now)
             state = {"subject": msgspec.to_builtins(subject), "updated_at": now}
             if resumed is None:
+                # Ids and counts only (this part's; the erasure's own report has the rest): the entry
+                # must not bring back what it erased.
+                await audit.record(conn, "customer.erased", subject.erasure_id, app_id=app_id, now=now, after={
+                    "erasureId": subject.erasure_id, "customerId": customer_id, "redacted": counts})
                 await rows.insert(conn, {"id": subject.erasure_id, "app_id": app_id, "customer_id": customer_id,
                                          "status": "pending", "report": _add({}, counts), "created_at": now, **state})
             else:

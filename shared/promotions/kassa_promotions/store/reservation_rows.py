@@ -34,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from .. import model
 from ..model import AppliedDiscount
 from .campaigns import to_engine
-from .codes import _Obj, code_key
+from .codes import CART_PREFIX, FINAL, _Obj, code_key
 from .redemptions import _MOVES, _bp, _campaign_take, _code_take
 from .reservations import _LINES, _Line, _view
 from .tables import campaigns, codes, redemptions, reservation_lines, reservations
@@ -120,7 +120,7 @@ class _Tx:
 
 
 _CODE_COLUMNS = (codes.c.id, codes.c.code, codes.c.code_key, codes.c.status, codes.c.usage_limit, codes.c.uses,
-                 codes.c.reserved_uses, codes.c.balance, codes.c.assigned_to,
+                 codes.c.reserved_uses, codes.c.balance, codes.c.assigned_to, codes.c.expires_at,
                  *[c.label(f"c_{c.name}") for c in campaigns.c])
 _CODES = sa.select(*_CODE_COLUMNS).join(campaigns, campaigns.c.id == codes.c.campaign_id)
 _RESOLVE_DIRECT = DirectStatement(_CODES.where(
@@ -137,7 +137,8 @@ class CodeReader:
         self.db = db
         self.ids: dict[str, str] = {}
 
-    async def resolve(self, conn: Any, app_id: str, texts: Sequence[str]) -> dict[str, model.AppliedCode]:
+    async def resolve(self, conn: Any, app_id: str, texts: Sequence[str],
+                      now: datetime | None = None) -> dict[str, model.AppliedCode]:
         if not texts:
             return {}
         params = {"_app": app_id, "keys": sorted({code_key(t) for t in texts})}
@@ -149,9 +150,14 @@ class CodeReader:
         for r in rows:
             campaign_row = _Obj({c.name: getattr(r, f"c_{c.name}") for c in campaigns.c})
             remaining = None if r.usage_limit is None else max(0, r.usage_limit - r.uses - r.reserved_uses)
+            # As CodeStore.resolve: a code's own end passed is `expired`; a cart id in `assigned_to` binds it.
+            status = r.status
+            if now is not None and r.expires_at is not None and r.expires_at <= now and status not in FINAL:
+                status = "expired"
+            bound = r.assigned_to if r.assigned_to and r.assigned_to.startswith(CART_PREFIX) else None
             found[r.code_key] = model.AppliedCode(
-                code=r.code, campaign=to_engine(campaign_row), status=r.status, remaining_uses=remaining,
-                balance=r.balance, assigned_to=r.assigned_to)
+                code=r.code, campaign=to_engine(campaign_row), status=status, remaining_uses=remaining,
+                balance=r.balance, assigned_to=None if bound else r.assigned_to, bound_cart_id=bound)
             self.ids[r.code_key] = r.id
         return found
 
