@@ -5,7 +5,7 @@ email, else a guest by email), records the request with whom to redact (`custome
 redacts its own tables and the promotions store's, deletes the customer with its segments and writes
 `customer.erased` (ids only), all in one transaction. Then it asks the checkout service (sessions,
 orders, refunds, its events) and the webhook service (stored event bodies, queued deliveries,
-attempts) to redact theirs (`/internal/erasures`), and last the platform's shared records (stored
+attempts) to redact theirs (`/internal/checkout/erasures`, `/internal/webhooks/erasures`), and last the platform's shared records (stored
 idempotent answers, the audit log). Each step records its counts on the request.
 
 Every step finds only what is still unredacted, so the whole is re-runnable: a failure midway (a
@@ -47,7 +47,8 @@ from . import erasure_rows as rows
 from .customers import CustomerService
 
 SOURCE = "cart"
-INTERNAL_PATH = "/internal/erasures"
+# Each service's part, at a path of its own (a router or gateway sends a path to one service).
+INTERNAL_PATHS = {"checkout": "/internal/checkout/erasures", "webhooks": "/internal/webhooks/erasures"}
 PART_TIMEOUT_SECONDS = 30.0
 
 
@@ -185,8 +186,8 @@ class ErasureService:
         if row.status == "completed":  # finished meanwhile (the job, or another retry)
             return _view(row)
         subject = msgspec.convert(row.subject or {"erasure_id": erasure_id}, ErasureSubject)
-        for client in (self.checkout, self.webhooks):
-            part = await client.call("POST", INTERNAL_PATH, app_id=app_id, json=subject, into=ErasurePart)
+        for client, path in ((self.checkout, INTERNAL_PATHS["checkout"]), (self.webhooks, INTERNAL_PATHS["webhooks"])):
+            part = await client.call("POST", path, app_id=app_id, json=subject, into=ErasurePart)
             subject.aggregate_ids = sorted({*subject.aggregate_ids, *part.aggregate_ids})
             subject.needles = clean([*subject.needles, *part.needles])
             async with transaction(self.db) as conn:
