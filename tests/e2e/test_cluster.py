@@ -316,7 +316,9 @@ async def sql(db: str, query: str, *args: Any) -> list[asyncpg.Record]:
 
 
 async def outbox(db: str, app_id: str) -> list[asyncpg.Record]:
-    return await sql(db, "SELECT id, type, aggregate_id FROM outbox_events WHERE app_id = $1", app_id)
+    # Audit entries' events go only to endpoints that name them (docs/audit-log.md), not to `*`.
+    return await sql(db, "SELECT id, type, aggregate_id FROM outbox_events WHERE app_id = $1 AND source <> 'audit'",
+                     app_id)
 
 
 async def everything_delivered(db: str, app_id: str, receiver: ReceiverThread) -> bool:
