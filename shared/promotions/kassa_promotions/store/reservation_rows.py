@@ -33,8 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .. import model
 from ..model import AppliedDiscount
-from .campaigns import to_engine
-from .codes import _Obj, code_key
+from .codes import applied_code, code_key
 from .redemptions import _MOVES, _bp, _campaign_take, _code_take
 from .reservations import _LINES, _Line, _view
 from .tables import campaigns, codes, redemptions, reservation_lines, reservations
@@ -120,7 +119,7 @@ class _Tx:
 
 
 _CODE_COLUMNS = (codes.c.id, codes.c.code, codes.c.code_key, codes.c.status, codes.c.usage_limit, codes.c.uses,
-                 codes.c.reserved_uses, codes.c.balance, codes.c.assigned_to,
+                 codes.c.reserved_uses, codes.c.balance, codes.c.assigned_to, codes.c.expires_at,
                  *[c.label(f"c_{c.name}") for c in campaigns.c])
 _CODES = sa.select(*_CODE_COLUMNS).join(campaigns, campaigns.c.id == codes.c.campaign_id)
 _RESOLVE_DIRECT = DirectStatement(_CODES.where(
@@ -137,7 +136,8 @@ class CodeReader:
         self.db = db
         self.ids: dict[str, str] = {}
 
-    async def resolve(self, conn: Any, app_id: str, texts: Sequence[str]) -> dict[str, model.AppliedCode]:
+    async def resolve(self, conn: Any, app_id: str, texts: Sequence[str],
+                      now: datetime | None = None) -> dict[str, model.AppliedCode]:
         if not texts:
             return {}
         params = {"_app": app_id, "keys": sorted({code_key(t) for t in texts})}
@@ -147,11 +147,7 @@ class CodeReader:
             rows = (await conn.execute(_RESOLVE_CORE, params)).all()
         found: dict[str, model.AppliedCode] = {}
         for r in rows:
-            campaign_row = _Obj({c.name: getattr(r, f"c_{c.name}") for c in campaigns.c})
-            remaining = None if r.usage_limit is None else max(0, r.usage_limit - r.uses - r.reserved_uses)
-            found[r.code_key] = model.AppliedCode(
-                code=r.code, campaign=to_engine(campaign_row), status=r.status, remaining_uses=remaining,
-                balance=r.balance, assigned_to=r.assigned_to)
+            found[r.code_key] = applied_code(r, now)  # as CodeStore.resolve sees it
             self.ids[r.code_key] = r.id
         return found
 
