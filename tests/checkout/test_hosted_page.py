@@ -214,9 +214,11 @@ async def takes_stripe(shop: Shop, publishable_key: str = "pk_test_page_01234567
 
     runtime = shop.backend.runtime
     sealer = Sealer(runtime.settings.signing_key, SEALING_PURPOSE)
-    await module_of(runtime).payment_settings.rows.save(shop.t.app_id, {
+    settings = module_of(runtime).payment_settings
+    await settings.rows.save(shop.t.app_id, {
         "provider": "stripe", "capture_method": "automatic", "secret_key": sealer.seal("sk_test_page_0123456789"),
-        "secret_key_last4": "6789", "publishable_key": publishable_key}, shop.backend.clock.now())
+        "secret_key_last4": "6789", "publishable_key": publishable_key}, shop.backend.clock.now(),
+        lambda row: settings._view(shop.t.app_id, row))
 
 
 async def test_the_test_providers_page_keeps_its_own_card_fields_and_policy(shop: Shop) -> None:

@@ -14,13 +14,18 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 from kassa_contract.versions import FIRST_VERSION, LATEST_VERSION
+from kassa_platform.auth import hash_key
+from kassa_platform.db import transaction
 from kassa_platform.service_client import APP_KEY_PREFIX
 from kassa_platform.tables import audit_events
+from kassa_team import team_rows
+from kassa_team.service import team_of
 from litestar import Litestar
 
 from kassa.services import SERVICES
 from tests.conftest import Backend, Tenant, make_tenant
 from tests.support.cards import OK_CARD
+from tests.support.team import PASSWORD, Person, signed_in, unique_email
 
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
 
@@ -32,6 +37,15 @@ EXCLUDED = {
                              "one per order, reported by checkout events",
     "createEmbedToken": "signs a short-lived token for the storefront's page; stores nothing",
     "validateVoucher": "a read (promotions:read): checks a code against a cart, changes nothing",
+    # The two-step redemption API is a till's transaction, as a checkout session is a storefront's:
+    # part of a purchase, reported by the `redemption.*` events.
+    "reserveRedemption": "a till holds a basket's discounts: part of a purchase, reported by redemption events",
+    "confirmRedemption": "a till's sale redeems what it held: part of a purchase, reported by redemption events",
+    "cancelRedemption": "a till lets go of a hold: part of a purchase, reported by redemption events",
+    "rollbackRedemption": "a till's return gives uses back: part of a purchase, reported by redemption events",
+    # Sessions end by themselves every day; ending one's own changes no setting and nobody else's access.
+    # (Signing out everywhere, a reaction to a lost device, is recorded.)
+    "signOut": "a user ends their own session: routine, no merchant setting or access changes",
 }
 
 
@@ -63,9 +77,14 @@ class Scenario:
         self.t = tenant
         self.client = client
         self.s: dict[str, Any] = {}
+        self.user: Person | None = None  # set: the calls are this signed-in user's (the team's routes)
+        self.actor = "key_"
 
     async def __call__(self, method: str, path: str, json: Any = None, **kw: Any) -> httpx.Response:
-        headers = {**self.t.headers(kw.pop("key", None)), **kw.pop("headers", {})}
+        person = kw.pop("person", self.user)
+        self.actor = "usr_" if person else "key_"
+        base = person.headers() if person else self.t.headers(kw.pop("key", None))
+        headers = {**base, **kw.pop("headers", {})}
         return await self.client.request(method, path, json=json, headers=headers, **kw)
 
     async def order_with_code(self) -> str:
@@ -102,6 +121,13 @@ async def _cancel_redemptions(sc: Scenario) -> httpx.Response:
     return await sc("POST", "/api/v1/redemptions/cancel", {"orderId": sc.s["order"]})
 
 
+async def _archive_campaign(sc: Scenario) -> httpx.Response:
+    created = await sc("POST", "/api/v1/campaigns", {"name": "Old", "trigger": "code", "reward": {
+        "type": "fixed_off", "amounts": {"EUR": 500}}})
+    _keep(sc, "old", created)
+    return await sc("POST", f"/api/v1/campaigns/{sc.s['old']}/archive")
+
+
 async def _cancel_session(sc: Scenario) -> httpx.Response:
     cart = await sc.t.cart(lineItems=[{"variantId": sc.s["variant"], "quantity": 1}])
     session = (await sc("POST", "/api/v1/checkout/sessions", {"cartId": cart["id"]})).json()
@@ -112,6 +138,32 @@ async def _create_endpoint(sc: Scenario) -> httpx.Response:
     sc.s["since"] = (sc.t.backend.clock.now() - timedelta(hours=1)).isoformat()
     return _keep(sc, "endpoint", await sc("POST", "/api/v1/webhook-endpoints",
                                           {"url": "https://hooks.example.com/audit", "enabledEvents": ["*"]}))
+
+
+async def _create_invitation(sc: Scenario) -> httpx.Response:
+    """From here on the calls are the workspace owner's (the tenant's application in a workspace of its own)."""
+    email = unique_email("owner")
+    user_id, workspace_id, _ = await team_of(sc.t.backend.runtime).accounts.create_owner(email, PASSWORD)
+    async with transaction(sc.t.backend.runtime.db) as conn:
+        await team_rows.set_application_workspace(conn, sc.t.app_id, workspace_id)
+    sc.s["ws"] = workspace_id
+    sc.user = await signed_in(sc.client, Person(user_id, email, PASSWORD))
+    return _keep(sc, "invitation", await sc("POST", f"/api/v1/workspaces/{workspace_id}/invitations",
+                                            {"email": unique_email("invitee"), "role": "member"}))
+
+
+async def _accept_invitation(sc: Scenario) -> httpx.Response:
+    """An invitation with a known token (the real one is only mailed), accepted by its person."""
+    backend, email, token = sc.t.backend, unique_email("invitee"), "kinv_" + sc.t.app_id[-12:]
+    now = backend.clock.now()
+    async with transaction(backend.runtime.db) as conn:
+        user_id = await team_of(backend.runtime).accounts.create_user(conn, email, PASSWORD, None, now)
+        await team_rows.insert_invitation(conn, workspace_id=sc.s["ws"], email=email, role="member", apps=[],
+                                          token_hash=hash_key(token), invited_by=None, now=now,
+                                          expires_at=now + timedelta(days=1))
+    sc.s["member"] = user_id
+    person = await signed_in(sc.client, Person(user_id, email, PASSWORD))
+    return await sc("POST", "/api/v1/invitations/accept", {"token": token}, person=person)
 
 
 def _call(method: str, path: str, body: Any = None, keep: str | None = None) -> Step:
@@ -155,10 +207,23 @@ STEPS: list[tuple[str, Step]] = [
     ("deactivateCampaign", _call("POST", "/api/v1/campaigns/{campaign}/deactivate")),
     ("activateCampaign", _call("POST", "/api/v1/campaigns/{campaign}/activate")),
     ("createCodes", _call("POST", "/api/v1/campaigns/{campaign}/codes", {"code": "AUDIT10"})),
-    ("importCodes", _call("POST", "/api/v1/campaigns/{campaign}/codes/import", {"codes": ["IMP-1", "IMP-2"]})),
+    ("importCodes", _call("POST", "/api/v1/campaigns/{campaign}/codes/import",
+                          {"codes": ["IMP-1", "IMP-2", "IMP-3"]})),
     ("assignCode", _call("POST", "/api/v1/codes/IMP-1/assign", {"customer": "cus_someone"})),
     ("distributeCode", _call("POST", "/api/v1/codes/IMP-2/distribute")),
     ("deactivateCode", _call("POST", "/api/v1/codes/IMP-2/deactivate")),
+    ("updateCode", _call("PATCH", "/api/v1/codes/IMP-1", {"metadata": {"batch": "spring"}})),
+    ("assignCodes", _call("POST", "/api/v1/codes/assign", {"assignments": [{"code": "IMP-3",
+                                                                           "customer": "cus_other"}]})),
+    ("createCampaignGroup", _call("POST", "/api/v1/campaign-groups", {"name": "Spring"}, keep="group")),
+    ("updateCampaignGroup", _call("PATCH", "/api/v1/campaign-groups/{group}", {"name": "Summer"})),
+    ("deleteCampaignGroup", _call("DELETE", "/api/v1/campaign-groups/{group}")),
+    ("archiveCampaign", _archive_campaign),
+    ("unarchiveCampaign", _call("POST", "/api/v1/campaigns/{old}/unarchive")),
+    ("deleteCampaign", _call("DELETE", "/api/v1/campaigns/{old}")),
+    ("updatePromotionSettings", _call("PUT", "/api/v1/promotion-settings", {"allowMultiplePercentageBasket": True})),
+    ("updateCustomerSettings", _call("PUT", "/api/v1/customer-settings", {"personalMetadataKeys": ["loyaltyId"]})),
+    ("eraseCustomer", _call("POST", "/api/v1/customers/erase", {"email": "gone@shop.example"})),
     ("updatePaymentSettings", _call("PUT", "/api/v1/payment-settings", {"provider": "test",
                                                                         "captureMethod": "automatic"})),
     ("cancelRedemptions", _cancel_redemptions),
@@ -171,6 +236,17 @@ STEPS: list[tuple[str, Step]] = [
     ("resendWebhookDelivery", _call("POST", "/api/v1/webhook-deliveries/{delivery}/resend")),
     ("recoverWebhookDeliveries", _call("POST", "/api/v1/webhook-endpoints/{endpoint}/recover", {"since": "{since}"})),
     ("deleteWebhookEndpoint", _call("DELETE", "/api/v1/webhook-endpoints/{endpoint}")),
+    # The team's routes: a signed-in user's calls, workspace-level entries (no application).
+    ("createInvitation", _create_invitation),
+    ("resendInvitation", _call("POST", "/api/v1/workspaces/{ws}/invitations/{invitation}/resend")),
+    ("revokeInvitation", _call("DELETE", "/api/v1/workspaces/{ws}/invitations/{invitation}")),
+    ("acceptInvitation", _accept_invitation),
+    ("updateMember", _call("PATCH", "/api/v1/workspaces/{ws}/members/{member}", {"role": "admin"})),
+    ("removeMember", _call("DELETE", "/api/v1/workspaces/{ws}/members/{member}")),
+    ("createWorkspaceApplication", _call("POST", "/api/v1/applications", {"workspaceId": "{ws}", "name": "Second",
+                                                                          "environment": "test"}, keep="app")),
+    ("renameWorkspaceApplication", _call("PATCH", "/api/v1/applications/{app}", {"name": "Outlet"})),
+    ("signOutEverywhere", _call("POST", "/api/v1/auth/sign-out-everywhere")),  # last: the owner's sessions end
 ]
 
 
@@ -196,10 +272,13 @@ async def test_every_state_changing_secret_key_operation_leaves_an_audit_entry(
         assert response.status_code < 300, f"{operation}: {response.status_code} {response.text}"
         request_id = response.headers["x-request-id"]
         async with backend.runtime.db() as conn:
+            mine = audit_events.c.app_id == tenant.app_id
+            if "ws" in sc.s:  # the team's changes: the workspace's entries
+                mine = sa.or_(mine, audit_events.c.workspace_id == sc.s["ws"])
             found = (await conn.execute(sa.select(audit_events.c.action, audit_events.c.actor_id).where(
-                audit_events.c.app_id == tenant.app_id, audit_events.c.request_id == request_id))).all()
+                mine, audit_events.c.request_id == request_id))).all()
         if not found:
             missing.append(operation)
         else:
-            assert all(actor.startswith("key_") for _, actor in found), (operation, found)
+            assert all(actor.startswith(sc.actor) for _, actor in found), (operation, found)
     assert not missing, f"operations that left no audit entry: {missing}"

@@ -288,3 +288,43 @@ async def test_a_sessions_changes_are_the_users(tenant: Tenant, suite: httpx.Asy
     [entry] = await entries(api, resourceId=made["id"])
     assert entry["actor"] == {"type": "user", "id": "usr_ada"}
     assert [e["id"] for e in await entries(api, actorType="user", actorId="usr_ada")] == [entry["id"]]
+
+
+async def test_a_teams_changes_are_workspace_entries_listed_to_who_sees_the_team(tenant: Tenant,
+                                                                                suite: httpx.AsyncClient) -> None:
+    """A signed-in user's team change names the workspace and no application: it is listed with the
+    workspace's applications to who may read the members, sent as no event, and holds no token."""
+    from kassa_team import team_rows
+    from kassa_team.service import team_of
+
+    from tests.support.team import PASSWORD, Person, signed_in, unique_email
+
+    email = unique_email("owner")
+    user_id, workspace_id, _ = await team_of(tenant.backend.runtime).accounts.create_owner(email, PASSWORD)
+    async with transaction(tenant.backend.runtime.db) as conn:
+        await team_rows.set_application_workspace(conn, tenant.app_id, workspace_id)
+    owner = await signed_in(suite, Person(user_id, email, PASSWORD))
+    invitee = unique_email("invitee")
+    made = await suite.post(f"/api/v1/workspaces/{workspace_id}/invitations", json={"email": invitee, "role": "member"},
+                            headers=owner.headers())
+    assert made.status_code == 201, made.text
+    invitation = made.json()["id"]
+    async with tenant.backend.runtime.db() as conn:
+        row = (await conn.execute(sa.select(audit_events).where(audit_events.c.resource_id == invitation))).one()
+        events = (await conn.execute(sa.select(outbox_events.c.id).where(
+            outbox_events.c.aggregate_id == row.id))).all()
+    assert (row.app_id, row.workspace_id, row.action, row.actor_id) == (None, workspace_id, "invitation.created",
+                                                                        user_id)
+    assert row.changes["after"]["email"] == invitee and "kinv_" not in str(row.changes)
+    assert events == []
+    as_owner = await suite.get("/api/v1/audit-log", params={"resourceId": invitation},
+                               headers=owner.headers(tenant.app_id, csrf=False))
+    assert as_owner.status_code == 200, as_owner.text
+    [entry] = as_owner.json()["data"]
+    assert (entry["applicationId"], entry["workspaceId"], entry["actor"]) == (
+        None, workspace_id, {"type": "user", "id": user_id})
+    api = Api(tenant, suite)
+    assert await entries(api, resourceId=invitation) == []  # the tenant's key: `*` holds no team permission
+    reader = await tenant.scoped_key(["audit:read", "members:read"])
+    listed = await api.call("GET", "/api/v1/audit-log", params={"resourceId": invitation}, key=reader, expect=200)
+    assert [e["id"] for e in listed.json()["data"]] == [entry["id"]]

@@ -193,7 +193,7 @@ async def test_group_list_and_delete_check_use_indexes(seeded: Any) -> None:
     await _plans(seeded, run, "promo_campaign_groups")
 
     async def deleting(conn: Any) -> None:  # only refusals: deleted with it (rolled back afterwards)
-        await CampaignStore().delete(conn, APP, SMALL)
+        await CampaignStore().delete(conn, APP, SMALL, NOW)
 
     sql_plans = await _plans(seeded, deleting)
     assert any("ix_promo_redemptions_campaign_id" in plan for _, plan in sql_plans)

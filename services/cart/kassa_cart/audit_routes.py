@@ -43,7 +43,9 @@ async def list_audit_log(request: Request[Any, Any, Any], limit: Limit = DEFAULT
                             created_from=query_time(created_from, "createdFrom"),
                             created_to=query_time(created_to, "createdTo"))
     async with runtime_of(request).db() as conn:
-        return await audit.list_entries(conn, caller(request).app_id, filters, limit=check_limit(limit), cursor=cursor)
+        principal = caller(request)
+        return await audit.list_entries(conn, principal.app_id, filters, limit=check_limit(limit), cursor=cursor,
+                                        with_workspace=principal.has("members:read"))
 
 
 ROUTES = [list_audit_log]

@@ -171,9 +171,13 @@ class ConfigStore:
     async def set_promotion_settings(self, conn: AsyncConnection, app_id: str, body: UpdatePromotionSettings,
                                      now: datetime) -> PromotionSettings:
         """Moves the config version: every cart is priced with the new setting at its next change."""
+        before = await self.get_promotion_settings(conn, app_id)
         await bump_config_version(conn, app_id, now,
                                   allow_multiple_percentage_basket=body.allow_multiple_percentage_basket)
-        return PromotionSettings(allow_multiple_percentage_basket=body.allow_multiple_percentage_basket)
+        after = PromotionSettings(allow_multiple_percentage_basket=body.allow_multiple_percentage_basket)
+        await audit.record(conn, "promotion_settings.updated", app_id, app_id=app_id, now=now, before=before,
+                           after=after)
+        return after
 
 
 @dataclass(frozen=True)

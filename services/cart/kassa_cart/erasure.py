@@ -5,7 +5,7 @@ email, else a guest by email), records the request with whom to redact (`custome
 redacts its own tables and the promotions store's, deletes the customer with its segments and writes
 `customer.erased` (ids only), all in one transaction. Then it asks the checkout service (sessions,
 orders, refunds, its events) and the webhook service (stored event bodies, queued deliveries,
-attempts) to redact theirs (`/internal/erasures`), and last the platform's shared records (stored
+attempts) to redact theirs (`/internal/checkout/erasures`, `/internal/webhooks/erasures`), and last the platform's shared records (stored
 idempotent answers, the audit log). Each step records its counts on the request.
 
 Every step finds only what is still unredacted, so the whole is re-runnable: a failure midway (a
@@ -33,6 +33,7 @@ from kassa_contract.erasure import (
     erased_owner,
 )
 from kassa_contract.errors import KassaError
+from kassa_platform import audit
 from kassa_platform.clock import Clock
 from kassa_platform.db import Database, transaction
 from kassa_platform.ids import new_id
@@ -46,7 +47,8 @@ from . import erasure_rows as rows
 from .customers import CustomerService
 
 SOURCE = "cart"
-INTERNAL_PATH = "/internal/erasures"
+# Each service's part, at a path of its own (a router or gateway sends a path to one service).
+INTERNAL_PATHS = {"checkout": "/internal/checkout/erasures", "webhooks": "/internal/webhooks/erasures"}
 PART_TIMEOUT_SECONDS = 30.0
 
 
@@ -95,8 +97,12 @@ class ErasureService:
         now = self.clock.now()
         keys = sorted(set(body.personal_metadata_keys))
         async with transaction(self.db) as conn:
+            before, updated_at = await rows.personal_metadata_keys(conn, app_id)
             await rows.save_personal_metadata_keys(conn, app_id, keys, now)
-        return CustomerSettings(personal_metadata_keys=keys, updated_at=now)
+            after = CustomerSettings(personal_metadata_keys=keys, updated_at=now)
+            await audit.record(conn, "customer_settings.updated", app_id, app_id=app_id, now=now,
+                               before=CustomerSettings(personal_metadata_keys=before, updated_at=updated_at), after=after)
+        return after
 
     # ------------------------------------------------------------ erasure
 
@@ -160,6 +166,10 @@ class ErasureService:
                                   now=now)
             state = {"subject": msgspec.to_builtins(subject), "updated_at": now}
             if resumed is None:
+                # Ids and counts only (this part's; the erasure's own report has the rest): the entry
+                # must not bring back what it erased.
+                await audit.record(conn, "customer.erased", subject.erasure_id, app_id=app_id, now=now, after={
+                    "erasureId": subject.erasure_id, "customerId": customer_id, "redacted": counts})
                 await rows.insert(conn, {"id": subject.erasure_id, "app_id": app_id, "customer_id": customer_id,
                                          "status": "pending", "report": _add({}, counts), "created_at": now, **state})
             else:
@@ -176,8 +186,8 @@ class ErasureService:
         if row.status == "completed":  # finished meanwhile (the job, or another retry)
             return _view(row)
         subject = msgspec.convert(row.subject or {"erasure_id": erasure_id}, ErasureSubject)
-        for client in (self.checkout, self.webhooks):
-            part = await client.call("POST", INTERNAL_PATH, app_id=app_id, json=subject, into=ErasurePart)
+        for client, path in ((self.checkout, INTERNAL_PATHS["checkout"]), (self.webhooks, INTERNAL_PATHS["webhooks"])):
+            part = await client.call("POST", path, app_id=app_id, json=subject, into=ErasurePart)
             subject.aggregate_ids = sorted({*subject.aggregate_ids, *part.aggregate_ids})
             subject.needles = clean([*subject.needles, *part.needles])
             async with transaction(self.db) as conn:

@@ -116,7 +116,7 @@ class CampaignController(Controller):
         """With its codes; 409 `campaign_has_redemptions` once it was reserved or redeemed (archive it)."""
         m, app_id = cart_module(request), caller(request).app_id
         async with transaction(m.db) as conn:
-            await m.campaigns.delete(conn, app_id, campaign_id)
+            await m.campaigns.delete(conn, app_id, campaign_id, m.clock.now())
             await bump_config_version(conn, app_id, m.clock.now())
 
     @patch("/{campaign_id:str}", operation_id="updateCampaign", opt=WRITE)

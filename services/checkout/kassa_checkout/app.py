@@ -15,7 +15,8 @@ from .service import module_of
 # The public paths this service answers; the embedded router and the gateway (deploy/nginx) route
 # them here: the API, the hosted page `/s/{id}` and its assets, and the embed script.
 PATH_PREFIXES = ("/api/v1/checkout", "/api/v1/checkout-sessions", "/api/v1/payment-methods", "/api/v1/orders",
-                 "/api/v1/payment-settings", "/webhooks/stripe", "/s", "/static/checkout", "/embed")
+                 "/api/v1/payment-settings", "/webhooks/stripe", "/s", "/static/checkout", "/embed",
+                 "/internal/checkout")
 
 
 def create_app(runtime: Runtime, *, owns_runtime: bool = True) -> Litestar:

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 
 from kassa_contract.errors import KassaError
 from kassa_contract.team import SessionApplication, SessionView, SessionWorkspace, User
+from kassa_platform import audit
 from kassa_platform.auth import SESSION_PREFIX, hash_key
 from kassa_platform.clock import Clock
 from kassa_platform.db import Database, transaction
@@ -154,6 +155,10 @@ class Accounts:
         async with transaction(self.db) as conn:
             ended = await rows.revoke_user_sessions(conn, user_id, now)
             await rows.touch_users(conn, [user_id], now)
+            # A security event each of the user's teams wants to see (a plain sign-out is not recorded).
+            for member in await rows.memberships_of_user(conn, user_id):
+                await audit.record(conn, "session.signed_out_everywhere", user_id, app_id=None,
+                                   workspace_id=member.workspace_id, now=now, after={"sessions": ended})
         return ended
 
     # ------------------------------------------------------------------ the session's view

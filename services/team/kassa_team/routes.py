@@ -281,7 +281,7 @@ async def rename_application(request: Request[Any, Any, Any], app_id: FromPath[s
     async with transaction(runtime.db) as conn:
         app = await workspaces.application_of(conn, app_id)
         who = await workspaces.actor(conn, principal_of(request), app.workspace_id or "", "applications:manage")
-        return await workspaces.rename_application(conn, who, app_id, data.name)
+        return await workspaces.rename_application(conn, who, app_id, data.name, runtime.clock.now())
 
 
 ROUTES = [sign_in, sign_up, get_session, sign_out, sign_out_everywhere, get_permissions, request_password_reset,

@@ -24,6 +24,7 @@ from kassa_contract.team import (
     UpdateMember,
     WorkspaceApplication,
 )
+from kassa_platform import audit
 from kassa_platform.auth import Principal, hash_key
 from kassa_platform.ids import random_token
 from kassa_platform.roles import grants as role_grants
@@ -80,6 +81,13 @@ async def actor(conn: AsyncConnection, principal: Principal, workspace_id: str, 
     return found
 
 
+async def _record(conn: AsyncConnection, who: Actor, action: str, resource_id: str, now: datetime, *,
+                  before: object = None, after: object = None) -> None:
+    """A team change is the workspace's entry; made with a key, its application's too (the key's log)."""
+    await audit.record(conn, action, resource_id, app_id=who.key_app_id, workspace_id=who.workspace.id, now=now,
+                       before=before, after=after)
+
+
 def _grants(items: list[dict[str, str]]) -> list[ApplicationGrant]:
     return [ApplicationGrant(application_id=i["applicationId"], role=i["role"]) for i in items]  # type: ignore[arg-type]
 
@@ -127,6 +135,7 @@ async def update_member(conn: AsyncConnection, who: Actor, user_id: str, body: U
     current = await rows.membership(conn, who.workspace.id, user_id, lock=True)
     if current is None:
         raise KassaError("member_not_found", f"No member {user_id} in this workspace")
+    before = await _member(conn, who, user_id)
     role = current.role if body.role is UNSET else body.role
     if current.role == "owner" and not who.can("owners:manage"):
         raise KassaError("forbidden", "Only an owner can change an owner", details={"permission": "owners:manage"})
@@ -143,6 +152,7 @@ async def update_member(conn: AsyncConnection, who: Actor, user_id: str, body: U
         await rows.replace_grants(conn, allowed, user_id, [(g.application_id, g.role) for g in wanted])
     await rows.touch_users(conn, [user_id], now)
     member = await _member(conn, who, user_id)
+    await _record(conn, who, "member.updated", user_id, now, before=before, after=member)
     apps = {a.id: a.name for a in await rows.workspace_applications(conn, who.workspace.id)}
     notice = mail.role_changed(workspace=who.workspace.name, role=member.role,
                                applications=[(apps.get(g.application_id, g.application_id), g.role)
@@ -168,6 +178,9 @@ async def remove_member(conn: AsyncConnection, who: Actor | None, principal: Pri
     await rows.replace_grants(conn, apps, user_id, [])
     await rows.delete_membership(conn, workspace_id, user_id)
     await rows.touch_users(conn, [user_id], now)
+    # A member who leaves acts on no application; a key that removes one is its application's.
+    await audit.record(conn, "member.removed", user_id, app_id=who.key_app_id if who else None,
+                       workspace_id=workspace_id, now=now, before={"userId": user_id, "role": current.role})
 
 
 # ---------------------------------------------------------------- invitations
@@ -204,7 +217,9 @@ async def create_invitation(conn: AsyncConnection, who: Actor, body: CreateInvit
     mail_id = await mail.queue(conn, email, "invitation", _invitation_mail(settings, who, token, expires), now)
     row = await rows.invitation(conn, invitation_id)
     assert row is not None
-    return invitation_view(row, now), [mail_id]
+    created = invitation_view(row, now)  # the view has no token: the link is in the mail only
+    await _record(conn, who, "invitation.created", invitation_id, now, after=created)
+    return created, [mail_id]
 
 
 async def _open_invitation(conn: AsyncConnection, who: Actor, invitation_id: str) -> rows.InvitationRow:
@@ -230,7 +245,9 @@ async def resend_invitation(conn: AsyncConnection, who: Actor, invitation_id: st
     mail_id = await mail.queue(conn, row.email, "invitation", _invitation_mail(settings, who, token, expires), now)
     renewed = await rows.invitation(conn, row.id)
     assert renewed is not None
-    return invitation_view(renewed, now), [mail_id]
+    after = invitation_view(renewed, now)
+    await _record(conn, who, "invitation.resent", row.id, now, before=invitation_view(row, now), after=after)
+    return after, [mail_id]
 
 
 async def revoke_invitation(conn: AsyncConnection, who: Actor, invitation_id: str, now: datetime) -> Invitation:
@@ -239,7 +256,10 @@ async def revoke_invitation(conn: AsyncConnection, who: Actor, invitation_id: st
         await rows.revoke_invitation(conn, row.id, now)
     revoked = await rows.invitation(conn, row.id)
     assert revoked is not None
-    return invitation_view(revoked, now)
+    after = invitation_view(revoked, now)
+    if row.accepted_at is None and row.revoked_at is None:  # revoking again changes nothing
+        await _record(conn, who, "invitation.revoked", row.id, now, before=invitation_view(row, now), after=after)
+    return after
 
 
 async def accept_invitation(conn: AsyncConnection, token: str, user_id: str, email: str, now: datetime) -> Accepted:
@@ -265,8 +285,12 @@ async def accept_invitation(conn: AsyncConnection, token: str, user_id: str, ema
     if new:
         await rows.replace_grants(conn, [a for a, _ in new], user_id, new)
     await rows.touch_users(conn, [user_id], now)
-    return Accepted(workspace_id=row.workspace_id, role=(member.role if member else row.role),  # type: ignore[arg-type]
-                    applications=[ApplicationGrant(application_id=a, role=r) for a, r in new])  # type: ignore[arg-type]
+    accepted = Accepted(workspace_id=row.workspace_id, role=(member.role if member else row.role),  # type: ignore[arg-type]
+                        applications=[ApplicationGrant(application_id=a, role=r) for a, r in new])  # type: ignore[arg-type]
+    # The accepting user acts on no application. (At sign-up, a public call, nothing is recorded.)
+    await audit.record(conn, "invitation.accepted", row.id, app_id=None, workspace_id=row.workspace_id, now=now,
+                       after={"userId": user_id, "role": accepted.role, "applications": accepted.applications})
+    return accepted
 
 
 def _masked(email: str) -> str:
@@ -302,7 +326,10 @@ async def create_application(conn: AsyncConnection, who: Actor, name: str, envir
     await rows.set_application_workspace(conn, app_id, who.workspace.id)
     row = await rows.application(conn, app_id)
     assert row is not None
-    return application_view(row)
+    created = application_view(row)
+    await audit.record(conn, "application.created", app_id, app_id=app_id, workspace_id=who.workspace.id, now=now,
+                       after=created)
+    return created
 
 
 async def application_of(conn: AsyncConnection, app_id: str) -> rows.AppRow:
@@ -312,8 +339,13 @@ async def application_of(conn: AsyncConnection, app_id: str) -> rows.AppRow:
     return row
 
 
-async def rename_application(conn: AsyncConnection, who: Actor, app_id: str, name: str) -> WorkspaceApplication:
+async def rename_application(conn: AsyncConnection, who: Actor, app_id: str, name: str,
+                             now: datetime) -> WorkspaceApplication:
+    before = await application_of(conn, app_id)
     await rows.rename_application(conn, app_id, name)
     row = await rows.application(conn, app_id)
     assert row is not None
-    return application_view(row)
+    after = application_view(row)
+    await audit.record(conn, "application.renamed", app_id, app_id=app_id, workspace_id=who.workspace.id, now=now,
+                       before=application_view(before), after=after)
+    return after

@@ -13,7 +13,8 @@ from .service import module_of, reaper
 from .waker import OutboxWaker
 
 # The public paths this service answers; the embedded gateway routes them here.
-PATH_PREFIXES = ("/api/v1/webhook-endpoints", "/api/v1/events", "/api/v1/webhook-deliveries")
+PATH_PREFIXES = ("/api/v1/webhook-endpoints", "/api/v1/events", "/api/v1/webhook-deliveries",
+                 "/internal/webhooks")
 
 
 def create_app(runtime: Runtime, *, owns_runtime: bool = True) -> Litestar:

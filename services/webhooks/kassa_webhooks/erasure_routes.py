@@ -1,4 +1,4 @@
-"""`/internal/erasures`: the webhook service's part of an erasure, for the cart service (which runs it)."""
+"""`/internal/webhooks/erasures`: the webhook service's part of an erasure, for the cart service (which runs it)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from . import erasure
 
 
 class InternalErasureController(Controller):
-    path = "/internal/erasures"
+    path = "/internal/webhooks/erasures"
     include_in_schema = False
 
     @post("/", operation_id="internalWebhooksErasure", status_code=200, opt={"internal": True})

@@ -40,7 +40,8 @@ class AuditEntry(Model):
     resource_type: str
     resource_id: str
     changes: AuditChanges
-    application_id: str
+    # None for a workspace-level entry (members, invitations, sign-out everywhere): see `workspace_id`.
+    application_id: str | None
     created_at: datetime
     request_id: str | None = None
     source_address: str | None = None

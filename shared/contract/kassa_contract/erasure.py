@@ -82,7 +82,7 @@ class UpdateCustomerSettings(Request):
     personal_metadata_keys: Annotated[list[MetadataKey], Meta(max_length=100)]
 
 
-# ---------------------------------------------------------------- between services (/internal/erasures)
+# ---------------------------------------------------------------- between services (/internal/checkout|webhooks/erasures)
 
 
 class ErasureSubject(Model):

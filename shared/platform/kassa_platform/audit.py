@@ -35,7 +35,7 @@ from .ids import new_id
 from .logs import request_id_var
 from .outbox import write_event
 from .pagination import newest_first_page
-from .tables import audit_events
+from .tables import applications, audit_events
 
 REDACTED = "[redacted]"
 # Field names (compared lower case, without `_`) never recorded, whatever the resource.
@@ -149,25 +149,34 @@ _BOOKKEEPING = frozenset({"updatedAt"})
 _INSERT = audit_events.insert()
 
 
-async def record(conn: AsyncConnection, action: str, resource_id: str, *, app_id: str, now: datetime,
-                 before: Any = None, after: Any = None) -> str | None:
+async def record(conn: AsyncConnection, action: str, resource_id: str, *, app_id: str | None, now: datetime,
+                 before: Any = None, after: Any = None, workspace_id: str | None = None) -> str | None:
     """Record `action` (`<resource type>.<verb>`, e.g. `api_key.rolled`) on `resource_id` in `conn`'s
     open transaction, with its `audit.entry.created` event; None (nothing written) outside a request
-    or command that is audited. `before` / `after`: the resource's states (Structs or mappings)."""
+    or command that is audited. `before` / `after`: the resource's states (Structs or mappings).
+
+    A team change names its `workspace_id` (a team route's caller names no application); with
+    `app_id` None it is a workspace-level entry, listed with every application of the workspace to
+    callers who may read its members, and without an event (webhook endpoints are an application's)."""
     ctx = current.get()
     if ctx is None:
         return None
+    workspace_id = workspace_id or ctx.workspace_id
+    if app_id is None and workspace_id is None:
+        raise ValueError("an audit entry names its application or its workspace")
     resource_type = action.partition(".")[0]
     entry = AuditEntry(
         id=new_id("aud"), actor=AuditActor(type=ctx.actor_type, id=ctx.actor_id), action=action,
         resource_type=resource_type, resource_id=resource_id, changes=diff(resource_type, before, after),
         request_id=ctx.request_id, source_address=ctx.source_address, application_id=app_id,
-        workspace_id=ctx.workspace_id, created_at=now)
+        workspace_id=workspace_id, created_at=now)
     await conn.execute(_INSERT, {
         "id": entry.id, "app_id": app_id, "workspace_id": entry.workspace_id, "action": action,
         "actor_type": ctx.actor_type, "actor_id": ctx.actor_id, "resource_type": resource_type,
         "resource_id": resource_id, "changes": msgspec.to_builtins(entry.changes), "request_id": ctx.request_id,
         "source_address": ctx.source_address, "created_at": now})
+    if app_id is None:
+        return entry.id
     await write_event(conn, app_id=app_id, type=AUDIT_ENTRY_CREATED, source=AUDIT_SOURCE, aggregate_id=entry.id,
                       sequence=1, data=entry, now=now)
     return entry.id
@@ -203,10 +212,16 @@ class Filters:
 
 
 async def list_entries(conn: AsyncConnection, app_id: str, filters: Filters, *, limit: int,
-                       cursor: str | None) -> Page[AuditEntry]:
-    """One page of the application's entries, newest first (each filter has its index)."""
+                       cursor: str | None, with_workspace: bool = False) -> Page[AuditEntry]:
+    """One page of the application's entries, newest first (each filter has its index);
+    `with_workspace`: with the workspace-level entries of the application's workspace (its team's
+    changes), for a caller who may read the workspace's members."""
     t = audit_events
-    query = sa.select(t).where(t.c.app_id == app_id)
+    where = t.c.app_id == app_id
+    if with_workspace:
+        workspace = sa.select(applications.c.workspace_id).where(applications.c.id == app_id).scalar_subquery()
+        where = sa.or_(where, sa.and_(t.c.app_id.is_(None), t.c.workspace_id == workspace))
+    query = sa.select(t).where(where)
     for column, value in ((t.c.actor_id, filters.actor_id), (t.c.actor_type, filters.actor_type),
                           (t.c.resource_type, filters.resource_type), (t.c.resource_id, filters.resource_id),
                           (t.c.action, filters.action)):

@@ -88,7 +88,8 @@ audit_events = sa.Table(
     "audit_events",
     metadata,
     sa.Column("id", sa.String(40), primary_key=True),  # aud_…, time-ordered: the list's order and cursor
-    sa.Column("app_id", sa.String(40), sa.ForeignKey("applications.id"), nullable=False),
+    # None for a workspace-level entry (a team change: members, invitations), then listed by workspace_id.
+    sa.Column("app_id", sa.String(40), sa.ForeignKey("applications.id"), nullable=True),
     sa.Column("workspace_id", sa.String(40), nullable=True),
     sa.Column("action", sa.String(80), nullable=False),  # e.g. api_key.rolled, application.api_version_upgraded
     sa.Column("actor_type", sa.String(12), nullable=False),  # user | key | operator
@@ -107,6 +108,7 @@ audit_events = sa.Table(
     sa.Index("ix_audit_events_resource", "app_id", "resource_type", "resource_id", "id"),
     sa.Index("ix_audit_events_action", "app_id", "action", "id"),
     sa.Index("ix_audit_events_created", "created_at"),  # the retention job's deletes, across applications
+    sa.Index("ix_audit_events_workspace", "workspace_id", "id"),  # workspace-level entries
 )
 
 api_keys = sa.Table(

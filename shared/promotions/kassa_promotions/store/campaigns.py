@@ -223,6 +223,10 @@ class CampaignStore:
         if row.archived_at is None:
             await conn.execute(sa.update(campaigns).where(campaigns.c.id == campaign_id)
                                .values(archived_at=now, active=False, updated_at=now))
+            after = await self.get(conn, app_id, campaign_id, now)
+            await audit.record(conn, "campaign.archived", campaign_id, app_id=app_id, now=now,
+                               before=view(row, now), after=after)
+            return after
         return await self.get(conn, app_id, campaign_id, now)
 
     async def unarchive(self, conn: AsyncConnection, app_id: str, campaign_id: str, now: datetime) -> CampaignView:
@@ -231,12 +235,16 @@ class CampaignStore:
         if row.archived_at is not None:
             await conn.execute(sa.update(campaigns).where(campaigns.c.id == campaign_id)
                                .values(archived_at=None, updated_at=now))
+            after = await self.get(conn, app_id, campaign_id, now)
+            await audit.record(conn, "campaign.unarchived", campaign_id, app_id=app_id, now=now,
+                               before=view(row, now), after=after)
+            return after
         return await self.get(conn, app_id, campaign_id, now)
 
-    async def delete(self, conn: AsyncConnection, app_id: str, campaign_id: str) -> None:
+    async def delete(self, conn: AsyncConnection, app_id: str, campaign_id: str, now: datetime) -> None:
         """Delete the campaign and its codes; refused (409) once anything was reserved or redeemed
         with it (its history must stay). Recorded refusals go with it."""
-        await self.row(conn, app_id, campaign_id, lock=True)
+        row = await self.row(conn, app_id, campaign_id, lock=True)
         r = redemptions.c
         used = (await conn.execute(sa.select(r.id).where(r.campaign_id == campaign_id, r.status != "rejected")
                                    .limit(1))).first()
@@ -246,6 +254,7 @@ class CampaignStore:
         await conn.execute(sa.delete(redemptions).where(r.campaign_id == campaign_id))
         await conn.execute(sa.delete(codes).where(codes.c.campaign_id == campaign_id))
         await conn.execute(sa.delete(campaigns).where(campaigns.c.id == campaign_id))
+        await audit.record(conn, "campaign.deleted", campaign_id, app_id=app_id, now=now, before=view(row, now))
 
     async def list(self, conn: AsyncConnection, app_id: str, *, limit: int, cursor: str | None, now: datetime,
                    active: bool | None = None, archived: bool = False, type_: str | None = None,

@@ -304,8 +304,11 @@ class CodeStore:
                 values[f] = getattr(body, f)
         if body.metadata is not UNSET:
             check_metadata(body.metadata)
+        before = await self.get(conn, app_id, row.id, now)
         await conn.execute(sa.update(codes).where(codes.c.id == row.id).values(**values))
-        return await self.get(conn, app_id, row.id, now)
+        after = await self.get(conn, app_id, row.id, now)
+        await audit.record(conn, "code.updated", row.id, app_id=app_id, now=now, before=before, after=after)
+        return after
 
     async def assign_many(self, conn: AsyncConnection, app_id: str, body: AssignCodes,
                           now: datetime) -> builtins.list[Code]:
@@ -344,7 +347,12 @@ class CodeStore:
         await conn.execute(stmt, params)
         order = {p["_id"]: i for i, p in enumerate(params)}
         read = await self._read(conn, app_id, [codes.c.id.in_(list(order))], now)
-        return [view(r, status) for r, status in sorted(read, key=lambda x: order[x[0].id])]
+        after = [view(r, status) for r, status in sorted(read, key=lambda x: order[x[0].id])]
+        for r, status in found:
+            if r.id in order:  # one entry per code, as a single assignment records
+                await audit.record(conn, "code.assigned", r.id, app_id=app_id, now=now, before=view(r, status),
+                                   after=after[order[r.id]])
+        return after
 
     async def resolve(self, conn: Reads, app_id: str, texts: Sequence[str],
                       now: datetime | None = None) -> dict[str, model.AppliedCode]:

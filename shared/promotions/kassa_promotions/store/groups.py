@@ -14,6 +14,7 @@ from kassa_contract.base import UNSET
 from kassa_contract.common import Page, check_metadata
 from kassa_contract.errors import KassaError
 from kassa_contract.promotions import CampaignGroup, CreateCampaignGroup, UpdateCampaignGroup
+from kassa_platform import audit
 from kassa_platform.ids import new_id
 from kassa_platform.pagination import newest_first_page
 from kassa_platform.rows import for_update
@@ -51,7 +52,9 @@ class GroupStore:
         await conn.execute(sa.insert(campaign_groups).values(
             id=group_id, app_id=app_id, name=body.name, description=body.description, metadata=body.metadata,
             created_at=now, updated_at=now))
-        return await self.get(conn, app_id, group_id)
+        created = await self.get(conn, app_id, group_id)
+        await audit.record(conn, "campaign_group.created", group_id, app_id=app_id, now=now, after=created)
+        return created
 
     async def get(self, conn: AsyncConnection, app_id: str, group_id: str) -> CampaignGroup:
         row = (await conn.execute(sa.select(campaign_groups, _count().label("campaigns")).where(
@@ -68,11 +71,12 @@ class GroupStore:
                 values[f] = getattr(body, f)
         if body.metadata is not UNSET:
             check_metadata(body.metadata)
-        done = await conn.execute(sa.update(campaign_groups).where(
+        before = await self.get(conn, app_id, group_id)
+        await conn.execute(sa.update(campaign_groups).where(
             campaign_groups.c.app_id == app_id, campaign_groups.c.id == group_id).values(**values))
-        if not done.rowcount:
-            raise _not_found(group_id)
-        return await self.get(conn, app_id, group_id)
+        after = await self.get(conn, app_id, group_id)
+        await audit.record(conn, "campaign_group.updated", group_id, app_id=app_id, now=now, before=before, after=after)
+        return after
 
     async def delete(self, conn: AsyncConnection, app_id: str, group_id: str, now: datetime) -> int:
         """Delete the group; its campaigns leave it. Returns how many did.
@@ -84,10 +88,12 @@ class GroupStore:
             campaign_groups.c.app_id == app_id, campaign_groups.c.id == group_id)))).first()
         if locked is None:
             raise _not_found(group_id)
+        before = await self.get(conn, app_id, group_id)
         moved = await conn.execute(sa.update(campaigns).where(campaigns.c.app_id == app_id,
                                                               campaigns.c.group_id == group_id)
                                    .values(group_id=None, updated_at=now))
         await conn.execute(sa.delete(campaign_groups).where(campaign_groups.c.id == group_id))
+        await audit.record(conn, "campaign_group.deleted", group_id, app_id=app_id, now=now, before=before)
         return moved.rowcount or 0
 
     async def list(self, conn: AsyncConnection, app_id: str, *, limit: int, cursor: str | None) -> Page[CampaignGroup]:

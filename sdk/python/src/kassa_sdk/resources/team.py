@@ -83,6 +83,7 @@ class Invitations(Resource[M]):
     @operation
     def revoke(self, workspace_id: str, invitation_id: str, *,
                options: RequestOptions | None = None) -> Call[Invitation]:
+        """Revoke the invitation: its link stops working (an accepted one stays as it is)."""
         return Call("DELETE", f"{WORKSPACES}/{seg(workspace_id)}/invitations/{seg(invitation_id)}",
                     returns(Invitation), options=options)
 

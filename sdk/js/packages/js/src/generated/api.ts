@@ -1942,7 +1942,7 @@ export interface components {
         AuditEntry: {
             action: string;
             actor: components["schemas"]["AuditActor"];
-            applicationId: string;
+            applicationId: string | null;
             changes: components["schemas"]["AuditChanges"];
             /** Format: date-time */
             createdAt: string;

@@ -491,6 +491,7 @@ export class Invitations extends Resource {
   resend(workspaceId: string, invitationId: string, o?: RequestOptions): Promise<ResultOf<C['resendInvitation']>> {
     return this.call('POST', `${WORKSPACES}/${e(workspaceId)}/invitations/${e(invitationId)}/resend`, undefined, o);
   }
+  /** The link stops working at once. */
   revoke(workspaceId: string, invitationId: string, o?: RequestOptions): Promise<ResultOf<C['revokeInvitation']>> {
     return this.call('DELETE', `${WORKSPACES}/${e(workspaceId)}/invitations/${e(invitationId)}`, undefined, o);
   }
@@ -500,6 +501,9 @@ export class Invitations extends Resource {
 export class PermissionsResource extends Resource {
   retrieve(o?: RequestOptions): Promise<ResultOf<C['getPermissions']>> {
     return this.call('GET', '/api/v1/auth/permissions', undefined, o);
+  }
+}
+
 /** Who changed what in the application, newest first (scope `audit:read`; secrets are never in an entry). */
 export class AuditLog extends Resource {
   /** Filters `actorId`, `actorType`, `resourceType`, `resourceId`, `action`, `createdFrom` (inclusive), `createdTo`. */

@@ -103,7 +103,7 @@ export interface AuditEntryEventData {
   resourceType: string;
   resourceId: string;
   changes: AuditChanges;
-  applicationId: string;
+  applicationId: string | null;
   createdAt: string;
   requestId?: string | null;
   sourceAddress?: string | null;
