@@ -1,7 +1,7 @@
 """Tools every contributor runs the same way, held by the suite so CI runs them too: ruff over the
 repository (`./dev lint`), and mypy --strict on the contract package, whose types the SDK and every
 service share, and on the platform (its configuration: shared/platform/pyproject.toml); mypy checked
-(not strict: what is annotated must hold) on the webhook service (services/webhooks/pyproject.toml)."""
+(not strict: what is annotated must hold) on the webhook, cart and checkout services (services/*/pyproject.toml)."""
 
 from __future__ import annotations
 
@@ -27,6 +27,18 @@ def test_mypy_strict_passes_on_the_platform() -> None:
 def test_mypy_passes_on_the_webhook_service() -> None:
     done = subprocess.run([sys.executable, "-m", "mypy", "--no-incremental", "kassa_webhooks"],
                           cwd=ROOT / "services" / "webhooks", capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and "Success" in done.stdout, done.stdout + done.stderr
+
+
+def test_mypy_passes_on_the_cart_service() -> None:
+    done = subprocess.run([sys.executable, "-m", "mypy", "--no-incremental", "kassa_cart"],
+                          cwd=ROOT / "services" / "cart", capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and "Success" in done.stdout, done.stdout + done.stderr
+
+
+def test_mypy_passes_on_the_checkout_service() -> None:
+    done = subprocess.run([sys.executable, "-m", "mypy", "--no-incremental", "kassa_checkout"],
+                          cwd=ROOT / "services" / "checkout", capture_output=True, text=True, timeout=300)
     assert done.returncode == 0 and "Success" in done.stdout, done.stdout + done.stderr
 
 

@@ -16,6 +16,7 @@ from kassa_platform.db import Database, is_postgres
 from kassa_platform.tables import outbox_events
 from kassa_promotions.store.tables import campaigns, codes
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.types import TypeEngine
 
 from .tables import ABANDONABLE, cart_abandonments, carts, customers
 
@@ -25,7 +26,7 @@ BATCH_SQLITE = 200  # SQLite holds its one write lock for the whole batch: keep 
 c = carts.c
 
 _QUALIFIED = "c.status IN ('open', 'checkout') AND c.abandoned_at IS NULL AND c.item_count > 0"  # ABANDONABLE, of `c`
-_DUE_APPS_COLUMNS = {"app_id": sa.String(), "oldest": UTCDateTime(), "threshold": sa.Integer(), "template": sa.String(),
+_DUE_APPS_COLUMNS: dict[str, TypeEngine[Any] | type[TypeEngine[Any]]] = {"app_id": sa.String(), "oldest": UTCDateTime(), "threshold": sa.Integer(), "template": sa.String(),
                      "branding": JSON, "incentive": JSON}
 _WITH_CONFIG = """
 SELECT apps.app_id AS app_id, apps.oldest AS oldest, e.abandonment_threshold_minutes AS threshold,

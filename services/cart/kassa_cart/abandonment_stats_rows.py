@@ -4,6 +4,7 @@ Core read over `ix_cart_abandonments_app_id_abandoned_at`, the same on PostgreSQ
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from kassa_platform.daily import DayWindow
@@ -14,7 +15,7 @@ from .tables import cart_abandonments
 a = cart_abandonments.c
 # By the day and currency columns' positions: the day's CASE, bound parameters and all, is written
 # (and computed) once, where GROUP BY and ORDER BY repeating it would be compared and run again.
-BY_POSITION = (sa.literal_column("1"), sa.literal_column("2"))
+BY_POSITION: tuple[sa.ColumnClause[Any], ...] = (sa.literal_column("1"), sa.literal_column("2"))
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from kassa_platform.app import build_service_app
 from kassa_platform.runtime import Runtime
 from litestar import Litestar
+from litestar.types import ControllerRouterHandler
 
 from .abandoned_routes import ROUTES as ABANDONED_ROUTES
 from .api_key_routes import ROUTES as API_KEY_ROUTES
@@ -30,6 +31,6 @@ PATH_PREFIXES = ("/api/v1/carts", "/api/v1/products", "/api/v1/shipping-methods"
 
 def create_app(runtime: Runtime, *, owns_runtime: bool = True) -> Litestar:
     module_of(runtime)
-    routes = [*ROUTES, *PROMOTION_ROUTES, *REDEMPTION_ROUTES, *INTERNAL_ROUTES, *ABANDONED_ROUTES, *API_KEY_ROUTES,
+    routes: list[ControllerRouterHandler] = [*ROUTES, *PROMOTION_ROUTES, *REDEMPTION_ROUTES, *INTERNAL_ROUTES, *ABANDONED_ROUTES, *API_KEY_ROUTES,
               *APPLICATION_ROUTES, *CUSTOMER_ROUTES, *ERASURE_ROUTES, *AUDIT_ROUTES]
     return build_service_app("cart", routes, runtime, owns_runtime=owns_runtime)

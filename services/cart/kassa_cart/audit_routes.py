@@ -17,19 +17,20 @@ from kassa_platform.pagination import DEFAULT_LIMIT, Cursor, Limit, check_limit,
 from litestar import Request, get
 from litestar.params import QueryParameter
 
-
-def _text(name: str, description: str) -> Any:
-    return Annotated[str | None, QueryParameter(name=name, required=False, max_length=200, description=description)]
-
-
-ActorId = _text("actorId", "the user (`usr_…`) or API key (`key_…`) that made the change")
+ActorId = Annotated[str | None, QueryParameter(name="actorId", required=False, max_length=200,
+                                        description="the user (`usr_…`) or API key (`key_…`) that made the change")]
 ActorType = Annotated[Literal["user", "key", "operator"] | None,
                       QueryParameter(name="actorType", required=False)]
-ResourceType = _text("resourceType", "e.g. `api_key`, `webhook_endpoint`, `refund`")
-ResourceId = _text("resourceId", "the changed resource's id")
-Action = _text("action", "e.g. `api_key.rolled`")
-CreatedFrom = _text("createdFrom", "ISO 8601; entries made at or after it")
-CreatedTo = _text("createdTo", "ISO 8601; entries made before it")
+ResourceType = Annotated[str | None, QueryParameter(name="resourceType", required=False, max_length=200,
+                                             description="e.g. `api_key`, `webhook_endpoint`, `refund`")]
+ResourceId = Annotated[str | None, QueryParameter(name="resourceId", required=False, max_length=200,
+                                           description="the changed resource's id")]
+Action = Annotated[str | None, QueryParameter(name="action", required=False, max_length=200,
+                                       description="e.g. `api_key.rolled`")]
+CreatedFrom = Annotated[str | None, QueryParameter(name="createdFrom", required=False, max_length=200,
+                                            description="ISO 8601; entries made at or after it")]
+CreatedTo = Annotated[str | None, QueryParameter(name="createdTo", required=False, max_length=200,
+                                          description="ISO 8601; entries made before it")]
 
 
 @get("/api/v1/audit-log", operation_id="listAuditLog", opt={"scope": "audit:read"}, tags=["audit log"])

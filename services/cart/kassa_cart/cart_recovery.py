@@ -20,8 +20,8 @@ from kassa_contract.base import UNSET
 from kassa_contract.cart import AppliedDiscount, Cart
 from kassa_contract.money import format_amount
 from kassa_platform.auth import Principal
+from kassa_platform.db import Reads
 from kassa_promotions.store.codes import code_key
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from . import abandonment_rows
 from .carts import CartService, CartState
@@ -54,7 +54,7 @@ async def recover(carts: CartService, principal: Principal, cart_id: str, cart_s
         incentive_code = await abandonment_rows.incentive_of(conn, principal.app_id, cart_id)
     line_changes: list[RecoveryChange] = []
 
-    async def change(conn: AsyncConnection, state: CartState) -> None:
+    async def change(conn: Reads, state: CartState) -> None:
         line_changes.clear()  # an optimistic write that lost its race runs the change again
         kept = []
         for line in state.lines:

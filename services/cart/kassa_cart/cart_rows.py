@@ -17,8 +17,9 @@ from datetime import datetime
 from typing import Any, cast
 
 import sqlalchemy as sa
+from kassa_contract.cart import CartStatus
 from kassa_contract.events import CartEventData
-from kassa_platform.db import Database, is_postgres, transaction
+from kassa_platform.db import Database, Reads, is_postgres, transaction
 from kassa_platform.direct import DirectStatement
 from kassa_platform.outbox import event_params, insert_event_after, write_event
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -42,7 +43,7 @@ class CartRow:
 
     id: str
     app_id: str
-    status: str
+    status: CartStatus
     currency: str
     customer_email: str | None
     shipping_address: dict[str, Any] | None
@@ -155,7 +156,7 @@ class CartRows:
 
     # ---------------------------------------------------------------- reads
 
-    async def settings(self, conn: AsyncConnection, app_id: str) -> tuple[int | None, bool | None]:
+    async def settings(self, conn: Reads, app_id: str) -> tuple[int | None, bool | None]:
         """The application's pricing config version and whether its prices include tax (None, None: none yet)."""
         if self.db.direct is not None:
             row: Any = await self.db.direct.fetchrow(_DIRECT_SETTINGS, {"app_id": app_id})
@@ -163,7 +164,7 @@ class CartRows:
             row = (await conn.execute(_SETTINGS, {"app_id": app_id})).first()
         return (row.config_version, row.prices_include_tax) if row else (None, None)
 
-    async def load(self, conn: AsyncConnection, app_id: str, cart_id: str, *, lock: bool,
+    async def load(self, conn: Reads, app_id: str, cart_id: str, *, lock: bool,
                    variant_id: str | None = None) -> CartRow | None:
         """The cart with its pricing settings, and the variant `variant_id` where given. `lock`: under
         the row lock, in `conn`'s transaction (on SQLite the transaction already holds the database)."""

@@ -13,6 +13,7 @@ kassa_platform.rows.optimistic_then_lock runs the attempts.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hmac
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from kassa_contract.cart import (
     AppliedDiscount,
     Cart,
     CartAddress,
+    CartStatus,
     CreateCart,
     LineItem,
     LineItemInput,
@@ -43,13 +45,12 @@ from kassa_contract.money import is_currency
 from kassa_platform import executed
 from kassa_platform.auth import Principal, hash_key
 from kassa_platform.clock import Clock
-from kassa_platform.db import Database, transaction
+from kassa_platform.db import Database, Reads, transaction
 from kassa_platform.ids import new_id, random_token
 from kassa_platform.rows import NEEDS_LOCK, NeedsLock, optimistic_then_lock
 from kassa_promotions import AppliedDiscount as EngineDiscount
 from kassa_promotions.store.codes import CodeStore, code_key
 from kassa_promotions.store.redemptions import RedemptionStore
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .cart_rows import CartEvent, CartRow, CartRows
 from .catalog import Catalog, PricedVariant
@@ -88,7 +89,7 @@ class CartState:
 
     id: str
     app_id: str
-    status: str
+    status: CartStatus
     currency: str
     customer_email: str | None
     shipping_address: CartAddress | None
@@ -144,7 +145,7 @@ class CartService:
         self.redemptions = RedemptionStore()
         self.rows = CartRows(db)
 
-    async def settings_version(self, conn: AsyncConnection, app_id: str) -> tuple[int | None, bool | None]:
+    async def settings_version(self, conn: Reads, app_id: str) -> tuple[int | None, bool | None]:
         return await self.rows.settings(conn, app_id)
 
     # ---------------------------------------------------------------- access
@@ -164,7 +165,7 @@ class CartService:
             raise KassaError("cart_not_found", "No such cart (publishable keys need the cart's client secret "
                              "in the X-Cart-Secret header)")
 
-    async def load(self, conn: AsyncConnection, app_id: str, cart_id: str, *, lock: bool,
+    async def load(self, conn: Reads, app_id: str, cart_id: str, *, lock: bool,
                    variant_id: str | None = None) -> CartRow:
         """The cart with its pricing settings (and the variant `variant_id` where given); 404 when none.
         `lock`: under the row lock, in `conn`'s transaction."""
@@ -173,30 +174,31 @@ class CartService:
             raise KassaError("cart_not_found", f"No cart {cart_id}")
         return row
 
-    async def config(self, conn: AsyncConnection, state: CartState) -> AppPricing:
+    async def config(self, conn: Reads, state: CartState) -> AppPricing:
         return await self.configs.get(conn, state.app_id, state.config_version, state.prices_include_tax)
 
-    async def price(self, conn: AsyncConnection, state: CartState) -> Priced:
+    async def price(self, conn: Reads, state: CartState) -> Priced:
         """Price the cart: shipping and tax from the config, discounts from the promotions engine."""
         pricing = await self.config(conn, state)
         addr = state.shipping_address
-        where = {"currency": state.currency, "country": addr.country_code if addr else None,
-                 "region": addr.region if addr else None, "shipping_method_id": state.shipping_method_id,
-                 "config": pricing.config}
+        country = addr.country_code if addr else None
+        priced_at = functools.partial(price_cart, state.lines, currency=state.currency, country=country,
+                                      region=addr.region if addr else None,
+                                      shipping_method_id=state.shipping_method_id, config=pricing.config)
         if not (state.lines and (len(pricing.campaigns) or state.discount_codes)):
-            return Priced(price_cart(state.lines, **where),
+            return Priced(priced_at(),
                           [AppliedDiscount(code=c, campaign_id=None, name=c, amount=0, applied=False,
                                            reason="cart_empty", message="Add items to use this code")
                            for c in state.discount_codes])
         # The engine discounts shipping as quoted before any discount.
-        quote, _ = selected_shipping(pricing.config, state.shipping_method_id, state.currency, where["country"],
+        quote, _ = selected_shipping(pricing.config, state.shipping_method_id, state.currency, country,
                                      sum(ln.unit_price * ln.quantity for ln in state.lines))
         found = await evaluate_cart(conn, self.codes, app_id=state.app_id, currency=state.currency, lines=state.lines,
                                     shipping_amount=quote.amount if quote else 0, codes=state.discount_codes,
                                     email=state.customer_email, campaigns=pricing.campaigns, now=self.clock.now(),
                                     cart_id=state.id, customer_id=state.customer.id if state.customer else None)
-        priced = price_cart(state.lines, **where, line_discounts=found.line_discounts,
-                            shipping_discount=found.shipping_discount, line_allocations=found.allocations)
+        priced = priced_at(line_discounts=found.line_discounts, shipping_discount=found.shipping_discount,
+                           line_allocations=found.allocations)
         return Priced(priced, found.discounts, found.engine)
 
     # ---------------------------------------------------------------- operations
@@ -253,7 +255,7 @@ class CartService:
         if body.metadata is not UNSET:
             check_metadata(body.metadata)
 
-        async def change(_: AsyncConnection, state: CartState) -> None:
+        async def change(_: Reads, state: CartState) -> None:
             if body.customer_email is not UNSET:
                 state.customer_email = body.customer_email
             if body.shipping_address is not UNSET:
@@ -271,7 +273,7 @@ class CartService:
 
     async def add_line(self, principal: Principal, cart_id: str, cart_secret: str | None, item: LineItemInput,
                        customer: Any = UNSET) -> Cart:
-        async def change(conn: AsyncConnection, state: CartState) -> None:
+        async def change(conn: Reads, state: CartState) -> None:
             await self._add_line(conn, principal, state, item, field=None)
 
         return await self._mutate(principal, cart_id, cart_secret, change, variant_id=item.variant_id,
@@ -279,7 +281,7 @@ class CartService:
 
     async def update_line(self, principal: Principal, cart_id: str, cart_secret: str | None, line_id: str,
                           quantity: int, customer: Any = UNSET) -> Cart:
-        async def change(_: AsyncConnection, state: CartState) -> None:
+        async def change(_: Reads, state: CartState) -> None:
             index = next((i for i, ln in enumerate(state.lines) if ln.id == line_id), None)
             if index is None:
                 raise KassaError("cart_line_not_found", f"No line {line_id} in cart {cart_id}")
@@ -296,7 +298,7 @@ class CartService:
 
     async def select_shipping(self, principal: Principal, cart_id: str, cart_secret: str | None,
                               method_id: str | None, customer: Any = UNSET) -> Cart:
-        async def change(conn: AsyncConnection, state: CartState) -> None:
+        async def change(conn: Reads, state: CartState) -> None:
             if method_id is None:
                 state.shipping_method_id = None
                 return
@@ -333,7 +335,7 @@ class CartService:
         """Add a code; refused (422 `discount_invalid`, with the reason) unless it applies now."""
         code = code.strip()
 
-        async def change(_: AsyncConnection, state: CartState) -> None:
+        async def change(_: Reads, state: CartState) -> None:
             if code_key(code) in {code_key(c) for c in state.discount_codes}:
                 return
             if len(state.discount_codes) >= MAX_CODES:
@@ -347,7 +349,7 @@ class CartService:
 
     async def remove_code(self, principal: Principal, cart_id: str, cart_secret: str | None, code: str,
                           customer: Any = UNSET) -> Cart:
-        async def change(_: AsyncConnection, state: CartState) -> None:
+        async def change(_: Reads, state: CartState) -> None:
             kept = [c for c in state.discount_codes if code_key(c) != code_key(code)]
             if len(kept) == len(state.discount_codes):
                 raise KassaError("discount_code_not_on_cart", f"The code {code} is not on cart {cart_id}", status=404)
@@ -358,7 +360,7 @@ class CartService:
     # ---------------------------------------------------------------- internals
 
     async def _mutate(self, principal: Principal, cart_id: str, cart_secret: str | None,
-                      change: Callable[[AsyncConnection, CartState], Awaitable[None]],
+                      change: Callable[[Reads, CartState], Awaitable[None]],
                       check: Callable[[list[AppliedDiscount]], None] | None = None, *,
                       variant_id: str | None = None, customer: Any = UNSET,
                       answer: Callable[[Cart], Any] | None = None) -> Cart:
@@ -369,7 +371,7 @@ class CartService:
         if customer is not UNSET:
             inner = change
 
-            async def change(conn: AsyncConnection, state: CartState) -> None:
+            async def change(conn: Reads, state: CartState) -> None:
                 await inner(conn, state)
                 if state.customer is not None and customer is not None and state.customer.id != customer.id:
                     raise KassaError("cart_customer_mismatch", "This cart belongs to another customer")
@@ -379,7 +381,7 @@ class CartService:
                                           cart_secret, change, check, variant_id, answer or _same)
 
     async def _mutate_unlocked(self, principal: Principal, cart_id: str, cart_secret: str | None,
-                               change: Callable[[AsyncConnection, CartState], Awaitable[None]],
+                               change: Callable[[Reads, CartState], Awaitable[None]],
                                check: Callable[[list[AppliedDiscount]], None] | None,
                                variant_id: str | None, answer: Callable[[Cart], Any]) -> Cart | NeedsLock | None:
         """Read without a lock, write guarded by the version read, with the event (one statement on
@@ -401,7 +403,7 @@ class CartService:
         return cart if written else None
 
     async def _mutate_locked(self, principal: Principal, cart_id: str, cart_secret: str | None,
-                             change: Callable[[AsyncConnection, CartState], Awaitable[None]],
+                             change: Callable[[Reads, CartState], Awaitable[None]],
                              check: Callable[[list[AppliedDiscount]], None] | None,
                              variant_id: str | None, answer: Callable[[Cart], Any]) -> Cart:
         """One transaction holding the cart's row lock (on SQLite, the database's write lock)."""
@@ -422,8 +424,8 @@ class CartService:
                                   event=cart_event(CART_UPDATED, state, cart, now))
         return cart
 
-    async def _changed(self, conn: AsyncConnection, principal: Principal, row: CartRow, cart_secret: str | None,
-                       change: Callable[[AsyncConnection, CartState], Awaitable[None]],
+    async def _changed(self, conn: Reads, principal: Principal, row: CartRow, cart_secret: str | None,
+                       change: Callable[[Reads, CartState], Awaitable[None]],
                        variant_id: str | None) -> CartState:
         """The cart of `row` with `change` applied and its next version, once the caller may change it."""
         self._authorize(principal, row.client_secret_hash, cart_secret, row.id)
@@ -435,7 +437,7 @@ class CartService:
         state.version += 1
         return state
 
-    async def _add_line(self, conn: AsyncConnection, principal: Principal, state: CartState, item: LineItemInput,
+    async def _add_line(self, conn: Reads, principal: Principal, state: CartState, item: LineItemInput,
                         *, field: str | None) -> None:
         prefix = f"{field}." if field else ""
         custom_fields = (item.sku, item.name, item.unit_price)

@@ -19,6 +19,7 @@ from kassa_contract.common import Page
 from kassa_contract.errors import KassaError
 from kassa_contract.money import is_currency
 from kassa_platform import audit
+from kassa_platform.db import Reads
 from kassa_platform.ids import new_id
 from kassa_platform.pagination import decode_cursor, encode_cursor
 from sqlalchemy.exc import IntegrityError
@@ -186,7 +187,7 @@ class Catalog:
                         url=p.url, image_url=p.image_url)
                 for p in prows]
 
-    async def priced_variant(self, conn: AsyncConnection, app_id: str, variant_id: str) -> PricedVariant | None:
+    async def priced_variant(self, conn: Reads, app_id: str, variant_id: str) -> PricedVariant | None:
         """One query: the variant with its product's tax class, categories and state."""
         row = (await conn.execute(_PRICED_VARIANT, {"app_id": app_id, "variant_id": variant_id})).first()
         return None if row is None else priced_variant_of(row)

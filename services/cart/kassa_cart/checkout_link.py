@@ -24,7 +24,7 @@ from kassa_contract.internal import (
     ReopenCart,
 )
 from kassa_platform.auth import Principal
-from kassa_platform.db import transaction
+from kassa_platform.db import Reads, transaction
 from kassa_platform.rows import NEEDS_LOCK, NeedsLock, optimistic_then_lock
 from kassa_promotions.store.codes import code_key
 from kassa_promotions.store.redemptions import ReservationRequest
@@ -104,7 +104,7 @@ class CheckoutLink:
         return LockedCart(cart=cart, redemption_ids=[o.redemption_id for o in result.outcomes],
                           reservation_expires_at=result.expires_at)
 
-    async def _locking(self, conn: AsyncConnection, row: CartRow, body: LockCartForCheckout) -> CartState:
+    async def _locking(self, conn: Reads, row: CartRow, body: LockCartForCheckout) -> CartState:
         """The cart of `row` moved to `checkout` for the session, with the buyer's addresses and email."""
         state = cart_state(row)
         if state.status == "converted" or (state.status == "checkout" and state.checkout_session_id != body.session_id):
@@ -122,7 +122,7 @@ class CheckoutLink:
         state.version += 1
         return state
 
-    async def _priced(self, conn: AsyncConnection, row: CartRow, state: CartState) -> Priced:
+    async def _priced(self, conn: Reads, row: CartRow, state: CartState) -> Priced:
         """The cart repriced for checkout; refused if a code the shopper saw applied no longer applies (its
         limit was reached meanwhile, say): rather than charge more than the cart showed."""
         shown = {code_key(d.code) for d in msgspec.convert(row.document, CartDocument).discounts if d.applied and d.code}
@@ -212,7 +212,7 @@ class CheckoutLink:
                               event=cart_event(CART_UPDATED, state, cart, now))
         return cart
 
-    async def _serializes(self, conn: AsyncConnection, state: CartState) -> bool:
+    async def _serializes(self, conn: Reads, state: CartState) -> bool:
         """Per-customer limits count the customer's held reservations when pricing: two carts of one
         customer locking at once must take turns, or both would see the last use free. PostgreSQL
         takes a transaction-scoped advisory lock on the customer (CartRows.lock_customer)."""
@@ -220,14 +220,14 @@ class CheckoutLink:
             return False
         return bool(state.discount_codes or (await self.carts.config(conn, state)).campaigns.has_per_customer_limits)
 
-    async def _require_shipping(self, conn: AsyncConnection, state: CartState) -> None:
+    async def _require_shipping(self, conn: Reads, state: CartState) -> None:
         config = (await self.carts.config(conn, state)).config
         country = state.shipping_address.country_code if state.shipping_address else None
         if available_shipping(config, state.currency, country, 0):
             raise KassaError("shipping_method_required", "Choose a shipping method for this cart first",
                              field="shippingMethod", status=422)
 
-    async def _code_id(self, conn: AsyncConnection, app_id: str, code: str | None) -> str | None:
+    async def _code_id(self, conn: Reads, app_id: str, code: str | None) -> str | None:
         if code is None:
             return None
         return (await self.carts.codes.row(conn, app_id, code)).id

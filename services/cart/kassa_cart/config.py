@@ -25,6 +25,7 @@ from kassa_contract.cart import (
 from kassa_contract.errors import KassaError
 from kassa_contract.promotions import PromotionSettings, UpdatePromotionSettings
 from kassa_platform import audit
+from kassa_platform.db import Reads
 from kassa_platform.ids import new_id
 from kassa_platform.rows import upsert
 from kassa_promotions import CampaignIndex, EngineOptions
@@ -202,7 +203,7 @@ class ConfigCache:
         self._size = size
         self._entries: OrderedDict[str, tuple[int, AppPricing]] = OrderedDict()
 
-    async def get(self, conn: AsyncConnection, app_id: str, version: int | None, prices_include_tax: bool | None) -> AppPricing:
+    async def get(self, conn: Reads, app_id: str, version: int | None, prices_include_tax: bool | None) -> AppPricing:
         if version is None:  # the application never configured anything
             return _EMPTY
         hit = self._entries.get(app_id)
@@ -216,7 +217,7 @@ class ConfigCache:
             self._entries.popitem(last=False)
         return config
 
-    async def _load(self, conn: AsyncConnection, app_id: str, prices_include_tax: bool) -> AppPricing:
+    async def _load(self, conn: Reads, app_id: str, prices_include_tax: bool) -> AppPricing:
         rates = await conn.execute(sa.select(tax_rates).where(tax_rates.c.app_id == app_id))
         methods = await conn.execute(sa.select(shipping_methods).where(shipping_methods.c.app_id == app_id))
         automatic = await CampaignStore().automatic(conn, app_id)

@@ -122,7 +122,7 @@ async def page(conn: AsyncConnection, app_id: str, *, limit: int, cursor: str | 
     if (before := decode_cursor(cursor)) is not None:
         query = query.where(C.id < before)
     rows = (await conn.execute(query.order_by(C.id.desc()).limit(limit + 1))).all()
-    return Page(data=rows[:limit], next_cursor=encode_cursor(rows[limit - 1].id) if len(rows) > limit else None)
+    return Page(data=list(rows[:limit]), next_cursor=encode_cursor(rows[limit - 1].id) if len(rows) > limit else None)
 
 
 # ---------------------------------------------------------------- shopper auth

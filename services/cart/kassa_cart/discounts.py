@@ -15,11 +15,11 @@ from typing import Any, Protocol
 import msgspec
 import sqlalchemy as sa
 from kassa_contract.cart import AppliedDiscount, LineDiscountAllocation
+from kassa_platform.db import Reads
 from kassa_promotions import AppliedCode, CampaignIndex, Cart, CartLine, Customer, Evaluation
 from kassa_promotions import AppliedDiscount as EngineDiscount
 from kassa_promotions.store.codes import CodeStore, code_key
 from kassa_promotions.store.tables import redemptions
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .pricing import LineInput
 from .tables import carts, customer_segments
@@ -54,7 +54,7 @@ class ResolvesCodes(Protocol):
                       now: datetime | None = None) -> dict[str, AppliedCode]: ...
 
 
-async def evaluate_cart(conn: AsyncConnection, store: CodeStore | ResolvesCodes, *, app_id: str, currency: str, lines: list[LineInput],
+async def evaluate_cart(conn: Reads, store: CodeStore | ResolvesCodes, *, app_id: str, currency: str, lines: list[LineInput],
                         shipping_amount: int, codes: list[str], email: str | None, campaigns: CampaignIndex,
                         now: datetime, cart_id: str | None = None, customer_id: str | None = None) -> CartDiscounts:
     resolved = await store.resolve(conn, app_id, codes, now=now)
@@ -90,7 +90,7 @@ def _limited(a: AppliedCode) -> bool:
             or a.campaign.remaining_budget is not None)
 
 
-async def with_own_holds(conn: AsyncConnection, app_id: str, cart_id: str,
+async def with_own_holds(conn: Reads, app_id: str, cart_id: str,
                          applied: list[AppliedCode]) -> list[AppliedCode]:
     """The codes as this cart sees them: what the cart itself holds (its checkout's reservations) is
     still its own, so a cart repriced while its payment waits (a 3-D Secure step) keeps its
@@ -122,7 +122,7 @@ async def with_own_holds(conn: AsyncConnection, app_id: str, cart_id: str,
     return out
 
 
-async def has_ordered(conn: AsyncConnection, app_id: str, email: str | None, cart_id: str | None,
+async def has_ordered(conn: Reads, app_id: str, email: str | None, cart_id: str | None,
                       customer_id: str | None = None) -> bool:
     """Whether this customer (by id, then by email) placed an order before: every order converts exactly
     one cart, so the cart service's converted carts are the customer's orders (no call to the checkout
@@ -141,7 +141,7 @@ async def has_ordered(conn: AsyncConnection, app_id: str, email: str | None, car
     return False
 
 
-async def customer_usage(conn: AsyncConnection, app_id: str, customer: str) -> dict[str, int]:
+async def customer_usage(conn: Reads, app_id: str, customer: str) -> dict[str, int]:
     """How often this customer used each campaign (held reservations count): for per-customer limits."""
     rows = await conn.execute(
         sa.select(redemptions.c.campaign_id, sa.func.count())
@@ -151,7 +151,7 @@ async def customer_usage(conn: AsyncConnection, app_id: str, customer: str) -> d
     return {campaign_id: count for campaign_id, count in rows}
 
 
-async def customer_segments_of(conn: AsyncConnection, app_id: str, customer_id: str) -> frozenset[str]:
+async def customer_segments_of(conn: Reads, app_id: str, customer_id: str) -> frozenset[str]:
     """The segments segment-limited campaigns look at (read only when a campaign of the application has one)."""
     rows = await conn.execute(sa.select(customer_segments.c.segment).where(
         customer_segments.c.app_id == app_id, customer_segments.c.customer_id == customer_id))

@@ -131,7 +131,7 @@ class ErasureService:
                 subject = msgspec.convert(resumed.subject, ErasureSubject)
             keys, _ = await rows.personal_metadata_keys(conn, app_id)
             keys = sorted({*subject.personal_metadata_keys, *keys})
-            emails = [*subject.emails, *([email] if email else []), *([customer.email] if customer and customer.email else [])]
+            emails: list[str | None] = [*subject.emails, *([email] if email else []), *([customer.email] if customer and customer.email else [])]
             needles: list[Any] = list(subject.needles)
             if customer is not None:
                 needles += [customer.first_name, customer.last_name, customer.phone, customer.external_id,

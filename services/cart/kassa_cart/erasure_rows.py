@@ -137,7 +137,7 @@ async def delete_customer(conn: AsyncConnection, app_id: str, customer_id: str) 
 
 
 def _carts_of(app_id: str, customer_id: str | None, emails: list[str], cart_ids: list[str]) -> sa.ColumnElement[bool]:
-    mine = [sa.func.lower(C.customer_email).in_(emails)] if emails else []
+    mine: list[sa.ColumnElement[bool]] = [sa.func.lower(C.customer_email).in_(emails)] if emails else []
     if customer_id:
         mine.append(C.customer_id == customer_id)
     if cart_ids:

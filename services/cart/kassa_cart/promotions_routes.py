@@ -45,19 +45,15 @@ READ = {"scope": "promotions:read"}
 WRITE = {"scope": "promotions:write"}
 
 
-def _query(name: str) -> Any:
-    return Annotated[str | None, QueryParameter(name=name, required=False)]
-
-
-TextQuery = _query("q")
-TypeQuery = _query("type")
-GroupQuery = _query("group")
-StatusQuery = _query("status")
-SortQuery = _query("sort")
-CreatedFromQuery = _query("createdFrom")
-CreatedToQuery = _query("createdTo")
-UpdatedFromQuery = _query("updatedFrom")
-UpdatedToQuery = _query("updatedTo")
+TextQuery = Annotated[str | None, QueryParameter(name="q", required=False)]
+TypeQuery = Annotated[str | None, QueryParameter(name="type", required=False)]
+GroupQuery = Annotated[str | None, QueryParameter(name="group", required=False)]
+StatusQuery = Annotated[str | None, QueryParameter(name="status", required=False)]
+SortQuery = Annotated[str | None, QueryParameter(name="sort", required=False)]
+CreatedFromQuery = Annotated[str | None, QueryParameter(name="createdFrom", required=False)]
+CreatedToQuery = Annotated[str | None, QueryParameter(name="createdTo", required=False)]
+UpdatedFromQuery = Annotated[str | None, QueryParameter(name="updatedFrom", required=False)]
+UpdatedToQuery = Annotated[str | None, QueryParameter(name="updatedTo", required=False)]
 ArchivedQuery = Annotated[bool, QueryParameter(name="archived", required=False)]
 
 

@@ -10,7 +10,7 @@ with shipping as the cart quotes it (a `cartId`) or as the till gives it (a snap
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
 import msgspec
 from kassa_contract.errors import KassaError
@@ -28,13 +28,14 @@ from kassa_contract.redemptions import (
     RollbackRedemption,
 )
 from kassa_platform.clock import Clock
-from kassa_platform.db import Database, transaction
+from kassa_platform.db import Database, Reads, transaction
 from kassa_platform.outbox import event_params, write_event
 from kassa_promotions.store.codes import code_key
 from kassa_promotions.store.reservation_rows import CodeReader, ReservationRows
 from kassa_promotions.store.reservations import ReservationStore
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from .carts import cart_state
 from .discounts import CartDiscounts, evaluate_cart
 from .pricing import LineInput, selected_shipping
 
@@ -54,8 +55,20 @@ class _Basket(msgspec.Struct, frozen=True):
     email: str | None
 
 
+class _EventArgs(TypedDict):
+    """A redemption event, as write_event and event_params take it."""
+
+    app_id: str
+    type: str
+    source: str
+    aggregate_id: str
+    sequence: int
+    now: datetime
+    data: RedemptionEventData
+
+
 def _event(app_id: str, type_: str, redemption: BasketRedemption, now: datetime,
-           rollback: RedemptionRollback | None = None) -> dict[str, object]:
+           rollback: RedemptionRollback | None = None) -> _EventArgs:
     return {"app_id": app_id, "type": type_, "source": SOURCE, "aggregate_id": redemption.id,
             "sequence": _sequence(redemption), "now": now,
             "data": RedemptionEventData(redemption_id=redemption.id, sequence=_sequence(redemption),
@@ -64,7 +77,7 @@ def _event(app_id: str, type_: str, redemption: BasketRedemption, now: datetime,
 
 async def emit(conn: AsyncConnection, app_id: str, type_: str, redemption: BasketRedemption, now: datetime,
                rollback: RedemptionRollback | None = None) -> None:
-    await write_event(conn, **_event(app_id, type_, redemption, now, rollback))  # type: ignore[arg-type]
+    await write_event(conn, **_event(app_id, type_, redemption, now, rollback))
 
 
 def _sequence(redemption: BasketRedemption) -> int:
@@ -112,11 +125,11 @@ class RedemptionDesk:
         codes = _unique(body.codes)
         hold = timedelta(minutes=body.hold_minutes)
         async with self.db.on_demand() as reads:
-            basket, found, code_ids = await self._priced(reads, app_id, body, codes, now)  # type: ignore[arg-type]
+            basket, found, code_ids = await self._priced(reads, app_id, body, codes, now)
         held, plan = self.rows.plan(app_id=app_id, discounts=found.engine, code_ids=code_ids, codes=codes,
                                     currency=basket.currency, cart_id=body.cart_id, customer_id=basket.customer_id,
                                     email=basket.email, subtotal=_subtotal(basket), now=now, hold=hold)
-        if await self.rows.reserve(plan, event_params(**_event(app_id, REDEMPTION_RESERVED, held, now))):  # type: ignore[arg-type]
+        if await self.rows.reserve(plan, event_params(**_event(app_id, REDEMPTION_RESERVED, held, now))):
             return held
         # A limit fell short: the general path finds out which, and says so (or takes what freed up meanwhile).
         async with transaction(self.db) as conn:
@@ -128,7 +141,7 @@ class RedemptionDesk:
             await emit(conn, app_id, REDEMPTION_RESERVED, held, now)
             return held
 
-    async def _priced(self, conn: AsyncConnection, app_id: str, body: CreateRedemption, codes: list[str],
+    async def _priced(self, conn: Reads, app_id: str, body: CreateRedemption, codes: list[str],
                       now: datetime) -> tuple[_Basket, CartDiscounts, dict[str, str]]:
         """The basket, its discounts as the cart computes them (every code must apply), the codes' ids."""
         basket = await self._basket(conn, app_id, body)
@@ -141,7 +154,7 @@ class RedemptionDesk:
                              field="codes", status=422, details={"refusals": refusals})
         return basket, found, reader.ids
 
-    async def _basket(self, conn: AsyncConnection, app_id: str, body: CreateRedemption) -> _Basket:
+    async def _basket(self, conn: Reads, app_id: str, body: CreateRedemption) -> _Basket:
         if body.basket is not None:
             b = body.basket
             lines = [LineInput(id=li.id or f"line_{i}", variant_id=li.variant_id, product_id=li.product_id, sku=li.sku,
@@ -152,10 +165,10 @@ class RedemptionDesk:
                                  field="basket.lineItems", status=422)
             return _Basket(b.currency, lines, b.shipping_amount, body.customer_id, body.email)
         carts = self.m.carts
-        state = carts._state(await carts._load(conn, app_id, body.cart_id or "", lock=False))
+        state = cart_state(await carts.load(conn, app_id, body.cart_id or "", lock=False))
         if not state.lines:
             raise KassaError("cart_empty", f"Cart {state.id} has no items", field="cartId", status=422)
-        config = (await carts._config(conn, state)).config
+        config = (await carts.config(conn, state)).config
         country = state.shipping_address.country_code if state.shipping_address else None
         # The engine discounts shipping as quoted before any discount (as CartService._price does).
         quote, _ = selected_shipping(config, state.shipping_method_id, state.currency, country,
@@ -164,7 +177,7 @@ class RedemptionDesk:
                        body.customer_id or (state.customer.id if state.customer else None),
                        body.email or state.customer_email)
 
-    async def _evaluate(self, conn: AsyncConnection, app_id: str, basket: _Basket, codes: list[str],
+    async def _evaluate(self, conn: Reads, app_id: str, basket: _Basket, codes: list[str],
                         now: datetime, reader: CodeReader | None = None) -> CartDiscounts:
         carts = self.m.carts
         pricing = await carts.configs.get(conn, app_id, *(await carts.settings_version(conn, app_id)))
@@ -176,7 +189,7 @@ class RedemptionDesk:
         now = self.clock.now()
         done = await self.rows.confirm(  # a valid hold: one transaction; anything else: the general path
             app_id=app_id, redemption_id=redemption_id, transaction_id=body.transaction_id, now=now,
-            event=lambda held: event_params(**_event(app_id, REDEMPTION_CONFIRMED, held, now)))  # type: ignore[arg-type]
+            event=lambda held: event_params(**_event(app_id, REDEMPTION_CONFIRMED, held, now)))
         if done is not None:
             return done
         async with transaction(self.db) as conn:

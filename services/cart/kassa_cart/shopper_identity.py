@@ -261,12 +261,14 @@ class ShopperIdentity:
         self._tokens[key] = shopper
         return shopper
 
-    def _check_times(self, exp: Any, nbf: Any) -> None:
+    def _check_times(self, exp: Any, nbf: Any) -> float:
+        """The token's expiry (a number), once its times admit it now."""
         now = self.clock.timestamp()
         if not isinstance(exp, int | float) or now > exp + LEEWAY_SECONDS:
             raise _refused("The shopper token has expired", "expired")
         if nbf is not None and (not isinstance(nbf, int | float) or now < nbf - LEEWAY_SECONDS):
             raise _refused("The shopper token is not valid yet", "not_yet_valid")
+        return exp
 
     async def _verify(self, config: ShopperAuth, token: str) -> Shopper:
         try:
@@ -297,7 +299,7 @@ class ShopperIdentity:
         except jwt.PyJWTError as exc:
             raise _refused(f"The shopper token is invalid: {exc}", "invalid") from None
         exp, nbf = claims.get("exp"), claims.get("nbf")
-        self._check_times(exp, nbf)
+        expires = self._check_times(exp, nbf)
         subject = claims.get("sub")
         if not isinstance(subject, str) or not subject or len(subject) > 255:
             raise _refused("The shopper token names no subject", "subject")
@@ -307,7 +309,7 @@ class ShopperIdentity:
                        email=email.strip() if isinstance(email, str) and "@" in email and len(email) <= 254 else None,
                        first_name=_text(claims.get("given_name")), last_name=_text(claims.get("family_name")),
                        locale=locale if isinstance(locale, str) and is_locale(locale) else None,
-                       expires=exp, not_before=nbf)
+                       expires=expires, not_before=nbf)
 
     async def customer(self, app_id: str, token: str) -> CartCustomer:
         """The customer of a verified token: found by issuer and subject, created at their first token."""
@@ -356,7 +358,8 @@ class ShopperIdentity:
             if known is not None:
                 email = None  # another identity holds it: this shopper's customer starts without
         customer = await self.customers.insert(conn, app_id, now, email=email, first_name=shopper.first_name,
-                                               last_name=shopper.last_name, locale=shopper.locale, **identity)
+                                               last_name=shopper.last_name, locale=shopper.locale,
+                                               identity_issuer=shopper.issuer, identity_subject=shopper.subject)
         return CartCustomer(id=customer.id, email=customer.email, first_name=customer.first_name,
                             last_name=customer.last_name)
 

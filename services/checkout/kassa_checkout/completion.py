@@ -380,7 +380,7 @@ class CompletionSaga:
                                       app_id=row.app_id, now=now):
             # Another completer (the reconcile job after a lapsed claim) got there first: its order stands.
             async with self.db() as conn:
-                found = (await conn.execute(sa.select(sessions).where(S.id == row.id))).first()
+                found = (await conn.execute(sa.select(sessions).where(S.id == row.id))).one()
             if found.status == "complete":
                 return self.store.view(found)
             raise _in_progress(row.id)
@@ -475,8 +475,8 @@ class CompletionSaga:
         attempt = None if payment is None else self._attempt(row, payment)
         outcome = None if attempt is None else await connector.status(key=row.id, attempt=attempt)
         cart = None if row.locked_cart is None else msgspec.convert(row.locked_cart, Cart)
-        if outcome is not None and outcome.status in ("authorized", "captured") and cart is not None and \
-                not _pays_for(outcome, row.id, cart):
+        if outcome is not None and payment is not None and outcome.status in ("authorized", "captured") and \
+                cart is not None and not _pays_for(outcome, row.id, cart):
             await self.refund_unfulfilled(row.app_id, row.id, payment.id, connector, outcome, "amount_mismatch")
             outcome = PaymentOutcome(status="failed", amount=outcome.amount, provider_ref=outcome.provider_ref,
                                      failure_code="amount_mismatch", failure_message="Refunded: another amount")

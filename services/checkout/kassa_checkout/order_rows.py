@@ -25,7 +25,7 @@ from .tables import orders
 O = orders.c  # noqa: E741
 # By the day and currency columns' positions: the day's CASE, bound parameters and all, is written
 # (and computed) once, where GROUP BY and ORDER BY repeating it would be compared and run again.
-BY_POSITION = (sa.literal_column("1"), sa.literal_column("2"))
+BY_POSITION: tuple[sa.ColumnClause[Any], ...] = (sa.literal_column("1"), sa.literal_column("2"))
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ total), then asks the provider (idempotent by refund id), then settles. A refund
 
 from __future__ import annotations
 
+import builtins
 import logging
 from datetime import timedelta
 from typing import Any
@@ -17,6 +18,7 @@ from kassa_contract.checkout import (
     CreateRefund,
     Order,
     OrderDay,
+    OrderStatus,
     OrderSummary,
     Refund,
     RefundEventData,
@@ -76,7 +78,7 @@ class OrderService:
             OrderDay(date=window.dates[f.day].isoformat(), currency=f.currency, order_count=f.order_count,
                      revenue=f.revenue, refunded=f.refunded) for f in figures])
 
-    async def refunds(self, principal: Principal, order_id: str) -> list[Refund]:
+    async def refunds(self, principal: Principal, order_id: str) -> builtins.list[Refund]:  # `list` is a method here
         async with self.db() as conn:
             await self._load(conn, principal.app_id, order_id)
             rows = await conn.execute(sa.select(refunds).where(R.order_id == order_id).order_by(R.id))
@@ -118,7 +120,7 @@ class OrderService:
         now = self.clock.now()
         async with transaction(self.db) as conn:
             query = sa.select(refunds).where(R.id == refund_id)
-            row = (await conn.execute(for_update(conn, query))).first()
+            row = (await conn.execute(for_update(conn, query))).one()
             if row.status != "pending":
                 return row  # settled by the request, the provider's webhook or the reconcile job, once
             if outcome.pending:  # the provider settles it later and tells us (its webhook; else reconcile asks)
@@ -133,14 +135,14 @@ class OrderService:
                 await conn.execute(sa.update(orders).where(O.id == order.id)
                                    .values(amount_refunded=O.amount_refunded - row.amount))
                 return (await conn.execute(sa.select(refunds).where(R.id == refund_id))).first()
-            status = "refunded" if order.amount_refunded >= order.total else "partially_refunded"
+            status: OrderStatus = "refunded" if order.amount_refunded >= order.total else "partially_refunded"
             await conn.execute(sa.update(refunds).where(R.id == refund_id).values(
                 status="succeeded", provider_ref=outcome.provider_ref or row.provider_ref, updated_at=now))
             await conn.execute(sa.update(orders).where(O.id == order.id)
                                .values(status=status, version=O.version + 1, updated_at=now))
             await conn.execute(sa.update(payments).where(payments.c.id == row.payment_id).values(
                 amount_refunded=payments.c.amount_refunded + row.amount, status=status, updated_at=now))
-            row = (await conn.execute(sa.select(refunds).where(R.id == refund_id))).first()
+            row = (await conn.execute(sa.select(refunds).where(R.id == refund_id))).one()
             await write_event(conn, app_id=row.app_id, type=ORDER_REFUNDED, source=SOURCE, aggregate_id=order.id,
                               sequence=order.version + 1, now=now,
                               data=RefundEventData(order_id=order.id, sequence=order.version + 1,

@@ -170,9 +170,9 @@ class StripeEvents:
                 return
             currency = str(dispute["currency"]).upper()
             existing = (await conn.execute(sa.select(disputes).where(disputes.c.provider_ref == dispute["id"]))).first()
-            values = {"amount": from_stripe(int(dispute["amount"]), currency), "currency": currency,
-                      "reason": dispute.get("reason"), "status": dispute.get("status") or "needs_response",
-                      "updated_at": now}
+            amount, reason = from_stripe(int(dispute["amount"]), currency), dispute.get("reason")
+            status = dispute.get("status") or "needs_response"
+            values = {"amount": amount, "currency": currency, "reason": reason, "status": status, "updated_at": now}
             if existing is None:
                 dispute_id = new_id("dp")
                 await conn.execute(sa.insert(disputes).values(id=dispute_id, app_id=app_id, order_id=order.id,
@@ -187,9 +187,8 @@ class StripeEvents:
             await write_event(conn, app_id=app_id, type=ORDER_DISPUTED, source=SOURCE, aggregate_id=order.id,
                               sequence=version, now=now,
                               data=DisputeEventData(order_id=order.id, payment_id=order.payment_id, sequence=version,
-                                                    dispute=Dispute(id=dispute_id, created_at=now, **{
-                                                        k: values[k] for k in ("amount", "currency", "reason",
-                                                                               "status")})))
+                                                    dispute=Dispute(id=dispute_id, created_at=now, amount=amount,
+                                                                    currency=currency, reason=reason, status=status)))
 
 
 def _session_of(app_id: str, intent: dict[str, Any]) -> str | None:

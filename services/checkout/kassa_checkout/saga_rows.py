@@ -133,10 +133,10 @@ class SagaRows:
         """Whether the claim `token` on the session is over: its process is dead, or its deadline passed."""
         params = {"w_session_id": session_id, "w_token": token, "w_now": now}
         if self.db.direct is not None:
-            row = await self.db.direct.fetchrow(_DIRECT_CLAIM_LAPSED, params)
-        else:
-            async with self.db() as conn:
-                row = (await conn.execute(_CLAIM_LAPSED, params)).first()
+            direct = await self.db.direct.fetchrow(_DIRECT_CLAIM_LAPSED, params)
+            return direct is not None and bool(direct.over)
+        async with self.db() as conn:
+            row = (await conn.execute(_CLAIM_LAPSED, params)).first()
         return row is not None and bool(row.over)
 
     async def lapse_dead_claims(self, now: datetime) -> list[str]:

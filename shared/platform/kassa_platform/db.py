@@ -18,7 +18,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from . import executed
-from .direct import DirectPool, OnDemandConnection
+from .direct import DirectPool, OnDemandConnection, Reads
 
 # msgspec encodes and decodes JSON columns several times faster than the json module.
 _JSON_CODEC = {"json_serializer": lambda obj: msgspec.json.encode(obj).decode(), "json_deserializer": msgspec.json.decode}
@@ -133,6 +133,6 @@ async def transaction(db: Database) -> AsyncIterator[AsyncConnection]:
         mark.wrote()
 
 
-def is_postgres(conn: AsyncConnection | AsyncEngine) -> bool:
+def is_postgres(conn: Reads | AsyncEngine) -> bool:
     return conn.dialect.name == "postgresql"
 

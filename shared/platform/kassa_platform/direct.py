@@ -16,14 +16,15 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Protocol, Unpack
 
 import asyncpg
 import msgspec
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from . import executed
@@ -299,6 +300,18 @@ CONNECTION_LOST = (asyncpg.PostgresConnectionError, asyncpg.AdminShutdownError, 
                       asyncpg.CannotConnectNowError)
 
 
+class Reads(Protocol):
+    """What a read path uses of a connection: `execute` and `dialect`. An AsyncConnection offers it,
+    and so does OnDemandConnection, so a function that only reads takes either."""
+
+    @property
+    def dialect(self) -> Dialect: ...
+
+    async def execute(self, statement: sa.Executable,
+                      parameters: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None, *,
+                      execution_options: Mapping[str, Any] | None = None) -> sa.CursorResult[Unpack[tuple[Any, ...]]]: ...
+
+
 class OnDemandConnection:
     """Reads through SQLAlchemy on a connection opened at the first statement (see the module doc).
     Offers what read paths use of an AsyncConnection: `execute` and `dialect`."""
@@ -308,11 +321,12 @@ class OnDemandConnection:
         self.dialect = engine.dialect
         self._conn: AsyncConnection | None = None
 
-    async def execute(self, statement: sa.Executable, parameters: dict[str, Any] | Sequence[dict[str, Any]] | None = None,
-                      **kw: Any) -> Any:
+    async def execute(self, statement: sa.Executable,
+                      parameters: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None, *,
+                      execution_options: Mapping[str, Any] | None = None) -> sa.CursorResult[Unpack[tuple[Any, ...]]]:
         if self._conn is None:
             self._conn = await self._engine.connect()
-        return await self._conn.execute(statement, parameters, **kw)
+        return await self._conn.execute(statement, parameters, execution_options=execution_options)
 
     async def __aenter__(self) -> OnDemandConnection:
         return self

@@ -285,21 +285,20 @@ async def page_complete(request: Request[Any, Any, Any], session_id: FromPath[st
     return {"status": session.status, "orderId": session.order_id}
 
 
-HIDDEN = {"include_in_schema": False}
 ROUTES: list[HTTPRouteHandler] = [
-    get("/s/{session_id:str}", operation_id="hostedCheckoutPage", opt={"public": True}, **HIDDEN)(checkout_page),
-    get(assets.PREFIX + "/{name:str}", operation_id="hostedCheckoutAsset", opt={"public": True}, **HIDDEN)(
+    get("/s/{session_id:str}", operation_id="hostedCheckoutPage", opt={"public": True}, include_in_schema=False)(checkout_page),
+    get(assets.PREFIX + "/{name:str}", operation_id="hostedCheckoutAsset", opt={"public": True}, include_in_schema=False)(
         static_asset),
     patch("/s/{session_id:str}/cart", operation_id="hostedPageUpdateCart", opt={"scope": "checkout:write", **PAGE},
-          **HIDDEN)(page_update_cart),
+          include_in_schema=False)(page_update_cart),
     get("/s/{session_id:str}/shipping-methods", operation_id="hostedPageShippingOptions",
-        opt={"scope": "checkout:read", **PAGE}, **HIDDEN)(page_shipping_options),
+        opt={"scope": "checkout:read", **PAGE}, include_in_schema=False)(page_shipping_options),
     put("/s/{session_id:str}/shipping-method", operation_id="hostedPageSelectShipping",
-        opt={"scope": "checkout:write", **PAGE}, **HIDDEN)(page_select_shipping),
+        opt={"scope": "checkout:write", **PAGE}, include_in_schema=False)(page_select_shipping),
     post("/s/{session_id:str}/discount-codes", operation_id="hostedPageApplyCode", status_code=200,
-         opt={"scope": "checkout:write", **PAGE}, **HIDDEN)(page_apply_code),
+         opt={"scope": "checkout:write", **PAGE}, include_in_schema=False)(page_apply_code),
     delete("/s/{session_id:str}/discount-codes/{code:str}", operation_id="hostedPageRemoveCode", status_code=200,
-           opt={"scope": "checkout:write", **PAGE}, **HIDDEN)(page_remove_code),
+           opt={"scope": "checkout:write", **PAGE}, include_in_schema=False)(page_remove_code),
     post("/s/{session_id:str}/complete", operation_id="hostedPageComplete", status_code=200,
-         opt={"scope": "checkout:write", "rate_limit": "completes", **PAGE}, **HIDDEN)(page_complete),
+         opt={"scope": "checkout:write", "rate_limit": "completes", **PAGE}, include_in_schema=False)(page_complete),
 ]

@@ -22,12 +22,12 @@ import stripe
 from kassa_contract.checkout import PaymentMethodInput
 from kassa_contract.errors import KassaError
 
-from .connector import Attempt, PaymentOutcome, RefundOutcome
+from .connector import Attempt, OutcomeStatus, PaymentOutcome, RefundOutcome
 from .stripe_amounts import from_stripe, to_stripe
 
 RETRY_AFTER_SECONDS = 5
 # A PaymentIntent's status → the saga's outcome.
-STATUSES = {"succeeded": "captured", "requires_capture": "authorized", "requires_action": "requires_action",
+STATUSES: dict[str, OutcomeStatus] = {"succeeded": "captured", "requires_capture": "authorized", "requires_action": "requires_action",
             "processing": "requires_action"}
 
 
@@ -263,7 +263,8 @@ def _not_ours() -> KassaError:
 
 
 def _declined_outcome(exc: stripe.StripeError, amount: int, currency: str, attempt: Attempt) -> PaymentOutcome:
-    error = (exc.json_body or {}).get("error") or {}
+    body = exc.json_body if isinstance(exc.json_body, dict) else {}  # typed `object`: Stripe's decoded JSON
+    error = body.get("error") or {}
     return PaymentOutcome(status="failed", amount=amount, currency=currency, provider_ref="",
                           session_id=attempt.session_id,
                           failure_code=error.get("decline_code") or error.get("code") or "card_declined",

@@ -90,10 +90,10 @@ class TestConnector:
         if method.type is not None and not second_step:
             # A key seen for the first time (every first attempt): one statement on PostgreSQL, no transaction.
             values = self._values(_first_status(method, number), amount, currency, now)
-            row = await on_direct(self.db, _FIRST, {**values, "key": key, "refunded": 0, "refund_ids": [],
-                                                    "created_at": now})
-            if row is not None:
-                return self._outcome(row, card_brand=brand, card_last4=last4)
+            first = await on_direct(self.db, _FIRST, {**values, "key": key, "refunded": 0, "refund_ids": [],
+                                                      "created_at": now})
+            if first is not None:
+                return self._outcome(first, card_brand=brand, card_last4=last4)
         async with transaction(self.db) as conn:
             row = await self._intent(conn, key)
             if row is not None and row.status in ("authorized", "captured"):
@@ -104,7 +104,7 @@ class TestConnector:
                                                                          or number == THREE_D_SECURE):
                 if method.action_result is None:
                     return self._outcome(row, card_brand=brand, card_last4=last4)
-                status = ("authorized", None) if method.action_result == "approved" else ("failed", "authentication_failed")
+                status: tuple[str, str | None] = ("authorized", None) if method.action_result == "approved" else ("failed", "authentication_failed")
             elif method.type is None or second_step:
                 raise KassaError("validation_error", "`actionResult` alone only finishes a payment waiting for its "
                                  "second step", field="paymentMethod.type")
@@ -112,7 +112,7 @@ class TestConnector:
                 status = _first_status(method, number)
             values = self._values(status, amount, currency, now)
             if row is None:
-                query = intents.insert().values(key=key, refunded=0, refund_ids=[], created_at=now, **values)
+                query: sa.Insert | sa.Update = intents.insert().values(key=key, refunded=0, refund_ids=[], created_at=now, **values)
             else:
                 query = intents.update().where(intents.c.key == key).values(**values)
             row = (await conn.execute(query.returning(*intents.c))).first()
@@ -126,9 +126,10 @@ class TestConnector:
 
     async def capture(self, *, key: str, amount: int, attempt: Attempt | None = None) -> PaymentOutcome:
         # An authorized intent (the common case): captured in one guarded statement on PostgreSQL.
-        row = await on_direct(self.db, _CAPTURE, {"w_key": key, "captured": amount, "updated_at": self.clock.now()})
-        if row is not None:
-            return self._outcome(row)
+        captured = await on_direct(self.db, _CAPTURE, {"w_key": key, "captured": amount,
+                                                       "updated_at": self.clock.now()})
+        if captured is not None:
+            return self._outcome(captured)
         async with transaction(self.db) as conn:
             row = await self._intent(conn, key)
             if row is None or row.status not in ("authorized", "captured"):

@@ -34,6 +34,7 @@ from kassa_contract.promotions import (
 )
 from kassa_contract.promotions import Campaign as CampaignView
 from kassa_platform import audit
+from kassa_platform.db import Reads
 from kassa_platform.ids import new_id
 from kassa_platform.pagination import decode_keyset_cursor, encode_keyset_cursor, keyset_after
 from sqlalchemy.exc import IntegrityError
@@ -307,7 +308,7 @@ class CampaignStore:
             codes=code_count,
         )
 
-    async def automatic(self, conn: AsyncConnection, app_id: str) -> list[model.Campaign]:
+    async def automatic(self, conn: Reads, app_id: str) -> list[model.Campaign]:
         """Every active automatic campaign of the application, as the engine needs them."""
         rows = await conn.execute(sa.select(campaigns).where(
             campaigns.c.app_id == app_id, campaigns.c.active.is_(True), campaigns.c.trigger == "automatic"))

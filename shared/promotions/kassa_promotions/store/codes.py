@@ -25,7 +25,7 @@ from kassa_contract.common import check_metadata
 from kassa_contract.errors import KassaError
 from kassa_contract.promotions import CODE_STATUSES, AssignCodes, Code, CreateCodes, UpdateCode
 from kassa_platform import audit
-from kassa_platform.db import Database, transaction
+from kassa_platform.db import Database, Reads, transaction
 from kassa_platform.ids import new_id
 from kassa_platform.pagination import decode_cursor, encode_cursor
 from kassa_platform.rows import insert_ignoring
@@ -228,7 +228,7 @@ class CodeStore:
                            after={"imported": len(texts), "usageLimit": usage_limit, "balance": balance})
         return len(texts)
 
-    async def row(self, conn: AsyncConnection, app_id: str, code_id_or_text: str) -> Any:
+    async def row(self, conn: Reads, app_id: str, code_id_or_text: str) -> Any:
         cond = codes.c.id == code_id_or_text if code_id_or_text.startswith("vch_") else \
             codes.c.code_key == code_key(code_id_or_text)
         row = (await conn.execute(sa.select(codes).where(codes.c.app_id == app_id, cond))).first()
@@ -354,7 +354,7 @@ class CodeStore:
                                    after=after[order[r.id]])
         return after
 
-    async def resolve(self, conn: AsyncConnection, app_id: str, texts: Sequence[str],
+    async def resolve(self, conn: Reads, app_id: str, texts: Sequence[str],
                       now: datetime | None = None) -> dict[str, model.AppliedCode]:
         """The codes on a cart as the engine needs them (one query), keyed by upper-cased code. A
         code whose own validity ended by `now` is passed as `expired` (its campaign's end the engine
@@ -367,19 +367,22 @@ class CodeStore:
                       *[c.label(f"c_{c.name}") for c in campaigns.c])
             .join(campaigns, campaigns.c.id == codes.c.campaign_id)
             .where(codes.c.app_id == app_id, codes.c.code_key.in_([code_key(t) for t in texts])))
-        found: dict[str, model.AppliedCode] = {}
-        for r in rows:
-            campaign_row = _Obj({c.name: getattr(r, f"c_{c.name}") for c in campaigns.c})
-            remaining = None if r.usage_limit is None else max(0, r.usage_limit - r.uses - r.reserved_uses)
-            status = r.status
-            if now is not None and r.expires_at is not None and r.expires_at <= now and status not in FINAL:
-                status = "expired"
-            # A code assigned to a cart id (`cart_…`: no customer id or email looks like it) is bound to that cart.
-            bound = r.assigned_to if r.assigned_to and r.assigned_to.startswith(CART_PREFIX) else None
-            found[r.code_key] = model.AppliedCode(
-                code=r.code, campaign=to_engine(campaign_row), status=status, remaining_uses=remaining,
-                balance=r.balance, assigned_to=None if bound else r.assigned_to, bound_cart_id=bound)
-        return found
+        return {r.code_key: applied_code(r, now) for r in rows}
+
+
+def applied_code(r: Any, now: datetime | None) -> model.AppliedCode:
+    """The engine's view of a code read with its campaign's columns (labelled `c_<name>`). A code
+    whose own validity ended by `now` is passed as `expired`."""
+    campaign_row = _Obj({c.name: getattr(r, f"c_{c.name}") for c in campaigns.c})
+    remaining = None if r.usage_limit is None else max(0, r.usage_limit - r.uses - r.reserved_uses)
+    status = r.status
+    if now is not None and r.expires_at is not None and r.expires_at <= now and status not in FINAL:
+        status = "expired"
+    # A code assigned to a cart id (`cart_…`: no customer id or email looks like it) is bound to that cart.
+    bound = r.assigned_to if r.assigned_to and r.assigned_to.startswith(CART_PREFIX) else None
+    return model.AppliedCode(
+        code=r.code, campaign=to_engine(campaign_row), status=status, remaining_uses=remaining,
+        balance=r.balance, assigned_to=None if bound else r.assigned_to, bound_cart_id=bound)
 
 
 class _Obj:

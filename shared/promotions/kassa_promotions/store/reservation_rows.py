@@ -33,8 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .. import model
 from ..model import AppliedDiscount
-from .campaigns import to_engine
-from .codes import CART_PREFIX, FINAL, _Obj, code_key
+from .codes import applied_code, code_key
 from .redemptions import _MOVES, _bp, _campaign_take, _code_take
 from .reservations import _LINES, _Line, _view
 from .tables import campaigns, codes, redemptions, reservation_lines, reservations
@@ -148,16 +147,7 @@ class CodeReader:
             rows = (await conn.execute(_RESOLVE_CORE, params)).all()
         found: dict[str, model.AppliedCode] = {}
         for r in rows:
-            campaign_row = _Obj({c.name: getattr(r, f"c_{c.name}") for c in campaigns.c})
-            remaining = None if r.usage_limit is None else max(0, r.usage_limit - r.uses - r.reserved_uses)
-            # As CodeStore.resolve: a code's own end passed is `expired`; a cart id in `assigned_to` binds it.
-            status = r.status
-            if now is not None and r.expires_at is not None and r.expires_at <= now and status not in FINAL:
-                status = "expired"
-            bound = r.assigned_to if r.assigned_to and r.assigned_to.startswith(CART_PREFIX) else None
-            found[r.code_key] = model.AppliedCode(
-                code=r.code, campaign=to_engine(campaign_row), status=status, remaining_uses=remaining,
-                balance=r.balance, assigned_to=None if bound else r.assigned_to, bound_cart_id=bound)
+            found[r.code_key] = applied_code(r, now)  # as CodeStore.resolve sees it
             self.ids[r.code_key] = r.id
         return found
 
