@@ -1,7 +1,8 @@
 """Tools every contributor runs the same way, held by the suite so CI runs them too: ruff over the
 repository (`./dev lint`), and mypy --strict on the contract package, whose types the SDK and every
 service share, and on the platform (its configuration: shared/platform/pyproject.toml); mypy checked
-(not strict: what is annotated must hold) on the webhook, cart and checkout services (services/*/pyproject.toml)."""
+(not strict: what is annotated must hold) on the webhook, cart and checkout services (services/*/pyproject.toml)
+and on the promotions core, whose pure engine is held to the strict flags (shared/promotions/pyproject.toml)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,12 @@ def test_mypy_strict_passes_on_the_contract() -> None:
 def test_mypy_strict_passes_on_the_platform() -> None:
     done = subprocess.run([sys.executable, "-m", "mypy", "--no-incremental", "kassa_platform"],
                           cwd=ROOT / "shared" / "platform", capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and "Success" in done.stdout, done.stdout + done.stderr
+
+
+def test_mypy_passes_on_the_promotions_core() -> None:
+    done = subprocess.run([sys.executable, "-m", "mypy", "--no-incremental", "kassa_promotions"],
+                          cwd=ROOT / "shared" / "promotions", capture_output=True, text=True, timeout=300)
     assert done.returncode == 0 and "Success" in done.stdout, done.stdout + done.stderr
 
 

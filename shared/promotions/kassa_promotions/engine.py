@@ -47,6 +47,9 @@ from .reasons import Miss, Reason
 from .rewards import Grant, clamp_to_budget, compute, percent_off_delivered
 from .rules import basket_miss, date_miss, is_relevant, only_dates_stand, remaining_budget, standing_miss
 
+# Evaluation order: -priority, created_at, campaign id, code ("" for an automatic campaign).
+_Key = tuple[int, datetime, str, str]
+
 
 class Candidate:
     """A campaign (or a code) as the engine considers it, with what it needs to know about it
@@ -58,15 +61,15 @@ class Candidate:
     def __init__(self, campaign: Campaign, code: AppliedCode | None = None) -> None:
         self.campaign = campaign
         self.code = code
-        self.key = (-campaign.priority, campaign.created_at, campaign.id, code.code if code else "")
+        self.key: _Key = (-campaign.priority, campaign.created_at, campaign.id, code.code if code else "")
         self.priority = campaign.priority
         self.basket_percentage = isinstance(campaign.reward, PercentOff) and campaign.items is None
-        self.reward_type: str = type(campaign.reward).__struct_config__.tag  # type: ignore[assignment]
+        self.reward_type = str(type(campaign.reward).__struct_config__.tag)  # every reward's tag is a string
         self.budget = remaining_budget(campaign)
         self.dates_only = code is None and only_dates_stand(campaign)  # see rules.only_dates_stand
 
 
-def _order_key(candidate: Candidate) -> tuple:
+def _order_key(candidate: Candidate) -> _Key:
     return candidate.key
 
 
@@ -164,8 +167,10 @@ class _Run:
         basket = sum(self.remaining.values())
         currency = self.currency
 
-        def key(cand: Candidate) -> tuple:
-            delivered = percent_off_delivered(cand.campaign.reward, basket, currency)  # type: ignore[arg-type]
+        def key(cand: Candidate) -> _Key:
+            reward = cand.campaign.reward
+            assert isinstance(reward, PercentOff)  # the slots hold basket percentage vouchers only
+            delivered = percent_off_delivered(reward, basket, currency)
             return (-delivered, *cand.key[1:])
 
         ordered = sorted((tier[i] for i in slots), key=key)

@@ -19,6 +19,8 @@ Trigger = Literal["automatic", "code"]
 CodeStatus = Literal["created", "distributed", "assigned", "reserved", "active", "redeemed", "expired", "deactivated"]
 
 
+# msgspec passes `frozen` on to subclasses; each repeats it all the same, because type checkers
+# (dataclass_transform) read it per class and would otherwise see mutable subclasses.
 class _Frozen(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     pass
 
@@ -46,7 +48,7 @@ def _check_amounts(amounts: Amounts | None, field: str) -> None:
 # ---------------------------------------------------------------------------------- the cart
 
 
-class CartLine(_Frozen):
+class CartLine(_Frozen, frozen=True):
     id: str
     unit_price: int
     quantity: int
@@ -64,7 +66,7 @@ class CartLine(_Frozen):
         return self.unit_price * self.quantity
 
 
-class Cart(_Frozen):
+class Cart(_Frozen, frozen=True):
     """A snapshot of the cart as the engine sees it. Line ids must be unique."""
 
     currency: str
@@ -79,7 +81,7 @@ class Cart(_Frozen):
             raise ValueError("shipping amount must not be negative")
 
 
-class Customer(_Frozen):
+class Customer(_Frozen, frozen=True):
     """Who is buying. `usage` counts this customer's redemptions per campaign id (the caller
     counts by id or email, including reservations held by other carts)."""
 
@@ -93,7 +95,7 @@ class Customer(_Frozen):
 # ---------------------------------------------------------------------------------- campaigns
 
 
-class ItemMatcher(_Frozen):
+class ItemMatcher(_Frozen, frozen=True):
     """Which cart lines a campaign (or a bundle group) is about.
 
     A line matches when it hits any include (product, variant or category) and no exclude.
@@ -121,11 +123,11 @@ class ItemMatcher(_Frozen):
                 or not self.categories.isdisjoint(line.categories))
 
 
-class _Reward(_Frozen, tag_field="type"):
+class _Reward(_Frozen, frozen=True, tag_field="type"):
     pass
 
 
-class PercentOff(_Reward, tag="percent_off"):
+class PercentOff(_Reward, frozen=True, tag="percent_off"):
     """A percentage off the eligible lines taken together (the whole basket when the campaign has
     no item matcher), rounded half-even once, capped per voucher by `max_discount`."""
 
@@ -137,7 +139,7 @@ class PercentOff(_Reward, tag="percent_off"):
         _check_amounts(self.max_discount, "maxDiscount")
 
 
-class FixedOff(_Reward, tag="fixed_off"):
+class FixedOff(_Reward, frozen=True, tag="fixed_off"):
     """A fixed amount off the eligible lines taken together (the basket, or the matching items)."""
 
     amounts: Amounts
@@ -146,7 +148,7 @@ class FixedOff(_Reward, tag="fixed_off"):
         _check_amounts(self.amounts, "amounts")
 
 
-class FixedPerUnit(_Reward, tag="fixed_per_unit"):
+class FixedPerUnit(_Reward, frozen=True, tag="fixed_per_unit"):
     """A fixed amount off every unit of every eligible line."""
 
     amounts: Amounts
@@ -155,7 +157,7 @@ class FixedPerUnit(_Reward, tag="fixed_per_unit"):
         _check_amounts(self.amounts, "amounts")
 
 
-class BuyXGetY(_Reward, tag="buy_x_get_y"):
+class BuyXGetY(_Reward, frozen=True, tag="buy_x_get_y"):
     """Buy `buy` eligible units, get the cheapest `get` free (or `percent` off).
 
     Applied once per complete group of buy + get units, at most `max_applications` times
@@ -175,7 +177,7 @@ class BuyXGetY(_Reward, tag="buy_x_get_y"):
         _check_percent(self.percent, "percent")
 
 
-class Bundle(_Reward, tag="bundle"):
+class Bundle(_Reward, frozen=True, tag="bundle"):
     """One item from each group for a bundle price (meal deal), as many times as complete
     bundles can be formed (at most `max_applications`), most expensive items first."""
 
@@ -189,7 +191,7 @@ class Bundle(_Reward, tag="bundle"):
         _check_amounts(self.prices, "prices")
 
 
-class ShippingOff(_Reward, tag="shipping_off"):
+class ShippingOff(_Reward, frozen=True, tag="shipping_off"):
     """A discount on shipping: `percent` (100 = free) or a fixed amount per currency."""
 
     percent: Decimal | None = None
@@ -203,7 +205,7 @@ class ShippingOff(_Reward, tag="shipping_off"):
         _check_amounts(self.amounts, "amounts")
 
 
-class GiftCard(_Reward, tag="gift_card"):
+class GiftCard(_Reward, frozen=True, tag="gift_card"):
     """Stored value: the balance lives on the code (`AppliedCode.balance`), in the campaign's
     currency. Spent after every other discount, on lines and shipping."""
 
@@ -211,7 +213,7 @@ class GiftCard(_Reward, tag="gift_card"):
 Reward = PercentOff | FixedOff | FixedPerUnit | BuyXGetY | Bundle | ShippingOff | GiftCard
 
 
-class Rules(_Frozen):
+class Rules(_Frozen, frozen=True):
     """Conditions to earn the reward. Basket values are measured on the eligible lines, after
     the discounts evaluated before this campaign."""
 
@@ -228,7 +230,7 @@ class Rules(_Frozen):
     per_customer_limit: int | None = None
 
 
-class Campaign(_Frozen):
+class Campaign(_Frozen, frozen=True):
     """A campaign as the engine needs it. Limits are given as what remains, precomputed by the
     caller (the redemption store): `None` means unlimited.
 
@@ -256,7 +258,7 @@ class Campaign(_Frozen):
     remaining_period_budget: int | None = None
 
 
-class AppliedCode(_Frozen):
+class AppliedCode(_Frozen, frozen=True):
     """A code the shopper applied, resolved by the caller to its campaign and its own state.
 
     `status` is seen from this cart: a code reserved by this very cart is passed as usable
@@ -274,7 +276,7 @@ class AppliedCode(_Frozen):
     bound_cart_id: str | None = None
 
 
-class EngineOptions(_Frozen):
+class EngineOptions(_Frozen, frozen=True):
     # Seed 1.6.6: chains that allow double discounting apply every eligible percentage
     # basket voucher in turn; otherwise only the best one.
     allow_multiple_percentage_basket: bool = False
@@ -283,12 +285,12 @@ class EngineOptions(_Frozen):
 # ---------------------------------------------------------------------------------- outputs
 
 
-class UnitSplit(_Frozen):
+class UnitSplit(_Frozen, frozen=True):
     quantity: int
     unit_discount: int
 
 
-class LineAllocation(_Frozen):
+class LineAllocation(_Frozen, frozen=True):
     """The total discount on one line, and how it spreads over the line's units: at most two
     unit discounts that differ by one minor unit."""
 
@@ -297,12 +299,12 @@ class LineAllocation(_Frozen):
     unit_splits: tuple[UnitSplit, ...]
 
 
-class GiftCardSpend(_Frozen):
+class GiftCardSpend(_Frozen, frozen=True):
     spent: int
     balance_left: int
 
 
-class AppliedDiscount(_Frozen):
+class AppliedDiscount(_Frozen, frozen=True):
     campaign_id: str
     code: str | None
     name: str
@@ -315,7 +317,7 @@ class AppliedDiscount(_Frozen):
     gift_card: GiftCardSpend | None = None
 
 
-class Rejection(_Frozen):
+class Rejection(_Frozen, frozen=True):
     campaign_id: str
     code: str | None
     name: str
@@ -333,7 +335,7 @@ class Rejection(_Frozen):
                        currency=self.currency)
 
 
-class Evaluation(_Frozen):
+class Evaluation(_Frozen, frozen=True):
     currency: str
     lines: tuple[LineAllocation, ...]  # one per cart line, in cart order
     shipping_discount: int

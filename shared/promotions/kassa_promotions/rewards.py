@@ -119,6 +119,15 @@ def buy_x_get_y(reward: BuyXGetY, eligible: Sequence[CartLine], remaining: Mappi
     return Grant(allocate(amount, chosen)) if amount > 0 else _NOTHING
 
 
+@dataclass(slots=True)
+class _UnitRun:
+    """Units of one line at one price, and how many of them no bundle has taken yet."""
+
+    price: int
+    line_id: str
+    left: int
+
+
 def bundle(reward: Bundle, eligible: Sequence[CartLine], remaining: Mapping[str, int], currency: str,
            group_lines: Sequence[Sequence[CartLine]]) -> Grant | Miss:
     """`group_lines`: the lines each group matches."""
@@ -127,22 +136,22 @@ def bundle(reward: Bundle, eligible: Sequence[CartLine], remaining: Mapping[str,
         return Miss(Reason.BUNDLE_INCOMPLETE, {"count": empty})
     group_ids = [frozenset(ln.id for ln in lines) for lines in group_lines]
     price = reward.prices[currency]
-    # Units as runs of equal price: [price, line id, units left]; at most two runs per line.
-    runs = [[p, ln.id, count] for ln in eligible for p, count in unit_prices(remaining[ln.id], ln.quantity)]
-    runs.sort(key=lambda r: (-r[0], r[1]))  # most expensive first, so the shopper saves the most
-    members = [[i for i, r in enumerate(runs) if r[1] in ids] for ids in group_ids]
+    # Units as runs of equal price; at most two runs per line.
+    runs = [_UnitRun(p, ln.id, count) for ln in eligible for p, count in unit_prices(remaining[ln.id], ln.quantity)]
+    runs.sort(key=lambda r: (-r.price, r.line_id))  # most expensive first, so the shopper saves the most
+    members = [[i for i, r in enumerate(runs) if r.line_id in ids] for ids in group_ids]
     # Greedy, most constrained group first, so overlapping groups still form as many bundles
     # as they can in the usual cases (a main that is also a snack, etc.).
-    order = sorted(range(len(members)), key=lambda g: (sum(runs[i][2] for i in members[g]), g))
+    order = sorted(range(len(members)), key=lambda g: (sum(runs[i].left for i in members[g]), g))
 
     weights: dict[str, int] = {}
     total = formed = 0
-    missing = None
+    missing: int | None = None
     while reward.max_applications is None or formed < reward.max_applications:
         take: dict[int, int] = {}
         short = 0
         for g in order:
-            pick = next((i for i in members[g] if runs[i][2] - take.get(i, 0) > 0), None)
+            pick = next((i for i in members[g] if runs[i].left - take.get(i, 0) > 0), None)
             if pick is None:
                 short += 1
             else:
@@ -150,16 +159,16 @@ def bundle(reward: Bundle, eligible: Sequence[CartLine], remaining: Mapping[str,
         if short:
             missing = short if formed == 0 else None
             break
-        saving = sum(runs[i][0] * n for i, n in take.items()) - price
+        saving = sum(runs[i].price * n for i, n in take.items()) - price
         if saving <= 0:  # a bundle is only formed when it lowers the price
             break
         # The same choice repeats while every chosen run still has units: take them at once.
-        repeat = min(runs[i][2] // n for i, n in take.items())
+        repeat = min(runs[i].left // n for i, n in take.items())
         if reward.max_applications is not None:
             repeat = min(repeat, reward.max_applications - formed)
         for i, n in take.items():
-            runs[i][2] -= n * repeat
-            weights[runs[i][1]] = weights.get(runs[i][1], 0) + runs[i][0] * n * repeat
+            runs[i].left -= n * repeat
+            weights[runs[i].line_id] = weights.get(runs[i].line_id, 0) + runs[i].price * n * repeat
         total += saving * repeat
         formed += repeat
     if formed == 0:
@@ -173,7 +182,8 @@ def shipping_off(reward: ShippingOff, shipping_left: int, currency: str) -> Gran
     if reward.percent is not None:
         amount = _percent_of(shipping_left, reward.percent)
     else:
-        amount = min(reward.amounts[currency], shipping_left)  # type: ignore[index]
+        assert reward.amounts is not None  # ShippingOff holds exactly one of percent and amounts
+        amount = min(reward.amounts[currency], shipping_left)
     return Grant({}, shipping=amount) if amount > 0 else _NOTHING
 
 

@@ -29,6 +29,7 @@ from kassa_contract.promotions import (
     CAMPAIGN_STATUSES,
     CAMPAIGN_TYPES,
     CampaignStats,
+    CampaignStatus,
     CreateCampaign,
     UpdateCampaign,
 )
@@ -99,7 +100,7 @@ def _list_columns(trigger: str, definition: dict[str, Any]) -> dict[str, Any]:
             "ends_at": datetime.fromisoformat(definition["endsAt"]) if definition.get("endsAt") else None}
 
 
-def status_of(row: Any, now: datetime) -> str:
+def status_of(row: Any, now: datetime) -> CampaignStatus:
     if row.ends_at is not None and row.ends_at <= now:
         return "expired"
     if not row.active:
@@ -308,7 +309,7 @@ class CampaignStore:
             codes=code_count,
         )
 
-    async def automatic(self, conn: Reads, app_id: str) -> list[model.Campaign]:
+    async def automatic(self, conn: Reads, app_id: str) -> builtins.list[model.Campaign]:
         """Every active automatic campaign of the application, as the engine needs them."""
         rows = await conn.execute(sa.select(campaigns).where(
             campaigns.c.app_id == app_id, campaigns.c.active.is_(True), campaigns.c.trigger == "automatic"))

@@ -159,12 +159,11 @@ class CodeStore:
             raise KassaError("validation_error", "An externalId names one code: give it with `code`, or set it on "
                              "each code afterwards (PATCH /api/v1/codes/{code})", field="externalId")
         check_metadata(body.metadata)
-        extra = {"expires_at": body.expires_at, "metadata": body.metadata}
         status = "assigned" if body.assigned_to else "active" if body.code else "created"
         if body.code is not None:
             row = self._row(app_id, campaign_id, body.code, usage_limit=body.usage_limit, balance=body.balance,
                             assigned_to=body.assigned_to, status=status, now=now, external_id=body.external_id,
-                            **extra)
+                            expires_at=body.expires_at, metadata=body.metadata)
             try:
                 async with transaction(db) as conn:
                     await conn.execute(sa.insert(codes), [row])
@@ -181,7 +180,8 @@ class CodeStore:
             want = min(BATCH, count - len(made))
             batch = sorted({code_key(c): c for c in (make_code(body.prefix, body.pattern) for _ in range(want))}.items())
             rows = [self._row(app_id, campaign_id, text, usage_limit=limit, balance=body.balance,
-                              assigned_to=body.assigned_to, status=status, now=now, **extra) for _, text in batch]
+                              assigned_to=body.assigned_to, status=status, now=now, expires_at=body.expires_at,
+                              metadata=body.metadata) for _, text in batch]
             async with transaction(db) as conn:
                 kept = set((await conn.execute(insert_ignoring(conn, codes, rows, ["app_id", "code_key"])
                                                .returning(codes.c.code_key))).scalars())

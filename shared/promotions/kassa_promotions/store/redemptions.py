@@ -30,7 +30,7 @@ import builtins
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar, Union
 
 import msgspec
 import sqlalchemy as sa
@@ -191,8 +191,13 @@ def _code_status(uses: Any, reserved: Any, balance: Any) -> sa.ColumnElement[str
     )
 
 
-def _campaign_take(app_id: str, campaign_id: str, n: int, amount: int, *, reserve: bool,
-                   now: datetime) -> sa.Update:
+_T = TypeVar("_T")
+# A value, or the bind parameter that stands for it in a statement compiled once (reservation_rows).
+_Arg = Union[_T, sa.ColumnElement[_T]]
+
+
+def _campaign_take(app_id: _Arg[str], campaign_id: _Arg[str], n: _Arg[int], amount: _Arg[int], *, reserve: bool,
+                   now: _Arg[datetime]) -> sa.Update:
     """Take `n` uses and `amount` of budget from an active campaign, if they fit."""
     c = campaigns.c
     values: dict[str, Any] = ({"reserved_uses": c.reserved_uses + n, "reserved_amount": c.reserved_amount + amount}
@@ -204,8 +209,8 @@ def _campaign_take(app_id: str, campaign_id: str, n: int, amount: int, *, reserv
     ).values(**values, updated_at=now)
 
 
-def _code_take(app_id: str, campaign_id: str, code_id: str, n: int, amount: int, *, gift_card: bool | None,
-               reserve: bool, now: datetime) -> sa.Update:
+def _code_take(app_id: _Arg[str], campaign_id: _Arg[str], code_id: _Arg[str], n: _Arg[int], amount: _Arg[int], *,
+               gift_card: bool | None, reserve: bool, now: _Arg[datetime]) -> sa.Update:
     """Take `n` uses of a usable code of the campaign and, for a gift card, `amount` of its balance.
 
     `gift_card=None` (re-taking a lapsed reservation): whatever the code is, a gift card's balance
@@ -331,12 +336,12 @@ class RedemptionStore:
                     campaign_id=req.campaign_id, code_id=req.code_id, code=req.code, redemption_id=rid, granted=False,
                     requested=req.amount, amount=0, reason=str(rej.reason), message=text))
                 continue
-            text = self._clamp_message(clamp, req, amount, name, currency) if clamp else None
-            rows.append({**row, "amount": amount, "status": "reserved", "reason": clamp, "message": text,
+            note = self._clamp_message(clamp, req, amount, name, currency) if clamp else None
+            rows.append({**row, "amount": amount, "status": "reserved", "reason": clamp, "message": note,
                          "expires_at": expires_at})
             outcomes.append(ReservationOutcome(
                 campaign_id=req.campaign_id, code_id=req.code_id, code=req.code, redemption_id=rid, granted=True,
-                requested=req.amount, amount=amount, clamped=clamp is not None, reason=clamp, message=text))
+                requested=req.amount, amount=amount, clamped=clamp is not None, reason=clamp, message=note))
         if rows:
             await conn.execute(sa.insert(redemptions), rows)
         return ReserveResult(outcomes=tuple(outcomes), expires_at=expires_at, released=len(held))
@@ -425,17 +430,16 @@ class RedemptionStore:
         if done:
             return done
         r = redemptions.c
-        values = {"order_id": order_id}
         async with conn.begin_nested():  # a lapsed reservation that no longer fits undoes the whole confirmation
             held = await self._claim(conn, [r.app_id == app_id, r.cart_id == cart_id, r.status == "reserved"],
-                                     status="confirmed", reason=None, now=now, keep_reason=True, **values)
+                                     status="confirmed", reason=None, now=now, keep_reason=True, order_id=order_id)
             prior = redemptions.alias("prior")  # an alias: not correlated with the row being updated
             latest = (sa.select(sa.func.max(prior.c.created_at))
                       .where(prior.c.app_id == app_id, prior.c.cart_id == cart_id).scalar_subquery())
             lapsed = await self._claim(conn, [r.app_id == app_id, r.cart_id == cart_id, r.status == "released",
                                               sa.or_(r.reason.is_(None), r.reason != SUPERSEDED),
                                               r.created_at == latest],
-                                       status="confirmed", reason=None, now=now, **values)
+                                       status="confirmed", reason=None, now=now, order_id=order_id)
             both = [*held, *lapsed]
             await self._lock(conn, {x.campaign_id for x in both}, {x.code_id for x in both if x.code_id})
             await self._move(conn, "confirm", held, now)

@@ -54,9 +54,9 @@ class _Statement:
         self.direct = DirectStatement(core, variant=False)
 
 
-_CAMPAIGN_TAKE = _Statement(_campaign_take(_APP, _ID, _N, _AMT, reserve=True, now=_NOW)  # type: ignore[arg-type]
+_CAMPAIGN_TAKE = _Statement(_campaign_take(_APP, _ID, _N, _AMT, reserve=True, now=_NOW)
                             .returning(campaigns.c.id))
-_CODE_TAKE = {gift: _Statement(_code_take(_APP, _CAMP, _ID, 1, _AMT, gift_card=gift, reserve=True,  # type: ignore[arg-type]
+_CODE_TAKE = {gift: _Statement(_code_take(_APP, _CAMP, _ID, 1, _AMT, gift_card=gift, reserve=True,
                                           now=_NOW).returning(codes.c.id))
               for gift in (False, True)}
 
