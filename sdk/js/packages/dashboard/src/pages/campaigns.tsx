@@ -159,7 +159,7 @@ export function CampaignPage({ id }: { id: string }) {
         <dt>{t('campaigns.type')}</dt><dd>{t('campaigns.type.' + c.type)}</dd>
         <dt>{t('campaigns.trigger')}</dt><dd>{t('campaigns.trigger.' + c.trigger)}</dd>
         <dt>{t('campaigns.reward')}</dt><dd>{rewardText(c)}</dd>
-        <dt>{t('campaigns.dates')}</dt><dd>{c.startsAt ? dateTime(c.startsAt) : '…'} – {c.endsAt ? dateTime(c.endsAt) : '…'}</dd>
+        <dt>{t('campaigns.dates')}</dt><dd>{!c.startsAt && !c.endsAt ? t('campaigns.always') : `${c.startsAt ? dateTime(c.startsAt) : '…'} – ${c.endsAt ? dateTime(c.endsAt) : '…'}`}</dd>
         <dt className="mono">id</dt><dd className="mono">{c.id}</dd>
       </dl>
       <section aria-labelledby="stats-h">
