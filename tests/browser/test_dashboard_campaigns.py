@@ -4,6 +4,7 @@ then discounts a cart, what a viewer may not do, axe-core and the screenshots fo
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -154,3 +155,56 @@ async def test_the_campaign_pages_pass_axe_and_are_pictured(browser: Any, kassa:
         await open_page(page, kassa, f"/campaigns/{campaign['id']}/edit", "Edit Spring codes")
         await expect(page.get_by_label("Percentage", exact=True)).to_have_value("15")
         assert page.script_errors == []
+
+
+async def test_rows_the_file_itself_gets_wrong_are_reported_in_german_too(browser: Any, kassa: KassaWeb) -> None:
+    merchant, _ = await merchant_with_orders(kassa, [])
+    campaign = await code_campaign(merchant.tenant, "Herbst")
+    csv = "code\nHERBST-1\n\"HERBST-2\"\nno spaces allowed\n\nherbst-1\nHERBST-3,ignored\n".encode()
+    async with signed_in(browser, kassa, await merchant.person("developer"), locale="de-DE") as page:
+        await open_page(page, kassa, f"/campaigns/{campaign['id']}", "Herbst")
+        await page.get_by_label("CSV-Datei", exact=True).set_input_files(files=[{"name": "c.csv", "mimeType": "text/csv",
+                                                                               "buffer": csv}])
+        await page.get_by_role("button", name="Importieren", exact=True).click()
+        await expect(page.get_by_role("status").filter(has_text="Import beendet")).to_have_text(
+            "Import beendet: 3 Codes importiert, 2 abgelehnt.")
+        await expect(page.get_by_role("progressbar", name="Fortschritt des Imports")).to_have_attribute("value", "1")
+        rows = page.get_by_role("table", name="Abgelehnte Zeilen").locator("tbody tr")
+        await expect(rows).to_have_count(2)
+        await expect(rows.nth(0).locator("td")).to_have_text(["4", "no spaces allowed", re.compile("^Ein Code hat 3 bis 64")])
+        await expect(rows.nth(1).locator("td")).to_have_text(["6", "herbst-1", "Schon in Zeile 2 der Datei."])
+        await axe_check(page, "import report in German")
+    listed = (await merchant.tenant.get(f"/api/v1/campaigns/{campaign['id']}/codes")).json()["data"]
+    assert sorted(c["code"] for c in listed) == ["HERBST-1", "HERBST-2", "HERBST-3"]
+
+
+async def test_editing_in_the_form_keeps_what_only_the_api_sets(browser: Any, kassa: KassaWeb) -> None:
+    merchant, _ = await merchant_with_orders(kassa, [])
+    tenant = merchant.tenant
+    made = (await tenant.post("/api/v1/campaigns", {
+        "name": "Loyal", "trigger": "code", "reward": {"type": "percent_off", "percent": 5, "maxDiscount": {"EUR": 2000}},
+        "items": {"categories": ["coffee"], "excludeCategories": ["gift"]},
+        "rules": {"minSubtotal": {"EUR": 2000}, "perCustomerLimit": 1}})).json()
+    bogo = (await tenant.post("/api/v1/campaigns", {"name": "Two for one", "trigger": "automatic",
+                                                    "reward": {"type": "buy_x_get_y", "buy": 1}})).json()
+    async with signed_in(browser, kassa, await merchant.person("developer")) as page:
+        await open_page(page, kassa, f"/campaigns/{made['id']}/edit", "Edit Loyal")
+        await expect(page.get_by_label("Amount (EUR)")).to_have_value("20.00")
+        await expect(page.get_by_label("With a code the shopper enters")).to_be_disabled()
+        await page.get_by_label("Name").fill("Loyal customers")
+        await page.get_by_label("Percentage", exact=True).fill("7.5")
+        await page.get_by_label("Only customers in these segments").fill("vip")
+        await page.get_by_role("button", name="Save").click()
+        await expect(page.get_by_role("heading", level=1, name="Loyal customers")).to_be_visible()
+        await open_page(page, kassa, f"/campaigns/{bogo['id']}/edit", "Edit Two for one")
+        await expect(page.get_by_text("This campaign's reward (buy_x_get_y) is set through the API")).to_be_visible()
+        await page.get_by_label("Name").fill("Buy one get one")
+        await page.get_by_role("button", name="Save").click()
+        await expect(page.get_by_role("heading", level=1, name="Buy one get one")).to_be_visible()
+        assert page.script_errors == []
+    after = (await tenant.get(f"/api/v1/campaigns/{made['id']}")).json()
+    assert float(after["reward"]["percent"]) == 7.5 and after["reward"]["maxDiscount"] == {"EUR": 2000}
+    assert (after["items"]["categories"], after["items"]["excludeCategories"]) == (["coffee"], ["gift"])
+    assert after["rules"]["perCustomerLimit"] == 1 and after["rules"]["minSubtotal"] == {"EUR": 2000}
+    assert after["rules"]["segments"] == ["vip"]
+    assert (await tenant.get(f"/api/v1/campaigns/{bogo['id']}")).json()["reward"]["type"] == "buy_x_get_y"

@@ -369,6 +369,7 @@ function ImportCodes({ campaign, onDone }: { campaign: Campaign; onDone: () => v
               ))}
             </tbody>
           </table>
+          {refused.length > 500 ? <p className="hint">{t('import.more', { count: number(refused.length - 500) })}</p> : null}
         </div>
       ) : null}
       <div className="buttons"><button type="submit" disabled={busy || !file}>{t('import.button')}</button></div>
@@ -461,6 +462,9 @@ function CampaignForm({ campaign }: { campaign?: Campaign }) {
     return Object.keys(out).length ? out : null;
   };
 
+  // The same kind of reward keeps what only the API sets on it (e.g. a percentage's maximum discount).
+  const kept = (type: string): Partial<Reward> => (campaign?.reward.type === type ? campaign.reward : {});
+
   const submit = async (event: FormEvent) => {
     event.preventDefault();
     setError(null);
@@ -470,11 +474,11 @@ function CampaignForm({ campaign }: { campaign?: Campaign }) {
         if (kind === 'percent_off') {
           const p = Number(percentText.replace(',', '.'));
           if (!(p > 0 && p <= 100)) throw new ApiError(422, 'validation_error', t('campaigns.form.badPercent'));
-          reward = { type: 'percent_off', percent: p };
+          reward = { ...kept('percent_off'), type: 'percent_off', percent: p };
         } else if (kind === 'fixed_off') {
           const a = amounts(fixed, t('campaigns.reward.fixed_off'));
           if (!a) throw new ApiError(422, 'validation_error', t('campaigns.form.badAmount', { what: t('campaigns.reward.fixed_off') }));
-          reward = { type: 'fixed_off', amounts: a };
+          reward = { ...kept('fixed_off'), type: 'fixed_off', amounts: a };
         } else {
           reward = { type: 'shipping_off', percent: 100 };
         }
