@@ -35,7 +35,7 @@ async def test_a_finance_user_finds_an_order_and_refunds_part_of_it(browser: Any
     async with signed_in(browser, kassa, await merchant.person("finance")) as page:
         await open_page(page, kassa, "/orders", "Orders")
         await expect(page.get_by_role("navigation", name="Main").get_by_role("link")).to_have_text(
-            ["Overview", "Orders", "Abandoned carts", "Team", "Settings"])  # no webhooks, developers: not the finance role's
+            ["Overview", "Orders", "Abandoned carts", "Campaigns", "Team", "Settings"])  # no webhooks, developers: not the finance role's
         await expect(page.get_by_role("note")).to_contain_text("Test mode")
         rows = page.locator("table tbody tr")
         await expect(rows).to_have_count(3)
@@ -230,7 +230,7 @@ async def test_an_owner_invites_a_member_by_mail_who_joins(browser: Any, testrun
                     await expect(invitee.get_by_role("button", name="Sign out")).to_be_visible()
                     await expect(invitee.get_by_role("heading", level=1)).to_have_text("Overview")
                     await expect(invitee.get_by_role("navigation", name="Main").get_by_role("link")).to_have_text(
-                        ["Overview", "Orders", "Abandoned carts", "Team", "Settings"])  # a finance member's pages
+                        ["Overview", "Orders", "Abandoned carts", "Campaigns", "Team", "Settings"])  # a finance member's pages
                     assert invitee.script_errors == []
                 finally:
                     await context.close()

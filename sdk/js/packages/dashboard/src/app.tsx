@@ -1,6 +1,7 @@
 import { type ReactNode, useCallback, useEffect, useState } from 'react';
 import { api, ApiError, useApplication, useCsrf, whenSignedOut } from './api';
 import { currentLanguage, LANGUAGES, setLanguage, t } from './i18n';
+import { CampaignFormPage, CampaignPage, CampaignsPage } from './pages/campaigns';
 import { CartsPage } from './pages/carts';
 import { DevelopersPage } from './pages/developers';
 import { OrderPage, OrdersPage } from './pages/orders';
@@ -10,7 +11,7 @@ import { TeamPage } from './pages/team';
 import { WebhookPage, WebhooksPage } from './pages/webhooks';
 import { currentRoute, navigate, useRoute } from './router';
 import { allows, type AppRef, hasPermission, type Permissions, SessionContext,
-         type SessionInfo, type Signed, type Workspace } from './session';
+         type SessionInfo, type Signed, useCan, type Workspace } from './session';
 import { AcceptInvitation, ResetPassword, SignIn } from './signin';
 import { ErrorBox, Link, Loading } from './ui';
 
@@ -22,6 +23,7 @@ const NAV: NavItem[] = [
   { to: '/', label: 'nav.overview', allowed: (p) => allows(p, 'orders:read') },
   { to: '/orders', label: 'nav.orders', allowed: (p) => allows(p, 'orders:read') },
   { to: '/carts', label: 'nav.carts', allowed: (p) => allows(p, 'carts:read') },
+  { to: '/campaigns', label: 'nav.campaigns', allowed: (p) => allows(p, 'promotions:read') },
   { to: '/webhooks', label: 'nav.webhooks', allowed: (p) => allows(p, 'webhooks:manage') },
   { to: '/developers', label: 'nav.developers', allowed: (p) => allows(p, 'keys:read') },
   { to: '/team', label: 'nav.team', allowed: (p) => hasPermission(p, 'members:read') },
@@ -141,12 +143,21 @@ function Route({ path, items }: { path: string; items: NavItem[] }): ReactNode {
     case undefined: return allowed('/') ? <OverviewPage /> : items[0] ? <Redirect to={items[0].to} /> : <NotAllowed />;
     case 'orders': return page('/orders', parts[1] ? <OrderPage id={parts[1]} /> : <OrdersPage />);
     case 'carts': return page('/carts', <CartsPage />);
+    case 'campaigns': return page('/campaigns', <Campaigns parts={parts} />);
     case 'webhooks': return page('/webhooks', parts[1] ? <WebhookPage id={parts[1]} /> : <WebhooksPage />);
     case 'developers': return page('/developers', <DevelopersPage />);
     case 'team': return page('/team', <TeamPage />);
     case 'settings': return page('/settings', <SettingsPage />);
     default: return <NotFound />;
   }
+}
+
+function Campaigns({ parts }: { parts: string[] }) {
+  const can = useCan();
+  if (parts[1] === 'new') return can('promotions:write') ? <CampaignFormPage /> : <NotAllowed />;
+  if (parts[1] && parts[2] === 'edit') return can('promotions:write') ? <CampaignFormPage id={parts[1]} /> : <NotAllowed />;
+  if (parts[1]) return <CampaignPage id={parts[1]} />;
+  return <CampaignsPage />;
 }
 
 function Redirect({ to }: { to: string }) {
