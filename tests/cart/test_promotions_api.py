@@ -76,6 +76,11 @@ async def test_import_codes_from_json_and_csv(tenant: Tenant) -> None:
                                  headers={"content-type": "text/csv"})
     assert from_csv.status_code == 201 and from_csv.json()["created"] == 3
     assert (await tenant.get("/api/v1/codes/CSV-2")).json()["status"] == "created"
+    # A CSV's codes meet the same limits as JSON's, and a file that is not text is refused, not a 500.
+    for bad in (b"code\nhas a space\n", b"code\n" + b"X" * 500 + b"\n", b"\xff\xfe\x00bad"):
+        refused = await tenant.post(f"/api/v1/campaigns/{camp['id']}/codes/import", content=bad,
+                                    headers={"content-type": "text/csv"})
+        assert_envelope(refused, 422, "validation_error")
     dup = await tenant.post(f"/api/v1/campaigns/{camp['id']}/codes/import", {"codes": ["imp-1"]})
     assert_envelope(dup, 409, "code_taken")
     twice = await tenant.post(f"/api/v1/campaigns/{camp['id']}/codes/import", {"codes": ["X-100", "x-100"]})
