@@ -75,7 +75,9 @@ async def paid_session(kassa: kassa_sdk.AsyncKassa, shop: Shop) -> str:
 
 async def test_every_error_code_of_the_contract_raises_its_class_from_a_real_error_response(shop: Shop) -> None:
     async with shop.async_client(max_retries=0) as kassa:
-        for code, status in ERROR_STATUS.items():
+        for n, (code, status) in enumerate(ERROR_STATUS.items()):
+            if n and n % 50 == 0:  # more codes than a key's reads per second: the clock moves, no one waits
+                shop.backend.clock.advance(seconds=2)
             with pytest.raises(kassa_sdk.KassaApiError) as caught:
                 await kassa._run(Call("GET", f"{ERRORS_PATH}/{code}", returns_nothing))
             error = caught.value

@@ -29,7 +29,7 @@ VERSION_TARGET = PACKAGE / "_api_version.py"
 # Mirrors kassa_sdk._errors.STATUS_CLASSES (kept here so that generating needs only the contract).
 STATUS_CLASS_NAMES = {
     400: "BadRequestError", 401: "UnauthorizedError", 402: "PaymentRequiredError", 403: "ForbiddenError",
-    404: "NotFoundError", 405: "MethodNotAllowedError", 409: "ConflictError", 413: "PayloadTooLargeError",
+    404: "NotFoundError", 405: "MethodNotAllowedError", 409: "ConflictError", 410: "GoneError", 413: "PayloadTooLargeError",
     415: "UnsupportedMediaTypeError", 422: "UnprocessableEntityError", 429: "TooManyRequestsError",
     500: "InternalServerError", 503: "ServiceUnavailableError",
 }

@@ -9,6 +9,7 @@ from ._errors import (
     BadRequestError,
     ConflictError,
     ForbiddenError,
+    GoneError,
     InternalServerError,
     KassaApiError,
     MethodNotAllowedError,
@@ -123,7 +124,7 @@ class InvitationNotFoundError(NotFoundError):
     """`invitation_not_found` (usually HTTP 404)."""
 
 
-class InvitationExpiredError(KassaApiError):
+class InvitationExpiredError(GoneError):
     """`invitation_expired` (usually HTTP 410)."""
 
 

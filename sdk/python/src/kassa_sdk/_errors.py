@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 
 __all__ = [
-    "APIConnectionError", "APITimeoutError", "BadRequestError", "ConflictError", "ForbiddenError",
+    "APIConnectionError", "APITimeoutError", "BadRequestError", "ConflictError", "ForbiddenError", "GoneError",
     "InternalServerError", "KassaApiError", "KassaError", "MethodNotAllowedError", "NotFoundError",
     "PayloadTooLargeError", "PaymentRequiredError", "ServiceUnavailableError", "TooManyRequestsError",
     "UnauthorizedError", "UnprocessableEntityError", "UnsupportedMediaTypeError",
@@ -117,6 +117,10 @@ class ConflictError(KassaApiError):
     """409: the object's state does not allow this now, or an Idempotency-Key conflict."""
 
 
+class GoneError(KassaApiError):
+    """410: the object existed but its time has passed (an expired invitation or link)."""
+
+
 class PayloadTooLargeError(KassaApiError):
     """413: the request body is too large."""
 
@@ -149,6 +153,7 @@ STATUS_CLASSES: dict[int, type[KassaApiError]] = {
     404: NotFoundError,
     405: MethodNotAllowedError,
     409: ConflictError,
+    410: GoneError,
     413: PayloadTooLargeError,
     415: UnsupportedMediaTypeError,
     422: UnprocessableEntityError,

@@ -7,6 +7,8 @@ from kassa_contract.abandoned import (
     AbandonedCart,
     AbandonedCartSummary,
     AbandonedCustomer,
+    AbandonmentDaily,
+    AbandonmentDay,
     Branding,
     BrandingInput,
     CurrencyAmount,
@@ -38,6 +40,8 @@ from kassa_contract.checkout import (
     CollectFlags,
     EmbedToken,
     Order,
+    OrderDay,
+    OrderSummary,
     Payment,
     PaymentError,
     PaymentMethod,
@@ -87,7 +91,8 @@ from kassa_contract.webhooks import (
 )
 
 __all__ = [
-    "UNSET", "AbandonedCart", "AbandonedCartSummary", "AbandonedCustomer", "AppliedDiscount", "AuditActor",
+    "UNSET", "AbandonedCart", "AbandonedCartSummary", "AbandonedCustomer", "AbandonmentDaily", "AbandonmentDay",
+    "OrderDay", "OrderSummary", "AppliedDiscount", "AuditActor",
     "AuditChanges", "AuditEntry", "Branding",
     "BrandingInput", "Campaign", "CampaignStats", "CardInput", "Cart", "CartAddress", "CheckoutSession", "Code",
     "CodesCreated", "CollectFlags", "CurrencyAmount", "DiscountLine", "EmbedConfig", "EmbedToken", "Event",

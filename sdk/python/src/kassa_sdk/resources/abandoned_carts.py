@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from kassa_contract.abandoned import AbandonedCart, AbandonedCartSummary, RecoveryStatus
+from kassa_contract.abandoned import AbandonedCart, AbandonedCartSummary, AbandonmentDaily, RecoveryStatus
 from kassa_contract.common import Page
 
 from .._base import Call, M, RequestOptions, Resource, operation, paginated, returns, returns_page
@@ -31,3 +31,11 @@ class AbandonedCarts(Resource[M]):
         """Abandoned and recovered counts and values over the trailing `window_days` (1-365, default 30)."""
         return Call("GET", f"{ABANDONED}/summary", returns(AbandonedCartSummary), params={"windowDays": window_days},
                     options=options)
+
+    @operation
+    def daily(self, *, days: int | None = None, time_zone: str | None = None,
+              options: RequestOptions | None = None) -> Call[AbandonmentDaily]:
+        """Carts abandoned and recovered per day over the last `days` (default 30), days counted in the IANA
+        `time_zone` (default UTC)."""
+        return Call("GET", f"{ABANDONED}/daily", returns(AbandonmentDaily),
+                    params={"days": days, "timeZone": time_zone}, options=options)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import builtins
+from datetime import datetime
 
-from kassa_contract.checkout import CreateRefund, Order, Refund
+from kassa_contract.checkout import CreateRefund, Order, OrderStatus, OrderSummary, Refund
 from kassa_contract.common import Page
 
 from .._base import (
@@ -19,7 +20,7 @@ from .._base import (
     returns_list,
     returns_page,
 )
-from ._util import seg
+from ._util import iso, seg
 
 ORDERS = "/api/v1/orders"
 
@@ -49,10 +50,23 @@ class Orders(Resource[M]):
         self.refunds: Refunds[M] = Refunds(client)
 
     @paginated
-    def list(self, *, limit: int | None = None, cursor: str | None = None,
+    def list(self, *, status: OrderStatus | None = None, email: str | None = None,
+             created_from: datetime | str | None = None, created_to: datetime | str | None = None,
+             limit: int | None = None, cursor: str | None = None,
              options: RequestOptions | None = None) -> Call[Page[Order]]:
-        """The orders, newest first, a page at a time (`auto_paging_iter()` for all of them)."""
-        return Call("GET", ORDERS, returns_page(Order), params={"limit": limit, "cursor": cursor}, options=options)
+        """The orders, newest first, a page at a time (`auto_paging_iter()` for all of them); filtered by
+        `status`, the shopper's `email` (any case) and `created_from` <= created at < `created_to`."""
+        params = {"status": status, "email": email, "createdFrom": iso(created_from), "createdTo": iso(created_to),
+                  "limit": limit, "cursor": cursor}
+        return Call("GET", ORDERS, returns_page(Order), params=params, options=options)
+
+    @operation
+    def summary(self, *, days: int | None = None, time_zone: str | None = None,
+                options: RequestOptions | None = None) -> Call[OrderSummary]:
+        """Orders, revenue and refunds per day over the last `days` (default 30), days counted in the IANA
+        `time_zone` (default UTC)."""
+        return Call("GET", f"{ORDERS}/summary", returns(OrderSummary), params={"days": days, "timeZone": time_zone},
+                    options=options)
 
     @operation
     def retrieve(self, order_id: str, *, options: RequestOptions | None = None) -> Call[Order]:

@@ -67,6 +67,8 @@ export class NotFoundError extends KassaApiError { override name = 'NotFoundErro
 export class MethodNotAllowedError extends KassaApiError { override name = 'MethodNotAllowedError'; }
 /** 409: the object's state does not allow this now, or an Idempotency-Key conflict. */
 export class ConflictError extends KassaApiError { override name = 'ConflictError'; }
+/** 410: the object existed but its time has passed (an expired invitation or link). */
+export class GoneError extends KassaApiError { override name = 'GoneError'; }
 /** 413: the request body is too large. */
 export class PayloadTooLargeError extends KassaApiError { override name = 'PayloadTooLargeError'; }
 /** 415: the body is not JSON. */
@@ -82,7 +84,7 @@ export class ServiceUnavailableError extends InternalServerError { override name
 
 export const STATUS_CLASSES: Record<number, ApiErrorClass> = {
   400: BadRequestError, 401: UnauthorizedError, 402: PaymentRequiredError, 403: ForbiddenError, 404: NotFoundError,
-  405: MethodNotAllowedError, 409: ConflictError, 413: PayloadTooLargeError, 415: UnsupportedMediaTypeError,
+  405: MethodNotAllowedError, 409: ConflictError, 410: GoneError, 413: PayloadTooLargeError, 415: UnsupportedMediaTypeError,
   422: UnprocessableEntityError, 429: TooManyRequestsError, 500: InternalServerError, 503: ServiceUnavailableError,
 };
 

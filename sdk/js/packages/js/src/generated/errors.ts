@@ -5,8 +5,8 @@ import {
   BadRequestError,
   ConflictError,
   ForbiddenError,
+  GoneError,
   InternalServerError,
-  KassaApiError,
   MethodNotAllowedError,
   NotFoundError,
   PayloadTooLargeError,
@@ -70,7 +70,7 @@ export class AlreadyMemberError extends ConflictError { override name = 'Already
 /** `invitation_not_found` (usually HTTP 404). */
 export class InvitationNotFoundError extends NotFoundError { override name = 'InvitationNotFoundError'; }
 /** `invitation_expired` (usually HTTP 410). */
-export class InvitationExpiredError extends KassaApiError { override name = 'InvitationExpiredError'; }
+export class InvitationExpiredError extends GoneError { override name = 'InvitationExpiredError'; }
 /** `invitation_used` (usually HTTP 409). */
 export class InvitationUsedError extends ConflictError { override name = 'InvitationUsedError'; }
 /** `invite_email_mismatch` (usually HTTP 403). */

@@ -105,6 +105,10 @@ export class AbandonedCarts extends Resource {
   summary(query?: QueryOf<C['summarizeAbandonedCarts']>, o?: RequestOptions): Promise<ResultOf<C['summarizeAbandonedCarts']>> {
     return this.call('GET', '/api/v1/abandoned-carts/summary', undefined, o, query);
   }
+  /** Carts abandoned and recovered per day over the last `days` (default 30), in the IANA `timeZone`. */
+  daily(query?: QueryOf<C['abandonedCartsDaily']>, o?: RequestOptions): Promise<ResultOf<C['abandonedCartsDaily']>> {
+    return this.call('GET', '/api/v1/abandoned-carts/daily', undefined, o, query);
+  }
 }
 
 export class Campaigns extends Resource {
@@ -275,6 +279,10 @@ export class Orders extends Resource {
   }
   retrieve(id: string, o?: RequestOptions): Promise<ResultOf<K['getOrder']>> {
     return this.call('GET', `/api/v1/orders/${e(id)}`, undefined, o);
+  }
+  /** Orders, revenue and refunds per day over the last `days` (default 30), in the IANA `timeZone`. */
+  summary(query?: QueryOf<K['summarizeOrders']>, o?: RequestOptions): Promise<ResultOf<K['summarizeOrders']>> {
+    return this.call('GET', '/api/v1/orders/summary', undefined, o, query);
   }
 }
 
