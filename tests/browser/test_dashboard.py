@@ -123,7 +123,8 @@ async def test_every_page_passes_axe_and_is_pictured(browser: Any, kassa: KassaW
             await open_page(page, kassa, path, heading)
             await page.wait_for_load_state("networkidle")
             await axe_check(page, f"{name} at {width}px")
-            await shoot(page, name, width)
+            if name != "settings":  # pictured with Stripe connected, by the payment settings test
+                await shoot(page, name, width)
         await open_page(page, kassa, f"/orders/{orders[1]['id']}", "Order of €64.14")
         await page.get_by_role("button", name="Refund").click()
         await page.get_by_role("dialog").get_by_label("Part of it").check()
@@ -265,3 +266,67 @@ async def test_an_owner_sets_the_abandonment_threshold_and_branding_a_viewer_onl
         await open_page(page, kassa, "/settings", "Settings")
         await expect(page.get_by_label("A cart counts as abandoned after (hours)")).to_have_value("2")
         await expect(page.get_by_role("button", name="Save")).to_have_count(0)
+
+
+async def test_an_owner_switches_to_stripe_a_refused_key_is_shown_a_viewer_only_reads(
+        browser: Any, stripe_kassa: KassaWeb, localstripe: Any) -> None:
+    from tests.support.localstripe import REJECTED_KEY
+
+    merchant, _ = await merchant_with_orders(stripe_kassa, [])
+    async with signed_in(browser, stripe_kassa, merchant.team.owner) as page:
+        await open_page(page, stripe_kassa, "/settings", "Settings")
+        form = page.get_by_role("form", name="Payments")
+        await expect(form.get_by_role("radio", name="Test provider (no real money)")).to_be_checked()
+        await form.get_by_role("radio", name="Stripe").check()
+        secret = form.get_by_label("Stripe secret key")
+        await expect(secret).to_have_attribute("type", "password")
+        await secret.fill(REJECTED_KEY)  # localstripe answers 401 to it, as Stripe does to a revoked key
+        await form.get_by_label("Stripe publishable key").fill(localstripe.publishable_key)
+        await form.get_by_role("button", name="Save").click()
+        alert = form.get_by_role("alert")
+        await expect(alert).to_contain_text("Stripe refused the key")
+        await expect(secret).to_have_attribute("aria-invalid", "true")
+        assert "payments-error" in (await secret.get_attribute("aria-describedby") or "")
+        await axe_check(page, "payment settings, a refused key")
+        assert (await merchant.tenant.get("/api/v1/payment-settings")).json()["provider"] == "test"
+
+        await secret.fill(localstripe.api_key)
+        await form.get_by_label("Webhook signing secret (optional)").fill("whsec_kassa_dashboard_4321")
+        await form.get_by_label("Capture").select_option(label="Later, by you")
+        await form.get_by_role("button", name="Save").click()
+        await expect(form.get_by_role("status")).to_have_text("Payments: saved.")
+        await expect(alert).to_have_text("")
+        await expect(secret).not_to_have_attribute("aria-invalid", "true")
+        await expect(secret).to_have_value("")  # a secret is never shown back, only its last four
+        await expect(form).to_contain_text("…" + localstripe.api_key[-4:])
+        await expect(form).to_contain_text("…4321")
+        webhook_url = f"/webhooks/stripe/{merchant.tenant.app_id}"
+        await expect(form).to_contain_text(webhook_url)
+        await expect(form).to_contain_text("Register this URL as a webhook endpoint")
+        await axe_check(page, "payment settings, Stripe")
+        for width in (1280, 375):
+            await page.set_viewport_size({"width": width, "height": 860 if width == 1280 else 760})
+            await shoot(page, "settings", width)
+        assert page.script_errors == []
+    saved = (await merchant.tenant.get("/api/v1/payment-settings")).json()
+    assert (saved["provider"], saved["captureMethod"], saved["secretKeyLast4"]) == (
+        "stripe", "manual", localstripe.api_key[-4:])
+    assert saved["webhookUrl"].endswith(webhook_url)
+
+    async with signed_in(browser, stripe_kassa, await merchant.person("viewer")) as page:
+        await open_page(page, stripe_kassa, "/settings", "Settings")
+        payments = page.get_by_role("region", name="Payments")
+        await expect(payments).to_contain_text("Stripe")
+        await expect(payments).to_contain_text("…" + localstripe.api_key[-4:])
+        await expect(payments.get_by_role("textbox")).to_have_count(0)
+        await expect(payments.get_by_role("radio")).to_have_count(0)
+        await expect(page.get_by_role("form", name="Payments")).to_have_count(0)
+
+    async with signed_in(browser, stripe_kassa, merchant.team.owner) as page:  # and back to the test provider
+        await open_page(page, stripe_kassa, "/settings", "Settings")
+        form = page.get_by_role("form", name="Payments")
+        await form.get_by_role("radio", name="Test provider (no real money)").check()
+        await expect(form.get_by_label("Stripe secret key")).to_have_count(0)
+        await form.get_by_role("button", name="Save").click()
+        await expect(form.get_by_role("status")).to_have_text("Payments: saved.")
+    assert (await merchant.tenant.get("/api/v1/payment-settings")).json()["provider"] == "test"

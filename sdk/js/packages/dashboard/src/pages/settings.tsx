@@ -1,15 +1,16 @@
 import { type FormEvent, useEffect, useRef, useState } from 'react';
-import { api } from '../api';
+import { api, ApiError } from '../api';
 import { useGet } from '../data';
 import { money } from '../format';
 import { t } from '../i18n';
-import { useCan } from '../session';
+import { useCan, useSigned } from '../session';
 import { ErrorBox, Field, Heading, Loading } from '../ui';
 
 interface Branding { displayName: string | null; primaryColor: string | null; logoUrl: string | null }
 interface EmbedConfig { cartAbandonmentThresholdMinutes: number | null; effectiveCartAbandonmentThresholdMinutes: number;
                         cartRecoveryUrlTemplate: string | null; branding: Branding | null }
-interface PaymentSettings { provider: string; captureMethod: string; publishableKey: string | null; secretKeyLast4: string | null; webhookUrl: string | null }
+interface PaymentSettings { provider: string; captureMethod: string; publishableKey: string | null; secretKeyLast4: string | null;
+                           webhookSecretLast4: string | null; webhookUrl: string | null }
 
 const COLOR = /^#[0-9a-fA-F]{6}$/;
 
@@ -96,18 +97,125 @@ export function SettingsPage() {
         </div>
         {editable ? <button type="submit">{t('save')}</button> : null}
       </form>
-      {payments.data ? (
-        <section className="card" aria-labelledby="payments-h">
-          <h2 id="payments-h">{t('settings.payments')}</h2>
-          <dl className="pairs">
-            <dt>{t('settings.provider')}</dt><dd>{t('settings.provider.' + payments.data.provider)}</dd>
-            <dt>{t('settings.capture')}</dt><dd>{t('settings.capture.' + payments.data.captureMethod)}</dd>
-            {payments.data.secretKeyLast4 ? <><dt>{t('settings.stripeKey')}</dt><dd className="mono">…{payments.data.secretKeyLast4}</dd></> : null}
-            {payments.data.webhookUrl ? <><dt>{t('settings.stripeWebhook')}</dt><dd className="mono break">{payments.data.webhookUrl}</dd></> : null}
-          </dl>
-          <p className="muted">{t('settings.paymentsHint')}</p>
-        </section>
-      ) : null}
+      {payments.data ? <PaymentsCard settings={payments.data} editable={can('payments:write')} onSaved={payments.reload} /> : null}
     </>
   );
+}
+
+const PAYMENT_FIELDS = ['provider', 'secretKey', 'publishableKey', 'webhookSecret', 'captureMethod'];
+
+/** The application's payment provider: read-only without `payments:write`. Secrets are write-only: the
+ * API answers their last four, and an empty secret field keeps the stored one. */
+function PaymentsCard({ settings, editable, onSaved }: { settings: PaymentSettings; editable: boolean; onSaved: () => void }) {
+  const { environment } = useSigned();
+  const testAllowed = environment !== 'live';
+  const [provider, setProvider] = useState(settings.provider);
+  const [capture, setCapture] = useState(settings.captureMethod);
+  const [secret, setSecret] = useState('');
+  const [publishable, setPublishable] = useState(settings.publishableKey ?? '');
+  const [webhookSecret, setWebhookSecret] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [saved, setSaved] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  // Stripe refusing the key names no field: it is the secret key's fault.
+  const field = !(error instanceof ApiError) ? null : error.code === 'payment_provider_auth_failed' ? 'secretKey'
+    : error.field && PAYMENT_FIELDS.includes(error.field) ? error.field : null;
+  const invalid = (name: string) => (field === name ? { 'aria-invalid': true as const } : {});
+  const described = (name: string, hint?: string) =>
+    [hint, field === name ? 'payments-error' : null].filter(Boolean).join(' ') || undefined;
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    setBusy(true); setSaved(false); setError(null);
+    const body: Record<string, unknown> = { provider, captureMethod: capture };
+    if (provider === 'stripe') {
+      if (secret.trim()) body.secretKey = secret.trim();
+      if (publishable.trim()) body.publishableKey = publishable.trim();
+      if (webhookSecret.trim()) body.webhookSecret = webhookSecret.trim();
+    }
+    try {
+      await api('PUT', '/api/v1/payment-settings', body);
+      setSecret(''); setWebhookSecret(''); setSaved(true); onSaved();
+    } catch (e) { setError(e); } finally { setBusy(false); }
+  };
+  const facts = (
+    <dl className="pairs">
+      <dt>{t('settings.provider')}</dt><dd>{t('settings.provider.' + settings.provider)}</dd>
+      <dt>{t('settings.capture')}</dt><dd>{t('settings.capture.' + settings.captureMethod)}</dd>
+      {settings.secretKeyLast4 ? <><dt>{t('settings.stripeKey')}</dt><dd className="mono">…{settings.secretKeyLast4}</dd></> : null}
+      {settings.provider === 'stripe' && settings.publishableKey ? <><dt>{t('settings.publishableKey')}</dt><dd className="mono break">{settings.publishableKey}</dd></> : null}
+      {settings.webhookSecretLast4 ? <><dt>{t('settings.webhookSecret')}</dt><dd className="mono">…{settings.webhookSecretLast4}</dd></> : null}
+      {settings.webhookUrl && !editable ? <><dt>{t('settings.stripeWebhook')}</dt><dd className="mono break">{settings.webhookUrl}</dd></> : null}
+    </dl>
+  );
+  const webhookHint = settings.webhookUrl ? (
+    <div className="notice">
+      <p>{t('settings.webhookUrlHint')}</p>
+      <code className="secret">{settings.webhookUrl}</code>
+      <button type="button" className="secondary" onClick={() => void navigator.clipboard?.writeText(settings.webhookUrl ?? '')}>{t('copy')}</button>
+    </div>
+  ) : null;
+  if (!editable) {
+    return (
+      <section className="card" aria-labelledby="payments-h">
+        <h2 id="payments-h">{t('settings.payments')}</h2>
+        {facts}
+        <p className="muted">{t('settings.paymentsReadOnly')}</p>
+      </section>
+    );
+  }
+  const stripe = provider === 'stripe';
+  return (
+    <form className="card" onSubmit={(e) => void submit(e)} aria-labelledby="payments-h" noValidate>
+      <h2 id="payments-h">{t('settings.payments')}</h2>
+      {facts}
+      {webhookHint}
+      {saved ? <div className="notice success" role="status">{t('settings.saved', { what: t('settings.payments') })}</div> : null}
+      <div id="payments-error" role="alert">{error ? <ErrorBody error={error} /> : null}</div>
+      <fieldset aria-describedby={described('provider')}>
+        <legend>{t('settings.provider')}</legend>
+        {testAllowed || settings.provider === 'test' ? (
+          <label className="choice"><input type="radio" name="provider" value="test" checked={provider === 'test'} {...invalid('provider')}
+                 onChange={() => setProvider('test')} /> {t('settings.provider.test')}</label>
+        ) : null}
+        <label className="choice"><input type="radio" name="provider" value="stripe" checked={stripe} {...invalid('provider')}
+               onChange={() => setProvider('stripe')} /> {t('settings.provider.stripe')}</label>
+      </fieldset>
+      {stripe ? (
+        <>
+          <Field id="stripe-secret" label={t('settings.secretKey')} hint={t(settings.secretKeyLast4 ? 'settings.secretKeyKeep' : 'settings.secretKeyHint', { last4: settings.secretKeyLast4 ?? '' })}>
+            <input id="stripe-secret" type="password" autoComplete="off" spellCheck={false} value={secret}
+                   required={!settings.secretKeyLast4} {...invalid('secretKey')} aria-describedby={described('secretKey', 'stripe-secret-hint')}
+                   placeholder={environment === 'live' ? 'sk_live_…' : 'sk_test_…'} onChange={(e) => setSecret(e.target.value)} />
+          </Field>
+          <Field id="stripe-publishable" label={t('settings.publishableKey')}>
+            <input id="stripe-publishable" autoComplete="off" spellCheck={false} value={publishable} required
+                   {...invalid('publishableKey')} aria-describedby={described('publishableKey')}
+                   placeholder={environment === 'live' ? 'pk_live_…' : 'pk_test_…'} onChange={(e) => setPublishable(e.target.value)} />
+          </Field>
+          <Field id="stripe-webhook-secret" label={t('settings.webhookSecretOptional')} hint={t(settings.webhookSecretLast4 ? 'settings.secretKeyKeep' : 'settings.webhookSecretHint', { last4: settings.webhookSecretLast4 ?? '' })}>
+            <input id="stripe-webhook-secret" type="password" autoComplete="off" spellCheck={false} value={webhookSecret}
+                   {...invalid('webhookSecret')} aria-describedby={described('webhookSecret', 'stripe-webhook-secret-hint')}
+                   placeholder="whsec_…" onChange={(e) => setWebhookSecret(e.target.value)} />
+          </Field>
+        </>
+      ) : null}
+      <Field id="capture-method" label={t('settings.capture')}>
+        <select id="capture-method" value={capture} {...invalid('captureMethod')} aria-describedby={described('captureMethod')}
+                onChange={(e) => setCapture(e.target.value)}>
+          <option value="automatic">{t('settings.capture.automatic')}</option>
+          <option value="manual">{t('settings.capture.manual')}</option>
+        </select>
+      </Field>
+      <button type="submit" disabled={busy}>{t('save')}</button>
+    </form>
+  );
+}
+
+function ErrorBody({ error }: { error: unknown }) {
+  let text = t('error.generic');
+  if (error instanceof ApiError) {
+    text = error.status === 403 ? t('error.forbidden') : error.status === 0 ? t('error.network')
+      : error.code === 'payment_provider_auth_failed' ? t('settings.stripeRefused', { message: error.message }) : error.message;
+  }
+  return <p className="notice error">{text}</p>;
 }
