@@ -50,7 +50,8 @@ async def ensure_demo(runtime: Runtime, base_url: str) -> str | None:
     secret key:       {secret}
     publishable key:  {publishable}
 
-  Sign in as the demo workspace's owner (POST {base_url}/api/v1/auth/sign-in):
+  The merchant dashboard, {base_url}/dashboard/ (or POST {base_url}/api/v1/auth/sign-in): sign in as the
+  demo workspace's owner:
 
     email:            {DEMO_OWNER}
     password:         {password}
