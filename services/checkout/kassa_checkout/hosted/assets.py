@@ -3,36 +3,14 @@ browsers and proxies may keep them forever: a changed file is a new name."""
 
 from __future__ import annotations
 
-import gzip
-import hashlib
-from dataclasses import dataclass
 from pathlib import Path
+
+from kassa_platform.static_assets import IMMUTABLE, Asset, hashed_assets
 
 DIR = Path(__file__).parent / "static"
 PREFIX = "/static/checkout"
 TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}
-IMMUTABLE = "public, max-age=31536000, immutable"
 
+__all__ = ["ASSETS", "DIR", "IMMUTABLE", "PREFIX", "URLS", "Asset"]
 
-@dataclass(frozen=True)
-class Asset:
-    name: str  # hashed
-    body: bytes
-    gzipped: bytes
-    media_type: str
-
-
-def _build() -> tuple[dict[str, str], dict[str, Asset]]:
-    urls: dict[str, str] = {}
-    by_name: dict[str, Asset] = {}
-    for path in sorted(DIR.iterdir()):
-        if path.suffix not in TYPES:
-            continue
-        body = path.read_bytes()
-        hashed = f"{path.stem}.{hashlib.sha256(body).hexdigest()[:12]}{path.suffix}"
-        by_name[hashed] = Asset(hashed, body, gzip.compress(body, 9, mtime=0), TYPES[path.suffix])
-        urls[path.name] = f"{PREFIX}/{hashed}"
-    return urls, by_name
-
-
-URLS, ASSETS = _build()  # logical name ("checkout.js") -> URL; hashed name -> the file
+URLS, ASSETS = hashed_assets(DIR, PREFIX, TYPES)  # logical name ("checkout.js") -> URL; hashed name -> the file
