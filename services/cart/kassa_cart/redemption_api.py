@@ -124,14 +124,15 @@ class RedemptionDesk:
         now = self.clock.now()
         codes = _unique(body.codes)
         hold = timedelta(minutes=body.hold_minutes)
-        async with self.db.on_demand() as reads:
-            basket, found, code_ids = await self._priced(reads, app_id, body, codes, now)
-        held, plan = self.rows.plan(app_id=app_id, discounts=found.engine, code_ids=code_ids, codes=codes,
-                                    currency=basket.currency, cart_id=body.cart_id, customer_id=basket.customer_id,
-                                    email=basket.email, subtotal=_subtotal(basket), now=now, hold=hold)
-        if await self.rows.reserve(plan, event_params(**_event(app_id, REDEMPTION_RESERVED, held, now))):
-            return held
-        # A limit fell short: the general path finds out which, and says so (or takes what freed up meanwhile).
+        if self.rows.available():  # one statement; if a limit fell short, the general path finds out which
+            async with self.db.on_demand() as reads:
+                basket, found, code_ids = await self._priced(reads, app_id, body, codes, now)
+            held, plan = self.rows.plan(app_id=app_id, discounts=found.engine, code_ids=code_ids, codes=codes,
+                                        currency=basket.currency, cart_id=body.cart_id,
+                                        customer_id=basket.customer_id, email=basket.email,
+                                        subtotal=_subtotal(basket), now=now, hold=hold)
+            if await self.rows.reserve(plan, event_params(**_event(app_id, REDEMPTION_RESERVED, held, now))):
+                return held
         async with transaction(self.db) as conn:
             basket, found, code_ids = await self._priced(conn, app_id, body, codes, now)
             held = await self.store.reserve(
@@ -187,11 +188,12 @@ class RedemptionDesk:
 
     async def confirm(self, app_id: str, redemption_id: str, body: ConfirmRedemption) -> BasketRedemption:
         now = self.clock.now()
-        done = await self.rows.confirm(  # a valid hold: one transaction; anything else: the general path
-            app_id=app_id, redemption_id=redemption_id, transaction_id=body.transaction_id, now=now,
-            event=lambda held: event_params(**_event(app_id, REDEMPTION_CONFIRMED, held, now)))
-        if done is not None:
-            return done
+        if self.rows.available():  # a valid hold: one statement; anything else: the general path
+            done = await self.rows.confirm(
+                app_id=app_id, redemption_id=redemption_id, transaction_id=body.transaction_id, now=now,
+                event=lambda held: event_params(**_event(app_id, REDEMPTION_CONFIRMED, held, now)))
+            if done is not None:
+                return done
         async with transaction(self.db) as conn:
             before = (await self.store.get(conn, app_id=app_id, redemption_id=redemption_id)).status
             held = await self.store.confirm(conn, app_id=app_id, redemption_id=redemption_id,

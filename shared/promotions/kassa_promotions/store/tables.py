@@ -26,6 +26,7 @@ campaign_groups = sa.Table(
     sa.Index("ix_promo_campaign_groups_app_id_id", "app_id", "id"),
 )
 
+# PostgreSQL: fillfactor 10, a page per campaign for its counters' updates (migration 0004).
 campaigns = sa.Table(
     "promo_campaigns",
     metadata,
