@@ -13,7 +13,8 @@ a three-line basket snapshot) followed by its POST …/confirm (a transaction id
 on a keep-alive connection of its own (common.LeanClient).
 
 Targets: --rate pairs/s (default 200) achieved, p99 < 10 ms for reserve and for confirm. Printed:
-latencies, achieved rate, and the CPU per pair of the server and of PostgreSQL (from /proc). A
+latencies, achieved rate, the CPU per pair of the server and of PostgreSQL (from /proc), and
+whether both campaigns' counters match what the server answered (uses = confirms). A
 missed target prints MISSED, any non-2xx response is reported loudly; the exit code is 0
 whenever the run completes.
 """
@@ -90,20 +91,22 @@ async def _drive(p: Phase) -> dict:
     idle: asyncio.Queue[LeanClient] = asyncio.Queue()
     for client in clients:
         idle.put_nowait(client)
-    pairs = launched = 0
+    pairs = launched = reserved = confirmed = 0  # reserved/confirmed: every success, warm-up included
     delays: list[float] = []
     marks: dict[str, dict[str, float]] = {}
 
     async def pair(i: int, due: float) -> None:
-        nonlocal pairs
+        nonlocal pairs, reserved, confirmed
         client = await idle.get()
         if m0 <= due <= m1:
             delays.append((time.perf_counter() - due) * 1000)
         try:
             held = await recorder.call(client, "reserve", "POST", "/api/v1/redemptions",
                                        {"codes": [p.codes[i], "BENCH5"], "basket": BASKET})
+            reserved += 1
             await recorder.call(client, "confirm", "POST", f"/api/v1/redemptions/{held['id']}/confirm",
                                 {"transactionId": f"POS-{i:07d}"})
+            confirmed += 1
         except RequestFailed:
             return
         finally:
@@ -129,11 +132,13 @@ async def _drive(p: Phase) -> dict:
         await asyncio.gather(*(client.aclose() for client in clients))
     cpu = {k: marks["end"][k] - marks["start"][k] for k in marks["start"]} if marks.get("start") else {}
     return {"latencies": recorder.latencies, "delays": delays, "errors": dict(recorder.errors),
-            "examples": recorder.examples, "pairs": pairs, "launched": launched, "cpu": cpu}
+            "examples": recorder.examples, "pairs": pairs, "launched": launched, "cpu": cpu,
+            "reserved": reserved, "confirmed": confirmed}
 
 
-def seed(base_url: str, key: str, count: int) -> list[str]:
-    """The two campaigns and their codes; returns the single-use codes, one per pair."""
+def seed(base_url: str, key: str, count: int) -> tuple[list[str], list[str]]:
+    """The two campaigns and their codes; returns the single-use codes (one per pair) and the
+    campaigns' ids."""
     codes = [f"TILL{i:07d}" for i in range(count)]
     with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {key}"}, timeout=60) as http:
         def post(path: str, body: dict) -> dict:
@@ -148,7 +153,14 @@ def seed(base_url: str, key: str, count: int) -> list[str]:
             post(f"/api/v1/campaigns/{ten['id']}/codes/import", {"codes": codes[start:start + 10_000]})
         five = post("/api/v1/campaigns", {"name": "Five off", "reward": {"type": "fixed_off", "amounts": {"EUR": 500}}})
         post(f"/api/v1/campaigns/{five['id']}/codes", {"code": "BENCH5"})
-    return codes
+    return codes, [ten["id"], five["id"]]
+
+
+def counters(base_url: str, key: str, campaign_ids: list[str]) -> list[tuple[int, int]]:
+    """(uses, reservedUses) of each campaign, from its stats."""
+    with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {key}"}, timeout=60) as http:
+        stats = [http.get(f"/api/v1/campaigns/{c}/stats").json() for c in campaign_ids]
+    return [(s["uses"], s["reservedUses"]) for s in stats]
 
 
 def main() -> int:
@@ -170,7 +182,7 @@ def main() -> int:
     server = Server(env, tmp / "server.log", "cart", ready="/healthz", timeout=30,
                     failure="cart server did not become healthy (exit code {code})").start()
     try:
-        codes = seed(server.base, key, int(args.rate * (duration + warmup)) + 10)
+        codes, campaign_ids = seed(server.base, key, int(args.rate * (duration + warmup)) + 10)
         print("Kassa two-step redemptions benchmark (reserve + confirm)")
         print(f"  server   1 process (`kassa serve cart`) at {server.base}, its log: {tmp / 'server.log'}")
         print(f"  database {masked(url)}")
@@ -181,6 +193,7 @@ def main() -> int:
         phase = Phase(server.base, key, codes, server.pid, args.rate, duration, warmup, args.connections)
         with get_context("spawn").Pool(1) as driver:
             r = driver.apply(drive, (phase,))
+        counted = counters(server.base, key, campaign_ids)
     finally:
         server.stop()
 
@@ -209,6 +222,11 @@ def main() -> int:
         print(f"  {op + ' p99 (ms)':<36}{p99:>10.2f}   target < {TARGET_P99_MS:.0f} ms"
               f"   {'met' if p99 < TARGET_P99_MS else 'MISSED'}")
     print(f"  {'errors (non-2xx or transport)':<36}{n_errors:>10}")
+    # Every campaign's counters after the run: uses = confirms, reservedUses = reserves never confirmed.
+    expected = (r["confirmed"], r["reserved"] - r["confirmed"])
+    exact = all(c == expected for c in counted)
+    print(f"  {'counters (uses, reserved) exact':<36}{'yes' if exact else 'NO':>10}   "
+          f"{counted[0]} and {counted[1]} for {expected} answered")
     return 0
 
 
