@@ -39,7 +39,7 @@ async def _two_campaigns(tenant: Tenant) -> tuple[dict, dict]:
     return ten, five
 
 
-async def test_reserve_and_confirm_write_once_each_without_a_transaction(pg_tenant: Tenant) -> None:
+async def test_reserve_and_confirm_write_in_one_statement_each(pg_tenant: Tenant) -> None:
     ten, five = await _two_campaigns(pg_tenant)
     warm = await pg_tenant.post("/api/v1/redemptions", {"codes": ["ONE-TEN", "FIVE"], "basket": BASKET})
     assert warm.status_code == 201, warm.text  # the pricing caches are warm from here on
