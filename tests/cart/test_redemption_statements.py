@@ -112,3 +112,32 @@ async def test_a_confirm_of_a_hold_gone_meanwhile_moves_nothing(pg_tenant: Tenan
     found = (await pg_tenant.get(f"/api/v1/redemptions/{held['id']}")).json()
     assert (found["status"], found["transactionId"]) == ("cancelled", None)
 
+
+
+def _counters_after_events(statements: list[str]) -> bool:
+    """Whether every statement on the campaigns or codes comes after the last event written."""
+    events = [i for i, s in enumerate(statements) if "INSERT INTO outbox_events" in s]
+    counters = [i for i, s in enumerate(statements) if re.search(r"\bFROM promo_(campaigns|codes)\b.*FOR UPDATE"
+                                                                   r"|\bUPDATE promo_(campaigns|codes) SET", s, re.S)]
+    return bool(events and counters) and min(counters) > max(events)
+
+
+async def test_cancel_and_expiry_move_the_counters_last(pg_tenant: Tenant) -> None:
+    """A cancel and the expiry job lock a campaign's row only once their events are written: every
+    till's reserve and confirm on that campaign waits for that lock, up to the commit."""
+    await _two_campaigns(pg_tenant)
+    held = [(await pg_tenant.post("/api/v1/redemptions", {"codes": [c, "FIVE"], "basket": BASKET,
+                                                         "holdMinutes": 1})).json() for c in ("ONE-TEN", "TWO-TEN")]
+    counter = pg_tenant.backend.counter
+    with counter as cancelling:
+        assert (await pg_tenant.post(f"/api/v1/redemptions/{held[0]['id']}/cancel")).status_code == 200
+    assert _counters_after_events(cancelling.statements), "\n".join(cancelling.statements)
+
+    pg_tenant.backend.clock.advance(minutes=2)
+    runner = pg_tenant.backend.runtime.runner
+    assert runner is not None
+    with counter as expiring:
+        assert await runner.run_cron("expire_redemption_holds") >= 1
+    assert _counters_after_events(expiring.statements), "\n".join(expiring.statements)
+    found = (await pg_tenant.get(f"/api/v1/redemptions/{held[1]['id']}")).json()
+    assert found["status"] == "expired"

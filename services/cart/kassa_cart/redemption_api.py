@@ -205,9 +205,9 @@ class RedemptionDesk:
     async def cancel(self, app_id: str, redemption_id: str) -> BasketRedemption:
         now = self.clock.now()
         async with transaction(self.db) as conn:
-            held, changed = await self.store.cancel(conn, app_id=app_id, redemption_id=redemption_id, now=now)
-            if changed:
-                await emit(conn, app_id, REDEMPTION_CANCELLED, held, now)
+            held, _ = await self.store.cancel(
+                conn, app_id=app_id, redemption_id=redemption_id, now=now,
+                announce=lambda owner, view: emit(conn, owner, REDEMPTION_CANCELLED, view, now))
             return held
 
     async def rollback(self, app_id: str, redemption_id: str, body: RollbackRedemption) -> RedemptionRollback:
@@ -238,9 +238,9 @@ async def expire_holds(db: Database, clock: Clock, store: ReservationStore | Non
     while True:
         now = clock.now()
         async with transaction(db) as conn:
-            expired = await store.expire(conn, now=now, limit=limit)
-            for app_id, held in expired:
-                await emit(conn, app_id, REDEMPTION_EXPIRED, held, now)
+            expired = await store.expire(
+                conn, now=now, limit=limit,
+                announce=lambda owner, view: emit(conn, owner, REDEMPTION_EXPIRED, view, now))
         total += len(expired)
         if len(expired) < limit:
             return total

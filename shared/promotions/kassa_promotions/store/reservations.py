@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import builtins
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -52,6 +52,9 @@ from ..reasons import message
 from .codes import code_key
 from .redemptions import _MOVES, RedemptionStore, ReservationRequest, _lit, _Rejected
 from .tables import codes, redemptions, reservation_lines, reservation_rollbacks, reservations
+
+# What a caller does for each redemption a change touched (its event), before the counters move.
+Announce = Callable[[str, BasketRedemption], Awaitable[None]]
 
 CANCELLED = "cancelled"
 EXPIRED = "expired"
@@ -181,14 +184,15 @@ class ReservationStore:
                                  f"{row.expires_at.isoformat()} and is no longer reserved: reserve again",
                                  status=409, details={"expiresAt": row.expires_at.isoformat()})
             raise self._not_reserved(row)
-        held = await self._claim_lines(conn, redemption_id, status="confirmed", reason=None, now=now)
+        held = await self._claim_lines(conn, [redemption_id], status="confirmed", reason=None, now=now)
         await self._counters._lock(conn, {x.campaign_id for x in held}, {x.code_id for x in held if x.code_id})
         await self._counters._move(conn, "confirm", held, now)
         return await self._read(conn, row)
 
-    async def cancel(self, conn: AsyncConnection, *, app_id: str, redemption_id: str,
-                     now: datetime) -> tuple[BasketRedemption, bool]:
-        """A held redemption is released (idempotent). Returns it and whether this call cancelled it."""
+    async def cancel(self, conn: AsyncConnection, *, app_id: str, redemption_id: str, now: datetime,
+                     announce: Announce | None = None) -> tuple[BasketRedemption, bool]:
+        """A held redemption is released (idempotent). Returns it and whether this call cancelled it;
+        `announce(app_id, redemption)` (its event) runs before the counters move."""
         row = (await conn.execute(
             sa.update(reservations).where(R.id == redemption_id, R.app_id == app_id, R.status == "reserved")
             .values(status=CANCELLED, updated_at=now, version=R.version + 1).returning(*reservations.c))).first()
@@ -197,13 +201,18 @@ class ReservationStore:
             if row.status in (CANCELLED, EXPIRED):
                 return await self._read(conn, row), False
             raise self._not_reserved(row)
-        await self._release_lines(conn, [row.id], CANCELLED, now)
-        return await self._read(conn, row), True
+        held = await self._claim_lines(conn, [row.id], status="released", reason=CANCELLED, now=now)
+        view = await self._read(conn, row)
+        if announce is not None:
+            await announce(app_id, view)
+        await self._give_back(conn, held, now)
+        return view, True
 
-    async def expire(self, conn: AsyncConnection, *, now: datetime, limit: int = 500,
-                     app_id: str | None = None) -> builtins.list[tuple[str, BasketRedemption]]:
+    async def expire(self, conn: AsyncConnection, *, now: datetime, limit: int = 500, app_id: str | None = None,
+                     announce: Announce | None = None) -> builtins.list[tuple[str, BasketRedemption]]:
         """Holds past their expiry (of every application, or of `app_id`) become `expired` and give back
-        what they held, up to `limit`: (application id, redemption). Concurrent runs claim disjoint rows (SKIP LOCKED)."""
+        what they held, up to `limit`: (application id, redemption). Concurrent runs claim disjoint rows
+        (SKIP LOCKED). `announce(app_id, redemption)` runs for each before the counters move."""
         query = sa.select(R.id).where(R.status == _lit("reserved"), R.expires_at <= now)
         if app_id is not None:
             query = query.where(R.app_id == app_id)
@@ -214,8 +223,13 @@ class ReservationStore:
         rows = (await conn.execute(
             sa.update(reservations).where(R.id.in_(ids), R.status == "reserved")
             .values(status=EXPIRED, updated_at=now, version=R.version + 1).returning(*reservations.c))).all()
-        await self._release_lines(conn, [x.id for x in rows], EXPIRED, now)
-        return [(x.app_id, await self._read(conn, x)) for x in sorted(rows, key=lambda x: x.id)]
+        held = await self._claim_lines(conn, [x.id for x in rows], status="released", reason=EXPIRED, now=now)
+        expired = [(x.app_id, await self._read(conn, x)) for x in sorted(rows, key=lambda x: x.id)]
+        if announce is not None:
+            for owner, view in expired:
+                await announce(owner, view)
+        await self._give_back(conn, held, now)
+        return expired
 
     # -- rollback
 
@@ -339,17 +353,16 @@ class ReservationStore:
         rollbacks = (await conn.execute(_ROLLBACKS, {"rid": row.id})).all() if row.rolled_back else []
         return _view(row, lines, rollbacks)
 
-    async def _claim_lines(self, conn: AsyncConnection, redemption_id: str, *, status: str, reason: str | None,
-                           now: datetime) -> builtins.list[Any]:
-        mine = sa.select(L.redemption_id).where(L.reservation_id == redemption_id)
+    async def _claim_lines(self, conn: AsyncConnection, redemption_ids: Sequence[str], *, status: str,
+                           reason: str | None, now: datetime) -> builtins.list[Any]:
+        mine = sa.select(L.redemption_id).where(L.reservation_id.in_(builtins.list(redemption_ids)))
         return await self._counters._claim(conn, [D.id.in_(mine), D.status == "reserved"], status=status,
                                            reason=reason, now=now, keep_reason=reason is None)
 
-    async def _release_lines(self, conn: AsyncConnection, redemption_ids: Sequence[str], reason: str,
-                             now: datetime) -> None:
-        mine = sa.select(L.redemption_id).where(L.reservation_id.in_(redemption_ids))
-        held = await self._counters._claim(conn, [D.id.in_(mine), D.status == "reserved"], status="released",
-                                           reason=reason, now=now)
+    async def _give_back(self, conn: AsyncConnection, held: Sequence[Any], now: datetime) -> None:
+        """Released lines' uses, budget and balance go back to their campaigns and codes. Callers do
+        this last: a busy campaign's row stays locked from here to the commit, which every till's
+        reserve and confirm on that campaign waits for."""
         await self._counters._lock(conn, {x.campaign_id for x in held}, {x.code_id for x in held if x.code_id})
         await self._counters._move(conn, "release", held, now)
 
