@@ -122,16 +122,25 @@ def _counters_after_events(statements: list[str]) -> bool:
     return bool(events and counters) and min(counters) > max(events)
 
 
-async def test_cancel_and_expiry_move_the_counters_last(pg_tenant: Tenant) -> None:
-    """A cancel and the expiry job lock a campaign's row only once their events are written: every
-    till's reserve and confirm on that campaign waits for that lock, up to the commit."""
-    await _two_campaigns(pg_tenant)
+async def test_cancel_rollback_and_expiry_move_the_counters_last(pg_tenant: Tenant) -> None:
+    """A cancel, a rollback and the expiry job lock a campaign's row only once their events are
+    written: every till's reserve and confirm on that campaign waits for that lock, up to the commit."""
+    ten, _ = await _two_campaigns(pg_tenant)
+    await code(pg_tenant, ten["id"], code="THREE-TEN", usageLimit=1)
     held = [(await pg_tenant.post("/api/v1/redemptions", {"codes": [c, "FIVE"], "basket": BASKET,
-                                                         "holdMinutes": 1})).json() for c in ("ONE-TEN", "TWO-TEN")]
+                                                         "holdMinutes": 1})).json()
+            for c in ("ONE-TEN", "TWO-TEN", "THREE-TEN")]
     counter = pg_tenant.backend.counter
     with counter as cancelling:
         assert (await pg_tenant.post(f"/api/v1/redemptions/{held[0]['id']}/cancel")).status_code == 200
     assert _counters_after_events(cancelling.statements), "\n".join(cancelling.statements)
+
+    paid = await pg_tenant.post(f"/api/v1/redemptions/{held[2]['id']}/confirm", {"transactionId": "T-back"})
+    assert paid.status_code == 200, paid.text
+    with counter as rolling_back:
+        back = await pg_tenant.post(f"/api/v1/redemptions/{held[2]['id']}/rollback", {"reason": "return"})
+    assert back.status_code in (200, 201), back.text
+    assert _counters_after_events(rolling_back.statements), "\n".join(rolling_back.statements)
 
     pg_tenant.backend.clock.advance(minutes=2)
     runner = pg_tenant.backend.runtime.runner

@@ -213,9 +213,9 @@ class RedemptionDesk:
     async def rollback(self, app_id: str, redemption_id: str, body: RollbackRedemption) -> RedemptionRollback:
         now = self.clock.now()
         async with transaction(self.db) as conn:
-            held, rollback = await self.store.rollback(conn, app_id=app_id, redemption_id=redemption_id,
-                                                       reason=body.reason, amount=body.amount, now=now)
-            await emit(conn, app_id, REDEMPTION_ROLLED_BACK, held, now, rollback)
+            _, rollback = await self.store.rollback(
+                conn, app_id=app_id, redemption_id=redemption_id, reason=body.reason, amount=body.amount, now=now,
+                announce=lambda view, record: emit(conn, app_id, REDEMPTION_ROLLED_BACK, view, now, record))
             return rollback
 
     async def get(self, app_id: str, redemption_id: str) -> BasketRedemption:

@@ -55,6 +55,7 @@ from .tables import codes, redemptions, reservation_lines, reservation_rollbacks
 
 # What a caller does for each redemption a change touched (its event), before the counters move.
 Announce = Callable[[str, BasketRedemption], Awaitable[None]]
+RollbackAnnounce = Callable[[BasketRedemption, RedemptionRollback], Awaitable[None]]
 
 CANCELLED = "cancelled"
 EXPIRED = "expired"
@@ -234,10 +235,12 @@ class ReservationStore:
     # -- rollback
 
     async def rollback(self, conn: AsyncConnection, *, app_id: str, redemption_id: str, reason: str,
-                       amount: int | None, now: datetime) -> tuple[BasketRedemption, RedemptionRollback]:
+                       amount: int | None, now: datetime,
+                       announce: RollbackAnnounce | None = None) -> tuple[BasketRedemption, RedemptionRollback]:
         """Give back `amount` of a confirmed redemption's discounts (None: all that is left), split over
         its lines in proportion to what each has left; a line given back in full also gives back its
-        use (a single-use code is usable again). Budgets get the amount back, gift cards their value."""
+        use (a single-use code is usable again). Budgets get the amount back, gift cards their value.
+        `announce(redemption, rollback)` (its event) runs before the counters move."""
         row = (await conn.execute(  # also the row lock: rollbacks of one redemption run one at a time
             sa.update(reservations).where(R.id == redemption_id, R.app_id == app_id, R.status == "confirmed")
             .values(updated_at=now, version=R.version + 1).returning(*reservations.c))).first()
@@ -275,12 +278,6 @@ class ReservationStore:
         if returned:
             await conn.execute(sa.update(redemptions).where(D.id.in_(returned), D.status == "confirmed")
                                .values(status="cancelled", reason=ROLLED_BACK, updated_at=now))
-        await self._counters._lock(conn, set(campaign_moves), set(code_moves))
-        campaign_stmt, code_stmt = _MOVES["cancel"]
-        for stmt, moves in ((campaign_stmt, campaign_moves), (code_stmt, code_moves)):
-            if moves:
-                await conn.execute(stmt, [{"_id": k, "_n": n, "_amt": a, "_now": now}
-                                          for k, (n, a) in sorted(moves.items())])
         all_back = all(x.status != "confirmed" or x.redemption_id in returned for x in lines)
         row = (await conn.execute(
             sa.update(reservations).where(R.id == redemption_id)
@@ -289,7 +286,17 @@ class ReservationStore:
         rollback = {"id": new_id("rbk"), "app_id": app_id, "reservation_id": redemption_id, "reason": reason,
                     "amount": want, "parts": recorded, "created_at": now}
         await conn.execute(sa.insert(reservation_rollbacks), rollback)
-        return await self._read(conn, row), _rollback_view(_Line(**rollback), row.currency)
+        view, record = await self._read(conn, row), _rollback_view(_Line(**rollback), row.currency)
+        if announce is not None:
+            await announce(view, record)
+        # The counters last (see _give_back).
+        await self._counters._lock(conn, set(campaign_moves), set(code_moves))
+        campaign_stmt, code_stmt = _MOVES["cancel"]
+        for stmt, moves in ((campaign_stmt, campaign_moves), (code_stmt, code_moves)):
+            if moves:
+                await conn.execute(stmt, [{"_id": k, "_n": n, "_amt": a, "_now": now}
+                                          for k, (n, a) in sorted(moves.items())])
+        return view, record
 
     # -- reading
 
