@@ -52,3 +52,28 @@ async def test_the_codes_a_customer_may_use_now(tenant: Tenant) -> None:
     assert listed == {generic, vip_code, mine, by_email}
 
     assert_envelope(await tenant.get("/api/v1/customers/cus_nope/vouchers"), 404, "customer_not_found")
+
+
+async def test_a_code_past_its_own_expiry_is_not_listed(tenant: Tenant) -> None:
+    """A code's own validity counts as much as its campaign's: an expired code is not offered, and a
+    code that ends before its campaign shows its own end."""
+    customer = (await tenant.post("/api/v1/customers", {"email": f"x.{uuid.uuid4().hex[:6]}@example.com"})).json()
+    path = f"/api/v1/customers/{customer['id']}/vouchers"
+    now = tenant.backend.clock.now()
+    campaign_ends = now + timedelta(days=30)
+    personal = await campaign(tenant, name="Personal", reward=REWARD, endsAt=campaign_ends.isoformat())
+    soon = now + timedelta(hours=2)
+    lasting = (await code(tenant, personal["id"], count=1, assignedTo=customer["id"],
+                          expiresAt=soon.isoformat()))["codes"][0]["code"]
+    lapsed = (await code(tenant, personal["id"], count=1, assignedTo=customer["id"],
+                         expiresAt=(now - timedelta(minutes=1)).isoformat()))["codes"][0]["code"]
+    generic = (await code(tenant, personal["id"], code=_code()))["codes"][0]["code"]
+
+    listed = {v["code"]: v for v in (await tenant.get(path)).json()["data"]}
+    assert lapsed not in listed
+    assert set(listed) == {lasting, generic}
+    assert listed[lasting]["expiresAt"].startswith(soon.isoformat()[:16])
+    assert listed[generic]["expiresAt"].startswith(campaign_ends.isoformat()[:16])
+
+    tenant.backend.clock.advance(hours=3)
+    assert {v["code"] for v in (await tenant.get(path)).json()["data"]} == {generic}

@@ -147,24 +147,25 @@ _USABLE = ("created", "distributed", "assigned", "active", "reserved")
 
 
 async def voucher_candidates(conn: AsyncConnection, app_id: str, customer_id: str, email: str | None, *,
-                             limit: int) -> list[model.AppliedCode]:
+                             now: datetime, limit: int) -> list[tuple[model.AppliedCode, datetime | None]]:
     """Codes of active code campaigns that may be this customer's: generic ones (active, assigned to
-    nobody) and those assigned to the customer's id or email, usable by status, with their campaign."""
+    nobody) and those assigned to the customer's id or email, usable by status and within their own
+    validity at `now`, with their campaign; each with its own expiry (None: none)."""
     owners = [customer_id] + ([email.lower()] if email else [])
     mine = sa.func.lower(P.assigned_to).in_([o.lower() for o in owners])
     query = (sa.select(P.code, P.status, P.usage_limit, P.uses, P.reserved_uses, P.balance, P.assigned_to,
-                       *[c.label(f"c_{c.name}") for c in promo_campaigns.c])
+                       P.expires_at, *[c.label(f"c_{c.name}") for c in promo_campaigns.c])
              .join(promo_campaigns, promo_campaigns.c.id == P.campaign_id)
              .where(P.app_id == app_id, promo_campaigns.c.active.is_(True), promo_campaigns.c.trigger == "code",
-                    P.status.in_(_USABLE),
+                    P.status.in_(_USABLE), sa.or_(P.expires_at.is_(None), P.expires_at > now),
                     sa.or_(mine, sa.and_(P.assigned_to.is_(None), P.status == "active")))
              .order_by(P.created_at.desc(), P.id.desc()).limit(limit))
     found = []
     for r in await conn.execute(query):
         campaign = to_engine(_Row({c.name: getattr(r, f"c_{c.name}") for c in promo_campaigns.c}))
         remaining = None if r.usage_limit is None else max(0, r.usage_limit - r.uses - r.reserved_uses)
-        found.append(model.AppliedCode(code=r.code, campaign=campaign, status=r.status, remaining_uses=remaining,
-                                       balance=r.balance, assigned_to=r.assigned_to))
+        found.append((model.AppliedCode(code=r.code, campaign=campaign, status=r.status, remaining_uses=remaining,
+                                        balance=r.balance, assigned_to=r.assigned_to), r.expires_at))
     return found
 
 

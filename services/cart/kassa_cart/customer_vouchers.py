@@ -41,7 +41,8 @@ async def vouchers_of(conn: AsyncConnection, app_id: str, customer_id: str, now)
     first_order = not await has_ordered(conn, app_id, row.email, None, customer_id)
     customer = Customer(id=customer_id, email=row.email, segments=segments, usage=usage, is_first_order=first_order)
     found: list[CustomerVoucher] = []
-    for code in await rows.voucher_candidates(conn, app_id, customer_id, row.email, limit=MAX_VOUCHERS):
+    for code, code_ends in await rows.voucher_candidates(conn, app_id, customer_id, row.email, now=now,
+                                                         limit=MAX_VOUCHERS):
         campaign = code.campaign
         currency = _currency(campaign)
         if currency is None or standing_miss(campaign, code, customer, now, currency) is not None:
@@ -49,6 +50,7 @@ async def vouchers_of(conn: AsyncConnection, app_id: str, customer_id: str, now)
         ends = campaign.ends_at
         if ends is not None and campaign.redemption_grace_hours:
             ends = ends + timedelta(hours=campaign.redemption_grace_hours)
+        ends = min((e for e in (ends, code_ends) if e is not None), default=None)  # whichever ends first
         found.append(CustomerVoucher(code=code.code, campaign_id=campaign.id, campaign_name=campaign.name,
                                      kind="unique" if code.assigned_to else "generic", expires_at=ends,
                                      remaining_uses=code.remaining_uses))
