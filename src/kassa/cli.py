@@ -92,7 +92,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         gc.freeze()
         config = uvicorn.Config(asgi, host=args.host, port=args.port, lifespan="on", access_log=False,
                                 log_config=None, loop="uvloop", http="httptools", workers=1,
-                                server_header=False)
+                                server_header=False, forwarded_allow_ips=settings.trusted_proxies)
         try:
             await uvicorn.Server(config).serve()
         finally:
@@ -118,7 +118,8 @@ def _serve_workers(args: argparse.Namespace, settings: Settings) -> int:
     print(f"Kassa service {args.service}: {args.workers} processes listening on http://{args.host}:{args.port} "
           f"(database {_redact(settings.database_url)}, "
           f"jobs {'arq on ' + settings.redis_url if settings.redis_url else 'in-process'})", flush=True)
-    serve_workers(args.service, host=args.host, port=args.port, workers=args.workers)
+    serve_workers(args.service, host=args.host, port=args.port, workers=args.workers,
+                  trusted_proxies=settings.trusted_proxies)
     return 0
 
 

@@ -65,8 +65,9 @@ class _Supervisor(Multiprocess):
         self._forget_gone(before)
 
 
-def serve_workers(service: str, *, host: str, port: int, workers: int) -> None:
-    """Run `workers` processes of `service` on host:port until SIGINT or SIGTERM."""
+def serve_workers(service: str, *, host: str, port: int, workers: int, trusted_proxies: str) -> None:
+    """Run `workers` processes of `service` on host:port until SIGINT or SIGTERM; `X-Forwarded-For`
+    counts from `trusted_proxies` only (Settings.trusted_proxies)."""
     own_dir = MULTIPROC_ENV not in os.environ
     directory = Path(os.environ.get(MULTIPROC_ENV) or tempfile.mkdtemp(prefix=f"kassa-{service}-metrics-"))
     for stale in directory.glob("*.db"):  # an earlier group's figures (prometheus-client asks for a clean start)
@@ -75,7 +76,7 @@ def serve_workers(service: str, *, host: str, port: int, workers: int) -> None:
     os.environ[SERVICE_ENV] = service
     config = uvicorn.Config("kassa.serving:service_app", factory=True, host=host, port=port, workers=workers,
                             lifespan="on", access_log=False, log_config=None, loop="uvloop", http="httptools",
-                            server_header=False,
+                            server_header=False, forwarded_allow_ips=trusted_proxies,
                             # A spawned worker answers the supervisor's pings once it has imported
                             # everything: seconds on a busy machine, past uvicorn's default of 5.
                             timeout_worker_healthcheck=30)

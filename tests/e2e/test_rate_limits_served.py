@@ -44,6 +44,18 @@ def test_embedded_server_limits_reads_and_failed_keys(tmp_path: Path) -> None:
         assert other.status_code == 401
 
 
+def test_x_forwarded_for_is_believed_from_trusted_proxies_only(tmp_path: Path) -> None:
+    """KASSA_TRUSTED_PROXIES names the gateway; here it is not this loopback client, so a header it
+    sends names nobody: every attempt counts against its own address."""
+    with serving(cwd=tmp_path, env={**HOURLY, "KASSA_TRUSTED_PROXIES": "10.0.0.0/8"}) as (base, _):
+        for spoofed in ("192.0.2.60", "192.0.2.61", "192.0.2.62"):
+            assert httpx.get(f"{base}/api/v1/products", headers={"X-Forwarded-For": spoofed,
+                                                                 "Authorization": "Bearer sk_test_x"}).status_code == 401
+        blocked = httpx.get(f"{base}/api/v1/products",
+                            headers={"X-Forwarded-For": "192.0.2.63", "Authorization": "Bearer sk_test_x"})
+        assert blocked.status_code == 429 and blocked.json()["error"]["details"]["policy"] == "auth-failures"
+
+
 def test_two_processes_share_their_buckets_in_redis(tmp_path: Path, pg_url: str, redis_url: str) -> None:
     env = {"KASSA_DATABASE_URL": pg_url, "KASSA_REDIS_URL": redis_url, **HOURLY}
     app_id = kassa("apps", "create", "Shared limits", "--env", "live", cwd=tmp_path, env=env).stdout.strip()

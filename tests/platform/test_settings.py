@@ -30,11 +30,14 @@ def test_variables_become_typed_fields(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (settings.webhooks_max_in_flight, settings.access_log, settings.log_json, settings.cart_timeout_seconds) == (
         64, True, False, 2.5)
     assert Settings.from_env(webhooks_max_in_flight=8).webhooks_max_in_flight == 8  # overrides win
+    monkeypatch.setenv("KASSA_TRUSTED_PROXIES", " 10.0.0.0/8, fd00::1 ")
+    assert Settings.from_env().trusted_proxies == "10.0.0.0/8,fd00::1"
 
 
 @pytest.mark.parametrize("variable,value", [("KASSA_DB_POOL_SIZE", "twenty"), ("KASSA_ACCESS_LOG", "maybe"),
                                             ("KASSA_LOG_FORMAT", "xml"), ("KASSA_STRIPE_TIMEOUT_SECONDS", "1s"),
-                                            ("KASSA_LOG_LEVEL", "LOUD")])
+                                            ("KASSA_LOG_LEVEL", "LOUD"), ("KASSA_TRUSTED_PROXIES", "gateway"),
+                                            ("KASSA_TRUSTED_PROXIES", "10.0.0.0/33")])
 def test_a_value_that_does_not_parse_names_its_variable(monkeypatch: pytest.MonkeyPatch, variable: str,
                                                         value: str) -> None:
     monkeypatch.setenv(variable, value)

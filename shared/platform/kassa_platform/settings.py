@@ -13,6 +13,7 @@ own variable).
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import secrets
@@ -93,12 +94,21 @@ def _smtp_tls(text: str) -> str:
     return text
 
 
+def _proxies(text: str) -> str:
+    """Addresses and networks (`10.0.0.0/8`), comma-separated, or `*`: uvicorn's forwarded_allow_ips."""
+    entries = [e.strip() for e in text.split(",") if e.strip()]
+    for entry in entries:
+        if entry != "*":
+            ipaddress.ip_network(entry, strict=False)  # ValueError names the entry
+    return ",".join(entries)
+
+
 def _setting(env: str, default: Any, doc: str, parse: Callable[[str], Any] = str) -> Any:
     """A field read from `env`: `parse` turns the variable's text into the field's value."""
     return field(default=default, metadata={"env": env, "doc": doc, "parse": parse})
 
 
-PARSE_WORDS = {_integer: "an integer", _number: "a number", _flag: "a flag", str: "text", _url: "a URL",
+PARSE_WORDS = {_proxies: "addresses or networks", _integer: "an integer", _number: "a number", _flag: "a flag", str: "text", _url: "a URL",
                _log_format: "json or text", _level: "a log level", Path: "a path",
                _smtp_tls: "starttls, tls or none"}
 
@@ -118,6 +128,12 @@ class Settings:
     public_base_url: str = _setting("KASSA_PUBLIC_BASE_URL", "http://127.0.0.1:8000",
                                     "the base of hosted URLs (`/s/{sessionId}`, Stripe's "
                                     "webhook URL); `kassa serve` takes `http://HOST:PORT` when unset", _url)
+    # The client address of the per-address limits (failed keys, publishable keys, sign-ins) and of
+    # team sessions: behind a proxy, only its X-Forwarded-For knows it.
+    trusted_proxies: str = _setting("KASSA_TRUSTED_PROXIES", "127.0.0.1,::1",
+                                    "addresses or networks (comma-separated; `*`: any) of the proxies in front of "
+                                    "`kassa serve` whose `X-Forwarded-For` names the client; from anyone else the "
+                                    "header is ignored", _proxies)
     max_cart_lines: int = _setting("KASSA_MAX_CART_LINES", 250, "lines per cart (beyond: 422 `too_many_line_items`)", _integer)
     max_body_bytes: int = _setting("KASSA_MAX_BODY_BYTES", 1024 * 1024, "largest request body, checked before decoding: beyond, 413 "
                                    "`request_too_large` (chunked bodies too); JSON nested deeper than 32 levels is 400 `json_too_deep`",
