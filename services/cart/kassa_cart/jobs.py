@@ -25,9 +25,14 @@ CARTS_ABANDONED = Counter("kassa_carts_abandoned", "Carts the abandonment sweep 
 
 @registry.cron(every_minutes=1, name="expire_redemptions")
 async def expire_redemptions(ctx: JobContext) -> int:
-    """Reservations not confirmed within their TTL give their uses, budget and value back."""
-    async with transaction(ctx.db) as conn:
-        released = await RedemptionStore().expire(conn, now=ctx.clock.now())
+    """Reservations not confirmed within their TTL give their uses, budget and value back. A
+    transaction per batch: the campaigns' rows it locks, which every checkout's hold waits for, are
+    held for one batch, not for all of them."""
+    store, now, released, more = RedemptionStore(), ctx.clock.now(), 0, True
+    while more:
+        async with transaction(ctx.db) as conn:
+            batch, more = await store.expire_batch(conn, now=now, limit=500)
+        released += batch
     if released:
         log.info("released %d expired reservations", released)
     return released

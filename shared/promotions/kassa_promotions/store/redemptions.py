@@ -482,25 +482,30 @@ class RedemptionStore:
         return len(rows)
 
     async def expire(self, conn: AsyncConnection, *, now: datetime, limit: int = 1000) -> int:
-        """Release every reservation (of every application) whose `expires_at <= now`, `limit`
-        rows at a time. On PostgreSQL rows are claimed with SKIP LOCKED: concurrent runs take
-        disjoint rows and never release one twice."""
-        r = redemptions.c
-        total = 0
-        while True:
-            query = (sa.select(r.id).where(r.status == _lit("reserved"), r.expires_at <= now)
-                     .order_by(r.expires_at, r.id).limit(limit))
-            ids = (await conn.execute(for_update(conn, query, skip_locked=True))).scalars().all()
-            if not ids:
-                break
-            rows = await self._claim(conn, [r.id.in_(ids), r.status == "reserved"], status="released", reason=EXPIRED,
-                                     now=now)
-            await self._lock(conn, {x.campaign_id for x in rows}, {x.code_id for x in rows if x.code_id})
-            await self._move(conn, "release", rows, now)
-            total += len(rows)
-            if len(ids) < limit:
-                break
+        """Release every reservation (of every application) whose `expires_at <= now`, `limit` rows
+        at a time, in `conn`'s transaction (the job commits batch by batch: `expire_batch`)."""
+        total, more = 0, True
+        while more:
+            released, more = await self.expire_batch(conn, now=now, limit=limit)
+            total += released
         return total
+
+    async def expire_batch(self, conn: AsyncConnection, *, now: datetime, limit: int = 1000) -> tuple[int, bool]:
+        """Release up to `limit` reservations whose `expires_at <= now`: how many, and whether more may
+        be due. On PostgreSQL rows are claimed with SKIP LOCKED: concurrent runs take disjoint rows and
+        never release one twice. The counters move last: a busy campaign's row stays locked from
+        there to the commit."""
+        r = redemptions.c
+        query = (sa.select(r.id).where(r.status == _lit("reserved"), r.expires_at <= now)
+                 .order_by(r.expires_at, r.id).limit(limit))
+        ids = (await conn.execute(for_update(conn, query, skip_locked=True))).scalars().all()
+        if not ids:
+            return 0, False
+        rows = await self._claim(conn, [r.id.in_(ids), r.status == "reserved"], status="released", reason=EXPIRED,
+                                 now=now)
+        await self._lock(conn, {x.campaign_id for x in rows}, {x.code_id for x in rows if x.code_id})
+        await self._move(conn, "release", rows, now)
+        return len(rows), len(ids) == limit
 
     async def cancel_order(self, conn: AsyncConnection, *, app_id: str, order_id: str,
                            now: datetime) -> builtins.list[Redemption]:
