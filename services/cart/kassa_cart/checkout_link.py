@@ -86,7 +86,12 @@ class CheckoutLink:
             pricing = await self._priced(conn, row, state)
             requests = [ReservationRequest.from_discount(d, await self._code_id(conn, state.app_id, d.code))
                         for d in pricing.engine]
-            # An open cart holds no reservations (reopening releases them): nothing to reserve, nothing to do.
+            values, cart = cart_written(state, pricing, now)
+            await self.rows.write(conn, app_id=state.app_id, cart_id=cart_id, values=values,
+                                  event=cart_event(CART_UPDATED, state, cart, now))
+            # The holds last: a campaign's row, which every checkout and till using it waits for, stays
+            # locked from here to the commit. An open cart holds no reservations (reopening releases
+            # them): nothing to reserve, nothing to do.
             result = None if not requests else await carts.redemptions.reserve(
                 conn, app_id=state.app_id, cart_id=state.id, customer=_customer_key(state) or None, currency=state.currency,
                 requests=requests, now=now, ttl=timedelta(minutes=body.reservation_minutes))
@@ -96,9 +101,6 @@ class CheckoutLink:
                 raise KassaError("discount_invalid", miss.message or "A discount of this cart is no longer available",
                                  field="discountCodes" if miss.code else None,
                                  details={"reason": miss.reason, "code": miss.code, "campaignId": miss.campaign_id})
-            values, cart = cart_written(state, pricing, now)
-            await self.rows.write(conn, app_id=state.app_id, cart_id=cart_id, values=values,
-                                  event=cart_event(CART_UPDATED, state, cart, now))
         if result is None:
             return LockedCart(cart=cart, redemption_ids=[])
         return LockedCart(cart=cart, redemption_ids=[o.redemption_id for o in result.outcomes],
@@ -178,9 +180,15 @@ class CheckoutLink:
             if row.status == "converted":
                 return _converted_before(row, document, body)
             state = cart_state(row)
+            cart = _converting(state, row, document, body, now)
+            await self.rows.convert(conn, app_id=state.app_id, cart_id=state.id, session_id=body.session_id,
+                                    version=state.version, now=now, event=cart_event(CART_UPDATED, state, cart, now))
+            await mark_recovered(conn, app_id=state.app_id, cart_id=state.id, now=now, order_id=body.order_id,
+                                 sequence=state.version)
             # The order exists and was paid: the cart converts whatever happened to it since the lock
             # (reopened by an expiry racing the payment, say). Redemptions released meanwhile are taken
-            # again; one that no longer fits is honoured anyway: the buyer paid that price.
+            # again; one that no longer fits is honoured anyway: the buyer paid that price. Last, as
+            # at the lock: the campaigns' rows stay locked from here to the commit.
             if any(d.applied for d in document.discounts):  # without discounts the lock reserved nothing
                 try:
                     await service.redemptions.confirm(conn, app_id=state.app_id, cart_id=state.id,
@@ -188,11 +196,6 @@ class CheckoutLink:
                 except KassaError as exc:
                     if exc.code != "redemption_expired":
                         raise
-            cart = _converting(state, row, document, body, now)
-            await self.rows.convert(conn, app_id=state.app_id, cart_id=state.id, session_id=body.session_id,
-                                    version=state.version, now=now, event=cart_event(CART_UPDATED, state, cart, now))
-            await mark_recovered(conn, app_id=state.app_id, cart_id=state.id, now=now, order_id=body.order_id,
-                                 sequence=state.version)
         return cart
 
     async def cancel_order_redemptions(self, principal: Principal, order_id: str) -> CancelledRedemptions:
