@@ -6,9 +6,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
+from kassa_platform.tables import audit_events
 from kassa_team import team_rows
 from kassa_team.jobs import enqueue_mail
 from kassa_team.service import team_of
@@ -40,6 +43,12 @@ async def site(request: pytest.FixtureRequest, testrun_uid: str) -> AsyncIterato
                                **smtp.settings()) as web:
             async with httpx.AsyncClient(base_url=web.origin, timeout=10) as http:
                 yield Site(web, smtp, http)
+
+
+async def _audited(site: Site, workspace_id: str, action: str) -> list[Any]:
+    async with site.web.backend.runtime.db() as conn:
+        return list((await conn.execute(sa.select(audit_events).where(
+            audit_events.c.workspace_id == workspace_id, audit_events.c.action == action))).all())
 
 
 async def _team(site: Site) -> Team:
@@ -78,6 +87,11 @@ async def test_invitation_flow_end_to_end(site: Site) -> None:
     [workspace] = session["workspaces"]
     assert workspace["role"] == "member" and workspace["applications"] == [
         {"id": team.app_id, "name": "Store", "environment": "test", "role": "developer"}]
+    # Recorded as the new user's own (the invitation's holder), from the address that signed up.
+    [accepted] = await _audited(site, team.workspace_id, "invitation.accepted")
+    assert (accepted.actor_type, accepted.actor_id, accepted.resource_id) == ("user", person.user_id,
+                                                                              created.json()["id"])
+    assert accepted.source_address == "127.0.0.1"
     permissions = (await site.http.get("/api/v1/auth/permissions", headers=person.headers(team.app_id))).json()
     assert permissions["applicationRole"] == "developer" and "orders:write" not in permissions["scopes"]
 
@@ -160,6 +174,9 @@ async def test_password_reset_link_works_once_and_ends_every_session(site: Site)
     done = await site.http.post("/api/v1/auth/password-reset/confirm",
                                 json={"token": token, "password": "a new and long passphrase"})
     assert done.status_code == 200 and done.json()["sessions"] == 1
+    [reset] = await _audited(site, team.workspace_id, "user.password_reset")  # a security event the team sees
+    assert (reset.actor_type, reset.actor_id, reset.resource_id, reset.changes["after"]) == (
+        "user", owner.user_id, owner.user_id, {"sessions": 1})
     # The session from before the reset is over, everywhere.
     assert (await site.http.get("/api/v1/auth/session", headers=owner.headers())).status_code == 401
     twice = await site.http.post("/api/v1/auth/password-reset/confirm",

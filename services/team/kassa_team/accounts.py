@@ -138,7 +138,8 @@ class Accounts:
             if found is None or found.revoked_at is not None:
                 raise KassaError("invitation_not_found", "This invitation does not exist or was revoked")
             user_id = await self.create_user(conn, found.email, password, name, now)
-            await accept_invitation(conn, invitation_token, user_id, found.email, now)
+            with audit.public_call(user_id, address):
+                await accept_invitation(conn, invitation_token, user_id, found.email, now)
             user = await rows.user(conn, user_id)
         assert user is not None
         return await self.start_session(user, None, address=address, user_agent=user_agent), found.workspace_id
@@ -212,9 +213,10 @@ class Accounts:
             return [await mail.queue(conn, user.email, "password_reset", mail.password_reset(link=link,
                                                                                             expires_at=expires), now)]
 
-    async def confirm_reset(self, token: str, password: str) -> int:
+    async def confirm_reset(self, token: str, password: str, *, address: str) -> int:
         """The new password, once per link; every session of the user ends (the old password may
-        have been known to someone). Returns how many sessions ended."""
+        have been known to someone). Returns how many sessions ended. A security event each of the
+        user's teams sees (`user.password_reset`, the user's own as the link's holder)."""
         now = self.clock.now()
         async with transaction(self.db) as conn:
             reset = await rows.reset_by_token(conn, hash_key(token))
@@ -227,7 +229,12 @@ class Accounts:
             hashed = await asyncio.to_thread(passwords.hash_password, checked)
             await rows.set_password(conn, user.id, hashed, now)
             await rows.use_resets(conn, user.id, now)
-            return await rows.revoke_user_sessions(conn, user.id, now)
+            ended = await rows.revoke_user_sessions(conn, user.id, now)
+            with audit.public_call(user.id, address):
+                for member in await rows.memberships_of_user(conn, user.id):
+                    await audit.record(conn, "user.password_reset", user.id, app_id=None,
+                                       workspace_id=member.workspace_id, now=now, after={"sessions": ended})
+            return ended
 
 
 def new_password() -> str:

@@ -147,7 +147,7 @@ async def request_password_reset(request: Request[Any, Any, Any], data: JSONBody
       opt={"public": True}, tags=["auth"])
 async def confirm_password_reset(request: Request[Any, Any, Any], data: JSONBody[PasswordResetConfirm]) -> SignedOut:
     runtime = runtime_of(request)
-    ended = await team_of(runtime).accounts.confirm_reset(data.token, data.password)
+    ended = await team_of(runtime).accounts.confirm_reset(data.token, data.password, address=_address(request))
     runtime.sessions.forget()  # the user's sessions ended; whose is not known here without a lookup
     return SignedOut(signed_out=True, sessions=ended)
 

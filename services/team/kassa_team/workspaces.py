@@ -287,7 +287,7 @@ async def accept_invitation(conn: AsyncConnection, token: str, user_id: str, ema
     await rows.touch_users(conn, [user_id], now)
     accepted = Accepted(workspace_id=row.workspace_id, role=(member.role if member else row.role),  # type: ignore[arg-type]
                         applications=[ApplicationGrant(application_id=a, role=r) for a, r in new])  # type: ignore[arg-type]
-    # The accepting user acts on no application. (At sign-up, a public call, nothing is recorded.)
+    # The accepting user acts on no application (at sign-up too: the invitation's holder is the new user).
     await audit.record(conn, "invitation.accepted", row.id, app_id=None, workspace_id=row.workspace_id, now=now,
                        after={"userId": user_id, "role": accepted.role, "applications": accepted.applications})
     return accepted

@@ -93,6 +93,17 @@ def operator(name: str = "cli") -> Iterator[None]:
         current.reset(token)
 
 
+@contextlib.contextmanager
+def public_call(user_id: str, source_address: str | None) -> Iterator[None]:
+    """Changes made inside a public call that a link authenticates (signing up with an invitation,
+    a password reset) are recorded as that user's own: whoever holds the link acts as the user."""
+    token = current.set(request_context("user", user_id, source_address))
+    try:
+        yield
+    finally:
+        current.reset(token)
+
+
 def _plain(value: Any) -> dict[str, Any] | None:
     if value is None:
         return None
