@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 from kassa_platform.tables import audit_events
 from kassa_team import team_rows
+from kassa_team.tables import outgoing_mail, password_resets
 from kassa_team.jobs import enqueue_mail
 from kassa_team.service import team_of
 
@@ -188,6 +189,41 @@ async def test_password_reset_link_works_once_and_ends_every_session(site: Site)
                                                              "password": "a new and long passphrase"})
     assert new.status_code == 200
     site.http.cookies.clear()
+
+
+async def test_sent_mail_keeps_no_link_and_goes_after_its_retention(site: Site) -> None:
+    """A sent message's body held a working link: blanked once sent. The hourly job deletes mail
+    after 30 days and password resets a day after they expire."""
+    team = await _team(site)
+    email = team.owner.email
+    assert (await site.http.post("/api/v1/auth/password-reset", json={"email": email})).status_code == 202
+    await site.mail_sent()
+    assert site.smtp.to(email)[-1].token("/dashboard/reset-password")  # the link went out
+    db = site.web.backend.runtime.db
+
+    async def left() -> tuple[list[Any], int]:
+        async with db() as conn:
+            mails = (await conn.execute(sa.select(outgoing_mail).where(outgoing_mail.c.recipient == email))).all()
+            resets = (await conn.execute(sa.select(sa.func.count()).select_from(password_resets).where(
+                password_resets.c.user_id == team.owner.user_id))).scalar_one()
+        return list(mails), resets
+
+    mails, resets = await left()
+    assert [(m.template, m.text_body, m.html_body, m.sent_at is not None) for m in mails] == [
+        ("password_reset", "", "", True)]
+    assert resets == 1
+    runner = site.web.backend.runtime.runner
+    assert runner is not None
+    clock = site.web.backend.clock
+    clock.advance(days=2)
+    try:
+        await runner.run_cron("purge_team_records")
+        assert await left() == (mails, 0)  # the reset expired over a day ago; the mail stays a month
+        clock.advance(days=29)
+        await runner.run_cron("purge_team_records")
+        assert await left() == ([], 0)
+    finally:
+        clock.advance(days=-31)
 
 
 async def test_brute_force_hits_the_rate_limit(site: Site) -> None:

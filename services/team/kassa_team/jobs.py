@@ -1,4 +1,4 @@
-"""The team service's background jobs: sending mail, and retrying what failed."""
+"""The team service's background jobs: sending mail, retrying what failed, purging what is done."""
 
 from __future__ import annotations
 
@@ -16,6 +16,10 @@ registry = JobRegistry()
 
 # A message claimed by a sender is not due again for this long (longer than one SMTP conversation).
 LEASE = timedelta(seconds=120)
+# Kept for support questions ("did the invitation go out?"), then deleted; their bodies are blanked
+# as soon as they are sent. A password reset is kept a day past its expiry.
+MAIL_RETENTION = timedelta(days=30)
+RESET_RETENTION = timedelta(days=1)
 
 
 @registry.job(name="send_mail", timeout_seconds=60, max_tries=1)
@@ -57,6 +61,17 @@ async def send_due_mail(ctx: JobContext) -> int:
     for mail_id in due:
         sent += await send_mail(ctx, mail_id)
     return sent
+
+
+@registry.cron(every_minutes=60, name="purge_team_records")
+async def purge_team_records(ctx: JobContext) -> int:
+    """Mail sent or given up past its retention, password resets past theirs."""
+    now = ctx.clock.now()
+    async with transaction(ctx.db) as conn:
+        purged = await rows.purge_records(conn, mail_before=now - MAIL_RETENTION, resets_before=now - RESET_RETENTION)
+    if purged:
+        log.info("purged %d sent mails and used password resets", purged)
+    return purged
 
 
 async def enqueue_mail(queue: JobQueue, mail_ids: list[str]) -> None:

@@ -414,14 +414,31 @@ async def claim_mail(conn: AsyncConnection, mail_id: str, now: datetime, lease_u
     return row  # type: ignore[no-any-return]
 
 
+# A message's body holds its links (an invitation's, a password reset's: working tokens until they
+# expire). Once sent, or given up, nobody needs it: the row keeps who, what and when.
+_NO_BODY = {"text_body": "", "html_body": ""}
+
+
 async def mail_sent(conn: AsyncConnection, mail_id: str, now: datetime) -> None:
     await conn.execute(sa.update(outgoing_mail).where(outgoing_mail.c.id == mail_id)
-                       .values(sent_at=now, next_attempt_at=None, last_error=None))
+                       .values(sent_at=now, next_attempt_at=None, last_error=None, **_NO_BODY))
 
 
 async def mail_failed(conn: AsyncConnection, mail_id: str, error: str, next_attempt_at: datetime | None) -> None:
+    """A failed try: due again at `next_attempt_at`, or given up (None)."""
     await conn.execute(sa.update(outgoing_mail).where(outgoing_mail.c.id == mail_id)
-                       .values(last_error=error[:500], next_attempt_at=next_attempt_at))
+                       .values(last_error=error[:500], next_attempt_at=next_attempt_at,
+                               **(_NO_BODY if next_attempt_at is None else {})))
+
+
+async def purge_records(conn: AsyncConnection, *, mail_before: datetime, resets_before: datetime) -> int:
+    """Delete mail sent or given up before `mail_before`, and password resets that expired before
+    `resets_before`; how many rows."""
+    m, r = outgoing_mail.c, password_resets.c
+    done = sa.or_(m.sent_at.is_not(None), m.next_attempt_at.is_(None))
+    mail = await conn.execute(sa.delete(outgoing_mail).where(done, m.created_at < mail_before))
+    resets = await conn.execute(sa.delete(password_resets).where(r.expires_at < resets_before))
+    return int(mail.rowcount or 0) + int(resets.rowcount or 0)
 
 
 async def due_mail(conn: AsyncConnection, now: datetime, limit: int = 100) -> list[str]:
