@@ -13,9 +13,9 @@ import pytest
 import sqlalchemy as sa
 from kassa_platform.tables import audit_events
 from kassa_team import team_rows
-from kassa_team.tables import outgoing_mail, password_resets
 from kassa_team.jobs import enqueue_mail
 from kassa_team.service import team_of
+from kassa_team.tables import outgoing_mail, password_resets
 
 from tests.conftest import worker_id
 from tests.support.served import KassaWeb, serve_kassa
