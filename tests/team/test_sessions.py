@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from kassa_platform.auth import SessionResolver
+
 from tests.conftest import Backend
 from tests.support.team import PASSWORD, add_person, make_team, session_cookie, sign_in
 
@@ -102,3 +104,29 @@ async def test_permissions_answer_what_the_caller_may_do(backend: Backend) -> No
     assert body["permissions"] == ["members:read"]
     owner = await backend.client.get("/api/v1/auth/permissions", headers=team.owner.headers(team.app_id, csrf=False))
     assert owner.json()["applicationRole"] == "admin" and "owners:manage" in owner.json()["permissions"]
+
+
+async def test_a_session_ends_after_an_hour_without_a_request(backend: Backend) -> None:
+    """KASSA_SESSION_IDLE_MINUTES (60): each request keeps the session alive for another hour; an
+    hour without one ends it, in every process (the last request is written every few seconds)."""
+    team = await make_team(backend, sign=False)
+    cookie = session_cookie(await sign_in(backend.client, team.owner.email))
+    headers = {"Cookie": f"kassa_session={cookie}"}
+
+    async def status() -> int:
+        return (await backend.client.get("/api/v1/auth/session", headers=headers)).status_code
+
+    sessions = backend.runtime.sessions
+    other_process = SessionResolver(backend.runtime.db, 30, backend.clock, idle_seconds=3600)
+    try:
+        backend.clock.advance(minutes=50)
+        assert await status() == 200
+        await sessions.flush_seen()  # as the key watch does every few seconds
+        backend.clock.advance(minutes=50)  # 100 minutes after sign-in, 50 after its last request
+        assert await status() == 200
+        assert await other_process.session(cookie) is not None  # it reads the last request written
+        backend.clock.advance(minutes=61)
+        assert await status() == 401
+        assert await other_process.session(cookie) is None
+    finally:
+        backend.clock.advance(minutes=-161)

@@ -339,6 +339,7 @@ class SessionRecord:
     user_id: str
     csrf_token: str
     expires_at: float  # timestamp
+    last_seen: float  # timestamp of its last request as the database knew it (its creation at first)
 
 
 class SessionResolver:
@@ -348,14 +349,22 @@ class SessionResolver:
     `changed_at`; every process then drops the user's entries (`key_watch`: a notification on
     PostgreSQL, a poll on SQLite), so a stolen cookie stops working everywhere within a second. The
     cache lifetime only bounds how long a lost notification could keep one alive.
+
+    A session also ends after `idle_seconds` without a request (0: never). Each process remembers
+    its sessions' last requests and writes them to `last_seen_at` every few seconds (`flush_seen`,
+    from the key watch), so a session busy in one process stays alive in the others.
     """
 
-    def __init__(self, db: Database, ttl_seconds: float, clock: Clock | None = None) -> None:
+    def __init__(self, db: Database, ttl_seconds: float, clock: Clock | None = None, *,
+                 idle_seconds: float = 0) -> None:
         self._db = db
         self._ttl = ttl_seconds
+        self._idle = idle_seconds
         self.clock = clock or Clock()
         self._sessions: dict[str, tuple[float, SessionRecord | None]] = {}
         self._principals: dict[tuple[str, str], tuple[float, Principal]] = {}
+        self._seen: dict[str, float] = {}  # session id -> its last request in this process (timestamp)
+        self._unwritten: dict[str, datetime] = {}  # session id -> a last request waiting to be written
 
     async def session(self, raw: str) -> SessionRecord | None:
         if not raw.startswith(SESSION_PREFIX) or len(raw) > 200:
@@ -368,18 +377,47 @@ class SessionResolver:
             if len(self._sessions) > 10_000:
                 self.forget()
             hit = self._sessions[digest] = (now + (self._ttl if record else UNKNOWN_KEY_CACHE_SECONDS), record)
-        record = hit[1]
-        if record is None or record.expires_at <= self.clock.timestamp():
-            return None
-        return record
+        return self._used(hit[1])
 
     def cached(self, raw: str) -> SessionRecord | None:
         """The session if this process holds it as valid, without a query (else `session`, after the
         brute-force guard)."""
         hit = self._sessions.get(hash_key(raw)) if raw.startswith(SESSION_PREFIX) and len(raw) <= 200 else None
-        if hit is None or hit[0] <= time.monotonic() or hit[1] is None or hit[1].expires_at <= self.clock.timestamp():
+        if hit is None or hit[0] <= time.monotonic():
             return None
-        return hit[1]
+        return self._used(hit[1])
+
+    def _used(self, record: SessionRecord | None) -> SessionRecord | None:
+        """`record` if it is still alive now, noting this request as its last."""
+        now = self.clock.timestamp()
+        if record is None or record.expires_at <= now:
+            return None
+        if self._idle > 0 and max(record.last_seen, self._seen.get(record.session_id, 0.0)) + self._idle <= now:
+            return None
+        if len(self._seen) > 10_000:
+            self._seen.clear()  # what was written is in the database; what was not, the next request notes
+        self._seen[record.session_id] = now
+        if len(self._unwritten) < 10_000:  # beyond (writes failing for long), the next requests note it
+            self._unwritten[record.session_id] = self.clock.now()
+        return record
+
+    async def flush_seen(self) -> int:
+        """Write the sessions' last requests to `last_seen_at`: one batch, whatever the request rate."""
+        seen, self._unwritten = self._unwritten, {}
+        if not seen:
+            return 0
+        t = user_sessions
+        statement = (sa.update(t).where(t.c.id == sa.bindparam("session_id"),
+                                        sa.or_(t.c.last_seen_at.is_(None), t.c.last_seen_at < sa.bindparam("seen")))
+                     .values(last_seen_at=sa.bindparam("seen")))
+        try:
+            async with self._db.begin() as conn:
+                await conn.execute(statement, [{"session_id": k, "seen": when} for k, when in seen.items()])
+        except Exception:
+            for session_id, when in seen.items():  # kept for the next flush (newer requests win)
+                self._unwritten.setdefault(session_id, when)
+            raise
+        return len(seen)
 
     async def principal(self, record: SessionRecord, app_id: str | None) -> Principal | None:
         """The user acting on `app_id` (None: on no application). None when the application does
@@ -415,7 +453,7 @@ class SessionResolver:
 
     async def _load(self, digest: str) -> SessionRecord | None:
         query = (sa.select(user_sessions.c.id, user_sessions.c.user_id, user_sessions.c.csrf_token,
-                           user_sessions.c.expires_at)
+                           user_sessions.c.expires_at, user_sessions.c.created_at, user_sessions.c.last_seen_at)
                  .join(users, users.c.id == user_sessions.c.user_id)
                  .where(user_sessions.c.token_hash == digest, user_sessions.c.revoked_at.is_(None),
                         user_sessions.c.expires_at > self.clock.now()))
@@ -423,7 +461,8 @@ class SessionResolver:
             row = (await conn.execute(query)).first()
         if row is None:
             return None
-        return SessionRecord(row.id, row.user_id, row.csrf_token, row.expires_at.timestamp())
+        return SessionRecord(row.id, row.user_id, row.csrf_token, row.expires_at.timestamp(),
+                             (row.last_seen_at or row.created_at).timestamp())
 
     def forget_user(self, user_id: str) -> None:
         self._sessions = {d: hit for d, hit in self._sessions.items() if hit[1] is None or hit[1].user_id != user_id}

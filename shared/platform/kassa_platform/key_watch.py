@@ -16,7 +16,8 @@ Signed-in users' sessions ride on the same channel: a trigger on `users` NOTIFYs
 the user's `changed_at` moves (sign-out, sign-out everywhere, a role changed), and the listener
 drops that user's cached sessions; on SQLite the poll watches the newest `users.changed_at` too.
 
-The same task flushes the resolver's recorded key uses to `last_used_at` every few seconds.
+The same task flushes the resolver's recorded key uses to `last_used_at`, and the sessions' last
+requests to `last_seen_at` (their idle timeout), every few seconds.
 """
 
 from __future__ import annotations
@@ -57,6 +58,9 @@ class KeyWatch(DatabaseWatch):
         await super().stop()
         with contextlib.suppress(Exception):
             await self.resolver.flush_usage()
+        if self.sessions is not None:
+            with contextlib.suppress(Exception):
+                await self.sessions.flush_seen()
 
     async def _flush_if_due(self) -> None:
         if time.monotonic() - self._flushed_at >= USAGE_FLUSH_SECONDS:
@@ -65,6 +69,11 @@ class KeyWatch(DatabaseWatch):
                 await self.resolver.flush_usage()
             except Exception as exc:  # noqa: BLE001 - kept for the next flush
                 log.warning("could not record API key use (%s: %s)", type(exc).__name__, exc)
+            if self.sessions is not None:
+                try:
+                    await self.sessions.flush_seen()
+                except Exception as exc:  # noqa: BLE001 - kept for the next flush
+                    log.warning("could not record session use (%s: %s)", type(exc).__name__, exc)
 
     async def _listen(self) -> None:
         conn = await asyncpg.connect(self.listen_dsn, timeout=5, server_settings={"application_name": "kassa-key-watch"})

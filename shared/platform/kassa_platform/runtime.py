@@ -35,7 +35,8 @@ class Runtime:
         self.db: Database = Database(self.engine, direct_pool_size=settings.db_pool_size)
         self.keys = KeyResolver(self.db, settings.api_key_cache_seconds, self.clock)
         # Signed-in users' sessions (docs/team.md), kept true by the same watch as the keys.
-        self.sessions = SessionResolver(self.db, settings.api_key_cache_seconds, self.clock)
+        self.sessions = SessionResolver(self.db, settings.api_key_cache_seconds, self.clock,
+                                        idle_seconds=settings.session_idle_minutes * 60)
         self.key_watch = KeyWatch(self.keys, self.db, settings.database_url, self.sessions)
         # This process's liveness lock (PostgreSQL): the number its leases and claims carry.
         self.liveness = Liveness(settings.database_url, kind)

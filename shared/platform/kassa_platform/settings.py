@@ -197,6 +197,8 @@ class Settings:
     # Team accounts (kassa_team, docs/team.md): sessions, passwords, mail.
     session_hours: int = _setting("KASSA_SESSION_HOURS", 336, "how long a sign-in lasts (14 days); sign-out and "
                                   "sign-out everywhere end it sooner", _integer)
+    session_idle_minutes: int = _setting("KASSA_SESSION_IDLE_MINUTES", 60, "a sign-in that made no request for "
+                                         "this long ends (`0`: only `KASSA_SESSION_HOURS` ends it)", _integer)
     password_min_length: int = _setting("KASSA_PASSWORD_MIN_LENGTH", 8, "shortest password accepted (NIST SP 800-63B: "
                                         "at least 8; passwords may be up to 256 characters, no composition rules)",
                                         _integer)

@@ -63,6 +63,8 @@ user_sessions = sa.Table(
     sa.Column("revoked_at", UTCDateTime(), nullable=True),
     sa.Column("address", sa.String(64), nullable=True),
     sa.Column("user_agent", sa.String(300), nullable=True),
+    # Its last request, written every few seconds (SessionResolver.flush_seen): the idle timeout's clock.
+    sa.Column("last_seen_at", UTCDateTime(), nullable=True),
 )
 
 memberships = sa.Table(
