@@ -239,20 +239,27 @@ class KeyResolver:
     async def flush_usage(self) -> int:
         """Write the recorded uses to `last_used_at`: one batch, whatever the request rate."""
         used, self._used = self._used, {}
-        if not used:
-            return 0
-        t = api_keys
-        statement = (sa.update(t).where(t.c.id == sa.bindparam("key_id"),
-                                        sa.or_(t.c.last_used_at.is_(None), t.c.last_used_at < sa.bindparam("used")))
-                     .values(last_used_at=sa.bindparam("used")))
-        try:
-            async with self._sessions.begin() as conn:
-                await conn.execute(statement, [{"key_id": k, "used": when} for k, when in used.items()])
-        except Exception:
-            for key_id, when in used.items():  # kept for the next flush (newer uses win)
-                self._used.setdefault(key_id, when)
-            raise
-        return len(used)
+        return await _write_latest(self._sessions, api_keys.c.last_used_at, used, self._used)
+
+
+async def _write_latest(db: Database, column: sa.Column[Any], times: dict[str, datetime],
+                        requeue: dict[str, datetime]) -> int:
+    """Write each row's time (by id) to `column` unless a later one is there: one batch. On failure
+    the times go back into `requeue` for the next try (newer ones already there win)."""
+    if not times:
+        return 0
+    t = column.table
+    statement = (sa.update(t).where(t.c.id == sa.bindparam("row_id"),
+                                    sa.or_(column.is_(None), column < sa.bindparam("at")))
+                 .values({column.name: sa.bindparam("at")}))
+    try:
+        async with db.begin() as conn:
+            await conn.execute(statement, [{"row_id": k, "at": when} for k, when in times.items()])
+    except Exception:
+        for row_id, when in times.items():
+            requeue.setdefault(row_id, when)
+        raise
+    return len(times)
 
 
 # ---------------------------------------------------------------- page credentials
@@ -404,20 +411,7 @@ class SessionResolver:
     async def flush_seen(self) -> int:
         """Write the sessions' last requests to `last_seen_at`: one batch, whatever the request rate."""
         seen, self._unwritten = self._unwritten, {}
-        if not seen:
-            return 0
-        t = user_sessions
-        statement = (sa.update(t).where(t.c.id == sa.bindparam("session_id"),
-                                        sa.or_(t.c.last_seen_at.is_(None), t.c.last_seen_at < sa.bindparam("seen")))
-                     .values(last_seen_at=sa.bindparam("seen")))
-        try:
-            async with self._db.begin() as conn:
-                await conn.execute(statement, [{"session_id": k, "seen": when} for k, when in seen.items()])
-        except Exception:
-            for session_id, when in seen.items():  # kept for the next flush (newer requests win)
-                self._unwritten.setdefault(session_id, when)
-            raise
-        return len(seen)
+        return await _write_latest(self._db, user_sessions.c.last_seen_at, seen, self._unwritten)
 
     async def principal(self, record: SessionRecord, app_id: str | None) -> Principal | None:
         """The user acting on `app_id` (None: on no application). None when the application does
