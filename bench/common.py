@@ -240,10 +240,12 @@ class LeanClient:
             "Host": parts.netloc, "Accept": "application/json", **headers}.items())
         self.streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
 
-    async def request(self, method: str, path: str, json: Any = None) -> LeanResponse:
+    async def request(self, method: str, path: str, json: Any = None,
+                      headers: dict[str, str] | None = None) -> LeanResponse:
         body = b"" if json is None else msgspec.json.encode(json)
         kind = "Content-Type: application/json\r\n" if json is not None else ""
-        message = (f"{method} {path} HTTP/1.1\r\n{self.head}{kind}Content-Length: {len(body)}\r\n\r\n"
+        extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
+        message = (f"{method} {path} HTTP/1.1\r\n{self.head}{extra}{kind}Content-Length: {len(body)}\r\n\r\n"
                    .encode() + body)
         async with asyncio.timeout(self.timeout):
             if self.streams is None:
@@ -296,11 +298,12 @@ class Recorder:
         self.examples: list[str] = []
         self.start, self.end = start, end
 
-    async def call(self, client: LeanClient, op: str, method: str, url: str, body: Any = None) -> Any:
+    async def call(self, client: LeanClient, op: str, method: str, url: str, body: Any = None,
+                   headers: dict[str, str] | None = None) -> Any:
         """The request's JSON answer; RequestFailed on a transport error or a non-2xx answer."""
         started = time.perf_counter()
         try:
-            r = await client.request(method, url, json=body)
+            r = await client.request(method, url, json=body, headers=headers)
         except (OSError, TimeoutError) as exc:
             self.errors[f"{op}: {type(exc).__name__}"] += 1
             raise RequestFailed from exc

@@ -71,6 +71,8 @@ class Phase:
     duration: float
     warmup: float
     connections: int
+    keyed: bool  # each reserve with an Idempotency-Key, as docs/redemptions.md shows a till (a confirm is
+    # idempotent by its transaction id)
 
 
 def drive(phase: Phase) -> dict:
@@ -102,7 +104,8 @@ async def _drive(p: Phase) -> dict:
             delays.append((time.perf_counter() - due) * 1000)
         try:
             held = await recorder.call(client, "reserve", "POST", "/api/v1/redemptions",
-                                       {"codes": [p.codes[i], "BENCH5"], "basket": BASKET})
+                                       {"codes": [p.codes[i], "BENCH5"], "basket": BASKET},
+                                       {"Idempotency-Key": f"till-sale-{i}-reserve"} if p.keyed else None)
             reserved += 1
             await recorder.call(client, "confirm", "POST", f"/api/v1/redemptions/{held['id']}/confirm",
                                 {"transactionId": f"POS-{i:07d}"})
@@ -169,6 +172,8 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=20.0, help="measured seconds (default 20)")
     parser.add_argument("--connections", type=int, default=32, help="driver connections (default 32)")
     parser.add_argument("--quick", action="store_true", help="a 5 s run, to check that everything works")
+    parser.add_argument("--idempotency-keys", action="store_true",
+                        help="send an Idempotency-Key with every reserve, as docs/redemptions.md shows a till")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so that `finally` stops the server
     duration = 5.0 if args.quick else args.duration
@@ -189,8 +194,9 @@ def main() -> int:
         print(f"  driver   separate process, open loop at {args.rate:.0f} pairs/s, {args.connections} keep-alive "
               f"connections; {warmup:.0f} s warm-up, {duration:.0f} s measured")
         print("  pair     reserve (a single-use code of a 10 % campaign with a budget + a generic 5 EUR code, "
-              "3-line basket) -> confirm")
-        phase = Phase(server.base, key, codes, server.pid, args.rate, duration, warmup, args.connections)
+              "3-line basket)" + (" with an Idempotency-Key" if args.idempotency_keys else "") + " -> confirm")
+        phase = Phase(server.base, key, codes, server.pid, args.rate, duration, warmup, args.connections,
+                      args.idempotency_keys)
         with get_context("spawn").Pool(1) as driver:
             r = driver.apply(drive, (phase,))
         counted = counters(server.base, key, campaign_ids)

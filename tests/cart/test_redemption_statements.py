@@ -60,6 +60,33 @@ async def test_reserve_and_confirm_write_in_one_statement_each(pg_tenant: Tenant
     assert (await _stats(pg_tenant, five["id"]))[:2] == (1, 1)
 
 
+async def test_with_an_idempotency_key_the_mark_rides_in_the_same_statement(pg_tenant: Tenant) -> None:
+    """A till that sends an Idempotency-Key (as docs/redemptions.md shows) keeps the one-statement
+    path: the key's mark is a CTE of the same statement; a retry gets the first answer."""
+    ten, five = await _two_campaigns(pg_tenant)
+    await pg_tenant.post("/api/v1/redemptions", {"codes": ["ONE-TEN", "FIVE"], "basket": BASKET})  # warm
+    body = {"codes": ["TWO-TEN", "FIVE"], "basket": BASKET}
+    keyed = {"headers": {"Idempotency-Key": "till-1-sale-2-reserve"}}
+    with pg_tenant.backend.counter as reserving:
+        held = await pg_tenant.post("/api/v1/redemptions", body, **keyed)
+    assert held.status_code == 201, held.text
+    # The key's claim (the middleware's), then the one statement: it marks the key and stores the
+    # answer, so nothing is written after it.
+    writes = _writes(reserving.statements)
+    assert len(writes) == 2 and writes[0].lstrip().startswith("INSERT INTO idempotency_keys"), "\n".join(writes)
+    assert "kassa_executed" in writes[1] and "take_campaign0" in writes[1], writes[1]
+    again = await pg_tenant.post("/api/v1/redemptions", body, **keyed)
+    assert (again.status_code, again.json()["id"]) == (201, held.json()["id"])
+    with pg_tenant.backend.counter as confirming:
+        done = await pg_tenant.post(f"/api/v1/redemptions/{held.json()['id']}/confirm", {"transactionId": "T-key"},
+                                    headers={"Idempotency-Key": "till-1-sale-2-confirm"})
+    assert done.status_code == 200, done.text
+    writes = _writes(confirming.statements)
+    assert len(writes) == 2 and "kassa_executed" in writes[1] and "move_c0" in writes[1], "\n".join(writes)
+    assert (await _stats(pg_tenant, ten["id"]))[:2] == (1, 1)  # one confirmed, the warm-up held
+    assert (await _stats(pg_tenant, five["id"]))[:2] == (1, 1)
+
+
 async def test_a_take_short_inside_the_statement_leaves_nothing_taken(pg_tenant: Tenant) -> None:
     """The codes are priced, then another till takes the last use of one of them: the statement's
     later take falls short, and the earlier takes (both campaigns, the other code) roll back with it."""
@@ -106,7 +133,7 @@ async def test_a_confirm_of_a_hold_gone_meanwhile_moves_nothing(pg_tenant: Tenan
                                              aggregate_id=held["id"], sequence=2, data={}, now=pg_tenant.backend.clock.now())}
     direct = pg_tenant.backend.runtime.db.direct
     assert direct is not None
-    with pytest.raises(asyncpg.DivisionByZeroError):
+    with pytest.raises(asyncpg.NotNullViolationError):
         await direct.fetchrow(_confirm_statement(1, 0, 2), params)
     assert {c: await _stats(pg_tenant, c) for c in (ten["id"], five["id"])} == before
     found = (await pg_tenant.get(f"/api/v1/redemptions/{held['id']}")).json()

@@ -95,3 +95,19 @@ async def test_two_worker_processes(tmp_path: Path, pg_url: str) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+async def test_keyed_reserves_race_and_replay(pg_tenant: Tenant) -> None:
+    """Tills that send an Idempotency-Key race as exactly (the key's mark rides in the one statement),
+    and each retry gets its first answer back: the one reservation, or the refusal."""
+    await _setup(pg_tenant.post)
+    body = {"codes": ["ONLYONCE"], "basket": BASKET}
+
+    async def keyed(i: int) -> httpx.Response:
+        return await pg_tenant.post("/api/v1/redemptions", body, headers={"Idempotency-Key": f"race-{i}"})
+
+    first = list(await asyncio.gather(*[keyed(i) for i in range(20)]))
+    assert _outcomes(first) == {(201, "reserved"): 1, (422, "discount_invalid"): 19}
+    again = list(await asyncio.gather(*[keyed(i) for i in range(20)]))
+    assert [(r.status_code, r.content) for r in again] == [(r.status_code, r.content) for r in first]
+    assert all(r.headers.get("idempotent-replayed") == "true" for r in again)

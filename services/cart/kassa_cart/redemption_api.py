@@ -10,7 +10,7 @@ with shipping as the cart quotes it (a `cartId`) or as the till gives it (a snap
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import msgspec
 from kassa_contract.errors import KassaError
@@ -27,6 +27,7 @@ from kassa_contract.redemptions import (
     RedemptionRollback,
     RollbackRedemption,
 )
+from kassa_platform import executed
 from kassa_platform.clock import Clock
 from kassa_platform.db import Database, Reads, transaction
 from kassa_platform.outbox import event_params, write_event
@@ -131,8 +132,10 @@ class RedemptionDesk:
                                         currency=basket.currency, cart_id=body.cart_id,
                                         customer_id=basket.customer_id, email=basket.email,
                                         subtotal=_subtotal(basket), now=now, hold=hold)
+            executed.answer_with(held)  # with an Idempotency-Key, stored with the change: a lost answer is replayed
             if await self.rows.reserve(plan, event_params(**_event(app_id, REDEMPTION_RESERVED, held, now))):
                 return held
+            executed.forget_answer()
         async with transaction(self.db) as conn:
             basket, found, code_ids = await self._priced(conn, app_id, body, codes, now)
             held = await self.store.reserve(
@@ -189,11 +192,15 @@ class RedemptionDesk:
     async def confirm(self, app_id: str, redemption_id: str, body: ConfirmRedemption) -> BasketRedemption:
         now = self.clock.now()
         if self.rows.available():  # a valid hold: one statement; anything else: the general path
-            done = await self.rows.confirm(
-                app_id=app_id, redemption_id=redemption_id, transaction_id=body.transaction_id, now=now,
-                event=lambda held: event_params(**_event(app_id, REDEMPTION_CONFIRMED, held, now)))
+            def confirmed(view: BasketRedemption) -> dict[str, Any]:
+                executed.answer_with(view)  # as at reserve
+                return event_params(**_event(app_id, REDEMPTION_CONFIRMED, view, now))
+
+            done = await self.rows.confirm(app_id=app_id, redemption_id=redemption_id,
+                                           transaction_id=body.transaction_id, now=now, event=confirmed)
             if done is not None:
                 return done
+            executed.forget_answer()
         async with transaction(self.db) as conn:
             before = (await self.store.get(conn, app_id=app_id, redemption_id=redemption_id)).status
             held = await self.store.confirm(conn, app_id=app_id, redemption_id=redemption_id,

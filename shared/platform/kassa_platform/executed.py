@@ -111,6 +111,14 @@ def answer_with(value: Any) -> None:
     mark.answer = (mark.status, headers, _ANSWER.encode(value))
 
 
+def forget_answer() -> None:
+    """The write `answer_with` announced did not happen (another path makes the change, with an
+    answer of its own): nothing is stored with the next write."""
+    mark = current.get()
+    if mark is not None and not mark.marked:
+        mark.answer = None
+
+
 def claim_lost() -> KassaError:
     return KassaError("idempotency_key_in_progress", "This request's Idempotency-Key was taken over by a retry "
                       "while it ran, so its change was not made; retry later with the same key")

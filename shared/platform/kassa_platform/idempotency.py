@@ -30,6 +30,7 @@ import sqlalchemy as sa
 from kassa_contract.errors import NOT_EXECUTED, KassaError
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, HTTPResponseBodyEvent, HTTPScope, Message, Receive, Scope, Send
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 
 from . import executed
@@ -37,6 +38,7 @@ from .auth import principal_in
 from .body import body_in
 from .clock import Clock
 from .db import Database
+from .direct import DirectStatement
 from .liveness import Liveness, owner_dead
 from .logs import request_id_var
 from .middleware import header
@@ -98,6 +100,16 @@ def kept(status: int, body: bytes) -> bool:
         return True  # not our envelope: an answer of the endpoint itself
 
 
+# A new key's claim; nothing (and no error) when the key is claimed already.
+_CLAIM = DirectStatement(
+    postgresql.insert(idempotency_keys)
+    .values({c.name: sa.bindparam(c.name, type_=c.type) for c in idempotency_keys.c
+             if c.name in ("app_id", "key", "request_hash", "state", "locked_until", "owner", "created_at",
+                           "expires_at")})
+    .on_conflict_do_nothing(index_elements=["app_id", "key"])
+    .returning(idempotency_keys.c.app_id), variant=False)
+
+
 class IdempotencyStore:
     def __init__(self, db: Database, clock: Clock, ttl_hours: int, liveness: Liveness | None = None) -> None:
         self.db = db
@@ -124,17 +136,18 @@ class IdempotencyStore:
         now = self.clock.now()
         lease = now + timedelta(seconds=LOCK_SECONDS)
         t = idempotency_keys
-        try:
-            async with self.db.begin() as conn:
-                await conn.execute(
-                    sa.insert(t).values(
-                        app_id=app_id, key=key, request_hash=request_hash, state="in_progress",
-                        locked_until=lease, owner=self.owner, created_at=now, expires_at=now + self.ttl,
-                    )
-                )
-            return Claim("execute", locked_until=lease)
-        except IntegrityError:
-            pass
+        values = {"app_id": app_id, "key": key, "request_hash": request_hash, "state": "in_progress",
+                  "locked_until": lease, "owner": self.owner, "created_at": now, "expires_at": now + self.ttl}
+        if self.db.direct is not None:  # PostgreSQL: one statement, no transaction around it
+            if await self.db.direct.fetchrow(_CLAIM, values) is not None:
+                return Claim("execute", locked_until=lease)
+        else:
+            try:
+                async with self.db.begin() as conn:
+                    await conn.execute(sa.insert(t).values(**values))
+                return Claim("execute", locked_until=lease)
+            except IntegrityError:
+                pass
         async with self.db.begin() as conn:
             row = (await conn.execute(sa.select(t, owner_dead(t.c.owner).label("owner_dead"))
                                       .where(t.c.app_id == app_id, t.c.key == key))).first()

@@ -1,24 +1,23 @@
 """The rows of a till's two-step redemption when everything fits.
 
 On PostgreSQL (the direct asyncpg pool) a reserve and a confirm are each ONE statement, with no
-transaction around it: data-modifying CTEs take the campaigns' and codes' counters in lock order
-(campaigns by id, then codes by id; each take runs only once the previous one took its row), write
-the rows and the event, and a final `1 / count(...)` fails with division by zero, rolling the
-whole statement back, when a take fell short. Why one statement: every reserve and confirm of a
-campaign updates that campaign's row, so those row locks serialise them all; held over a
-transaction's round trips (each one waiting its turn on the server's event loop) they capped
-throughput at ~135 pairs/s with both cores half idle. Inside one statement a lock lives for the
-statement and its commit, well under a millisecond. A confirm first reads its hold (no lock), and
-its statement changes nothing unless the hold is still `reserved` then, so what was read is what
-is confirmed.
+transaction around it. Its data-modifying CTEs write the reservation rows (or claim the hold) first,
+then take or move the campaigns' and codes' counters in lock order (campaigns by id, then codes by
+id; each step runs only once the previous one took its row); the statement itself inserts the
+event, whose id is NULL, a NOT NULL violation rolling everything back, when a take fell short.
+Why one statement: every reserve and confirm of a campaign updates that campaign's row, so those
+row locks serialise them all; held over a transaction's round trips (each one waiting its turn on
+the server's event loop) they capped throughput at ~135 pairs/s with both cores a third idle.
+Inside one statement, counters last, a lock lives for the takes and the commit. A confirm first
+reads its hold (no lock); its statement changes nothing unless the hold is still `reserved` then,
+so what was read is what is confirmed. A request with an Idempotency-Key runs the statement's
+marked variant (kassa_platform.executed), the key's mark in the same statement.
 
-On SQLite, and for a request with an Idempotency-Key (whose mark commits through SQLAlchemy), the
-same conditional UPDATEs and INSERTs run one by one in a SQLAlchemy transaction.
-
-The statements are the general path's (reservations.py, redemptions.py) with bound parameters:
-the same conditional takes and counter moves. Anything that does not fit (a limit short, a
-transaction id used before, a hold expired or gone, a retry) returns False/None having changed
-nothing, and the caller runs the general path, which says exactly why.
+On SQLite the general path runs (one SQLAlchemy transaction). The statements are the general
+path's (reservations.py, redemptions.py) with bound parameters: the same conditional takes and
+counter moves. Anything that does not fit (a limit short, a transaction id used before, a hold
+expired or gone, a retry) returns False/None having changed nothing, and the caller runs the
+general path, which says exactly why.
 """
 
 from __future__ import annotations
@@ -32,7 +31,6 @@ from typing import Any
 import asyncpg
 import sqlalchemy as sa
 from kassa_contract.redemptions import BasketRedemption
-from kassa_platform import executed
 from kassa_platform.db import Database
 from kassa_platform.direct import DirectStatement
 from kassa_platform.ids import new_id
@@ -63,7 +61,6 @@ def _prefixed(prefix: str, row: dict[str, Any]) -> dict[str, Any]:
     return {f"{prefix}{k}": v for k, v in row.items()}
 
 
-_INSERT_EVENT = _insert(outbox_events, ["event_"], _EVENT_COLUMNS)  # event_params() names its values so
 
 
 # -- PostgreSQL: one statement each
@@ -81,17 +78,26 @@ def _count(cte: sa.CTE) -> sa.ScalarSelect[int]:
     return sa.select(sa.func.count()).select_from(cte).scalar_subquery()
 
 
-def _all_or_nothing(chain: Sequence[sa.CTE], writes: Sequence[sa.CTE]) -> DirectStatement:
-    """SELECT 1 when the chain's last step took its row, else division by zero: the statement, and
-    every change of its CTEs, rolls back. (A data-modifying CTE runs whether referenced or not.)"""
-    ok = sa.literal_column("1") / _count(chain[-1]) if chain else sa.literal_column("1")
-    return DirectStatement(sa.select(ok.label("ok")).add_cte(*chain, *writes), variant=False)
+def _event_unless_short(chain: Sequence[sa.CTE], writes: Sequence[sa.CTE]) -> DirectStatement:
+    """The statement: its event row, whose id is NULL unless the chain's last step took its row. The
+    NOT NULL violation then rolls back the statement and every change of its CTEs (`_short`). (A
+    data-modifying CTE runs whether referenced or not.) An INSERT ... RETURNING, so a request with
+    an Idempotency-Key runs its marked variant (kassa_platform.executed): the mark in the same
+    statement."""
+    values: dict[str, Any] = {n: sa.bindparam(f"event_{n}", type_=outbox_events.c[n].type) for n in _EVENT_COLUMNS}
+    if chain:
+        values["id"] = sa.case((_count(chain[-1]) == 1, values["id"]))
+    return DirectStatement(outbox_events.insert().values(values).returning(outbox_events.c.id)
+                           .add_cte(*chain, *writes))
+
+
+def _short(exc: asyncpg.NotNullViolationError) -> bool:
+    return exc.table_name == outbox_events.name and exc.column_name == "id"
 
 
 @functools.lru_cache(maxsize=256)
 def _reserve_statement(campaign_count: int, code_gifts: tuple[bool, ...], line_count: int) -> DirectStatement:
-    writes = [(_insert(reservations, ["res_"]).returning(R.id).cte("reservation"), 1),
-              (_INSERT_EVENT.returning(outbox_events.c.id).cte("event"), 1)]
+    writes = [(_insert(reservations, ["res_"]).returning(R.id).cte("reservation"), 1)]
     if line_count:
         writes += [(_insert(redemptions, [f"r{i}_" for i in range(line_count)]).returning(D.id)
                     .cte("redemption_rows"), line_count),
@@ -108,7 +114,7 @@ def _reserve_statement(campaign_count: int, code_gifts: tuple[bool, ...], line_c
                           _bp(f"k{j}_amt", sa.BigInteger()), gift_card=gift, reserve=True, now=_NOW)
         chain.append(_after(take, *([(chain[-1], 1)] if chain else writes)).returning(codes.c.id)
                      .cte(f"take_code{j}"))
-    return _all_or_nothing(chain, [cte for cte, _ in writes])
+    return _event_unless_short(chain, [cte for cte, _ in writes])
 
 
 @functools.lru_cache(maxsize=256)
@@ -121,15 +127,14 @@ def _confirm_statement(campaign_count: int, code_count: int, line_count: int) ->
             .where(D.id.in_(sa.select(L.redemption_id).where(L.reservation_id == _ID)), D.status == "reserved",
                    _count(claim) == 1)
             .values(status="confirmed", updated_at=_NOW).returning(D.id).cte("held"))
-    event = _INSERT_EVENT.returning(outbox_events.c.id).cte("event")
     chain: list[sa.CTE] = []
     for prefix, which, count in (("c", 0, campaign_count), ("k", 1, code_count)):
         for i in range(count):
             move = counter_moves("confirm", _bp(f"{prefix}{i}_id", sa.String()), _bp(f"{prefix}{i}_n", sa.Integer()),
                                  _bp(f"{prefix}{i}_amt", sa.BigInteger()), _NOW)[which]
-            previous = [(chain[-1], 1)] if chain else [(claim, 1), (held, line_count), (event, 1)]
+            previous = [(chain[-1], 1)] if chain else [(claim, 1), (held, line_count)]
             chain.append(_after(move, *previous).returning(move.table.c.id).cte(f"move_{prefix}{i}"))
-    return _all_or_nothing(chain or [claim], [claim, held, event])
+    return _event_unless_short(chain or [claim], [claim, held])
 
 
 _LINE_COLUMNS = ("redemption_id", "name", "lines", "shipping", "gift_card", "rolled_back", "campaign_id", "code_id",
@@ -196,9 +201,9 @@ class ReservationRows:
         self.db = db
 
     def available(self) -> bool:
-        """Whether `reserve` and `confirm` can run here: on PostgreSQL's direct pool, for a request
-        without an Idempotency-Key mark to commit. Otherwise the general path does the work."""
-        return self.db.direct is not None and executed.pending(self.db) is None
+        """Whether `reserve` and `confirm` can run here (PostgreSQL's direct pool); otherwise the
+        general path does the work."""
+        return self.db.direct is not None
 
     def plan(self, *, app_id: str, discounts: Sequence[AppliedDiscount], code_ids: dict[str, str],
              codes: Sequence[str], currency: str, cart_id: str | None, customer_id: str | None, email: str | None,
@@ -243,7 +248,9 @@ class ReservationRows:
         statement = _reserve_statement(len(by_campaign), tuple(g for *_, g in by_code), len(reds))
         try:
             await self.db.direct.fetchrow(statement, params)
-        except asyncpg.DivisionByZeroError:
+        except asyncpg.NotNullViolationError as exc:
+            if not _short(exc):
+                raise
             return False
         return True
 
@@ -267,6 +274,10 @@ class ReservationRows:
                   **_moves_params("c", by_campaign), **_moves_params("k", by_code)}
         try:
             await self.db.direct.fetchrow(_confirm_statement(len(by_campaign), len(by_code), len(found)), params)
-        except (asyncpg.DivisionByZeroError, asyncpg.UniqueViolationError):  # gone meanwhile; a transaction id taken
+        except asyncpg.UniqueViolationError:  # the transaction id is another redemption's
+            return None
+        except asyncpg.NotNullViolationError as exc:  # the hold went meanwhile
+            if not _short(exc):
+                raise
             return None
         return view
