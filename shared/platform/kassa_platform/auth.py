@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal, cast
 
 import sqlalchemy as sa
@@ -157,7 +157,7 @@ class KeyResolver:
         # digest -> (monotonic deadline, principal or None for an unknown key, expiry timestamp or None)
         self._cache: dict[str, tuple[float, Principal | None, float | None]] = {}
         self._usage_due: dict[str, float] = {}  # key id -> monotonic time from which its next use is recorded
-        self._used: dict[str, datetime] = {}  # key id -> a recent use, waiting to be written
+        self._used: dict[str, float] = {}  # key id -> a recent use (timestamp), waiting to be written
 
     def cached(self, raw: str) -> Principal | None:
         """The key's principal if this process holds it as valid, without a query (the hot path;
@@ -192,7 +192,7 @@ class KeyResolver:
     def _record_use(self, principal: Principal, now: float) -> None:
         if self._usage_due.get(principal.key_id, 0.0) <= now:
             self._usage_due[principal.key_id] = now + USAGE_RECORD_SECONDS
-            self._used[principal.key_id] = self.clock.now()
+            self._used[principal.key_id] = self.clock.timestamp()
 
     async def service(self, app_id: str) -> Principal | None:
         """Another Kassa service acting for an application (it proved the deployment's service token)."""
@@ -242,10 +242,10 @@ class KeyResolver:
         return await _write_latest(self._sessions, api_keys.c.last_used_at, used, self._used)
 
 
-async def _write_latest(db: Database, column: sa.Column[Any], times: dict[str, datetime],
-                        requeue: dict[str, datetime]) -> int:
-    """Write each row's time (by id) to `column` unless a later one is there: one batch. On failure
-    the times go back into `requeue` for the next try (newer ones already there win)."""
+async def _write_latest(db: Database, column: sa.Column[Any], times: dict[str, float],
+                        requeue: dict[str, float]) -> int:
+    """Write each row's time (by id; timestamps) to `column` unless a later one is there: one batch.
+    On failure the times go back into `requeue` for the next try (newer ones already there win)."""
     if not times:
         return 0
     t = column.table
@@ -254,7 +254,8 @@ async def _write_latest(db: Database, column: sa.Column[Any], times: dict[str, d
                  .values({column.name: sa.bindparam("at")}))
     try:
         async with db.begin() as conn:
-            await conn.execute(statement, [{"row_id": k, "at": when} for k, when in times.items()])
+            await conn.execute(statement, [{"row_id": k, "at": datetime.fromtimestamp(when, UTC)}
+                                           for k, when in times.items()])
     except Exception:
         for row_id, when in times.items():
             requeue.setdefault(row_id, when)
@@ -371,7 +372,7 @@ class SessionResolver:
         self._sessions: dict[str, tuple[float, SessionRecord | None]] = {}
         self._principals: dict[tuple[str, str], tuple[float, Principal]] = {}
         self._seen: dict[str, float] = {}  # session id -> its last request in this process (timestamp)
-        self._unwritten: dict[str, datetime] = {}  # session id -> a last request waiting to be written
+        self._unwritten: dict[str, float] = {}  # the same, for those not written to last_seen_at yet
 
     async def session(self, raw: str) -> SessionRecord | None:
         if not raw.startswith(SESSION_PREFIX) or len(raw) > 200:
@@ -405,7 +406,7 @@ class SessionResolver:
             self._seen.clear()  # what was written is in the database; what was not, the next request notes
         self._seen[record.session_id] = now
         if len(self._unwritten) < 10_000:  # beyond (writes failing for long), the next requests note it
-            self._unwritten[record.session_id] = self.clock.now()
+            self._unwritten[record.session_id] = now
         return record
 
     async def flush_seen(self) -> int:

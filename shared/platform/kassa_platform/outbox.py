@@ -70,6 +70,21 @@ def insert_event_after(written: sa.CTE, count: int = 1) -> sa.Insert:
             .returning(outbox_events.c.id))
 
 
+def insert_event_only_if(ok: sa.ColumnElement[bool] | None = None) -> sa.Insert:
+    """One event (`event_params(...)`), whose id is NULL unless `ok`: the NOT NULL violation then
+    fails the statement, rolling back every change of its CTEs with it (`is_refused_event`). Its
+    RETURNING makes it a write that kassa_platform.direct can mark for an Idempotency-Key."""
+    values: dict[str, Any] = {n: sa.bindparam(f"event_{n}", type_=outbox_events.c[n].type) for n in _EVENT_COLUMNS}
+    if ok is not None:
+        values["id"] = sa.case((ok, values["id"]))
+    return outbox_events.insert().values(values).returning(outbox_events.c.id)
+
+
+def is_refused_event(table_name: str | None, column_name: str | None) -> bool:
+    """Whether a NOT NULL violation is `insert_event_only_if`'s refusal."""
+    return table_name == outbox_events.name and column_name == "id"
+
+
 def _prefix(index: int) -> str:
     return "event_" if index == 0 else f"event{index}_"
 

@@ -34,7 +34,7 @@ from kassa_contract.redemptions import BasketRedemption
 from kassa_platform.db import Database
 from kassa_platform.direct import DirectStatement
 from kassa_platform.ids import new_id
-from kassa_platform.tables import outbox_events
+from kassa_platform.outbox import insert_event_only_if, is_refused_event
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from .. import model
@@ -47,20 +47,14 @@ from .tables import campaigns, codes, redemptions, reservation_lines, reservatio
 R, L, D = reservations.c, reservation_lines.c, redemptions.c
 _APP, _ID, _NOW = _bp("_app", sa.String()), _bp("_id", sa.String()), _bp("_now", R.updated_at.type)
 _TX = _bp("_tx", sa.String())
-_EVENT_COLUMNS = ("id", "app_id", "type", "source", "aggregate_id", "sequence", "payload", "created_at")
-
-
-def _insert(table: sa.Table, prefixes: Sequence[str], columns: Sequence[str] | None = None) -> sa.Insert:
+def _insert(table: sa.Table, prefixes: Sequence[str]) -> sa.Insert:
     """INSERT of one row per prefix, each value a bind parameter named prefix + column."""
-    names = columns or [c.name for c in table.c]
-    rows = [{n: sa.bindparam(f"{p}{n}", type_=table.c[n].type) for n in names} for p in prefixes]
+    rows = [{c.name: sa.bindparam(f"{p}{c.name}", type_=c.type) for c in table.c} for p in prefixes]
     return table.insert().values(rows if len(rows) > 1 else rows[0])
 
 
 def _prefixed(prefix: str, row: dict[str, Any]) -> dict[str, Any]:
     return {f"{prefix}{k}": v for k, v in row.items()}
-
-
 
 
 # -- PostgreSQL: one statement each
@@ -79,20 +73,15 @@ def _count(cte: sa.CTE) -> sa.ScalarSelect[int]:
 
 
 def _event_unless_short(chain: Sequence[sa.CTE], writes: Sequence[sa.CTE]) -> DirectStatement:
-    """The statement: its event row, whose id is NULL unless the chain's last step took its row. The
-    NOT NULL violation then rolls back the statement and every change of its CTEs (`_short`). (A
-    data-modifying CTE runs whether referenced or not.) An INSERT ... RETURNING, so a request with
-    an Idempotency-Key runs its marked variant (kassa_platform.executed): the mark in the same
-    statement."""
-    values: dict[str, Any] = {n: sa.bindparam(f"event_{n}", type_=outbox_events.c[n].type) for n in _EVENT_COLUMNS}
-    if chain:
-        values["id"] = sa.case((_count(chain[-1]) == 1, values["id"]))
-    return DirectStatement(outbox_events.insert().values(values).returning(outbox_events.c.id)
-                           .add_cte(*chain, *writes))
+    """The statement: its event, refused (rolling back every change of its CTEs) unless the chain's
+    last step took its row. (A data-modifying CTE runs whether referenced or not.) A request with an
+    Idempotency-Key runs its marked variant (kassa_platform.executed): the mark in the same statement."""
+    event = insert_event_only_if(_count(chain[-1]) == 1 if chain else None)
+    return DirectStatement(event.add_cte(*chain, *writes))
 
 
 def _short(exc: asyncpg.NotNullViolationError) -> bool:
-    return exc.table_name == outbox_events.name and exc.column_name == "id"
+    return is_refused_event(exc.table_name, exc.column_name)
 
 
 @functools.lru_cache(maxsize=256)
